@@ -1,0 +1,36 @@
+/**
+ * ObjectStore port: the durable home of all record data. Adapters: filesystem (embedded default),
+ * memory (unit tests only), s3.
+ *
+ * Keys are '/'-separated relative paths of [A-Za-z0-9._-] segments (callers escape user input);
+ * adapters reject anything else with KSC_OBJECT_INVALID_KEY.
+ *
+ * Errors are KafscaleError: KSC_OBJECT_NOT_FOUND (get/head of a missing key),
+ * KSC_OBJECT_THROTTLED and KSC_OBJECT_UNAVAILABLE (retriable; adapters already retried with backoff).
+ */
+export interface ObjectInfo {
+  readonly key: string;
+  readonly sizeBytes: number;
+  /** Last modification time, ms since epoch. */
+  readonly modifiedMs: number;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  readonly start: number;
+  /** End, exclusive. */
+  readonly end: number;
+}
+
+export interface ObjectStore {
+  /** Writes the whole object atomically: readers see either nothing or all of it. Overwrites. */
+  put(key: string, body: Buffer | readonly Buffer[], options?: { readonly signal?: AbortSignal }): Promise<void>;
+  /** Whole object, or a byte range of it. A range past the end is clipped to the object's size. */
+  get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer>;
+  head(key: string): Promise<ObjectInfo>;
+  /** All objects whose key starts with prefix, sorted by key. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Deletes keys; missing keys are not an error. */
+  delete(keys: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,40 @@
+/**
+ * The one exception hierarchy of kafscale. Exceptions are for bugs and infrastructure faults;
+ * expected outcomes (a Kafka error code for a partition or group) are returned as values.
+ * `broker/dispatch.ts` is the single boundary that turns these into Kafka error codes.
+ */
+export type KafscaleErrorCode =
+  | 'KSC_CONFIG_INVALID'
+  | 'KSC_PROTOCOL_MALFORMED'
+  | 'KSC_PROTOCOL_UNSUPPORTED_VERSION'
+  | 'KSC_FRAME_TOO_LARGE'
+  | 'KSC_META_UNAVAILABLE'
+  | 'KSC_META_TIMEOUT'
+  | 'KSC_META_TXN_TOO_LARGE'
+  | 'KSC_META_COMPACTED'
+  | 'KSC_META_LEASE_LOST'
+  | 'KSC_META_CLOSED'
+  | 'KSC_OBJECT_NOT_FOUND'
+  | 'KSC_OBJECT_THROTTLED'
+  | 'KSC_OBJECT_UNAVAILABLE'
+  | 'KSC_OBJECT_CORRUPT'
+  | 'KSC_OBJECT_INVALID_KEY'
+  | 'KSC_STORAGE_FENCED'
+  | 'KSC_INTERNAL';
+
+export class KafscaleError extends Error {
+  readonly code: KafscaleErrorCode;
+  /** True when retrying the same operation later may succeed (store down, throttled, timed out). */
+  readonly retriable: boolean;
+
+  constructor(code: KafscaleErrorCode, message: string, options?: { cause?: unknown; retriable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KafscaleError';
+    this.code = code;
+    this.retriable = options?.retriable ?? false;
+  }
+}
+
+export function isKafscaleError(value: unknown, code?: KafscaleErrorCode): value is KafscaleError {
+  return value instanceof KafscaleError && (code === undefined || value.code === code);
+}
