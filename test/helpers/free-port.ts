@@ -1,0 +1,19 @@
+import { createServer } from 'node:net';
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago: the OS picks it (listen on port 0), we release
+ * it and hand the number to a child process that cannot be told to listen on 0 and report back.
+ * Another process could take it in between; on a test machine that race is rare and shows up as a
+ * broker that fails to start with EADDRINUSE in its log.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('listen(0) returned no port');
+  return address.port;
+}
