@@ -1,0 +1,342 @@
+/**
+ * The one configuration schema. Every setting is a flat key here; its environment variable and flag
+ * are derived from the key by one rule (see setting-names.ts), so `brokerAddr` is
+ * `KAFSCALE_BROKER_ADDR` and `--broker-addr` everywhere. The schema validates the merged flat input and
+ * transforms it into the structured, resolved `KafscaleConfig` the rest of the program reads.
+ *
+ * Strings from the environment or flags are parsed here (integers, booleans, lists), so a JSON config
+ * file may give either `"9092"` or `9092`.
+ */
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import * as z from 'zod';
+
+const MIB = 1024 * 1024;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** All defaults, in one place. Settings absent here have no default (they are optional). */
+export const CONFIG_DEFAULTS = {
+  brokerId: 0,
+  brokerAddr: '0.0.0.0:9092',
+  brokerHost: 'localhost',
+  metricsAddr: '0.0.0.0:9093',
+  dataDir: './data',
+  s3Region: 'us-east-1',
+  s3PathStyle: false,
+  s3Namespace: 'default',
+  cacheBytes: 256 * MIB,
+  autoCreateTopics: true,
+  autoCreatePartitions: 1,
+  logLevel: 'info',
+  socketRequestMaxBytes: 100 * MIB,
+  connectionsMaxIdleMs: 600_000,
+  maxInflightRequests: 64,
+  flushLingerMs: 2,
+  flushMaxBytes: 8 * MIB,
+  flushMaxInflight: 4,
+  brokerSessionTtlMs: 10_000,
+  groupInitialRebalanceDelayMs: 3_000,
+  groupMinSessionTimeoutMs: 6_000,
+  groupMaxSessionTimeoutMs: 1_800_000,
+  offsetsRetentionMinutes: 10_080,
+} as const satisfies Partial<Record<SettingKey, unknown>>;
+
+function parseIntegerString(value: unknown): unknown {
+  if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) return Number(value.trim());
+  return value;
+}
+
+function integer(min: number, max: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z.preprocess(
+    parseIntegerString,
+    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message }),
+  );
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+function boolean() {
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    const word = value.trim().toLowerCase();
+    if (TRUE_WORDS.has(word)) return true;
+    if (FALSE_WORDS.has(word)) return false;
+    return value;
+  }, z.boolean({ error: 'must be true or false (also accepted: 1/0, yes/no, on/off)' }));
+}
+
+function text() {
+  return z.string({ error: 'must be a string' }).trim().min(1, { error: 'must not be empty' });
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses `host:port`, `[v6]:port` or `:port` (all interfaces). Returns a message on failure. */
+export function parseHostPort(value: string, minPort: number): HostPort | string {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
+  if (match === null) return 'must be host:port (e.g. 0.0.0.0:9092, [::1]:9092 or :9092)';
+  const host = match[1] ?? (match[2] === '' || match[2] === undefined ? '0.0.0.0' : match[2]);
+  if (match[1] !== undefined && isIP(match[1]) !== 6) return `"${match[1]}" in brackets is not an IPv6 address`;
+  const port = Number(match[3]);
+  if (port < minPort || port > 65535) return `port must be from ${minPort} to 65535`;
+  return { host, port };
+}
+
+function listenAddress() {
+  return z.string({ error: 'must be host:port' }).transform((value, ctx): HostPort => {
+    const parsed = parseHostPort(value, 0);
+    if (typeof parsed === 'string') {
+      ctx.issues.push({ code: 'custom', message: parsed, input: value });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+/** etcd endpoints: a comma list (environment, flags) or an array (file); a missing scheme means http. */
+function endpointList() {
+  return z
+    .preprocess(
+      (value) =>
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((part) => part.trim())
+              .filter((part) => part !== '')
+          : value,
+      z.array(z.string({ error: 'must be a list of URLs' }), { error: 'must be a comma-separated list of URLs' }),
+    )
+    .transform((endpoints, ctx) => {
+      const normalized: string[] = [];
+      for (const endpoint of endpoints) {
+        const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
+        const url = URL.parse(withScheme);
+        if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+          ctx.issues.push({ code: 'custom', message: `"${endpoint}" is not an http(s) URL or host:port`, input: endpoint });
+          continue;
+        }
+        normalized.push(`${url.protocol}//${url.host}`);
+      }
+      if (normalized.length === 0 && endpoints.length === 0) {
+        ctx.issues.push({ code: 'custom', message: 'must name at least one endpoint', input: endpoints });
+      }
+      return normalized;
+    });
+}
+
+/** The flat settings. Optional ones have no default; `dataDir` and TLS paths arrive resolved. */
+export const settingsSchema = z.strictObject({
+  brokerId: integer(0, 2_147_483_647),
+  brokerAddr: listenAddress(),
+  brokerHost: text(),
+  brokerPort: integer(1, 65535).optional(),
+  brokerRack: text().optional(),
+  metricsAddr: listenAddress(),
+  dataDir: text(),
+  s3Bucket: text().optional(),
+  s3Endpoint: z.url({ error: 'must be a URL such as http://127.0.0.1:9000' }).optional(),
+  s3Region: text(),
+  s3PathStyle: boolean(),
+  s3AccessKey: text().optional(),
+  s3SecretKey: text().optional(),
+  s3Namespace: text().regex(/^[A-Za-z0-9._-]+$/, { error: 'may contain only letters, digits, ".", "_" and "-"' }),
+  s3SseKmsKeyId: text().optional(),
+  etcdEndpoints: endpointList().optional(),
+  etcdUsername: text().optional(),
+  etcdPassword: text().optional(),
+  etcdCaFile: text().optional(),
+  etcdCertFile: text().optional(),
+  etcdKeyFile: text().optional(),
+  cacheBytes: integer(0, Number.MAX_SAFE_INTEGER),
+  autoCreateTopics: boolean(),
+  autoCreatePartitions: integer(1, 100_000),
+  logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  clusterId: text().optional(),
+  socketRequestMaxBytes: integer(1024, 2_147_483_647),
+  connectionsMaxIdleMs: integer(1_000, 2_147_483_647),
+  maxInflightRequests: integer(1, 100_000),
+  flushLingerMs: integer(0, 60_000),
+  flushMaxBytes: integer(1024, 2_147_483_647),
+  flushMaxInflight: integer(1, 1_024),
+  brokerSessionTtlMs: integer(1_000, 3_600_000),
+  groupInitialRebalanceDelayMs: integer(0, 3_600_000),
+  groupMinSessionTimeoutMs: integer(1, 2_147_483_647),
+  groupMaxSessionTimeoutMs: integer(1, 2_147_483_647),
+  offsetsRetentionMinutes: integer(1, 2_147_483_647),
+});
+
+export type SettingKey = keyof z.input<typeof settingsSchema>;
+export type Settings = z.output<typeof settingsSchema>;
+
+/** Settings that only make sense with another one set; naming both lets the error say what to fix. */
+const REQUIRES: ReadonlyArray<readonly [dependent: SettingKey, required: SettingKey]> = [
+  ['s3Endpoint', 's3Bucket'],
+  ['s3AccessKey', 's3Bucket'],
+  ['s3SecretKey', 's3Bucket'],
+  ['s3SseKmsKeyId', 's3Bucket'],
+  ['s3AccessKey', 's3SecretKey'],
+  ['s3SecretKey', 's3AccessKey'],
+  ['etcdUsername', 'etcdEndpoints'],
+  ['etcdPassword', 'etcdEndpoints'],
+  ['etcdCaFile', 'etcdEndpoints'],
+  ['etcdCertFile', 'etcdEndpoints'],
+  ['etcdKeyFile', 'etcdEndpoints'],
+  ['etcdUsername', 'etcdPassword'],
+  ['etcdPassword', 'etcdUsername'],
+  ['etcdCertFile', 'etcdKeyFile'],
+  ['etcdKeyFile', 'etcdCertFile'],
+];
+
+/**
+ * Presence rules run even when other settings failed (`when`), so they are reported together with
+ * per-setting errors; zod skips ordinary refinements of an object whose fields failed. Issues carry the path of the setting to change;
+ * `{key}` in a message is replaced by the name the user knows it by.
+ */
+function checkPresence(input: unknown, ctx: z.RefinementCtx): void {
+  if (typeof input !== 'object' || input === null) return;
+  const record = input as Readonly<Record<string, unknown>>;
+  for (const [dependent, required] of REQUIRES) {
+    if (record[dependent] !== undefined && record[required] === undefined) {
+      ctx.addIssue({ code: 'custom', path: [dependent], message: `is set, but only works together with {${required}}; set it too or unset this one` });
+    }
+  }
+}
+
+/** Rules across valid values. */
+function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
+  if (settings.groupMinSessionTimeoutMs > settings.groupMaxSessionTimeoutMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['groupMinSessionTimeoutMs'],
+      message: `must not exceed {groupMaxSessionTimeoutMs} (${settings.groupMaxSessionTimeoutMs})`,
+    });
+  }
+  const host = settings.brokerHost;
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') {
+    ctx.addIssue({ code: 'custom', path: ['brokerHost'], message: 'is the advertised host clients connect to; a wildcard address cannot be dialled. Set a reachable host name or IP' });
+  }
+  const kafka = settings.brokerAddr;
+  const ops = settings.metricsAddr;
+  if (kafka.port !== 0 && kafka.port === ops.port && (kafka.host === ops.host || kafka.host === '0.0.0.0' || ops.host === '0.0.0.0')) {
+    ctx.addIssue({ code: 'custom', path: ['metricsAddr'], message: `uses port ${ops.port}, which {brokerAddr} already listens on; choose another port` });
+  }
+}
+
+export interface S3ObjectStoreConfig {
+  readonly kind: 's3';
+  readonly bucket: string;
+  /** null: the AWS default endpoint for the region. */
+  readonly endpoint: string | null;
+  readonly region: string;
+  readonly forcePathStyle: boolean;
+  /** null: the AWS default credential chain. */
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string } | null;
+  readonly sseKmsKeyId: string | null;
+  readonly namespace: string;
+}
+
+export interface FilesystemObjectStoreConfig {
+  readonly kind: 'filesystem';
+  /** Absolute: `<dataDir>/objects`. */
+  readonly rootDir: string;
+  readonly namespace: string;
+}
+
+export interface EtcdMetadataStoreConfig {
+  readonly kind: 'etcd';
+  readonly endpoints: readonly string[];
+  readonly auth: { readonly username: string; readonly password: string } | null;
+  /** Absolute paths; caFile alone trusts a private CA, cert+key add client authentication. */
+  readonly tls: { readonly caFile: string | null; readonly certFile: string | null; readonly keyFile: string | null } | null;
+}
+
+export interface EmbeddedMetadataStoreConfig {
+  readonly kind: 'embedded';
+  /** Absolute: `<dataDir>/meta`. */
+  readonly dir: string;
+}
+
+function toConfig(s: Settings) {
+  const objectStore: S3ObjectStoreConfig | FilesystemObjectStoreConfig =
+    s.s3Bucket === undefined
+      ? { kind: 'filesystem', rootDir: join(s.dataDir, 'objects'), namespace: s.s3Namespace }
+      : {
+          kind: 's3',
+          bucket: s.s3Bucket,
+          endpoint: s.s3Endpoint ?? null,
+          region: s.s3Region,
+          forcePathStyle: s.s3PathStyle,
+          credentials:
+            s.s3AccessKey !== undefined && s.s3SecretKey !== undefined
+              ? { accessKeyId: s.s3AccessKey, secretAccessKey: s.s3SecretKey }
+              : null,
+          sseKmsKeyId: s.s3SseKmsKeyId ?? null,
+          namespace: s.s3Namespace,
+        };
+  const hasTls = s.etcdCaFile !== undefined || s.etcdCertFile !== undefined;
+  const metadataStore: EtcdMetadataStoreConfig | EmbeddedMetadataStoreConfig =
+    s.etcdEndpoints === undefined
+      ? { kind: 'embedded', dir: join(s.dataDir, 'meta') }
+      : {
+          kind: 'etcd',
+          endpoints: s.etcdEndpoints,
+          auth:
+            s.etcdUsername !== undefined && s.etcdPassword !== undefined
+              ? { username: s.etcdUsername, password: s.etcdPassword }
+              : null,
+          tls: hasTls
+            ? { caFile: s.etcdCaFile ?? null, certFile: s.etcdCertFile ?? null, keyFile: s.etcdKeyFile ?? null }
+            : null,
+        };
+  return {
+    broker: {
+      id: s.brokerId,
+      listen: s.brokerAddr,
+      // Advertised port defaults to the listen port; a listen port of 0 (tests) is fixed up by app/ once bound.
+      advertised: { host: s.brokerHost, port: s.brokerPort ?? s.brokerAddr.port },
+      rack: s.brokerRack ?? null,
+      sessionTtlMs: s.brokerSessionTtlMs,
+    },
+    ops: { listen: s.metricsAddr },
+    clusterId: s.clusterId ?? null,
+    dataDir: s.dataDir,
+    objectStore,
+    metadataStore,
+    cache: { maxBytes: s.cacheBytes },
+    topics: { autoCreate: s.autoCreateTopics, autoCreatePartitions: s.autoCreatePartitions },
+    logLevel: s.logLevel,
+    socket: {
+      requestMaxBytes: s.socketRequestMaxBytes,
+      connectionsMaxIdleMs: s.connectionsMaxIdleMs,
+      maxInflightRequestsPerConnection: s.maxInflightRequests,
+    },
+    flush: { lingerMs: s.flushLingerMs, maxBytes: s.flushMaxBytes, maxInflight: s.flushMaxInflight },
+    groups: {
+      initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,
+      minSessionTimeoutMs: s.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: s.groupMaxSessionTimeoutMs,
+      offsetsRetentionMinutes: s.offsetsRetentionMinutes,
+    },
+  } as const;
+}
+
+/** The one schema: validator of the flat settings and producer of the config type. */
+export const configSchema = settingsSchema
+  .superRefine(checkPresence, { when: () => true })
+  .superRefine(checkCombinations)
+  .transform(toConfig);
+
+type DeepReadonly<T> = T extends readonly (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+export type KafscaleConfig = DeepReadonly<z.output<typeof configSchema>>;

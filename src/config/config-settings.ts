@@ -1,0 +1,118 @@
+/**
+ * What each setting means, and its names. One rule derives the names from the schema key, so they
+ * cannot drift: `s3SseKmsKeyId` → env `KAFSCALE_S3_SSE_KMS_KEY_ID`, flag `--s3-sse-kms-key-id`,
+ * file key `"s3SseKmsKeyId"`.
+ */
+import { CONFIG_DEFAULTS, type SettingKey } from './config-schema.ts';
+
+interface SettingDoc {
+  readonly description: string;
+  /** Never logged or echoed in error messages. */
+  readonly secret?: true;
+  /** Shown in help when there is no literal default. */
+  readonly defaultNote?: string;
+  /** A filesystem path, resolved against the working directory. */
+  readonly path?: true;
+}
+
+const DOCS = {
+  brokerId: { description: 'Broker id (node id) this broker registers under; unique per cluster' },
+  brokerAddr: { description: 'Kafka listener address, host:port (port 0: any free port)' },
+  brokerHost: { description: 'Host advertised to clients in Metadata responses' },
+  brokerPort: { description: 'Port advertised to clients', defaultNote: 'the listen port' },
+  brokerRack: { description: 'Rack advertised to clients (rack-aware clients use it)' },
+  metricsAddr: { description: 'Ops HTTP listener address: /metrics, /healthz, /readyz, admin API' },
+  dataDir: { description: 'Root of the embedded default: objects under <dir>/objects, metadata under <dir>/meta', path: true },
+  s3Bucket: { description: 'S3 bucket for log objects; setting it selects S3 instead of <dataDir>/objects' },
+  s3Endpoint: { description: 'S3 endpoint URL for S3-compatible stores (MinIO etc.)', defaultNote: 'AWS for the region' },
+  s3Region: { description: 'S3 region' },
+  s3PathStyle: { description: 'Use path-style S3 URLs (needed by most S3-compatible stores)' },
+  s3AccessKey: { description: 'S3 access key id', defaultNote: 'AWS default credential chain' },
+  s3SecretKey: { description: 'S3 secret access key', secret: true },
+  s3Namespace: { description: 'Key prefix for all objects of this cluster (lets clusters share a bucket)' },
+  s3SseKmsKeyId: { description: 'KMS key id for SSE-KMS server-side encryption of objects' },
+  etcdEndpoints: { description: 'Comma-separated etcd endpoints; setting them selects etcd instead of <dataDir>/meta' },
+  etcdUsername: { description: 'etcd user name' },
+  etcdPassword: { description: 'etcd password', secret: true },
+  etcdCaFile: { description: 'PEM CA bundle to verify etcd servers', path: true },
+  etcdCertFile: { description: 'PEM client certificate for etcd', path: true },
+  etcdKeyFile: { description: 'PEM client private key for etcd', path: true },
+  cacheBytes: { description: 'Byte budget of the in-memory cache of object ranges served to Fetch' },
+  autoCreateTopics: { description: 'Create unknown topics on Metadata/Produce requests (auto.create.topics.enable)' },
+  autoCreatePartitions: { description: 'Partition count of auto-created topics (num.partitions)' },
+  logLevel: { description: 'Log level: fatal, error, warn, info, debug, trace or silent' },
+  clusterId: { description: 'Cluster id to create or expect; a mismatch with the store fails start-up', defaultNote: 'generated on first start' },
+  socketRequestMaxBytes: { description: 'Largest request frame accepted; larger ones close the connection (socket.request.max.bytes)' },
+  connectionsMaxIdleMs: { description: 'Close connections idle this long (connections.max.idle.ms)' },
+  maxInflightRequests: { description: 'Pipelined requests processed at once per connection; beyond it the broker stops reading' },
+  flushLingerMs: { description: 'Wait this long for more data before a flush starts (flush.linger.ms)' },
+  flushMaxBytes: { description: 'A WAL object closes at this size (flush.max.bytes)' },
+  flushMaxInflight: { description: 'Flushes (PUT + commit) running at once per broker' },
+  brokerSessionTtlMs: { description: 'Broker session lease TTL; partitions move this long after a broker dies' },
+  groupInitialRebalanceDelayMs: { description: 'Delay of the first rebalance of an empty group (group.initial.rebalance.delay.ms)' },
+  groupMinSessionTimeoutMs: { description: 'Smallest consumer session timeout accepted (group.min.session.timeout.ms)' },
+  groupMaxSessionTimeoutMs: { description: 'Largest consumer session timeout accepted (group.max.session.timeout.ms)' },
+  offsetsRetentionMinutes: { description: 'Keep committed offsets of empty groups this long (offsets.retention.minutes)' },
+} as const satisfies Record<SettingKey, SettingDoc>;
+
+export interface SettingInfo {
+  readonly key: SettingKey;
+  readonly env: string;
+  readonly flag: string;
+  readonly description: string;
+  readonly secret: boolean;
+  readonly path: boolean;
+  /** The default as a display string, or null when unset by default. */
+  readonly defaultText: string | null;
+}
+
+function words(key: string): string[] {
+  return key.split(/(?=[A-Z])/).map((word) => word.toLowerCase());
+}
+
+export function envName(key: SettingKey): string {
+  return `KAFSCALE_${words(key).join('_').toUpperCase()}`;
+}
+
+export function flagName(key: SettingKey): string {
+  return `--${words(key).join('-')}`;
+}
+
+function defaultText(key: SettingKey, doc: SettingDoc): string | null {
+  const value = (CONFIG_DEFAULTS as Partial<Record<SettingKey, unknown>>)[key];
+  if (value !== undefined) return String(value);
+  return doc.defaultNote ?? null;
+}
+
+/** Every setting in schema order, with its names. */
+export const CONFIG_SETTINGS: readonly SettingInfo[] = Object.freeze(
+  (Object.entries(DOCS) as [SettingKey, SettingDoc][]).map(([key, doc]) =>
+    Object.freeze({
+      key,
+      env: envName(key),
+      flag: flagName(key),
+      description: doc.description,
+      secret: doc.secret === true,
+      path: doc.path === true,
+      defaultText: defaultText(key, doc),
+    }),
+  ),
+);
+
+export const SETTINGS_BY_KEY: ReadonlyMap<SettingKey, SettingInfo> = new Map(CONFIG_SETTINGS.map((s) => [s.key, s]));
+export const SETTINGS_BY_ENV: ReadonlyMap<string, SettingInfo> = new Map(CONFIG_SETTINGS.map((s) => [s.env, s]));
+export const SETTINGS_BY_FLAG: ReadonlyMap<string, SettingInfo> = new Map(CONFIG_SETTINGS.map((s) => [s.flag, s]));
+
+/** The environment variable / flag naming an optional JSON config file. */
+export const CONFIG_FILE_ENV = 'KAFSCALE_CONFIG_FILE';
+export const CONFIG_FILE_FLAG = '--config';
+
+/** A plain-text table of every flag and environment variable, for `kafscale broker --help`. */
+export function formatConfigHelp(): string {
+  const lines = [`  ${CONFIG_FILE_FLAG} <file>  (${CONFIG_FILE_ENV})  JSON file with settings by key, e.g. {"brokerId": 1}`];
+  for (const s of CONFIG_SETTINGS) {
+    const def = s.defaultText === null ? '' : ` [default: ${s.defaultText}]`;
+    lines.push(`  ${s.flag} <value>  (${s.env})  ${s.description}${def}`);
+  }
+  return `Settings (precedence: flag > environment > config file > default):\n${lines.join('\n')}\n`;
+}
