@@ -1,0 +1,374 @@
+/**
+ * Embedded MetadataStore: single node, durable on local disk in LMDB (lmdb npm package).
+ *
+ * Layout (one LMDB environment under `dir`, named sub-databases):
+ *   kv        utf-8 key bytes            → { v: value, c: createRevision, m: modRevision, n: version, l: lease|null }
+ *   state     'revision' | 'nextLease'   → number
+ *   leases    lease id                   → { ttlMs }
+ *   leaseKeys `${leaseId}\0${key}` bytes → 1   (index: the keys to delete when a lease ends)
+ *   changelog revision                   → StoredEvent[]  (the last `historyRevisions` revisions, for watch replay)
+ *
+ * Every write is one synchronous LMDB transaction (transactionSync) with overlappingSync off, so a
+ * promise resolves only after the commit is fsynced: durable across kill -9 and power loss.
+ * Everything runs on the JS thread, so transactions are trivially serialised and watchers are fed
+ * right after each commit, in revision order.
+ */
+import { open } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import type { Logger } from 'pino';
+import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import { DirectoryLock } from './directory-lock.ts';
+import { EmbeddedLease } from './embedded-lease.ts';
+import type { Compare, KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchEvent, WatchHandler, WatchOptions } from './metadata-store.ts';
+import { assertTxnWithinLimits, prefixEnd } from './txn-limits.ts';
+
+interface StoredRecord { v: Buffer; c: number; m: number; n: number; l: string | null }
+interface StoredEvent { t: 'put' | 'delete'; k: string; r: StoredRecord }
+
+export interface EmbeddedMetadataStoreOptions {
+  /** Directory holding the LMDB files and the lock file; created if missing. */
+  readonly dir: string;
+  readonly log?: Logger;
+  /** How many past revisions watches can replay from; older → KSC_META_COMPACTED. */
+  readonly historyRevisions?: number;
+}
+
+/** LMDB's compiled key limit is 1978 bytes; the lease index prefixes keys with the lease id. */
+const MAX_KEY_BYTES = 1900;
+const EMPTY = Buffer.alloc(0);
+
+function toKeyValue(key: string, r: StoredRecord): KeyValue {
+  return { key, value: r.v, createRevision: r.c, modRevision: r.m, version: r.n, lease: r.l };
+}
+
+function keyBytes(key: string): Buffer {
+  const bytes = Buffer.from(key, 'utf8');
+  if (bytes.length > MAX_KEY_BYTES) {
+    throw new KafscaleError('KSC_META_TXN_TOO_LARGE', `metadata key of ${bytes.length} bytes is longer than the embedded store's limit of ${MAX_KEY_BYTES}: ${key.slice(0, 80)}…`);
+  }
+  return bytes;
+}
+
+function compareNumbers(actual: number, op: Compare['op'], expected: number): boolean {
+  switch (op) {
+    case '==': return actual === expected;
+    case '!=': return actual !== expected;
+    case '<': return actual < expected;
+    case '>': return actual > expected;
+  }
+}
+
+class WatchRegistration implements Watch {
+  readonly prefix: string;
+  readonly handler: WatchHandler;
+  #store: EmbeddedMetadataStore;
+  closed = false;
+  constructor(store: EmbeddedMetadataStore, prefix: string, handler: WatchHandler) {
+    this.#store = store;
+    this.prefix = prefix;
+    this.handler = handler;
+  }
+  deliver(events: readonly WatchEvent[]): void {
+    const mine = events.filter((e) => e.key.startsWith(this.prefix));
+    if (mine.length === 0 || this.closed) return;
+    // Deliver after the writer's promise settles its bookkeeping; microtasks keep revision order.
+    queueMicrotask(() => {
+      if (this.closed) return;
+      try {
+        this.handler.onEvents(mine);
+      } catch (error) {
+        this.#store.log?.error({ err: error, prefix: this.prefix }, 'metadata watch handler threw; continuing');
+      }
+    });
+  }
+  fail(error: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    queueMicrotask(() => this.handler.onError(error));
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+    this.#store.unregister(this);
+  }
+}
+
+export class EmbeddedMetadataStore implements MetadataStore {
+  readonly dir: string;
+  readonly log: Logger | undefined;
+  readonly #historyRevisions: number;
+  readonly #lock: DirectoryLock;
+  readonly #root: RootDatabase;
+  readonly #kv: Database<StoredRecord, Buffer>;
+  readonly #state: Database<number, string>;
+  readonly #leases: Database<{ ttlMs: number }, string>;
+  readonly #leaseKeys: Database<number, Buffer>;
+  readonly #changelog: Database<StoredEvent[], number>;
+  readonly #watches = new Set<WatchRegistration>();
+  readonly #liveLeases = new Map<string, EmbeddedLease>();
+  readonly #orphanTimers = new Set<NodeJS.Timeout>();
+  #closed = false;
+
+  private constructor(options: EmbeddedMetadataStoreOptions, lock: DirectoryLock) {
+    this.dir = options.dir;
+    this.log = options.log;
+    this.#historyRevisions = options.historyRevisions ?? 10_000;
+    this.#lock = lock;
+    this.#root = open({ path: options.dir, maxDbs: 8, overlappingSync: false, noSync: false, noMetaSync: false });
+    this.#kv = this.#root.openDB({ name: 'kv', keyEncoding: 'binary', encoding: 'msgpack' });
+    this.#state = this.#root.openDB({ name: 'state', encoding: 'msgpack' });
+    this.#leases = this.#root.openDB({ name: 'leases', encoding: 'msgpack' });
+    this.#leaseKeys = this.#root.openDB({ name: 'leaseKeys', keyEncoding: 'binary', encoding: 'msgpack' });
+    this.#changelog = this.#root.openDB({ name: 'changelog', encoding: 'msgpack' });
+  }
+
+  /** Opens (creating if needed) the store in `dir`; refuses a directory held by another live process. */
+  static async open(options: EmbeddedMetadataStoreOptions): Promise<EmbeddedMetadataStore> {
+    const lock = DirectoryLock.acquire(options.dir);
+    let store: EmbeddedMetadataStore;
+    try {
+      store = new EmbeddedMetadataStore(options, lock);
+    } catch (error) {
+      lock.release();
+      throw new KafscaleError('KSC_META_UNAVAILABLE', `cannot open embedded metadata store in ${options.dir}: ${(error as Error).message}`, { cause: error });
+    }
+    store.#scheduleOrphanLeases();
+    return store;
+  }
+
+  /**
+   * Leases found on open belong to a previous process that can no longer keep them alive. Its
+   * clients may still act on them for up to one TTL, so they are expired one TTL after open.
+   */
+  #scheduleOrphanLeases(): void {
+    for (const { key: id, value } of this.#leases.getRange()) {
+      const timer = setTimeout(() => {
+        this.#orphanTimers.delete(timer);
+        if (!this.#closed) this.endLease(id);
+      }, value.ttlMs);
+      timer.unref();
+      this.#orphanTimers.add(timer);
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new KafscaleError('KSC_META_CLOSED', `embedded metadata store in ${this.dir} is closed`);
+  }
+
+  #currentRevision(): number {
+    return this.#state.get('revision') ?? 0;
+  }
+
+  async get(key: string): Promise<KeyValue | null> {
+    this.#checkOpen();
+    const record = this.#kv.get(keyBytes(key));
+    return record === undefined ? null : toKeyValue(key, record);
+  }
+
+  #range(prefix: string, limit?: number): KeyValue[] {
+    const start = Buffer.from(prefix, 'utf8');
+    const options = prefix === '' ? {} : { start, end: prefixEnd(start) };
+    const kvs: KeyValue[] = [];
+    for (const { key, value } of this.#kv.getRange(limit === undefined ? options : { ...options, limit })) {
+      kvs.push(toKeyValue(key.toString('utf8'), value));
+    }
+    return kvs;
+  }
+
+  async range(prefix: string, options?: { readonly limit?: number }): Promise<RangeResult> {
+    this.#checkOpen();
+    return { kvs: this.#range(prefix, options?.limit), revision: this.#currentRevision() };
+  }
+
+  async put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {
+    const op: TxnOp = options?.lease === undefined ? { type: 'put', key, value } : { type: 'put', key, value, lease: options.lease };
+    return (await this.txn({ compare: [], success: [op] })).revision;
+  }
+
+  async delete(key: string): Promise<number> {
+    return (await this.txn({ compare: [], success: [{ type: 'delete', key }] })).results[0] as number;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    return (await this.txn({ compare: [], success: [{ type: 'deletePrefix', prefix }] })).results[0] as number;
+  }
+
+  async revision(): Promise<number> {
+    this.#checkOpen();
+    return this.#currentRevision();
+  }
+
+  async txn(txn: Txn): Promise<TxnResult> {
+    this.#checkOpen();
+    assertTxnWithinLimits(txn);
+    const events: StoredEvent[] = [];
+    const outcome = this.#root.transactionSync(() => {
+      const revision = this.#currentRevision() + 1;
+      const succeeded = txn.compare.every((c) => this.#evaluate(c));
+      const ops = succeeded ? txn.success : (txn.failure ?? []);
+      const results = ops.map((op) => this.#apply(op, revision, events));
+      if (events.length > 0) this.#commitRevision(revision, events);
+      return { succeeded, results, revision: events.length > 0 ? revision : revision - 1 };
+    });
+    this.#fanOut(outcome.revision, events);
+    return outcome;
+  }
+
+  #evaluate(compare: Compare): boolean {
+    const record = this.#kv.get(keyBytes(compare.key));
+    switch (compare.target) {
+      case 'value': {
+        // etcd: a value compare against a missing key always fails, whatever the operator.
+        if (record === undefined || !Buffer.isBuffer(compare.value)) return false;
+        return compareNumbers(Buffer.compare(record.v, compare.value), compare.op, 0);
+      }
+      case 'lease': {
+        const expected = compare.value === '' || compare.value === null ? null : String(compare.value);
+        const actual = record?.l ?? null;
+        if (compare.op === '==') return actual === expected;
+        if (compare.op === '!=') return actual !== expected;
+        return compareNumbers(Number(actual ?? 0), compare.op, Number(expected ?? 0));
+      }
+      default: {
+        const actual = record === undefined ? 0 : compare.target === 'version' ? record.n : compare.target === 'createRevision' ? record.c : record.m;
+        return compareNumbers(actual, compare.op, Number(compare.value));
+      }
+    }
+  }
+
+  #apply(op: TxnOp, revision: number, events: StoredEvent[]): TxnOpResult {
+    switch (op.type) {
+      case 'get': {
+        const record = this.#kv.get(keyBytes(op.key));
+        return record === undefined ? null : toKeyValue(op.key, record);
+      }
+      case 'range':
+        return this.#range(op.prefix);
+      case 'put': {
+        const lease = op.lease ?? null;
+        if (lease !== null && (!this.#liveLeases.has(lease) || this.#leases.get(lease) === undefined)) {
+          // Throwing aborts the LMDB transaction: nothing of this txn is written.
+          throw new KafscaleError('KSC_META_LEASE_LOST', `metadata lease ${lease} does not exist or has expired; grant a new lease`);
+        }
+        const bytes = keyBytes(op.key);
+        const previous = this.#kv.get(bytes);
+        if (previous?.l != null && previous.l !== lease) this.#leaseKeys.removeSync(Buffer.from(`${previous.l}\0${op.key}`));
+        if (lease !== null) this.#leaseKeys.putSync(Buffer.from(`${lease}\0${op.key}`), 1);
+        const record: StoredRecord = previous === undefined
+          ? { v: op.value, c: revision, m: revision, n: 1, l: lease }
+          : { v: op.value, c: previous.c, m: revision, n: previous.n + 1, l: lease };
+        this.#kv.putSync(bytes, record);
+        events.push({ t: 'put', k: op.key, r: record });
+        return 1;
+      }
+      case 'delete':
+        return this.#deleteKey(op.key, revision, events) ? 1 : 0;
+      case 'deletePrefix': {
+        let count = 0;
+        for (const kv of this.#range(op.prefix)) if (this.#deleteKey(kv.key, revision, events)) count++;
+        return count;
+      }
+    }
+  }
+
+  #deleteKey(key: string, revision: number, events: StoredEvent[]): boolean {
+    const bytes = keyBytes(key);
+    const previous = this.#kv.get(bytes);
+    if (previous === undefined) return false;
+    if (previous.l !== null) this.#leaseKeys.removeSync(Buffer.from(`${previous.l}\0${key}`));
+    this.#kv.removeSync(bytes);
+    events.push({ t: 'delete', k: key, r: { v: EMPTY, c: 0, m: revision, n: 0, l: null } });
+    return true;
+  }
+
+  /** Inside the write transaction: bump the revision and append to the bounded changelog. */
+  #commitRevision(revision: number, events: StoredEvent[]): void {
+    this.#state.putSync('revision', revision);
+    this.#changelog.putSync(revision, events);
+    // Revisions are dense, so dropping exactly one old entry per write keeps the log bounded.
+    const drop = revision - this.#historyRevisions;
+    if (drop >= 1) this.#changelog.removeSync(drop);
+  }
+
+  #fanOut(revision: number, stored: readonly StoredEvent[]): void {
+    if (stored.length === 0 || this.#watches.size === 0) return;
+    const events = stored.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision }));
+    for (const watch of this.#watches) watch.deliver(events);
+  }
+
+  async watch(prefix: string, options: WatchOptions, handler: WatchHandler): Promise<Watch> {
+    this.#checkOpen();
+    const registration = new WatchRegistration(this, prefix, handler);
+    const current = this.#currentRevision();
+    const from = options.fromRevision;
+    if (from !== undefined && from <= current) {
+      const oldest = Math.max(1, current - this.#historyRevisions + 1);
+      if (from < oldest) {
+        registration.fail(new KafscaleError('KSC_META_COMPACTED', `metadata history before revision ${oldest} is compacted (asked for ${from}); re-read the state and watch from its revision`));
+        return registration;
+      }
+      // Replay and registration happen in the same synchronous turn: no write can slip between them.
+      for (const { key, value } of this.#changelog.getRange({ start: from, end: current + 1 })) {
+        registration.deliver(value.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision: key })));
+      }
+    }
+    this.#watches.add(registration);
+    return registration;
+  }
+
+  /** @internal */
+  unregister(registration: WatchRegistration): void {
+    this.#watches.delete(registration);
+  }
+
+  async grantLease(ttlMs: number): Promise<Lease> {
+    this.#checkOpen();
+    if (!(ttlMs >= 1)) throw new KafscaleError('KSC_INTERNAL', `lease TTL must be at least 1 ms, got ${ttlMs}`);
+    const id = this.#root.transactionSync(() => {
+      const next = (this.#state.get('nextLease') ?? 0) + 1;
+      this.#state.putSync('nextLease', next);
+      const leaseId = String(next);
+      this.#leases.putSync(leaseId, { ttlMs });
+      return leaseId;
+    });
+    const lease = new EmbeddedLease(id, ttlMs, this);
+    this.#liveLeases.set(id, lease);
+    lease.start();
+    return lease;
+  }
+
+  /** @internal Deletes a lease and its keys in one transaction (one revision) and notifies watchers. */
+  endLease(id: string): void {
+    this.#liveLeases.delete(id);
+    if (this.#closed) return;
+    const events: StoredEvent[] = [];
+    const revision = this.#root.transactionSync(() => {
+      const next = this.#currentRevision() + 1;
+      const prefix = Buffer.from(`${id}\0`);
+      const keys: string[] = [];
+      for (const indexKey of this.#leaseKeys.getKeys({ start: prefix, end: prefixEnd(prefix) })) {
+        keys.push(indexKey.subarray(prefix.length).toString('utf8'));
+      }
+      for (const key of keys) this.#deleteKey(key, next, events);
+      this.#leases.removeSync(id);
+      if (events.length > 0) this.#commitRevision(next, events);
+      return next;
+    });
+    this.#fanOut(revision, events);
+    if (events.length > 0) this.log?.info({ lease: id, keys: events.length }, 'metadata lease ended; its keys were deleted');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = new KafscaleError('KSC_META_CLOSED', `embedded metadata store in ${this.dir} was closed`);
+    for (const watch of this.#watches) watch.fail(error);
+    this.#watches.clear();
+    // Leases are left in the database: the next open expires them one TTL later.
+    for (const lease of this.#liveLeases.values()) lease.abandon();
+    this.#liveLeases.clear();
+    for (const timer of this.#orphanTimers) clearTimeout(timer);
+    this.#orphanTimers.clear();
+    await this.#root.close();
+    this.#lock.release();
+  }
+}
