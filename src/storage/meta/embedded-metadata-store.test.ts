@@ -1,10 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedMetadataStore } from './embedded-metadata-store.ts';
 import { runMetadataStoreContract } from './metadata-store-contract.ts';
+import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 
 const roots: string[] = [];
 after(() => {
@@ -32,4 +34,108 @@ runMetadataStoreContract('embedded', async () => {
       for (const s of stores) await s.close();
     },
   };
+});
+
+const b = (text: string): Buffer => Buffer.from(text, 'utf8');
+
+test('embedded: data, revisions and lease ids survive close and reopen', async (t) => {
+  const dir = tempDir();
+  const first = await EmbeddedMetadataStore.open({ dir });
+  const rev = await first.put('keep/a', b('a'));
+  const lease = await first.grantLease(60_000);
+  await first.close();
+  const second = await EmbeddedMetadataStore.open({ dir });
+  t.after(() => second.close());
+  assert.equal(await second.revision(), rev);
+  assert.deepEqual((await second.get('keep/a'))?.value, b('a'));
+  assert.equal(await second.put('keep/b', b('b')), rev + 1);
+  const next = await second.grantLease(60_000);
+  assert.notEqual(next.id, lease.id, 'lease ids are never reused across restarts');
+});
+
+test('embedded: a second open of a held directory is refused with an error naming it', async (t) => {
+  const dir = tempDir();
+  const store = await EmbeddedMetadataStore.open({ dir });
+  t.after(() => store.close());
+  await assert.rejects(EmbeddedMetadataStore.open({ dir }), (error: unknown) => {
+    assert.ok(isKafscaleError(error, 'KSC_META_UNAVAILABLE'));
+    assert.match(error.message, new RegExp(dir.replaceAll('/', '\\/')));
+    return true;
+  });
+});
+
+test('embedded: a lock held by another live process is refused, a dead one is taken over', async (t) => {
+  const dir = tempDir();
+  const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  t.after(() => holder.kill('SIGKILL'));
+  assert.ok(holder.pid);
+  writeFileSync(join(dir, 'kafscale.lock'), `${holder.pid}\n`);
+  await assert.rejects(EmbeddedMetadataStore.open({ dir }), (error: unknown) => {
+    assert.ok(isKafscaleError(error, 'KSC_META_UNAVAILABLE'));
+    assert.match(error.message, new RegExp(`process ${holder.pid}`));
+    assert.ok(error.message.includes(dir));
+    return true;
+  });
+  const exited = new Promise((resolve) => holder.once('exit', resolve));
+  holder.kill('SIGKILL');
+  await exited;
+  const store = await EmbeddedMetadataStore.open({ dir });
+  t.after(() => store.close());
+  assert.equal(readFileSync(join(dir, 'kafscale.lock'), 'utf8').trim(), String(process.pid));
+  await store.put('x', b('1'));
+});
+
+test('embedded: every acknowledged write survives kill -9 of the writer', async (t) => {
+  const dir = tempDir();
+  const moduleUrl = new URL('./embedded-metadata-store.ts', import.meta.url).href;
+  const script = `
+    const { EmbeddedMetadataStore } = await import(${JSON.stringify(moduleUrl)});
+    const store = await EmbeddedMetadataStore.open({ dir: ${JSON.stringify(dir)} });
+    for (let i = 0; ; i++) {
+      await store.txn({ compare: [], success: [{ type: 'put', key: 'crash/' + String(i).padStart(6, '0'), value: Buffer.from(String(i)) }] });
+      process.stdout.write(i + '\\n');
+    }`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let acknowledged = -1;
+  let buffered = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) acknowledged = Number(line);
+  });
+  const deadline = Date.now() + 10_000;
+  while (acknowledged < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(acknowledged >= 200, `the writer acknowledged only ${acknowledged} writes in 10 s`);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  const store = await EmbeddedMetadataStore.open({ dir }); // the dead pid's lock is taken over
+  t.after(() => store.close());
+  const { kvs, revision } = await store.range('crash/');
+  assert.ok(kvs.length >= acknowledged + 1, `${kvs.length} keys survived, ${acknowledged + 1} were acknowledged`);
+  assert.equal(revision, kvs.length, 'one revision per write, no torn transaction');
+  kvs.forEach((kv, i) => assert.equal(kv.value.toString(), String(i)));
+});
+
+test('embedded: watching from a revision older than the kept history reports KSC_META_COMPACTED', async (t) => {
+  const dir = tempDir();
+  const store = await EmbeddedMetadataStore.open({ dir, historyRevisions: 5 });
+  t.after(() => store.close());
+  for (let i = 0; i < 10; i++) await store.put(`hist/${i}`, b(String(i)));
+  const errors: Error[] = [];
+  const seen: number[] = [];
+  const handler = { onEvents: (events: readonly { revision: number }[]) => seen.push(...events.map((e) => e.revision)), onError: (e: Error) => errors.push(e) };
+  await store.watch('hist/', { fromRevision: 5 }, handler);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(errors.length, 1);
+  assert.ok(isKafscaleError(errors[0], 'KSC_META_COMPACTED'));
+  assert.equal(seen.length, 0);
+  const ok = await store.watch('hist/', { fromRevision: 6 }, { onEvents: (events) => seen.push(...events.map((e) => e.revision)), onError: (e) => errors.push(e) });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(seen, [6, 7, 8, 9, 10]);
+  assert.equal(errors.length, 1);
+  await ok.close();
 });
