@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FrameDecoder, sizePrefix } from './frame.ts';
+import { ProtocolError } from './protocol-error.ts';
+
+function frame(body: Buffer): Buffer {
+  return Buffer.concat([sizePrefix([body]), body]);
+}
+
+function body(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) out[i] = (seed * 31 + i) & 0xff;
+  return out;
+}
+
+function drain(decoder: FrameDecoder, chunks: readonly Buffer[]): Buffer[] {
+  const frames: Buffer[] = [];
+  for (const chunk of chunks) {
+    decoder.push(chunk);
+    for (let f = decoder.next(); f !== null; f = decoder.next()) frames.push(Buffer.from(f));
+  }
+  return frames;
+}
+
+const BODIES = [body(0, 1), body(1, 2), body(9, 3), body(40, 4)];
+const STREAM = Buffer.concat(BODIES.map(frame));
+
+describe('FrameDecoder', () => {
+  test('frames inside one chunk are views into it, not copies', () => {
+    const decoder = new FrameDecoder(1024);
+    decoder.push(STREAM);
+    const views: Buffer[] = [];
+    for (let f = decoder.next(); f !== null; f = decoder.next()) views.push(f);
+    assert.deepEqual(views, BODIES);
+    for (const view of views) assert.equal(view.buffer, STREAM.buffer);
+    assert.equal(views[3]?.byteOffset, STREAM.byteOffset + STREAM.length - 40);
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  test('a stream split at every byte boundary (two pieces) decodes the same', () => {
+    for (let at = 0; at <= STREAM.length; at++) {
+      const frames = drain(new FrameDecoder(1024), [STREAM.subarray(0, at), STREAM.subarray(at)]);
+      assert.deepEqual(frames, BODIES, `split at ${at}`);
+    }
+  });
+
+  test('a stream split at every pair of boundaries (three pieces) decodes the same', () => {
+    for (let a = 0; a <= STREAM.length; a++) {
+      for (let b = a; b <= STREAM.length; b++) {
+        const frames = drain(new FrameDecoder(1024), [STREAM.subarray(0, a), STREAM.subarray(a, b), STREAM.subarray(b)]);
+        assert.deepEqual(frames, BODIES, `split at ${a}, ${b}`);
+      }
+    }
+  });
+
+  test('one byte at a time', () => {
+    const chunks = Array.from({ length: STREAM.length }, (_, i) => STREAM.subarray(i, i + 1));
+    assert.deepEqual(drain(new FrameDecoder(1024), chunks), BODIES);
+  });
+
+  test('a frame of exactly maxFrameBytes is accepted; pendingFrameBytes reports it', () => {
+    const decoder = new FrameDecoder(40);
+    const bytes = frame(body(40, 9));
+    decoder.push(bytes.subarray(0, 10));
+    assert.equal(decoder.next(), null);
+    assert.equal(decoder.pendingFrameBytes, 40);
+    assert.equal(decoder.bufferedBytes, 6);
+    decoder.push(bytes.subarray(10));
+    assert.deepEqual(decoder.next(), body(40, 9));
+    assert.equal(decoder.pendingFrameBytes, null);
+  });
+
+  test('an oversized size is rejected before any body byte is kept', () => {
+    const decoder = new FrameDecoder(1000);
+    const header = Buffer.alloc(4);
+    header.writeInt32BE(200 * 1024 * 1024);
+    decoder.push(Buffer.concat([header, Buffer.alloc(500)]));
+    assert.throws(
+      () => decoder.next(),
+      (error: unknown) => error instanceof ProtocolError && error.code === 'KSC_FRAME_TOO_LARGE' && /209715200 bytes exceeds the limit of 1000/.test(error.message),
+    );
+    assert.equal(decoder.bufferedBytes, 0);
+    // Failed for good: the stream has lost its framing.
+    assert.throws(() => decoder.next(), (error: unknown) => error instanceof ProtocolError && error.code === 'KSC_FRAME_TOO_LARGE');
+  });
+
+  test('an oversized size split across chunks is rejected as soon as its 4th byte arrives', () => {
+    const decoder = new FrameDecoder(1000);
+    decoder.push(Buffer.from([0x00, 0x00]));
+    assert.equal(decoder.next(), null);
+    decoder.push(Buffer.from([0x03, 0xe9, 0xff, 0xff]));
+    assert.throws(() => decoder.next(), (error: unknown) => error instanceof ProtocolError && error.code === 'KSC_FRAME_TOO_LARGE');
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  test('a negative size is malformed', () => {
+    const decoder = new FrameDecoder(1000);
+    decoder.push(Buffer.from([0xff, 0xff, 0xff, 0xfe, 1, 2, 3]));
+    assert.throws(() => decoder.next(), (error: unknown) => error instanceof ProtocolError && error.code === 'KSC_PROTOCOL_MALFORMED');
+    assert.equal(decoder.bufferedBytes, 0);
+  });
+
+  test('push before the previous chunk is consumed is a programming error', () => {
+    const decoder = new FrameDecoder(1000);
+    decoder.push(STREAM);
+    assert.equal(decoder.next()?.length, 0);
+    assert.throws(() => decoder.push(STREAM), /before next\(\) consumed/);
+  });
+
+  test('rejects an invalid limit', () => {
+    assert.throws(() => new FrameDecoder(-1), RangeError);
+    assert.throws(() => new FrameDecoder(2 ** 31), RangeError);
+  });
+});
+
+describe('sizePrefix', () => {
+  test('is the big-endian total length of the chunks', () => {
+    assert.deepEqual(sizePrefix([Buffer.alloc(3), Buffer.alloc(0), Buffer.alloc(300)]), Buffer.from([0, 0, 0x01, 0x2f]));
+    assert.deepEqual(sizePrefix([]), Buffer.from([0, 0, 0, 0]));
+  });
+});
