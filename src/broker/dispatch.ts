@@ -1,8 +1,18 @@
 /**
- * The boundary between the network server and request handling.
- * (Interface first; the implementation lands with the API table.)
+ * The boundary between the network server and request handling, and the single place where exceptions
+ * become Kafka error codes: decode → handler → encode.
  */
 import type { Logger } from 'pino';
+import { ApiKey } from '../protocol/api-keys.ts';
+import { decodeRequest, decodeRequestHeader, encodeResponse } from '../protocol/codec/index.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import type { RequestByKey, ResponseByKey } from '../protocol/messages/index.ts';
+import { ProtocolError } from '../protocol/protocol-error.ts';
+import { KafscaleError } from '../telemetry/kafscale-error.ts';
+import type { ApiKeyOf } from './api-handler.ts';
+import type { ApiTable } from './api-table.ts';
+import type { BrokerServices, RequestContext } from './broker-services.ts';
+import { apiVersionsBody } from './handlers/api-versions.ts';
 
 export interface ConnectionContext {
   /** Unique per process. */
@@ -19,12 +29,101 @@ export interface ConnectionContext {
  * into a larger one and must not be retained past the returned promise unless copied — records are
  * the exception: handlers own them) and returns the response frame as chunks WITHOUT the size
  * prefix, or null when the request gets no response (Produce with acks=0).
- * It rejects only when the connection must be closed (malformed frame): a KafscaleError with code
- * KSC_PROTOCOL_MALFORMED. Every other failure becomes a Kafka error code inside a response.
+ * It rejects only when the connection must be closed (malformed frame, unknown API or version):
+ * a ProtocolError. Every other failure becomes a Kafka error code inside a response.
  *
  * The server calls handle() for pipelined frames in arrival order without waiting for earlier ones to
  * finish, and writes responses strictly in request order.
  */
 export interface RequestDispatcher {
   handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null>;
+}
+
+/** Observes every handled request (metrics); called once per request, after the response is built. */
+export type RequestObserver = (apiKey: number, apiVersion: number, durationMs: number, failed: boolean) => void;
+
+export class Dispatcher implements RequestDispatcher {
+  readonly #table: ApiTable;
+  readonly #services: BrokerServices;
+  readonly #observe: RequestObserver;
+
+  constructor(table: ApiTable, services: BrokerServices, observe: RequestObserver = () => {}) {
+    this.#table = table;
+    this.#services = services;
+    this.#observe = observe;
+  }
+
+  async handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null> {
+    const startedMs = performance.now();
+    const header = decodeRequestHeader(frame);
+    const handler = this.#table.get(header.apiKey);
+    if (handler === undefined) {
+      connection.log.warn({ apiKey: header.apiKey, apiVersion: header.apiVersion, clientId: header.clientId }, 'unknown API key; closing the connection');
+      throw new ProtocolError('KSC_PROTOCOL_MALFORMED', `unknown API key ${header.apiKey}`);
+    }
+    if (header.apiVersion < handler.minVersion || header.apiVersion > handler.maxVersion) {
+      if (header.apiKey === ApiKey.ApiVersions) {
+        // KIP-511: answer an unknown ApiVersions version with v0 carrying UNSUPPORTED_VERSION and the table.
+        return encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, apiVersionsBody(this.#table.ranges(), ErrorCode.UNSUPPORTED_VERSION));
+      }
+      connection.log.warn(
+        { api: handler.name, apiVersion: header.apiVersion, supported: `${handler.minVersion}-${handler.maxVersion}`, clientId: header.clientId },
+        'unsupported API version; closing the connection',
+      );
+      throw new ProtocolError('KSC_PROTOCOL_UNSUPPORTED_VERSION', `${handler.name} v${header.apiVersion} is not supported (${handler.minVersion}-${handler.maxVersion})`);
+    }
+    const apiKey = header.apiKey as ApiKeyOf;
+    let request: RequestByKey[ApiKeyOf];
+    try {
+      request = decodeRequest(apiKey, header.apiVersion, frame, header.bodyOffset);
+    } catch (error) {
+      connection.log.warn({ err: error, api: handler.name, apiVersion: header.apiVersion, clientId: header.clientId }, 'malformed request; closing the connection');
+      throw error;
+    }
+    const context: RequestContext = {
+      apiKey,
+      apiVersion: header.apiVersion,
+      correlationId: header.correlationId,
+      clientId: header.clientId,
+      log: connection.log,
+      signal: connection.signal,
+      services: this.#services,
+    };
+    let response: ResponseByKey[ApiKeyOf] | null;
+    let failed = false;
+    try {
+      response = await handler.handle(request, context);
+    } catch (error) {
+      failed = true;
+      const { errorCode, message } = errorCodeFor(error);
+      connection.log.error(
+        { err: error, api: handler.name, apiVersion: header.apiVersion, correlationId: header.correlationId, clientId: header.clientId, errorCode },
+        'request failed; answering with an error code',
+      );
+      response = handler.errorResponse(request, errorCode, message, context);
+    }
+    this.#observe(apiKey, header.apiVersion, performance.now() - startedMs, failed);
+    if (response === null) return null;
+    return encodeResponse(apiKey, header.apiVersion, header.correlationId, response);
+  }
+}
+
+/** How infrastructure faults and bugs are reported to clients: retriable faults as retriable codes. */
+export function errorCodeFor(error: unknown): { errorCode: number; message: string } {
+  if (error instanceof KafscaleError) {
+    switch (error.code) {
+      case 'KSC_META_UNAVAILABLE':
+      case 'KSC_META_TIMEOUT':
+        return { errorCode: ErrorCode.REQUEST_TIMED_OUT, message: `metadata store unavailable: ${error.message}; retry later` };
+      case 'KSC_OBJECT_UNAVAILABLE':
+      case 'KSC_OBJECT_THROTTLED':
+        return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, message: `object store unavailable: ${error.message}; retry later` };
+      case 'KSC_STORAGE_FENCED':
+      case 'KSC_META_LEASE_LOST':
+        return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: error.message };
+      default:
+        return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: error.message };
+    }
+  }
+  return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: error instanceof Error ? error.message : String(error) };
 }

@@ -1,0 +1,227 @@
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { KafscaleConfig } from '../config/index.ts';
+import { createApiTable } from '../broker/api-table.ts';
+import type { BrokerServices, BrokerSettings } from '../broker/broker-services.ts';
+import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../broker/dispatch.ts';
+import { OpsServer } from '../ops/ops-server.ts';
+import { KafkaServer } from '../server/kafka-server.ts';
+import { BrokerRegistry } from '../services/cluster/broker-registry.ts';
+import { loadOrCreateClusterId } from '../services/cluster/cluster-identity.ts';
+import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
+import { TopicRegistry } from '../services/cluster/topic-registry.ts';
+import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
+import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
+import { FsObjectStore } from '../storage/object/fs-object-store.ts';
+import type { ObjectStore } from '../storage/object/object-store.ts';
+import { apiKeyLabel, KafscaleMetrics } from '../telemetry/metrics.ts';
+
+/**
+ * The composition root: the only place that names concrete adapters. Starts the parts in dependency
+ * order and closes them in reverse.
+ */
+export class BrokerApp {
+  readonly config: KafscaleConfig;
+  readonly log: Logger;
+  readonly metrics: KafscaleMetrics;
+  #closers: Array<{ name: string; close: () => Promise<void> }> = [];
+  #closing: Promise<void> | null = null;
+  #kafkaPort = 0;
+  #opsPort = 0;
+
+  constructor(config: KafscaleConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.metrics = new KafscaleMetrics({ collectProcessMetrics: true, defaultLabels: { broker_id: String(config.broker.id) } });
+  }
+
+  get kafkaPort(): number {
+    return this.#kafkaPort;
+  }
+
+  get opsPort(): number {
+    return this.#opsPort;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  async #start(): Promise<void> {
+    const { config, log } = this;
+    const meta = await this.#openMetadataStore();
+    this.#onClose('metadata store', () => meta.close());
+    const objects = await this.#openObjectStore();
+    this.#onClose('object store', () => objects.close());
+
+    const clusterId = await loadOrCreateClusterId(meta, config.clusterId ?? undefined);
+    const topics = await TopicRegistry.open(meta, log.child({ component: 'topics' }));
+    this.#onClose('topic registry', () => topics.close());
+
+    // The Kafka listener binds first so that a configured port of 0 (tests) is known before the broker
+    // advertises itself; requests arriving before registration completes wait for it.
+    const gate = new DispatcherGate();
+    const server = new KafkaServer({
+      dispatcher: gate,
+      host: config.broker.listen.host,
+      port: config.broker.listen.port,
+      maxFrameBytes: config.socket.requestMaxBytes,
+      maxInflightPerConnection: config.socket.maxInflightRequestsPerConnection,
+      idleTimeoutMs: config.socket.connectionsMaxIdleMs,
+      logger: log.child({ component: 'server' }),
+      metrics: this.metrics,
+    });
+    this.#kafkaPort = await server.start();
+    this.#onClose('kafka listener', () => server.close({ drainMs: 5_000 }));
+
+    const lease = await meta.grantLease(config.broker.sessionTtlMs);
+    this.#onClose('broker session', () => lease.revoke());
+    const advertisedPort = config.broker.advertised.port === 0 ? this.#kafkaPort : config.broker.advertised.port;
+    const brokers = await BrokerRegistry.register(
+      meta,
+      { brokerId: config.broker.id, host: config.broker.advertised.host, port: advertisedPort, rack: config.broker.rack, startedMs: Date.now() },
+      lease,
+      log.child({ component: 'brokers' }),
+    );
+    this.#onClose('broker registry', () => brokers.close());
+    this.#watchSession(lease);
+
+    const services: BrokerServices = {
+      settings: brokerSettings(config),
+      clusterId,
+      topics,
+      brokers,
+      leaders: new PartitionLeaders(brokers),
+    };
+    const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed) => {
+      if (failed) this.metrics.requestErrorsTotal.inc({ api_key: apiKeyLabel(apiKey), error: 'exception' });
+    });
+    gate.open(dispatcher);
+
+    const ops = new OpsServer({
+      host: config.ops.listen.host,
+      port: config.ops.listen.port,
+      registry: this.metrics.registry,
+      readiness: {
+        metadataStore: async () => {
+          await meta.revision();
+          return null;
+        },
+        session: async () => (lease.isAlive() ? null : 'broker session lease lost'),
+      },
+      log: log.child({ component: 'ops' }),
+    });
+    this.#opsPort = await ops.start();
+    this.#onClose('ops listener', () => ops.close());
+    log.info(
+      { brokerId: config.broker.id, kafka: `${config.broker.listen.host}:${this.#kafkaPort}`, advertised: `${config.broker.advertised.host}:${advertisedPort}`, ops: `${config.ops.listen.host}:${this.#opsPort}`, clusterId, metadataStore: config.metadataStore.kind, objectStore: config.objectStore.kind },
+      'kafscale broker started',
+    );
+  }
+
+  /** Closes everything in reverse start order; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeAll();
+    return this.#closing;
+  }
+
+  async #closeAll(): Promise<void> {
+    for (const closer of this.#closers.reverse()) {
+      try {
+        await closer.close();
+      } catch (error) {
+        this.log.warn({ err: error, part: closer.name }, 'error while closing');
+      }
+    }
+    this.#closers = [];
+    this.log.info('kafscale broker stopped');
+  }
+
+  #onClose(name: string, close: () => Promise<void>): void {
+    this.#closers.push({ name, close });
+  }
+
+  #watchSession(lease: Lease): void {
+    void lease.lost.then(() => {
+      if (this.#closing !== null) return;
+      // Without its session the broker may not keep serving as if registered: a supervisor restarts it.
+      this.log.fatal({ leaseId: lease.id }, 'broker session lease lost; shutting down so that a supervisor restarts the broker');
+      process.exitCode = 1;
+      void this.close();
+    });
+  }
+
+  async #openMetadataStore(): Promise<MetadataStore> {
+    const cfg = this.config.metadataStore;
+    if (cfg.kind === 'embedded') {
+      await mkdir(cfg.dir, { recursive: true });
+      return EmbeddedMetadataStore.open({ dir: cfg.dir, log: this.log.child({ component: 'meta' }) });
+    }
+    const { openEtcdMetadataStore } = await import('./etcd-store-factory.ts');
+    return openEtcdMetadataStore(cfg, this.log.child({ component: 'meta' }));
+  }
+
+  async #openObjectStore(): Promise<ObjectStore> {
+    const cfg = this.config.objectStore;
+    if (cfg.kind === 'filesystem') {
+      await mkdir(cfg.rootDir, { recursive: true });
+      return new FsObjectStore({ root: cfg.rootDir });
+    }
+    const { openS3ObjectStore } = await import('./s3-store-factory.ts');
+    return openS3ObjectStore(cfg, this.log.child({ component: 'objects' }));
+  }
+}
+
+/** Holds requests until the broker is registered; then hands every frame to the real dispatcher. */
+class DispatcherGate implements RequestDispatcher {
+  #dispatcher: RequestDispatcher | null = null;
+  #waiters: Array<() => void> = [];
+
+  open(dispatcher: RequestDispatcher): void {
+    this.#dispatcher = dispatcher;
+    for (const wake of this.#waiters) wake();
+    this.#waiters = [];
+  }
+
+  async handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null> {
+    if (this.#dispatcher === null) {
+      // The frame may be a view into a reused buffer; keep our own copy while we wait.
+      const copy = Buffer.from(frame);
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      return (this.#dispatcher as unknown as RequestDispatcher).handle(copy, connection);
+    }
+    return this.#dispatcher.handle(frame, connection);
+  }
+}
+
+function brokerSettings(config: KafscaleConfig): BrokerSettings {
+  return {
+    brokerId: config.broker.id,
+    autoCreateTopics: config.topics.autoCreate,
+    defaultPartitions: config.topics.autoCreatePartitions,
+    socketRequestMaxBytes: config.socket.requestMaxBytes,
+    describedBrokerConfigs: {
+      'broker.id': String(config.broker.id),
+      'auto.create.topics.enable': String(config.topics.autoCreate),
+      'num.partitions': String(config.topics.autoCreatePartitions),
+      'default.replication.factor': '1',
+      'min.insync.replicas': '1',
+      'socket.request.max.bytes': String(config.socket.requestMaxBytes),
+      'connections.max.idle.ms': String(config.socket.connectionsMaxIdleMs),
+      'message.max.bytes': '1048588',
+      'log.retention.ms': '604800000',
+      'log.retention.bytes': '-1',
+      'log.segment.bytes': '1073741824',
+      'group.initial.rebalance.delay.ms': String(config.groups.initialRebalanceDelayMs),
+      'group.min.session.timeout.ms': String(config.groups.minSessionTimeoutMs),
+      'group.max.session.timeout.ms': String(config.groups.maxSessionTimeoutMs),
+      'offsets.retention.minutes': String(config.groups.offsetsRetentionMinutes),
+      'broker.rack': config.broker.rack ?? '',
+    },
+  };
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The kafscale command. `kafscale broker [flags]` runs a broker; other subcommands arrive with the CLI.
+ * This entrypoint is the only place besides src/config that touches process.env (it hands it over).
+ */
+import { BrokerApp } from '../app/broker-app.ts';
+import { formatConfigHelp, isConfigError, loadConfig } from '../config/index.ts';
+import { createLogger } from '../telemetry/logger.ts';
+
+const USAGE = `usage: kafscale <command> [options]
+
+commands:
+  broker [settings]   run a broker (settings: flags, KAFSCALE_* environment variables, --config <file.json>)
+
+run 'kafscale broker --help' for every setting.`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'broker') return runBroker(rest);
+  process.stderr.write(`kafscale: unknown command '${command}'\n${USAGE}\n`);
+  return 2;
+}
+
+async function runBroker(args: readonly string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: kafscale broker [settings]\n\n${formatConfigHelp()}\n`);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
+  } catch (error) {
+    if (isConfigError(error)) {
+      process.stderr.write(`kafscale: invalid configuration\n${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger({ level: config.logLevel });
+  const app = new BrokerApp(config, log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    void app.close().then(() => {
+      log.flush?.();
+      process.exit(process.exitCode ?? 0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await app.start();
+  } catch (error) {
+    log.fatal({ err: error }, `broker failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    log.flush?.();
+    return 1;
+  }
+  // Keep running until a signal closes the app.
+  return new Promise<number>(() => {});
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`kafscale: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

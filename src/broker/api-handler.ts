@@ -1,0 +1,25 @@
+import type { RequestByKey, ResponseByKey } from '../protocol/messages/index.ts';
+import type { RequestContext } from './broker-services.ts';
+
+export type ApiKeyOf = keyof RequestByKey & keyof ResponseByKey;
+
+/**
+ * One row of the API table: the versions kafscale serves for an API, the handler, and how to answer
+ * when the request as a whole failed (every partition / group / resource gets the code).
+ */
+export interface ApiHandler<K extends ApiKeyOf> {
+  readonly apiKey: K;
+  readonly name: string;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  /** Returns null only when the request gets no response (Produce with acks=0). */
+  handle(request: RequestByKey[K], context: RequestContext): Promise<ResponseByKey[K] | null>;
+  errorResponse(request: RequestByKey[K], errorCode: number, errorMessage: string, context: RequestContext): ResponseByKey[K];
+}
+
+/** Erases the key parameter so rows of different APIs fit one table. */
+export type AnyApiHandler = ApiHandler<ApiKeyOf>;
+
+export function defineApi<K extends ApiKeyOf>(handler: ApiHandler<K>): AnyApiHandler {
+  return handler as unknown as AnyApiHandler;
+}

@@ -1,0 +1,57 @@
+import type { AnyApiHandler } from './api-handler.ts';
+import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-configs.ts';
+import { createApiVersionsHandler, type ApiVersionRange } from './handlers/api-versions.ts';
+import { createPartitionsApi } from './handlers/create-partitions.ts';
+import { createTopicsApi } from './handlers/create-topics.ts';
+import { deleteTopicsApi } from './handlers/delete-topics.ts';
+import { describeClusterApi } from './handlers/describe-cluster.ts';
+import { describeConfigsApi } from './handlers/describe-configs.ts';
+import { describeTopicPartitionsApi } from './handlers/describe-topic-partitions.ts';
+import { metadataApi } from './handlers/metadata.ts';
+
+/**
+ * THE API table: apiKey → version range → handler. ApiVersions advertises exactly these rows, and
+ * dispatch accepts exactly these (apiKey, version) pairs; nothing else decides what kafscale speaks.
+ */
+export class ApiTable {
+  readonly #byKey = new Map<number, AnyApiHandler>();
+  readonly #ranges: ApiVersionRange[];
+
+  constructor(handlers: readonly AnyApiHandler[]) {
+    for (const handler of handlers) {
+      if (this.#byKey.has(handler.apiKey)) throw new Error(`API ${handler.name} (${handler.apiKey}) is in the table twice`);
+      this.#byKey.set(handler.apiKey, handler);
+    }
+    this.#ranges = [...this.#byKey.values()]
+      .map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }))
+      .sort((a, b) => a.apiKey - b.apiKey);
+  }
+
+  get(apiKey: number): AnyApiHandler | undefined {
+    return this.#byKey.get(apiKey);
+  }
+
+  ranges(): readonly ApiVersionRange[] {
+    return this.#ranges;
+  }
+}
+
+/** The core table of this release; later services add rows through `extra`. */
+export function createApiTable(extra: readonly AnyApiHandler[] = []): ApiTable {
+  let table: ApiTable | undefined;
+  const apiVersions = createApiVersionsHandler(() => table?.ranges() ?? []);
+  table = new ApiTable([
+    apiVersions,
+    metadataApi,
+    createTopicsApi,
+    deleteTopicsApi,
+    createPartitionsApi,
+    describeConfigsApi,
+    alterConfigsApi,
+    incrementalAlterConfigsApi,
+    describeClusterApi,
+    describeTopicPartitionsApi,
+    ...extra,
+  ]);
+  return table;
+}

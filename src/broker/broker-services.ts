@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
+import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
+import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
+
+/** Broker settings the handlers need, in domain terms (the app maps the validated config onto this). */
+export interface BrokerSettings {
+  readonly brokerId: number;
+  readonly autoCreateTopics: boolean;
+  readonly defaultPartitions: number;
+  readonly socketRequestMaxBytes: number;
+  /** Static broker configs reported by DescribeConfigs, Kafka names → values. */
+  readonly describedBrokerConfigs: Readonly<Record<string, string>>;
+}
+
+/** Everything a handler may use; built once by the app. */
+export interface BrokerServices {
+  readonly settings: BrokerSettings;
+  readonly clusterId: string;
+  readonly topics: TopicRegistry;
+  readonly brokers: BrokerRegistry;
+  readonly leaders: PartitionLeaders;
+}
+
+export interface RequestContext {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly services: BrokerServices;
+}

@@ -1,0 +1,40 @@
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { BrokerServices } from '../broker-services.ts';
+
+/** Kafka's ConfigResource.Type codes. */
+export const ResourceType = {
+  UNKNOWN: 0,
+  TOPIC: 2,
+  BROKER: 4,
+  BROKER_LOGGER: 8,
+} as const;
+
+export interface ResourceCheck {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+}
+
+/**
+ * A BROKER resource names a broker id ('' is the cluster-wide default). Broker configs are static per
+ * process, so a broker answers only for itself and for the cluster default, as Kafka's brokers do.
+ */
+export function checkBrokerResource(resourceName: string, services: BrokerServices): ResourceCheck {
+  if (resourceName === '') return { errorCode: ErrorCode.NONE, errorMessage: null };
+  if (!/^\d+$/.test(resourceName)) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Broker id must be an integer, got '${resourceName}'.` };
+  }
+  if (Number(resourceName) !== services.settings.brokerId) {
+    return {
+      errorCode: ErrorCode.INVALID_REQUEST,
+      errorMessage: `Unexpected broker id, expected ${services.settings.brokerId} or empty string, but received ${resourceName}`,
+    };
+  }
+  return { errorCode: ErrorCode.NONE, errorMessage: null };
+}
+
+export function unsupportedResource(resourceType: number): ResourceCheck {
+  return {
+    errorCode: ErrorCode.INVALID_REQUEST,
+    errorMessage: `Resource type ${resourceType} is not supported by kafscale (TOPIC and BROKER are).`,
+  };
+}

@@ -1,0 +1,51 @@
+import { ApiKey } from '../../protocol/api-keys.ts';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import { defineApi } from '../api-handler.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED, controllerId } from './metadata.ts';
+
+/** Endpoint type 1 = brokers; 2 = controllers, which kafscale does not have (KIP-919). */
+const ENDPOINT_BROKERS = 1;
+
+export const describeClusterApi = defineApi({
+  apiKey: ApiKey.DescribeCluster,
+  name: 'DescribeCluster',
+  minVersion: 0,
+  maxVersion: 1,
+  async handle(request, context) {
+    const { services } = context;
+    if (context.apiVersion >= 1 && request.endpointType !== ENDPOINT_BROKERS) {
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+        errorMessage: `Endpoint type ${request.endpointType} is not supported; kafscale has brokers only (endpoint type 1).`,
+        endpointType: request.endpointType,
+        clusterId: services.clusterId,
+        controllerId: -1,
+        brokers: [],
+        clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      };
+    }
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      endpointType: ENDPOINT_BROKERS,
+      clusterId: services.clusterId,
+      controllerId: controllerId(services),
+      brokers: services.brokers.live().map((b) => ({ brokerId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+  errorResponse(request, errorCode, errorMessage, context) {
+    return {
+      throttleTimeMs: 0,
+      errorCode,
+      errorMessage,
+      endpointType: request.endpointType,
+      clusterId: context.services.clusterId,
+      controllerId: -1,
+      brokers: [],
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+});

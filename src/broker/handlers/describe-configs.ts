@@ -1,0 +1,85 @@
+import { ApiKey } from '../../protocol/api-keys.ts';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../../protocol/messages/index.ts';
+import { CONFIG_TYPE_CODE, ConfigSource, TOPIC_CONFIGS, type TopicConfigName } from '../../services/cluster/topic-configs.ts';
+import { defineApi } from '../api-handler.ts';
+import type { BrokerServices } from '../broker-services.ts';
+import { checkBrokerResource, ResourceType, unsupportedResource } from './config-resources.ts';
+
+type Result = DescribeConfigsResponse['results'][number];
+type Entry = Result['configs'][number];
+type Resource = DescribeConfigsRequest['resources'][number];
+
+export const describeConfigsApi = defineApi({
+  apiKey: ApiKey.DescribeConfigs,
+  name: 'DescribeConfigs',
+  minVersion: 1,
+  maxVersion: 4,
+  async handle(request, context) {
+    const results = request.resources.map((resource) => describeResource(resource, request, context.services));
+    return { throttleTimeMs: 0, results };
+  },
+  errorResponse(request, errorCode, errorMessage) {
+    return {
+      throttleTimeMs: 0,
+      results: request.resources.map((r) => ({ errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName, configs: [] })),
+    };
+  },
+});
+
+function describeResource(resource: Resource, request: DescribeConfigsRequest, services: BrokerServices): Result {
+  const wanted = resource.configurationKeys === null ? null : new Set(resource.configurationKeys);
+  const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+  if (resource.resourceType === ResourceType.TOPIC) {
+    const topic = services.topics.get(resource.resourceName);
+    if (topic === undefined) {
+      return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${resource.resourceName}' does not exist.`, configs: [] };
+    }
+    const configs: Entry[] = [];
+    for (const name of Object.keys(TOPIC_CONFIGS) as TopicConfigName[]) {
+      if (wanted !== null && !wanted.has(name)) continue;
+      const def = TOPIC_CONFIGS[name];
+      const override = topic.configs[name];
+      const source = override === undefined ? ConfigSource.DEFAULT_CONFIG : ConfigSource.DYNAMIC_TOPIC_CONFIG;
+      const synonyms = [];
+      if (request.includeSynonyms) {
+        if (override !== undefined) synonyms.push({ name, value: override, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
+        synonyms.push({ name, value: def.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
+      }
+      configs.push(entry(name, override ?? def.defaultValue, false, source, synonyms, CONFIG_TYPE_CODE[def.type], request.includeDocumentation ? documentation(def.effect) : null));
+    }
+    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
+  }
+  if (resource.resourceType === ResourceType.BROKER) {
+    const check = checkBrokerResource(resource.resourceName, services);
+    if (check.errorCode !== ErrorCode.NONE) return { ...base, ...check, configs: [] };
+    const configs: Entry[] = [];
+    for (const [name, value] of Object.entries(services.settings.describedBrokerConfigs)) {
+      if (wanted !== null && !wanted.has(name)) continue;
+      const synonyms = request.includeSynonyms ? [{ name, value, source: ConfigSource.STATIC_BROKER_CONFIG }] : [];
+      configs.push(entry(name, value, true, ConfigSource.STATIC_BROKER_CONFIG, synonyms, 0, null));
+    }
+    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
+  }
+  return { ...base, ...unsupportedResource(resource.resourceType), configs: [] };
+}
+
+function entry(name: string, value: string, readOnly: boolean, configSource: number, synonyms: Entry['synonyms'], configType: number, doc: string | null): Entry {
+  return {
+    name,
+    value,
+    readOnly,
+    isDefault: configSource === ConfigSource.DEFAULT_CONFIG,
+    configSource,
+    isSensitive: false,
+    synonyms,
+    configType,
+    documentation: doc,
+  };
+}
+
+function documentation(effect: 'enforced' | 'accepted'): string {
+  return effect === 'enforced'
+    ? 'Enforced by kafscale with Kafka semantics.'
+    : 'Accepted and stored for compatibility; no effect in kafscale (acknowledged data is already durable in object storage).';
+}

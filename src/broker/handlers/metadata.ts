@@ -1,0 +1,118 @@
+import { ApiKey } from '../../protocol/api-keys.ts';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { MetadataRequest, MetadataResponse } from '../../protocol/messages/index.ts';
+import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
+import { defineApi } from '../api-handler.ts';
+import type { BrokerServices, RequestContext } from '../broker-services.ts';
+
+type ResponseTopic = MetadataResponse['topics'][number];
+type ResponsePartition = ResponseTopic['partitions'][number];
+
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/** Kafka's "authorized operations not requested" marker. */
+export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
+export const metadataApi = defineApi({
+  apiKey: ApiKey.Metadata,
+  name: 'Metadata',
+  minVersion: 0,
+  maxVersion: 12,
+  async handle(request, context) {
+    const { services } = context;
+    const topics: ResponseTopic[] = [];
+    // v0: an empty list means all topics; v1+: null means all, empty means none.
+    const all = request.topics === null || (context.apiVersion === 0 && request.topics.length === 0);
+    if (all) {
+      for (const topic of services.topics.list()) topics.push(describeTopic(topic, services));
+    } else {
+      for (const wanted of request.topics ?? []) {
+        topics.push(await resolveTopic(wanted.name, wanted.topicId, request, context));
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: services.brokers.live().map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      clusterId: services.clusterId,
+      controllerId: controllerId(services),
+      topics,
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+  errorResponse(request, errorCode, _message, context) {
+    return {
+      throttleTimeMs: 0,
+      brokers: [],
+      clusterId: context.services.clusterId,
+      controllerId: -1,
+      topics: (request.topics ?? []).map((t) => topicError(t.name, t.topicId, errorCode)),
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+});
+
+async function resolveTopic(name: string | null, topicId: string, request: MetadataRequest, context: RequestContext): Promise<ResponseTopic> {
+  const { services } = context;
+  if (name === null || name === '') {
+    // v10+: lookup by id.
+    if (topicId === ZERO_UUID) return topicError(name, topicId, ErrorCode.INVALID_REQUEST);
+    const byId = services.topics.getById(topicId);
+    return byId === undefined ? topicError(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID) : describeTopic(byId, services);
+  }
+  const existing = services.topics.get(name);
+  if (existing !== undefined) return describeTopic(existing, services);
+  if (!services.settings.autoCreateTopics || !request.allowAutoTopicCreation) {
+    return topicError(name, topicId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }
+  const created = await services.topics.create(name, services.settings.defaultPartitions, {});
+  if (created.topic !== null) {
+    context.log.info({ topic: name, partitions: created.topic.partitions }, 'topic auto-created by a Metadata request');
+    return describeTopic(created.topic, services);
+  }
+  if (created.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) {
+    // Another broker or request created it at the same moment.
+    const raced = services.topics.get(name);
+    if (raced !== undefined) return describeTopic(raced, services);
+    return topicError(name, topicId, ErrorCode.LEADER_NOT_AVAILABLE);
+  }
+  return topicError(name, topicId, created.errorCode);
+}
+
+export function describeTopic(topic: TopicRecord, services: BrokerServices): ResponseTopic {
+  const partitions: ResponsePartition[] = [];
+  for (let index = 0; index < topic.partitions; index++) {
+    const leader = services.leaders.leaderOf(topic.id, index);
+    partitions.push({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: index,
+      leaderId: leader.brokerId,
+      leaderEpoch: leader.epoch,
+      replicaNodes: [leader.brokerId],
+      isrNodes: [leader.brokerId],
+      offlineReplicas: [],
+    });
+  }
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.name,
+    topicId: topic.id,
+    isInternal: false,
+    partitions,
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
+function topicError(name: string | null, topicId: string, errorCode: number): ResponseTopic {
+  return {
+    errorCode,
+    name,
+    topicId,
+    isInternal: false,
+    partitions: [],
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
+/** There is no controller in kafscale; admin requests go to any broker. Report the lowest live id. */
+export function controllerId(services: BrokerServices): number {
+  return services.brokers.live()[0]?.brokerId ?? services.settings.brokerId;
+}

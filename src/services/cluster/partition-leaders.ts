@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+import type { BrokerRegistry } from './broker-registry.ts';
+
+export interface PartitionLeader {
+  readonly brokerId: number;
+  /** Leader epoch reported to clients (the owner epoch once ownership leases exist). */
+  readonly epoch: number;
+}
+
+/**
+ * Who leads (owns) each partition. Placement is rendezvous hashing over the live brokers: deterministic,
+ * balanced, and moving only the partitions of a broker that joins or leaves. With one broker every
+ * partition is led by it.
+ */
+export class PartitionLeaders {
+  readonly #brokers: BrokerRegistry;
+
+  constructor(brokers: BrokerRegistry) {
+    this.#brokers = brokers;
+  }
+
+  leaderOf(topicId: string, partition: number): PartitionLeader {
+    const live = this.#brokers.live();
+    let best = this.#brokers.self.brokerId;
+    let bestScore = -1n;
+    for (const broker of live) {
+      const score = rendezvousScore(`${topicId}/${partition}`, broker.brokerId);
+      if (score > bestScore) {
+        bestScore = score;
+        best = broker.brokerId;
+      }
+    }
+    return { brokerId: best, epoch: 0 };
+  }
+}
+
+export function rendezvousScore(item: string, brokerId: number): bigint {
+  return createHash('sha256').update(item).update('\0').update(String(brokerId)).digest().readBigUInt64BE(0);
+}
