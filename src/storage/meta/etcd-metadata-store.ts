@@ -251,7 +251,7 @@ export class EtcdMetadataStore implements MetadataStore {
   async revision(): Promise<number> {
     this.#checkOpen();
     const response = await callWithTimeout('revision read', this.#timeoutMs, (deadline) =>
-      this.#client.kv.range({ key: this.#key(''), limit: 1, count_only: true }, { deadline }));
+      this.#client.kv.range({ ...this.#prefixRange(''), limit: 1, count_only: true }, { deadline }));
     return Number(response.header.revision);
   }
 
@@ -314,7 +314,7 @@ export class EtcdMetadataStore implements MetadataStore {
   async #compactedError(fromRevision: number): Promise<KafscaleError | null> {
     try {
       await callWithTimeout('watch history check', this.#timeoutMs, (deadline) =>
-        this.#client.kv.range({ key: this.#key(''), limit: 1, count_only: true, revision: fromRevision }, { deadline }));
+        this.#client.kv.range({ ...this.#prefixRange(''), limit: 1, count_only: true, revision: fromRevision }, { deadline }));
     } catch (error) {
       if (isCompaction(error) || isCompaction((error as Error).cause)) {
         return new KafscaleError('KSC_META_COMPACTED', `etcd history before revision ${fromRevision} is compacted; re-read the state and watch from its revision`, { cause: error });
