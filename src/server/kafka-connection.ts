@@ -1,0 +1,323 @@
+/**
+ * One client connection: frames in, dispatcher calls in arrival order without waiting for each other,
+ * responses out strictly in request order (Kafka clients match responses by order as well as by
+ * correlation id), with backpressure both ways:
+ * - at most `maxInflight` requests dispatched and not yet answered; beyond that, and while the socket's
+ *   write buffer is over its high-water mark (a client that does not read), the connection stops reading.
+ *   Frames already received stay in the decoder and the kernel, so memory per connection is bounded by
+ *   the in-flight limit, not by what the client sends.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
+import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
+
+export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | 'shutdown';
+
+export interface KafkaConnectionOptions {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly dispatcher: RequestDispatcher;
+  readonly maxFrameBytes: number;
+  readonly maxInflight: number;
+  readonly idleTimeoutMs: number;
+  readonly log: Logger;
+  readonly metrics: KafscaleMetrics;
+}
+
+/** How long a closing connection may take to flush what it already wrote before it is destroyed. */
+const END_GRACE_MS = 1_000;
+
+class PendingResponse {
+  readonly promise: Promise<readonly Buffer[] | null>;
+  readonly apiKey: string;
+  readonly startedMs: number;
+
+  constructor(promise: Promise<readonly Buffer[] | null>, apiKey: string, startedMs: number) {
+    this.promise = promise;
+    this.apiKey = apiKey;
+    this.startedMs = startedMs;
+  }
+}
+
+/**
+ * Rejections are observed in order by the write loop; this handler only keeps a rejection of a later
+ * request (while an earlier one is still pending) from being reported as unhandled.
+ */
+function ignoreRejection(): void {}
+
+export class KafkaConnection {
+  readonly context: ConnectionContext;
+  /** Resolves once the socket has closed, for whatever reason. */
+  readonly closed: Promise<void>;
+  readonly #socket: Socket;
+  readonly #dispatcher: RequestDispatcher;
+  readonly #decoder: FrameDecoder;
+  readonly #maxInflight: number;
+  readonly #idleTimeoutMs: number;
+  readonly #metrics: KafscaleMetrics;
+  readonly #abort: AbortController;
+  readonly #queue: PendingResponse[];
+  readonly #idleTimer: NodeJS.Timeout;
+  #resolveClosed: () => void;
+  #writing: boolean;
+  #paused: boolean;
+  /** No more requests are read (shutdown, client half-close, failure); the connection ends when the queue is empty. */
+  #draining: boolean;
+  #isClosed: boolean;
+  #closeReason: CloseReason;
+  #requests: number;
+  #bytesIn: number;
+  #bytesOut: number;
+
+  constructor(options: KafkaConnectionOptions) {
+    const socket = options.socket;
+    this.#socket = socket;
+    this.#dispatcher = options.dispatcher;
+    this.#decoder = new FrameDecoder(options.maxFrameBytes);
+    this.#maxInflight = options.maxInflight;
+    this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#metrics = options.metrics;
+    this.#abort = new AbortController();
+    this.#queue = [];
+    this.#writing = false;
+    this.#paused = false;
+    this.#draining = false;
+    this.#isClosed = false;
+    this.#closeReason = 'client';
+    this.#requests = 0;
+    this.#bytesIn = 0;
+    this.#bytesOut = 0;
+    this.#resolveClosed = ignoreRejection;
+    this.closed = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const remotePort = socket.remotePort ?? 0;
+    this.context = {
+      id: options.id,
+      remoteAddress,
+      remotePort,
+      log: options.log.child({ connectionId: options.id, remote: `${remoteAddress}:${remotePort}` }),
+      signal: this.#abort.signal,
+    };
+    this.#idleTimer = setTimeout(this.#onIdle, this.#idleTimeoutMs);
+    this.#idleTimer.unref();
+
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    socket.on('data', this.#onData);
+    socket.on('drain', this.#onDrain);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    this.context.log.debug('connection opened');
+  }
+
+  /** Requests dispatched whose response is not yet written. */
+  get inFlight(): number {
+    return this.#queue.length;
+  }
+
+  /** True while the connection has stopped reading because of backpressure or draining. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  get writeBufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** Graceful close: read nothing more, answer what was received, then end the connection. */
+  drain(): void {
+    if (this.#isClosed) return;
+    this.#closeReason = 'shutdown';
+    this.#startDraining();
+  }
+
+  /** Immediate close; pending responses are dropped. */
+  destroy(reason: CloseReason): void {
+    if (this.#isClosed) return;
+    this.#closeReason = reason;
+    this.#socket.destroy();
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#bytesIn += chunk.length;
+    this.#metrics.networkReceivedBytesTotal.inc(chunk.length);
+    this.#idleTimer.refresh();
+    this.#decoder.push(chunk);
+    this.#pump();
+  };
+
+  /** Takes frames from the decoder while the limits allow; stops or resumes reading accordingly. */
+  #pump(): void {
+    const socket = this.#socket;
+    while (!this.#isClosed && !this.#draining) {
+      if (this.#queue.length >= this.#maxInflight || socket.writableNeedDrain) {
+        if (!this.#paused) {
+          this.#paused = true;
+          socket.pause();
+        }
+        return;
+      }
+      let frame: Buffer | null;
+      try {
+        frame = this.#decoder.next();
+      } catch (error) {
+        this.#onFrameError(error);
+        return;
+      }
+      if (frame === null) {
+        if (this.#paused) {
+          this.#paused = false;
+          socket.resume();
+        }
+        return;
+      }
+      this.#dispatch(frame);
+    }
+  }
+
+  #dispatch(frame: Buffer): void {
+    // Request header v0+: api_key is the first int16. Used only as a bounded metric label.
+    const apiKey = apiKeyLabel(frame.length >= 2 ? frame.readInt16BE(0) : -1);
+    let promise: Promise<readonly Buffer[] | null>;
+    try {
+      promise = this.#dispatcher.handle(frame, this.context);
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    promise.then(undefined, ignoreRejection);
+    this.#queue.push(new PendingResponse(promise, apiKey, performance.now()));
+    this.#requests++;
+    this.#metrics.requestsTotal.inc({ api_key: apiKey });
+    this.#metrics.requestsInFlight.inc();
+    if (!this.#writing) void this.#writeInOrder();
+  }
+
+  /** The single writer: awaits the oldest pending request, writes it, repeats. Never rejects. */
+  async #writeInOrder(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#isClosed) {
+        const head = this.#queue[0] as PendingResponse;
+        let response: readonly Buffer[] | null;
+        try {
+          response = await head.promise;
+        } catch (error) {
+          this.#onDispatchError(error);
+          return;
+        }
+        // Closed while waiting: #onClose already dropped the queue and its gauge.
+        if (this.#isClosed) return;
+        this.#queue.shift();
+        this.#metrics.requestsInFlight.dec();
+        if (response !== null) this.#write(response);
+        this.#metrics.requestDurationSeconds.observe({ api_key: head.apiKey }, (performance.now() - head.startedMs) / 1000);
+        // A slot is free: take more frames unless the client is not reading our responses.
+        this.#pump();
+      }
+    } finally {
+      this.#writing = false;
+      if (this.#draining && this.#queue.length === 0) this.#end();
+    }
+  }
+
+  #write(chunks: readonly Buffer[]): void {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    const prefix = sizePrefix(chunks);
+    let bytes = prefix.length;
+    socket.cork();
+    socket.write(prefix);
+    for (const chunk of chunks) {
+      socket.write(chunk);
+      bytes += chunk.length;
+    }
+    socket.uncork();
+    this.#bytesOut += bytes;
+    this.#metrics.networkSentBytesTotal.inc(bytes);
+  }
+
+  readonly #onDrain = (): void => {
+    this.#pump();
+  };
+
+  #onFrameError(error: unknown): void {
+    const code = (error as { code?: unknown }).code;
+    this.#metrics.framesRejectedTotal.inc({ reason: code === 'KSC_FRAME_TOO_LARGE' ? 'too_large' : 'malformed' });
+    this.context.log.warn(
+      { remote: `${this.context.remoteAddress}:${this.context.remotePort}`, code, err: error },
+      'invalid request frame; closing the connection',
+    );
+    this.destroy('frame');
+  }
+
+  #onDispatchError(error: unknown): void {
+    const code = (error as { code?: unknown }).code;
+    const expected = typeof code === 'string' && code.startsWith('KSC_PROTOCOL');
+    // The dispatcher already logged protocol errors with the request details; anything else is a bug.
+    if (expected) this.context.log.debug({ code }, 'request rejected by the dispatcher; closing the connection');
+    else this.context.log.error({ err: error }, 'dispatcher failed unexpectedly; closing the connection');
+    this.#closeReason = 'dispatch';
+    // Responses after the failed one are never written: the client will see the connection close.
+    this.#metrics.requestsInFlight.dec(this.#queue.length);
+    this.#queue.length = 0;
+    this.#startDraining();
+  }
+
+  #startDraining(): void {
+    this.#draining = true;
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+    if (this.#queue.length === 0 && !this.#writing) this.#end();
+  }
+
+  /** Flush what is written, send FIN, and destroy if the peer does not let the flush finish. */
+  #end(): void {
+    const socket = this.#socket;
+    if (this.#isClosed || socket.writableEnded) return;
+    socket.end();
+    setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+  }
+
+  readonly #onIdle = (): void => {
+    if (this.#isClosed) return;
+    if (this.#queue.length > 0) {
+      // Long polls and slow requests are activity; only a connection with nothing to do is idle.
+      this.#idleTimer.refresh();
+      return;
+    }
+    this.context.log.debug({ idleTimeoutMs: this.#idleTimeoutMs }, 'closing idle connection');
+    this.destroy('idle');
+  };
+
+  readonly #onEnd = (): void => {
+    // The client half-closed: answer what it sent, then close our side (allowHalfOpen on the server).
+    if (this.#closeReason === 'client') this.#startDraining();
+  };
+
+  readonly #onError = (error: Error): void => {
+    if (this.#closeReason === 'client') this.#closeReason = 'error';
+    this.context.log.debug({ err: error }, 'socket error');
+  };
+
+  readonly #onClose = (): void => {
+    this.#isClosed = true;
+    clearTimeout(this.#idleTimer);
+    this.#abort.abort(new Error(`connection closed (${this.#closeReason})`));
+    if (this.#queue.length > 0) this.#metrics.requestsInFlight.dec(this.#queue.length);
+    this.#queue.length = 0;
+    this.#metrics.connectionsActive.dec();
+    this.#metrics.connectionsClosedTotal.inc({ reason: this.#closeReason });
+    this.context.log.debug(
+      { reason: this.#closeReason, requests: this.#requests, bytesIn: this.#bytesIn, bytesOut: this.#bytesOut },
+      'connection closed',
+    );
+    this.#resolveClosed();
+  };
+}

@@ -1,0 +1,335 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test, type TestContext } from 'node:test';
+import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
+import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { createLogger, silentLogger } from '../telemetry/logger.ts';
+import { KafscaleMetrics } from '../telemetry/metrics.ts';
+import { KafkaServer, type KafkaServerOptions } from './kafka-server.ts';
+
+/** Test frames: int16 api key (18), int32 correlation id, then padding. */
+function request(correlationId: number, padding = 0): Buffer {
+  const body = Buffer.alloc(6 + padding);
+  body.writeInt16BE(18, 0);
+  body.writeInt32BE(correlationId, 2);
+  return Buffer.concat([sizePrefix([body]), body]);
+}
+
+function correlationOf(frame: Buffer): number {
+  return frame.readInt32BE(2);
+}
+
+/** Echoes the request header back as the response; behaviour per request is up to `respond`. */
+class FakeDispatcher implements RequestDispatcher {
+  readonly calls: number[] = [];
+  readonly contexts = new Set<ConnectionContext>();
+  respond: (correlationId: number) => Promise<readonly Buffer[] | null> | readonly Buffer[] | null = (id) => [header(id)];
+
+  async handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null> {
+    const id = correlationOf(frame);
+    this.calls.push(id);
+    this.contexts.add(connection);
+    return this.respond(id);
+  }
+}
+
+function header(correlationId: number): Buffer {
+  const out = Buffer.alloc(4);
+  out.writeInt32BE(correlationId);
+  return out;
+}
+
+class TestClient {
+  readonly socket: Socket;
+  readonly responses: number[] = [];
+  readonly closed: Promise<void>;
+  readonly #decoder = new FrameDecoder(64 * 1024 * 1024);
+  #waiters: Array<() => void> = [];
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    this.closed = once(socket, 'close').then(() => undefined);
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      this.#decoder.push(chunk);
+      for (let f = this.#decoder.next(); f !== null; f = this.#decoder.next()) this.responses.push(f.readInt32BE(0));
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  static async connect(t: TestContext, port: number): Promise<TestClient> {
+    const socket = connect({ host: '127.0.0.1', port });
+    t.after(() => socket.destroy());
+    await once(socket, 'connect');
+    return new TestClient(socket);
+  }
+
+  async waitForResponses(count: number, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.responses.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) assert.fail(`expected ${count} responses, got ${this.responses.length}`);
+      await Promise.race([new Promise<void>((resolve) => this.#waiters.push(resolve)), sleep(Math.min(left, 100))]);
+      this.#waiters = [];
+    }
+  }
+}
+
+async function startServer(t: TestContext, dispatcher: RequestDispatcher, overrides: Partial<KafkaServerOptions> = {}): Promise<KafkaServer> {
+  const server = new KafkaServer({
+    dispatcher,
+    host: '127.0.0.1',
+    port: 0,
+    maxFrameBytes: 1024 * 1024,
+    maxInflightPerConnection: 64,
+    idleTimeoutMs: 60_000,
+    logger: silentLogger(),
+    ...overrides,
+  });
+  t.after(() => server.close({ drainMs: 100 }));
+  await server.start();
+  return server;
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('KafkaServer', () => {
+  test('start() reports the bound port and close() is idempotent', async (t) => {
+    const server = await startServer(t, new FakeDispatcher());
+    assert.ok(server.port > 0);
+    const first = server.close();
+    assert.equal(server.close(), first);
+    await first;
+    await assert.rejects(TestClient.connect(t, server.port));
+  });
+
+  test('a port in use fails start() naming the address', async (t) => {
+    const a = await startServer(t, new FakeDispatcher());
+    const b = new KafkaServer({ dispatcher: new FakeDispatcher(), host: '127.0.0.1', port: a.port, maxFrameBytes: 1024, maxInflightPerConnection: 1, idleTimeoutMs: 1000, logger: silentLogger() });
+    await assert.rejects(b.start(), /Cannot listen for Kafka clients on 127\.0\.0\.1:\d+.*KAFSCALE_BROKER_ADDR/);
+  });
+
+  test('pipelined requests are dispatched without waiting and answered in order when handlers finish out of order', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    const count = 10;
+    let releaseAll: () => void = () => {};
+    const allCalled = new Promise<void>((resolve) => {
+      releaseAll = resolve;
+    });
+    dispatcher.respond = async (id) => {
+      // No handler finishes until every request has been dispatched: a server that awaited earlier
+      // requests before dispatching later ones would deadlock here.
+      if (dispatcher.calls.length === count) releaseAll();
+      await allCalled;
+      await sleep((count - id) * 3);
+      return [header(id)];
+    };
+    const server = await startServer(t, dispatcher);
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.concat(Array.from({ length: count }, (_, i) => request(i))));
+    await client.waitForResponses(count);
+    assert.deepEqual(client.responses, Array.from({ length: count }, (_, i) => i));
+  });
+
+  test('a null result writes nothing but keeps the order of the others', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    dispatcher.respond = async (id) => {
+      await sleep(id % 3);
+      return id % 2 === 0 ? null : [header(id)];
+    };
+    const server = await startServer(t, dispatcher);
+    const client = await TestClient.connect(t, server.port);
+    for (let i = 0; i < 9; i++) client.socket.write(request(i));
+    await client.waitForResponses(4);
+    await sleep(50);
+    assert.deepEqual(client.responses, [1, 3, 5, 7]);
+  });
+
+  test('a response made of several chunks goes out as one frame', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    dispatcher.respond = (id) => [header(id), Buffer.from('abc'), Buffer.alloc(0), Buffer.from('de')];
+    const server = await startServer(t, dispatcher);
+    const socket = connect({ host: '127.0.0.1', port: server.port });
+    t.after(() => socket.destroy());
+    await once(socket, 'connect');
+    socket.write(request(5));
+    const [data] = (await once(socket, 'data')) as [Buffer];
+    assert.deepEqual(data, Buffer.concat([Buffer.from([0, 0, 0, 9, 0, 0, 0, 5]), Buffer.from('abcde')]));
+  });
+
+  test('an oversized frame closes the connection from its 4-byte header alone; others are unaffected', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    const metrics = new KafscaleMetrics();
+    const server = await startServer(t, dispatcher, { metrics, maxFrameBytes: 100 * 1024 * 1024 });
+    const bystander = await TestClient.connect(t, server.port);
+    const client = await TestClient.connect(t, server.port);
+    const claim = Buffer.alloc(4);
+    claim.writeInt32BE(200 * 1024 * 1024);
+    client.socket.write(claim);
+    await within(client.closed, 2000, 'the server to close the connection');
+    assert.deepEqual(dispatcher.calls, []);
+    assert.match(await metrics.registry.getSingleMetricAsString('kafscale_frames_rejected_total'), /reason="too_large"\} 1/);
+    bystander.socket.write(request(1));
+    await bystander.waitForResponses(1);
+    assert.deepEqual(bystander.responses, [1]);
+  });
+
+  test('a negative frame size closes the connection', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    const server = await startServer(t, dispatcher);
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.from([0xff, 0xff, 0xff, 0xf0, 1, 2, 3]));
+    await within(client.closed, 2000, 'the server to close the connection');
+    assert.deepEqual(dispatcher.calls, []);
+  });
+
+  test('a dispatcher rejection closes that connection after the earlier responses', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    dispatcher.respond = (id) => {
+      if (id === 2) throw Object.assign(new Error('malformed'), { code: 'KSC_PROTOCOL_MALFORMED' });
+      return [header(id)];
+    };
+    const server = await startServer(t, dispatcher);
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.concat([request(0), request(1), request(2), request(3)]));
+    await within(client.closed, 2000, 'the server to close the connection');
+    assert.deepEqual(client.responses, [0, 1]);
+  });
+
+  test('in-flight requests per connection are capped: the server stops reading at the limit', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    dispatcher.respond = async (id) => {
+      await released;
+      return [header(id)];
+    };
+    const server = await startServer(t, dispatcher, { maxInflightPerConnection: 4 });
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.concat(Array.from({ length: 20 }, (_, i) => request(i))));
+    await until(() => dispatcher.calls.length === 4, '4 dispatched requests');
+    await sleep(100);
+    assert.equal(dispatcher.calls.length, 4);
+    assert.deepEqual(server.stats(), { connections: 1, inFlightRequests: 4, pausedConnections: 1, writeBufferedBytes: 0 });
+    release();
+    await client.waitForResponses(20);
+    assert.deepEqual(client.responses, Array.from({ length: 20 }, (_, i) => i));
+    assert.equal(server.stats().pausedConnections, 0);
+  });
+
+  test('a client that does not read makes the server stop reading instead of buffering without bound', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    const big = Buffer.alloc(512 * 1024, 7);
+    dispatcher.respond = (id) => [header(id), big];
+    const server = await startServer(t, dispatcher, { maxInflightPerConnection: 16 });
+    const client = await TestClient.connect(t, server.port);
+    client.socket.pause();
+    const requests = 400; // 400 x 512 KiB = 200 MiB of responses if the server kept going
+    client.socket.write(Buffer.concat(Array.from({ length: requests }, (_, i) => request(i))));
+    await until(() => server.stats().pausedConnections === 1 && dispatcher.calls.length > 0, 'the server to pause');
+    await sleep(300);
+    const handled = dispatcher.calls.length;
+    const stats = server.stats();
+    assert.ok(handled < 64, `server dispatched ${handled} requests for a client that reads nothing`);
+    assert.ok(stats.inFlightRequests <= 16, `in flight: ${stats.inFlightRequests}`);
+    assert.ok(stats.writeBufferedBytes <= 17 * big.length, `buffered ${stats.writeBufferedBytes} bytes`);
+    await sleep(200);
+    assert.equal(dispatcher.calls.length, handled, 'the server kept dispatching while paused');
+    client.socket.resume();
+    await client.waitForResponses(requests, 10_000);
+    assert.deepEqual(client.responses, Array.from({ length: requests }, (_, i) => i));
+  });
+
+  test('an idle connection is closed; one with a pending request is not', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    dispatcher.respond = async (id) => {
+      await sleep(400);
+      return [header(id)];
+    };
+    const server = await startServer(t, dispatcher, { idleTimeoutMs: 150 });
+    const idle = await TestClient.connect(t, server.port);
+    const busy = await TestClient.connect(t, server.port);
+    busy.socket.write(request(1));
+    await within(idle.closed, 2000, 'the idle connection to close');
+    await busy.waitForResponses(1);
+    assert.deepEqual(busy.responses, [1]);
+    await within(busy.closed, 2000, 'the now idle connection to close');
+  });
+
+  test('graceful close answers in-flight requests, then closes; the connection signal aborts', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    dispatcher.respond = async (id) => {
+      await sleep(150);
+      return [header(id)];
+    };
+    const server = await startServer(t, dispatcher);
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.concat([request(1), request(2), request(3)]));
+    await until(() => dispatcher.calls.length === 3, 'three dispatched requests');
+    const [context] = dispatcher.contexts;
+    assert.equal(context?.signal.aborted, false);
+    await within(server.close({ drainMs: 2000 }), 3000, 'close');
+    await within(client.closed, 1000, 'the client to see the close');
+    assert.deepEqual(client.responses, [1, 2, 3]);
+    assert.equal(context?.signal.aborted, true);
+  });
+
+  test('graceful close gives up after drainMs', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    dispatcher.respond = () => new Promise<never>(() => {});
+    const server = await startServer(t, dispatcher);
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(request(1));
+    await until(() => dispatcher.calls.length === 1, 'a dispatched request');
+    const started = Date.now();
+    await within(server.close({ drainMs: 100 }), 2000, 'close');
+    assert.ok(Date.now() - started < 1000);
+    await within(client.closed, 1000, 'the client to see the close');
+    assert.deepEqual(client.responses, []);
+  });
+
+  test('a connection logs at debug on open and close, never per request', async (t) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        callback();
+      },
+    });
+    const dispatcher = new FakeDispatcher();
+    const server = await startServer(t, dispatcher, { logger: createLogger({ level: 'debug', destination }) });
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.concat(Array.from({ length: 20 }, (_, i) => request(i))));
+    await client.waitForResponses(20);
+    client.socket.end();
+    await client.closed;
+    await until(() => lines.some((l) => l['msg'] === 'connection closed'), 'the close log line');
+    const connectionLines = lines.filter((l) => l['connectionId'] !== undefined);
+    assert.deepEqual(connectionLines.map((l) => l['msg']), ['connection opened', 'connection closed']);
+    assert.equal(connectionLines[1]?.['requests'], 20);
+    assert.match(String(connectionLines[0]?.['remote']), /^127\.0\.0\.1:\d+$/);
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * The Kafka TCP listener. Owns the listening socket and the set of live connections; everything per
+ * connection (framing, ordering, backpressure, idle timeout) lives in KafkaConnection.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { RequestDispatcher } from '../broker/dispatch.ts';
+import { KafscaleError } from '../telemetry/kafscale-error.ts';
+import { KafscaleMetrics } from '../telemetry/metrics.ts';
+import { KafkaConnection } from './kafka-connection.ts';
+
+export interface KafkaServerOptions {
+  readonly dispatcher: RequestDispatcher;
+  readonly host: string;
+  /** 0: a port chosen by the OS; start() reports it. */
+  readonly port: number;
+  /** socket.request.max.bytes: larger frames close the connection before they are buffered. */
+  readonly maxFrameBytes: number;
+  /** Requests dispatched and not yet answered per connection before the connection stops reading. */
+  readonly maxInflightPerConnection: number;
+  /** connections.max.idle.ms: a connection with no request for this long (and none pending) is closed. */
+  readonly idleTimeoutMs: number;
+  readonly logger: Logger;
+  /** Default: a private registry (nothing exported). */
+  readonly metrics?: KafscaleMetrics;
+}
+
+export interface KafkaServerStats {
+  readonly connections: number;
+  readonly inFlightRequests: number;
+  /** Connections that have stopped reading (in-flight limit, slow reader, or draining). */
+  readonly pausedConnections: number;
+  /** Response bytes accepted by sockets but not yet handed to the kernel, over all connections. */
+  readonly writeBufferedBytes: number;
+}
+
+const DEFAULT_DRAIN_MS = 5_000;
+
+export class KafkaServer {
+  readonly #options: KafkaServerOptions;
+  readonly #metrics: KafscaleMetrics;
+  readonly #log: Logger;
+  readonly #connections: Set<KafkaConnection>;
+  readonly #server: Server;
+  #nextConnectionId: number;
+  #port: number;
+  #started: Promise<number> | null;
+  #closing: Promise<void> | null;
+
+  constructor(options: KafkaServerOptions) {
+    for (const [name, value, min] of [
+      ['maxFrameBytes', options.maxFrameBytes, 0],
+      ['maxInflightPerConnection', options.maxInflightPerConnection, 1],
+      ['idleTimeoutMs', options.idleTimeoutMs, 1],
+      ['port', options.port, 0],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`KafkaServer: ${name} must be an integer >= ${min}, got ${value}`);
+    }
+    this.#options = options;
+    this.#metrics = options.metrics ?? new KafscaleMetrics();
+    this.#log = options.logger;
+    this.#connections = new Set();
+    // allowHalfOpen: a client that half-closes after its last request still gets the responses.
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
+    this.#nextConnectionId = 1;
+    this.#port = 0;
+    this.#started = null;
+    this.#closing = null;
+  }
+
+  /** The bound port (after start()). */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  start(): Promise<number> {
+    this.#started ??= new Promise<number>((resolve, reject) => {
+      const { host, port } = this.#options;
+      const onError = (error: Error): void => {
+        reject(
+          new KafscaleError('KSC_INTERNAL', `Cannot listen for Kafka clients on ${host}:${port}: ${error.message}; set KAFSCALE_BROKER_ADDR to a free address`, { cause: error }),
+        );
+      };
+      this.#server.once('error', onError);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', onError);
+        this.#server.on('error', (error) => this.#log.error({ err: error }, 'Kafka listener error'));
+        const address = this.#server.address();
+        this.#port = typeof address === 'object' && address !== null ? address.port : port;
+        this.#log.info({ host, port: this.#port }, 'Kafka listener started');
+        resolve(this.#port);
+      });
+    });
+    return this.#started;
+  }
+
+  stats(): KafkaServerStats {
+    let inFlightRequests = 0;
+    let pausedConnections = 0;
+    let writeBufferedBytes = 0;
+    for (const connection of this.#connections) {
+      inFlightRequests += connection.inFlight;
+      if (connection.paused) pausedConnections++;
+      writeBufferedBytes += connection.writeBufferedBytes;
+    }
+    return { connections: this.#connections.size, inFlightRequests, pausedConnections, writeBufferedBytes };
+  }
+
+  /**
+   * Graceful and idempotent: stop accepting, stop reading, let in-flight requests finish and their
+   * responses flush for up to `drainMs`, then destroy what is left.
+   */
+  close(options: { drainMs?: number } = {}): Promise<void> {
+    this.#closing ??= this.#close(options.drainMs ?? DEFAULT_DRAIN_MS);
+    return this.#closing;
+  }
+
+  async #close(drainMs: number): Promise<void> {
+    const listenerClosed = new Promise<void>((resolve) => {
+      if (!this.#server.listening) resolve();
+      else this.#server.close(() => resolve());
+    });
+    const connections = [...this.#connections];
+    for (const connection of connections) connection.drain();
+    const allClosed = Promise.all(connections.map((c) => c.closed));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), drainMs);
+    });
+    const expired = await Promise.race([allClosed.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (expired) {
+      this.#log.warn({ drainMs, connections: this.#connections.size }, 'connections did not drain in time; closing them');
+      for (const connection of this.#connections) connection.destroy('shutdown');
+    }
+    await allClosed;
+    await listenerClosed;
+    this.#log.info('Kafka listener stopped');
+  }
+
+  readonly #onConnection = (socket: Socket): void => {
+    if (this.#closing !== null) {
+      socket.destroy();
+      return;
+    }
+    const connection = new KafkaConnection({
+      id: this.#nextConnectionId++,
+      socket,
+      dispatcher: this.#options.dispatcher,
+      maxFrameBytes: this.#options.maxFrameBytes,
+      maxInflight: this.#options.maxInflightPerConnection,
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+      log: this.#log,
+      metrics: this.#metrics,
+    });
+    this.#connections.add(connection);
+    this.#metrics.connectionsAcceptedTotal.inc();
+    this.#metrics.connectionsActive.inc();
+    void connection.closed.then(() => this.#connections.delete(connection));
+  };
+}
