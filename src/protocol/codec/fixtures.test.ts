@@ -47,3 +47,18 @@ test('kcat ApiVersions v3 carries librdkafka software name and version', () => {
   assert.equal(body.clientSoftwareName, 'librdkafka');
   assert.match(body.clientSoftwareVersion, /^\d+\.\d+\.\d+/);
 });
+
+test('captured Produce requests carry magic v2 record batches as views of the frame', () => {
+  const produce = files.filter((f) => f.includes('-produce-'));
+  assert.ok(produce.length >= 3, 'Produce fixtures from kafkajs, platformatic and kcat');
+  for (const file of produce) {
+    const fixture = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Fixture;
+    const frame = Buffer.from(fixture.hex, 'hex');
+    const body = decodeRequest(0, fixture.apiVersion, frame, decodeRequestHeader(frame).bodyOffset);
+    const records = body.topicData[0]!.partitionData[0]!.records!;
+    assert.equal(body.topicData[0]!.name, 'fixtures');
+    assert.equal(records.buffer, frame.buffer, `${file}: records are not copied`);
+    assert.equal(records.readInt32BE(8), records.length - 12, `${file}: batchLength covers the batch`);
+    assert.equal(records[16], 2, `${file}: magic byte`);
+  }
+});
