@@ -256,3 +256,13 @@ describe('setting names', () => {
     assert.match(help, /--broker-addr <value> {2}\(KAFSCALE_BROKER_ADDR\) .*\[default: 0\.0\.0\.0:9092\]/);
   });
 });
+
+describe('documentation', () => {
+  test('docs/design/configuration.md names every environment variable and flag', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const page = await readFile(new URL('../../docs/design/configuration.md', import.meta.url), 'utf8');
+    for (const s of CONFIG_SETTINGS) {
+      assert.ok(page.includes(`\`${s.env}\``) && page.includes(`\`${s.flag}\``), `${s.env} / ${s.flag} missing from the page`);
+    }
+  });
+});
