@@ -7,6 +7,7 @@ import { describe, test, type TestContext } from 'node:test';
 import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { createLogger, silentLogger } from '../telemetry/logger.ts';
+import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import { KafscaleMetrics } from '../telemetry/metrics.ts';
 import { KafkaServer, type KafkaServerOptions } from './kafka-server.ts';
 
@@ -127,7 +128,7 @@ describe('KafkaServer', () => {
   test('a port in use fails start() naming the address', async (t) => {
     const a = await startServer(t, new FakeDispatcher());
     const b = new KafkaServer({ dispatcher: new FakeDispatcher(), host: '127.0.0.1', port: a.port, maxFrameBytes: 1024, maxInflightPerConnection: 1, idleTimeoutMs: 1000, logger: silentLogger() });
-    await assert.rejects(b.start(), /Cannot listen for Kafka clients on 127\.0\.0\.1:\d+.*KAFSCALE_BROKER_ADDR/);
+    await assert.rejects(b.start(), (error: unknown) => error instanceof KafscaleError && error.code === 'KSC_LISTEN_FAILED' && /Cannot listen for Kafka clients on 127\.0\.0\.1:\d+.*KAFSCALE_BROKER_ADDR/.test(error.message));
   });
 
   test('pipelined requests are dispatched without waiting and answered in order when handlers finish out of order', async (t) => {

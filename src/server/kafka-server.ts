@@ -79,7 +79,7 @@ export class KafkaServer {
       const { host, port } = this.#options;
       const onError = (error: Error): void => {
         reject(
-          new KafscaleError('KSC_INTERNAL', `Cannot listen for Kafka clients on ${host}:${port}: ${error.message}; set KAFSCALE_BROKER_ADDR to a free address`, { cause: error }),
+          new KafscaleError('KSC_LISTEN_FAILED', `Cannot listen for Kafka clients on ${host}:${port}: ${error.message}; set KAFSCALE_BROKER_ADDR to a free address`, { cause: error }),
         );
       };
       this.#server.once('error', onError);

@@ -20,6 +20,8 @@ export type KafscaleErrorCode =
   | 'KSC_OBJECT_CORRUPT'
   | 'KSC_OBJECT_INVALID_KEY'
   | 'KSC_STORAGE_FENCED'
+  /** A listener (Kafka or ops) could not bind its address: in use, not local, no permission. */
+  | 'KSC_LISTEN_FAILED'
   | 'KSC_INTERNAL';
 
 export class KafscaleError extends Error {
