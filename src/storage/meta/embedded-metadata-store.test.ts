@@ -116,7 +116,7 @@ test('embedded: every acknowledged write survives kill -9 of the writer', async 
   t.after(() => store.close());
   const { kvs, revision } = await store.range('crash/');
   assert.ok(kvs.length >= acknowledged + 1, `${kvs.length} keys survived, ${acknowledged + 1} were acknowledged`);
-  assert.equal(revision, kvs.length, 'one revision per write, no torn transaction');
+  assert.equal(revision, kvs.length + 1, 'one revision per write (an empty store is at 1), no torn transaction');
   kvs.forEach((kv, i) => assert.equal(kv.value.toString(), String(i)));
 });
 
@@ -128,14 +128,15 @@ test('embedded: watching from a revision older than the kept history reports KSC
   const errors: Error[] = [];
   const seen: number[] = [];
   const handler = { onEvents: (events: readonly { revision: number }[]) => seen.push(...events.map((e) => e.revision)), onError: (e: Error) => errors.push(e) };
-  await store.watch('hist/', { fromRevision: 5 }, handler);
+  // revisions 2..11 were written; the last 5 (7..11) are kept
+  await store.watch('hist/', { fromRevision: 6 }, handler);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(errors.length, 1);
   assert.ok(isKafscaleError(errors[0], 'KSC_META_COMPACTED'));
   assert.equal(seen.length, 0);
-  const ok = await store.watch('hist/', { fromRevision: 6 }, { onEvents: (events) => seen.push(...events.map((e) => e.revision)), onError: (e) => errors.push(e) });
+  const ok = await store.watch('hist/', { fromRevision: 7 }, { onEvents: (events) => seen.push(...events.map((e) => e.revision)), onError: (e) => errors.push(e) });
   await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(seen, [6, 7, 8, 9, 10]);
+  assert.deepEqual(seen, [7, 8, 9, 10, 11]);
   assert.equal(errors.length, 1);
   await ok.close();
 });

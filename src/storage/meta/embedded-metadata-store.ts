@@ -154,8 +154,9 @@ export class EmbeddedMetadataStore implements MetadataStore {
     if (this.#closed) throw new KafscaleError('KSC_META_CLOSED', `embedded metadata store in ${this.dir} is closed`);
   }
 
+  /** Like etcd, an empty store is at revision 1 and its first write is revision 2. */
   #currentRevision(): number {
-    return this.#state.get('revision') ?? 0;
+    return this.#state.get('revision') ?? 1;
   }
 
   async get(key: string): Promise<KeyValue | null> {
@@ -168,7 +169,8 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const start = Buffer.from(prefix, 'utf8');
     const options = prefix === '' ? {} : { start, end: prefixEnd(start) };
     const kvs: KeyValue[] = [];
-    for (const { key, value } of this.#kv.getRange(limit === undefined ? options : { ...options, limit })) {
+    // As in etcd, a limit of 0 means no limit.
+    for (const { key, value } of this.#kv.getRange(limit === undefined || limit <= 0 ? options : { ...options, limit })) {
       kvs.push(toKeyValue(key.toString('utf8'), value));
     }
     return kvs;
@@ -286,7 +288,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     this.#changelog.putSync(revision, events);
     // Revisions are dense, so dropping exactly one old entry per write keeps the log bounded.
     const drop = revision - this.#historyRevisions;
-    if (drop >= 1) this.#changelog.removeSync(drop);
+    if (drop >= 2) this.#changelog.removeSync(drop);
   }
 
   #fanOut(revision: number, stored: readonly StoredEvent[]): void {
@@ -301,7 +303,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const current = this.#currentRevision();
     const from = options.fromRevision;
     if (from !== undefined && from <= current) {
-      const oldest = Math.max(1, current - this.#historyRevisions + 1);
+      const oldest = Math.max(2, current - this.#historyRevisions + 1);
       if (from < oldest) {
         registration.fail(new KafscaleError('KSC_META_COMPACTED', `metadata history before revision ${oldest} is compacted (asked for ${from}); re-read the state and watch from its revision`));
         return registration;
