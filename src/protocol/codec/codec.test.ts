@@ -150,3 +150,14 @@ test('records are decoded as zero-copy views and encoded from chunk lists by ref
   assert.deepEqual(records, Buffer.concat([batch, tail]));
   assert.equal(records.buffer, frame.buffer, 'decoded records are a view of the frame');
 });
+
+test('data structures (consumer protocol) encode and decode with the same rules', async () => {
+  const { DATA_SCHEMAS } = await import('../messages/index.ts');
+  const { decodeData, encodeData } = await import('./index.ts');
+  type Assignment = import('../messages/index.ts').ConsumerProtocolAssignment;
+  const value: Assignment = { assignedPartitions: [{ topic: 't', partitions: [0, 2] }], userData: Buffer.from('u') };
+  const bytes = Buffer.concat(encodeData<Assignment>(DATA_SCHEMAS.ConsumerProtocolAssignment, 1, value));
+  assert.deepEqual(decodeData<Assignment>(DATA_SCHEMAS.ConsumerProtocolAssignment, 1, bytes), value);
+  // v0 has the same layout: topic string, int32 array, nullable bytes
+  assert.deepEqual([...bytes.subarray(0, 6)], [0, 0, 0, 1, 0, 1]);
+});

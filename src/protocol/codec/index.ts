@@ -153,3 +153,35 @@ export function decodeResponse<K extends keyof ResponseByKey>(apiKey: K, version
   finishDecode(r, plan);
   return { correlationId, body: body as unknown as ResponseByKey[K] };
 }
+
+const dataPlans = new WeakMap<MessageSchema, (StructPlan | undefined)[]>();
+
+function dataPlan(schema: MessageSchema, version: number): StructPlan {
+  let plans = dataPlans.get(schema);
+  if (plans === undefined) dataPlans.set(schema, (plans = []));
+  const cached = plans[version];
+  if (cached !== undefined) return cached;
+  const name = schema.name;
+  if (!supports(schema, version)) {
+    throw new ProtocolError('KSC_PROTOCOL_UNSUPPORTED_VERSION', `${name} has no version ${version}`);
+  }
+  return (plans[version] = compileMessage(schema, version));
+}
+
+/**
+ * Decodes a standalone structure such as ConsumerProtocolAssignment (see DATA_SCHEMAS). The caller
+ * reads any version prefix itself (the consumer protocol puts an int16 version first).
+ */
+export function decodeData<T>(schema: MessageSchema, version: number, bytes: Buffer, offset = 0): T {
+  const plan = dataPlan(schema, version);
+  const r = new Reader(bytes, offset);
+  const value = decodeStruct(plan, r);
+  finishDecode(r, plan);
+  return value as T;
+}
+
+export function encodeData<T>(schema: MessageSchema, version: number, value: Partial<Encodable<T>>): Buffer[] {
+  const w = new Writer();
+  encodeStruct(dataPlan(schema, version), value as Readonly<Record<string, unknown>>, w);
+  return w.finish();
+}
