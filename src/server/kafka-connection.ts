@@ -147,7 +147,14 @@ export class KafkaConnection {
     this.#bytesIn += chunk.length;
     this.#metrics.networkReceivedBytesTotal.inc(chunk.length);
     this.#idleTimer.refresh();
-    this.#decoder.push(chunk);
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      // Only reachable if the socket delivered data while paused; never let it take the process down.
+      this.context.log.error({ err: error }, 'data arrived while the connection was paused; closing it');
+      this.destroy('error');
+      return;
+    }
     this.#pump();
   };
 
