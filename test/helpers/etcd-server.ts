@@ -91,6 +91,12 @@ export async function startEtcdServer(options: { readonly binary?: string; reado
     stderrTail = '';
     const proc = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
+    // If the test process dies without running its after() hooks, do not leave etcd behind.
+    const killOnExit = (): void => {
+      proc.kill('SIGKILL');
+    };
+    process.once('exit', killOnExit);
+    proc.once('exit', () => process.removeListener('exit', killOnExit));
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (chunk: string) => {
       stderrTail = (stderrTail + chunk).slice(-4000);
