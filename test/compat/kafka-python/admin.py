@@ -34,7 +34,8 @@ def kafka_python(bootstrap, prefix):
             entry[0]: entry[1] for response in configs for resource in response.resources for entry in resource[4]
         }
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": "3600000"})])
-        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=["retention.ms"])])
+        # kafka-python wants the names to describe as dict keys (the values are ignored).
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={"retention.ms": None})])
         out["after_alter"] = {
             entry[0]: entry[1] for response in configs for resource in response.resources for entry in resource[4]
         }
