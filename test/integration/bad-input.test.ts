@@ -3,9 +3,9 @@
  * unknown api key, unsupported version of anything but ApiVersions, truncated body), keeps serving new
  * connections afterwards, and answers invalid admin requests with Kafka's error codes.
  *
- * Replication factor: there are no replicas (object storage gives the durability), so this suite
- * accepts -1 (broker default) and 1 and does not pin down the answer for factors > 1 (a decision left
- * open, see the helper's report).
+ * Replication factor: there are no replicas (object storage gives the durability); per
+ * docs/design/admin-semantics.md -1 and any factor >= 1 are accepted, 0 and < -1 are
+ * INVALID_REPLICATION_FACTOR.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,9 +128,15 @@ for (const count of [0, -2]) {
   });
 }
 
-for (const factor of [-1, 1]) {
+for (const factor of [-1, 1, 3]) {
   test(`replication factor ${factor} is accepted`, async () => {
     assert.equal((await createTopic(uniqueTopic('replication'), 1, factor)).errorCode, ERROR.NONE);
+  });
+}
+
+for (const factor of [0, -2]) {
+  test(`replication factor ${factor} is INVALID_REPLICATION_FACTOR`, async () => {
+    assert.equal((await createTopic(uniqueTopic('replication'), 1, factor)).errorCode, 38);
   });
 }
 
