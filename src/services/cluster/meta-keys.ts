@@ -18,10 +18,44 @@ export const MetaKeys = {
   /** Everything that belongs to one topic incarnation's partitions (owners, log entries, producer state). */
   partitionsOfTopicPrefix: (topicId: string): string => `${ROOT}/partitions/${topicId}/`,
   partitionPrefix: (topicId: string, partition: number): string => `${ROOT}/partitions/${topicId}/${pad(partition)}/`,
+  /** Every partition of every topic: the storage engine's committed-log cache watches this. */
+  partitionsPrefix: `${ROOT}/partitions/`,
+  /** Current owner of a partition, attached to the owner's session lease (gone when the session is). */
+  partitionOwner: (topicId: string, partition: number): string => `${MetaKeys.partitionPrefix(topicId, partition)}owner`,
+  /** Last owner epoch handed out; never leased, so epochs keep rising across owner crashes. */
+  partitionEpoch: (topicId: string, partition: number): string => `${MetaKeys.partitionPrefix(topicId, partition)}epoch`,
+  /** Leader-epoch history (epoch → first offset), for OffsetForLeaderEpoch. */
+  partitionEpochHistory: (topicId: string, partition: number): string => `${MetaKeys.partitionPrefix(topicId, partition)}epochs`,
+  /** Log start offset (retention, DeleteRecords). Absent = 0. */
+  partitionLogStart: (topicId: string, partition: number): string => `${MetaKeys.partitionPrefix(topicId, partition)}start`,
+  partitionLogPrefix: (topicId: string, partition: number): string => `${MetaKeys.partitionPrefix(topicId, partition)}log/`,
+  /** One committed log entry, keyed by its base offset (20 digits: any int64 offset sorts numerically). */
+  partitionLogEntry: (topicId: string, partition: number, baseOffset: number): string =>
+    `${MetaKeys.partitionPrefix(topicId, partition)}log/${baseOffset.toString().padStart(20, '0')}`,
   /** Topics deleted whose objects still wait for collection. */
   deletedTopic: (topicId: string): string => `${ROOT}/deleted-topics/${topicId}`,
   deletedTopicsPrefix: `${ROOT}/deleted-topics/`,
 } as const;
+
+export interface PartitionKey {
+  readonly topicId: string;
+  readonly partition: number;
+  /** What follows the partition prefix: 'owner', 'epoch', 'epochs', 'start', 'log/{baseOffset}', … */
+  readonly suffix: string;
+}
+
+/** Splits a key under `MetaKeys.partitionsPrefix`; null for anything else. */
+export function parsePartitionKey(key: string): PartitionKey | null {
+  if (!key.startsWith(MetaKeys.partitionsPrefix)) return null;
+  const rest = key.slice(MetaKeys.partitionsPrefix.length);
+  const slash1 = rest.indexOf('/');
+  if (slash1 <= 0) return null;
+  const slash2 = rest.indexOf('/', slash1 + 1);
+  if (slash2 !== slash1 + 11) return null;
+  const partition = Number(rest.slice(slash1 + 1, slash2));
+  if (!Number.isInteger(partition)) return null;
+  return { topicId: rest.slice(0, slash1), partition, suffix: rest.slice(slash2 + 1) };
+}
 
 /** Zero-padded so that key order equals numeric order (range reads come back sorted by key). */
 function pad(n: number): string {

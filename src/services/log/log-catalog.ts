@@ -1,0 +1,162 @@
+/**
+ * Committed partition state for the read path on every broker. A partition is loaded with one range read
+ * of its prefix on first use; one broker-wide watch on `/kafscale/partitions/` keeps every loaded partition
+ * current (never polling). Events that arrive while a partition loads are buffered and replayed after it,
+ * per-key revisions dropping what the range read already had. A dead watch is re-established and every
+ * loaded partition re-read.
+ */
+import type { Logger } from 'pino';
+import type { KeyValue, MetadataStore, Watch, WatchEvent } from '../../storage/meta/metadata-store.ts';
+import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
+import { PartitionState } from './partition-state.ts';
+
+interface Loading {
+  readonly promise: Promise<PartitionState>;
+  readonly buffered: WatchEvent[];
+}
+
+function partitionId(topicId: string, partition: number): string {
+  return `${topicId}/${partition}`;
+}
+
+export class LogCatalog {
+  readonly #store: MetadataStore;
+  readonly #log: Logger;
+  readonly #states = new Map<string, PartitionState>();
+  readonly #loading = new Map<string, Loading>();
+  #watch: Watch | null = null;
+  #closed = false;
+  #resyncing = false;
+
+  private constructor(store: MetadataStore, log: Logger) {
+    this.#store = store;
+    this.#log = log;
+  }
+
+  static async open(store: MetadataStore, log: Logger): Promise<LogCatalog> {
+    const catalog = new LogCatalog(store, log);
+    await catalog.#startWatch();
+    return catalog;
+  }
+
+  /** The partition's committed state, loading it on first use. */
+  state(topicId: string, partition: number): Promise<PartitionState> {
+    const id = partitionId(topicId, partition);
+    const known = this.#states.get(id);
+    if (known !== undefined) return Promise.resolve(known);
+    const loading = this.#loading.get(id);
+    if (loading !== undefined) return loading.promise;
+    return this.#load(topicId, partition, new PartitionState(topicId, partition));
+  }
+
+  peek(topicId: string, partition: number): PartitionState | undefined {
+    return this.#states.get(partitionId(topicId, partition));
+  }
+
+  /**
+   * Re-reads one partition from the store (authoritative), e.g. after an ambiguous commit. The same
+   * state object is kept so that owners and waiters holding it see the new truth.
+   */
+  reload(topicId: string, partition: number): Promise<PartitionState> {
+    const id = partitionId(topicId, partition);
+    const pending = this.#loading.get(id);
+    if (pending !== undefined) return pending.promise;
+    return this.#load(topicId, partition, this.#states.get(id) ?? new PartitionState(topicId, partition));
+  }
+
+  /** Drops partitions of a deleted topic from memory. */
+  forgetTopic(topicId: string): void {
+    for (const [id, state] of this.#states) {
+      if (state.topicId === topicId) {
+        this.#states.delete(id);
+        state.wakeAll();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const watch = this.#watch;
+    this.#watch = null;
+    await watch?.close();
+    for (const state of this.#states.values()) state.wakeAll();
+  }
+
+  #load(topicId: string, partition: number, state: PartitionState): Promise<PartitionState> {
+    const id = partitionId(topicId, partition);
+    const buffered: WatchEvent[] = [];
+    const prefix = MetaKeys.partitionPrefix(topicId, partition);
+    const promise = (async () => {
+      try {
+        const { kvs } = await this.#store.range(prefix);
+        state.reset(kvs, prefix.length);
+        for (const event of buffered) this.#applyEvent(state, event);
+        state.notify();
+        this.#states.set(id, state);
+        return state;
+      } finally {
+        this.#loading.delete(id);
+      }
+    })();
+    this.#loading.set(id, { promise, buffered });
+    return promise;
+  }
+
+  #applyEvent(state: PartitionState, event: WatchEvent): void {
+    const suffix = event.key.slice(MetaKeys.partitionPrefix(state.topicId, state.partition).length);
+    const kv: KeyValue | null = event.type === 'put' ? event.kv : null;
+    state.apply(suffix, kv, event.type === 'put' ? event.kv.modRevision : event.revision);
+  }
+
+  #onEvents(events: readonly WatchEvent[]): void {
+    const touched = new Set<PartitionState>();
+    for (const event of events) {
+      const parsed = parsePartitionKey(event.key);
+      if (parsed === null) continue;
+      const id = partitionId(parsed.topicId, parsed.partition);
+      const loading = this.#loading.get(id);
+      if (loading !== undefined) {
+        loading.buffered.push(event);
+        continue;
+      }
+      const state = this.#states.get(id);
+      if (state === undefined) continue;
+      this.#applyEvent(state, event);
+      touched.add(state);
+    }
+    for (const state of touched) state.notify();
+  }
+
+  async #startWatch(): Promise<void> {
+    const revision = await this.#store.revision();
+    this.#watch = await this.#store.watch(MetaKeys.partitionsPrefix, { fromRevision: revision + 1 }, {
+      onEvents: (events) => this.#onEvents(events),
+      onError: (error) => this.#onWatchError(error),
+    });
+  }
+
+  #onWatchError(error: Error): void {
+    if (this.#closed || this.#resyncing) return;
+    this.#resyncing = true;
+    this.#watch = null;
+    this.#log.warn({ err: error }, 'partition-state watch lost; re-reading loaded partitions');
+    void this.#resync().finally(() => {
+      this.#resyncing = false;
+    });
+  }
+
+  async #resync(): Promise<void> {
+    let delayMs = 100;
+    while (!this.#closed) {
+      try {
+        await this.#startWatch();
+        await Promise.all([...this.#states.values()].map((s) => this.reload(s.topicId, s.partition)));
+        return;
+      } catch (error) {
+        this.#log.warn({ err: error, retryInMs: delayMs }, 'partition-state re-sync failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+        delayMs = Math.min(delayMs * 2, 5_000);
+      }
+    }
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * The storage engine's public face for the broker handlers (Produce, Fetch, ListOffsets,
+ * OffsetForLeaderEpoch): ownership of partitions, the write path on owned partitions and the read path
+ * on any partition. Domain types only; error outcomes are Kafka error codes returned as values.
+ */
+import type { Logger } from 'pino';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import { decodeRecordBatch, lastOffset as batchLastOffset, maxTimestamp as batchMaxTimestamp, splitBatches } from '../../protocol/records/index.ts';
+import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
+import type { ObjectStore } from '../../storage/object/object-store.ts';
+import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
+import { LogCatalog } from './log-catalog.ts';
+import type { LogEntry, OwnerRecord } from './log-entry.ts';
+import { PartitionLog, type AppendResult } from './partition-log.ts';
+import { PartitionOwnership } from './partition-ownership.ts';
+import type { PartitionState } from './partition-state.ts';
+import { TailBudget } from './partition-tail.ts';
+import { RangeCache } from './range-cache.ts';
+
+export interface TopicRef {
+  readonly id: string;
+  /** The topic's config overrides (TopicRecord.configs). */
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export interface LogServiceOptions {
+  readonly store: MetadataStore;
+  readonly objects: ObjectStore;
+  readonly log: Logger;
+  readonly brokerId: number;
+  /** The broker's session lease: ownership lives and dies with it. */
+  readonly lease: Lease;
+  /** Object key prefix (KAFSCALE_S3_NAMESPACE), e.g. 'kafscale'. */
+  readonly namespace: string;
+  readonly flush?: FlushOptions;
+  /** Byte-bounded LRU of object ranges for reads (KAFSCALE_CACHE_BYTES). */
+  readonly cacheBytes?: number;
+  /** Broker-wide bound of the owners' in-memory tails of acknowledged batches. */
+  readonly tailBytes?: number;
+  readonly now?: () => number;
+}
+
+export type AcquireResult =
+  | { readonly errorCode: 0; readonly log: PartitionLog }
+  /** Another live owner holds it (owner = null: it vanished meanwhile — try again). */
+  | { readonly errorCode: number; readonly owner: OwnerRecord | null };
+
+export interface ReadResult {
+  readonly errorCode: number;
+  readonly highWatermark: number;
+  /** = highWatermark (no transactions). */
+  readonly lastStableOffset: number;
+  readonly logStartOffset: number;
+  /** Whole batches, in offset order; views, not copies. */
+  readonly records: Buffer[];
+  readonly bytes: number;
+}
+
+export type OffsetQuery = 'earliest' | 'latest' | 'maxTimestamp' | { readonly timestampMs: number };
+
+export interface ListOffsetResult {
+  readonly errorCode: number;
+  /** -1 when no record matches (Kafka's UNKNOWN_OFFSET). */
+  readonly offset: number;
+  readonly timestampMs: number;
+  readonly leaderEpoch: number;
+}
+
+export interface EpochEndOffset {
+  readonly errorCode: number;
+  readonly leaderEpoch: number;
+  readonly endOffset: number;
+}
+
+const CACHE_DEFAULT_BYTES = 256 * 1024 * 1024;
+const TAIL_DEFAULT_BYTES = 64 * 1024 * 1024;
+
+function key(topicId: string, partition: number): string {
+  return `${topicId}/${partition}`;
+}
+
+export class LogService {
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #catalog: LogCatalog;
+  readonly #pipeline: FlushPipeline;
+  readonly #ownership: PartitionOwnership;
+  readonly #cache: RangeCache;
+  readonly #tailBudget: TailBudget;
+  readonly #owned = new Map<string, PartitionLog>();
+  #closed = false;
+
+  private constructor(options: LogServiceOptions, catalog: LogCatalog) {
+    this.#log = options.log;
+    this.#now = options.now ?? Date.now;
+    this.#catalog = catalog;
+    this.#pipeline = new FlushPipeline({
+      objects: options.objects,
+      store: options.store,
+      log: options.log,
+      brokerId: options.brokerId,
+      namespace: options.namespace,
+      now: this.#now,
+      ...(options.flush === undefined ? {} : { flush: options.flush }),
+    });
+    this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
+    this.#cache = new RangeCache(options.objects, options.cacheBytes ?? CACHE_DEFAULT_BYTES);
+    this.#tailBudget = new TailBudget(options.tailBytes ?? TAIL_DEFAULT_BYTES);
+    void options.lease.lost.then(() => this.#onLeaseLost());
+  }
+
+  static async open(options: LogServiceOptions): Promise<LogService> {
+    const catalog = await LogCatalog.open(options.store, options.log);
+    return new LogService(options, catalog);
+  }
+
+  /** Object GETs issued by the read path (tests, metrics). */
+  get objectGets(): number {
+    return this.#cache.gets;
+  }
+
+  get pipeline(): FlushPipeline {
+    return this.#pipeline;
+  }
+
+  // Ownership -------------------------------------------------------------------------------------
+
+  /**
+   * Takes ownership of a partition (epoch + 1), loads its committed state from the metadata store and
+   * records the epoch's start offset. Idempotent for a partition this broker already owns.
+   */
+  async acquire(topicId: string, partition: number): Promise<AcquireResult> {
+    const existing = this.#owned.get(key(topicId, partition));
+    if (existing !== undefined && existing.status !== 'fenced' && existing.status !== 'closed') return { errorCode: ErrorCode.NONE, log: existing };
+    const outcome = await this.#ownership.acquire(topicId, partition, this.#now());
+    if (!outcome.acquired) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner };
+    const claim = outcome.claim;
+    // After the acquire nobody else can commit, so this read is the complete committed state.
+    const state = await this.#catalog.reload(topicId, partition);
+    const recorded = await this.#ownership.recordEpochStart(claim, state.epochs, state.highWatermark);
+    if (!recorded.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
+    state.epochs = recorded.history;
+    const log = new PartitionLog({
+      claim,
+      state,
+      scheduler: this.#pipeline,
+      tailBudget: this.#tailBudget,
+      log: this.#log,
+      now: this.#now,
+      reloadState: () => this.#catalog.reload(topicId, partition),
+    });
+    this.#owned.set(key(topicId, partition), log);
+    this.#log.info({ topicId, partition, epoch: claim.epoch, highWatermark: state.highWatermark }, 'partition acquired');
+    return { errorCode: ErrorCode.NONE, log };
+  }
+
+  owned(topicId: string, partition: number): PartitionLog | undefined {
+    return this.#owned.get(key(topicId, partition));
+  }
+
+  /** Flushes what this partition has pending, then gives it up. */
+  async release(topicId: string, partition: number): Promise<void> {
+    const log = this.#owned.get(key(topicId, partition));
+    if (log === undefined) return;
+    await this.#pipeline.drain();
+    this.#owned.delete(key(topicId, partition));
+    log.close();
+    if (log.status !== 'fenced') await this.#ownership.release(log.claim);
+  }
+
+  // Write path ------------------------------------------------------------------------------------
+
+  /** Appends to an owned partition; NOT_LEADER_OR_FOLLOWER when this broker does not own it. */
+  append(topic: TopicRef, partition: number, batches: readonly Buffer[]): Promise<AppendResult> {
+    const log = this.#owned.get(key(topic.id, partition));
+    if (log === undefined || this.#closed) {
+      return Promise.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: 'this broker does not own the partition', baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] });
+    }
+    return log.append(batches, topic.configs);
+  }
+
+  // Read path -------------------------------------------------------------------------------------
+
+  /**
+   * Committed batches from `fetchOffset`: whole batches up to maxBytes, at least one (KIP-74).
+   * OFFSET_OUT_OF_RANGE when fetchOffset < log start or > high watermark.
+   */
+  async read(topicId: string, partition: number, fetchOffset: number, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
+    const state = await this.#catalog.state(topicId, partition);
+    const hwm = state.highWatermark;
+    const logStart = state.logStartOffset;
+    const records: Buffer[] = [];
+    if (fetchOffset < logStart || fetchOffset > hwm) {
+      return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: hwm, lastStableOffset: hwm, logStartOffset: logStart, records, bytes: 0 };
+    }
+    let offset = fetchOffset;
+    let bytes = 0;
+    const tail = this.#owned.get(key(topicId, partition))?.tail;
+    while (offset < hwm && (records.length === 0 || bytes < maxBytes)) {
+      if (tail !== undefined && offset >= tail.firstOffset) {
+        const got = tail.read(offset, hwm, maxBytes - bytes, records);
+        if (got !== null && got.nextOffset > offset) {
+          bytes += got.bytes;
+          offset = got.nextOffset;
+          break; // the tail holds everything up to the high watermark, or the byte budget is used
+        }
+      }
+      const index = state.entryIndexOf(offset);
+      if (index === -1) break; // dropped by retention meanwhile: return what we have
+      const entry = state.entries[index] as LogEntry;
+      const data = await this.#cache.get(entry.objectKey, entry.byteStart, entry.byteEnd, signal);
+      let consumedAll = true;
+      for (const batch of splitBatches(data).batches) {
+        const last = Number(batchLastOffset(batch));
+        if (last < offset) continue;
+        if (records.length > 0 && bytes + batch.length > maxBytes) {
+          consumedAll = false;
+          break;
+        }
+        records.push(batch);
+        bytes += batch.length;
+        offset = last + 1;
+      }
+      if (consumedAll) this.#readAhead(state, index + 1);
+      if (!consumedAll || offset <= entry.lastOffset) break;
+    }
+    return { errorCode: ErrorCode.NONE, highWatermark: hwm, lastStableOffset: hwm, logStartOffset: logStart, records, bytes };
+  }
+
+  /** Sequential consumers read entries in order: fetch the next one before it is asked for. */
+  #readAhead(state: PartitionState, index: number): void {
+    const next = state.entries[index];
+    if (next === undefined || this.#cache.has(next.objectKey, next.byteStart, next.byteEnd)) return;
+    this.#cache.get(next.objectKey, next.byteStart, next.byteEnd).catch((error: unknown) => {
+      this.#log.debug({ err: error, objectKey: next.objectKey }, 'read-ahead GET failed');
+    });
+  }
+
+  /**
+   * Long-poll support: resolves true once the partition's high watermark passes `offset` (local commit
+   * or watch event), false if `signal` aborts first.
+   */
+  async waitForData(topicId: string, partition: number, offset: number, signal?: AbortSignal): Promise<boolean> {
+    const state = await this.#catalog.state(topicId, partition);
+    return state.waitForData(offset, signal);
+  }
+
+  /** High watermark and log start offset without reading data. */
+  async offsets(topicId: string, partition: number): Promise<{ highWatermark: number; logStartOffset: number }> {
+    const state = await this.#catalog.state(topicId, partition);
+    return { highWatermark: state.highWatermark, logStartOffset: state.logStartOffset };
+  }
+
+  // ListOffsets / OffsetForLeaderEpoch -----------------------------------------------------------
+
+  async listOffsets(topicId: string, partition: number, query: OffsetQuery): Promise<ListOffsetResult> {
+    const state = await this.#catalog.state(topicId, partition);
+    const leaderEpoch = state.epochs.at(-1)?.epoch ?? -1;
+    const none: ListOffsetResult = { errorCode: ErrorCode.NONE, offset: -1, timestampMs: -1, leaderEpoch: -1 };
+    if (query === 'earliest') return { errorCode: ErrorCode.NONE, offset: state.logStartOffset, timestampMs: -1, leaderEpoch };
+    if (query === 'latest') return { errorCode: ErrorCode.NONE, offset: state.highWatermark, timestampMs: -1, leaderEpoch };
+    const logStart = state.logStartOffset;
+    if (query === 'maxTimestamp') {
+      let best: LogEntry | undefined;
+      for (const entry of state.entries) if (entry.lastOffset >= logStart && (best === undefined || entry.maxTimestamp > best.maxTimestamp)) best = entry;
+      if (best === undefined) return none;
+      const found = await this.#findInEntry(best, logStart, (ts, max) => ts === max, best.maxTimestamp);
+      return found === null ? none : { errorCode: ErrorCode.NONE, offset: found.offset, timestampMs: found.timestampMs, leaderEpoch: this.#epochOf(state, found.offset) };
+    }
+    const target = query.timestampMs;
+    for (const entry of state.entries) {
+      if (entry.lastOffset < logStart || entry.maxTimestamp < target) continue;
+      const found = await this.#findInEntry(entry, logStart, (ts, t) => ts >= t, target);
+      if (found !== null) return { errorCode: ErrorCode.NONE, offset: found.offset, timestampMs: found.timestampMs, leaderEpoch: this.#epochOf(state, found.offset) };
+    }
+    return none;
+  }
+
+  /**
+   * The first record of the entry (at or after logStart) whose timestamp matches. Only this one entry is
+   * read and only the one batch whose maxTimestamp qualifies is decoded (ListOffsets is rare).
+   */
+  async #findInEntry(entry: LogEntry, logStart: number, match: (ts: number, target: number) => boolean, target: number): Promise<{ offset: number; timestampMs: number } | null> {
+    const data = await this.#cache.get(entry.objectKey, entry.byteStart, entry.byteEnd);
+    for (const batch of splitBatches(data).batches) {
+      if (Number(batchLastOffset(batch)) < logStart || !match(Number(batchMaxTimestamp(batch)), target)) continue;
+      try {
+        for (const record of decodeRecordBatch(batch).records) {
+          const offset = Number(record.offset);
+          if (offset >= logStart && match(Number(record.timestamp), target)) return { offset, timestampMs: Number(record.timestamp) };
+        }
+      } catch {
+        // A codec this broker cannot decode (snappy, lz4): the batch is the best answer it can give.
+        const base = Number(batch.readBigInt64BE(0));
+        return { offset: Math.max(base, logStart), timestampMs: Number(batchMaxTimestamp(batch)) };
+      }
+    }
+    return null;
+  }
+
+  #epochOf(state: PartitionState, offset: number): number {
+    let epoch = -1;
+    for (const e of state.epochs) if (e.startOffset <= offset) epoch = e.epoch;
+    return epoch;
+  }
+
+  /**
+   * OffsetForLeaderEpoch: the largest epoch ≤ `leaderEpoch` this partition had, and the offset where it
+   * ended (the next epoch's start, or the log end for the latest epoch). (-1, -1) when there is none.
+   */
+  async epochEndOffset(topicId: string, partition: number, leaderEpoch: number): Promise<EpochEndOffset> {
+    const state = await this.#catalog.state(topicId, partition);
+    const epochs = state.epochs;
+    for (let i = epochs.length - 1; i >= 0; i--) {
+      const e = epochs[i]!;
+      if (e.epoch > leaderEpoch) continue;
+      const next = epochs[i + 1];
+      const owned = this.#owned.get(key(topicId, partition));
+      const logEnd = owned !== undefined && owned.status === 'active' ? owned.state.highWatermark : state.highWatermark;
+      return { errorCode: ErrorCode.NONE, leaderEpoch: e.epoch, endOffset: next === undefined ? logEnd : next.startOffset };
+    }
+    return { errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1 };
+  }
+
+  // Lifecycle -------------------------------------------------------------------------------------
+
+  /** Resolves when every append made so far is settled (tests, shutdown). */
+  flush(): Promise<void> {
+    return this.#pipeline.drain();
+  }
+
+  /** Drains in-flight flushes, releases owned partitions, stops the watch. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pipeline.close();
+    for (const [id, log] of this.#owned) {
+      this.#owned.delete(id);
+      log.close();
+      if (log.claim.lease.isAlive()) {
+        try {
+          await this.#ownership.release(log.claim);
+        } catch (error) {
+          this.#log.warn({ err: error, topicId: log.topicId, partition: log.partition }, 'could not release partition; it frees when the session expires');
+        }
+      }
+    }
+    await this.#catalog.close();
+  }
+
+  #onLeaseLost(): void {
+    if (this.#closed) return;
+    for (const log of this.#owned.values()) log.fence('session lease lost');
+  }
+}

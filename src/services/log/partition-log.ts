@@ -1,0 +1,339 @@
+/**
+ * The write side of one owned partition: validates and assigns offsets synchronously in call order,
+ * queues batches for the broker-wide FlushPipeline, and settles each append only when its flush was PUT
+ * and committed (or failed with a retriable code). See docs/design/storage.md, "Write path".
+ */
+import type { Logger } from 'pino';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import {
+  lastOffsetDelta,
+  maxTimestamp as batchMaxTimestamp,
+  patchBaseOffset,
+  patchLogAppendTime,
+  patchPartitionLeaderEpoch,
+  validateBatch,
+} from '../../protocol/records/index.ts';
+import { topicConfigNumber, effectiveTopicConfig } from '../cluster/topic-configs.ts';
+import type { OwnershipClaim } from './partition-ownership.ts';
+import type { PartitionState } from './partition-state.ts';
+import { PartitionTail, type TailBudget } from './partition-tail.ts';
+
+export interface RecordError {
+  readonly batchIndex: number;
+  readonly message: string;
+}
+
+export interface AppendResult {
+  /** ErrorCode.NONE once durable; otherwise a Kafka error code (retriable ones: the producer retries). */
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+  /** Offset of the first record appended, or -1 on error. */
+  readonly baseOffset: number;
+  /** The broker time stamped on LogAppendTime topics, else -1. */
+  readonly logAppendTimeMs: number;
+  readonly logStartOffset: number;
+  /** Per-batch problems (INVALID_RECORD / CORRUPT_MESSAGE), Kafka's ProduceResponse recordErrors. */
+  readonly recordErrors: readonly RecordError[];
+}
+
+/** One append call's batches on their way to durability. */
+export class PendingAppend {
+  readonly log: PartitionLog;
+  readonly batches: readonly Buffer[];
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly bytes: number;
+  readonly maxTimestamp: number;
+  readonly logAppendTimeMs: number;
+  settled = false;
+  readonly #resolve: (result: AppendResult) => void;
+  readonly promise: Promise<AppendResult>;
+
+  constructor(log: PartitionLog, batches: readonly Buffer[], baseOffset: number, lastOffset: number, bytes: number, maxTimestamp: number, logAppendTimeMs: number) {
+    this.log = log;
+    this.batches = batches;
+    this.baseOffset = baseOffset;
+    this.lastOffset = lastOffset;
+    this.bytes = bytes;
+    this.maxTimestamp = maxTimestamp;
+    this.logAppendTimeMs = logAppendTimeMs;
+    let resolve!: (result: AppendResult) => void;
+    this.promise = new Promise<AppendResult>((r) => {
+      resolve = r;
+    });
+    this.#resolve = resolve;
+  }
+
+  settle(result: AppendResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#resolve(result);
+  }
+}
+
+/** What PartitionLog needs from the broker-wide pipeline. */
+export interface FlushScheduler {
+  /** True when `bytes` more would exceed the pending-bytes bound (or others already wait). */
+  mustWait(bytes: number): boolean;
+  waitForRoom(bytes: number): Promise<void>;
+  /** `reserved`: the bytes were already counted when the append was woken from waitForRoom. */
+  enqueued(log: PartitionLog, bytes: number, reserved: boolean): void;
+  /** A woken append was refused after all: return its reservation. */
+  cancelReservation(bytes: number): void;
+  /** Queued appends failed before any flush took them. */
+  released(bytes: number): void;
+}
+
+export type PartitionLogStatus = 'active' | 'reloading' | 'fenced' | 'closed';
+
+function failure(errorCode: number, errorMessage: string, logStartOffset: number, recordErrors: readonly RecordError[] = []): AppendResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
+}
+
+export class PartitionLog {
+  readonly claim: OwnershipClaim;
+  readonly state: PartitionState;
+  readonly tail = new PartitionTail();
+  readonly #scheduler: FlushScheduler;
+  readonly #tailBudget: TailBudget;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #reloadState: () => Promise<PartitionState>;
+  #status: PartitionLogStatus = 'active';
+  #nextOffset: number;
+  /** Appended, not yet taken by a flush, in offset order. */
+  #queued: PendingAppend[] = [];
+  /** Taken by a flush, not yet settled, in offset order. */
+  #inflight: PendingAppend[] = [];
+
+  constructor(options: {
+    readonly claim: OwnershipClaim;
+    readonly state: PartitionState;
+    readonly scheduler: FlushScheduler;
+    readonly tailBudget: TailBudget;
+    readonly log: Logger;
+    readonly now: () => number;
+    readonly reloadState: () => Promise<PartitionState>;
+  }) {
+    this.claim = options.claim;
+    this.state = options.state;
+    this.#scheduler = options.scheduler;
+    this.#tailBudget = options.tailBudget;
+    this.#log = options.log;
+    this.#now = options.now;
+    this.#reloadState = options.reloadState;
+    this.#nextOffset = options.state.highWatermark;
+  }
+
+  get topicId(): string {
+    return this.claim.topicId;
+  }
+
+  get partition(): number {
+    return this.claim.partition;
+  }
+
+  get epoch(): number {
+    return this.claim.epoch;
+  }
+
+  get status(): PartitionLogStatus {
+    return this.#status;
+  }
+
+  /** Next offset to assign (log end offset, including unacknowledged appends). */
+  get nextOffset(): number {
+    return this.#nextOffset;
+  }
+
+  get hasQueued(): boolean {
+    return this.#queued.length > 0;
+  }
+
+  /**
+   * Appends producer batches (views; patched in place). Offsets are assigned before this returns a
+   * promise unless the broker's pending-bytes bound makes it wait (then in FIFO order). The promise
+   * resolves — never rejects — once the batches are durable and committed, or with an error code.
+   */
+  append(batches: readonly Buffer[], topicConfigs: Readonly<Record<string, string>>): Promise<AppendResult> {
+    const refusal = this.#refusal();
+    if (refusal !== null) return Promise.resolve(refusal);
+    const maxMessageBytes = topicConfigNumber(topicConfigs, 'max.message.bytes');
+    let bytes = 0;
+    for (let i = 0; i < batches.length; i++) {
+      const batch = batches[i] as Buffer;
+      const problem = validateBatch(batch);
+      if (problem !== null) {
+        const code = ErrorCode[problem.kafkaError];
+        const recordErrors = problem.kafkaError === 'INVALID_RECORD' ? [{ batchIndex: i, message: problem.message }] : [];
+        return Promise.resolve(failure(code, problem.message, this.state.logStartOffset, recordErrors));
+      }
+      if (batch.length > maxMessageBytes) {
+        return Promise.resolve(failure(
+          ErrorCode.MESSAGE_TOO_LARGE,
+          `record batch of ${batch.length} bytes is larger than max.message.bytes (${maxMessageBytes}) of the topic`,
+          this.state.logStartOffset,
+        ));
+      }
+      bytes += batch.length;
+    }
+    if (batches.length === 0) return Promise.resolve(failure(ErrorCode.CORRUPT_MESSAGE, 'produce request carried no record batch', this.state.logStartOffset));
+    const logAppendTime = effectiveTopicConfig(topicConfigs, 'message.timestamp.type') === 'LogAppendTime';
+    if (this.#scheduler.mustWait(bytes)) return this.#appendAfterWait(batches, bytes, logAppendTime);
+    return this.#assign(batches, bytes, logAppendTime, false).promise;
+  }
+
+  async #appendAfterWait(batches: readonly Buffer[], bytes: number, logAppendTime: boolean): Promise<AppendResult> {
+    await this.#scheduler.waitForRoom(bytes);
+    const refusal = this.#refusal();
+    if (refusal !== null) {
+      this.#scheduler.cancelReservation(bytes);
+      return refusal;
+    }
+    return this.#assign(batches, bytes, logAppendTime, true).promise;
+  }
+
+  #refusal(): AppendResult | null {
+    switch (this.#status) {
+      case 'active':
+        return null;
+      case 'reloading':
+        return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'partition is re-reading its committed state after a storage failure; retry', this.state.logStartOffset);
+      case 'fenced':
+      case 'closed':
+        return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'this broker no longer owns the partition', this.state.logStartOffset);
+    }
+  }
+
+  #assign(batches: readonly Buffer[], bytes: number, logAppendTime: boolean, reserved: boolean): PendingAppend {
+    const baseOffset = this.#nextOffset;
+    const appendTimeMs = logAppendTime ? this.#now() : -1;
+    let next = baseOffset;
+    let maxTs = -1;
+    for (const batch of batches) {
+      patchBaseOffset(batch, BigInt(next));
+      patchPartitionLeaderEpoch(batch, this.claim.epoch);
+      if (logAppendTime) patchLogAppendTime(batch, BigInt(appendTimeMs));
+      const ts = Number(batchMaxTimestamp(batch));
+      if (ts > maxTs) maxTs = ts;
+      next += lastOffsetDelta(batch) + 1;
+    }
+    this.#nextOffset = next;
+    const pending = new PendingAppend(this, batches, baseOffset, next - 1, bytes, maxTs, appendTimeMs);
+    this.#queued.push(pending);
+    this.#scheduler.enqueued(this, bytes, reserved);
+    return pending;
+  }
+
+  /** Moves queued appends (at least one, then up to maxBytes) into a flush. */
+  take(maxBytes: number): PendingAppend[] {
+    let count = 0;
+    let bytes = 0;
+    for (const pending of this.#queued) {
+      if (count > 0 && bytes + pending.bytes > maxBytes) break;
+      bytes += pending.bytes;
+      count++;
+    }
+    const taken = this.#queued.splice(0, count);
+    for (const pending of taken) this.#inflight.push(pending);
+    return taken;
+  }
+
+  /** The flush's appends are committed at `revision` under `entry`. */
+  committed(taken: readonly PendingAppend[], entryKey: string, entryValue: Buffer, revision: number): void {
+    // Read-your-writes: the watch delivers the same put later and is ignored by its revision.
+    const suffix = `log/${entryKey.slice(entryKey.lastIndexOf('/') + 1)}`;
+    this.state.apply(suffix, { key: entryKey, value: entryValue, createRevision: revision, modRevision: revision, version: 1, lease: null }, revision);
+    for (const pending of taken) {
+      if (!pending.settled) {
+        for (const batch of pending.batches) this.#tailBudget.add(this.tail, batch, Number(batch.readBigInt64BE(0)));
+      }
+      pending.settle({
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        baseOffset: pending.baseOffset,
+        logAppendTimeMs: pending.logAppendTimeMs,
+        logStartOffset: this.state.logStartOffset,
+        recordErrors: [],
+      });
+    }
+    this.#removeSettled();
+    this.state.notify();
+  }
+
+  /**
+   * Fails every unacknowledged append at or after `offset` and rolls the next offset back to it, so the
+   * offsets are reassigned to new data and the log stays contiguous (nothing at or after `offset` was
+   * acknowledged: commits become visible in offset order).
+   */
+  failFrom(offset: number, errorCode: number, message: string): void {
+    for (const list of [this.#inflight, this.#queued]) {
+      for (const pending of list) {
+        if (pending.baseOffset >= offset) pending.settle(failure(errorCode, message, this.state.logStartOffset));
+      }
+    }
+    this.#removeSettled();
+    if (offset < this.#nextOffset) this.#nextOffset = offset;
+  }
+
+  /** The claim is no longer valid: nothing more is committed or accepted here. */
+  fence(reason: string): void {
+    if (this.#status === 'fenced' || this.#status === 'closed') return;
+    this.#status = 'fenced';
+    this.#log.warn({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, reason }, 'partition ownership lost; failing unacknowledged appends');
+    this.failFrom(0, ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer owns the partition (${reason})`);
+  }
+
+  /**
+   * After an unresolved commit the committed log end is unknown: refuse appends until the committed state
+   * is re-read, then continue at its high watermark.
+   */
+  requestReload(): void {
+    if (this.#status !== 'active') return;
+    this.#status = 'reloading';
+    void this.#reload();
+  }
+
+  async #reload(): Promise<void> {
+    let delayMs = 50;
+    while (this.#status === 'reloading') {
+      try {
+        const state = await this.#reloadState();
+        if (this.#status !== 'reloading') return;
+        if (state.ownerModRevision !== this.claim.ownerModRevision) {
+          this.#status = 'active';
+          this.fence('owner key changed');
+          return;
+        }
+        this.failFrom(0, ErrorCode.KAFKA_STORAGE_ERROR, 'partition state was re-read after a storage failure; retry');
+        this.#nextOffset = state.highWatermark;
+        this.#tailBudget.forget(this.tail);
+        this.#status = 'active';
+        this.#log.info({ topicId: this.topicId, partition: this.partition, nextOffset: this.#nextOffset }, 'partition state re-read; appends resume');
+        return;
+      } catch (error) {
+        this.#log.warn({ err: error, topicId: this.topicId, partition: this.partition, retryInMs: delayMs }, 'cannot re-read partition state; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+        delayMs = Math.min(delayMs * 2, 2_000);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#status === 'closed') return;
+    this.failFrom(0, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was released by this broker');
+    this.#status = 'closed';
+    this.#tailBudget.forget(this.tail);
+  }
+
+  #removeSettled(): void {
+    if (this.#inflight.some((p) => p.settled)) this.#inflight = this.#inflight.filter((p) => !p.settled);
+    if (this.#queued.some((p) => p.settled)) {
+      // Queued appends never reached a flush, so their bytes are returned to the budget here.
+      let released = 0;
+      for (const p of this.#queued) if (p.settled) released += p.bytes;
+      this.#queued = this.#queued.filter((p) => !p.settled);
+      this.#scheduler.released(released);
+    }
+  }
+}

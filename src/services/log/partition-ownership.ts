@@ -1,0 +1,91 @@
+/**
+ * Partition ownership (docs/design/storage.md, "Ownership and fencing"). The owner key lives under the
+ * broker's session lease, so it disappears with the session; the separate, unleased epoch key makes the
+ * epoch rise on every change of owner. Log commits compare the owner key's mod revision taken here, so a
+ * broker that lost its session — or was replaced — can never commit again.
+ */
+import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
+import { MetaKeys } from '../cluster/meta-keys.ts';
+import { decodeJson, encodeJson, MAX_EPOCH_HISTORY, type EpochStart, type OwnerRecord } from './log-entry.ts';
+
+export interface OwnershipClaim {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly brokerId: number;
+  readonly epoch: number;
+  readonly ownerKey: string;
+  /** Revision of the acquiring transaction: every commit compares the owner key against it. */
+  readonly ownerModRevision: number;
+  readonly lease: Lease;
+}
+
+export type AcquireOutcome =
+  | { readonly acquired: true; readonly claim: OwnershipClaim }
+  | { readonly acquired: false; readonly owner: OwnerRecord | null };
+
+export class PartitionOwnership {
+  readonly #store: MetadataStore;
+  readonly #brokerId: number;
+  readonly #lease: Lease;
+
+  constructor(store: MetadataStore, brokerId: number, lease: Lease) {
+    this.#store = store;
+    this.#brokerId = brokerId;
+    this.#lease = lease;
+  }
+
+  get lease(): Lease {
+    return this.#lease;
+  }
+
+  /** Takes the partition if nobody owns it; otherwise reports the current owner (null if it vanished meanwhile). */
+  async acquire(topicId: string, partition: number, nowMs: number = Date.now()): Promise<AcquireOutcome> {
+    const ownerKey = MetaKeys.partitionOwner(topicId, partition);
+    const epochKey = MetaKeys.partitionEpoch(topicId, partition);
+    const epochKv = await this.#store.get(epochKey);
+    const lastEpoch = epochKv === null ? 0 : decodeJson<{ epoch: number }>(epochKv.value).epoch;
+    const epoch = lastEpoch + 1;
+    const owner: OwnerRecord = { brokerId: this.#brokerId, epoch, acquiredMs: nowMs };
+    const result = await this.#store.txn({
+      compare: [
+        { key: ownerKey, target: 'createRevision', op: '==', value: 0 },
+        { key: epochKey, target: 'modRevision', op: '==', value: epochKv?.modRevision ?? 0 },
+      ],
+      success: [
+        { type: 'put', key: ownerKey, value: encodeJson(owner), lease: this.#lease.id },
+        { type: 'put', key: epochKey, value: encodeJson({ epoch }) },
+      ],
+      failure: [{ type: 'get', key: ownerKey }],
+    });
+    if (result.succeeded) {
+      return {
+        acquired: true,
+        claim: { topicId, partition, brokerId: this.#brokerId, epoch, ownerKey, ownerModRevision: result.revision, lease: this.#lease },
+      };
+    }
+    const current = result.results[0];
+    const held = current !== null && current !== undefined && typeof current === 'object' && !Array.isArray(current) ? decodeJson<OwnerRecord>(current.value) : null;
+    return { acquired: false, owner: held };
+  }
+
+  /**
+   * Appends `{epoch, startOffset}` to the leader-epoch history, guarded like a commit. Returns false when
+   * the claim is no longer valid (fenced).
+   */
+  async recordEpochStart(claim: OwnershipClaim, history: readonly EpochStart[], startOffset: number): Promise<{ ok: boolean; history: EpochStart[] }> {
+    const next = [...history.filter((e) => e.epoch < claim.epoch), { epoch: claim.epoch, startOffset }].slice(-MAX_EPOCH_HISTORY);
+    const result = await this.#store.txn({
+      compare: [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }],
+      success: [{ type: 'put', key: MetaKeys.partitionEpochHistory(claim.topicId, claim.partition), value: encodeJson(next) }],
+    });
+    return { ok: result.succeeded, history: next };
+  }
+
+  /** Gives the partition up (only if still ours). */
+  async release(claim: OwnershipClaim): Promise<void> {
+    await this.#store.txn({
+      compare: [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }],
+      success: [{ type: 'delete', key: claim.ownerKey }],
+    });
+  }
+}

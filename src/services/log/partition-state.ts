@@ -1,0 +1,148 @@
+/**
+ * The committed state of one partition as this broker knows it: log entries (sorted, contiguous), log
+ * start offset, leader-epoch history and owner. Filled by LogCatalog from a range read and kept current by
+ * watch events and by the owner's own commits; per-key mod revisions make those two paths idempotent.
+ * Also the notification point for long polls: waiters wake when the high watermark moves.
+ */
+import type { KeyValue } from '../../storage/meta/metadata-store.ts';
+import { decodeJson, decodeLogEntry, type EpochStart, type LogEntry, type OwnerRecord } from './log-entry.ts';
+
+interface Waiter {
+  readonly offset: number;
+  readonly resolve: (woken: boolean) => void;
+}
+
+export class PartitionState {
+  readonly topicId: string;
+  readonly partition: number;
+  entries: LogEntry[] = [];
+  logStartOffset = 0;
+  epochs: EpochStart[] = [];
+  owner: OwnerRecord | null = null;
+  ownerModRevision = 0;
+  /** Highest revision applied per key (deletions included), so a stale event never undoes a newer one. */
+  readonly #keyRevision = new Map<string, number>();
+  readonly #waiters = new Set<Waiter>();
+
+  constructor(topicId: string, partition: number) {
+    this.topicId = topicId;
+    this.partition = partition;
+  }
+
+  /** Next offset after the last committed batch: nothing at or above it is readable. */
+  get highWatermark(): number {
+    const last = this.entries.at(-1);
+    return last === undefined ? this.logStartOffset : Math.max(last.lastOffset + 1, this.logStartOffset);
+  }
+
+  /** Replaces everything with the result of a range read of the partition prefix at `revision`. */
+  reset(kvs: readonly KeyValue[], prefixLength: number): void {
+    this.entries = [];
+    this.logStartOffset = 0;
+    this.epochs = [];
+    this.owner = null;
+    this.ownerModRevision = 0;
+    this.#keyRevision.clear();
+    for (const kv of kvs) this.apply(kv.key.slice(prefixLength), kv, kv.modRevision);
+    this.notify();
+  }
+
+  /** Applies one put (kv) or delete (null) of the key `suffix`; returns whether anything changed. */
+  apply(suffix: string, kv: KeyValue | null, revision: number): boolean {
+    const known = this.#keyRevision.get(suffix) ?? 0;
+    if (revision <= known) return false;
+    this.#keyRevision.set(suffix, revision);
+    if (suffix.startsWith('log/')) {
+      const baseOffset = Number(suffix.slice(4));
+      if (kv === null) this.#removeEntry(baseOffset);
+      else this.#upsertEntry(decodeLogEntry(kv.value));
+    } else if (suffix === 'start') {
+      this.logStartOffset = kv === null ? 0 : decodeJson<{ logStartOffset: number }>(kv.value).logStartOffset;
+    } else if (suffix === 'epochs') {
+      this.epochs = kv === null ? [] : decodeJson<EpochStart[]>(kv.value);
+    } else if (suffix === 'owner') {
+      this.owner = kv === null ? null : decodeJson<OwnerRecord>(kv.value);
+      this.ownerModRevision = kv === null ? 0 : kv.modRevision;
+    }
+    return true;
+  }
+
+  /** Index of the entry holding `offset`, or -1. */
+  entryIndexOf(offset: number): number {
+    const entries = this.entries;
+    let lo = 0;
+    let hi = entries.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const entry = entries[mid] as LogEntry;
+      if (offset < entry.baseOffset) hi = mid - 1;
+      else if (offset > entry.lastOffset) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /**
+   * Resolves true once the high watermark passes `offset` (or the offset falls below the log start),
+   * false when `signal` aborts or the state is dropped. Woken by commits and watch events, never by timers.
+   */
+  waitForData(offset: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.highWatermark > offset || offset < this.logStartOffset) return Promise.resolve(true);
+    if (signal?.aborted === true) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const onAbort = (): void => {
+        this.#waiters.delete(waiter);
+        resolve(false);
+      };
+      const waiter: Waiter = {
+        offset,
+        resolve: (woken) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(woken);
+        },
+      };
+      this.#waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  notify(): void {
+    if (this.#waiters.size === 0) return;
+    const hwm = this.highWatermark;
+    for (const waiter of this.#waiters) {
+      if (hwm > waiter.offset || waiter.offset < this.logStartOffset) {
+        this.#waiters.delete(waiter);
+        waiter.resolve(true);
+      }
+    }
+  }
+
+  /** Wakes every waiter (state dropped or re-read): they re-check against the truth. */
+  wakeAll(): void {
+    for (const waiter of this.#waiters) waiter.resolve(true);
+    this.#waiters.clear();
+  }
+
+  #find(baseOffset: number): { index: number; found: boolean } {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.entries[mid] as LogEntry).baseOffset < baseOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    return { index: lo, found: lo < this.entries.length && (this.entries[lo] as LogEntry).baseOffset === baseOffset };
+  }
+
+  #upsertEntry(entry: LogEntry): void {
+    const { index, found } = this.#find(entry.baseOffset);
+    // The common case — a new entry at the end — is a push.
+    if (!found && index === this.entries.length) this.entries.push(entry);
+    else this.entries.splice(index, found ? 1 : 0, entry);
+  }
+
+  #removeEntry(baseOffset: number): void {
+    const { index, found } = this.#find(baseOffset);
+    if (found) this.entries.splice(index, 1);
+  }
+}
