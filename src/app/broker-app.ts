@@ -170,7 +170,11 @@ export class BrokerApp {
     const cfg = this.config.objectStore;
     if (cfg.kind === 'filesystem') {
       await mkdir(cfg.rootDir, { recursive: true });
-      return new FsObjectStore({ root: cfg.rootDir });
+      const store = new FsObjectStore({ root: cfg.rootDir });
+      // Temp files of puts interrupted by a crash are garbage; remove them before the first put.
+      const swept = await store.sweepTempFiles();
+      if (swept > 0) this.log.info({ swept }, 'removed temp files left by an interrupted put');
+      return store;
     }
     const { openS3ObjectStore } = await import('./s3-store-factory.ts');
     return openS3ObjectStore(cfg, this.log.child({ component: 'objects' }));
