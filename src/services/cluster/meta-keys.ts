@@ -35,6 +35,17 @@ export const MetaKeys = {
   /** Topics deleted whose objects still wait for collection. */
   deletedTopic: (topicId: string): string => `${ROOT}/deleted-topics/${topicId}`,
   deletedTopicsPrefix: `${ROOT}/deleted-topics/`,
+  /**
+   * Consumer groups (docs/design/groups.md). Group ids are arbitrary strings, so they are
+   * percent-encoded (encodeURIComponent: '/' becomes %2F) before they reach a key. One state key per
+   * group; offsets live under a separate prefix so that listing groups never reads offsets.
+   */
+  groupsPrefix: `${ROOT}/groups/`,
+  group: (groupId: string): string => `${ROOT}/groups/${encodeURIComponent(groupId)}`,
+  /** Committed offsets of one group: one key per (topic, partition). */
+  groupOffsetsPrefix: (groupId: string): string => `${ROOT}/group-offsets/${encodeURIComponent(groupId)}/`,
+  groupOffset: (groupId: string, topic: string, partition: number): string =>
+    `${ROOT}/group-offsets/${encodeURIComponent(groupId)}/${encodeURIComponent(topic)}/${pad(partition)}`,
 } as const;
 
 export interface PartitionKey {
