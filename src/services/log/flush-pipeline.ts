@@ -184,7 +184,7 @@ export class FlushPipeline implements FlushScheduler {
     if (now) {
       if (this.#timer !== null) clearTimeout(this.#timer);
       this.#timer = null;
-      // setImmediate: appends made in the same tick (one Produce request) share the object.
+      // A macrotask later: appends made in the same tick (one Produce request) share the object.
       this.#timer = setTimeout(() => this.#onTimer(), 0);
     } else if (this.#timer === null) {
       this.#timer = setTimeout(() => this.#onTimer(), this.#lingerMs);

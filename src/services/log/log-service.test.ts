@@ -403,3 +403,21 @@ test('works on the filesystem object store', async (t) => {
   const reader = await openService(t, store, objects, { brokerId: 2 });
   assert.deepEqual(valuesOf((await reader.read(tp.id, 0, 0, 1000)).records), ['fs0', 'fs1', 'fs2']);
 });
+
+test('fencing at commit: a broker that has not noticed it was replaced cannot commit', async (t) => {
+  const env = await makeEnv(t);
+  const a = await openService(t, env.store, env.objects);
+  const tp = topic();
+  await acquire(a, tp, 0);
+  assert.equal((await a.append(tp, 0, [batch(['a0'])])).errorCode, ErrorCode.NONE);
+  // As if A's session expired while A was paused: its owner key vanishes and B takes over.
+  await env.store.delete(`/kafscale/partitions/${tp.id}/0000000000/owner`);
+  const b = await openService(t, env.store, env.objects, { brokerId: 2 });
+  await acquire(b, tp, 0);
+  // A writes first, at an offset B has not used: only the owner-key guard can stop it.
+  const stale = await a.append(tp, 0, [batch(['a1'])]);
+  assert.equal(stale.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  assert.equal(a.owned(tp.id, 0)?.status, 'fenced');
+  assert.equal((await b.append(tp, 0, [batch(['b1'])])).baseOffset, 1);
+  assert.deepEqual(valuesOf((await b.read(tp.id, 0, 0, 1000)).records), ['a0', 'b1']);
+});
