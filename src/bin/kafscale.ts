@@ -1,28 +1,17 @@
 #!/usr/bin/env node
 /**
- * The kafscale command. `kafscale broker [flags]` runs a broker; other subcommands arrive with the CLI.
- * This entrypoint is the only place besides src/config that touches process.env (it hands it over).
+ * The kafscale command. `kafscale broker [flags]` runs a broker; every other subcommand is the CLI
+ * (src/cli). This entrypoint is the only place besides src/config that touches process.env (it hands it over).
  */
 import { BrokerApp } from '../app/broker-app.ts';
+import { runCli } from '../cli/index.ts';
 import { formatConfigHelp, isConfigError, loadConfig } from '../config/index.ts';
 import { createLogger } from '../telemetry/logger.ts';
 
-const USAGE = `usage: kafscale <command> [options]
-
-commands:
-  broker [settings]   run a broker (settings: flags, KAFSCALE_* environment variables, --config <file.json>)
-
-run 'kafscale broker --help' for every setting.`;
-
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return command === undefined ? 2 : 0;
-  }
   if (command === 'broker') return runBroker(rest);
-  process.stderr.write(`kafscale: unknown command '${command}'\n${USAGE}\n`);
-  return 2;
+  return runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
 }
 
 async function runBroker(args: readonly string[]): Promise<number> {

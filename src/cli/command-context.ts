@@ -1,0 +1,40 @@
+/**
+ * What every command gets: its output, the client (created on first use, closed by the runner), the
+ * process's stdin, and the parsed global options.
+ */
+import type { Readable } from 'node:stream';
+import { KafkaClient } from './kafka-client.ts';
+import type { Output } from './output.ts';
+
+export interface GlobalOptions {
+  readonly bootstrap: readonly string[];
+  readonly json: boolean;
+  readonly timeoutMs: number;
+  readonly clientId: string;
+}
+
+export class CommandContext {
+  readonly out: Output;
+  readonly options: GlobalOptions;
+  readonly stdin: Readable;
+  #client: KafkaClient | null = null;
+
+  constructor(out: Output, options: GlobalOptions, stdin: Readable) {
+    this.out = out;
+    this.options = options;
+    this.stdin = stdin;
+  }
+
+  get client(): KafkaClient {
+    this.#client ??= new KafkaClient({
+      bootstrap: this.options.bootstrap,
+      clientId: this.options.clientId,
+      timeoutMs: this.options.timeoutMs,
+    });
+    return this.#client;
+  }
+
+  async close(): Promise<void> {
+    await this.#client?.close();
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * One connection to one broker: requests are pipelined (many in flight) and answers are matched by
+ * correlation id; every request has a timeout; the API version of each request is the highest that
+ * both the broker (its ApiVersions answer) and this codec support.
+ */
+import { connect, type Socket } from 'node:net';
+import { ApiKey, apiKeyName } from '../protocol/api-keys.ts';
+import {
+  codecVersionRange,
+  decodeResponse,
+  encodeRequest,
+  type Encodable,
+  type RequestByKey,
+  type ResponseByKey,
+} from '../protocol/codec/index.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { CliError, EXIT_FAILED, EXIT_UNREACHABLE } from './cli-error.ts';
+
+/** An API this codec can both encode the request of and decode the response of. */
+export type ClientApiKey = keyof RequestByKey & keyof ResponseByKey;
+
+export interface ConnectionOptions {
+  readonly clientId: string;
+  /** Connect timeout and default per-request timeout. */
+  readonly timeoutMs: number;
+}
+
+export interface Reply<K extends ClientApiKey> {
+  /** The version the request was sent with (response shapes differ by version). */
+  readonly version: number;
+  readonly body: ResponseByKey[K];
+}
+
+interface Pending {
+  readonly apiKey: ClientApiKey;
+  readonly version: number;
+  readonly resolve: (frame: Buffer) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Responses are small for the CLI's requests except Fetch, which it bounds itself; 256 MiB is a sanity cap. */
+const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+/** v3 is the first flexible version (KIP-511); every broker since Kafka 2.4 answers it. */
+const API_VERSIONS_PREFERRED = 3;
+
+export class KafkaConnection {
+  readonly host: string;
+  readonly port: number;
+  readonly #socket: Socket;
+  readonly #options: ConnectionOptions;
+  readonly #decoder = new FrameDecoder(MAX_RESPONSE_BYTES);
+  readonly #pending = new Map<number, Pending>();
+  #nextCorrelationId = 1;
+  #closedError: Error | null = null;
+  /** apiKey → highest version both sides support; filled by the ApiVersions exchange. */
+  readonly #versions = new Map<number, number>();
+  /** apiKey → the broker's advertised range, for error messages. */
+  readonly #brokerRanges = new Map<number, { min: number; max: number }>();
+
+  private constructor(socket: Socket, host: string, port: number, options: ConnectionOptions) {
+    this.#socket = socket;
+    this.host = host;
+    this.port = port;
+    this.#options = options;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error) => this.#fail(new CliError(`connection to ${this.address} failed: ${error.message}`, { exitCode: EXIT_UNREACHABLE, cause: error })));
+    socket.on('close', () => this.#fail(new CliError(`the broker at ${this.address} closed the connection`, {
+      exitCode: EXIT_UNREACHABLE,
+      hint: 'the broker may have restarted or rejected the request; see its log',
+    })));
+  }
+
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** Connects and negotiates versions; rejects with a CliError (exit 3) when the broker is unreachable. */
+  static async open(host: string, port: number, options: ConnectionOptions): Promise<KafkaConnection> {
+    const socket = connect({ host, port });
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(unreachable(host, port, `no connection within ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve();
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(unreachable(host, port, error.code ?? error.message, error));
+      });
+    });
+    const connection = new KafkaConnection(socket, host, port, options);
+    try {
+      await connection.#negotiate();
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    return connection;
+  }
+
+  /** The version to use for apiKey, or null when the broker does not serve it (or shares no version). */
+  versionFor(apiKey: number): number | null {
+    return this.#versions.get(apiKey) ?? null;
+  }
+
+  serves(apiKey: number): boolean {
+    return this.#versions.has(apiKey);
+  }
+
+  /** Throws the one-line "does not serve X yet" error when the broker lacks an API. */
+  require(apiKey: number): number {
+    const version = this.#versions.get(apiKey);
+    if (version !== undefined) return version;
+    const name = apiKeyName(apiKey);
+    const range = this.#brokerRanges.get(apiKey);
+    if (range !== undefined) {
+      throw new CliError(`the broker at ${this.address} serves ${name} v${range.min}-${range.max}, none of which this CLI speaks`, {
+        hint: 'upgrade the CLI or the broker',
+      });
+    }
+    throw new CliError(`the broker at ${this.address} does not serve ${name} yet`, {
+      hint: `this broker version lacks the ${name} API; use a broker that lists it in ApiVersions`,
+    });
+  }
+
+  /**
+   * Sends a request at the negotiated version. `body` may be a function of that version, for fields
+   * whose meaning changes between versions.
+   */
+  async request<K extends ClientApiKey>(
+    apiKey: K,
+    body: Partial<Encodable<RequestByKey[K]>> | ((version: number) => Partial<Encodable<RequestByKey[K]>>),
+    timeoutMs = this.#options.timeoutMs,
+  ): Promise<Reply<K>> {
+    const version = this.require(apiKey);
+    const payload = typeof body === 'function' ? body(version) : body;
+    const frame = await this.#exchange(apiKey, version, payload, timeoutMs);
+    return { version, body: decodeResponse(apiKey, version, frame).body };
+  }
+
+  /** For requests the broker does not answer (Produce with acks=0): written, never awaited. */
+  sendOneWay<K extends ClientApiKey>(apiKey: K, body: Partial<Encodable<RequestByKey[K]>>): void {
+    const version = this.require(apiKey);
+    this.#write(encodeRequest(apiKey, version, this.#nextCorrelationId++, this.#options.clientId, body));
+  }
+
+  close(): void {
+    this.#fail(new CliError(`connection to ${this.address} was closed`, { exitCode: EXIT_FAILED }));
+    this.#socket.destroy();
+  }
+
+  async #negotiate(): Promise<void> {
+    let reply: ResponseByKey[typeof ApiKey.ApiVersions];
+    try {
+      const frame = await this.#exchange(ApiKey.ApiVersions, API_VERSIONS_PREFERRED, {
+        clientSoftwareName: 'kafscale-cli',
+        clientSoftwareVersion: '0.1.0',
+      }, this.#options.timeoutMs);
+      reply = decodeResponse(ApiKey.ApiVersions, API_VERSIONS_PREFERRED, frame).body;
+    } catch (error) {
+      // A broker that does not know v3 answers with a v0 body (KIP-511), which the v3 decoder cannot read.
+      if (error instanceof CliError) throw error;
+      const frame = await this.#exchange(ApiKey.ApiVersions, 0, {}, this.#options.timeoutMs);
+      reply = decodeResponse(ApiKey.ApiVersions, 0, frame).body;
+    }
+    if (reply.errorCode === ErrorCode.UNSUPPORTED_VERSION) {
+      const frame = await this.#exchange(ApiKey.ApiVersions, 0, {}, this.#options.timeoutMs);
+      reply = decodeResponse(ApiKey.ApiVersions, 0, frame).body;
+    }
+    if (reply.errorCode !== ErrorCode.NONE) {
+      throw new CliError(`the broker at ${this.address} refused ApiVersions (error ${reply.errorCode})`, { exitCode: EXIT_UNREACHABLE });
+    }
+    for (const api of reply.apiKeys) {
+      this.#brokerRanges.set(api.apiKey, { min: api.minVersion, max: api.maxVersion });
+      const ours = codecVersionRange(api.apiKey);
+      if (ours === null) continue;
+      const high = Math.min(ours.max, api.maxVersion);
+      if (high >= Math.max(ours.min, api.minVersion)) this.#versions.set(api.apiKey, high);
+    }
+  }
+
+  #exchange(apiKey: ClientApiKey, version: number, body: unknown, timeoutMs: number): Promise<Buffer> {
+    if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    const correlationId = this.#nextCorrelationId++;
+    const chunks = encodeRequest(apiKey, version, correlationId, this.#options.clientId, body as never);
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(correlationId);
+        reject(new CliError(`no ${apiKeyName(apiKey)} response from ${this.address} within ${timeoutMs} ms`, {
+          hint: 'the broker is slow or stuck; try again or raise --timeout',
+        }));
+      }, timeoutMs);
+      this.#pending.set(correlationId, { apiKey, version, resolve, reject, timer });
+      this.#write(chunks);
+    });
+  }
+
+  #write(chunks: Buffer[]): void {
+    this.#socket.cork();
+    this.#socket.write(sizePrefix(chunks));
+    for (const chunk of chunks) this.#socket.write(chunk);
+    this.#socket.uncork();
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk);
+      for (let frame = this.#decoder.next(); frame !== null; frame = this.#decoder.next()) {
+        if (frame.length < 4) throw new Error(`a ${frame.length}-byte response frame has no correlation id`);
+        const correlationId = frame.readInt32BE(0);
+        const pending = this.#pending.get(correlationId);
+        // An answer to a request that already timed out is dropped; its caller has moved on.
+        if (pending === undefined) continue;
+        this.#pending.delete(correlationId);
+        clearTimeout(pending.timer);
+        pending.resolve(frame);
+      }
+    } catch (error) {
+      this.#fail(new CliError(`the broker at ${this.address} sent a malformed response: ${(error as Error).message}`, { cause: error }));
+      this.#socket.destroy();
+    }
+  }
+
+  #fail(error: Error): void {
+    if (this.#closedError === null) this.#closedError = error;
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(this.#closedError);
+    }
+    this.#pending.clear();
+  }
+}
+
+function unreachable(host: string, port: number, why: string, cause?: unknown): CliError {
+  return new CliError(`cannot connect to a broker at ${host}:${port} (${why})`, {
+    exitCode: EXIT_UNREACHABLE,
+    hint: 'is the broker running? set the address with --bootstrap host:port or KAFSCALE_BOOTSTRAP',
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
