@@ -136,15 +136,16 @@ export class EmbeddedMetadataStore implements MetadataStore {
   }
 
   /**
-   * Leases found on open belong to a previous process that can no longer keep them alive. Its
-   * clients may still act on them for up to one TTL, so they are expired one TTL after open.
+   * Leases found on open belong to a previous holder of the directory lock, which is dead or closed
+   * (the lock admits one live process), so nobody can act on them any more: they are expired at once.
+   * Waiting a TTL would only keep a restarted broker from re-acquiring its own partitions.
    */
   #scheduleOrphanLeases(): void {
-    for (const { key: id, value } of this.#leases.getRange()) {
+    for (const { key: id } of this.#leases.getRange()) {
       const timer = setTimeout(() => {
         this.#orphanTimers.delete(timer);
         if (!this.#closed) this.endLease(id);
-      }, value.ttlMs);
+      }, 0);
       timer.unref();
       this.#orphanTimers.add(timer);
     }
