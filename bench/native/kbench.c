@@ -1,0 +1,218 @@
+/*
+ * kbench: a small librdkafka producer/consumer for kafscale's benchmark (bench/run.ts builds it at bench
+ * time with `cc -O2 kbench.c -lrdkafka`). A native client keeps the client from being the bottleneck on a
+ * 2-core machine, which a Node client would be. Every mode prints one JSON object on stdout; latency mode
+ * also prints one line per message ("L <microseconds>") before it, for the caller's HDR histogram.
+ *
+ *   kbench produce <brokers> <topic> <count> <size> <acks>
+ *   kbench consume <brokers> <topic> <partitions> <count> <timeout_ms>
+ *   kbench latency <brokers> <topic> <partitions> <count> <size> <rate_per_s> <timeout_ms>
+ *
+ * Every loop is bounded by its count and a wall-clock timeout, so a broker that stops answering ends the
+ * run with an error instead of hanging it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <librdkafka/rdkafka.h>
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void die(const char *what, const char *detail) {
+  printf("{\"error\":\"%s: %s\"}\n", what, detail);
+  exit(2);
+}
+
+static long delivered = 0, failed = 0;
+static char first_error[256] = "";
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk; (void)opaque;
+  if (m->err) {
+    if (failed++ == 0) snprintf(first_error, sizeof first_error, "%s", rd_kafka_err2str(m->err));
+  } else {
+    delivered++;
+  }
+}
+
+static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) die(name, err);
+}
+
+static rd_kafka_t *new_producer(const char *brokers, const char *acks) {
+  char err[512];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", brokers);
+  set(conf, "acks", acks);
+  set(conf, "linger.ms", "5");
+  set(conf, "batch.size", "1000000");
+  set(conf, "queue.buffering.max.messages", "1000000");
+  set(conf, "queue.buffering.max.kbytes", "1048576");
+  set(conf, "message.max.bytes", "1000000");
+  set(conf, "message.timeout.ms", "60000");
+  /* librdkafka's default: the plain acks=all path, without InitProducerId/sequence bookkeeping. */
+  set(conf, "enable.idempotence", "false");
+  set(conf, "partitioner", "consistent_random");
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) die("producer", err);
+  return rk;
+}
+
+static rd_kafka_t *new_consumer(const char *brokers, const char *topic, int partitions) {
+  char err[512];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", brokers);
+  /* No group: partitions are assigned explicitly from the beginning, nothing is committed. */
+  set(conf, "enable.auto.commit", "false");
+  set(conf, "enable.partition.eof", "false");
+  set(conf, "fetch.wait.max.ms", "100");
+  set(conf, "fetch.max.bytes", "52428800");
+  set(conf, "max.partition.fetch.bytes", "4194304");
+  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) die("consumer", err);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; p++) {
+    rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) die("assign", rd_kafka_err2str(e));
+  return rk;
+}
+
+static int produce_one(rd_kafka_t *rk, const char *topic, char *payload, size_t size) {
+  for (int attempt = 0; attempt < 100000; attempt++) {
+    rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(payload, size),
+                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("produce", rd_kafka_err2str(e));
+    rd_kafka_poll(rk, 10);
+  }
+  die("produce", "local queue stayed full");
+  return -1;
+}
+
+static int cmd_produce(int argc, char **argv) {
+  if (argc != 7) die("usage", "produce <brokers> <topic> <count> <size> <acks>");
+  const char *brokers = argv[2], *topic = argv[3], *acks = argv[6];
+  long count = atol(argv[4]);
+  size_t size = (size_t)atol(argv[5]);
+  char *payload = malloc(size > 8 ? size : 8);
+  for (size_t i = 0; i < size; i++) payload[i] = (char)('a' + i % 26);
+  rd_kafka_t *rk = new_producer(brokers, acks);
+  int64_t start = now_us();
+  for (long i = 0; i < count; i++) {
+    produce_one(rk, topic, payload, size);
+    rd_kafka_poll(rk, 0);
+  }
+  rd_kafka_flush(rk, 120000);
+  int64_t elapsed = now_us() - start;
+  long outstanding = rd_kafka_outq_len(rk);
+  printf("{\"count\":%ld,\"delivered\":%ld,\"failed\":%ld,\"outstanding\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"firstError\":\"%s\"}\n",
+         count, delivered, failed, outstanding, delivered * (long)size, elapsed / 1e6, first_error);
+  rd_kafka_destroy(rk);
+  free(payload);
+  return failed == 0 && outstanding == 0 ? 0 : 1;
+}
+
+static int cmd_consume(int argc, char **argv) {
+  if (argc != 7) die("usage", "consume <brokers> <topic> <partitions> <count> <timeout_ms>");
+  const char *brokers = argv[2], *topic = argv[3];
+  int partitions = atoi(argv[4]);
+  long count = atol(argv[5]);
+  int64_t deadline = now_us() + atol(argv[6]) * 1000;
+  rd_kafka_t *rk = new_consumer(brokers, topic, partitions);
+  long received = 0, bytes = 0, errors = 0;
+  int64_t start = now_us();
+  while (received < count && now_us() < deadline) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+    if (!m) continue;
+    if (m->err) {
+      if (errors++ == 0) snprintf(first_error, sizeof first_error, "%s", rd_kafka_message_errstr(m));
+    } else {
+      received++;
+      bytes += (long)m->len;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  int64_t elapsed = now_us() - start;
+  printf("{\"count\":%ld,\"received\":%ld,\"errors\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"firstError\":\"%s\"}\n",
+         count, received, errors, bytes, elapsed / 1e6, first_error);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return received == count ? 0 : 1;
+}
+
+/*
+ * One process produces at a fixed rate and consumes the same topic; each payload starts with its send
+ * time (CLOCK_MONOTONIC, microseconds), so sender and receiver share one clock. Single-threaded: the
+ * consumer poll waits at most until the next send is due, so pacing holds and a delivery is seen as soon
+ * as librdkafka hands it over.
+ */
+static int cmd_latency(int argc, char **argv) {
+  if (argc != 9) die("usage", "latency <brokers> <topic> <partitions> <count> <size> <rate_per_s> <timeout_ms>");
+  const char *brokers = argv[2], *topic = argv[3];
+  int partitions = atoi(argv[4]);
+  long count = atol(argv[5]);
+  size_t size = (size_t)atol(argv[6]);
+  if (size < 8) size = 8;
+  double rate = atof(argv[7]);
+  int64_t deadline = now_us() + atol(argv[8]) * 1000;
+  char *payload = malloc(size);
+  memset(payload, 'x', size);
+  rd_kafka_t *consumer = new_consumer(brokers, topic, partitions);
+  rd_kafka_t *producer = new_producer(brokers, "all");
+  int64_t interval = (int64_t)(1e6 / rate);
+  int64_t start = now_us(), next_send = start;
+  long sent = 0, received = 0;
+  while (received < count && now_us() < deadline) {
+    int64_t now = now_us();
+    while (sent < count && now >= next_send) {
+      int64_t stamp = now_us();
+      memcpy(payload, &stamp, sizeof stamp);
+      produce_one(producer, topic, payload, size);
+      sent++;
+      next_send += interval;
+    }
+    rd_kafka_poll(producer, 0);
+    int wait_ms = sent < count ? (int)((next_send - now_us()) / 1000) : 50;
+    if (wait_ms < 0) wait_ms = 0;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, wait_ms);
+    if (!m) continue;
+    if (!m->err && m->len >= sizeof(int64_t)) {
+      int64_t stamp;
+      memcpy(&stamp, m->payload, sizeof stamp);
+      printf("L %" PRId64 "\n", now_us() - stamp);
+      received++;
+    } else if (m->err && first_error[0] == 0) {
+      snprintf(first_error, sizeof first_error, "%s", rd_kafka_message_errstr(m));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_flush(producer, 10000);
+  printf("{\"count\":%ld,\"sent\":%ld,\"received\":%ld,\"delivered\":%ld,\"failed\":%ld,\"seconds\":%.6f,\"firstError\":\"%s\"}\n",
+         count, sent, received, delivered, failed, (now_us() - start) / 1e6, first_error);
+  rd_kafka_destroy(producer);
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  free(payload);
+  return received == count ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+  if (argc > 1 && strcmp(argv[1], "produce") == 0) return cmd_produce(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "consume") == 0) return cmd_consume(argc, argv);
+  if (argc > 1 && strcmp(argv[1], "latency") == 0) return cmd_latency(argc, argv);
+  die("usage", "kbench produce|consume|latency ...");
+  return 2;
+}

@@ -1,0 +1,185 @@
+/**
+ * Acceptance for the ops listener: after real traffic, GET /metrics parses with a strict Prometheus
+ * text parser (bench/prometheus-text.ts) and the key series are present with plausible values;
+ * /healthz is 200 and /readyz is 200 with a JSON body. Produce/consume traffic is added when the broker
+ * advertises Produce (0) / Fetch (1) and kcat is installed; the admin traffic always runs.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
+import { WireClient } from '../helpers/wire-client.ts';
+import { parsePrometheusText, samplesNamed, sumSamples, type MetricFamily } from '../../bench/prometheus-text.ts';
+
+const kcatPresent = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0;
+const topic = `metrics-${randomUUID().slice(0, 8)}`;
+const MESSAGES = 20;
+
+let broker: BrokerProcess;
+let advertised = new Set<number>();
+let produced = false;
+let consumed = false;
+let families: Map<string, MetricFamily>;
+let contentType: string;
+let openClient: WireClient | null = null;
+let scrapedAtSeconds = 0;
+
+function ops(path: string): Promise<Response> {
+  return fetch(`http://${broker.host}:${broker.opsPort}${path}`, { signal: AbortSignal.timeout(5_000) });
+}
+
+const total = (name: string, labels: Record<string, string> = {}): number => sumSamples(families, name, labels);
+
+before(async () => {
+  broker = await startBroker({ logLevel: 'warn' });
+  const versions = await WireClient.connect(broker.host, broker.port);
+  try {
+    const response = await versions.send(18, 3, { clientSoftwareName: 'metrics-test', clientSoftwareVersion: '1' });
+    advertised = new Set(response.apiKeys.map((entry) => entry.apiKey));
+  } finally {
+    versions.close();
+  }
+
+  const kafka = new kafkajs.Kafka({ brokers: [broker.bootstrap], clientId: 'metrics-test', logLevel: kafkajs.logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] }), true);
+    await admin.fetchTopicMetadata({ topics: [topic] });
+  } finally {
+    await admin.disconnect();
+  }
+
+  if (advertised.has(0)) {
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      await producer.send({ topic, acks: -1, messages: Array.from({ length: MESSAGES }, (_, i) => ({ value: `metrics message ${i}` })) });
+      produced = true;
+    } finally {
+      await producer.disconnect();
+    }
+  }
+  if (produced && advertised.has(1) && kcatPresent) {
+    const run = spawnSync('kcat', ['-C', '-b', broker.bootstrap, '-t', topic, '-o', 'beginning', '-c', String(MESSAGES), '-q'], {
+      stdio: 'ignore',
+      timeout: 20_000,
+    });
+    assert.equal(run.status, 0, `kcat consumed ${MESSAGES} messages`);
+    consumed = true;
+  }
+
+  // One connection stays open during the scrape, so the active-connections gauge has something to show.
+  openClient = await WireClient.connect(broker.host, broker.port);
+  await openClient.send(3, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+  const response = await ops('/metrics');
+  assert.equal(response.status, 200);
+  contentType = response.headers.get('content-type') ?? '';
+  scrapedAtSeconds = Date.now() / 1000;
+  families = parsePrometheusText(await response.text());
+});
+
+after(async () => {
+  openClient?.close();
+  await broker?.stop();
+});
+
+test('/metrics is Prometheus text 0.0.4 and every family is kafscale_* with HELP and TYPE', () => {
+  assert.match(contentType, /^text\/plain; version=0\.0\.4/);
+  assert.ok(families.size > 20, `expected many families, got ${families.size}`);
+  for (const family of families.values()) {
+    assert.match(family.name, /^kafscale_/, `family ${family.name} is kafscale_-prefixed`);
+    assert.notEqual(family.help, null, `${family.name} has HELP`);
+    assert.notEqual(family.type, 'untyped', `${family.name} has a TYPE`);
+  }
+  for (const sample of samplesNamed(families, 'kafscale_requests_total')) {
+    assert.equal(sample.labels['broker_id'], '0', 'the broker_id default label is on every series');
+  }
+});
+
+test('kafscale_requests_total counts requests by api_key', () => {
+  assert.equal(families.get('kafscale_requests_total')?.type, 'counter');
+  // ApiVersions: our probe, kafkajs's connections and startBroker's readiness probes.
+  assert.ok(total('kafscale_requests_total', { api_key: '18' }) >= 3);
+  assert.ok(total('kafscale_requests_total', { api_key: '3' }) >= 2, 'Metadata from kafkajs and the open client');
+  assert.ok(total('kafscale_requests_total', { api_key: '19' }) >= 1, 'CreateTopics');
+  if (produced) assert.ok(total('kafscale_requests_total', { api_key: '0' }) >= 1, 'Produce');
+  if (consumed) assert.ok(total('kafscale_requests_total', { api_key: '1' }) >= 1, 'Fetch');
+  for (const sample of samplesNamed(families, 'kafscale_requests_total')) {
+    assert.match(sample.labels['api_key'] ?? '', /^\d{1,3}$/);
+    assert.ok(Number.isInteger(sample.value) && sample.value < 100_000, `plausible count ${sample.value}`);
+  }
+});
+
+test('kafscale_request_duration_seconds has one observation per answered request, with plausible times', () => {
+  assert.equal(families.get('kafscale_request_duration_seconds')?.type, 'histogram');
+  for (const apiKey of ['18', '3', '19', ...(produced ? ['0'] : []), ...(consumed ? ['1'] : [])]) {
+    const count = total('kafscale_request_duration_seconds_count', { api_key: apiKey });
+    const sum = total('kafscale_request_duration_seconds_sum', { api_key: apiKey });
+    // Every client request was answered before the scrape, and the scrape is no Kafka request.
+    assert.equal(count, total('kafscale_requests_total', { api_key: apiKey }), `api_key ${apiKey}: observations = requests`);
+    assert.ok(sum > 0 && sum / count < 5, `api_key ${apiKey}: mean ${sum / count} s`);
+  }
+  // ApiVersions is answered from a table: it must sit in the lowest buckets, not near a second.
+  const apiVersionsCount = total('kafscale_request_duration_seconds_count', { api_key: '18' });
+  assert.ok(total('kafscale_request_duration_seconds_bucket', { api_key: '18', le: '0.1' }) >= apiVersionsCount * 0.9);
+  assert.equal(total('kafscale_requests_in_flight'), 0, 'nothing in flight between requests');
+});
+
+test('connection and network series reflect the traffic', () => {
+  const accepted = total('kafscale_connections_accepted_total');
+  const active = total('kafscale_connections_active');
+  assert.ok(accepted >= 4, `accepted ${accepted}: probe, kafkajs, the open client, ...`);
+  assert.ok(active >= 1 && active <= accepted, `active ${active} of ${accepted}`);
+  assert.ok(total('kafscale_connections_closed_total') <= accepted);
+  assert.ok(total('kafscale_connections_closed_total', { reason: 'client' }) >= 1, 'the probes closed their connections');
+  const received = total('kafscale_network_received_bytes_total');
+  const sent = total('kafscale_network_sent_bytes_total');
+  assert.ok(received > 100 && sent > 100, `received ${received} B, sent ${sent} B`);
+  if (produced) assert.ok(received > MESSAGES * 'metrics message 0'.length, 'produced payloads were received');
+  assert.equal(total('kafscale_frames_rejected_total'), 0);
+});
+
+test('process and runtime metrics are plausible', () => {
+  const rss = total('kafscale_process_resident_memory_bytes');
+  assert.ok(rss > 20 * 1024 * 1024 && rss < 4 * 1024 ** 3, `RSS ${rss}`);
+  const cpu = total('kafscale_process_cpu_seconds_total');
+  assert.ok(cpu > 0 && cpu < 600, `CPU ${cpu} s`);
+  const startedAt = total('kafscale_process_start_time_seconds');
+  assert.ok(startedAt > scrapedAtSeconds - 600 && startedAt <= scrapedAtSeconds + 1, `started ${startedAt}`);
+  assert.ok(families.has('kafscale_nodejs_eventloop_lag_seconds'));
+  assert.ok(total('kafscale_nodejs_heap_size_used_bytes') > 0);
+});
+
+test(
+  'storage series count the flushes and object-store calls behind the produced data',
+  { todo: 'the flush pipeline and object store adapters do not record kafscale_flush_* / kafscale_object_store_* yet' },
+  () => {
+    assert.ok(produced, 'Produce is served');
+    assert.ok(total('kafscale_flush_duration_seconds_count') >= 1);
+    assert.ok(total('kafscale_flush_object_bytes_sum') >= MESSAGES * 'metrics message 0'.length);
+    assert.ok(total('kafscale_object_store_requests_total', { operation: 'put', outcome: 'ok' }) >= 1);
+    assert.ok(total('kafscale_metadata_store_requests_total', { operation: 'txn', outcome: 'ok' }) >= 1);
+  },
+);
+
+test('/healthz answers 200 while the process is alive', async () => {
+  const response = await ops('/healthz');
+  assert.equal(response.status, 200);
+  assert.equal((await response.text()).trim(), 'ok');
+});
+
+test('/readyz answers 200 with a JSON body when every probe passes', async () => {
+  const response = await ops('/readyz');
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+  assert.deepEqual(await response.json(), { ready: true, failures: {} });
+});
+
+test('an unknown ops path is 404 and names the real ones', async () => {
+  const response = await ops('/nope');
+  assert.equal(response.status, 404);
+  assert.match(await response.text(), /\/metrics/);
+});
