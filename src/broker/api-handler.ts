@@ -1,3 +1,4 @@
+import type { Encodable } from '../protocol/codec/index.ts';
 import type { RequestByKey, ResponseByKey } from '../protocol/messages/index.ts';
 import type { RequestContext } from './broker-services.ts';
 
@@ -12,9 +13,12 @@ export interface ApiHandler<K extends ApiKeyOf> {
   readonly name: string;
   readonly minVersion: number;
   readonly maxVersion: number;
-  /** Returns null only when the request gets no response (Produce with acks=0). */
-  handle(request: RequestByKey[K], context: RequestContext): Promise<ResponseByKey[K] | null>;
-  errorResponse(request: RequestByKey[K], errorCode: number, errorMessage: string, context: RequestContext): ResponseByKey[K];
+  /**
+   * Returns null only when the request gets no response (Produce with acks=0). Records fields may be
+   * lists of stored batches, written by reference (Encodable).
+   */
+  handle(request: RequestByKey[K], context: RequestContext): Promise<Encodable<ResponseByKey[K]> | null>;
+  errorResponse(request: RequestByKey[K], errorCode: number, errorMessage: string, context: RequestContext): Encodable<ResponseByKey[K]>;
 }
 
 /** Erases the key parameter so rows of different APIs fit one table. */

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
+import type { LogService } from '../services/log/log-service.ts';
+import type { PartitionAssigner } from '../services/log/partition-assigner.ts';
 
 /** Broker settings the handlers need, in domain terms (the app maps the validated config onto this). */
 export interface BrokerSettings {
@@ -20,6 +22,10 @@ export interface BrokerServices {
   readonly topics: TopicRegistry;
   readonly brokers: BrokerRegistry;
   readonly leaders: PartitionLeaders;
+  /** The storage engine: write path on owned partitions, read path on any. */
+  readonly logs: LogService;
+  /** Which partitions this broker owns; Produce asks it to acquire a partition on first use. */
+  readonly assigner: PartitionAssigner;
 }
 
 export interface RequestContext {

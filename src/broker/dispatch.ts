@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { ApiKey } from '../protocol/api-keys.ts';
-import { decodeRequest, decodeRequestHeader, encodeResponse } from '../protocol/codec/index.ts';
+import { decodeRequest, decodeRequestHeader, encodeResponse, type Encodable } from '../protocol/codec/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { RequestByKey, ResponseByKey } from '../protocol/messages/index.ts';
 import { ProtocolError } from '../protocol/protocol-error.ts';
@@ -89,7 +89,7 @@ export class Dispatcher implements RequestDispatcher {
       signal: connection.signal,
       services: this.#services,
     };
-    let response: ResponseByKey[ApiKeyOf] | null;
+    let response: Encodable<ResponseByKey[ApiKeyOf]> | null;
     let failed = false;
     try {
       response = await handler.handle(request, context);
