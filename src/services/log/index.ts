@@ -1,6 +1,6 @@
 /** Public face of the storage engine's log service (docs/design/storage.md). */
 export { LogService } from './log-service.ts';
-export type { AcquireResult, EpochEndOffset, ListOffsetResult, LogServiceOptions, OffsetQuery, ReadResult, TopicRef } from './log-service.ts';
+export type { AcquireResult, DeleteRecordsResult, EpochEndOffset, ListOffsetResult, LogServiceOptions, OffsetQuery, ReadResult, TopicRef } from './log-service.ts';
 export type { AppendResult, RecordError, PartitionLog, PartitionLogStatus } from './partition-log.ts';
 export { FLUSH_DEFAULTS } from './flush-pipeline.ts';
 export type { FlushOptions } from './flush-pipeline.ts';

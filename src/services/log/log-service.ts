@@ -11,6 +11,7 @@ import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
 import type { LogEntry, OwnerRecord } from './log-entry.ts';
+import { LogTrimmer } from './log-trimmer.ts';
 import { PartitionLog, type AppendResult } from './partition-log.ts';
 import { PartitionOwnership } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
@@ -66,6 +67,12 @@ export interface ListOffsetResult {
   readonly leaderEpoch: number;
 }
 
+export interface DeleteRecordsResult {
+  readonly errorCode: number;
+  /** The partition's log start offset afterwards (Kafka's low watermark), -1 on error. */
+  readonly lowWatermark: number;
+}
+
 export interface EpochEndOffset {
   readonly errorCode: number;
   readonly leaderEpoch: number;
@@ -88,6 +95,7 @@ export class LogService {
   readonly #cache: RangeCache;
   readonly #tailBudget: TailBudget;
   readonly #owned = new Map<string, PartitionLog>();
+  readonly #trimmer: LogTrimmer;
   #closed = false;
 
   private constructor(options: LogServiceOptions, catalog: LogCatalog) {
@@ -106,6 +114,7 @@ export class LogService {
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
     this.#cache = new RangeCache(options.objects, options.cacheBytes ?? CACHE_DEFAULT_BYTES);
     this.#tailBudget = new TailBudget(options.tailBytes ?? TAIL_DEFAULT_BYTES);
+    this.#trimmer = new LogTrimmer(options.store);
     void options.lease.lost.then(() => this.#onLeaseLost());
   }
 
@@ -156,6 +165,35 @@ export class LogService {
 
   owned(topicId: string, partition: number): PartitionLog | undefined {
     return this.#owned.get(key(topicId, partition));
+  }
+
+  /** Every partition this broker owns right now (retention runs on these). */
+  ownedLogs(): PartitionLog[] {
+    return [...this.#owned.values()];
+  }
+
+  /**
+   * DeleteRecords on an owned partition: moves the log start offset to `offset` (-1 = the high
+   * watermark) and drops the entries wholly below it, guarded by ownership. Kafka's rules: an offset
+   * above the high watermark is OFFSET_OUT_OF_RANGE; one at or below the log start changes nothing.
+   */
+  async deleteRecords(topicId: string, partition: number, offset: number): Promise<DeleteRecordsResult> {
+    const log = this.#owned.get(key(topicId, partition));
+    if (log === undefined || log.status === 'fenced' || log.status === 'closed' || this.#closed) {
+      return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, lowWatermark: -1 };
+    }
+    // The committed high watermark: only acknowledged data can be deleted.
+    const hwm = log.state.highWatermark;
+    const target = offset === -1 ? hwm : offset;
+    if (target < 0 || target > hwm) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 };
+    return this.trim(log, target);
+  }
+
+  /** Advances an owned partition's log start (retention, DeleteRecords); see LogTrimmer. */
+  async trim(log: PartitionLog, newStart: number): Promise<DeleteRecordsResult> {
+    const result = await this.#trimmer.trim(log, newStart);
+    if (!result.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, lowWatermark: -1 };
+    return { errorCode: ErrorCode.NONE, lowWatermark: result.logStartOffset };
   }
 
   /** Flushes what this partition has pending, then gives it up. */

@@ -1,0 +1,84 @@
+/**
+ * Moves a partition's log start offset forward and drops the log entries wholly below it — the one
+ * primitive behind DeleteRecords and retention (docs/design/storage.md, "Retention, DeleteRecords and
+ * object collection"). Only the owner trims: every txn compares the owner key's mod revision of the claim,
+ * exactly like a flush commit, so a fenced broker can never move the start or delete entries.
+ *
+ * Order matters for readers on other brokers: `start` is advanced in the FIRST txn (together with the
+ * first chunk of deletions), so no reader ever sees a gap between the log start and the first entry.
+ * Entries are dropped only from the front, keeping the rest contiguous. Objects are NOT deleted here: a
+ * WAL object is shared by many partitions; the ObjectCollector deletes it once nothing references it.
+ */
+import type { MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
+import { MetaKeys } from '../cluster/meta-keys.ts';
+import { encodeJson, type LogEntry } from './log-entry.ts';
+import type { PartitionLog } from './partition-log.ts';
+
+export interface TrimResult {
+  /** False when the claim is no longer valid (fenced): nothing more was changed. */
+  readonly ok: boolean;
+  readonly logStartOffset: number;
+  readonly droppedEntries: number;
+}
+
+/** One compare (owner) per txn; the rest are puts/deletes. */
+const OPS_PER_TXN = MAX_TXN_OPS - 1;
+
+export class LogTrimmer {
+  readonly #store: MetadataStore;
+  /** Trims of one partition run one at a time, so a slower, older trim can never move `start` back. */
+  readonly #running = new WeakMap<PartitionLog, Promise<unknown>>();
+
+  constructor(store: MetadataStore) {
+    this.#store = store;
+  }
+
+  /**
+   * Advances the log start offset to `newStart` (never backwards; callers keep it ≤ the high watermark)
+   * and deletes every entry whose last offset is below it. Applies the changes to the owner's state at
+   * once (read-your-writes); the watch delivers the same changes later and is ignored by revision.
+   */
+  trim(log: PartitionLog, newStart: number): Promise<TrimResult> {
+    const previous = this.#running.get(log) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.#trim(log, newStart));
+    this.#running.set(log, next);
+    return next;
+  }
+
+  async #trim(log: PartitionLog, newStart: number): Promise<TrimResult> {
+    const { claim, state } = log;
+    if (log.status === 'fenced' || log.status === 'closed') return { ok: false, logStartOffset: state.logStartOffset, droppedEntries: 0 };
+    const start = Math.max(newStart, state.logStartOffset);
+    const dropped: LogEntry[] = [];
+    for (const entry of state.entries) {
+      if (entry.lastOffset >= start) break;
+      dropped.push(entry);
+    }
+    const ops: TxnOp[] = [];
+    const moveStart = start > state.logStartOffset;
+    const startKey = MetaKeys.partitionLogStart(claim.topicId, claim.partition);
+    const startValue = encodeJson({ logStartOffset: start });
+    if (moveStart) ops.push({ type: 'put', key: startKey, value: startValue });
+    for (const entry of dropped) ops.push({ type: 'delete', key: MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset) });
+    let done = 0;
+    for (let i = 0; i < ops.length; i += OPS_PER_TXN) {
+      const chunk = ops.slice(i, i + OPS_PER_TXN);
+      const result = await this.#store.txn({
+        compare: [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }],
+        success: chunk,
+      });
+      if (!result.succeeded) {
+        log.fence('owner key changed while trimming the log');
+        return { ok: false, logStartOffset: state.logStartOffset, droppedEntries: done };
+      }
+      for (const op of chunk) {
+        const suffix = op.type === 'put' ? 'start' : `log/${(op as { key: string }).key.slice(-20)}`;
+        const kv = op.type === 'put' ? { key: startKey, value: startValue, createRevision: result.revision, modRevision: result.revision, version: 1, lease: null } : null;
+        if (state.apply(suffix, kv, result.revision) && op.type === 'delete') done++;
+      }
+      state.notify();
+    }
+    return { ok: true, logStartOffset: state.logStartOffset, droppedEntries: done };
+  }
+}
