@@ -10,6 +10,8 @@ import { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import { loadOrCreateClusterId } from '../services/cluster/cluster-identity.ts';
 import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
+import { LogService } from '../services/log/log-service.ts';
+import { PartitionAssigner } from '../services/log/partition-assigner.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import { FsObjectStore } from '../storage/object/fs-object-store.ts';
@@ -28,6 +30,7 @@ export class BrokerApp {
   #closing: Promise<void> | null = null;
   #kafkaPort = 0;
   #opsPort = 0;
+  #server: KafkaServer | null = null;
 
   constructor(config: KafscaleConfig, log: Logger) {
     this.config = config;
@@ -76,6 +79,7 @@ export class BrokerApp {
       logger: log.child({ component: 'server' }),
       metrics: this.metrics,
     });
+    this.#server = server;
     this.#kafkaPort = await server.start();
     this.#onClose('kafka listener', () => server.close({ drainMs: 5_000 }));
 
@@ -91,12 +95,32 @@ export class BrokerApp {
     this.#onClose('broker registry', () => brokers.close());
     this.#watchSession(lease);
 
+    const logs = await LogService.open({
+      store: meta,
+      objects,
+      log: log.child({ component: 'log' }),
+      brokerId: config.broker.id,
+      lease,
+      namespace: config.objectStore.namespace,
+      flush: { lingerMs: config.flush.lingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
+      cacheBytes: config.cache.maxBytes,
+    });
+    // Closed after the listener (registered later, closed earlier): in-flight produce requests drain first.
+    this.#onClose('log service', () => logs.close());
+    const leaders = new PartitionLeaders(brokers);
+    leaders.useEpochSource((topicId, partition) => logs.owned(topicId, partition)?.epoch);
+    const assigner = new PartitionAssigner({ logs, topics, brokers, leaders, log: log.child({ component: 'assigner' }) });
+    assigner.start();
+    this.#onClose('partition assigner', () => assigner.close());
+
     const services: BrokerServices = {
       settings: brokerSettings(config),
       clusterId,
       topics,
       brokers,
-      leaders: new PartitionLeaders(brokers),
+      leaders,
+      logs,
+      assigner,
     };
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed) => {
       if (failed) this.metrics.requestErrorsTotal.inc({ api_key: apiKeyLabel(apiKey), error: 'exception' });
@@ -131,6 +155,13 @@ export class BrokerApp {
   }
 
   async #closeAll(): Promise<void> {
+    // Stop taking requests and let in-flight ones (produce waiting for its flush) finish before the
+    // services under them close.
+    try {
+      await this.#server?.close({ drainMs: 5_000 });
+    } catch (error) {
+      this.log.warn({ err: error }, 'error while draining the Kafka listener');
+    }
     for (const closer of this.#closers.reverse()) {
       try {
         await closer.close();

@@ -7,7 +7,11 @@ import { deleteTopicsApi } from './handlers/delete-topics.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { describeConfigsApi } from './handlers/describe-configs.ts';
 import { describeTopicPartitionsApi } from './handlers/describe-topic-partitions.ts';
+import { fetchApi } from './handlers/fetch.ts';
+import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { metadataApi } from './handlers/metadata.ts';
+import { offsetForLeaderEpochApi } from './handlers/offset-for-leader-epoch.ts';
+import { produceApi } from './handlers/produce.ts';
 
 /**
  * THE API table: apiKey → version range → handler. ApiVersions advertises exactly these rows, and
@@ -43,6 +47,10 @@ export function createApiTable(extra: readonly AnyApiHandler[] = []): ApiTable {
   table = new ApiTable([
     apiVersions,
     metadataApi,
+    produceApi,
+    fetchApi,
+    listOffsetsApi,
+    offsetForLeaderEpochApi,
     createTopicsApi,
     deleteTopicsApi,
     createPartitionsApi,

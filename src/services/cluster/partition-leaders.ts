@@ -14,9 +14,15 @@ export interface PartitionLeader {
  */
 export class PartitionLeaders {
   readonly #brokers: BrokerRegistry;
+  #epochOf: (topicId: string, partition: number) => number | undefined = () => undefined;
 
   constructor(brokers: BrokerRegistry) {
     this.#brokers = brokers;
+  }
+
+  /** Where owner epochs come from (the storage engine's ownership); unknown epochs are reported as 0. */
+  useEpochSource(epochOf: (topicId: string, partition: number) => number | undefined): void {
+    this.#epochOf = epochOf;
   }
 
   leaderOf(topicId: string, partition: number): PartitionLeader {
@@ -30,7 +36,7 @@ export class PartitionLeaders {
         best = broker.brokerId;
       }
     }
-    return { brokerId: best, epoch: 0 };
+    return { brokerId: best, epoch: this.#epochOf(topicId, partition) ?? 0 };
   }
 }
 

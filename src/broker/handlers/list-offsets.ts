@@ -1,0 +1,67 @@
+import { ApiKey } from '../../protocol/api-keys.ts';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { ListOffsetsResponse } from '../../protocol/messages/index.ts';
+import type { OffsetQuery } from '../../services/log/log-service.ts';
+import { defineApi } from '../api-handler.ts';
+import type { RequestContext } from '../broker-services.ts';
+
+type PartitionResponse = ListOffsetsResponse['topics'][number]['partitions'][number];
+
+/** Kafka's special ListOffsets timestamps. */
+const LATEST = -1n;
+const EARLIEST = -2n;
+const MAX_TIMESTAMP = -3n; // KIP-734
+const EARLIEST_LOCAL = -4n; // KIP-405: no tiering here, the local log is the whole log
+const LATEST_TIERED = -5n; // KIP-1005: nothing is tiered, so there is no such offset
+
+/** ListOffsets 1–10: earliest, latest, max timestamp, and the first offset with timestamp ≥ t. */
+export const listOffsetsApi = defineApi({
+  apiKey: ApiKey.ListOffsets,
+  name: 'ListOffsets',
+  minVersion: 1,
+  maxVersion: 10,
+  async handle(request, context) {
+    const topics = [];
+    for (const t of request.topics) {
+      const partitions: PartitionResponse[] = [];
+      for (const p of t.partitions) partitions.push(await lookup(t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch, context));
+      topics.push({ name: t.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+  errorResponse(request, errorCode) {
+    return {
+      throttleTimeMs: 0,
+      topics: request.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => failed(p.partitionIndex, errorCode)) })),
+    };
+  },
+});
+
+async function lookup(topicName: string, partition: number, timestamp: bigint, currentLeaderEpoch: number, context: RequestContext): Promise<PartitionResponse> {
+  const { services } = context;
+  const topic = services.topics.get(topicName);
+  if (topic === undefined || partition < 0 || partition >= topic.partitions) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const epoch = services.leaders.leaderOf(topic.id, partition).epoch;
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch > epoch) return failed(partition, ErrorCode.UNKNOWN_LEADER_EPOCH);
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < epoch) return failed(partition, ErrorCode.FENCED_LEADER_EPOCH);
+  if (timestamp === LATEST_TIERED) return { partitionIndex: partition, errorCode: ErrorCode.NONE, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+  let query: OffsetQuery;
+  if (timestamp === LATEST) query = 'latest';
+  else if (timestamp === EARLIEST || timestamp === EARLIEST_LOCAL) query = 'earliest';
+  else if (timestamp === MAX_TIMESTAMP) query = 'maxTimestamp';
+  else if (timestamp >= 0n) query = { timestampMs: Number(timestamp) };
+  else return failed(partition, ErrorCode.INVALID_REQUEST);
+  const result = await services.logs.listOffsets(topic.id, partition, query);
+  return {
+    partitionIndex: partition,
+    errorCode: result.errorCode,
+    oldStyleOffsets: [],
+    timestamp: BigInt(result.timestampMs),
+    offset: BigInt(result.offset),
+    leaderEpoch: result.leaderEpoch,
+  };
+}
+
+function failed(partition: number, errorCode: number): PartitionResponse {
+  return { partitionIndex: partition, errorCode, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+}

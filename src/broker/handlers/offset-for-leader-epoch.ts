@@ -1,0 +1,48 @@
+import { ApiKey } from '../../protocol/api-keys.ts';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { OffsetForLeaderEpochResponse } from '../../protocol/messages/index.ts';
+import { defineApi } from '../api-handler.ts';
+import type { RequestContext } from '../broker-services.ts';
+
+type EpochEndOffset = OffsetForLeaderEpochResponse['topics'][number]['partitions'][number];
+
+/**
+ * OffsetForLeaderEpoch 2–4 (KIP-320): the end offset of the requested epoch, answered from the
+ * partition's epoch history; consumers use it to detect log truncation after a leader change.
+ */
+export const offsetForLeaderEpochApi = defineApi({
+  apiKey: ApiKey.OffsetForLeaderEpoch,
+  name: 'OffsetForLeaderEpoch',
+  minVersion: 2,
+  maxVersion: 4,
+  async handle(request, context) {
+    const topics = [];
+    for (const t of request.topics) {
+      const partitions: EpochEndOffset[] = [];
+      for (const p of t.partitions) partitions.push(await endOffset(t.topic, p.partition, p.currentLeaderEpoch, p.leaderEpoch, context));
+      topics.push({ topic: t.topic, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+  errorResponse(request, errorCode) {
+    return {
+      throttleTimeMs: 0,
+      topics: request.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => failed(p.partition, errorCode)) })),
+    };
+  },
+});
+
+async function endOffset(topicName: string, partition: number, currentLeaderEpoch: number, leaderEpoch: number, context: RequestContext): Promise<EpochEndOffset> {
+  const { services } = context;
+  const topic = services.topics.get(topicName);
+  if (topic === undefined || partition < 0 || partition >= topic.partitions) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const epoch = services.leaders.leaderOf(topic.id, partition).epoch;
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch > epoch) return failed(partition, ErrorCode.UNKNOWN_LEADER_EPOCH);
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < epoch) return failed(partition, ErrorCode.FENCED_LEADER_EPOCH);
+  const result = await services.logs.epochEndOffset(topic.id, partition, leaderEpoch);
+  return { errorCode: result.errorCode, partition, leaderEpoch: result.leaderEpoch, endOffset: BigInt(result.endOffset) };
+}
+
+function failed(partition: number, errorCode: number): EpochEndOffset {
+  return { errorCode, partition, leaderEpoch: -1, endOffset: -1n };
+}
