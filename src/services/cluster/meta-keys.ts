@@ -35,6 +35,8 @@ export const MetaKeys = {
   /** Topics deleted whose objects still wait for collection. */
   deletedTopic: (topicId: string): string => `${ROOT}/deleted-topics/${topicId}`,
   deletedTopicsPrefix: `${ROOT}/deleted-topics/`,
+  /** Which broker runs the object collector now: `{brokerId}` under its session lease (one at a time). */
+  objectCollector: `${ROOT}/object-collector`,
   /**
    * Consumer groups (docs/design/groups.md). Group ids are arbitrary strings, so they are
    * percent-encoded (encodeURIComponent: '/' becomes %2F) before they reach a key. One state key per

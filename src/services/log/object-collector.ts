@@ -1,0 +1,207 @@
+/**
+ * Removes data nobody can read any more (docs/design/storage.md, "Retention, DeleteRecords and object
+ * collection"):
+ *
+ * 1. Deleted topics: for every `/kafscale/deleted-topics/{topicId}` marker, the topic incarnation's
+ *    partition keys are deleted — owner keys first (so no owner can commit into the topic again: every
+ *    commit compares its owner key), then the rest in txns of ≤128 ops. The marker goes only once the
+ *    prefix stayed empty for a whole grace period, so a late straggler (a broker that had not yet seen the
+ *    deletion) is swept too.
+ * 2. Objects, by mark and sweep: list the namespace's WAL objects, then read every log entry under
+ *    `/kafscale/partitions/` (the mark). An object no entry references is deleted once it is older than
+ *    `orphanGraceMs` (an upload whose commit may still be running is never touched) AND it was seen
+ *    unreferenced for `deleteDelayMs` (file.delete.delay.ms: a Fetch that resolved an entry just before
+ *    retention dropped it can still GET the range). That one rule covers retention, DeleteRecords,
+ *    DeleteTopics and orphans of crashed flushes alike, with no reference counts to keep consistent.
+ *
+ * Listing before marking is what makes it safe: an object committed before the mark is seen referenced;
+ * one committed after it was uploaded less than a commit timeout before, far inside `orphanGraceMs`.
+ * One broker at a time runs it: a key under the broker's session lease elects the collector.
+ */
+import type { Logger } from 'pino';
+import type { Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
+import type { ObjectStore } from '../../storage/object/object-store.ts';
+import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
+import { decodeLogEntry, encodeJson } from './log-entry.ts';
+
+export interface ObjectCollectorOptions {
+  readonly store: MetadataStore;
+  readonly objects: ObjectStore;
+  readonly log: Logger;
+  readonly brokerId: number;
+  /** The broker's session lease: the collector role lives and dies with it. */
+  readonly lease: Lease;
+  /** Object key prefix (KAFSCALE_S3_NAMESPACE). */
+  readonly namespace: string;
+  /** An unreferenced object younger than this may be an upload whose commit is running (default 10 min). */
+  readonly orphanGraceMs?: number;
+  /** How long an object stays after it was first seen unreferenced (default file.delete.delay.ms = 60 s). */
+  readonly deleteDelayMs?: number;
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+}
+
+export interface CollectResult {
+  /** False when another broker holds the collector role. */
+  readonly ran: boolean;
+  readonly deletedObjects: number;
+  readonly deletedPartitionKeys: number;
+  readonly deletedTopicMarkers: number;
+}
+
+export const COLLECTOR_DEFAULTS = {
+  orphanGraceMs: 10 * 60_000,
+  deleteDelayMs: 60_000,
+  intervalMs: 60_000,
+} as const;
+
+/** Keys deleted per txn and read per range while emptying a deleted topic. */
+const DELETE_CHUNK = MAX_TXN_OPS;
+const RANGE_CHUNK = 1_000;
+
+interface DeletedTopicMarker {
+  readonly id: string;
+  readonly name?: string;
+  readonly deletedMs?: number;
+  /** First time this collector found the topic's prefix empty. */
+  emptySinceMs?: number;
+}
+
+export class ObjectCollector {
+  readonly #o: ObjectCollectorOptions;
+  readonly #now: () => number;
+  readonly #orphanGraceMs: number;
+  readonly #deleteDelayMs: number;
+  /** Object key → when it was first seen unreferenced (by this broker, while it held the role). */
+  readonly #unreferencedSince = new Map<string, number>();
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<unknown> | null = null;
+  #closed = false;
+
+  constructor(options: ObjectCollectorOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#orphanGraceMs = options.orphanGraceMs ?? COLLECTOR_DEFAULTS.orphanGraceMs;
+    this.#deleteDelayMs = options.deleteDelayMs ?? COLLECTOR_DEFAULTS.deleteDelayMs;
+  }
+
+  start(): void {
+    if (this.#closed || this.#timer !== null) return;
+    this.#timer = setInterval(() => {
+      if (this.#running !== null) return;
+      this.#running = this.runOnce()
+        .catch((error: unknown) => this.#o.log.warn({ err: error }, 'object collection failed; retrying on the next pass'))
+        .finally(() => {
+          this.#running = null;
+        });
+    }, this.#o.intervalMs ?? COLLECTOR_DEFAULTS.intervalMs);
+    this.#timer.unref();
+  }
+
+  /** One pass: deleted topics, then objects. Throws on store faults (the timer logs and retries). */
+  async runOnce(): Promise<CollectResult> {
+    if (!(await this.#holdRole())) {
+      this.#unreferencedSince.clear(); // another broker collects; our observations would be stale later
+      return { ran: false, deletedObjects: 0, deletedPartitionKeys: 0, deletedTopicMarkers: 0 };
+    }
+    const topics = await this.#collectDeletedTopics();
+    const deletedObjects = await this.#collectObjects();
+    return { ran: true, deletedObjects, ...topics };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+
+  async #holdRole(): Promise<boolean> {
+    const { store, lease, brokerId } = this.#o;
+    if (!lease.isAlive()) return false;
+    const result = await store.txn({
+      compare: [{ key: MetaKeys.objectCollector, target: 'createRevision', op: '==', value: 0 }],
+      success: [{ type: 'put', key: MetaKeys.objectCollector, value: encodeJson({ brokerId }), lease: lease.id }],
+      failure: [{ type: 'get', key: MetaKeys.objectCollector }],
+    });
+    if (result.succeeded) return true;
+    const held = result.results[0];
+    return held !== null && held !== undefined && typeof held === 'object' && !Array.isArray(held) && held.lease === lease.id;
+  }
+
+  async #collectDeletedTopics(): Promise<{ deletedPartitionKeys: number; deletedTopicMarkers: number }> {
+    const { store } = this.#o;
+    const { kvs: markers } = await store.range(MetaKeys.deletedTopicsPrefix);
+    let deletedPartitionKeys = 0;
+    let deletedTopicMarkers = 0;
+    for (const kv of markers) {
+      if (this.#closed) break;
+      const marker = JSON.parse(kv.value.toString('utf8')) as DeletedTopicMarker;
+      const topicId = kv.key.slice(MetaKeys.deletedTopicsPrefix.length);
+      const removed = await this.#emptyPrefix(MetaKeys.partitionsOfTopicPrefix(topicId));
+      deletedPartitionKeys += removed;
+      const nowMs = this.#now();
+      if (removed > 0 || marker.emptySinceMs === undefined) {
+        // Remember (in the marker, guarded by its revision) when the prefix was first seen empty.
+        await store.txn({
+          compare: [{ key: kv.key, target: 'modRevision', op: '==', value: kv.modRevision }],
+          success: [{ type: 'put', key: kv.key, value: encodeJson({ ...marker, emptySinceMs: nowMs }) }],
+        });
+        this.#o.log.info({ topicId, topic: marker.name, deletedKeys: removed }, 'deleted topic: partition metadata removed');
+      } else if (nowMs - marker.emptySinceMs >= this.#orphanGraceMs) {
+        const done = await store.txn({ compare: [{ key: kv.key, target: 'modRevision', op: '==', value: kv.modRevision }], success: [{ type: 'delete', key: kv.key }] });
+        if (done.succeeded) deletedTopicMarkers++;
+      }
+    }
+    return { deletedPartitionKeys, deletedTopicMarkers };
+  }
+
+  /** Deletes every key under the prefix, owner keys first, in txns within the store's limits. */
+  async #emptyPrefix(prefix: string): Promise<number> {
+    const { store } = this.#o;
+    let removed = 0;
+    for (let round = 0; round < 1_000_000 && !this.#closed; round++) {
+      const { kvs } = await store.range(prefix, { limit: RANGE_CHUNK });
+      if (kvs.length === 0) break;
+      const keys = kvs.map((kv) => kv.key);
+      // Fence every owner before its log disappears under it.
+      const ordered = [...keys.filter((k) => k.endsWith('/owner')), ...keys.filter((k) => !k.endsWith('/owner'))];
+      for (let i = 0; i < ordered.length; i += DELETE_CHUNK) {
+        const ops: TxnOp[] = ordered.slice(i, i + DELETE_CHUNK).map((key) => ({ type: 'delete', key }));
+        await store.txn({ compare: [], success: ops });
+        removed += ops.length;
+      }
+    }
+    return removed;
+  }
+
+  async #collectObjects(): Promise<number> {
+    const { store, objects, log, namespace } = this.#o;
+    // List first, then mark (see the file comment for why this order is safe).
+    const listed = [];
+    for await (const info of objects.list(`${namespace}/wal/`)) listed.push(info);
+    const referenced = new Set<string>();
+    const { kvs } = await store.range(MetaKeys.partitionsPrefix);
+    for (const kv of kvs) {
+      const parsed = parsePartitionKey(kv.key);
+      if (parsed === null || !parsed.suffix.startsWith('log/')) continue;
+      referenced.add(decodeLogEntry(kv.value).objectKey);
+    }
+    const nowMs = this.#now();
+    const doomed: string[] = [];
+    const stillUnreferenced = new Map<string, number>();
+    for (const info of listed) {
+      if (referenced.has(info.key) || nowMs - info.modifiedMs < this.#orphanGraceMs) continue;
+      const since = this.#unreferencedSince.get(info.key) ?? nowMs;
+      if (nowMs - since >= this.#deleteDelayMs) doomed.push(info.key);
+      else stillUnreferenced.set(info.key, since);
+    }
+    // Forget objects that are gone or referenced again; keep the clock of the others.
+    this.#unreferencedSince.clear();
+    for (const [key, since] of stillUnreferenced) this.#unreferencedSince.set(key, since);
+    for (let i = 0; i < doomed.length; i += 1_000) await objects.delete(doomed.slice(i, i + 1_000));
+    if (doomed.length > 0) log.info({ objects: doomed.length }, 'deleted objects no log entry references');
+    return doomed.length;
+  }
+}
