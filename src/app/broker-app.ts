@@ -15,6 +15,7 @@ import { PartitionAssigner } from '../services/log/partition-assigner.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import { FsObjectStore } from '../storage/object/fs-object-store.ts';
+import { InstrumentedObjectStore } from '../storage/object/instrumented-object-store.ts';
 import type { ObjectStore } from '../storage/object/object-store.ts';
 import { apiKeyLabel, KafscaleMetrics } from '../telemetry/metrics.ts';
 
@@ -59,7 +60,7 @@ export class BrokerApp {
     const { config, log } = this;
     const meta = await this.#openMetadataStore();
     this.#onClose('metadata store', () => meta.close());
-    const objects = await this.#openObjectStore();
+    const objects = new InstrumentedObjectStore(await this.#openObjectStore(), this.metrics);
     this.#onClose('object store', () => objects.close());
 
     const clusterId = await loadOrCreateClusterId(meta, config.clusterId ?? undefined);
