@@ -32,6 +32,11 @@ export const MetaKeys = {
   /** One committed log entry, keyed by its base offset (20 digits: any int64 offset sorts numerically). */
   partitionLogEntry: (topicId: string, partition: number, baseOffset: number): string =>
     `${MetaKeys.partitionPrefix(topicId, partition)}log/${baseOffset.toString().padStart(20, '0')}`,
+  /**
+   * Producer-id allocation (docs/design/idempotence.md): `{next}` = first id not yet handed to any
+   * broker. Brokers take blocks of ids from it by compare-and-swap, so ids are unique cluster-wide.
+   */
+  producerIdBlock: `${ROOT}/producer-ids/next`,
   /** Topics deleted whose objects still wait for collection. */
   deletedTopic: (topicId: string): string => `${ROOT}/deleted-topics/${topicId}`,
   deletedTopicsPrefix: `${ROOT}/deleted-topics/`,

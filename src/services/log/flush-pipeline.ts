@@ -13,6 +13,7 @@ import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
+import { retainedBatches, type ProducerBatch } from '../producers/producer-state.ts';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { FlushScheduler, PartitionLog, PendingAppend } from './partition-log.ts';
 import { encodeWalObject, type WalPartitionRun } from './wal-object.ts';
@@ -227,6 +228,11 @@ export class FlushPipeline implements FlushScheduler {
     const encoded = encodeWalObject(this.#brokerId, createdMs, runs);
     const flushRuns: Run[] = planned.map(({ log, taken }, i) => {
       const dir = encoded.directory[i]!;
+      // Producer state rides in the entry's value: committed in the same guarded put as the data's entry.
+      let producers: ProducerBatch[] | null = null;
+      for (const pending of taken) {
+        if (pending.producerBatches !== null) (producers ??= []).push(...pending.producerBatches);
+      }
       const entry: LogEntry = {
         baseOffset: dir.baseOffset,
         lastOffset: dir.lastOffset,
@@ -236,6 +242,7 @@ export class FlushPipeline implements FlushScheduler {
         maxTimestamp: dir.maxTimestamp,
         batchCount: dir.batchCount,
         epoch: log.epoch,
+        ...(producers === null ? {} : { producers: retainedBatches(producers) }),
       };
       return { log, taken, entry, entryKey: MetaKeys.partitionLogEntry(log.topicId, log.partition, entry.baseOffset), entryValue: encodeLogEntry(entry) };
     });

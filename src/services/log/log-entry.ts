@@ -4,6 +4,7 @@
  * exist (9e15 records), timestamps are ms since epoch.
  */
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import { decodeProducerBatches, encodeProducerBatches, type ProducerBatch, type StoredProducerBatch } from '../producers/producer-state.ts';
 
 export interface LogEntry {
   readonly baseOffset: number;
@@ -16,9 +17,14 @@ export interface LogEntry {
   readonly batchCount: number;
   /** Owner epoch that committed the entry. */
   readonly epoch: number;
+  /**
+   * Idempotent-producer batches of this entry (per producer its last 5), so that producer state is
+   * durable exactly when the data is and a new owner rebuilds it from the entries (idempotence.md).
+   */
+  readonly producers?: readonly ProducerBatch[];
 }
 
-interface StoredEntry { b: number; l: number; o: string; s: number; e: number; t: number; n: number; ep: number }
+interface StoredEntry { b: number; l: number; o: string; s: number; e: number; t: number; n: number; ep: number; p?: StoredProducerBatch[] }
 
 export function encodeLogEntry(entry: LogEntry): Buffer {
   const stored: StoredEntry = {
@@ -31,6 +37,7 @@ export function encodeLogEntry(entry: LogEntry): Buffer {
     n: entry.batchCount,
     ep: entry.epoch,
   };
+  if (entry.producers !== undefined && entry.producers.length > 0) stored.p = encodeProducerBatches(entry.producers);
   return Buffer.from(JSON.stringify(stored));
 }
 
@@ -39,7 +46,8 @@ export function decodeLogEntry(value: Buffer): LogEntry {
   if (typeof s.b !== 'number' || typeof s.l !== 'number' || typeof s.o !== 'string' || typeof s.s !== 'number' || typeof s.e !== 'number') {
     throw new KafscaleError('KSC_INTERNAL', 'log entry in the metadata store lacks offsets, object key or byte range');
   }
-  return { baseOffset: s.b, lastOffset: s.l, objectKey: s.o, byteStart: s.s, byteEnd: s.e, maxTimestamp: s.t ?? -1, batchCount: s.n ?? 0, epoch: s.ep ?? 0 };
+  const entry: LogEntry = { baseOffset: s.b, lastOffset: s.l, objectKey: s.o, byteStart: s.s, byteEnd: s.e, maxTimestamp: s.t ?? -1, batchCount: s.n ?? 0, epoch: s.ep ?? 0 };
+  return s.p === undefined ? entry : { ...entry, producers: decodeProducerBatches(s.p) };
 }
 
 export interface OwnerRecord {

@@ -38,6 +38,8 @@ export interface LogServiceOptions {
   readonly cacheBytes?: number;
   /** Broker-wide bound of the owners' in-memory tails of acknowledged batches. */
   readonly tailBytes?: number;
+  /** producer.id.expiration.ms: idle idempotent producers are forgotten after this (default 1 day). */
+  readonly producerIdExpirationMs?: number;
   readonly now?: () => number;
 }
 
@@ -96,11 +98,13 @@ export class LogService {
   readonly #tailBudget: TailBudget;
   readonly #owned = new Map<string, PartitionLog>();
   readonly #trimmer: LogTrimmer;
+  readonly #producerIdExpirationMs: number | undefined;
   #closed = false;
 
   private constructor(options: LogServiceOptions, catalog: LogCatalog) {
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
+    this.#producerIdExpirationMs = options.producerIdExpirationMs;
     this.#catalog = catalog;
     this.#pipeline = new FlushPipeline({
       objects: options.objects,
@@ -157,6 +161,7 @@ export class LogService {
       log: this.#log,
       now: this.#now,
       reloadState: () => this.#catalog.reload(topicId, partition),
+      ...(this.#producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.#producerIdExpirationMs }),
     });
     this.#owned.set(key(topicId, partition), log);
     this.#log.info({ topicId, partition, epoch: claim.epoch, highWatermark: state.highWatermark }, 'partition acquired');

@@ -6,13 +6,18 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import {
+  baseSequence as batchBaseSequence,
   lastOffsetDelta,
+  lastSequence as batchLastSequence,
   maxTimestamp as batchMaxTimestamp,
   patchBaseOffset,
   patchLogAppendTime,
   patchPartitionLeaderEpoch,
+  producerEpoch as batchProducerEpoch,
+  producerId as batchProducerId,
   validateBatch,
 } from '../../protocol/records/index.ts';
+import { PRODUCER_ID_EXPIRATION_MS_DEFAULT, ProducerStateTable, type ProducerBatch } from '../producers/producer-state.ts';
 import { topicConfigNumber, effectiveTopicConfig } from '../cluster/topic-configs.ts';
 import type { OwnershipClaim } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
@@ -34,6 +39,13 @@ export interface AppendResult {
   readonly logStartOffset: number;
   /** Per-batch problems (INVALID_RECORD / CORRUPT_MESSAGE), Kafka's ProduceResponse recordErrors. */
   readonly recordErrors: readonly RecordError[];
+  /**
+   * True when the append was an exact retry of an idempotent batch already written: nothing was
+   * appended and baseOffset is the original batch's offset. Kafka answers such a retry with NONE and
+   * the original offset (the Java client also accepts DUPLICATE_SEQUENCE_NUMBER as success), so the
+   * Produce handler needs no special case. Absent = false.
+   */
+  readonly duplicate?: boolean;
 }
 
 /** One append call's batches on their way to durability. */
@@ -45,6 +57,8 @@ export class PendingAppend {
   readonly bytes: number;
   readonly maxTimestamp: number;
   readonly logAppendTimeMs: number;
+  /** The idempotent batches of this append, with their offsets (null: none). */
+  producerBatches: ProducerBatch[] | null = null;
   settled = false;
   readonly #resolve: (result: AppendResult) => void;
   readonly promise: Promise<AppendResult>;
@@ -101,6 +115,14 @@ export class PartitionLog {
   readonly #reloadState: () => Promise<PartitionState>;
   #status: PartitionLogStatus = 'active';
   #nextOffset: number;
+  readonly #producerIdExpirationMs: number;
+  /** Producer state of committed entries only: what a new owner would rebuild. */
+  #committedProducers: ProducerStateTable;
+  /** Committed + every unsettled append, in offset order: what new batches are checked against. */
+  #producers: ProducerStateTable;
+  /** The append that wrote a remembered batch, while it may still be unsettled (retries wait on it). */
+  readonly #appendOfBatch = new WeakMap<ProducerBatch, PendingAppend>();
+  #lastExpiryMs: number;
   /** Appended, not yet taken by a flush, in offset order. */
   #queued: PendingAppend[] = [];
   /** Taken by a flush, not yet settled, in offset order. */
@@ -114,6 +136,8 @@ export class PartitionLog {
     readonly log: Logger;
     readonly now: () => number;
     readonly reloadState: () => Promise<PartitionState>;
+    /** producer.id.expiration.ms: producers idle this long are forgotten (Kafka's default: 1 day). */
+    readonly producerIdExpirationMs?: number;
   }) {
     this.claim = options.claim;
     this.state = options.state;
@@ -123,6 +147,15 @@ export class PartitionLog {
     this.#now = options.now;
     this.#reloadState = options.reloadState;
     this.#nextOffset = options.state.highWatermark;
+    this.#producerIdExpirationMs = options.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT;
+    this.#lastExpiryMs = this.#now();
+    this.#committedProducers = this.#rebuildProducers(options.state);
+    this.#producers = this.#committedProducers.clone();
+  }
+
+  /** Idempotent-producer state (DescribeProducers): committed and pending batches. */
+  get producers(): ProducerStateTable {
+    return this.#producers;
   }
 
   get topicId(): string {
@@ -158,6 +191,7 @@ export class PartitionLog {
   append(batches: readonly Buffer[], topicConfigs: Readonly<Record<string, string>>): Promise<AppendResult> {
     const refusal = this.#refusal();
     if (refusal !== null) return Promise.resolve(refusal);
+    this.#maybeExpireProducers();
     const maxMessageBytes = topicConfigNumber(topicConfigs, 'max.message.bytes');
     let bytes = 0;
     for (let i = 0; i < batches.length; i++) {
@@ -180,7 +214,7 @@ export class PartitionLog {
     if (batches.length === 0) return Promise.resolve(failure(ErrorCode.CORRUPT_MESSAGE, 'produce request carried no record batch', this.state.logStartOffset));
     const logAppendTime = effectiveTopicConfig(topicConfigs, 'message.timestamp.type') === 'LogAppendTime';
     if (this.#scheduler.mustWait(bytes)) return this.#appendAfterWait(batches, bytes, logAppendTime);
-    return this.#assign(batches, bytes, logAppendTime, false).promise;
+    return this.#assign(batches, bytes, logAppendTime, false);
   }
 
   async #appendAfterWait(batches: readonly Buffer[], bytes: number, logAppendTime: boolean): Promise<AppendResult> {
@@ -190,7 +224,7 @@ export class PartitionLog {
       this.#scheduler.cancelReservation(bytes);
       return refusal;
     }
-    return this.#assign(batches, bytes, logAppendTime, true).promise;
+    return this.#assign(batches, bytes, logAppendTime, true);
   }
 
   #refusal(): AppendResult | null {
@@ -205,7 +239,77 @@ export class PartitionLog {
     }
   }
 
-  #assign(batches: readonly Buffer[], bytes: number, logAppendTime: boolean, reserved: boolean): PendingAppend {
+  /**
+   * Sequence check, offset assignment and producer-state update in one synchronous step, so no other
+   * append of this partition can come between them (idempotence.md).
+   */
+  #assign(batches: readonly Buffer[], bytes: number, logAppendTime: boolean, reserved: boolean): Promise<AppendResult> {
+    const checked = this.#checkProducers(batches);
+    if (!Array.isArray(checked)) {
+      if (reserved) this.#scheduler.cancelReservation(bytes);
+      return checked;
+    }
+    const pending = this.#assignOffsets(batches, bytes, logAppendTime, reserved);
+    if (checked.length > 0) {
+      pending.producerBatches = checked;
+      for (const b of checked) {
+        this.#producers.apply(b);
+        this.#appendOfBatch.set(b, pending);
+      }
+    }
+    return pending.promise;
+  }
+
+  /**
+   * The idempotent batches of the append with the offsets they will get, or the answer when the
+   * append must not be written (a duplicate, or a sequence/epoch error). Kafka's rule for an append
+   * holding a duplicate: the whole append is answered as that duplicate.
+   */
+  #checkProducers(batches: readonly Buffer[]): ProducerBatch[] | Promise<AppendResult> {
+    const found: ProducerBatch[] = [];
+    // Later batches of the same producer in one append are checked against the earlier ones.
+    let table: ProducerStateTable | null = null;
+    let offset = this.#nextOffset;
+    for (const batch of batches) {
+      const firstOffset = offset;
+      offset += lastOffsetDelta(batch) + 1;
+      const producerId = batchProducerId(batch);
+      if (producerId < 0n) continue;
+      const epoch = batchProducerEpoch(batch);
+      const firstSeq = batchBaseSequence(batch);
+      const lastSeq = batchLastSequence(batch);
+      const view: ProducerStateTable = table ?? this.#producers;
+      const check = view.check(producerId, epoch, firstSeq, lastSeq);
+      if (check.kind === 'duplicate') return this.#duplicateResult(check.batch);
+      if (check.kind === 'error') return Promise.resolve(failure(check.errorCode, check.message, this.state.logStartOffset));
+      const meta: ProducerBatch = { producerId, epoch, firstSeq, lastSeq, firstOffset, lastOffset: offset - 1, timestampMs: Number(batchMaxTimestamp(batch)) };
+      found.push(meta);
+      if (batches.length > 1) {
+        table ??= this.#producers.clone();
+        table.apply(meta);
+      }
+    }
+    return found;
+  }
+
+  /** A retry of a batch already appended: its original offset once (and if) the original is durable. */
+  #duplicateResult(original: ProducerBatch): Promise<AppendResult> {
+    const success: AppendResult = {
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      baseOffset: original.firstOffset,
+      logAppendTimeMs: -1,
+      logStartOffset: this.state.logStartOffset,
+      recordErrors: [],
+      duplicate: true,
+    };
+    const pending = this.#appendOfBatch.get(original);
+    if (pending === undefined || pending.settled) return Promise.resolve(success);
+    // The original is still on its way: answer like it (a failure is retriable and rolls the state back).
+    return pending.promise.then((result) => (result.errorCode === ErrorCode.NONE ? { ...success, logStartOffset: result.logStartOffset, logAppendTimeMs: result.logAppendTimeMs } : result));
+  }
+
+  #assignOffsets(batches: readonly Buffer[], bytes: number, logAppendTime: boolean, reserved: boolean): PendingAppend {
     const baseOffset = this.#nextOffset;
     const appendTimeMs = logAppendTime ? this.#now() : -1;
     let next = baseOffset;
@@ -245,6 +349,8 @@ export class PartitionLog {
     const suffix = `log/${entryKey.slice(entryKey.lastIndexOf('/') + 1)}`;
     this.state.apply(suffix, { key: entryKey, value: entryValue, createRevision: revision, modRevision: revision, version: 1, lease: null }, revision);
     for (const pending of taken) {
+      // Committed means in the log, whatever the append's promise said: the state must know it.
+      if (pending.producerBatches !== null) for (const b of pending.producerBatches) this.#committedProducers.apply(b);
       if (!pending.settled) {
         for (const batch of pending.batches) this.#tailBudget.add(this.tail, batch, Number(batch.readBigInt64BE(0)));
       }
@@ -274,6 +380,38 @@ export class PartitionLog {
     }
     this.#removeSettled();
     if (offset < this.#nextOffset) this.#nextOffset = offset;
+    this.#rollbackProducers();
+  }
+
+  /** The failed appends' batches were never written: check state = committed + what is still pending. */
+  #rollbackProducers(): void {
+    const table = this.#committedProducers.clone();
+    for (const list of [this.#inflight, this.#queued]) {
+      for (const pending of list) {
+        if (pending.producerBatches !== null) for (const b of pending.producerBatches) table.apply(b);
+      }
+    }
+    this.#producers = table;
+  }
+
+  /** Replays the producer batches persisted in the committed entries, minus expired producers. */
+  #rebuildProducers(state: PartitionState): ProducerStateTable {
+    const table = new ProducerStateTable();
+    for (const entry of state.entries) {
+      if (entry.producers !== undefined) for (const b of entry.producers) table.apply(b);
+    }
+    table.expire(this.#now(), this.#producerIdExpirationMs);
+    return table;
+  }
+
+  #maybeExpireProducers(): void {
+    const now = this.#now();
+    // Scanning every producer on each append would cost O(producers); once a minute (or per tenth of the
+    // expiration, when shorter) is precise enough for an expiry measured in hours.
+    if (now - this.#lastExpiryMs < Math.min(60_000, this.#producerIdExpirationMs / 10)) return;
+    this.#lastExpiryMs = now;
+    this.#committedProducers.expire(now, this.#producerIdExpirationMs);
+    this.#producers.expire(now, this.#producerIdExpirationMs);
   }
 
   /** The claim is no longer valid: nothing more is committed or accepted here. */
@@ -307,6 +445,8 @@ export class PartitionLog {
         }
         this.failFrom(0, ErrorCode.KAFKA_STORAGE_ERROR, 'partition state was re-read after a storage failure; retry');
         this.#nextOffset = state.highWatermark;
+        this.#committedProducers = this.#rebuildProducers(state);
+        this.#producers = this.#committedProducers.clone();
         this.#tailBudget.forget(this.tail);
         this.#status = 'active';
         this.#log.info({ topicId: this.topicId, partition: this.partition, nextOffset: this.#nextOffset }, 'partition state re-read; appends resume');
