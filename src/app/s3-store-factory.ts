@@ -13,7 +13,8 @@ export async function openS3ObjectStore(config: S3ObjectStoreConfig, log: Logger
     forcePathStyle: config.forcePathStyle,
     ...(config.credentials === null ? {} : { accessKeyId: config.credentials.accessKeyId, secretAccessKey: config.credentials.secretAccessKey }),
     ...(config.sseKmsKeyId === null ? {} : { sseKmsKeyId: config.sseKmsKeyId }),
-    namespace: config.namespace,
+    // The namespace is the first segment of every key the storage engine writes (see storage.md), so
+    // the adapter itself adds no prefix.
   });
   // Fail fast with a message naming the settings when the bucket is unreachable or missing.
   try {
