@@ -66,27 +66,50 @@ static rd_kafka_t *new_producer(const char *brokers, const char *acks) {
   return rk;
 }
 
-static rd_kafka_t *new_consumer(const char *brokers, const char *topic, int partitions) {
+/*
+ * The legacy (simple) consumer, as kcat uses without -G: partitions read from the beginning through one
+ * queue, no group, nothing committed. (librdkafka's high-level consumer needs a group.id even for
+ * assign(), which would add the group coordinator to what is measured.)
+ */
+typedef struct {
+  rd_kafka_t *rk;
+  rd_kafka_topic_t *rkt;
+  rd_kafka_queue_t *queue;
+  int partitions;
+} consumer_t;
+
+static consumer_t new_consumer(const char *brokers, const char *topic, int partitions) {
   char err[512];
+  consumer_t c = {0};
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", brokers);
-  /* No group: partitions are assigned explicitly from the beginning, nothing is committed. */
-  set(conf, "enable.auto.commit", "false");
   set(conf, "enable.partition.eof", "false");
   set(conf, "fetch.wait.max.ms", "100");
   set(conf, "fetch.max.bytes", "52428800");
-  set(conf, "max.partition.fetch.bytes", "4194304");
-  rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!rk) die("consumer", err);
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(partitions);
+  set(conf, "fetch.message.max.bytes", "4194304");
+  c.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!c.rk) die("consumer", err);
+  c.rkt = rd_kafka_topic_new(c.rk, topic, NULL);
+  /* Like kcat: know the topic's leaders before starting, so the measurement excludes bootstrap. */
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(c.rk, 0, c.rkt, &md, 10000);
+  if (e) die("metadata", rd_kafka_err2str(e));
+  rd_kafka_metadata_destroy(md);
+  c.queue = rd_kafka_queue_new(c.rk);
+  c.partitions = partitions;
   for (int p = 0; p < partitions; p++) {
-    rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (rd_kafka_consume_start_queue(c.rkt, p, RD_KAFKA_OFFSET_BEGINNING, c.queue) == -1) {
+      die("consume_start", rd_kafka_err2str(rd_kafka_last_error()));
+    }
   }
-  rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  if (e) die("assign", rd_kafka_err2str(e));
-  return rk;
+  return c;
+}
+
+static void close_consumer(consumer_t *c) {
+  for (int p = 0; p < c->partitions; p++) rd_kafka_consume_stop(c->rkt, p);
+  rd_kafka_queue_destroy(c->queue);
+  rd_kafka_topic_destroy(c->rkt);
+  rd_kafka_destroy(c->rk);
 }
 
 static int produce_one(rd_kafka_t *rk, const char *topic, char *payload, size_t size) {
@@ -130,11 +153,11 @@ static int cmd_consume(int argc, char **argv) {
   int partitions = atoi(argv[4]);
   long count = atol(argv[5]);
   int64_t deadline = now_us() + atol(argv[6]) * 1000;
-  rd_kafka_t *rk = new_consumer(brokers, topic, partitions);
+  consumer_t consumer = new_consumer(brokers, topic, partitions);
   long received = 0, bytes = 0, errors = 0;
   int64_t start = now_us();
   while (received < count && now_us() < deadline) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+    rd_kafka_message_t *m = rd_kafka_consume_queue(consumer.queue, 100);
     if (!m) continue;
     if (m->err) {
       if (errors++ == 0) snprintf(first_error, sizeof first_error, "%s", rd_kafka_message_errstr(m));
@@ -147,8 +170,7 @@ static int cmd_consume(int argc, char **argv) {
   int64_t elapsed = now_us() - start;
   printf("{\"count\":%ld,\"received\":%ld,\"errors\":%ld,\"bytes\":%ld,\"seconds\":%.6f,\"firstError\":\"%s\"}\n",
          count, received, errors, bytes, elapsed / 1e6, first_error);
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  close_consumer(&consumer);
   return received == count ? 0 : 1;
 }
 
@@ -169,7 +191,7 @@ static int cmd_latency(int argc, char **argv) {
   int64_t deadline = now_us() + atol(argv[8]) * 1000;
   char *payload = malloc(size);
   memset(payload, 'x', size);
-  rd_kafka_t *consumer = new_consumer(brokers, topic, partitions);
+  consumer_t consumer = new_consumer(brokers, topic, partitions);
   rd_kafka_t *producer = new_producer(brokers, "all");
   int64_t interval = (int64_t)(1e6 / rate);
   int64_t start = now_us(), next_send = start;
@@ -186,7 +208,7 @@ static int cmd_latency(int argc, char **argv) {
     rd_kafka_poll(producer, 0);
     int wait_ms = sent < count ? (int)((next_send - now_us()) / 1000) : 50;
     if (wait_ms < 0) wait_ms = 0;
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, wait_ms);
+    rd_kafka_message_t *m = rd_kafka_consume_queue(consumer.queue, wait_ms);
     if (!m) continue;
     if (!m->err && m->len >= sizeof(int64_t)) {
       int64_t stamp;
@@ -202,8 +224,7 @@ static int cmd_latency(int argc, char **argv) {
   printf("{\"count\":%ld,\"sent\":%ld,\"received\":%ld,\"delivered\":%ld,\"failed\":%ld,\"seconds\":%.6f,\"firstError\":\"%s\"}\n",
          count, sent, received, delivered, failed, (now_us() - start) / 1e6, first_error);
   rd_kafka_destroy(producer);
-  rd_kafka_consumer_close(consumer);
-  rd_kafka_destroy(consumer);
+  close_consumer(&consumer);
   free(payload);
   return received == count ? 0 : 1;
 }

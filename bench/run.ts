@@ -1,0 +1,80 @@
+/**
+ * `npm run bench [-- options]`: measure a kafscale broker and print the results as a table (stderr
+ * carries progress). See docs/benchmarks.md.
+ *
+ *   --short            CI mode: bounded small counts, one repeat, a few seconds of work
+ *   --bootstrap h:p    measure an existing broker instead of starting one (no cold reads)
+ *   --ops h:p          that broker's ops listener, for object-store counts and RSS from /metrics
+ *   --json             print the result document (JSON) on stdout instead of the table
+ *   --save             also write bench/results/<date>.json and compare with the previous stored run
+ *   --kcat             measure with kcat even when the C client can be built
+ *
+ * Exit codes: 0 done (or skipped because the broker does not serve Produce/Fetch yet), 1 failed, 2 usage.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatComparison, formatReport, latestStoredReport } from './bench-report.ts';
+import { BenchSkipped, runBench, type BenchOptions } from './bench-runner.ts';
+
+const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
+
+function resultFileName(startedAt: string): string {
+  const day = startedAt.slice(0, 10);
+  for (let n = 1; n < 1000; n++) {
+    const name = n === 1 ? `${day}.json` : `${day}_${String(n).padStart(3, '0')}.json`;
+    if (!existsSync(join(RESULTS_DIR, name))) return name;
+  }
+  throw new Error(`more than 999 results for ${day} in ${RESULTS_DIR}`);
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        short: { type: 'boolean', default: false },
+        bootstrap: { type: 'string' },
+        ops: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        save: { type: 'boolean', default: false },
+        kcat: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\nusage: npm run bench -- [--short] [--bootstrap host:port [--ops host:port]] [--json] [--save] [--kcat]`);
+    return 2;
+  }
+  const options: BenchOptions = {
+    mode: values.short ? 'short' : 'full',
+    forceKcat: values.kcat,
+    ...(values.bootstrap === undefined ? {} : { bootstrap: values.bootstrap }),
+    ...(values.ops === undefined ? {} : { opsAddress: values.ops }),
+  };
+  let report;
+  try {
+    report = await runBench(options);
+  } catch (error) {
+    if (error instanceof BenchSkipped) {
+      console.error(`bench: skipped: ${error.message}`);
+      if (values.json) console.log(JSON.stringify({ skipped: error.message }));
+      return 0;
+    }
+    console.error(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return 1;
+  }
+  console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  if (values.save) {
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    const name = resultFileName(report.startedAt);
+    const previous = latestStoredReport(RESULTS_DIR, name);
+    writeFileSync(join(RESULTS_DIR, name), `${JSON.stringify(report, null, 2)}\n`);
+    console.error(`bench: saved bench/results/${name}`);
+    console.error(previous === null ? 'bench: no previous stored run to compare with' : formatComparison(previous.report, report, previous.name));
+  }
+  return 0;
+}
+
+process.exitCode = await main();
