@@ -10,6 +10,7 @@ import { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import { loadOrCreateClusterId } from '../services/cluster/cluster-identity.ts';
 import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
+import { GroupCoordinator } from '../services/groups/group-coordinator.ts';
 import { LogService } from '../services/log/log-service.ts';
 import { PartitionAssigner } from '../services/log/partition-assigner.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
@@ -114,6 +115,10 @@ export class BrokerApp {
     assigner.start();
     this.#onClose('partition assigner', () => assigner.close());
 
+    const groups = new GroupCoordinator(meta, brokers, { ...config.groups }, log.child({ component: 'groups' }));
+    groups.start();
+    this.#onClose('group coordinator', () => groups.close());
+
     const services: BrokerServices = {
       settings: brokerSettings(config),
       clusterId,
@@ -122,6 +127,7 @@ export class BrokerApp {
       leaders,
       logs,
       assigner,
+      groups,
     };
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed) => {
       if (failed) this.metrics.requestErrorsTotal.inc({ api_key: apiKeyLabel(apiKey), error: 'exception' });

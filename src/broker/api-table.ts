@@ -9,6 +9,7 @@ import { describeConfigsApi } from './handlers/describe-configs.ts';
 import { describeTopicPartitionsApi } from './handlers/describe-topic-partitions.ts';
 import { fetchApi } from './handlers/fetch.ts';
 import { listOffsetsApi } from './handlers/list-offsets.ts';
+import { groupApis } from './handlers/groups/index.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import { offsetForLeaderEpochApi } from './handlers/offset-for-leader-epoch.ts';
 import { produceApi } from './handlers/produce.ts';
@@ -59,6 +60,7 @@ export function createApiTable(extra: readonly AnyApiHandler[] = []): ApiTable {
     incrementalAlterConfigsApi,
     describeClusterApi,
     describeTopicPartitionsApi,
+    ...groupApis,
     ...extra,
   ]);
   return table;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
+import type { GroupCoordinator } from '../services/groups/group-coordinator.ts';
 import type { LogService } from '../services/log/log-service.ts';
 import type { PartitionAssigner } from '../services/log/partition-assigner.ts';
 
@@ -26,6 +27,8 @@ export interface BrokerServices {
   readonly logs: LogService;
   /** Which partitions this broker owns; Produce asks it to acquire a partition on first use. */
   readonly assigner: PartitionAssigner;
+  /** Consumer groups and committed offsets (classic protocol) of the groups this broker coordinates. */
+  readonly groups: GroupCoordinator;
 }
 
 export interface RequestContext {
@@ -33,6 +36,8 @@ export interface RequestContext {
   readonly apiVersion: number;
   readonly correlationId: number;
   readonly clientId: string | null;
+  /** The client's address (DescribeGroups reports it as the member's host); set by dispatch when known. */
+  readonly remoteAddress?: string;
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly services: BrokerServices;

@@ -1,0 +1,62 @@
+import { ApiKey } from '../../../protocol/api-keys.ts';
+import { ErrorCode } from '../../../protocol/error-codes.ts';
+import type { OffsetCommitRequest, OffsetCommitResponse } from '../../../protocol/messages/index.ts';
+import { defineApi } from '../../api-handler.ts';
+
+/** Kafka's offset.metadata.max.bytes default. */
+export const OFFSET_METADATA_MAX_BYTES = 4096;
+
+/**
+ * OffsetCommit 2–9. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION and oversized metadata
+ * OFFSET_METADATA_TOO_LARGE (as KafkaApis checks them); the rest go to the coordinator in one call,
+ * which writes them in as few metadata transactions as the limits allow.
+ */
+export const offsetCommitApi = defineApi({
+  apiKey: ApiKey.OffsetCommit,
+  name: 'OffsetCommit',
+  minVersion: 2,
+  maxVersion: 9,
+  async handle(request, context) {
+    const { topics, groups } = context.services;
+    const codes: number[][] = request.topics.map((t) =>
+      t.partitions.map((p) => {
+        if (topics.get(t.name) === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_MAX_BYTES) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+        return ErrorCode.NONE;
+      }),
+    );
+    const valid: { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string | null; at: [number, number] }[] = [];
+    request.topics.forEach((t, ti) =>
+      t.partitions.forEach((p, pi) => {
+        if (codes[ti]?.[pi] !== ErrorCode.NONE) return;
+        valid.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: context.apiVersion >= 6 ? p.committedLeaderEpoch : -1, metadata: p.committedMetadata, at: [ti, pi] });
+      }),
+    );
+    if (valid.length > 0 || request.groupId === '') {
+      const results = await groups.commitOffsets({
+        groupId: request.groupId,
+        generationId: request.generationIdOrMemberEpoch,
+        memberId: request.memberId,
+        groupInstanceId: context.apiVersion >= 7 ? request.groupInstanceId : null,
+        retentionTimeMs: context.apiVersion <= 4 ? Number(request.retentionTimeMs) : -1,
+        offsets: valid,
+      });
+      valid.forEach((v, i) => {
+        const row = codes[v.at[0]];
+        if (row !== undefined) row[v.at[1]] = results[i] ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+      });
+      if (request.groupId === '') for (const row of codes) row.fill(ErrorCode.INVALID_GROUP_ID);
+    }
+    return response(request, (ti, pi) => codes[ti]?.[pi] ?? ErrorCode.UNKNOWN_SERVER_ERROR);
+  },
+  errorResponse(request, errorCode) {
+    return response(request, () => errorCode);
+  },
+});
+
+function response(request: OffsetCommitRequest, codeOf: (topicIndex: number, partitionIndex: number) => number): OffsetCommitResponse {
+  return {
+    throttleTimeMs: 0,
+    topics: request.topics.map((t, ti) => ({ name: t.name, partitions: t.partitions.map((p, pi) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(ti, pi) })) })),
+  };
+}

@@ -1,0 +1,68 @@
+import { ApiKey } from '../../../protocol/api-keys.ts';
+import { ErrorCode } from '../../../protocol/error-codes.ts';
+import type { OffsetFetchResponse } from '../../../protocol/messages/index.ts';
+import type { CommittedOffset } from '../../../services/groups/index.ts';
+import { defineApi } from '../../api-handler.ts';
+import type { RequestContext } from '../../broker-services.ts';
+
+type FetchedTopic = OffsetFetchResponse['topics'][number];
+type WantedTopics = readonly { name: string; partitionIndexes: readonly number[] }[] | null;
+
+/**
+ * OffsetFetch 1–9. Topics null (v2+) means every partition with a commit; a partition without one gets
+ * offset -1. v8+ fetches several groups at once (KIP-709). v1 has no group-level error field, so a
+ * group-level error is reported on every partition. There are no transactions, so no offset is ever
+ * pending and require_stable (KIP-447) needs no waiting.
+ */
+export const offsetFetchApi = defineApi({
+  apiKey: ApiKey.OffsetFetch,
+  name: 'OffsetFetch',
+  minVersion: 1,
+  maxVersion: 9,
+  async handle(request, context) {
+    if (context.apiVersion >= 8) {
+      const groups = await Promise.all(
+        request.groups.map(async (g) => {
+          const fetched = await fetchGroup(g.groupId, g.topics, context);
+          return { groupId: g.groupId, errorCode: fetched.errorCode, topics: fetched.topics };
+        }),
+      );
+      return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, topics: [], groups };
+    }
+    const fetched = await fetchGroup(request.groupId, request.topics, context);
+    return { throttleTimeMs: 0, errorCode: fetched.errorCode, topics: fetched.topics, groups: [] };
+  },
+  errorResponse(request, errorCode, _message, context) {
+    if (context.apiVersion >= 8) return { throttleTimeMs: 0, errorCode, topics: [], groups: request.groups.map((g) => ({ groupId: g.groupId, errorCode, topics: [] })) };
+    return { throttleTimeMs: 0, errorCode, topics: partitionErrors(request.topics, errorCode), groups: [] };
+  },
+});
+
+async function fetchGroup(groupId: string, wanted: WantedTopics, context: RequestContext): Promise<{ errorCode: number; topics: FetchedTopic[] }> {
+  const topics = wanted === null ? null : wanted.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
+  const result = await context.services.groups.fetchOffsets(groupId, topics);
+  if (result.errorCode !== ErrorCode.NONE) {
+    return { errorCode: result.errorCode, topics: context.apiVersion < 2 ? partitionErrors(wanted, result.errorCode) : [] };
+  }
+  return { errorCode: ErrorCode.NONE, topics: byTopic(result.offsets) };
+}
+
+function byTopic(offsets: readonly CommittedOffset[]): FetchedTopic[] {
+  const topics = new Map<string, FetchedTopic>();
+  for (const o of offsets) {
+    let topic = topics.get(o.topic);
+    if (topic === undefined) {
+      topic = { name: o.topic, partitions: [] };
+      topics.set(o.topic, topic);
+    }
+    topic.partitions.push({ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', errorCode: ErrorCode.NONE });
+  }
+  return [...topics.values()];
+}
+
+function partitionErrors(wanted: WantedTopics, errorCode: number): FetchedTopic[] {
+  return (wanted ?? []).map((t) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode })),
+  }));
+}

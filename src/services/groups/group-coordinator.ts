@@ -1,0 +1,536 @@
+import type { Logger } from 'pino';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { MetadataStore } from '../../storage/meta/metadata-store.ts';
+import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
+import { rendezvousScore } from '../cluster/partition-leaders.ts';
+import { ClassicGroup, GroupState, type JoinOutcome, type SyncOutcome } from './classic-group.ts';
+import { MetaKeys } from '../cluster/meta-keys.ts';
+import { encodeGroup, GroupStore } from './group-store.ts';
+import { joinError, Membership, syncError, type JoinRequest, type MemberIdentity, type Pending, type SyncRequest } from './membership.ts';
+import { OffsetStore, type CommittedOffset } from './offset-store.ts';
+import { SerialQueue } from './serial-queue.ts';
+
+export interface GroupSettings {
+  readonly initialRebalanceDelayMs: number;
+  readonly minSessionTimeoutMs: number;
+  readonly maxSessionTimeoutMs: number;
+  readonly offsetsRetentionMinutes: number;
+  /** Period of the coarse timer that enforces session and rebalance timeouts; default 250 ms. */
+  readonly tickMs?: number;
+  /** Period of the expired-offsets sweep (offsets.retention.check.interval.ms); default 60 s. */
+  readonly retentionCheckIntervalMs?: number;
+  /** Clock, for tests. */
+  readonly nowMs?: () => number;
+}
+
+/** Where coordinators live: the live brokers (BrokerRegistry satisfies this). */
+export interface CoordinatorPlacement {
+  readonly self: { readonly brokerId: number };
+  live(): readonly { readonly brokerId: number }[];
+  onChange(listener: () => void): () => void;
+}
+
+export interface OffsetCommitRequest {
+  readonly groupId: string;
+  readonly generationId: number;
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  /** OffsetCommit v2–v4 retention time; -1 when absent. */
+  readonly retentionTimeMs: number;
+  readonly offsets: readonly { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string | null }[];
+}
+
+export interface GroupDescription {
+  readonly errorCode: number;
+  readonly groupId: string;
+  readonly state: string;
+  readonly protocolType: string;
+  /** The selected protocol while Stable, '' otherwise (Kafka's GroupSummary). */
+  readonly protocolData: string;
+  readonly members: readonly {
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    metadata: Buffer;
+    assignment: Buffer;
+  }[];
+}
+
+export interface ListedGroup {
+  readonly groupId: string;
+  readonly protocolType: string;
+  readonly state: string;
+}
+
+interface Slot {
+  readonly queue: SerialQueue;
+  group: ClassicGroup | null;
+  loaded: boolean;
+  ticking: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The classic-protocol group coordinator (Kafka's GroupCoordinator): membership, rebalances, committed
+ * offsets and admin views for the groups this broker coordinates. Placement is rendezvous hashing of
+ * the group id over the live brokers; state and offsets live in the metadata store, so whichever
+ * broker coordinates a group next loads it from there and continues.
+ *
+ * Store faults surface as COORDINATOR_NOT_AVAILABLE (clients look the coordinator up again and
+ * retry); a guarded write that loses to another coordinator surfaces as NOT_COORDINATOR.
+ */
+export class GroupCoordinator {
+  readonly settings: GroupSettings;
+  readonly #placement: CoordinatorPlacement;
+  readonly #groups: GroupStore;
+  readonly #offsets: OffsetStore;
+  readonly #membership: Membership;
+  readonly #log: Logger;
+  readonly #slots = new Map<string, Slot>();
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | null = null;
+  #retentionTimer: NodeJS.Timeout | null = null;
+  #unsubscribe: (() => void) | null = null;
+  #closed = false;
+
+  constructor(store: MetadataStore, placement: CoordinatorPlacement, settings: GroupSettings, log: Logger) {
+    this.settings = settings;
+    this.#placement = placement;
+    this.#groups = new GroupStore(store);
+    this.#offsets = new OffsetStore(store);
+    this.#log = log;
+    this.#now = settings.nowMs ?? Date.now;
+    this.#membership = new Membership({
+      nowMs: () => this.#now(),
+      initialRebalanceDelayMs: settings.initialRebalanceDelayMs,
+      persist: (group) => this.#persist(group),
+    });
+  }
+
+  /** Starts the coarse timer and the retention sweep, and hands groups over when brokers come and go. */
+  start(): void {
+    if (this.#timer !== null || this.#closed) return;
+    this.#timer = setInterval(() => this.#tickAll(), this.settings.tickMs ?? 250);
+    this.#timer.unref();
+    this.#retentionTimer = setInterval(() => void this.expireOffsets().catch((error: unknown) => this.#log.warn({ err: error }, 'offset expiry sweep failed')), this.settings.retentionCheckIntervalMs ?? 60_000);
+    this.#retentionTimer.unref();
+    this.#unsubscribe = this.#placement.onChange(() => this.#releaseMovedGroups());
+  }
+
+  /** Stops the timers and answers every waiting member with NOT_COORDINATOR; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    this.#unsubscribe?.();
+    for (const slot of this.#slots.values()) if (slot.group !== null) Membership.unload(slot.group, ErrorCode.NOT_COORDINATOR);
+    this.#slots.clear();
+  }
+
+  /** The broker that coordinates a group: highest rendezvous score among live brokers. */
+  coordinatorOf(groupId: string): number {
+    let best = this.#placement.self.brokerId;
+    let bestScore = -1n;
+    for (const broker of this.#placement.live()) {
+      const score = rendezvousScore(`group/${groupId}`, broker.brokerId);
+      if (score > bestScore) {
+        bestScore = score;
+        best = broker.brokerId;
+      }
+    }
+    return best;
+  }
+
+  isCoordinator(groupId: string): boolean {
+    return this.coordinatorOf(groupId) === this.#placement.self.brokerId;
+  }
+
+  // ---- membership -------------------------------------------------------------------------------
+
+  async join(req: JoinRequest): Promise<JoinOutcome> {
+    if (req.groupId === '') return joinError(ErrorCode.INVALID_GROUP_ID, req.memberId);
+    if (req.sessionTimeoutMs < this.settings.minSessionTimeoutMs || req.sessionTimeoutMs > this.settings.maxSessionTimeoutMs) {
+      return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId);
+    }
+    const refused = this.#refusal(req.groupId);
+    if (refused !== null) return joinError(refused, req.memberId);
+    const pending = await this.#guarded(
+      () =>
+        this.#withGroup(req.groupId, async (slot) => {
+          if (slot.group === null) {
+            if (req.memberId !== '') return { now: joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId) };
+            slot.group = new ClassicGroup(req.groupId, this.#now());
+          }
+          const result = await this.#membership.join(slot.group, req);
+          await this.#membership.checkJoin(slot.group);
+          return result;
+        }),
+      (code): Pending<JoinOutcome> => ({ now: joinError(code, req.memberId) }),
+    );
+    return 'now' in pending ? pending.now : pending.later;
+  }
+
+  async sync(req: SyncRequest): Promise<SyncOutcome> {
+    if (req.groupId === '') return syncError(ErrorCode.INVALID_GROUP_ID);
+    const refused = this.#refusal(req.groupId);
+    if (refused !== null) return syncError(refused);
+    const pending = await this.#guarded(
+      () => this.#withGroup(req.groupId, (slot) => this.#membership.sync(slot.group, req)),
+      (code): Pending<SyncOutcome> => ({ now: syncError(code) }),
+    );
+    return 'now' in pending ? pending.now : pending.later;
+  }
+
+  async heartbeat(groupId: string, member: MemberIdentity, generationId: number): Promise<number> {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    const refused = this.#refusal(groupId);
+    if (refused !== null) return refused;
+    return this.#guarded(
+      () => this.#withGroup(groupId, (slot) => this.#membership.heartbeat(slot.group, member, generationId)),
+      (code) => code,
+    );
+  }
+
+  /** LeaveGroup: a group-level error code (or NONE) and one code per leaving member. */
+  async leave(groupId: string, members: readonly MemberIdentity[]): Promise<{ errorCode: number; members: number[] }> {
+    const whole = (code: number) => ({ errorCode: code, members: members.map(() => code) });
+    if (groupId === '') return whole(ErrorCode.INVALID_GROUP_ID);
+    const refused = this.#refusal(groupId);
+    if (refused !== null) return whole(refused);
+    return this.#guarded(
+      () =>
+        this.#withGroup(groupId, async (slot) => {
+          if (slot.group?.unloaded === true) return whole(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+          const codes = members.map((m) => this.#membership.leave(slot.group, m));
+          if (slot.group !== null) await this.#membership.checkJoin(slot.group);
+          return { errorCode: ErrorCode.NONE, members: codes };
+        }),
+      whole,
+    );
+  }
+
+  // ---- offsets ----------------------------------------------------------------------------------
+
+  /** Commits offsets; returns one error code per offset, in request order. */
+  async commitOffsets(req: OffsetCommitRequest): Promise<number[]> {
+    const all = (code: number) => req.offsets.map(() => code);
+    if (req.groupId === '') return all(ErrorCode.INVALID_GROUP_ID);
+    const refused = this.#refusal(req.groupId);
+    if (refused !== null) return all(refused);
+    return this.#guarded(
+      () =>
+        this.#withGroup(req.groupId, async (slot) => {
+          const nowMs = this.#now();
+          let created = false;
+          if (slot.group === null) {
+            // Kafka: a commit with generation < 0 for an unknown group comes from a consumer that manages
+            // its partitions itself (or an admin tool); the group is created Empty just to hold offsets.
+            if (req.generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
+            slot.group = new ClassicGroup(req.groupId, nowMs);
+            created = true;
+          }
+          const group = slot.group;
+          const refusal = this.#commitRefusal(group, req);
+          if (refusal !== ErrorCode.NONE) return all(refusal);
+          const offsets: CommittedOffset[] = req.offsets.map((o) => ({
+            ...o,
+            commitTimestampMs: nowMs,
+            expireTimestampMs: req.retentionTimeMs > 0 ? nowMs + req.retentionTimeMs : null,
+          }));
+          // A group that exists only in memory (new, never stable) gets its state key with the first offsets.
+          const firstOps = group.storeRevision === 0 ? [{ type: 'put' as const, key: MetaKeys.group(group.groupId), value: encodeGroup(group) }] : [];
+          try {
+            const result = await this.#offsets.commit(group.groupId, group.storeRevision, offsets, firstOps);
+            group.storeRevision = result.groupRevision;
+            if (result.conflict) {
+              this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+              return req.offsets.map((_, i) => (i < result.written ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR));
+            }
+            return all(ErrorCode.NONE);
+          } catch (error) {
+            if (created) slot.group = null;
+            throw error;
+          }
+        }),
+      all,
+    );
+  }
+
+  /**
+   * Committed offsets of a group: of the named partitions (offset -1 where nothing is committed), or of
+   * every partition with a commit when `topics` is null.
+   */
+  async fetchOffsets(
+    groupId: string,
+    topics: readonly { name: string; partitions: readonly number[] }[] | null,
+  ): Promise<{ errorCode: number; offsets: CommittedOffset[] }> {
+    if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, offsets: [] };
+    const refused = this.#refusal(groupId);
+    if (refused !== null) return { errorCode: refused, offsets: [] };
+    return this.#guarded<{ errorCode: number; offsets: CommittedOffset[] }>(
+      async () => {
+        const stored = await this.#offsets.fetchAll(groupId);
+        if (topics === null) return { errorCode: ErrorCode.NONE, offsets: stored };
+        const byKey = new Map(stored.map((o) => [`${o.topic}\0${o.partition}`, o]));
+        const offsets: CommittedOffset[] = [];
+        for (const t of topics) {
+          for (const partition of t.partitions) {
+            offsets.push(
+              byKey.get(`${t.name}\0${partition}`) ?? { topic: t.name, partition, offset: -1n, leaderEpoch: -1, metadata: '', commitTimestampMs: 0, expireTimestampMs: null },
+            );
+          }
+        }
+        return { errorCode: ErrorCode.NONE, offsets };
+      },
+      (code) => ({ errorCode: code, offsets: [] }),
+    );
+  }
+
+  /**
+   * OffsetDelete: Empty groups lose any offsets; a consumer group with members only those of topics it
+   * is not subscribed to (GROUP_SUBSCRIBED_TO_TOPIC otherwise). `subscribedTopics` reads a member's
+   * subscription (the broker layer decodes the consumer protocol; null when it cannot).
+   */
+  async deleteOffsets(
+    groupId: string,
+    partitions: readonly { topic: string; partition: number }[],
+    subscribedTopics: (metadata: Buffer) => readonly string[] | null,
+  ): Promise<{ errorCode: number; partitions: number[] }> {
+    const whole = (code: number) => ({ errorCode: code, partitions: [] as number[] });
+    if (groupId === '') return whole(ErrorCode.INVALID_GROUP_ID);
+    const refused = this.#refusal(groupId);
+    if (refused !== null) return whole(refused);
+    return this.#guarded(
+      () =>
+        this.#withGroup(groupId, async (slot) => {
+          const group = slot.group;
+          if (group === null || group.unloaded) return whole(ErrorCode.GROUP_ID_NOT_FOUND);
+          let subscribed = new Set<string>();
+          if (group.state !== GroupState.Empty) {
+            if (group.protocolType !== 'consumer') return whole(ErrorCode.NON_EMPTY_GROUP);
+            for (const member of group.members.values()) {
+              for (const topic of subscribedTopics(member.metadataFor(group.protocolName)) ?? []) subscribed.add(topic);
+            }
+          } else {
+            subscribed = new Set();
+          }
+          const codes = partitions.map((p) => (subscribed.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
+          const deletable = partitions.filter((_, i) => codes[i] === ErrorCode.NONE);
+          if (!(await this.#offsets.delete(groupId, group.storeRevision, deletable))) {
+            this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+            return whole(ErrorCode.NOT_COORDINATOR);
+          }
+          return { errorCode: ErrorCode.NONE, partitions: codes };
+        }),
+      whole,
+    );
+  }
+
+  // ---- admin views ------------------------------------------------------------------------------
+
+  async describe(groupId: string): Promise<GroupDescription> {
+    const failed = (code: number): GroupDescription => ({ errorCode: code, groupId, state: '', protocolType: '', protocolData: '', members: [] });
+    if (groupId === '') return failed(ErrorCode.INVALID_GROUP_ID);
+    const refused = this.#refusal(groupId);
+    if (refused !== null) return failed(refused);
+    return this.#guarded(
+      () =>
+        this.#withGroup(groupId, (slot) => {
+          const group = slot.group;
+          // Kafka (DescribeGroups < v6) describes an unknown group as Dead, without an error.
+          if (group === null || group.unloaded) return { ...failed(ErrorCode.NONE), state: GroupState.Dead };
+          const stable = group.state === GroupState.Stable;
+          return {
+            errorCode: ErrorCode.NONE,
+            groupId,
+            state: group.state,
+            protocolType: group.protocolType ?? '',
+            protocolData: stable ? (group.protocolName ?? '') : '',
+            members: [...group.members.values()].map((m) => ({
+              memberId: m.memberId,
+              groupInstanceId: m.groupInstanceId,
+              clientId: m.clientId,
+              clientHost: m.clientHost,
+              metadata: stable ? m.metadataFor(group.protocolName) : EMPTY,
+              assignment: stable ? m.assignment : EMPTY,
+            })),
+          };
+        }),
+      failed,
+    );
+  }
+
+  /** Groups this broker coordinates: those in memory and those only in the store (e.g. Empty with offsets). */
+  async list(): Promise<ListedGroup[]> {
+    const listed = new Map<string, ListedGroup>();
+    for (const stored of await this.#groups.list()) {
+      if (this.isCoordinator(stored.groupId)) listed.set(stored.groupId, { groupId: stored.groupId, protocolType: stored.protocolType, state: stored.state });
+    }
+    for (const [groupId, slot] of this.#slots) {
+      const group = slot.group;
+      if (group === null || group.unloaded) continue;
+      listed.set(groupId, { groupId, protocolType: group.protocolType ?? '', state: group.state });
+    }
+    return [...listed.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  }
+
+  /** DeleteGroups for one group: its state and all its offsets go; NON_EMPTY_GROUP while members remain. */
+  async deleteGroup(groupId: string): Promise<number> {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    const refused = this.#refusal(groupId);
+    if (refused !== null) return refused;
+    return this.#guarded(
+      () =>
+        this.#withGroup(groupId, async (slot) => {
+          const group = slot.group;
+          if (group === null || group.unloaded) return ErrorCode.GROUP_ID_NOT_FOUND;
+          if (group.state !== GroupState.Empty) return ErrorCode.NON_EMPTY_GROUP;
+          const outcome = await this.#groups.delete(group);
+          this.#unload(slot, outcome === 'ok' ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.NOT_COORDINATOR);
+          return outcome === 'ok' ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR;
+        }),
+      (code) => code,
+    );
+  }
+
+  /**
+   * Offset retention (KIP-211): offsets of an Empty consumer group expire offsets.retention.minutes
+   * after the group became empty; those of a group without a protocol (standalone consumers, admin
+   * commits) that long after their own commit; an explicit v2–v4 retention time wins. An Empty group
+   * left without offsets is deleted. Runs on its own timer; exposed for tests.
+   */
+  async expireOffsets(): Promise<number> {
+    const retentionMs = this.settings.offsetsRetentionMinutes * 60_000;
+    let expired = 0;
+    for (const stored of await this.#groups.list()) {
+      if (this.#closed || stored.state !== GroupState.Empty || !this.isCoordinator(stored.groupId)) continue;
+      expired += await this.#withGroup(stored.groupId, async (slot): Promise<number> => {
+        const group = slot.group;
+        if (group === null || group.unloaded || group.state !== GroupState.Empty) return 0;
+        const nowMs = this.#now();
+        const offsets = await this.#offsets.fetchAll(group.groupId);
+        const stale = offsets.filter((o) =>
+          o.expireTimestampMs !== null ? o.expireTimestampMs <= nowMs : (group.protocolType ? group.stateSinceMs : o.commitTimestampMs) + retentionMs <= nowMs,
+        );
+        if (stale.length === offsets.length) {
+          const outcome = await this.#groups.delete(group);
+          this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+          return outcome === 'ok' ? stale.length : 0;
+        }
+        if (!(await this.#offsets.delete(group.groupId, group.storeRevision, stale))) this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+        return stale.length;
+      });
+    }
+    return expired;
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  #refusal(groupId: string): number | null {
+    if (this.#closed) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    return this.isCoordinator(groupId) ? null : ErrorCode.NOT_COORDINATOR;
+  }
+
+  #commitRefusal(group: ClassicGroup, req: OffsetCommitRequest): number {
+    if (group.unloaded) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (req.generationId < 0 && group.state === GroupState.Empty) return ErrorCode.NONE;
+    if (group.isStaticMemberFenced(req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
+    const member = group.members.get(req.memberId);
+    if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (req.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    if (group.state === GroupState.CompletingRebalance) return ErrorCode.REBALANCE_IN_PROGRESS;
+    // A commit is proof of life, as in Kafka.
+    member.lastHeartbeatMs = this.#now();
+    return ErrorCode.NONE;
+  }
+
+  /** Runs `task` under the group's lock with the group loaded from the store if it is not in memory. */
+  async #withGroup<T>(groupId: string, task: (slot: Slot) => Promise<T> | T): Promise<T> {
+    let slot = this.#slots.get(groupId);
+    if (slot === undefined) {
+      slot = { queue: new SerialQueue(), group: null, loaded: false, ticking: false };
+      this.#slots.set(groupId, slot);
+    }
+    const current = slot;
+    try {
+      return await current.queue.run(async () => {
+        if (!current.loaded) {
+          current.group = await this.#groups.load(groupId, this.#now());
+          current.loaded = true;
+        }
+        return task(current);
+      });
+    } finally {
+      // Forget slots that hold nothing (lookups of unknown groups, deleted groups) once idle.
+      const idle = current.queue.pending === 0;
+      const empty = current.group === null || (current.group.state === GroupState.Empty && current.group.storeRevision === 0 && current.group.members.size === 0 && current.group.pendingMembers.size === 0);
+      if (idle && empty && this.#slots.get(groupId) === current) this.#slots.delete(groupId);
+    }
+  }
+
+  /** Maps store faults to the codes Kafka's coordinator answers when its log is unavailable. */
+  async #guarded<T>(task: () => Promise<T>, onFailure: (errorCode: number) => T): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      if (isKafscaleError(error) && error.code.startsWith('KSC_META_')) {
+        this.#log.warn({ err: error }, 'metadata store unavailable for a group request; answering COORDINATOR_NOT_AVAILABLE');
+        return onFailure(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      }
+      throw error;
+    }
+  }
+
+  async #persist(group: ClassicGroup): Promise<number> {
+    try {
+      const outcome = await this.#groups.save(group);
+      if (outcome === 'ok') return ErrorCode.NONE;
+      if (outcome === 'too-large') {
+        this.#log.warn({ groupId: group.groupId }, 'group state exceeds the metadata value limit; refusing it (members metadata and assignments too large)');
+        return ErrorCode.UNKNOWN_SERVER_ERROR;
+      }
+      this.#log.warn({ groupId: group.groupId }, 'group state was changed by another coordinator; handing the group over');
+      const slot = this.#slots.get(group.groupId);
+      if (slot !== undefined && slot.group === group) this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+      return ErrorCode.NOT_COORDINATOR;
+    } catch (error) {
+      this.#log.warn({ err: error, groupId: group.groupId }, 'could not store group state');
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+  }
+
+  #unload(slot: Slot, errorCode: number): void {
+    if (slot.group !== null) Membership.unload(slot.group, errorCode);
+    slot.group = null;
+    slot.loaded = false;
+  }
+
+  #tickAll(): void {
+    for (const [groupId, slot] of this.#slots) {
+      const group = slot.group;
+      if (group === null || slot.ticking || (group.state === GroupState.Empty && group.pendingMembers.size === 0)) continue;
+      slot.ticking = true;
+      void this.#withGroup(groupId, async (s) => {
+        if (s.group !== null) await this.#membership.tick(s.group);
+      })
+        .catch((error: unknown) => this.#log.warn({ err: error, groupId }, 'group timer step failed'))
+        .finally(() => {
+          slot.ticking = false;
+        });
+    }
+  }
+
+  /** Another broker now coordinates some groups (membership of the cluster changed): let them go. */
+  #releaseMovedGroups(): void {
+    for (const [groupId, slot] of this.#slots) {
+      if (slot.group === null || this.isCoordinator(groupId)) continue;
+      void this.#withGroup(groupId, (s) => {
+        if (!this.isCoordinator(groupId)) this.#unload(s, ErrorCode.NOT_COORDINATOR);
+      });
+      this.#log.info({ groupId }, 'group moved to another coordinator');
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import type { MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import { MetaKeys } from '../cluster/meta-keys.ts';
+import { ClassicGroup, GroupMember, GroupState } from './classic-group.ts';
+
+/**
+ * Largest serialized group state kafscale writes (one metadata-store value). etcd takes 1.5 MiB per
+ * request; the rest of the budget is the offsets packed into the same transaction. A group whose
+ * members' metadata and assignments exceed it is refused the way Kafka refuses a group record over
+ * its message size limit (UNKNOWN_SERVER_ERROR, see docs/design/groups.md).
+ */
+export const MAX_GROUP_STATE_BYTES = 1_000_000;
+
+/** The persisted form of a group: written at the points Kafka writes its group metadata record. */
+interface StoredGroup {
+  readonly v: 1;
+  readonly state: 'Empty' | 'Stable';
+  readonly stateSinceMs: number;
+  readonly protocolType: string | null;
+  readonly protocolName: string | null;
+  readonly generationId: number;
+  readonly leaderId: string | null;
+  readonly members: readonly StoredMember[];
+}
+
+interface StoredMember {
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  readonly clientId: string;
+  readonly clientHost: string;
+  readonly sessionTimeoutMs: number;
+  readonly rebalanceTimeoutMs: number;
+  /** base64 of the member's metadata for the selected protocol. */
+  readonly metadata: string;
+  /** base64 of the member's assignment. */
+  readonly assignment: string;
+}
+
+/** A stored group as ListGroups sees it, without loading it. */
+export interface StoredGroupSummary {
+  readonly groupId: string;
+  readonly state: GroupState;
+  readonly protocolType: string;
+}
+
+export function encodeGroup(group: ClassicGroup): Buffer {
+  // Only Empty and Stable are ever persisted: a rebalance in flight is not durable state (a new
+  // coordinator resumes from the last stable generation and the members rejoin).
+  const stored: StoredGroup = {
+    v: 1,
+    state: group.members.size === 0 ? 'Empty' : 'Stable',
+    stateSinceMs: group.stateSinceMs,
+    protocolType: group.protocolType,
+    protocolName: group.protocolName,
+    generationId: group.generationId,
+    leaderId: group.leaderId,
+    members: [...group.members.values()].map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      metadata: m.metadataFor(group.protocolName).toString('base64'),
+      assignment: m.assignment.toString('base64'),
+    })),
+  };
+  return Buffer.from(JSON.stringify(stored));
+}
+
+/** Rebuilds a group as a new coordinator sees it: every member's session starts now. */
+export function decodeGroup(groupId: string, value: Buffer, revision: number, nowMs: number): ClassicGroup {
+  const stored = JSON.parse(value.toString('utf8')) as StoredGroup;
+  const group = new ClassicGroup(groupId, stored.stateSinceMs);
+  group.protocolType = stored.protocolType;
+  group.protocolName = stored.protocolName;
+  group.generationId = stored.generationId;
+  for (const m of stored.members) {
+    const member = new GroupMember({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      sessionTimeoutMs: m.sessionTimeoutMs,
+      rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+      protocolType: stored.protocolType ?? '',
+      protocols: [{ name: stored.protocolName ?? '', metadata: Buffer.from(m.metadata, 'base64') }],
+      nowMs,
+    });
+    member.assignment = Buffer.from(m.assignment, 'base64');
+    group.add(member);
+  }
+  group.leaderId = stored.leaderId !== null && group.has(stored.leaderId) ? stored.leaderId : group.leaderId;
+  group.state = group.members.size === 0 ? GroupState.Empty : GroupState.Stable;
+  group.storeRevision = revision;
+  return group;
+}
+
+export type SaveOutcome = 'ok' | 'conflict' | 'too-large';
+
+/**
+ * Group state in the metadata store, one key per group. Every write compares the key's mod revision
+ * with the one this coordinator last saw, so a coordinator that lost the group to another broker can
+ * never overwrite it (it gets 'conflict' and hands the group back with NOT_COORDINATOR).
+ * Store faults are thrown (KafscaleError KSC_META_*); callers map them to COORDINATOR_NOT_AVAILABLE.
+ */
+export class GroupStore {
+  readonly #store: MetadataStore;
+
+  constructor(store: MetadataStore) {
+    this.#store = store;
+  }
+
+  async load(groupId: string, nowMs: number): Promise<ClassicGroup | null> {
+    const kv = await this.#store.get(MetaKeys.group(groupId));
+    return kv === null ? null : decodeGroup(groupId, kv.value, kv.modRevision, nowMs);
+  }
+
+  async save(group: ClassicGroup, extraOps: readonly TxnOp[] = []): Promise<SaveOutcome> {
+    const value = encodeGroup(group);
+    if (value.length > MAX_GROUP_STATE_BYTES) return 'too-large';
+    const key = MetaKeys.group(group.groupId);
+    const result = await this.#store.txn({
+      compare: [{ key, target: 'modRevision', op: '==', value: group.storeRevision }],
+      success: [{ type: 'put', key, value }, ...extraOps],
+    });
+    if (!result.succeeded) return 'conflict';
+    group.storeRevision = result.revision;
+    return 'ok';
+  }
+
+  /** Deletes the group's state and all its committed offsets in one guarded transaction. */
+  async delete(group: ClassicGroup): Promise<SaveOutcome> {
+    const key = MetaKeys.group(group.groupId);
+    const result = await this.#store.txn({
+      compare: [{ key, target: 'modRevision', op: '==', value: group.storeRevision }],
+      success: [
+        { type: 'delete', key },
+        { type: 'deletePrefix', prefix: MetaKeys.groupOffsetsPrefix(group.groupId) },
+      ],
+    });
+    return result.succeeded ? 'ok' : 'conflict';
+  }
+
+  async list(): Promise<StoredGroupSummary[]> {
+    const { kvs } = await this.#store.range(MetaKeys.groupsPrefix);
+    const groups: StoredGroupSummary[] = [];
+    for (const kv of kvs) {
+      try {
+        const stored = JSON.parse(kv.value.toString('utf8')) as StoredGroup;
+        groups.push({
+          groupId: decodeURIComponent(kv.key.slice(MetaKeys.groupsPrefix.length)),
+          state: stored.state,
+          protocolType: stored.protocolType ?? '',
+        });
+      } catch {
+        // A value kafscale did not write; listing skips it rather than failing every ListGroups.
+      }
+    }
+    return groups;
+  }
+}
