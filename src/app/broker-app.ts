@@ -12,6 +12,8 @@ import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
 import { GroupCoordinator } from '../services/groups/group-coordinator.ts';
 import { LogService } from '../services/log/log-service.ts';
+import { ObjectCollector } from '../services/log/object-collector.ts';
+import { RetentionTask } from '../services/log/retention-task.ts';
 import { PartitionAssigner } from '../services/log/partition-assigner.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
@@ -114,6 +116,13 @@ export class BrokerApp {
     const assigner = new PartitionAssigner({ logs, topics, brokers, leaders, log: log.child({ component: 'assigner' }) });
     assigner.start();
     this.#onClose('partition assigner', () => assigner.close());
+    // Retention trims only partitions this broker owns; the collector runs on one broker at a time.
+    const retention = new RetentionTask({ logs, topicConfigs: (topicId) => topics.getById(topicId)?.configs, log: log.child({ component: 'retention' }) });
+    retention.start();
+    this.#onClose('retention', () => retention.close());
+    const collector = new ObjectCollector({ store: meta, objects, log: log.child({ component: 'collector' }), brokerId: config.broker.id, lease, namespace: config.objectStore.namespace });
+    collector.start();
+    this.#onClose('object collector', () => collector.close());
 
     const groups = new GroupCoordinator(meta, brokers, { ...config.groups }, log.child({ component: 'groups' }));
     groups.start();

@@ -3,6 +3,7 @@ import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-co
 import { createApiVersionsHandler, type ApiVersionRange } from './handlers/api-versions.ts';
 import { createPartitionsApi } from './handlers/create-partitions.ts';
 import { createTopicsApi } from './handlers/create-topics.ts';
+import { deleteRecordsApi } from './handlers/delete-records.ts';
 import { deleteTopicsApi } from './handlers/delete-topics.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { describeConfigsApi } from './handlers/describe-configs.ts';
@@ -54,6 +55,7 @@ export function createApiTable(extra: readonly AnyApiHandler[] = []): ApiTable {
     offsetForLeaderEpochApi,
     createTopicsApi,
     deleteTopicsApi,
+    deleteRecordsApi,
     createPartitionsApi,
     describeConfigsApi,
     alterConfigsApi,

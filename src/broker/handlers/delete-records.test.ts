@@ -4,11 +4,11 @@ import { pino } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/messages/index.ts';
 import type { RequestContext } from '../broker-services.ts';
-import { createDeleteRecordsApi, type RecordsDeleter } from './delete-records.ts';
+import { deleteRecordsApi } from './delete-records.ts';
 
 const TOPIC = { name: 'orders', id: '11111111-2222-4333-8444-555555555555', partitions: 2, configs: {}, createdMs: 0 };
 
-function context(leaderId: number): RequestContext {
+function context(calls: string[]): RequestContext {
   return {
     apiKey: 21,
     apiVersion: 2,
@@ -19,27 +19,27 @@ function context(leaderId: number): RequestContext {
     services: {
       settings: { brokerId: 1 },
       topics: { get: (name: string) => (name === TOPIC.name ? TOPIC : undefined) },
-      leaders: { leaderOf: () => ({ brokerId: leaderId, epoch: 0 }) },
+      assigner: {
+        ensureOwned: async (_topicId: string, partition: number) => {
+          calls.push(`ensureOwned ${partition}`);
+          return null;
+        },
+      },
+      logs: {
+        deleteRecords: async (topicId: string, partition: number, offset: number) => {
+          assert.equal(topicId, TOPIC.id);
+          calls.push(`delete ${partition} ${offset}`);
+          if (offset === 99) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 };
+          if (offset === 7) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, lowWatermark: -1 };
+          return { errorCode: ErrorCode.NONE, lowWatermark: offset === -1 ? 42 : offset };
+        },
+      },
     },
   } as unknown as RequestContext;
 }
 
-test('DeleteRecords maps per-partition outcomes, acquires partitions it leads and passes -1 through', async () => {
+test('DeleteRecords maps per-partition outcomes and passes -1 (high watermark) through', async () => {
   const calls: string[] = [];
-  let owned = false;
-  const deleter = {
-    owned: () => (owned ? ({} as never) : undefined),
-    acquire: async (topicId: string, partition: number) => {
-      calls.push(`acquire ${topicId} ${partition}`);
-      owned = true;
-      return { errorCode: ErrorCode.NONE, log: {} as never };
-    },
-    deleteRecords: async (topicId: string, partition: number, offset: number) => {
-      calls.push(`delete ${partition} ${offset}`);
-      return offset === 99 ? { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, lowWatermark: -1 } : { errorCode: ErrorCode.NONE, lowWatermark: offset === -1 ? 42 : offset };
-    },
-  } as unknown as RecordsDeleter;
-  const api = createDeleteRecordsApi(deleter);
   const request: DeleteRecordsRequest = {
     timeoutMs: 1000,
     topics: [
@@ -47,7 +47,7 @@ test('DeleteRecords maps per-partition outcomes, acquires partitions it leads an
       { name: 'missing', partitions: [{ partitionIndex: 0, offset: 1n }] },
     ],
   };
-  const response = (await api.handle(request as never, context(1))) as DeleteRecordsResponse;
+  const response = (await deleteRecordsApi.handle(request as never, context(calls))) as DeleteRecordsResponse;
   assert.deepEqual(response.topics, [
     {
       name: 'orders',
@@ -59,23 +59,14 @@ test('DeleteRecords maps per-partition outcomes, acquires partitions it leads an
     },
     { name: 'missing', partitions: [{ partitionIndex: 0, lowWatermark: -1n, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION }] },
   ]);
-  assert.ok(calls.includes('delete 1 -1'));
-  assert.equal(calls.filter((c) => c.startsWith('acquire')).length, 1);
+  // Ownership is ensured before each delete; unknown partitions never reach the log service.
+  assert.deepEqual(calls.sort(), ['delete 0 5', 'delete 1 -1', 'ensureOwned 0', 'ensureOwned 1']);
 });
 
-test('DeleteRecords on a partition led elsewhere does not acquire it', async () => {
-  let acquired = false;
-  const deleter = {
-    owned: () => undefined,
-    acquire: async () => {
-      acquired = true;
-      return { errorCode: ErrorCode.NONE, log: {} as never };
-    },
-    deleteRecords: async () => ({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, lowWatermark: -1 }),
-  } as unknown as RecordsDeleter;
-  const api = createDeleteRecordsApi(deleter);
-  const request: DeleteRecordsRequest = { timeoutMs: 1000, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, offset: 1n }] }] };
-  const response = (await api.handle(request as never, context(7))) as DeleteRecordsResponse;
-  assert.equal(response.topics[0]?.partitions[0]?.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-  assert.equal(acquired, false);
+test('DeleteRecords reports OFFSET_OUT_OF_RANGE and NOT_LEADER_OR_FOLLOWER per partition', async () => {
+  const request: DeleteRecordsRequest = { timeoutMs: 1000, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, offset: 99n }, { partitionIndex: 1, offset: 7n }] }] };
+  const response = (await deleteRecordsApi.handle(request as never, context([]))) as DeleteRecordsResponse;
+  assert.deepEqual(response.topics[0]?.partitions.map((p) => p.errorCode), [ErrorCode.OFFSET_OUT_OF_RANGE, ErrorCode.NOT_LEADER_OR_FOLLOWER]);
+  const error = deleteRecordsApi.errorResponse(request as never, ErrorCode.UNKNOWN_SERVER_ERROR, 'x', context([])) as DeleteRecordsResponse;
+  assert.deepEqual(error.topics[0]?.partitions.map((p) => [p.partitionIndex, p.errorCode, p.lowWatermark]), [[0, ErrorCode.UNKNOWN_SERVER_ERROR, -1n], [1, ErrorCode.UNKNOWN_SERVER_ERROR, -1n]]);
 });
