@@ -44,6 +44,8 @@ interface Pending {
 const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 /** v3 is the first flexible version (KIP-511); every broker since Kafka 2.4 answers it. */
 const API_VERSIONS_PREFERRED = 3;
+/** How long close() lets written bytes drain before it drops the socket. */
+const CLOSE_GRACE_MS = 2_000;
 
 export class KafkaConnection {
   readonly host: string;
@@ -152,9 +154,12 @@ export class KafkaConnection {
     this.#write(encodeRequest(apiKey, version, this.#nextCorrelationId++, this.#options.clientId, body));
   }
 
+  /** Ends the connection; requests already written (acks=0 produce) are flushed first, not dropped. */
   close(): void {
     this.#fail(new CliError(`connection to ${this.address} was closed`, { exitCode: EXIT_FAILED }));
-    this.#socket.destroy();
+    if (this.#socket.destroyed) return;
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
   }
 
   async #negotiate(): Promise<void> {

@@ -8,6 +8,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError } from './cli-error.ts';
 import { CommandContext, type GlobalOptions } from './command-context.ts';
 import { registerClusterCommand } from './commands/cluster-command.ts';
+import { registerConsumeCommand } from './commands/consume-command.ts';
+import { registerGroupsCommand } from './commands/groups-command.ts';
+import { registerProduceCommand } from './commands/produce-command.ts';
 import { registerTopicsCommand } from './commands/topics-command.ts';
 import { Output } from './output.ts';
 
@@ -61,6 +64,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
   registerTopicsCommand(program, run);
   registerClusterCommand(program, run);
+  registerProduceCommand(program, run);
+  registerConsumeCommand(program, run);
+  registerGroupsCommand(program, run);
 
   try {
     if (argv.length === 0) {
@@ -110,7 +116,11 @@ function commandPath(program: Command, argv: readonly string[]): string {
   for (const arg of argv) {
     if (arg.startsWith('-')) continue;
     const sub = current.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
-    if (sub === undefined) break;
+    // Before the first command, a bare word is a global option's value (--bootstrap host:port).
+    if (sub === undefined) {
+      if (names.length === 0) continue;
+      break;
+    }
     names.push(sub.name());
     current = sub;
   }
