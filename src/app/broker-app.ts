@@ -15,6 +15,7 @@ import { LogService } from '../services/log/log-service.ts';
 import { ObjectCollector } from '../services/log/object-collector.ts';
 import { RetentionTask } from '../services/log/retention-task.ts';
 import { PartitionAssigner } from '../services/log/partition-assigner.ts';
+import { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import { FsObjectStore } from '../storage/object/fs-object-store.ts';
@@ -137,6 +138,7 @@ export class BrokerApp {
       logs,
       assigner,
       groups,
+      producerIds: new ProducerIdManager(meta),
     };
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed) => {
       if (failed) this.metrics.requestErrorsTotal.inc({ api_key: apiKeyLabel(apiKey), error: 'exception' });

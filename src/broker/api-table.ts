@@ -7,8 +7,10 @@ import { deleteRecordsApi } from './handlers/delete-records.ts';
 import { deleteTopicsApi } from './handlers/delete-topics.ts';
 import { describeClusterApi } from './handlers/describe-cluster.ts';
 import { describeConfigsApi } from './handlers/describe-configs.ts';
+import { describeProducersApi } from './handlers/describe-producers.ts';
 import { describeTopicPartitionsApi } from './handlers/describe-topic-partitions.ts';
 import { fetchApi } from './handlers/fetch.ts';
+import { initProducerIdApi } from './handlers/init-producer-id.ts';
 import { listOffsetsApi } from './handlers/list-offsets.ts';
 import { groupApis } from './handlers/groups/index.ts';
 import { metadataApi } from './handlers/metadata.ts';
@@ -50,6 +52,8 @@ export function createApiTable(extra: readonly AnyApiHandler[] = []): ApiTable {
     apiVersions,
     metadataApi,
     produceApi,
+    initProducerIdApi,
+    describeProducersApi,
     fetchApi,
     listOffsetsApi,
     offsetForLeaderEpochApi,

@@ -5,6 +5,7 @@ import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
 import type { GroupCoordinator } from '../services/groups/group-coordinator.ts';
 import type { LogService } from '../services/log/log-service.ts';
 import type { PartitionAssigner } from '../services/log/partition-assigner.ts';
+import type { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
 
 /** Broker settings the handlers need, in domain terms (the app maps the validated config onto this). */
 export interface BrokerSettings {
@@ -29,6 +30,8 @@ export interface BrokerServices {
   readonly assigner: PartitionAssigner;
   /** Consumer groups and committed offsets (classic protocol) of the groups this broker coordinates. */
   readonly groups: GroupCoordinator;
+  /** Producer ids and epochs for InitProducerId (idempotent producers). */
+  readonly producerIds: ProducerIdManager;
 }
 
 export interface RequestContext {
