@@ -1,5 +1,6 @@
 /**
- * Idempotent producers end to end (docs/design/idempotence.md): real clients produce through a TCP proxy
+ * Idempotent producers end to end (docs/design/idempotence.md): kafkajs, confluent-kafka (librdkafka) and
+ * @platformatic/kafka produce through a TCP proxy
  * that drops Produce responses after the broker appended the batch and cuts the connection; the client
  * retries on a new connection and the partition must hold every record exactly once, in order. The
  * broker advertises the proxy's port, so every connection of the client goes through it.
@@ -131,6 +132,25 @@ sys.exit(1 if errors or left else 0)
   assert.deepEqual(await stored(topic), Array.from({ length: MESSAGES }, (_, i) => `c${i}`));
 });
 
+test('@platformatic/kafka idempotent producer: no duplicates, no gaps under cut connections', async () => {
+  const topic = `idem-platformatic-${randomUUID()}`;
+  await createTopic(topic);
+  const { Producer, ProduceAcks } = await import('@platformatic/kafka');
+  const producer = new Producer({ clientId: 'idem-test', bootstrapBrokers: [`127.0.0.1:${proxy.port}`], idempotent: true, acks: ProduceAcks.ALL, retries: 10, retryDelay: 50 });
+  const cutsBefore = proxy.cuts;
+  proxyOptions.cut = cutEveryThird(6);
+  try {
+    for (let i = 0; i < MESSAGES; i++) {
+      await producer.send({ messages: [{ topic, partition: 0, value: Buffer.from(`p${i}`) }] });
+    }
+  } finally {
+    proxyOptions.cut = () => false;
+    await producer.close();
+  }
+  assert.ok(proxy.cuts - cutsBefore >= 3, `the proxy cut ${proxy.cuts - cutsBefore} connections`);
+  assert.deepEqual(await stored(topic), Array.from({ length: MESSAGES }, (_, i) => `p${i}`));
+});
+
 test('across a broker restart a retried batch is not duplicated', async () => {
   const topic = `idem-restart-${randomUUID()}`;
   await createTopic(topic);
@@ -153,6 +173,17 @@ test('across a broker restart a retried batch is not duplicated', async () => {
   assert.deepEqual(await produce(batchOf(3, 'gap')), { errorCode: 45, baseOffset: -1n });
   assert.deepEqual(await produce(batchOf(2, 'c')), { errorCode: 0, baseOffset: 2n });
   assert.deepEqual(await stored(topic), ['a', 'b', 'c']);
+  // DescribeProducers (operators): the owner's rebuilt state shows the producer's last sequence.
+  const client = await WireClient.connect(broker.host, broker.port);
+  try {
+    const described = await client.send(61, 0, { topics: [{ name: topic, partitionIndexes: [0, 7] }] });
+    const [p0, p7] = described.topics[0]!.partitions;
+    assert.equal(p0!.errorCode, 0);
+    assert.deepEqual(p0!.activeProducers.map((p) => [p.producerId, p.producerEpoch, p.lastSequence]), [[1_000_000n, 0, 2]]);
+    assert.equal(p7!.errorCode, 3, 'UNKNOWN_TOPIC_OR_PARTITION for a partition the topic does not have');
+  } finally {
+    client.close();
+  }
 });
 
 test('InitProducerId over the wire: unique ids, KIP-360 epoch bump, transactional id refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED', async () => {
