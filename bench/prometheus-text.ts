@@ -34,10 +34,15 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const TYPES = new Set<string>(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
 const FLOAT = /^[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)$/;
 
+/**
+ * Prometheus reads values with Go's strconv.ParseFloat, which takes NaN and Inf/Infinity in any case;
+ * prom-client writes a NaN gauge as `Nan` (e.g. the event-loop lag mean before its first sample).
+ */
 function parseValue(text: string): number | null {
-  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return Number.NaN;
+  if (/^\+?inf(inity)?$/.test(lower)) return Number.POSITIVE_INFINITY;
+  if (/^-inf(inity)?$/.test(lower)) return Number.NEGATIVE_INFINITY;
   return FLOAT.test(text) ? Number(text) : null;
 }
 

@@ -30,8 +30,9 @@ test('parses what prom-client writes: types, help, labels with escapes, histogra
 });
 
 test('accepts special values, timestamps and plain comments', () => {
-  const families = parsePrometheusText('# a comment\n# TYPE g gauge\ng{a="1"} +Inf\ng{a="2"} -Inf 1700000000000\ng{a="3"} NaN\ng 1.5e-3\n');
-  assert.equal(families.get('g')?.samples.length, 4);
+  const families = parsePrometheusText('# a comment\n# TYPE g gauge\ng{a="1"} +Inf\ng{a="2"} -Inf 1700000000000\ng{a="3"} NaN\ng{a="4"} Nan\ng{a="5"} -inf\ng 1.5e-3\n');
+  assert.equal(families.get('g')?.samples.length, 6);
+  assert.ok(Number.isNaN(sumSamples(families, 'g', { a: '4' })), 'prom-client writes NaN as "Nan"; Prometheus accepts it');
   assert.equal(sumSamples(families, 'g', { a: '2' }), Number.NEGATIVE_INFINITY);
 });
 
@@ -39,6 +40,7 @@ const invalid: Array<[string, string, RegExp]> = [
   ['bad metric name', '9metric 1\n', /invalid metric name/],
   ['missing value', 'metric\n', /sample without a value/],
   ['non-numeric value', 'metric abc\n', /invalid value/],
+  ['half a number', 'metric 1.2.3\n', /invalid value/],
   ['unquoted label value', 'metric{a=b} 1\n', /not quoted/],
   ['bad escape', 'metric{a="\\x"} 1\n', /invalid escape/],
   ['unterminated label value', 'metric{a="x} 1\n', /unterminated/],
