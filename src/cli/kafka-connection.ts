@@ -15,7 +15,7 @@ import {
 } from '../protocol/codec/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
-import { CliError, EXIT_FAILED, EXIT_UNREACHABLE } from './cli-error.ts';
+import { CliError, EXIT_FAILED, EXIT_UNREACHABLE, type ExitCode } from './cli-error.ts';
 
 /** An API this codec can both encode the request of and decode the response of. */
 export type ClientApiKey = keyof RequestByKey & keyof ResponseByKey;
@@ -168,16 +168,16 @@ export class KafkaConnection {
       const frame = await this.#exchange(ApiKey.ApiVersions, API_VERSIONS_PREFERRED, {
         clientSoftwareName: 'kafscale-cli',
         clientSoftwareVersion: '0.1.0',
-      }, this.#options.timeoutMs);
+      }, this.#options.timeoutMs, EXIT_UNREACHABLE);
       reply = decodeResponse(ApiKey.ApiVersions, API_VERSIONS_PREFERRED, frame).body;
     } catch (error) {
       // A broker that does not know v3 answers with a v0 body (KIP-511), which the v3 decoder cannot read.
       if (error instanceof CliError) throw error;
-      const frame = await this.#exchange(ApiKey.ApiVersions, 0, {}, this.#options.timeoutMs);
+      const frame = await this.#exchange(ApiKey.ApiVersions, 0, {}, this.#options.timeoutMs, EXIT_UNREACHABLE);
       reply = decodeResponse(ApiKey.ApiVersions, 0, frame).body;
     }
     if (reply.errorCode === ErrorCode.UNSUPPORTED_VERSION) {
-      const frame = await this.#exchange(ApiKey.ApiVersions, 0, {}, this.#options.timeoutMs);
+      const frame = await this.#exchange(ApiKey.ApiVersions, 0, {}, this.#options.timeoutMs, EXIT_UNREACHABLE);
       reply = decodeResponse(ApiKey.ApiVersions, 0, frame).body;
     }
     if (reply.errorCode !== ErrorCode.NONE) {
@@ -192,7 +192,8 @@ export class KafkaConnection {
     }
   }
 
-  #exchange(apiKey: ClientApiKey, version: number, body: unknown, timeoutMs: number): Promise<Buffer> {
+  /** `onTimeout` is EXIT_UNREACHABLE for the ApiVersions handshake: a listener that never answers is no broker. */
+  #exchange(apiKey: ClientApiKey, version: number, body: unknown, timeoutMs: number, onTimeout: ExitCode = EXIT_FAILED): Promise<Buffer> {
     if (this.#closedError !== null) return Promise.reject(this.#closedError);
     const correlationId = this.#nextCorrelationId++;
     const chunks = encodeRequest(apiKey, version, correlationId, this.#options.clientId, body as never);
@@ -200,7 +201,10 @@ export class KafkaConnection {
       const timer = setTimeout(() => {
         this.#pending.delete(correlationId);
         reject(new CliError(`no ${apiKeyName(apiKey)} response from ${this.address} within ${timeoutMs} ms`, {
-          hint: 'the broker is slow or stuck; try again or raise --timeout',
+          exitCode: onTimeout,
+          hint: onTimeout === EXIT_UNREACHABLE
+            ? 'is a Kafka broker listening there? check --bootstrap; a busy broker may need a larger --timeout'
+            : 'the broker is slow or stuck; try again or raise --timeout',
         }));
       }, timeoutMs);
       this.#pending.set(correlationId, { apiKey, version, resolve, reject, timer });
