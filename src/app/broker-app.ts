@@ -21,6 +21,7 @@ import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import { FsObjectStore } from '../storage/object/fs-object-store.ts';
 import { InstrumentedObjectStore } from '../storage/object/instrumented-object-store.ts';
 import type { ObjectStore } from '../storage/object/object-store.ts';
+import { isKafscaleError } from '../telemetry/kafscale-error.ts';
 import { apiKeyLabel, KafscaleMetrics } from '../telemetry/metrics.ts';
 
 /**
@@ -155,6 +156,15 @@ export class BrokerApp {
           return null;
         },
         session: async () => (lease.isAlive() ? null : 'broker session lease lost'),
+        objectStore: async () => {
+          // A HEAD of a key that never exists: NOT_FOUND proves the store answers.
+          try {
+            await objects.head('kafscale-readiness-probe');
+            return null;
+          } catch (error) {
+            return isKafscaleError(error, 'KSC_OBJECT_NOT_FOUND') ? null : `object store probe failed: ${error instanceof Error ? error.message : String(error)}`;
+          }
+        },
       },
       log: log.child({ component: 'ops' }),
     });
