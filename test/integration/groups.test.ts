@@ -151,7 +151,7 @@ test('static membership: a restarted instance takes over without a rebalance and
 
 test('offsets: member commits, admin commits with generation -1, fetch all and missing, delete offsets and groups', async () => {
   const groupId = newGroup();
-  const standalone = await wire.send(COMMIT, 9, { groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 5n, committedLeaderEpoch: -1, committedMetadata: 'meta' }, { partitionIndex: 1, committedOffset: 7n, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+  const standalone = await wire.send(COMMIT, 9, { groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 5n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: 'meta' }, { partitionIndex: 1, committedOffset: 7n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: null }] }] });
   assert.deepEqual(standalone.topics[0]?.partitions.map((p) => p.errorCode), [0, 0]);
   const all = await wire.send(FETCH, 9, { groups: [{ groupId, memberId: null, memberEpoch: -1, topics: null }, { groupId: 'never-used', memberId: null, memberEpoch: -1, topics: null }], requireStable: false });
   assert.deepEqual(all.groups[0]?.topics[0]?.partitions.map((p) => [p.partitionIndex, p.committedOffset, p.metadata]), [[0, 5n, 'meta'], [1, 7n, '']]);
@@ -181,13 +181,13 @@ test('offset commit checks generation and member; an active group cannot be dele
   const a = await joinNew(groupId);
   await wire.send(SYNC, 5, { groupId, generationId: a.generationId, memberId: a.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
   const commit = (generation: number, memberId: string) =>
-    wire.send(COMMIT, 8, { groupId, generationIdOrMemberEpoch: generation, memberId, groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    wire.send(COMMIT, 8, { groupId, generationIdOrMemberEpoch: generation, memberId, groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: null }] }] });
   assert.equal((await commit(a.generationId, a.memberId)).topics[0]?.partitions[0]?.errorCode, ErrorCode.NONE);
   assert.equal((await commit(a.generationId + 5, a.memberId)).topics[0]?.partitions[0]?.errorCode, ErrorCode.ILLEGAL_GENERATION);
   assert.equal((await commit(a.generationId, 'unknown')).topics[0]?.partitions[0]?.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
-  const unknownTopic = await wire.send(COMMIT, 8, { groupId, generationIdOrMemberEpoch: a.generationId, memberId: a.memberId, groupInstanceId: null, topics: [{ name: 'nope', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+  const unknownTopic = await wire.send(COMMIT, 8, { groupId, generationIdOrMemberEpoch: a.generationId, memberId: a.memberId, groupInstanceId: null, topics: [{ name: 'nope', partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: null }] }] });
   assert.equal(unknownTopic.topics[0]?.partitions[0]?.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const bigMetadata = await wire.send(COMMIT, 8, { groupId, generationIdOrMemberEpoch: a.generationId, memberId: a.memberId, groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: 'x'.repeat(5000) }] }] });
+  const bigMetadata = await wire.send(COMMIT, 8, { groupId, generationIdOrMemberEpoch: a.generationId, memberId: a.memberId, groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: 'x'.repeat(5000) }] }] });
   assert.equal(bigMetadata.topics[0]?.partitions[0]?.errorCode, ErrorCode.OFFSET_METADATA_TOO_LARGE);
   const del = await wire.send(DELETE_GROUPS, 2, { groupsNames: [groupId] });
   assert.equal(del.results[0]?.errorCode, ErrorCode.NON_EMPTY_GROUP);
@@ -213,7 +213,7 @@ test('bad input gets Kafka error codes', async () => {
   assert.equal(huge.errorCode, ErrorCode.UNKNOWN_SERVER_ERROR);
   assert.equal((await wire.send(HEARTBEAT, 4, { groupId: '', generationId: 1, memberId: 'x', groupInstanceId: null })).errorCode, ErrorCode.INVALID_GROUP_ID);
   assert.equal((await wire.send(LEAVE, 0, { groupId, memberId: 'ghost' })).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
-  const emptyCommit = await wire.send(COMMIT, 8, { groupId: '', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+  const emptyCommit = await wire.send(COMMIT, 8, { groupId: '', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: null }] }] });
   assert.equal(emptyCommit.topics[0]?.partitions[0]?.errorCode, ErrorCode.INVALID_GROUP_ID);
   assert.equal((await wire.send(DESCRIBE, 5, { groups: [''], includeAuthorizedOperations: false })).groups[0]?.errorCode, ErrorCode.INVALID_GROUP_ID);
   assert.equal((await wire.send(DELETE_GROUPS, 2, { groupsNames: [''] })).results[0]?.errorCode, ErrorCode.INVALID_GROUP_ID);

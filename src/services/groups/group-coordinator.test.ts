@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
+import { GroupCoordinator, type CoordinatorPlacement, type GroupSettings } from './group-coordinator.ts';
+
+const log = pino({ level: 'silent' });
+
+function placement(selfId: number, liveIds: number[] = [selfId]): CoordinatorPlacement {
+  return { self: { brokerId: selfId }, live: () => liveIds.map((brokerId) => ({ brokerId })), onChange: () => () => {} };
+}
+
+async function setup(t: import('node:test').TestContext, settings: Partial<GroupSettings> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-groups-'));
+  const store = await EmbeddedMetadataStore.open({ dir, log });
+  let now = 1_000_000;
+  const full: GroupSettings = { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1, nowMs: () => now, ...settings };
+  const coordinators: GroupCoordinator[] = [];
+  const open = () => {
+    const c = new GroupCoordinator(store, placement(1), full, log);
+    coordinators.push(c);
+    return c;
+  };
+  t.after(async () => {
+    for (const c of coordinators) await c.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { open, advance: (ms: number) => (now += ms) };
+}
+
+const joinReq = (groupId: string, memberId = '') => ({
+  groupId, memberId, groupInstanceId: null, clientId: 'c', clientHost: '/127.0.0.1', sessionTimeoutMs: 1000, rebalanceTimeoutMs: 1000,
+  protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('m') }], requireKnownMemberId: false, supportSkipAssignment: false,
+});
+
+test('a replacement coordinator restores a stable group and its offsets from the store', async (t) => {
+  const { open } = await setup(t);
+  const first = open();
+  const joined = await first.join(joinReq('g'));
+  assert.equal(joined.errorCode, ErrorCode.NONE);
+  const synced = await first.sync({ groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [{ memberId: joined.memberId, assignment: Buffer.from('a') }] });
+  assert.equal(synced.errorCode, ErrorCode.NONE);
+  // 300 partitions: more than one transaction's worth of operations.
+  const offsets = Array.from({ length: 300 }, (_, p) => ({ topic: 't', partition: p, offset: BigInt(p * 10), leaderEpoch: -1, metadata: null }));
+  const codes = await first.commitOffsets({ groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, retentionTimeMs: -1, offsets });
+  assert.ok(codes.every((c) => c === ErrorCode.NONE));
+  await first.close();
+
+  const second = open();
+  const described = await second.describe('g');
+  assert.equal(described.state, 'Stable');
+  assert.equal(described.members[0]?.assignment.toString(), 'a');
+  assert.equal(await second.heartbeat('g', { memberId: joined.memberId, groupInstanceId: null }, joined.generationId), ErrorCode.NONE);
+  const fetched = await second.fetchOffsets('g', null);
+  assert.equal(fetched.offsets.length, 300);
+  assert.equal(fetched.offsets.find((o) => o.partition === 299)?.offset, 2990n);
+});
+
+test('a coordinator that lost the group to another writer answers NOT_COORDINATOR', async (t) => {
+  const { open } = await setup(t);
+  const a = open();
+  const b = open();
+  const std = { groupId: 'g2', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 't', partition: 0, offset: 1n, leaderEpoch: -1, metadata: null }] };
+  assert.deepEqual(await a.commitOffsets(std), [ErrorCode.NONE]);
+  // b loads the group and rewrites it (a delete); a's next guarded write must fail.
+  assert.equal(await b.deleteGroup('g2'), ErrorCode.NONE);
+  assert.deepEqual(await a.commitOffsets(std), [ErrorCode.NOT_COORDINATOR]);
+});
+
+test('groups placed on another broker are refused with NOT_COORDINATOR', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-groups-'));
+  const store = await EmbeddedMetadataStore.open({ dir, log });
+  const c = new GroupCoordinator(store, placement(1, [1, 2, 3]), { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1 }, log);
+  t.after(async () => {
+    await c.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const elsewhere = Array.from({ length: 50 }, (_, i) => `g${i}`).find((g) => c.coordinatorOf(g) !== 1) as string;
+  assert.equal((await c.join(joinReq(elsewhere))).errorCode, ErrorCode.NOT_COORDINATOR);
+  assert.equal(await c.deleteGroup(elsewhere), ErrorCode.NOT_COORDINATOR);
+});
+
+test('offsets of an empty group expire after offsets.retention.minutes, then the group is deleted', async (t) => {
+  const { open, advance } = await setup(t);
+  const c = open();
+  const std = { groupId: 'old', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 't', partition: 0, offset: 1n, leaderEpoch: -1, metadata: null }] };
+  await c.commitOffsets(std);
+  assert.equal(await c.expireOffsets(), 0, 'not yet');
+  advance(61_000);
+  assert.equal(await c.expireOffsets(), 1);
+  assert.deepEqual((await c.fetchOffsets('old', null)).offsets, []);
+  assert.ok(!(await c.list()).some((g) => g.groupId === 'old'));
+});
