@@ -85,6 +85,7 @@ export class Dispatcher implements RequestDispatcher {
       apiVersion: header.apiVersion,
       correlationId: header.correlationId,
       clientId: header.clientId,
+      remoteAddress: connection.remoteAddress,
       log: connection.log,
       signal: connection.signal,
       services: this.#services,

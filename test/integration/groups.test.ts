@@ -64,7 +64,7 @@ test('FindCoordinator names this broker (single and batched keys) and refuses tr
   const v6 = await wire.send(FIND_COORDINATOR, 6, { keyType: 0, coordinatorKeys: ['a', 'b'] });
   assert.deepEqual(v6.coordinators.map((c) => [c.key, c.errorCode, c.port]), [['a', 0, broker.port], ['b', 0, broker.port]]);
   const txn = await wire.send(FIND_COORDINATOR, 6, { keyType: 1, coordinatorKeys: ['tx'] });
-  assert.equal(txn.coordinators[0]?.errorCode, ErrorCode.INVALID_REQUEST);
+  assert.equal(txn.coordinators[0]?.errorCode, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
   assert.match(txn.coordinators[0]?.errorMessage ?? '', /transactions/);
 });
 

@@ -42,7 +42,7 @@ function single(errorCode: number, errorMessage: string | null, nodeId: number, 
 function locate(key: string, keyType: number, context: RequestContext): Coordinator {
   const failed = (errorCode: number, errorMessage: string): Coordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
   if (keyType === KeyType.Transaction) {
-    return failed(ErrorCode.INVALID_REQUEST, `kafscale does not support transactions, so there is no transaction coordinator for '${key}'; use idempotent producers without a transactional.id`);
+    return failed(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, `kafscale does not support transactions, so there is no transaction coordinator for '${key}'; use idempotent producers without a transactional.id`);
   }
   if (keyType !== KeyType.Group) return failed(ErrorCode.INVALID_REQUEST, `FindCoordinator key type ${keyType} is not supported; only consumer groups (key type 0) are`);
   const { groups, brokers } = context.services;
