@@ -52,7 +52,7 @@ export class GroupMember {
         memberId: this.#memberId,
         groupInstanceId: null,
         protocolType: PROTOCOL_TYPE,
-        protocols: [{ name: ASSIGNOR, metadata: encodeConsumerData(DATA_SCHEMAS.ConsumerProtocolSubscription, { topics: [...this.#topics], userData: null }) }],
+        protocols: [{ name: ASSIGNOR, metadata: encodeSubscription(this.#topics) }],
         reason: null,
       }, this.#options.rebalanceTimeoutMs + 10_000);
       if (body.errorCode === ErrorCode.MEMBER_ID_REQUIRED || body.errorCode === ErrorCode.UNKNOWN_MEMBER_ID) {
@@ -124,33 +124,45 @@ export class GroupMember {
     return this.#coordinator;
   }
 
-  /** The range assignor: per topic, members sorted by id take consecutive runs of partitions. */
+  /** Leader's job: read every member's subscription and assign with the range assignor. */
   async #assign(members: readonly { memberId: string; metadata: Buffer }[]): Promise<{ memberId: string; assignment: Buffer }[]> {
     const subscriptions = new Map<string, string[]>();
     for (const member of members) subscriptions.set(member.memberId, decodeSubscription(member.metadata, this.#topics));
     const topics = [...new Set([...subscriptions.values()].flat())].sort();
     const metadata = await this.#client.metadata(topics);
-    const assigned = new Map<string, Map<string, number[]>>([...subscriptions.keys()].map((id) => [id, new Map()]));
-    for (const topic of topics) {
-      const partitionCount = metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
-      const subscribers = [...subscriptions].filter(([, subscribed]) => subscribed.includes(topic)).map(([id]) => id).sort();
-      const each = Math.floor(partitionCount / Math.max(subscribers.length, 1));
-      const extra = partitionCount % Math.max(subscribers.length, 1);
-      let next = 0;
-      subscribers.forEach((id, i) => {
-        const count = each + (i < extra ? 1 : 0);
-        assigned.get(id)!.set(topic, Array.from({ length: count }, (_, k) => next + k));
-        next += count;
-      });
-    }
-    return [...assigned].map(([memberId, byTopic]) => ({
-      memberId,
-      assignment: encodeConsumerData(DATA_SCHEMAS.ConsumerProtocolAssignment, {
-        assignedPartitions: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-        userData: null,
-      }),
-    }));
+    const counts = new Map(topics.map((topic) => [topic, metadata.topics.find((t) => t.name === topic)?.partitions.length ?? 0]));
+    const assigned = rangeAssign(subscriptions, counts);
+    return [...assigned].map(([memberId, byTopic]) => ({ memberId, assignment: encodeAssignment(byTopic) }));
   }
+}
+
+/** Kafka's range assignor: per topic, members sorted by id take consecutive runs, the first ones one extra. */
+export function rangeAssign(subscriptions: ReadonlyMap<string, readonly string[]>, partitionCounts: ReadonlyMap<string, number>): Map<string, Map<string, number[]>> {
+  const assigned = new Map<string, Map<string, number[]>>([...subscriptions.keys()].map((id) => [id, new Map()]));
+  for (const [topic, partitionCount] of [...partitionCounts].sort(([a], [b]) => a.localeCompare(b))) {
+    const subscribers = [...subscriptions].filter(([, subscribed]) => subscribed.includes(topic)).map(([id]) => id).sort();
+    if (subscribers.length === 0) continue;
+    const each = Math.floor(partitionCount / subscribers.length);
+    const extra = partitionCount % subscribers.length;
+    let next = 0;
+    subscribers.forEach((id, i) => {
+      const count = each + (i < extra ? 1 : 0);
+      assigned.get(id)!.set(topic, Array.from({ length: count }, (_, k) => next + k));
+      next += count;
+    });
+  }
+  return assigned;
+}
+
+export function encodeSubscription(topics: readonly string[]): Buffer {
+  return encodeConsumerData(DATA_SCHEMAS.ConsumerProtocolSubscription, { topics: [...topics], userData: null });
+}
+
+export function encodeAssignment(byTopic: ReadonlyMap<string, readonly number[]>): Buffer {
+  return encodeConsumerData(DATA_SCHEMAS.ConsumerProtocolAssignment, {
+    assignedPartitions: [...byTopic].map(([topic, partitions]) => ({ topic, partitions: [...partitions] })),
+    userData: null,
+  });
 }
 
 function encodeConsumerData<T>(schema: (typeof DATA_SCHEMAS)[keyof typeof DATA_SCHEMAS], value: Partial<T>): Buffer {
@@ -165,7 +177,7 @@ function decodeConsumerData<T>(schema: (typeof DATA_SCHEMAS)[keyof typeof DATA_S
   return decodeData<T>(schema, version, bytes, 2);
 }
 
-function decodeSubscription(bytes: Buffer, fallback: readonly string[]): string[] {
+export function decodeSubscription(bytes: Buffer, fallback: readonly string[]): string[] {
   try {
     return decodeConsumerData<ConsumerProtocolSubscription>(DATA_SCHEMAS.ConsumerProtocolSubscription, bytes, 3).topics;
   } catch {
