@@ -38,7 +38,7 @@ function seeds(): Buffer[] {
     frameOf(encodeRequest(3, 12, 1, 'fuzz', { topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: 'fuzz-topic' }], allowAutoTopicCreation: true })),
     frameOf(encodeRequest(19, 7, 2, 'fuzz', { topics: [{ name: 'fuzz-created', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 1000, validateOnly: false })),
     frameOf(encodeRequest(0, 9, 3, 'fuzz', { transactionalId: null, acks: -1, timeoutMs: 1000, topicData: [{ name: 'fuzz-topic', partitionData: [{ index: 0, records: batch }] }] })),
-    frameOf(encodeRequest(1, 12, 4, 'fuzz', { maxWaitMs: 10, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: 'fuzz-topic', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: '00000000-0000-0000-0000-000000000000' }] }], forgottenTopicsData: [], rackId: '' })),
+    frameOf(encodeRequest(1, 12, 4, 'fuzz', { maxWaitMs: 10, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics: [{ topic: 'fuzz-topic', topicId: '00000000-0000-0000-0000-000000000000', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: '00000000-0000-0000-0000-000000000000' }] }], forgottenTopicsData: [], rackId: '' })),
     frameOf(encodeRequest(32, 4, 5, 'fuzz', { resources: [{ resourceType: 2, resourceName: 'fuzz-topic', configurationKeys: null }], includeSynonyms: true, includeDocumentation: true })),
   ];
 }
