@@ -40,7 +40,7 @@ export interface CrashRunReport {
   readonly elapsedMs: number;
 }
 
-interface Ack {
+export interface Ack {
   readonly partition: number;
   readonly baseOffset: bigint;
   readonly values: readonly string[];
@@ -139,11 +139,33 @@ export async function runCrashProduce(options: CrashRunOptions): Promise<CrashRu
   }
   const acks = loops.flatMap((loop) => loop.acks);
 
+  const { storedRecords, acknowledgedRecords } = await verifyAcknowledged(options.broker, options.topic, options.partitions, acks);
+  return {
+    kills,
+    acknowledgedBatches: acks.length,
+    acknowledgedRecords,
+    failedOrUnknownBatches: loops.reduce((total, loop) => total + loop.failed, 0),
+    storedRecords,
+    acknowledgedAfterLastRestart: acks.length - acksAtLastRestart,
+    elapsedMs: Date.now() - startedMs,
+  };
+}
+
+/**
+ * Reads every partition from 0 and checks: offsets contiguous to the HWM, no record value stored twice,
+ * no offset acknowledged twice, every acknowledged value at its acknowledged offset.
+ */
+export async function verifyAcknowledged(
+  broker: BrokerProcess,
+  topic: string,
+  partitions: number,
+  acks: readonly Ack[],
+): Promise<{ storedRecords: number; acknowledgedRecords: number }> {
   const stored = new Map<number, Map<bigint, string>>();
   let storedRecords = 0;
   const everyValue = new Set<string>();
-  for (let partition = 0; partition < options.partitions; partition++) {
-    const contents = await readPartition(options.broker.host, options.broker.port, options.topic, partition);
+  for (let partition = 0; partition < partitions; partition++) {
+    const contents = await readPartition(broker.host, broker.port, topic, partition);
     const byOffset = new Map<bigint, string>();
     // readPartition proved the batches contiguous from 0 to the HWM; here: every record, once.
     for (const batch of contents.batches) {
@@ -173,13 +195,5 @@ export async function runCrashProduce(options: CrashRunOptions): Promise<CrashRu
       acknowledgedRecords++;
     });
   }
-  return {
-    kills,
-    acknowledgedBatches: acks.length,
-    acknowledgedRecords,
-    failedOrUnknownBatches: loops.reduce((total, loop) => total + loop.failed, 0),
-    storedRecords,
-    acknowledgedAfterLastRestart: acks.length - acksAtLastRestart,
-    elapsedMs: Date.now() - startedMs,
-  };
+  return { storedRecords, acknowledgedRecords };
 }
