@@ -9,7 +9,8 @@
  * the first record with timestamp >= ts.
  * kcat 1.7 cannot set a per-message timestamp, so the CreateTime records are produced with kafkajs and
  * read with kcat. Known limitation (client side): librdkafka 2.0.2 sends gzip/snappy/lz4 uncompressed
- * because kafscale serves Produce 3+ only (see storedCodec); a kafkajs gzip batch covers compressed reads. Skips when the kcat binary is missing.
+ * because kafscale serves Produce 3+ only (see storedCodec); a kafkajs gzip batch covers compressed reads.
+ * Skips when the kcat binary is missing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
