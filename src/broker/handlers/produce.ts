@@ -13,14 +13,18 @@ type NodeEndpoint = ProduceResponse['nodeEndpoints'][number];
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
 
 /**
- * Produce 3–11 (magic 2 only). Batches are validated and given offsets by the partition's owner in
+ * Produce 0–11 (magic 2 batches only). Batches are validated and given offsets by the partition's owner in
  * arrival order; the response is sent only when every batch of the request is durable in object storage
  * and committed to the metadata store (acks=1 and acks=-1 mean the same here). acks=0 gets no response.
  */
 export const produceApi = defineApi({
   apiKey: ApiKey.Produce,
   name: 'Produce',
-  minVersion: 3,
+  // Versions 0–2 are advertised although Kafka 4.0 dropped them (KIP-896): librdkafka before 2.4
+  // (Debian 12 ships 2.0.2) only compresses with gzip/snappy/lz4 when the broker lists Produce v0, and
+  // sends everything uncompressed otherwise. Such clients still send magic-2 batches at their newest
+  // version; an old-format batch at any version gets UNSUPPORTED_FOR_MESSAGE_FORMAT.
+  minVersion: 0,
   maxVersion: 11,
   async handle(request, context) {
     const { services } = context;

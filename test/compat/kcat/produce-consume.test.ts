@@ -8,8 +8,8 @@
  * test's window, tstype "logappend"); `kcat -Q -t topic:partition:ts` (ListOffsets by timestamp) finds
  * the first record with timestamp >= ts.
  * kcat 1.7 cannot set a per-message timestamp, so the CreateTime records are produced with kafkajs and
- * read with kcat. Known limitation (client side): librdkafka 2.0.2 sends gzip/snappy/lz4 uncompressed
- * because kafscale serves Produce 3+ only (see storedCodec); a kafkajs gzip batch covers compressed reads.
+ * read with kcat. Every codec is stored as the producer compressed it (see storedCodec); a kafkajs gzip
+ * batch covers another producer's compressed batches.
  * Skips when the kcat binary is missing.
  */
 import { after, before, test } from 'node:test';
@@ -99,14 +99,13 @@ function valueFor(codec: string, index: number): string {
 }
 
 /**
- * What kcat actually sends. librdkafka 2.0.2 decides a codec is usable when the broker supports some
- * Produce version in [0, minimum for the codec]: 0 for gzip/snappy/lz4, 7 for zstd. kafscale (like
- * Kafka 4.0, KIP-896) serves Produce 3+, so librdkafka logs "Broker does not support compression type
- * gzip: not compressing batch" and sends gzip/snappy/lz4 data uncompressed (later librdkafka releases
- * fixed this for Kafka 4.0). zstd is compressed. The broker stores what it got, byte for byte.
+ * What kcat actually sends, stored byte for byte. librdkafka 2.0.2 decides a codec is usable when the
+ * broker supports some Produce version in [0, minimum for the codec]: 0 for gzip/snappy/lz4, 7 for zstd.
+ * kafscale advertises Produce from v0 for exactly this reason (see handlers/produce.ts); with Produce
+ * 3+ only, librdkafka logs "Broker does not support compression type gzip: not compressing batch".
  */
 function storedCodec(codec: string): string {
-  return codec === 'zstd' ? 'zstd' : 'none';
+  return codec;
 }
 
 /** kcat's own -z knows snappy|gzip|lz4; zstd goes through the librdkafka property. */
