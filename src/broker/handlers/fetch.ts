@@ -5,6 +5,7 @@ import type { FetchRequest, FetchResponse } from '../../protocol/messages/index.
 import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { leaderEpochError } from './leader-epoch.ts';
 import { ZERO_UUID } from './metadata.ts';
 
 type TopicResponse = Encodable<FetchResponse['responses'][number]>;
@@ -118,12 +119,7 @@ async function readAll(wanted: readonly Wanted[], request: FetchRequest, context
 function check(w: Wanted, context: RequestContext): number {
   if (w.topic === undefined) return context.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   if (w.partition < 0 || w.partition >= w.topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-  if (w.currentLeaderEpoch >= 0) {
-    const epoch = context.services.leaders.leaderOf(w.topic.id, w.partition).epoch;
-    if (w.currentLeaderEpoch > epoch) return ErrorCode.UNKNOWN_LEADER_EPOCH;
-    if (w.currentLeaderEpoch < epoch) return ErrorCode.FENCED_LEADER_EPOCH;
-  }
-  return ErrorCode.NONE;
+  return leaderEpochError(context.services, w.topic.id, w.partition, w.currentLeaderEpoch);
 }
 
 /** Resolves when any of the partitions gets data past its fetch offset, the time is up, or the connection closes. */

@@ -4,6 +4,7 @@ import type { ListOffsetsResponse } from '../../protocol/messages/index.ts';
 import type { OffsetQuery } from '../../services/log/log-service.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { leaderEpochError } from './leader-epoch.ts';
 
 type PartitionResponse = ListOffsetsResponse['topics'][number]['partitions'][number];
 
@@ -41,9 +42,8 @@ async function lookup(topicName: string, partition: number, timestamp: bigint, c
   const { services } = context;
   const topic = services.topics.get(topicName);
   if (topic === undefined || partition < 0 || partition >= topic.partitions) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const epoch = services.leaders.leaderOf(topic.id, partition).epoch;
-  if (currentLeaderEpoch >= 0 && currentLeaderEpoch > epoch) return failed(partition, ErrorCode.UNKNOWN_LEADER_EPOCH);
-  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < epoch) return failed(partition, ErrorCode.FENCED_LEADER_EPOCH);
+  const epochError = leaderEpochError(services, topic.id, partition, currentLeaderEpoch);
+  if (epochError !== ErrorCode.NONE) return failed(partition, epochError);
   if (timestamp === LATEST_TIERED) return { partitionIndex: partition, errorCode: ErrorCode.NONE, oldStyleOffsets: [], timestamp: -1n, offset: -1n, leaderEpoch: -1 };
   let query: OffsetQuery;
   if (timestamp === LATEST) query = 'latest';

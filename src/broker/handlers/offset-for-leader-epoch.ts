@@ -3,6 +3,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { OffsetForLeaderEpochResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { leaderEpochError } from './leader-epoch.ts';
 
 type EpochEndOffset = OffsetForLeaderEpochResponse['topics'][number]['partitions'][number];
 
@@ -36,9 +37,8 @@ async function endOffset(topicName: string, partition: number, currentLeaderEpoc
   const { services } = context;
   const topic = services.topics.get(topicName);
   if (topic === undefined || partition < 0 || partition >= topic.partitions) return failed(partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const epoch = services.leaders.leaderOf(topic.id, partition).epoch;
-  if (currentLeaderEpoch >= 0 && currentLeaderEpoch > epoch) return failed(partition, ErrorCode.UNKNOWN_LEADER_EPOCH);
-  if (currentLeaderEpoch >= 0 && currentLeaderEpoch < epoch) return failed(partition, ErrorCode.FENCED_LEADER_EPOCH);
+  const epochError = leaderEpochError(services, topic.id, partition, currentLeaderEpoch);
+  if (epochError !== ErrorCode.NONE) return failed(partition, epochError);
   const result = await services.logs.epochEndOffset(topic.id, partition, leaderEpoch);
   return { errorCode: result.errorCode, partition, leaderEpoch: result.leaderEpoch, endOffset: BigInt(result.endOffset) };
 }
