@@ -4,10 +4,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
+import { FaultProxy } from '../../../test/helpers/s3-fault-proxy.ts';
 import { startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.ts';
 import { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.ts';
 
@@ -44,72 +45,6 @@ async function listen(server: Server | ReturnType<typeof createTcpServer>): Prom
 async function closeServer(server: Server | ReturnType<typeof createTcpServer>, sockets: Set<Socket>): Promise<void> {
   for (const socket of sockets) socket.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-type Fault = { readonly status: number; readonly code: string } | 'reset';
-
-/** An HTTP proxy to s3rver that answers the next queued requests with faults, then forwards. */
-class FaultProxy {
-  readonly faults: Fault[] = [];
-  /** Used when the queue is empty; undefined = forward. */
-  persistent: Fault | undefined;
-  delayMs = 0;
-  requests = 0;
-  inFlight = 0;
-  maxInFlight = 0;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  readonly #upstreamPort: number;
-  port = 0;
-
-  constructor(upstreamPort: number) {
-    this.#upstreamPort = upstreamPort;
-    this.#server = createHttpServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
-  }
-
-  async start(): Promise<this> {
-    this.port = await listen(this.#server);
-    return this;
-  }
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.requests++;
-    this.inFlight++;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    res.on('close', () => this.inFlight--);
-    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-    const fault = this.faults.shift() ?? this.persistent;
-    if (fault === undefined) {
-      const upstream = request({ host: '127.0.0.1', port: this.#upstreamPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-      return;
-    }
-    req.resume();
-    await once(req, 'end');
-    if (fault === 'reset') {
-      req.socket.destroy();
-      return;
-    }
-    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${fault.code}</Code><Message>injected ${fault.code}</Message><RequestId>1</RequestId></Error>`;
-    res.writeHead(fault.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  }
-
-  close(): Promise<void> {
-    return closeServer(this.#server, this.#sockets);
-  }
 }
 
 describe('S3 adapter under faults', () => {
