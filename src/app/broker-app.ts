@@ -37,6 +37,7 @@ export class BrokerApp {
   #kafkaPort = 0;
   #opsPort = 0;
   #server: KafkaServer | null = null;
+  #groups: GroupCoordinator | null = null;
 
   constructor(config: KafscaleConfig, log: Logger) {
     this.config = config;
@@ -128,7 +129,16 @@ export class BrokerApp {
 
     const groups = new GroupCoordinator(meta, brokers, { ...config.groups }, log.child({ component: 'groups' }));
     groups.start();
+    this.#groups = groups;
     this.#onClose('group coordinator', () => groups.close());
+    // Offsets of a deleted (or deleted and re-created) topic go, as in Kafka (docs/design/groups.md).
+    groups.useTopicLookup((name) => topics.get(name) !== undefined);
+    const stopTopicWatch = topics.onChange((changes) => {
+      const deleted = changes.filter((c) => c.before !== null && (c.after === null || c.after.id !== c.before.id)).map((c) => c.name);
+      if (deleted.length === 0) return;
+      void groups.removeOffsetsOfTopics(deleted).catch((error: unknown) => log.warn({ err: error, topics: deleted }, 'could not remove committed offsets of deleted topics'));
+    });
+    this.#onClose('group topic watch', async () => stopTopicWatch());
 
     const services: BrokerServices = {
       settings: brokerSettings(config),
@@ -183,6 +193,14 @@ export class BrokerApp {
   }
 
   async #closeAll(): Promise<void> {
+    // The coordinator stops first: JoinGroup/SyncGroup requests parked for a rebalance are answered
+    // (COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR) instead of holding the listener's drain for its
+    // full 5 s. close() is idempotent, so its own closer below is a no-op.
+    try {
+      await this.#groups?.close();
+    } catch (error) {
+      this.log.warn({ err: error }, 'error while closing the group coordinator');
+    }
     // Stop taking requests and let in-flight ones (produce waiting for its flush) finish before the
     // services under them close.
     try {

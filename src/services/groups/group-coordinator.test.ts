@@ -97,3 +97,33 @@ test('offsets of an empty group expire after offsets.retention.minutes, then the
   assert.deepEqual((await c.fetchOffsets('old', null)).offsets, []);
   assert.ok(!(await c.list()).some((g) => g.groupId === 'old'));
 });
+
+test('offsets of a deleted topic: hidden from OffsetFetch at once, removed from every coordinated group', async (t) => {
+  const { open } = await setup(t);
+  const coordinator = open();
+  const existing = new Set(['gone', 'kept']);
+  coordinator.useTopicLookup((topic) => existing.has(topic));
+  const offsets = [
+    { topic: 'gone', partition: 0, offset: 5n, leaderEpoch: -1, metadata: null },
+    { topic: 'gone', partition: 1, offset: 6n, leaderEpoch: -1, metadata: null },
+    { topic: 'kept', partition: 0, offset: 7n, leaderEpoch: -1, metadata: null },
+  ];
+  for (const groupId of ['a', 'b']) {
+    const codes = await coordinator.commitOffsets({ groupId, generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, offsets });
+    assert.deepEqual(codes, [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.NONE]);
+  }
+  existing.delete('gone');
+  const hidden = await coordinator.fetchOffsets('a', null);
+  assert.deepEqual(hidden.offsets.map((o) => `${o.topic}/${o.partition}=${o.offset}`), ['kept/0=7']);
+  const named = await coordinator.fetchOffsets('a', [{ name: 'gone', partitions: [0] }]);
+  assert.equal(named.offsets[0]?.offset, -1n, 'a named partition of a deleted topic has no committed offset');
+
+  assert.equal(await coordinator.removeOffsetsOfTopics(['gone']), 4);
+  // Re-created under the same name: the old incarnation's offsets do not come back.
+  existing.add('gone');
+  for (const groupId of ['a', 'b']) {
+    const fetched = await coordinator.fetchOffsets(groupId, null);
+    assert.deepEqual(fetched.offsets.map((o) => `${o.topic}/${o.partition}=${o.offset}`), ['kept/0=7']);
+  }
+  assert.equal(await coordinator.removeOffsetsOfTopics(['gone']), 0, 'nothing left to remove');
+});

@@ -94,6 +94,8 @@ export class GroupCoordinator {
   #retentionTimer: NodeJS.Timeout | null = null;
   #unsubscribe: (() => void) | null = null;
   #closed = false;
+  /** Whether a topic exists now; committed offsets of topics that do not are never reported. */
+  #topicExists: (topic: string) => boolean = () => true;
 
   constructor(store: MetadataStore, placement: CoordinatorPlacement, settings: GroupSettings, log: Logger) {
     this.settings = settings;
@@ -128,6 +130,47 @@ export class GroupCoordinator {
     this.#unsubscribe?.();
     for (const slot of this.#slots.values()) if (slot.group !== null) Membership.unload(slot.group, ErrorCode.NOT_COORDINATOR);
     this.#slots.clear();
+  }
+
+  /**
+   * Tells the coordinator which topics exist. OffsetFetch then leaves out offsets of topics that no
+   * longer exist, even before `removeOffsetsOfTopics` has removed them (or if this broker missed it).
+   */
+  useTopicLookup(exists: (topic: string) => boolean): void {
+    this.#topicExists = exists;
+  }
+
+  /**
+   * Kafka's GroupCoordinator.onPartitionsDeleted: when a topic is deleted, its committed offsets are
+   * removed from every group. Each broker removes them from the groups it coordinates (every group has
+   * one live coordinator), so a topic re-created with the same name starts without stale offsets.
+   * Returns the number of offsets removed.
+   */
+  async removeOffsetsOfTopics(topics: readonly string[]): Promise<number> {
+    if (topics.length === 0) return 0;
+    let removed = 0;
+    for (const stored of await this.#groups.list()) {
+      if (this.#closed) break;
+      if (!this.isCoordinator(stored.groupId)) continue;
+      removed += await this.#guarded(
+        () =>
+          this.#withGroup(stored.groupId, async (slot): Promise<number> => {
+            const group = slot.group;
+            if (group === null || group.unloaded) return 0;
+            const gone: { topic: string; partition: number }[] = [];
+            for (const topic of topics) for (const partition of await this.#offsets.partitionsOf(group.groupId, topic)) gone.push({ topic, partition });
+            if (gone.length === 0) return 0;
+            if (!(await this.#offsets.delete(group.groupId, group.storeRevision, gone))) {
+              this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+              return 0;
+            }
+            return gone.length;
+          }),
+        () => 0,
+      );
+    }
+    if (removed > 0) this.#log.info({ topics, removed }, 'removed committed offsets of deleted topics');
+    return removed;
   }
 
   /** The broker that coordinates a group: highest rendezvous score among live brokers. */
@@ -272,7 +315,7 @@ export class GroupCoordinator {
     if (refused !== null) return { errorCode: refused, offsets: [] };
     return this.#guarded<{ errorCode: number; offsets: CommittedOffset[] }>(
       async () => {
-        const stored = await this.#offsets.fetchAll(groupId);
+        const stored = (await this.#offsets.fetchAll(groupId)).filter((o) => this.#topicExists(o.topic));
         if (topics === null) return { errorCode: ErrorCode.NONE, offsets: stored };
         const byKey = new Map(stored.map((o) => [`${o.topic}\0${o.partition}`, o]));
         const offsets: CommittedOffset[] = [];

@@ -101,6 +101,14 @@ export class OffsetStore {
     return offsets;
   }
 
+  /** Partitions of one topic that have a committed offset in a group (a prefix read of that topic's keys only). */
+  async partitionsOf(groupId: string, topic: string): Promise<number[]> {
+    // Same layout as MetaKeys.groupOffset: {groupOffsetsPrefix}{enc(topic)}/{partition:010}.
+    const prefix = `${MetaKeys.groupOffsetsPrefix(groupId)}${encodeURIComponent(topic)}/`;
+    const { kvs } = await this.#store.range(prefix);
+    return kvs.map((kv) => Number(kv.key.slice(prefix.length))).filter((partition) => Number.isInteger(partition));
+  }
+
   /** Deletes the named offsets in guarded transactions of at most MAX_TXN_OPS deletes. */
   async delete(groupId: string, guardRevision: number, partitions: readonly { topic: string; partition: number }[]): Promise<boolean> {
     const groupKey = MetaKeys.group(groupId);
