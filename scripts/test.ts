@@ -24,6 +24,7 @@ const TEST_CONCURRENCY = 3;
 /** Per test; a broker start is bounded at 20 s, so a minute is generous and still fails a hang. */
 const TEST_TIMEOUT_MS = 60_000;
 const DEFAULT_PATTERNS = ['src/**/*.test.ts', 'test/**/*.test.ts'];
+const LINT_PATTERNS = ['src/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'];
 
 interface SystemRequirement {
   readonly what: string;
@@ -85,6 +86,18 @@ function typeCheck(): boolean {
   const result = spawnSync(process.execPath, [tsc, '--noEmit', '-p', '.'], { cwd: repoRoot, stdio: 'inherit' });
   if (result.error !== undefined) {
     console.error(`test: could not run tsc (${result.error.message}); run \`npm ci\` first`);
+    return false;
+  }
+  return result.status === 0;
+}
+
+/** ESLint for what tsc does not check: floating and misused promises (eslint.config.js). */
+function lint(): boolean {
+  const eslint = join(repoRoot, 'node_modules', 'eslint', 'bin', 'eslint.js');
+  console.log('test: eslint');
+  const result = spawnSync(process.execPath, [eslint, ...LINT_PATTERNS], { cwd: repoRoot, stdio: 'inherit' });
+  if (result.error !== undefined) {
+    console.error(`test: could not run eslint (${result.error.message}); run \`npm ci\` first`);
     return false;
   }
   return result.status === 0;
@@ -158,6 +171,10 @@ async function main(): Promise<number> {
   ensureSystemPackages();
   if (!typeCheck()) {
     console.error('test: type errors (see above); not running the tests');
+    return 1;
+  }
+  if (!lint()) {
+    console.error('test: lint errors (see above); not running the tests');
     return 1;
   }
   return runTests(testRunnerArguments(process.argv.slice(2)));
