@@ -22,9 +22,14 @@ export interface LogEntry {
    * durable exactly when the data is and a new owner rebuilds it from the entries (idempotence.md).
    */
   readonly producers?: readonly ProducerBatch[];
+  /**
+   * Set on entries written by the merger: the key of the segment's `.index` (objectKey is then the
+   * `.kfs` segment), which turns a fetch offset into a smaller byte range to GET (segment-format.ts).
+   */
+  readonly indexKey?: string;
 }
 
-interface StoredEntry { b: number; l: number; o: string; s: number; e: number; t: number; n: number; ep: number; p?: StoredProducerBatch[] }
+interface StoredEntry { b: number; l: number; o: string; s: number; e: number; t: number; n: number; ep: number; p?: StoredProducerBatch[]; x?: string }
 
 export function encodeLogEntry(entry: LogEntry): Buffer {
   const stored: StoredEntry = {
@@ -38,6 +43,7 @@ export function encodeLogEntry(entry: LogEntry): Buffer {
     ep: entry.epoch,
   };
   if (entry.producers !== undefined && entry.producers.length > 0) stored.p = encodeProducerBatches(entry.producers);
+  if (entry.indexKey !== undefined) stored.x = entry.indexKey;
   return Buffer.from(JSON.stringify(stored));
 }
 
@@ -46,8 +52,10 @@ export function decodeLogEntry(value: Buffer): LogEntry {
   if (typeof s.b !== 'number' || typeof s.l !== 'number' || typeof s.o !== 'string' || typeof s.s !== 'number' || typeof s.e !== 'number') {
     throw new KafscaleError('KSC_INTERNAL', 'log entry in the metadata store lacks offsets, object key or byte range');
   }
-  const entry: LogEntry = { baseOffset: s.b, lastOffset: s.l, objectKey: s.o, byteStart: s.s, byteEnd: s.e, maxTimestamp: s.t ?? -1, batchCount: s.n ?? 0, epoch: s.ep ?? 0 };
-  return s.p === undefined ? entry : { ...entry, producers: decodeProducerBatches(s.p) };
+  let entry: LogEntry = { baseOffset: s.b, lastOffset: s.l, objectKey: s.o, byteStart: s.s, byteEnd: s.e, maxTimestamp: s.t ?? -1, batchCount: s.n ?? 0, epoch: s.ep ?? 0 };
+  if (s.p !== undefined) entry = { ...entry, producers: decodeProducerBatches(s.p) };
+  if (typeof s.x === 'string') entry = { ...entry, indexKey: s.x };
+  return entry;
 }
 
 export interface OwnerRecord {

@@ -17,6 +17,8 @@ import { PartitionOwnership } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { TailBudget } from './partition-tail.ts';
 import { RangeCache } from './range-cache.ts';
+import { indexBlock } from './segment-format.ts';
+import { SegmentIndexCache } from './segment-index-cache.ts';
 
 export interface TopicRef {
   readonly id: string;
@@ -83,6 +85,7 @@ export interface EpochEndOffset {
 
 const CACHE_DEFAULT_BYTES = 256 * 1024 * 1024;
 const TAIL_DEFAULT_BYTES = 64 * 1024 * 1024;
+const SEGMENT_INDEX_CACHE_BYTES = 16 * 1024 * 1024;
 
 function key(topicId: string, partition: number): string {
   return `${topicId}/${partition}`;
@@ -95,6 +98,7 @@ export class LogService {
   readonly #pipeline: FlushPipeline;
   readonly #ownership: PartitionOwnership;
   readonly #cache: RangeCache;
+  readonly #indexes: SegmentIndexCache;
   readonly #tailBudget: TailBudget;
   readonly #owned = new Map<string, PartitionLog>();
   readonly #trimmer: LogTrimmer;
@@ -117,6 +121,7 @@ export class LogService {
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
     this.#cache = new RangeCache(options.objects, options.cacheBytes ?? CACHE_DEFAULT_BYTES);
+    this.#indexes = new SegmentIndexCache(options.objects, SEGMENT_INDEX_CACHE_BYTES);
     this.#tailBudget = new TailBudget(options.tailBytes ?? TAIL_DEFAULT_BYTES);
     this.#trimmer = new LogTrimmer(options.store);
     void options.lease.lost.then(() => this.#onLeaseLost());
@@ -251,7 +256,9 @@ export class LogService {
       const index = state.entryIndexOf(offset);
       if (index === -1) break; // dropped by retention meanwhile: return what we have
       const entry = state.entries[index] as LogEntry;
-      const data = await this.#cache.get(entry.objectKey, entry.byteStart, entry.byteEnd, signal);
+      const range = await this.#rangeFor(entry, offset, signal);
+      const data = await this.#cache.get(entry.objectKey, range.start, range.end, signal);
+      const before = offset;
       let consumedAll = true;
       for (const batch of splitBatches(data).batches) {
         const last = Number(batchLastOffset(batch));
@@ -264,19 +271,38 @@ export class LogService {
         bytes += batch.length;
         offset = last + 1;
       }
-      if (consumedAll) this.#readAhead(state, index + 1);
-      if (!consumedAll || offset <= entry.lastOffset) break;
+      const wholeEntry = range.end >= entry.byteEnd;
+      if (consumedAll) this.#readAhead(wholeEntry ? state.entries[index + 1] : entry, offset);
+      // A segment block read to its end continues with the entry's next block.
+      if (!consumedAll || offset === before || (offset <= entry.lastOffset && wholeEntry)) break;
     }
     return { errorCode: ErrorCode.NONE, highWatermark: hwm, lastStableOffset: hwm, logStartOffset: logStart, records, bytes };
   }
 
-  /** Sequential consumers read entries in order: fetch the next one before it is asked for. */
-  #readAhead(state: PartitionState, index: number): void {
-    const next = state.entries[index];
-    if (next === undefined || this.#cache.has(next.objectKey, next.byteStart, next.byteEnd)) return;
-    this.#cache.get(next.objectKey, next.byteStart, next.byteEnd).catch((error: unknown) => {
-      this.#log.debug({ err: error, objectKey: next.objectKey }, 'read-ahead GET failed');
-    });
+  /**
+   * The byte range to GET for `offset` in `entry`: a WAL entry's whole range; for a segment entry the
+   * index block holding the offset (segment-format.ts), so a fetch never GETs a whole segment.
+   */
+  async #rangeFor(entry: LogEntry, offset: number, signal?: AbortSignal): Promise<{ start: number; end: number }> {
+    if (entry.indexKey === undefined) return { start: entry.byteStart, end: entry.byteEnd };
+    const index = await this.#indexes.get(entry.indexKey, signal);
+    return indexBlock(index, offset, entry.byteStart, entry.byteEnd);
+  }
+
+  /** Sequential consumers read in order: fetch the next range (entry or segment block) before it is asked for. */
+  #readAhead(next: LogEntry | undefined, offset: number): void {
+    if (next === undefined) return;
+    const from = Math.max(offset, next.baseOffset);
+    void this.#rangeFor(next, from)
+      .then((range) => (this.#cache.has(next.objectKey, range.start, range.end) ? undefined : this.#cache.get(next.objectKey, range.start, range.end)))
+      .catch((error: unknown) => {
+        this.#log.debug({ err: error, objectKey: next.objectKey }, 'read-ahead GET failed');
+      });
+  }
+
+  /** Runs `task` exclusively with trims of the same partition (the merger's swaps; see LogTrimmer). */
+  exclusive<T>(log: PartitionLog, task: () => Promise<T>): Promise<T> {
+    return this.#trimmer.exclusive(log, task);
   }
 
   /**

@@ -40,8 +40,17 @@ export class LogTrimmer {
    * once (read-your-writes); the watch delivers the same changes later and is ignored by revision.
    */
   trim(log: PartitionLog, newStart: number): Promise<TrimResult> {
+    return this.exclusive(log, () => this.#trim(log, newStart));
+  }
+
+  /**
+   * Runs `task` when no trim (or other exclusive task) of this partition runs. The merger swaps its
+   * entries through this: a trim computes the entries to drop before its txns, so a swap landing in
+   * between would have its new entry deleted by key.
+   */
+  exclusive<T>(log: PartitionLog, task: () => Promise<T>): Promise<T> {
     const previous = this.#running.get(log) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.#trim(log, newStart));
+    const next = previous.catch(() => undefined).then(task);
     this.#running.set(log, next);
     return next;
   }

@@ -24,6 +24,7 @@ import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
 import { decodeLogEntry, encodeJson } from './log-entry.ts';
+import { segmentsPrefix } from './segment-format.ts';
 
 export interface ObjectCollectorOptions {
   readonly store: MetadataStore;
@@ -180,13 +181,16 @@ export class ObjectCollector {
     const { store, objects, log, namespace } = this.#o;
     // List first, then mark (see the file comment for why this order is safe).
     const listed = [];
-    for await (const info of objects.list(`${namespace}/wal/`)) listed.push(info);
+    // Segments (and their indexes) of the merger follow the same rule as WAL objects.
+    for (const prefix of [`${namespace}/wal/`, segmentsPrefix(namespace)]) for await (const info of objects.list(prefix)) listed.push(info);
     const referenced = new Set<string>();
     const { kvs } = await store.range(MetaKeys.partitionsPrefix);
     for (const kv of kvs) {
       const parsed = parsePartitionKey(kv.key);
       if (parsed === null || !parsed.suffix.startsWith('log/')) continue;
-      referenced.add(decodeLogEntry(kv.value).objectKey);
+      const entry = decodeLogEntry(kv.value);
+      referenced.add(entry.objectKey);
+      if (entry.indexKey !== undefined) referenced.add(entry.indexKey);
     }
     const nowMs = this.#now();
     const doomed: string[] = [];

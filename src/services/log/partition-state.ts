@@ -67,6 +67,14 @@ export class PartitionState {
     return true;
   }
 
+  /**
+   * Mod revision of the entry key at `baseOffset` as applied here (0 = unknown): the merger guards its
+   * swap with it, so an entry changed or dropped meanwhile (retention) makes the swap fail, not undo it.
+   */
+  entryRevision(baseOffset: number): number {
+    return this.#keyRevision.get(`log/${baseOffset.toString().padStart(20, '0')}`) ?? 0;
+  }
+
   /** Index of the entry holding `offset`, or -1. */
   entryIndexOf(offset: number): number {
     const entries = this.entries;

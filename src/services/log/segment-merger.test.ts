@@ -1,0 +1,279 @@
+/**
+ * The merger against the real LogService, the embedded metadata store and the memory object store:
+ * entry counts stay bounded, reads stay byte-identical across swaps (also on a second service with a
+ * fresh cache), replaced and orphaned objects are collected, swaps respect retention and fencing, and
+ * idempotent-producer state survives a merge.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
+import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
+import type { Lease, MetadataStore, Txn } from '../../storage/meta/metadata-store.ts';
+import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
+import { MetaKeys } from '../cluster/meta-keys.ts';
+import type { LogEntry } from './log-entry.ts';
+import { LogService, type TopicRef } from './log-service.ts';
+import { ObjectCollector } from './object-collector.ts';
+import { SEGMENT_KEY_PATTERN } from './segment-format.ts';
+import { MERGE_DEFAULTS, planMerge, SegmentMerger, type MergePolicy, type SegmentMergerOptions } from './segment-merger.ts';
+
+const log = pino({ level: 'silent' });
+const NS = 'test-ns';
+
+interface Env {
+  store: EmbeddedMetadataStore;
+  objects: MemoryObjectStore;
+  lease: Lease;
+  service: LogService;
+  /** Bytes returned by object GETs (to show segment reads GET a block, not the whole segment). */
+  gotBytes: number;
+}
+
+async function makeEnv(t: TestContext): Promise<Env> {
+  const dir = await mkdtemp(join(tmpdir(), 'kafscale-merge-'));
+  const store = await EmbeddedMetadataStore.open({ dir, log });
+  const env = { store, gotBytes: 0 } as Env;
+  const objects = new MemoryObjectStore();
+  const get = objects.get.bind(objects);
+  objects.get = async (key, options) => {
+    const data = await get(key, options);
+    env.gotBytes += data.length;
+    return data;
+  };
+  env.objects = objects;
+  env.lease = await store.grantLease(10_000);
+  env.service = await LogService.open({ store, objects, log, brokerId: 1, lease: env.lease, namespace: NS, flush: { lingerMs: 0 } });
+  t.after(async () => {
+    await env.service.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return env;
+}
+
+function merger(env: Env, extra: Partial<SegmentMergerOptions> = {}, policy: Partial<MergePolicy> = {}): SegmentMerger {
+  return new SegmentMerger({
+    logs: env.service,
+    store: env.store,
+    objects: env.objects,
+    log,
+    namespace: NS,
+    topicConfigs: () => ({}),
+    policy: { maxWalEntries: 4, ...policy },
+    indexIntervalBytes: 300,
+    ...extra,
+  });
+}
+
+function collector(env: Env): ObjectCollector {
+  return new ObjectCollector({ store: env.store, objects: env.objects, log, brokerId: 1, lease: env.lease, namespace: NS, orphanGraceMs: 0, deleteDelayMs: 0 });
+}
+
+function batch(values: readonly string[]): Buffer {
+  return encodeRecordBatch({ records: values.map((value) => ({ value, timestamp: 1_000n })) });
+}
+
+async function produce(env: Env, tp: TopicRef, values: readonly string[]): Promise<void> {
+  const r = await env.service.append(tp, 0, [batch(values)]);
+  assert.equal(r.errorCode, ErrorCode.NONE);
+}
+
+/** Every batch from offset 0, read one small fetch at a time (exercises block boundaries). */
+async function readAll(service: LogService, tp: TopicRef, maxBytes = 1): Promise<Buffer> {
+  const out: Buffer[] = [];
+  let offset = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const r = await service.read(tp.id, 0, offset, maxBytes);
+    assert.equal(r.errorCode, ErrorCode.NONE);
+    if (r.records.length === 0) break;
+    for (const b of r.records) {
+      out.push(b);
+      offset = Number(b.readBigInt64BE(0)) + b.readInt32BE(23) + 1;
+    }
+  }
+  return Buffer.concat(out);
+}
+
+function values(data: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < data.length;) {
+    const size = data.readInt32BE(at + 8) + 12;
+    out.push(...decodeRecordBatch(data.subarray(at, at + size)).records.map((r) => r.value?.toString() ?? ''));
+    at += size;
+  }
+  return out;
+}
+
+async function keys(objects: MemoryObjectStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const info of objects.list(`${NS}/${prefix}`)) out.push(info.key);
+  return out;
+}
+
+async function freshReader(t: TestContext, env: Env): Promise<LogService> {
+  const other = await LogService.open({ store: env.store, objects: env.objects, log, brokerId: 2, lease: await env.store.grantLease(10_000), namespace: NS });
+  t.after(() => other.close());
+  return other;
+}
+
+test('planMerge: waits for more than K WAL entries or an old one; re-merges small segments size-tiered', () => {
+  const policy: MergePolicy = { ...MERGE_DEFAULTS, maxWalEntries: 2, maxWalAgeMs: 1_000 };
+  const wal = (b: number, bytes: number, createdMs = 5_000): LogEntry => ({ baseOffset: b, lastOffset: b, objectKey: `ns/wal/${String(createdMs).padStart(13, '0')}-0000000001-abcd-0000000001.wal`, byteStart: 0, byteEnd: bytes, maxTimestamp: 1, batchCount: 1, epoch: 1 });
+  const seg = (b: number, l: number, bytes: number, key: string): LogEntry => ({ baseOffset: b, lastOffset: l, objectKey: key, byteStart: 32, byteEnd: 32 + bytes, maxTimestamp: 1, batchCount: 1, epoch: 1, indexKey: `${key}.index` });
+  assert.equal(planMerge([wal(0, 10), wal(1, 10)], 0, 5_500, policy, 1_000), null);
+  assert.deepEqual(planMerge([wal(0, 10), wal(1, 10), wal(2, 10)], 0, 5_500, policy, 1_000), { from: 0, to: 3 });
+  assert.deepEqual(planMerge([wal(0, 10, 1_000)], 0, 5_500, policy, 1_000), { from: 0, to: 1 }, 'old enough');
+  // Segment size bounds the run (at least one entry).
+  assert.deepEqual(planMerge([wal(0, 600), wal(1, 600), wal(2, 600)], 0, 5_500, policy, 1_000), { from: 0, to: 1 });
+  const three = [wal(10, 10), wal(11, 10), wal(12, 10)];
+  // A segment of 40 bytes joins 30 bytes of WAL (≤ 2×); one of 100 does not; a chunked segment joins whole.
+  assert.deepEqual(planMerge([seg(0, 9, 40, 'a'), ...three], 0, 5_500, policy, 1_000), { from: 0, to: 4 });
+  assert.deepEqual(planMerge([seg(0, 9, 100, 'a'), ...three], 0, 5_500, policy, 1_000), { from: 1, to: 4 });
+  assert.deepEqual(planMerge([seg(0, 4, 20, 'a'), seg(5, 9, 20, 'a'), ...three], 0, 5_500, policy, 1_000), { from: 0, to: 5 });
+  assert.deepEqual(planMerge([seg(0, 4, 120, 'b'), seg(5, 9, 20, 'a'), ...three], 0, 5_500, policy, 1_000), { from: 1, to: 5 });
+  // Below the log start: left for retention.
+  assert.deepEqual(planMerge([seg(0, 9, 20, 'a'), ...three], 10, 5_500, policy, 1_000), { from: 1, to: 4 });
+});
+
+test('continuous produce: entries stay bounded, reads stay byte-identical, replaced WAL objects are collected', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  const m = merger(env);
+  const expected: string[] = [];
+  let maxEntries = 0;
+  for (let i = 0; i < 120; i++) {
+    const v = [`m${i}`.padEnd(50 + (i % 7) * 10, '.'), `n${i}`];
+    expected.push(...v);
+    await produce(env, tp, v);
+    if (i % 3 === 2) await m.runOnce();
+    maxEntries = Math.max(maxEntries, env.service.owned(tp.id, 0)!.state.entries.length);
+  }
+  await m.runOnce();
+  const state = env.service.owned(tp.id, 0)!.state;
+  // K = 4 WAL entries + O(log) small segments; 120 flushes would be 120 entries without merging.
+  assert.ok(maxEntries <= 14, `at most ${maxEntries} entries`);
+  assert.ok(m.segmentsWritten >= 10);
+  for (let i = 1; i < state.entries.length; i++) assert.equal(state.entries[i]!.baseOffset, state.entries[i - 1]!.lastOffset + 1);
+  assert.ok(state.entries.some((e) => e.indexKey !== undefined && SEGMENT_KEY_PATTERN.test(e.objectKey)));
+
+  const before = await readAll(env.service, tp);
+  assert.deepEqual(values(before), expected);
+  const fresh = await freshReader(t, env);
+  assert.deepEqual(await readAll(fresh, tp), before);
+  assert.deepEqual(await readAll(fresh, tp, 1 << 20), before);
+
+  // Only the referenced objects survive the collector, and reads do not change.
+  assert.ok((await collector(env).runOnce()).deletedObjects > 100);
+  const referenced = new Set(state.entries.flatMap((e) => [e.objectKey, ...(e.indexKey === undefined ? [] : [e.indexKey])]));
+  assert.deepEqual(new Set([...await keys(env.objects, 'wal/'), ...await keys(env.objects, 'segments/')]), referenced);
+  assert.deepEqual(await readAll(await freshReader(t, env), tp), before);
+});
+
+test('a big segment is read by index blocks, not whole; swaps of >100 entries are chunked and stay contiguous', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 130; i++) await produce(env, tp, [`r${i}`.padEnd(200, 'x')]);
+  const before = await readAll(env.service, tp, 1 << 22);
+  const result = await merger(env, {}, { maxWalEntries: 0 }).mergeOnce(env.service.owned(tp.id, 0)!);
+  assert.equal(result.outcome, 'merged');
+  assert.equal(result.replacedEntries, 130);
+  const entries = env.service.owned(tp.id, 0)!.state.entries;
+  assert.equal(entries.length, 2, 'two chunks (100 + 30) pointing into one segment');
+  assert.equal(entries[0]!.objectKey, entries[1]!.objectKey);
+  assert.deepEqual([entries[0]!.lastOffset + 1, entries[0]!.byteEnd], [entries[1]!.baseOffset, entries[1]!.byteStart]);
+
+  const fresh = await freshReader(t, env);
+  env.gotBytes = 0;
+  const one = await fresh.read(tp.id, 0, 64, 1);
+  assert.equal(one.records.length, 1);
+  assert.equal(Number(one.records[0]!.readBigInt64BE(0)), 64);
+  const segmentBytes = entries[1]!.byteEnd - entries[0]!.byteStart;
+  assert.ok(env.gotBytes < segmentBytes / 10, `GET ${env.gotBytes} bytes of a ${segmentBytes}-byte segment`);
+  assert.deepEqual(await readAll(fresh, tp, 1000), before);
+  assert.deepEqual(await readAll(await freshReader(t, env), tp, 1 << 22), before);
+});
+
+test('a crash between segment upload and swap leaves the log intact; the orphan segment is collected', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 6; i++) await produce(env, tp, [`c${i}`]);
+  const before = await readAll(env.service, tp);
+  // The store "dies" at the swap: the segment and index are uploaded, no entry changes.
+  const failing: MetadataStore = Object.create(env.store, { txn: { value: (_txn: Txn) => Promise.reject(new Error('store down')) } });
+  await assert.rejects(merger(env, { store: failing }).mergeOnce(env.service.owned(tp.id, 0)!), /store down/);
+  assert.equal((await keys(env.objects, 'segments/')).length, 2);
+  assert.equal(env.service.owned(tp.id, 0)!.state.entries.length, 6);
+  assert.deepEqual(await readAll(await freshReader(t, env), tp), before);
+
+  assert.equal((await collector(env).runOnce()).deletedObjects, 2);
+  assert.deepEqual(await keys(env.objects, 'segments/'), []);
+  assert.equal((await keys(env.objects, 'wal/')).length, 6);
+  // The next merge succeeds under a new segment key.
+  assert.equal((await merger(env).mergeOnce(env.service.owned(tp.id, 0)!)).outcome, 'merged');
+  assert.deepEqual(await readAll(await freshReader(t, env), tp), before);
+});
+
+test('a swap never resurrects entries retention dropped, and a fenced owner cannot swap', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 6; i++) await produce(env, tp, [`d${i}`]);
+  const owned = env.service.owned(tp.id, 0)!;
+  // DeleteRecords lands while the merger uploads its segment.
+  const objects = Object.create(env.objects, {
+    put: {
+      value: async (key: string, body: Buffer | Buffer[]) => {
+        await env.objects.put(key, body);
+        if (key.endsWith('.kfs')) assert.equal((await env.service.deleteRecords(tp.id, 0, 3)).errorCode, ErrorCode.NONE);
+      },
+    },
+  });
+  const result = await merger(env, { objects }, { maxWalEntries: 0 }).mergeOnce(owned);
+  assert.equal(result.outcome, 'conflict');
+  assert.deepEqual(owned.state.entries.map((e) => e.baseOffset), [3, 4, 5]);
+  const stored = await env.store.range(MetaKeys.partitionLogPrefix(tp.id, 0));
+  assert.equal(stored.kvs.length, 3);
+  assert.deepEqual(values((await env.service.read(tp.id, 0, 3, 1 << 20)).records.reduce((a, b) => Buffer.concat([a, b]), Buffer.alloc(0))), ['d3', 'd4', 'd5']);
+
+  // Another broker takes the partition over: the old owner's swap is refused and it is fenced.
+  await env.store.deletePrefix(MetaKeys.partitionOwner(tp.id, 0));
+  const other = await freshReader(t, env);
+  assert.equal((await other.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  assert.equal((await merger(env, {}, { maxWalEntries: 0 }).mergeOnce(owned)).outcome, 'fenced');
+  assert.equal(owned.status, 'fenced');
+  assert.equal((await env.store.range(MetaKeys.partitionLogPrefix(tp.id, 0))).kvs.length, 3);
+});
+
+test('idempotent-producer state is carried into merged entries: a new owner still de-duplicates', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  const idem = (pid: bigint, seq: number, value: string): Buffer => encodeRecordBatch({ producerId: pid, producerEpoch: 0, baseSequence: seq, records: [{ value, timestamp: BigInt(Date.now()) }] });
+  for (let i = 0; i < 8; i++) {
+    assert.equal((await env.service.append(tp, 0, [idem(7n, i, `a${i}`)])).errorCode, ErrorCode.NONE);
+    assert.equal((await env.service.append(tp, 0, [idem(8n, i, `b${i}`)])).errorCode, ErrorCode.NONE);
+  }
+  const owned = env.service.owned(tp.id, 0)!;
+  assert.equal((await merger(env, {}, { maxWalEntries: 0 }).mergeOnce(owned)).outcome, 'merged');
+  assert.equal(owned.state.entries.length, 1);
+  const rows = owned.state.entries[0]!.producers ?? [];
+  assert.deepEqual(rows.filter((b) => b.producerId === 7n).map((b) => b.lastSeq), [3, 4, 5, 6, 7]);
+  assert.deepEqual(rows.filter((b) => b.producerId === 8n).map((b) => b.lastSeq), [3, 4, 5, 6, 7]);
+
+  await env.store.deletePrefix(MetaKeys.partitionOwner(tp.id, 0));
+  const second = await freshReader(t, env);
+  assert.equal((await second.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  const retry = await second.append(tp, 0, [idem(7n, 6, 'a6')]);
+  assert.deepEqual([retry.errorCode, retry.duplicate, retry.baseOffset], [ErrorCode.NONE, true, 12]);
+  assert.equal((await second.append(tp, 0, [idem(8n, 9, 'gap')])).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assert.equal((await second.append(tp, 0, [idem(8n, 8, 'b8')])).baseOffset, 16);
+});

@@ -1,0 +1,291 @@
+/**
+ * Background merging of a partition's WAL ranges into per-partition segments (docs/design/storage.md,
+ * "Merging"), on the partitions this broker owns.
+ *
+ * One merge: pick a contiguous run of entries (plan), GET their byte ranges, write ONE segment + index
+ * (segment-format.ts) under a key never used before, then swap the entries in txns of ≤ SWAP_CHUNK
+ * entries. Each txn replaces a contiguous range of entries by one entry (keyed by the range's base
+ * offset) pointing at the range's bytes inside the segment, and compares the owner key (fencing) and the
+ * mod revision of every entry it replaces (so an entry retention dropped meanwhile fails the swap instead
+ * of coming back). The put comes before the deletes in each txn, so a reader applying its events one by one
+ * sees overlapping entries with identical bytes — never a gap. Swaps run exclusively with trims
+ * (LogTrimmer.exclusive). Replaced objects are not deleted here: the ObjectCollector deletes what no
+ * entry references any more; a segment written by a merge that crashed before its swap is such an orphan.
+ *
+ * Bounded state under continuous load: WAL entries are merged once more than `maxWalEntries` exist (or the
+ * oldest is `maxWalAgeMs` old), and earlier segments are re-merged size-tiered — a segment joins the merge
+ * while it is at most twice the bytes collected so far and the result stays within the segment size — so
+ * a partition holds O(log(segment size / merge size)) small segments plus full ones, and every byte is
+ * rewritten O(log) times.
+ */
+import type { Logger } from 'pino';
+import { splitBatches, lastOffset as batchLastOffset } from '../../protocol/records/index.ts';
+import type { MetadataStore, TxnOp, Compare, KeyValue } from '../../storage/meta/metadata-store.ts';
+import type { ObjectStore } from '../../storage/object/object-store.ts';
+import { topicConfigNumber } from '../cluster/topic-configs.ts';
+import { MetaKeys } from '../cluster/meta-keys.ts';
+import { retainedBatches, type ProducerBatch } from '../producers/producer-state.ts';
+import { encodeLogEntry, type LogEntry } from './log-entry.ts';
+import type { PartitionLog } from './partition-log.ts';
+import { encodeSegment, INDEX_INTERVAL_DEFAULT_BYTES, SEGMENT_FOOTER_BYTES, segmentIndexKey, segmentKey } from './segment-format.ts';
+
+export interface MergePolicy {
+  /** Merge when a partition has more WAL entries than this. */
+  readonly maxWalEntries: number;
+  /** … or when its oldest WAL entry was written this long ago. */
+  readonly maxWalAgeMs: number;
+  /** Segment size: min(topic segment.bytes, this). Bounds the memory and work of one merge. */
+  readonly maxSegmentBytes: number;
+  /** At most this many entries go into one merge (bounded work per pass). */
+  readonly maxEntriesPerMerge: number;
+}
+
+export const MERGE_DEFAULTS = {
+  maxWalEntries: 16,
+  maxWalAgeMs: 60_000,
+  maxSegmentBytes: 64 * 1024 * 1024,
+  maxEntriesPerMerge: 1_000,
+  intervalMs: 5_000,
+} as const satisfies MergePolicy & { intervalMs: number };
+
+/** Entries replaced per txn: 1 + n compares and n ops, within MAX_TXN_OPS (128) per list. */
+export const SWAP_CHUNK = 100;
+
+export interface SegmentMergerOptions {
+  readonly logs: {
+    ownedLogs(): PartitionLog[];
+    exclusive<T>(log: PartitionLog, task: () => Promise<T>): Promise<T>;
+  };
+  readonly store: MetadataStore;
+  readonly objects: ObjectStore;
+  readonly log: Logger;
+  readonly namespace: string;
+  /** The topic's config overrides, or undefined for a topic that no longer exists (skipped). */
+  readonly topicConfigs: (topicId: string) => Readonly<Record<string, string>> | undefined;
+  readonly policy?: Partial<MergePolicy>;
+  /** Bytes of batches per index entry (= per read block). */
+  readonly indexIntervalBytes?: number;
+  readonly intervalMs?: number;
+  readonly now?: () => number;
+}
+
+export interface MergeResult {
+  /** 'none': nothing to merge; 'merged': every chunk swapped; 'partial': some swapped; 'conflict': none. */
+  readonly outcome: 'none' | 'merged' | 'partial' | 'conflict' | 'fenced';
+  readonly replacedEntries: number;
+  readonly segmentKey?: string;
+}
+
+/** The WAL object key starts with its creation time (storage.md, "Object key"); null if it does not. */
+export function walCreatedMs(objectKey: string): number | null {
+  const m = /\/wal\/(\d{13})-/.exec(objectKey);
+  return m === null ? null : Number(m[1]);
+}
+
+function entryBytes(e: LogEntry): number {
+  return e.byteEnd - e.byteStart;
+}
+
+/**
+ * The run of entries to merge now, as [from, to) indexes into `entries`, or null. Pure (tested alone).
+ * WAL entries are the ones after the last segment entry; segments before them are taken back to front as
+ * whole groups (consecutive entries of one segment object) under the size-tiered rule.
+ */
+export function planMerge(entries: readonly LogEntry[], logStartOffset: number, nowMs: number, policy: MergePolicy, segmentBytes: number): { from: number; to: number } | null {
+  let walStart = entries.length;
+  while (walStart > 0 && entries[walStart - 1]!.indexKey === undefined) walStart--;
+  const walCount = entries.length - walStart;
+  if (walCount === 0) return null;
+  const oldestMs = walCreatedMs(entries[walStart]!.objectKey);
+  const old = oldestMs !== null && nowMs - oldestMs >= policy.maxWalAgeMs;
+  if (walCount <= policy.maxWalEntries && !old) return null;
+  let to = walStart;
+  let bytes = 0;
+  while (to < entries.length && to - walStart < policy.maxEntriesPerMerge) {
+    const size = entryBytes(entries[to]!);
+    if (to > walStart && bytes + size > segmentBytes) break;
+    bytes += size;
+    to++;
+  }
+  let from = walStart;
+  while (from > 0) {
+    const last = entries[from - 1]!;
+    if (last.lastOffset < logStartOffset) break; // retention drops it anyway
+    let groupStart = from - 1;
+    while (groupStart > 0 && entries[groupStart - 1]!.objectKey === last.objectKey) groupStart--;
+    let groupBytes = 0;
+    for (let i = groupStart; i < from; i++) groupBytes += entryBytes(entries[i]!);
+    if (groupBytes > 2 * bytes || bytes + groupBytes > segmentBytes || to - groupStart > policy.maxEntriesPerMerge) break;
+    bytes += groupBytes;
+    from = groupStart;
+  }
+  for (let i = from + 1; i < to; i++) if (entries[i]!.baseOffset !== entries[i - 1]!.lastOffset + 1) return null;
+  return { from, to };
+}
+
+export class SegmentMerger {
+  readonly #o: SegmentMergerOptions;
+  readonly #policy: MergePolicy;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<unknown> | null = null;
+  #closed = false;
+  /** Segments written and entries replaced since start (tests, logs). */
+  segmentsWritten = 0;
+  entriesReplaced = 0;
+
+  constructor(options: SegmentMergerOptions) {
+    this.#o = options;
+    this.#policy = { ...MERGE_DEFAULTS, ...options.policy };
+    this.#now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.#closed || this.#timer !== null) return;
+    this.#timer = setInterval(() => {
+      if (this.#running !== null) return;
+      this.#running = this.runOnce().finally(() => {
+        this.#running = null;
+      });
+    }, this.#o.intervalMs ?? MERGE_DEFAULTS.intervalMs);
+    this.#timer.unref();
+  }
+
+  /** One pass over the owned partitions; returns how many merged. Failures are logged, not thrown. */
+  async runOnce(): Promise<number> {
+    let merged = 0;
+    for (const log of this.#o.logs.ownedLogs()) {
+      if (this.#closed) break;
+      try {
+        const result = await this.mergeOnce(log);
+        if (result.outcome === 'merged' || result.outcome === 'partial') merged++;
+      } catch (error) {
+        this.#o.log.warn({ err: error, topicId: log.topicId, partition: log.partition }, 'merge failed; retrying on the next pass');
+      }
+    }
+    return merged;
+  }
+
+  /** Merges one owned partition if its policy asks for it. Throws on object/metadata store faults. */
+  async mergeOnce(log: PartitionLog): Promise<MergeResult> {
+    const none: MergeResult = { outcome: 'none', replacedEntries: 0 };
+    if (log.status !== 'active' || this.#closed) return none;
+    const configs = this.#o.topicConfigs(log.topicId);
+    if (configs === undefined) return none;
+    const segmentBytes = Math.min(topicConfigNumber(configs, 'segment.bytes'), this.#policy.maxSegmentBytes);
+    const state = log.state;
+    const snapshot = state.entries.slice();
+    const plan = planMerge(snapshot, state.logStartOffset, this.#now(), this.#policy, segmentBytes);
+    if (plan === null) return none;
+    const inputs = snapshot.slice(plan.from, plan.to);
+    const revisions = inputs.map((e) => state.entryRevision(e.baseOffset));
+    if (revisions.includes(0)) return none;
+
+    const { batches, firstBatchOf } = await this.#readInputs(inputs);
+    if (batches === null) return none;
+    const segment = encodeSegment(batches, this.#now(), this.#o.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT_BYTES);
+    const key = segmentKey(this.#o.namespace, log.topicId, log.partition, segment.baseOffset, log.epoch);
+    const indexKey = segmentIndexKey(key);
+    // Both objects exist before any entry names them; until the swap they are orphans the collector
+    // leaves alone for orphanGraceMs.
+    await this.#o.objects.put(indexKey, segment.index);
+    await this.#o.objects.put(key, segment.chunks);
+    this.segmentsWritten++;
+
+    const byteOf = (batchIndex: number): number => segment.positions[batchIndex] ?? segment.sizeBytes - SEGMENT_FOOTER_BYTES;
+    const swapped = await this.#o.logs.exclusive(log, async () => {
+      let done = 0;
+      for (let i = 0; i < inputs.length; i += SWAP_CHUNK) {
+        if (log.status !== 'active') return { done, fenced: true };
+        const chunk = inputs.slice(i, i + SWAP_CHUNK);
+        const chunkRevisions = revisions.slice(i, i + SWAP_CHUNK);
+        const first = chunk[0]!;
+        const last = chunk.at(-1)!;
+        const producers: ProducerBatch[] = [];
+        for (const e of chunk) if (e.producers !== undefined) producers.push(...e.producers);
+        const entry: LogEntry = {
+          baseOffset: first.baseOffset,
+          lastOffset: last.lastOffset,
+          objectKey: key,
+          byteStart: byteOf(firstBatchOf[i]!),
+          byteEnd: byteOf(firstBatchOf[i + chunk.length] ?? batches.length),
+          maxTimestamp: Math.max(...chunk.map((e) => e.maxTimestamp)),
+          batchCount: chunk.reduce((n, e) => n + e.batchCount, 0),
+          epoch: log.epoch,
+          ...(producers.length > 0 ? { producers: retainedBatches(producers) } : {}),
+          indexKey,
+        };
+        const ok = await this.#swap(log, chunk, chunkRevisions, entry);
+        if (ok === 'fenced') return { done, fenced: true };
+        if (ok === 'conflict') return { done, fenced: false };
+        done += chunk.length;
+      }
+      return { done, fenced: false };
+    });
+    this.entriesReplaced += swapped.done;
+    const outcome = swapped.fenced ? 'fenced' : swapped.done === inputs.length ? 'merged' : swapped.done > 0 ? 'partial' : 'conflict';
+    this.#o.log.info({ topicId: log.topicId, partition: log.partition, segment: key, replaced: swapped.done, of: inputs.length, bytes: segment.sizeBytes, outcome }, 'merged log entries into a segment');
+    return { outcome, replacedEntries: swapped.done, segmentKey: key };
+  }
+
+  /** The input entries' batches in order, and per input entry the index of its first batch; null if inconsistent. */
+  async #readInputs(inputs: readonly LogEntry[]): Promise<{ batches: Buffer[] | null; firstBatchOf: number[] }> {
+    const datas = await Promise.all(inputs.map((e) => this.#o.objects.get(e.objectKey, { range: { start: e.byteStart, end: e.byteEnd } })));
+    const batches: Buffer[] = [];
+    const firstBatchOf: number[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const e = inputs[i]!;
+      const split = splitBatches(datas[i]!);
+      const first = split.batches[0];
+      const last = split.batches.at(-1);
+      if (split.trailing !== null || first === undefined || last === undefined
+        || Number(first.readBigInt64BE(0)) !== e.baseOffset || Number(batchLastOffset(last)) !== e.lastOffset) {
+        // Never write a segment that disagrees with its entries: the log stays as it is.
+        this.#o.log.error({ objectKey: e.objectKey, baseOffset: e.baseOffset, lastOffset: e.lastOffset }, 'log entry bytes do not match the entry; not merging this partition');
+        return { batches: null, firstBatchOf };
+      }
+      firstBatchOf.push(batches.length);
+      batches.push(...split.batches);
+    }
+    return { batches, firstBatchOf };
+  }
+
+  /** One guarded txn replacing `chunk` by `entry`; applies it to the owner's state on success. */
+  async #swap(log: PartitionLog, chunk: readonly LogEntry[], revisions: readonly number[], entry: LogEntry): Promise<'ok' | 'conflict' | 'fenced'> {
+    const { claim, state } = log;
+    const compare: Compare[] = [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }];
+    const success: TxnOp[] = [];
+    const entryKey = MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset);
+    const value = encodeLogEntry(entry);
+    success.push({ type: 'put', key: entryKey, value });
+    for (let i = 0; i < chunk.length; i++) {
+      const key = MetaKeys.partitionLogEntry(claim.topicId, claim.partition, chunk[i]!.baseOffset);
+      compare.push({ key, target: 'modRevision', op: '==', value: revisions[i]! });
+      if (i > 0) success.push({ type: 'delete', key });
+    }
+    const result = await this.#o.store.txn({ compare, success, failure: [{ type: 'get', key: claim.ownerKey }] });
+    if (!result.succeeded) {
+      const owner = result.results[0] as KeyValue | null | undefined;
+      if (owner === null || owner === undefined || owner.modRevision !== claim.ownerModRevision) {
+        log.fence('owner key changed while merging log entries');
+        return 'fenced';
+      }
+      return 'conflict';
+    }
+    const rev = result.revision;
+    const suffixOf = (baseOffset: number): string => `log/${baseOffset.toString().padStart(20, '0')}`;
+    // Read-your-writes, in the txn's order (put first); the watch's copies are ignored by revision.
+    state.apply(suffixOf(entry.baseOffset), { key: entryKey, value, createRevision: revisions[0]!, modRevision: rev, version: 2, lease: null }, rev);
+    for (let i = 1; i < chunk.length; i++) state.apply(suffixOf(chunk[i]!.baseOffset), null, rev);
+    state.notify();
+    return 'ok';
+  }
+
+  /** Stops the timer and waits for a pass in progress. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+}
