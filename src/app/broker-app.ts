@@ -10,18 +10,15 @@ import { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import { loadOrCreateClusterId } from '../services/cluster/cluster-identity.ts';
 import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
-import { GroupCoordinator } from '../services/groups/group-coordinator.ts';
-import { LogService } from '../services/log/log-service.ts';
-import { ObjectCollector } from '../services/log/object-collector.ts';
-import { RetentionTask } from '../services/log/retention-task.ts';
-import { PartitionAssigner } from '../services/log/partition-assigner.ts';
+import { OwnerDirectory } from '../services/cluster/owner-directory.ts';
 import { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import { FsObjectStore } from '../storage/object/fs-object-store.ts';
 import { InstrumentedObjectStore } from '../storage/object/instrumented-object-store.ts';
 import type { ObjectStore } from '../storage/object/object-store.ts';
-import { isKafscaleError } from '../telemetry/kafscale-error.ts';
+import { isKafscaleError, KafscaleError } from '../telemetry/kafscale-error.ts';
+import { BrokerSession, type SessionDependencies } from './broker-session.ts';
 import { apiKeyLabel, KafscaleMetrics } from '../telemetry/metrics.ts';
 
 /**
@@ -37,7 +34,10 @@ export class BrokerApp {
   #kafkaPort = 0;
   #opsPort = 0;
   #server: KafkaServer | null = null;
-  #groups: GroupCoordinator | null = null;
+  #sessionDeps: SessionDependencies | null = null;
+  #session: BrokerSession | null = null;
+  #recovering: Promise<void> | null = null;
+  #sessionsStarted = 0;
 
   constructor(config: KafscaleConfig, log: Logger) {
     this.config = config;
@@ -91,65 +91,63 @@ export class BrokerApp {
     this.#onClose('kafka listener', () => server.close({ drainMs: 5_000 }));
 
     const lease = await meta.grantLease(config.broker.sessionTtlMs);
-    this.#onClose('broker session', () => lease.revoke());
     const advertisedPort = config.broker.advertised.port === 0 ? this.#kafkaPort : config.broker.advertised.port;
-    const brokers = await BrokerRegistry.register(
-      meta,
-      { brokerId: config.broker.id, host: config.broker.advertised.host, port: advertisedPort, rack: config.broker.rack, startedMs: Date.now() },
-      lease,
-      log.child({ component: 'brokers' }),
-    );
+    let brokers: BrokerRegistry;
+    try {
+      brokers = await BrokerRegistry.register(
+        meta,
+        { brokerId: config.broker.id, host: config.broker.advertised.host, port: advertisedPort, rack: config.broker.rack, startedMs: Date.now() },
+        lease,
+        log.child({ component: 'brokers' }),
+      );
+    } catch (error) {
+      await lease.revoke().catch(() => undefined);
+      throw error;
+    }
     this.#onClose('broker registry', () => brokers.close());
-    this.#watchSession(lease);
-
-    const logs = await LogService.open({
-      store: meta,
-      objects,
-      log: log.child({ component: 'log' }),
-      brokerId: config.broker.id,
-      lease,
-      namespace: config.objectStore.namespace,
-      flush: { lingerMs: config.flush.lingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
-      cacheBytes: config.cache.maxBytes,
+    const directory = await OwnerDirectory.open(meta, topics, log.child({ component: 'owners' }));
+    this.#onClose('owner directory', () => directory.close());
+    const leaders = new PartitionLeaders(brokers, directory);
+    // Our own active logs answer first: the directory learns of our acquire one watch event later.
+    leaders.useEpochSource((topicId, partition) => {
+      const owned = this.#session?.logs.owned(topicId, partition);
+      return owned !== undefined && (owned.status === 'active' || owned.status === 'reloading') ? owned.epoch : undefined;
     });
-    // Closed after the listener (registered later, closed earlier): in-flight produce requests drain first.
-    this.#onClose('log service', () => logs.close());
-    const leaders = new PartitionLeaders(brokers);
-    leaders.useEpochSource((topicId, partition) => logs.owned(topicId, partition)?.epoch);
-    const assigner = new PartitionAssigner({ logs, topics, brokers, leaders, log: log.child({ component: 'assigner' }) });
-    assigner.start();
-    this.#onClose('partition assigner', () => assigner.close());
-    // Retention trims only partitions this broker owns; the collector runs on one broker at a time.
-    const retention = new RetentionTask({ logs, topicConfigs: (topicId) => topics.getById(topicId)?.configs, log: log.child({ component: 'retention' }) });
-    retention.start();
-    this.#onClose('retention', () => retention.close());
-    const collector = new ObjectCollector({ store: meta, objects, log: log.child({ component: 'collector' }), brokerId: config.broker.id, lease, namespace: config.objectStore.namespace });
-    collector.start();
-    this.#onClose('object collector', () => collector.close());
-
-    const groups = new GroupCoordinator(meta, brokers, { ...config.groups }, log.child({ component: 'groups' }));
-    groups.start();
-    this.#groups = groups;
-    this.#onClose('group coordinator', () => groups.close());
-    // Offsets of a deleted (or deleted and re-created) topic go, as in Kafka (docs/design/groups.md).
-    groups.useTopicLookup((name) => topics.get(name) !== undefined);
+    this.#sessionDeps = { config, log, meta, objects, topics, brokers, leaders, directory };
+    this.#session = await BrokerSession.start(this.#sessionDeps, lease);
+    // Closed after the listener (registered later, closed earlier): in-flight produce requests drain
+    // first; then owned partitions are released and the lease revoked (registration gone at once).
+    this.#onClose('broker session', () => this.#closeSession());
+    this.#watchSession(lease);
     const stopTopicWatch = topics.onChange((changes) => {
       const deleted = changes.filter((c) => c.before !== null && (c.after === null || c.after.id !== c.before.id)).map((c) => c.name);
       if (deleted.length === 0) return;
-      void groups.removeOffsetsOfTopics(deleted).catch((error: unknown) => log.warn({ err: error, topics: deleted }, 'could not remove committed offsets of deleted topics'));
+      const groups = this.#session?.groups;
+      void groups?.removeOffsetsOfTopics(deleted).catch((error: unknown) => log.warn({ err: error, topics: deleted }, 'could not remove committed offsets of deleted topics'));
     });
     this.#onClose('group topic watch', async () => stopTopicWatch());
 
+    const app = this;
+    const producerIds = new ProducerIdManager(meta);
+    const settings = brokerSettings(config);
+    // Session-bound services are read through getters: after a session recovery the same dispatcher
+    // serves with the new session's services.
     const services: BrokerServices = {
-      settings: brokerSettings(config),
+      settings,
       clusterId,
       topics,
       brokers,
       leaders,
-      logs,
-      assigner,
-      groups,
-      producerIds: new ProducerIdManager(meta),
+      get logs() {
+        return app.#currentSession().logs;
+      },
+      get assigner() {
+        return app.#currentSession().assigner;
+      },
+      get groups() {
+        return app.#currentSession().groups;
+      },
+      producerIds,
     };
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed) => {
       if (failed) this.metrics.requestErrorsTotal.inc({ api_key: apiKeyLabel(apiKey), error: 'exception' });
@@ -165,7 +163,7 @@ export class BrokerApp {
           await meta.revision();
           return null;
         },
-        session: async () => (lease.isAlive() ? null : 'broker session lease lost'),
+        session: async () => (this.#session?.lease.isAlive() === true ? null : 'broker session lease lost; recovering'),
         objectStore: async () => {
           // A HEAD of a key that never exists: NOT_FOUND proves the store answers.
           try {
@@ -197,7 +195,7 @@ export class BrokerApp {
     // (COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR) instead of holding the listener's drain for its
     // full 5 s. close() is idempotent, so its own closer below is a no-op.
     try {
-      await this.#groups?.close();
+      await this.#session?.groups.close();
     } catch (error) {
       this.log.warn({ err: error }, 'error while closing the group coordinator');
     }
@@ -223,14 +221,83 @@ export class BrokerApp {
     this.#closers.push({ name, close });
   }
 
+  /** The current session's lease (tests revoke it to simulate a lost session; ops readiness). */
+  get sessionLease(): Lease | null {
+    return this.#session?.lease ?? null;
+  }
+
+  /** Sessions started so far: 1 after start, +1 per recovery. */
+  get sessionsStarted(): number {
+    return this.#sessionsStarted;
+  }
+
+  #currentSession(): BrokerSession {
+    const session = this.#session;
+    if (session === null) throw new KafscaleError('KSC_META_UNAVAILABLE', 'the broker has no session yet');
+    return session;
+  }
+
+  async #closeSession(): Promise<void> {
+    const session = this.#session;
+    await this.#recovering;
+    const current = this.#session ?? session;
+    if (current === null) return;
+    await current.close(this.log);
+    await current.lease.revoke();
+  }
+
   #watchSession(lease: Lease): void {
+    this.#sessionsStarted++;
     void lease.lost.then(() => {
-      if (this.#closing !== null) return;
-      // Without its session the broker may not keep serving as if registered: a supervisor restarts it.
-      this.log.fatal({ leaseId: lease.id }, 'broker session lease lost; shutting down so that a supervisor restarts the broker');
-      process.exitCode = 1;
-      void this.close();
+      if (this.#closing !== null || this.#session?.lease !== lease) return;
+      this.#recovering = this.#recover(lease).finally(() => {
+        this.#recovering = null;
+      });
     });
+  }
+
+  /**
+   * Session recovery (docs/design/cluster.md): the lost session's services are closed — its partitions
+   * were already fenced by the log service, so pending produce requests fail with
+   * NOT_LEADER_OR_FOLLOWER and nothing more is committed — then a new lease is granted as soon as the
+   * store answers, the broker re-registers and a new session starts. Requests meanwhile reach the closed
+   * session and get retriable errors (NOT_LEADER_OR_FOLLOWER, COORDINATOR_NOT_AVAILABLE).
+   */
+  async #recover(lost: Lease): Promise<void> {
+    const deps = this.#sessionDeps;
+    const old = this.#session;
+    if (deps === null || old === null) return;
+    this.log.error({ leaseId: lost.id }, 'broker session lease lost; fencing its partitions and groups, then starting a new session');
+    await old.close(this.log);
+    let delayMs = 200;
+    while (this.#closing === null) {
+      let lease: Lease | null = null;
+      try {
+        lease = await this.#meta().grantLease(this.config.broker.sessionTtlMs);
+        await deps.brokers.renew(lease);
+        const session = await BrokerSession.start(deps, lease);
+        if (this.#closing !== null) {
+          await session.close(this.log);
+          await lease.revoke();
+          return;
+        }
+        this.#session = session;
+        this.#watchSession(lease);
+        this.log.info({ leaseId: lease.id, sessions: this.#sessionsStarted }, 'broker session recovered; serving with a new lease');
+        return;
+      } catch (error) {
+        this.log.warn({ err: error, retryInMs: delayMs }, 'cannot start a new broker session yet; retrying');
+        await lease?.revoke().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+        delayMs = Math.min(delayMs * 2, 2_000);
+      }
+    }
+  }
+
+  #meta(): MetadataStore {
+    const deps = this.#sessionDeps;
+    if (deps === null) throw new KafscaleError('KSC_INTERNAL', 'metadata store not open');
+    return deps.meta;
   }
 
   async #openMetadataStore(): Promise<MetadataStore> {

@@ -48,12 +48,20 @@ export class BrokerRegistry {
         );
       }
     }
-    await store.put(key, Buffer.from(JSON.stringify(self)), { lease: lease.id });
+    await registry.renew(lease);
     registry.#mirror = await WatchedPrefix.open(store, MetaKeys.brokersPrefix, log, () => {
       for (const listener of registry.#listeners) listener();
     });
     log.info({ brokerId: self.brokerId, host: self.host, port: self.port }, 'broker registered');
     return registry;
+  }
+
+  /**
+   * (Re-)writes this broker's registration under `lease`: at start, and with the new lease after a
+   * session was lost and recovered (docs/design/cluster.md, "Session recovery").
+   */
+  async renew(lease: Lease): Promise<void> {
+    await this.#store.put(MetaKeys.broker(this.self.brokerId), Buffer.from(JSON.stringify(this.self)), { lease: lease.id });
   }
 
   /** Live brokers sorted by id. Always includes this broker while it is registered. */

@@ -1,42 +1,90 @@
 import { createHash } from 'node:crypto';
 import type { BrokerRegistry } from './broker-registry.ts';
+import { NO_OWNER, type OwnerDirectory } from './owner-directory.ts';
 
 export interface PartitionLeader {
   readonly brokerId: number;
-  /** Leader epoch reported to clients (the owner epoch once ownership leases exist). */
+  /** Leader epoch reported to clients: the owner epoch. */
   readonly epoch: number;
 }
 
 /**
- * Who leads (owns) each partition. Placement is rendezvous hashing over the live brokers: deterministic,
- * balanced, and moving only the partitions of a broker that joins or leaves. With one broker every
- * partition is led by it.
+ * Who leads (owns) each partition, and where it should live.
+ *
+ * Placement is rendezvous hashing over the live brokers: deterministic, balanced, and moving only the
+ * partitions of a broker that joins or leaves. The *leader* is the actual owner from the owner
+ * directory (docs/design/cluster.md); the placement target stands in only while nobody owns the
+ * partition, so a client is sent where the partition is about to be acquired.
+ *
+ * Placements are cached per topic and recomputed lazily after the live broker set changes, so a
+ * Metadata request over many partitions does not hash every partition against every broker.
  */
 export class PartitionLeaders {
   readonly #brokers: BrokerRegistry;
-  #epochOf: (topicId: string, partition: number) => number | undefined = () => undefined;
+  readonly #directory: OwnerDirectory | null;
+  #localEpoch: (topicId: string, partition: number) => number | undefined = () => undefined;
+  readonly #placements = new Map<string, number[]>();
 
-  constructor(brokers: BrokerRegistry) {
+  constructor(brokers: BrokerRegistry, directory: OwnerDirectory | null = null) {
     this.#brokers = brokers;
+    this.#directory = directory;
+    brokers.onChange(() => this.#placements.clear());
   }
 
-  /** Where owner epochs come from (the storage engine's ownership); unknown epochs are reported as 0. */
+  /**
+   * This broker's own active ownership (the storage engine): the epoch of a partition it owns right
+   * now, else undefined. It wins over the directory, which learns of our own acquire a watch event later.
+   */
   useEpochSource(epochOf: (topicId: string, partition: number) => number | undefined): void {
-    this.#epochOf = epochOf;
+    this.#localEpoch = epochOf;
   }
 
   leaderOf(topicId: string, partition: number): PartitionLeader {
-    const live = this.#brokers.live();
+    const self = this.#brokers.self.brokerId;
+    const localEpoch = this.#localEpoch(topicId, partition);
+    if (localEpoch !== undefined) return { brokerId: self, epoch: localEpoch };
+    const directory = this.#directory;
+    if (directory === null) return { brokerId: this.placementOf(topicId, partition), epoch: 0 };
+    const owner = directory.ownerOf(topicId, partition);
+    const epoch = directory.epochOf(topicId, partition);
+    // The directory naming us while we hold no active log means we are releasing it (handover) or it is a
+    // previous incarnation's key waiting for its lease to expire: send clients to the placement target.
+    if (owner === NO_OWNER || owner === self) return { brokerId: this.placementOf(topicId, partition), epoch };
+    return { brokerId: owner, epoch };
+  }
+
+  /** The broker placement gives the partition to (not necessarily its owner right now). */
+  placementOf(topicId: string, partition: number): number {
+    let cached = this.#placements.get(topicId);
+    if (cached === undefined) {
+      cached = [];
+      this.#placements.set(topicId, cached);
+    }
+    let target = cached[partition];
+    if (target === undefined) {
+      target = this.#place(topicId, partition);
+      while (cached.length < partition) cached.push(this.#place(topicId, cached.length));
+      cached[partition] = target;
+    }
+    return target;
+  }
+
+  /** Forgets a deleted topic's placements. */
+  forgetTopic(topicId: string): void {
+    this.#placements.delete(topicId);
+  }
+
+  #place(topicId: string, partition: number): number {
     let best = this.#brokers.self.brokerId;
     let bestScore = -1n;
-    for (const broker of live) {
+    for (const broker of this.#brokers.live()) {
       const score = rendezvousScore(`${topicId}/${partition}`, broker.brokerId);
       if (score > bestScore) {
         bestScore = score;
         best = broker.brokerId;
       }
     }
-    return { brokerId: best, epoch: this.#epochOf(topicId, partition) ?? 0 };
+    return best;
   }
 }
 

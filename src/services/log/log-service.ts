@@ -86,6 +86,7 @@ export interface EpochEndOffset {
 const CACHE_DEFAULT_BYTES = 256 * 1024 * 1024;
 const TAIL_DEFAULT_BYTES = 64 * 1024 * 1024;
 const SEGMENT_INDEX_CACHE_BYTES = 16 * 1024 * 1024;
+const RELEASE_ATTEMPTS = 4;
 
 function key(topicId: string, partition: number): string {
   return `${topicId}/${partition}`;
@@ -150,6 +151,8 @@ export class LogService {
   async acquire(topicId: string, partition: number): Promise<AcquireResult> {
     const existing = this.#owned.get(key(topicId, partition));
     if (existing !== undefined && existing.status !== 'fenced' && existing.status !== 'closed') return { errorCode: ErrorCode.NONE, log: existing };
+    // A closed service belongs to an ended session: its lease can claim nothing.
+    if (this.#closed || !this.#ownership.lease.isAlive()) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
     const outcome = await this.#ownership.acquire(topicId, partition, this.#now());
     if (!outcome.acquired) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner };
     const claim = outcome.claim;
@@ -210,10 +213,22 @@ export class LogService {
   async release(topicId: string, partition: number): Promise<void> {
     const log = this.#owned.get(key(topicId, partition));
     if (log === undefined) return;
-    await this.#pipeline.drain();
+    // Out of the owned map first: new appends get NOT_LEADER_OR_FOLLOWER (append looks the log up)
+    // while the ones already accepted flush; only then is the owner key deleted (docs/design/cluster.md).
     this.#owned.delete(key(topicId, partition));
+    await log.settled();
     log.close();
-    if (log.status !== 'fenced') await this.#ownership.release(log.claim);
+    if (log.status === 'fenced' || !log.claim.lease.isAlive()) return;
+    // A key left behind would block the new owner until this broker's session ends: retry store faults.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#ownership.release(log.claim);
+        return;
+      } catch (error) {
+        if (attempt >= RELEASE_ATTEMPTS || !log.claim.lease.isAlive()) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt).unref());
+      }
+    }
   }
 
   // Write path ------------------------------------------------------------------------------------

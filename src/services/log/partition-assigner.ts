@@ -1,38 +1,72 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { BrokerRegistry } from '../cluster/broker-registry.ts';
+import { NO_OWNER, type OwnerDirectory } from '../cluster/owner-directory.ts';
 import type { PartitionLeaders } from '../cluster/partition-leaders.ts';
 import type { TopicRegistry } from '../cluster/topic-registry.ts';
 import type { LogService } from './log-service.ts';
 import type { PartitionLog } from './partition-log.ts';
 
-const RETRY_DELAY_MS = 500;
+/**
+ * Safety net only: acquisition is driven by owner-directory events (an owner key deleted) and by
+ * broker/topic changes. This slow timer re-tries partitions whose acquire failed on a store fault.
+ */
+const RETRY_DELAY_MS = 2_000;
+/** Handovers (drain + release) per second when placement moves partitions away (a broker joined). */
+const DEFAULT_HANDOVERS_PER_SECOND = 20;
+
+export interface PartitionAssignerOptions {
+  readonly logs: LogService;
+  readonly topics: TopicRegistry;
+  readonly brokers: BrokerRegistry;
+  readonly leaders: PartitionLeaders;
+  /** Actual owners of every partition; without it every placed partition is tried on each pass. */
+  readonly directory?: OwnerDirectory;
+  readonly log: Logger;
+  readonly handoversPerSecond?: number;
+}
 
 /**
- * Keeps this broker the owner of exactly the partitions placement gives it: acquires them when topics
- * or partitions appear (and at start), releases partitions of deleted topics, and re-tries partitions
- * still held by a previous owner until its lease expires. Produce calls `ensureOwned` so that a
- * partition created a moment ago is writable without waiting for the background pass.
+ * Keeps this broker the owner of exactly the partitions placement gives it (docs/design/cluster.md):
+ * - acquires placed partitions that nobody owns — at start, when topics or partitions appear, and when
+ *   the owner directory reports an owner key gone (a release, or a dead broker's lease expiring);
+ * - hands over owned partitions that placement moved to another broker (a broker joined): drain the
+ *   partition's pending appends, then delete the owner key, at most `handoversPerSecond`, so producers
+ *   see a short NOT_LEADER_OR_FOLLOWER blip per partition rather than a storm;
+ * - releases partitions of deleted topics.
+ * Produce calls `ensureOwned` so that a partition created a moment ago is writable at once.
  */
 export class PartitionAssigner {
   readonly #logs: LogService;
   readonly #topics: TopicRegistry;
   readonly #brokers: BrokerRegistry;
   readonly #leaders: PartitionLeaders;
+  readonly #directory: OwnerDirectory | null;
   readonly #log: Logger;
+  readonly #handoverIntervalMs: number;
   readonly #inflight = new Map<string, Promise<PartitionLog | null>>();
   #unsubscribe: Array<() => void> = [];
   #retryTimer: NodeJS.Timeout | null = null;
+  #handoverTimer: NodeJS.Timeout | null = null;
+  #lastHandoverMs = 0;
   #passRunning: Promise<void> | null = null;
   #passAgain = false;
   #closed = false;
+  #handovers = 0;
 
-  constructor(options: { logs: LogService; topics: TopicRegistry; brokers: BrokerRegistry; leaders: PartitionLeaders; log: Logger }) {
+  constructor(options: PartitionAssignerOptions) {
     this.#logs = options.logs;
     this.#topics = options.topics;
     this.#brokers = options.brokers;
     this.#leaders = options.leaders;
+    this.#directory = options.directory ?? null;
     this.#log = options.log;
+    this.#handoverIntervalMs = 1_000 / Math.max(0.001, options.handoversPerSecond ?? DEFAULT_HANDOVERS_PER_SECOND);
+  }
+
+  /** Partitions handed over to another broker since start (tests, logs). */
+  get handovers(): number {
+    return this.#handovers;
   }
 
   start(): void {
@@ -40,13 +74,23 @@ export class PartitionAssigner {
       this.#topics.onChange((changes) => {
         for (const change of changes) {
           if (change.before !== null && (change.after === null || change.after.id !== change.before.id)) {
-            for (let p = 0; p < change.before.partitions; p++) void this.#logs.release(change.before.id, p);
+            this.#leaders.forgetTopic(change.before.id);
+            for (let p = 0; p < change.before.partitions; p++) void this.#logs.release(change.before.id, p).catch(() => undefined);
           }
         }
         this.#schedulePass();
       }),
       this.#brokers.onChange(() => this.#schedulePass()),
     );
+    if (this.#directory !== null) {
+      const self = this.#brokers.self.brokerId;
+      this.#unsubscribe.push(
+        this.#directory.onChange((topicId, partition, owner) => {
+          // Only a freed partition placed here is interesting; everything else waits for its own event.
+          if (owner === NO_OWNER && this.#leaders.placementOf(topicId, partition) === self) this.#schedulePass();
+        }),
+      );
+    }
     this.#schedulePass();
   }
 
@@ -54,7 +98,13 @@ export class PartitionAssigner {
   ensureOwned(topicId: string, partition: number): Promise<PartitionLog | null> {
     const owned = this.#logs.owned(topicId, partition);
     if (owned !== undefined && owned.status === 'active') return Promise.resolve(owned);
-    if (this.#leaders.leaderOf(topicId, partition).brokerId !== this.#brokers.self.brokerId) return Promise.resolve(null);
+    if (this.#closed) return Promise.resolve(null);
+    const self = this.#brokers.self.brokerId;
+    if (this.#leaders.placementOf(topicId, partition) !== self) return Promise.resolve(null);
+    // Another live owner (a handover still draining, a dead broker's lease not yet expired): do not
+    // hammer the store; its owner key's deletion wakes the background pass.
+    const current = this.#directory?.ownerOf(topicId, partition) ?? NO_OWNER;
+    if (current !== NO_OWNER && current !== self) return Promise.resolve(null);
     const id = `${topicId}/${partition}`;
     let pending = this.#inflight.get(id);
     if (pending === undefined) {
@@ -75,6 +125,9 @@ export class PartitionAssigner {
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#unsubscribe = [];
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    if (this.#handoverTimer !== null) clearTimeout(this.#handoverTimer);
+    this.#retryTimer = null;
+    this.#handoverTimer = null;
     await this.#passRunning;
   }
 
@@ -85,6 +138,7 @@ export class PartitionAssigner {
       return null;
     } catch (error) {
       this.#log.warn({ err: error, topicId, partition }, 'acquiring a partition failed; will retry');
+      this.#scheduleRetry();
       return null;
     }
   }
@@ -95,34 +149,75 @@ export class PartitionAssigner {
       this.#passAgain = true;
       return;
     }
-    this.#passRunning = this.#pass().finally(() => {
-      this.#passRunning = null;
-      if (this.#passAgain) {
-        this.#passAgain = false;
-        this.#schedulePass();
-      }
-    });
+    this.#passRunning = this.#pass()
+      .catch((error: unknown) => {
+        this.#log.warn({ err: error }, 'partition placement pass failed; will retry');
+        this.#scheduleRetry();
+      })
+      .finally(() => {
+        this.#passRunning = null;
+        if (this.#passAgain) {
+          this.#passAgain = false;
+          this.#schedulePass();
+        }
+      });
+  }
+
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer !== null) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      this.#schedulePass();
+    }, RETRY_DELAY_MS);
+    this.#retryTimer.unref();
   }
 
   async #pass(): Promise<void> {
+    await this.#handOverMoved();
     let missing = 0;
     const self = this.#brokers.self.brokerId;
     for (const topic of this.#topics.list()) {
       for (let p = 0; p < topic.partitions; p++) {
         if (this.#closed) return;
-        if (this.#leaders.leaderOf(topic.id, p).brokerId !== self) continue;
+        if (this.#leaders.placementOf(topic.id, p) !== self) continue;
         const owned = this.#logs.owned(topic.id, p);
         if (owned !== undefined && owned.status === 'active') continue;
+        const current = this.#directory?.ownerOf(topic.id, p) ?? NO_OWNER;
+        if (current !== NO_OWNER && current !== self) continue; // its release or expiry wakes us
         if ((await this.ensureOwned(topic.id, p)) === null) missing++;
       }
     }
-    if (missing > 0 && !this.#closed && this.#retryTimer === null) {
-      // Usually a previous owner's lease that has not expired yet; it will, so try again shortly.
-      this.#retryTimer = setTimeout(() => {
-        this.#retryTimer = null;
-        this.#schedulePass();
-      }, RETRY_DELAY_MS);
-      this.#retryTimer.unref();
+    // Without a directory nothing announces a freed partition: fall back to re-trying.
+    if (missing > 0 && this.#directory === null) this.#scheduleRetry();
+  }
+
+  /**
+   * Releases owned partitions whose placement moved elsewhere, rate-limited. Whatever exceeds the rate
+   * is left for a later pass, scheduled here.
+   */
+  async #handOverMoved(): Promise<void> {
+    const self = this.#brokers.self.brokerId;
+    for (const log of this.#logs.ownedLogs()) {
+      if (this.#closed) return;
+      if (log.status !== 'active' || this.#leaders.placementOf(log.topicId, log.partition) === self) continue;
+      const waitMs = this.#lastHandoverMs + this.#handoverIntervalMs - Date.now();
+      if (waitMs > 0) {
+        if (this.#handoverTimer === null) {
+          this.#handoverTimer = setTimeout(() => {
+            this.#handoverTimer = null;
+            this.#schedulePass();
+          }, waitMs);
+          this.#handoverTimer.unref();
+        }
+        return;
+      }
+      this.#lastHandoverMs = Date.now();
+      this.#handovers++;
+      this.#log.info({ topicId: log.topicId, partition: log.partition, epoch: log.epoch, to: this.#leaders.placementOf(log.topicId, log.partition) }, 'handing partition over to its new placement');
+      // Not awaited: the drain of one partition must not hold back the next handover.
+      this.#logs.release(log.topicId, log.partition).catch((error: unknown) => {
+        this.#log.warn({ err: error, topicId: log.topicId, partition: log.partition }, 'handover release failed; the partition frees when the session ends');
+      });
     }
   }
 }

@@ -459,6 +459,16 @@ export class PartitionLog {
     }
   }
 
+  /**
+   * Resolves when every append made so far has settled (acknowledged or failed). A handover waits for
+   * this before deleting the owner key, so no acknowledged append is left behind and none is failed
+   * after it may have committed.
+   */
+  async settled(): Promise<void> {
+    if (this.#queued.length === 0 && this.#inflight.length === 0) return;
+    await Promise.allSettled([...this.#queued, ...this.#inflight].map((p) => p.promise));
+  }
+
   close(): void {
     if (this.#status === 'closed') return;
     this.failFrom(0, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was released by this broker');
