@@ -1,0 +1,95 @@
+/**
+ * etcd outage during traffic: three brokers (2 s session TTL), etcd stopped (SIGTERM) for 10 s while
+ * the leader-following wire producer and kafkajs (default retries) write with acks=all, then started
+ * again on the same data. While etcd is away clients may see retriable errors only (nothing is
+ * acknowledged that was not committed); after it returns, every partition accepts writes again without
+ * anyone touching the brokers, all three brokers are listed, and nothing acknowledged is lost.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { verifyAcknowledged } from '../fault/crash-produce-run.ts';
+import { ClusterProducer } from './cluster-producer.ts';
+import { KafkajsLaneProducer } from './real-clients.ts';
+
+const SESSION_TTL_MS = 2_000;
+const PARTITIONS = 3;
+const OUTAGE_MS = 10_000;
+/** After etcd is back: sessions re-established, partitions re-acquired, clients' backoffs run out. */
+const RESUME_BOUND_MS = 20_000;
+/** Kafka's retriable produce error codes (clients retry these by themselves). */
+const RETRIABLE = new Set([3, 5, 6, 7, 13, 14, 15, 16, 19, 20, 56, 74, 75, 89]);
+
+const stops: Array<() => Promise<void> | void> = [];
+let cluster: TestCluster;
+const topic = `etcdout-${randomUUID().slice(0, 8)}`;
+
+before(async () => {
+  cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
+  stops.push(() => cluster.stop());
+  await cluster.createTopic(topic, PARTITIONS);
+  await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
+});
+
+after(async () => {
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch {
+      // stop the rest
+    }
+  }
+});
+
+test('etcd stopped for 10 s during produce: retriable errors only, traffic resumes by itself, nothing acknowledged lost', { timeout: 85_000 }, async () => {
+  const wire = new ClusterProducer({ cluster, topic, partitions: PARTITIONS, recordsPerBatch: 2, valuePrefix: 'wire', requestTimeoutMs: 4_000, pauseMs: 20, retryBackoffMs: 100 });
+  stops.push(() => wire.stop());
+  const kjs = new KafkajsLaneProducer({ brokers: cluster.brokers.map((b) => b.bootstrap), topic, partitions: PARTITIONS, prefix: 'kafkajs', idempotent: false, pauseMs: 50 });
+  stops.push(() => kjs.stop());
+  wire.start();
+  await kjs.start();
+  await sleep(2_000);
+  for (let p = 0; p < PARTITIONS; p++) assert.ok(wire.firstAckAfter(p, 0) !== null, `partition ${p} accepted writes before the outage`);
+
+  const stoppingMs = Date.now();
+  await cluster.etcd.stop();
+  // Only from here is etcd certainly gone (a commit may still land while SIGTERM is handled).
+  const downMs = Date.now();
+  await sleep(OUTAGE_MS);
+  const upMs = Date.now();
+  await cluster.etcd.restart();
+
+  const deadline = upMs + RESUME_BOUND_MS;
+  const resumed = (): boolean =>
+    Array.from({ length: PARTITIONS }, (_, p) => wire.firstAckAfter(p, upMs)).every((a) => a !== null) && kjs.acks.length > 0;
+  const kafkajsAcksBefore = kjs.acks.length;
+  while (Date.now() < deadline && !(resumed() && kjs.acks.length > kafkajsAcksBefore)) await sleep(200);
+  const resumedAfterMs = Date.now() - upMs;
+  await sleep(1_000);
+  await wire.stop();
+  await kjs.stop();
+
+  const seen = wire.between(stoppingMs, Date.now()).filter((a) => a.outcome !== 0);
+  const codes = [...new Set(seen.map((a) => a.outcome))];
+  const ackedDuringOutage = wire.attempts.filter((a) => a.ack !== null && a.sentMs > downMs && a.answeredMs < upMs).length;
+  console.log(
+    `etcd-outage: ${wire.acks().length} wire acks (${ackedDuringOutage} sent and acknowledged while etcd was down), outcomes while/after down ${JSON.stringify(codes)}; ` +
+      `resumed ${resumedAfterMs} ms after etcd returned; kafkajs ${kjs.acks.length} acks, errors ${JSON.stringify(kjs.errors.map((e) => e.message).slice(0, 3))}`,
+  );
+  const fatal = codes.filter((code) => code !== 'network' && !RETRIABLE.has(code));
+  assert.deepEqual(fatal, [], 'only retriable error codes (or dropped connections) while etcd is down');
+  assert.equal(ackedDuringOutage, 0, 'nothing is acknowledged while etcd cannot commit it');
+  assert.deepEqual(kjs.errors.filter((e) => !e.retriable), [], 'kafkajs saw retriable errors only');
+  for (let p = 0; p < PARTITIONS; p++) {
+    assert.ok(wire.firstAckAfter(p, upMs) !== null, `partition ${p} accepted writes within ${RESUME_BOUND_MS} ms after etcd returned`);
+  }
+  assert.ok(kjs.acks.length > kafkajsAcksBefore, 'kafkajs produced successfully after etcd returned');
+  const final = await cluster.metadata(topic);
+  assert.deepEqual(final.brokerIds, [0, 1, 2], 'all brokers are live again without a restart');
+
+  const reader = cluster.brokers[0];
+  assert.ok(reader);
+  await verifyAcknowledged(reader, topic, PARTITIONS, [...wire.acks(), ...kjs.acks]);
+});
