@@ -283,7 +283,8 @@ export class BrokerApp {
         }
         this.#session = session;
         this.#watchSession(lease);
-        this.log.info({ leaseId: lease.id, sessions: this.#sessionsStarted }, 'broker session recovered; serving with a new lease');
+        // warn, not info: the end of an incident operators look for next to the 'lease lost' error.
+        this.log.warn({ leaseId: lease.id, sessions: this.#sessionsStarted }, 'broker session recovered; serving with a new lease');
         return;
       } catch (error) {
         this.log.warn({ err: error, retryInMs: delayMs }, 'cannot start a new broker session yet; retrying');
