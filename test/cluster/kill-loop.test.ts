@@ -25,7 +25,7 @@ const UP_MS = SESSION_TTL_MS + 500;
 /** "No partition without an owner for longer than the session TTL plus a few seconds". */
 const MAX_OWNERLESS_MS = SESSION_TTL_MS + 5_000;
 const MAX_CONSUMER_STALL_MS = 20_000;
-const LOOP_BUDGET_MS = 55_000;
+const LOOP_BUDGET_MS = 70_000;
 
 const stops: Array<() => Promise<void> | void> = [];
 let cluster: TestCluster;
