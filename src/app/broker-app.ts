@@ -21,6 +21,9 @@ import { isKafscaleError, KafscaleError } from '../telemetry/kafscale-error.ts';
 import { BrokerSession, type SessionDependencies } from './broker-session.ts';
 import { apiKeyLabel, KafscaleMetrics } from '../telemetry/metrics.ts';
 
+/** How long session recovery waits for the lost session's services to close before starting anew. */
+const OLD_SESSION_CLOSE_MS = 10_000;
+
 /**
  * The composition root: the only place that names concrete adapters. Starts the parts in dependency
  * order and closes them in reverse.
@@ -268,7 +271,17 @@ export class BrokerApp {
     const old = this.#session;
     if (deps === null || old === null) return;
     this.log.error({ leaseId: lost.id }, 'broker session lease lost; fencing its partitions and groups, then starting a new session');
-    await old.close(this.log);
+    // Bounded: a flush stuck on an unreachable store must not keep the broker from recovering. The old
+    // session is fenced already, so whatever it still does cannot commit.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      old.close(this.log).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), OLD_SESSION_CLOSE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!closed) this.log.warn({ waitedMs: OLD_SESSION_CLOSE_MS }, 'the lost session is still closing; starting the new one anyway');
     let delayMs = 200;
     while (this.#closing === null) {
       let lease: Lease | null = null;

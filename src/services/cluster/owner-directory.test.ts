@@ -120,6 +120,7 @@ describe('OwnerDirectory and PartitionAssigner with two brokers on one store', (
       const result = await a.logs.append({ id: topicId, configs: {} }, p, [encodeRecordBatch({ records: [{ value: `before-${p}`, timestamp: 1n }] })]);
       assert.equal(result.errorCode, ErrorCode.NONE);
     }
+    const joinedMs = Date.now();
     const b = await startNode(2);
     // B's directory was loaded from the store, not from placement: it names broker 1 for partitions that
     // placement gives to broker 1 at once (A may already be handing the others over).
@@ -129,6 +130,8 @@ describe('OwnerDirectory and PartitionAssigner with two brokers on one store', (
     await waitFor('broker 2 owns its placement share', () => ownedBy(b) === movedToB.length);
     await waitFor('broker 1 keeps the rest', () => ownedBy(a) === PARTITIONS - movedToB.length);
     assert.equal(a.assigner.handovers, movedToB.length);
+    // Rate-limited at 50 handovers/s: n handovers cannot finish faster than (n - 1) × 20 ms.
+    assert.ok(Date.now() - joinedMs >= (movedToB.length - 1) * 20, 'handovers are spread out, not a storm');
     await waitFor('both directories agree', () => a.directory.countOwnedBy(2) === movedToB.length && b.directory.countOwnedBy(1) === PARTITIONS - movedToB.length);
     for (const p of movedToB) {
       assert.deepEqual(a.leaders.leaderOf(topicId, p), { brokerId: 2, epoch: 2 }, 'broker 1 names the new owner with its epoch');
