@@ -25,6 +25,7 @@ const SECOND = 300;
 const SETTLE_MS = 1_000;
 
 let broker: BrokerProcess;
+const streamErrors: string[] = [];
 let wire: WireClient;
 
 before(async () => {
@@ -47,7 +48,7 @@ interface Member {
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 25_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${streamErrors.length > 0 ? `; stream errors: ${streamErrors.join('; ')}` : ''}`);
     await sleep(100);
   }
 }
@@ -73,10 +74,16 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
   const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
   const seen: string[] = [];
   stream.on('data', (message) => void seen.push(message.value.toString()));
-  stream.on('error', () => {});
+  // A stream error ends that member's consumption; the waits below name it if it happens.
+  stream.on('error', (error: Error) => void streamErrors.push(error.message));
   const m: Member = { consumer, stream, seen, partitions: () => assigned };
   members.push(m);
   return m;
+}
+
+/** close(true): close the streams, then LeaveGroup. (The typings resolve `close(true)` to the callback overload.) */
+function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+  return new Promise((resolve, reject) => consumer.close(true, (error) => (error ? reject(error) : resolve())));
 }
 
 async function produce(topic: string, from: number, count: number): Promise<void> {
@@ -106,11 +113,20 @@ test('platformatic: three members share six partitions, each message consumed on
     await admin.close();
   }
 
+  // Start consuming only once every partition has its owner (as kafkajs's waitForLeaders does): a
+  // Metadata answer from before the owner loaded carries leader epoch 0, ListOffsets then answers
+  // FENCED_LEADER_EPOCH, and @platformatic/kafka 1.35's retries kept failing until its stream ended
+  // ("Listing offsets failed") — reported to the cluster work; the wait keeps this test on groups.
+  await until('every partition led', async () => {
+    const metadata = await wire.send(3, 12, { topics: [{ name: topic, topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    const partitions = metadata.topics[0]?.partitions ?? [];
+    return partitions.length === PARTITIONS && partitions.every((p) => p.errorCode === 0 && p.leaderEpoch > 0);
+  });
   const members: Member[] = [];
   t.after(async () => {
     for (const m of members) {
       try {
-        await m.consumer.close(true);
+        await closeForced(m.consumer);
       } catch {
         // Cleanup after a failure: the broker is stopped next anyway.
       }
@@ -137,7 +153,7 @@ test('platformatic: three members share six partitions, each message consumed on
 
   const leaving = members.pop() as Member;
   const handedOver = leaving.partitions();
-  await leaving.consumer.close(true);
+  await closeForced(leaving.consumer);
   await until('the two remaining members own all six partitions', () => members.flatMap((m) => m.partitions()).sort((a, b) => a - b).join(',') === '0,1,2,3,4,5');
   assert.ok(handedOver.every((p) => members.some((m) => m.partitions().includes(p))), 'the leaver’s partitions were handed over');
 
