@@ -8,10 +8,14 @@
  *   leaseKeys `${leaseId}\0${key}` bytes → 1   (index: the keys to delete when a lease ends)
  *   changelog revision                   → StoredEvent[]  (the last `historyRevisions` revisions, for watch replay)
  *
- * Every write is one synchronous LMDB transaction (transactionSync) with overlappingSync off, so a
- * promise resolves only after the commit is fsynced: durable across kill -9 and power loss.
- * Everything runs on the JS thread, so transactions are trivially serialised and watchers are fed
- * right after each commit, in revision order.
+ * txn() runs its compares and writes as an LMDB child transaction inside lmdb-js's asynchronous write
+ * batch: the callback runs on the JS thread (so compare-and-write is atomic and revisions are assigned
+ * in call order), while the commit and its fsync run on lmdb-js's write thread. Txns issued in the
+ * same event turn share one commit (group commit), and the event loop is not blocked for the fsync —
+ * a synchronous commit (transactionSync) stalled every produce and fetch of the broker for the disk's
+ * sync time, once per flush. With noSync and overlappingSync off the promise still resolves only after
+ * the commit is fsynced: durable across kill -9 and power loss. Leases still commit synchronously
+ * (rare); a sequencer delivers watch events strictly in revision order whichever path committed them.
  */
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
@@ -61,15 +65,19 @@ function compareNumbers(actual: number, op: Compare['op'], expected: number): bo
 class WatchRegistration implements Watch {
   readonly prefix: string;
   readonly handler: WatchHandler;
+  /** Revisions up to this one were replayed or precede the watch: a commit still being fanned out is skipped. */
+  readonly afterRevision: number;
   #store: EmbeddedMetadataStore;
   closed = false;
-  constructor(store: EmbeddedMetadataStore, prefix: string, handler: WatchHandler) {
+  constructor(store: EmbeddedMetadataStore, prefix: string, handler: WatchHandler, afterRevision: number) {
     this.#store = store;
     this.prefix = prefix;
     this.handler = handler;
+    this.afterRevision = afterRevision;
   }
-  deliver(events: readonly WatchEvent[]): void {
-    const mine = events.filter((e) => e.key.startsWith(this.prefix));
+  /** `replay`: history read from the changelog at registration, which afterRevision does not filter. */
+  deliver(events: readonly WatchEvent[], replay = false): void {
+    const mine = events.filter((e) => e.key.startsWith(this.prefix) && (replay || e.revision > this.afterRevision));
     if (mine.length === 0 || this.closed) return;
     // Deliver after the writer's promise settles its bookkeeping; microtasks keep revision order.
     queueMicrotask(() => {
@@ -106,6 +114,9 @@ export class EmbeddedMetadataStore implements MetadataStore {
   readonly #watches = new Set<WatchRegistration>();
   readonly #liveLeases = new Map<string, EmbeddedLease>();
   readonly #orphanTimers = new Set<NodeJS.Timeout>();
+  /** Fan-out sequencer: the last revision delivered, and committed revisions waiting for an earlier one. */
+  #fannedOut: number;
+  readonly #heldFanOuts = new Map<number, StoredEvent[]>();
   #closed = false;
 
   private constructor(options: EmbeddedMetadataStoreOptions, lock: DirectoryLock) {
@@ -119,6 +130,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     this.#leases = this.#root.openDB({ name: 'leases', encoding: 'msgpack' });
     this.#leaseKeys = this.#root.openDB({ name: 'leaseKeys', keyEncoding: 'binary', encoding: 'msgpack' });
     this.#changelog = this.#root.openDB({ name: 'changelog', encoding: 'msgpack' });
+    this.#fannedOut = this.#currentRevision();
   }
 
   /** Opens (creating if needed) the store in `dir`; refuses a directory held by another live process. */
@@ -204,14 +216,17 @@ export class EmbeddedMetadataStore implements MetadataStore {
     this.#checkOpen();
     assertTxnWithinLimits(txn);
     const events: StoredEvent[] = [];
-    const outcome = this.#root.transactionSync(() => {
+    // A child transaction: a callback that throws (lease lost, key too long) rolls back only itself, not
+    // the other txns batched into the same commit. The promise resolves after the durable commit.
+    const outcome = await this.#root.childTransaction(() => {
+      events.length = 0;
       const revision = this.#currentRevision() + 1;
       const succeeded = txn.compare.every((c) => this.#evaluate(c));
       const ops = succeeded ? txn.success : (txn.failure ?? []);
       const results = ops.map((op) => this.#apply(op, revision, events));
       if (events.length > 0) this.#commitRevision(revision, events);
       return { succeeded, results, revision: events.length > 0 ? revision : revision - 1 };
-    });
+    }) as TxnResult;
     this.#fanOut(outcome.revision, events);
     return outcome;
   }
@@ -292,16 +307,31 @@ export class EmbeddedMetadataStore implements MetadataStore {
     if (drop >= 2) this.#changelog.removeSync(drop);
   }
 
-  #fanOut(revision: number, stored: readonly StoredEvent[]): void {
-    if (stored.length === 0 || this.#watches.size === 0) return;
-    const events = stored.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision }));
-    for (const watch of this.#watches) watch.deliver(events);
+  /**
+   * Delivers a committed revision's events once every earlier revision was delivered: an async commit
+   * can resolve after a later synchronous lease commit, and watchers must see revision order.
+   */
+  #fanOut(revision: number, stored: StoredEvent[]): void {
+    if (stored.length === 0) return;
+    if (revision <= this.#fannedOut) return;
+    this.#heldFanOuts.set(revision, stored);
+    for (let next = this.#fannedOut + 1; ; next++) {
+      const ready = this.#heldFanOuts.get(next);
+      if (ready === undefined) break;
+      this.#heldFanOuts.delete(next);
+      this.#fannedOut = next;
+      if (this.#watches.size === 0) continue;
+      const events = ready.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision: next }));
+      for (const watch of this.#watches) watch.deliver(events);
+    }
   }
 
   async watch(prefix: string, options: WatchOptions, handler: WatchHandler): Promise<Watch> {
     this.#checkOpen();
-    const registration = new WatchRegistration(this, prefix, handler);
     const current = this.#currentRevision();
+    // Committed revisions up to `current` are replayed below (or precede the watch); their fan-out may
+    // still be pending behind an async commit's promise and must not reach this watch a second time.
+    const registration = new WatchRegistration(this, prefix, handler, Math.max(current, (options.fromRevision ?? 0) - 1));
     const from = options.fromRevision;
     if (from !== undefined && from <= current) {
       const oldest = Math.max(2, current - this.#historyRevisions + 1);
@@ -311,7 +341,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
       }
       // Replay and registration happen in the same synchronous turn: no write can slip between them.
       for (const { key, value } of this.#changelog.getRange({ start: from, end: current + 1 })) {
-        registration.deliver(value.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision: key })));
+        registration.deliver(value.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision: key })), true);
       }
     }
     this.#watches.add(registration);
