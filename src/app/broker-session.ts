@@ -60,6 +60,8 @@ export class BrokerSession {
       namespace: config.objectStore.namespace,
       flush: { lingerMs: config.flush.lingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
       cacheBytes: config.cache.maxBytes,
+      // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").
+      merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs },
     });
     const assigner = new PartitionAssigner({ logs, topics, brokers, leaders, directory, log: log.child({ component: 'assigner' }) });
     // Retention trims only partitions this broker owns; the collector runs on one broker at a time.

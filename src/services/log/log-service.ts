@@ -8,10 +8,12 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { decodeRecordBatch, lastOffset as batchLastOffset, maxTimestamp as batchMaxTimestamp, splitBatches } from '../../protocol/records/index.ts';
 import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
+import type { FlushObserver } from './flush-observer.ts';
 import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
 import type { LogEntry, OwnerRecord } from './log-entry.ts';
 import { LogTrimmer } from './log-trimmer.ts';
+import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
 import { PartitionLog, type AppendResult } from './partition-log.ts';
 import { PartitionOwnership } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
@@ -36,6 +38,8 @@ export interface LogServiceOptions {
   /** Object key prefix (KAFSCALE_S3_NAMESPACE), e.g. 'kafscale'. */
   readonly namespace: string;
   readonly flush?: FlushOptions;
+  /** Told about every finished flush (metrics). */
+  readonly flushObserver?: FlushObserver;
   /** Byte-bounded LRU of object ranges for reads (KAFSCALE_CACHE_BYTES). */
   readonly cacheBytes?: number;
   /** Broker-wide bound of the owners' in-memory tails of acknowledged batches. */
@@ -43,6 +47,16 @@ export interface LogServiceOptions {
   /** producer.id.expiration.ms: idle idempotent producers are forgotten after this (default 1 day). */
   readonly producerIdExpirationMs?: number;
   readonly now?: () => number;
+  /**
+   * Background merging of owned partitions' WAL entries into segments (segment-merger.ts), on by default;
+   * false turns it off. topicConfigs supplies segment.bytes (default: 1 GiB, capped by maxSegmentBytes).
+   */
+  readonly merge?: false | {
+    readonly policy?: Partial<MergePolicy>;
+    readonly intervalMs?: number;
+    readonly indexIntervalBytes?: number;
+    readonly topicConfigs?: (topicId: string) => Readonly<Record<string, string>> | undefined;
+  };
 }
 
 export type AcquireResult =
@@ -103,6 +117,7 @@ export class LogService {
   readonly #tailBudget: TailBudget;
   readonly #owned = new Map<string, PartitionLog>();
   readonly #trimmer: LogTrimmer;
+  readonly #merger: SegmentMerger | null;
   readonly #producerIdExpirationMs: number | undefined;
   #closed = false;
 
@@ -119,23 +134,44 @@ export class LogService {
       namespace: options.namespace,
       now: this.#now,
       ...(options.flush === undefined ? {} : { flush: options.flush }),
+      ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
     this.#cache = new RangeCache(options.objects, options.cacheBytes ?? CACHE_DEFAULT_BYTES);
     this.#indexes = new SegmentIndexCache(options.objects, SEGMENT_INDEX_CACHE_BYTES);
     this.#tailBudget = new TailBudget(options.tailBytes ?? TAIL_DEFAULT_BYTES);
     this.#trimmer = new LogTrimmer(options.store);
+    const merge = options.merge;
+    this.#merger = merge === false ? null : new SegmentMerger({
+      logs: this,
+      store: options.store,
+      objects: options.objects,
+      log: options.log.child({ component: 'merger' }),
+      namespace: options.namespace,
+      topicConfigs: merge?.topicConfigs ?? (() => ({})),
+      now: this.#now,
+      ...(merge?.policy === undefined ? {} : { policy: merge.policy }),
+      ...(merge?.intervalMs === undefined ? {} : { intervalMs: merge.intervalMs }),
+      ...(merge?.indexIntervalBytes === undefined ? {} : { indexIntervalBytes: merge.indexIntervalBytes }),
+    });
     void options.lease.lost.then(() => this.#onLeaseLost());
   }
 
   static async open(options: LogServiceOptions): Promise<LogService> {
     const catalog = await LogCatalog.open(options.store, options.log);
-    return new LogService(options, catalog);
+    const service = new LogService(options, catalog);
+    service.#merger?.start();
+    return service;
   }
 
   /** Object GETs issued by the read path (tests, metrics). */
   get objectGets(): number {
     return this.#cache.gets;
+  }
+
+  /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
+  cacheStats(): { hits: number; misses: number; bytes: number } {
+    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes };
   }
 
   get pipeline(): FlushPipeline {
@@ -315,6 +351,11 @@ export class LogService {
       });
   }
 
+  /** The background merger (null when disabled): tests and metrics. */
+  get merger(): SegmentMerger | null {
+    return this.#merger;
+  }
+
   /** Runs `task` exclusively with trims of the same partition (the merger's swaps; see LogTrimmer). */
   exclusive<T>(log: PartitionLog, task: () => Promise<T>): Promise<T> {
     return this.#trimmer.exclusive(log, task);
@@ -417,6 +458,7 @@ export class LogService {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#merger?.close();
     await this.#pipeline.close();
     for (const [id, log] of this.#owned) {
       this.#owned.delete(id);

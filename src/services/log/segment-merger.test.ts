@@ -48,7 +48,8 @@ async function makeEnv(t: TestContext): Promise<Env> {
   };
   env.objects = objects;
   env.lease = await store.grantLease(10_000);
-  env.service = await LogService.open({ store, objects, log, brokerId: 1, lease: env.lease, namespace: NS, flush: { lingerMs: 0 } });
+  // The service's own background merger is off: these tests drive merges themselves (one test below checks it).
+  env.service = await LogService.open({ store, objects, log, brokerId: 1, lease: env.lease, namespace: NS, flush: { lingerMs: 0 }, merge: false });
   t.after(async () => {
     await env.service.close();
     await store.close();
@@ -276,4 +277,21 @@ test('idempotent-producer state is carried into merged entries: a new owner stil
   assert.deepEqual([retry.errorCode, retry.duplicate, retry.baseOffset], [ErrorCode.NONE, true, 12]);
   assert.equal((await second.append(tp, 0, [idem(8n, 9, 'gap')])).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
   assert.equal((await second.append(tp, 0, [idem(8n, 8, 'b8')])).baseOffset, 16);
+});
+
+test("the service's background merger merges owned partitions on its own", async (t) => {
+  const env = await makeEnv(t);
+  const service = await LogService.open({
+    store: env.store, objects: env.objects, log, brokerId: 3, lease: await env.store.grantLease(10_000), namespace: NS, flush: { lingerMs: 0 },
+    merge: { intervalMs: 10, policy: { maxWalEntries: 2 } },
+  });
+  t.after(() => service.close());
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 10; i++) assert.equal((await service.append(tp, 0, [batch([`s${i}`])])).errorCode, ErrorCode.NONE);
+  const state = service.owned(tp.id, 0)!.state;
+  for (let i = 0; i < 200 && (state.entries.length > 3 || state.entries.some((e) => e.indexKey === undefined && e.lastOffset < 7)); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(state.entries.length <= 3, `${state.entries.length} entries`);
+  assert.ok((service.merger?.segmentsWritten ?? 0) > 0);
+  assert.deepEqual(values(await readAll(service, tp)), Array.from({ length: 10 }, (_, i) => `s${i}`));
 });
