@@ -162,15 +162,18 @@ describe('OwnerDirectory and PartitionAssigner with two brokers on one store', (
     await b.close();
   });
 
-  it('epochs never go backwards for clients while a partition has no owner', async () => {
+  it('with no owner, clients are told the placement target and the epoch it will acquire with', async () => {
     const a = nodes[0]!;
     await a.assigner.close();
     await a.logs.release(topicId, 0);
     await waitFor('owner key gone', () => a.directory.ownerOf(topicId, 0) === NO_OWNER);
     assert.ok(a.directory.epochOf(topicId, 0) >= 1);
+    const released = a.directory.epochOf(topicId, 0);
     const leader = a.leaders.leaderOf(topicId, 0);
-    assert.equal(leader.epoch, a.directory.epochOf(topicId, 0));
-    assert.equal(leader.brokerId, 1, 'the placement target stands in for the missing owner');
+    assert.deepEqual(leader, { brokerId: 1, epoch: released + 1 }, 'the placement target stands in, with the next epoch');
     assert.equal(await store.get(MetaKeys.partitionOwner(topicId, 0)), null);
+    const reacquired = await a.logs.acquire(topicId, 0);
+    assert.equal(reacquired.errorCode, ErrorCode.NONE);
+    assert.deepEqual(a.leaders.leaderOf(topicId, 0), leader, 'the acquire lands exactly on the announced epoch');
   });
 });

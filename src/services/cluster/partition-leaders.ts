@@ -49,7 +49,9 @@ export class PartitionLeaders {
     const epoch = directory.epochOf(topicId, partition);
     // The directory naming us while we hold no active log means we are releasing it (handover) or it is a
     // previous incarnation's key waiting for its lease to expire: send clients to the placement target.
-    if (owner === NO_OWNER || owner === self) return { brokerId: this.placementOf(topicId, partition), epoch };
+    // With no owner we report the epoch the next owner will get (the epoch key is CAS'd: exactly last + 1),
+    // so a client that learns it now is not answered FENCED_LEADER_EPOCH once the partition is acquired.
+    if (owner === NO_OWNER || owner === self) return { brokerId: this.placementOf(topicId, partition), epoch: epoch + 1 };
     return { brokerId: owner, epoch };
   }
 
