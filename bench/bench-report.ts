@@ -12,6 +12,8 @@ export interface ProduceRow {
   readonly repeats: number;
   readonly msgsPerSec: number;
   readonly mbPerSec: number;
+  /** Object-store PUTs over this row's repeats per GB they produced; null/absent when not countable. */
+  readonly putsPerGb?: number | null;
 }
 
 export interface ConsumeRow {
@@ -58,7 +60,12 @@ export interface BenchReport {
   readonly client: string;
   readonly produce: ProduceRow[];
   readonly consume: ConsumeRow[];
+  /** The headline latency point (500 msg/s in full mode). */
   readonly latency: LatencyRow | null;
+  /** Every latency point measured (absent in reports saved before 2026-11-27's second run). */
+  readonly latencyPoints?: LatencyRow[];
+  /** 'filesystem' or 's3' for a broker the bench started; absent/null: unknown (external broker, older report). */
+  readonly objectStoreKind?: 'filesystem' | 's3' | null;
   readonly nodeClient: { readonly client: string; readonly sizeBytes: number; readonly partitions: number; readonly messages: number; readonly msgsPerSec: number; readonly mbPerSec: number } | null;
   readonly objectStore: { readonly putsPerGbProduced: number | null; readonly getsPerGbColdRead: number | null; readonly source: string };
   readonly peakRssBytes: number | null;
@@ -79,14 +86,14 @@ function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>
 export function formatReport(report: BenchReport): string {
   const parts: string[] = [];
   parts.push(
-    `kafscale bench (${report.mode}) ${report.startedAt} — ${report.machine.cpus} × ${report.machine.cpuModel}, node ${report.machine.node}, client ${report.client}, broker ${report.broker.owned ? 'started by the bench' : report.broker.bootstrap}${report.broker.commit === null ? '' : ` @ ${report.broker.commit}`}`,
+    `kafscale bench (${report.mode}) ${report.startedAt} — ${report.machine.cpus} × ${report.machine.cpuModel}, node ${report.machine.node}, client ${report.client}, broker ${report.broker.owned ? 'started by the bench' : report.broker.bootstrap}${report.broker.commit === null ? '' : ` @ ${report.broker.commit}`}${report.objectStoreKind == null ? '' : `, ${report.objectStoreKind} object store`}`,
   );
   if (report.produce.length > 0) {
     parts.push(
       `\nProduce, acks=all (median of repeats)\n` +
         table(
-          ['size', 'partitions', 'messages', 'repeats', 'msg/s', 'MB/s'],
-          report.produce.map((row) => [`${row.sizeBytes} B`, String(row.partitions), fmt(row.messages), String(row.repeats), fmt(row.msgsPerSec), fmt(row.mbPerSec, 1)]),
+          ['size', 'partitions', 'messages', 'repeats', 'msg/s', 'MB/s', 'PUTs/GB'],
+          report.produce.map((row) => [`${row.sizeBytes} B`, String(row.partitions), fmt(row.messages), String(row.repeats), fmt(row.msgsPerSec), fmt(row.mbPerSec, 1), fmt(row.putsPerGb ?? null)]),
         ),
     );
   }
@@ -99,11 +106,12 @@ export function formatReport(report: BenchReport): string {
         ),
     );
   }
-  if (report.latency !== null) {
-    const l = report.latency;
+  const points = latencyPointsOf(report);
+  if (points.length > 0) {
+    const l = points[0] as LatencyRow;
     parts.push(
-      `\nEnd-to-end latency at ${l.ratePerSec} msg/s, ${l.sizeBytes} B, ${l.partitions} partition(s), ${fmt(l.messages)} messages (ms)\n` +
-        table(['p50', 'p95', 'p99', 'p99.9', 'max'], [[fmt(l.p50Ms, 2), fmt(l.p95Ms, 2), fmt(l.p99Ms, 2), fmt(l.p999Ms, 2), fmt(l.maxMs, 2)]]),
+      `\nEnd-to-end latency, ${l.sizeBytes} B, ${l.partitions} partition(s), acks=all (ms)\n` +
+        table(['msg/s', 'messages', 'p50', 'p95', 'p99', 'p99.9', 'max'], points.map((p) => [fmt(p.ratePerSec), fmt(p.messages), fmt(p.p50Ms, 2), fmt(p.p95Ms, 2), fmt(p.p99Ms, 2), fmt(p.p999Ms, 2), fmt(p.maxMs, 2)])),
     );
   }
   if (report.nodeClient !== null) {
@@ -136,14 +144,21 @@ export function formatReport(report: BenchReport): string {
   return parts.join('\n');
 }
 
+/** The latency points of a report, also of one saved before latencyPoints existed. */
+export function latencyPointsOf(report: BenchReport): LatencyRow[] {
+  return report.latencyPoints ?? (report.latency === null ? [] : [report.latency]);
+}
+
 /** Every headline number under a stable key, for comparing runs. */
 export function headlineNumbers(report: BenchReport): Map<string, number> {
   const numbers = new Map<string, number>();
   for (const row of report.produce) numbers.set(`produce ${row.sizeBytes} B × ${row.partitions}p msg/s`, row.msgsPerSec);
   for (const row of report.consume) numbers.set(`consume ${row.kind} ${row.sizeBytes} B × ${row.partitions}p msg/s`, row.msgsPerSec);
-  if (report.latency !== null) {
-    numbers.set('latency p50 ms', report.latency.p50Ms);
-    numbers.set('latency p99 ms', report.latency.p99Ms);
+  for (const [i, point] of latencyPointsOf(report).entries()) {
+    // The headline point keeps its historical keys so older results stay comparable.
+    const suffix = i === 0 ? '' : ` at ${point.ratePerSec} msg/s`;
+    numbers.set(`latency p50 ms${suffix}`, point.p50Ms);
+    numbers.set(`latency p99 ms${suffix}`, point.p99Ms);
   }
   if (report.nodeClient !== null) numbers.set('node client produce msg/s', report.nodeClient.msgsPerSec);
   for (const row of report.reference) numbers.set(`reference ${row.id} msg/s`, row.msgsPerSec);

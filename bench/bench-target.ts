@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBroker, type BrokerProcess } from '../test/helpers/broker-process.ts';
+import { startS3Server, type S3TestServer } from '../test/helpers/s3-server.ts';
 import { WireClient } from '../test/helpers/wire-client.ts';
 import { parsePrometheusText, type MetricFamily } from './prometheus-text.ts';
 
@@ -16,6 +17,8 @@ export interface BenchTarget {
   /** `host:port` of the ops HTTP listener, or null when unknown (an external broker without --ops). */
   readonly opsAddress: string | null;
   readonly owned: boolean;
+  /** The object store of a broker the bench started; null for an external broker (unknown). */
+  readonly objectStoreKind: 'filesystem' | 's3' | null;
   /** Restart the broker on the same data; only for an owned broker. */
   restart(): Promise<void>;
   /** Highest VmHWM (peak resident set) over every process this target has run, in bytes; null if unknown. */
@@ -57,9 +60,25 @@ async function scrape(opsAddress: string | null): Promise<Map<string, MetricFami
   return parsePrometheusText(await response.text());
 }
 
-export async function startOwnedTarget(): Promise<BenchTarget> {
+export async function startOwnedTarget(options: { readonly s3?: boolean } = {}): Promise<BenchTarget> {
+  // A local S3 server (s3rver) instead of the filesystem store: HTTP PUT/GET per object, as a bucket.
+  const s3: S3TestServer | null = options.s3 === true ? await startS3Server() : null;
+  const env: Record<string, string> = s3 === null ? {} : {
+    KAFSCALE_S3_BUCKET: s3.bucket,
+    KAFSCALE_S3_ENDPOINT: s3.endpoint,
+    KAFSCALE_S3_PATH_STYLE: 'true',
+    KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
+    KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
+    KAFSCALE_S3_REGION: s3.region,
+  };
   // 'warn': the broker's info log is per connection and would cost CPU the measurement needs.
-  const broker: BrokerProcess = await startBroker({ logLevel: 'warn' });
+  let broker: BrokerProcess;
+  try {
+    broker = await startBroker({ logLevel: 'warn', env });
+  } catch (error) {
+    await s3?.stop();
+    throw error;
+  }
   let peak: number | null = null;
   const notePeak = (): void => {
     const rss = readPeakRss(broker.pid);
@@ -71,6 +90,7 @@ export async function startOwnedTarget(): Promise<BenchTarget> {
     port: broker.port,
     opsAddress: `${broker.host}:${broker.opsPort}`,
     owned: true,
+    objectStoreKind: s3 === null ? 'filesystem' : 's3',
     async restart() {
       notePeak();
       await broker.restart();
@@ -83,7 +103,11 @@ export async function startOwnedTarget(): Promise<BenchTarget> {
     scrapeMetrics: () => scrape(`${broker.host}:${broker.opsPort}`),
     async close() {
       notePeak();
-      await broker.stop();
+      try {
+        await broker.stop();
+      } finally {
+        await s3?.stop();
+      }
     },
   };
 }
@@ -96,6 +120,7 @@ export function externalTarget(bootstrap: string, opsAddress: string | null): Be
     port: Number(portText),
     opsAddress,
     owned: false,
+    objectStoreKind: null,
     restart: () => Promise.reject(new Error('cannot restart a broker the bench did not start')),
     peakRssBytes: () => null,
     objectFileCount: () => null,

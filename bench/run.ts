@@ -8,6 +8,7 @@
  *   --json             print the result document (JSON) on stdout instead of the table
  *   --save             also write bench/results/<date>.json and compare with the previous stored run
  *   --kcat             measure with kcat even when the C client can be built
+ *   --s3               the started broker stores objects in a local S3 server (s3rver) instead of files
  *
  * Exit codes: 0 done (or skipped because the broker does not serve Produce/Fetch yet), 1 failed, 2 usage.
  */
@@ -40,16 +41,22 @@ async function main(): Promise<number> {
         json: { type: 'boolean', default: false },
         save: { type: 'boolean', default: false },
         kcat: { type: 'boolean', default: false },
+        s3: { type: 'boolean', default: false },
       },
       strict: true,
     }));
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}\nusage: npm run bench -- [--short] [--bootstrap host:port [--ops host:port]] [--json] [--save] [--kcat]`);
+    console.error(`bench: ${(error as Error).message}\nusage: npm run bench -- [--short] [--bootstrap host:port [--ops host:port]] [--json] [--save] [--kcat] [--s3]`);
+    return 2;
+  }
+  if (values.s3 && values.bootstrap !== undefined) {
+    console.error('bench: --s3 configures the broker the bench starts; it cannot be combined with --bootstrap');
     return 2;
   }
   const options: BenchOptions = {
     mode: values.short ? 'short' : 'full',
     forceKcat: values.kcat,
+    s3: values.s3,
     ...(values.bootstrap === undefined ? {} : { bootstrap: values.bootstrap }),
     ...(values.ops === undefined ? {} : { opsAddress: values.ops }),
   };
