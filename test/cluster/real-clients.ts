@@ -93,6 +93,8 @@ export class KafkajsGroupConsumer {
   readonly seen = new Map<string, number>();
   readonly times: number[] = [];
   readonly crashes: string[] = [];
+  /** Group events with their times (ms since epoch), to explain a stall. */
+  readonly timeline: string[] = [];
   readonly #consumer: kafkajs.Consumer;
   readonly #topic: string;
 
@@ -100,8 +102,16 @@ export class KafkajsGroupConsumer {
     const kafka = new kafkajs.Kafka({ clientId: 'kafscale-cluster-consumer', brokers: options.brokers, logLevel: kafkajs.logLevel.NOTHING });
     this.#consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 500 });
     this.#consumer.on(this.#consumer.events.CRASH, (event) => {
-      this.crashes.push(String((event.payload as { error?: Error }).error?.message));
+      const error = (event.payload as { error?: Error & { retriable?: boolean } }).error;
+      this.crashes.push(String(error?.message));
+      this.timeline.push(`${Date.now()} crash(${error?.name}, retriable ${String(error?.retriable)}): ${error?.message}`);
     });
+    this.#consumer.on(this.#consumer.events.GROUP_JOIN, (event) => {
+      const payload = event.payload as { duration?: number; memberId?: string; isLeader?: boolean };
+      this.timeline.push(`${Date.now()} joined in ${payload.duration} ms as ${payload.memberId}`);
+    });
+    this.#consumer.on(this.#consumer.events.REBALANCING, () => this.timeline.push(`${Date.now()} rebalancing`));
+    this.#consumer.on(this.#consumer.events.STOP, () => this.timeline.push(`${Date.now()} stopped`));
     this.#topic = options.topic;
   }
 
