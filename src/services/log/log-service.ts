@@ -8,7 +8,6 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { decodeRecordBatch, lastOffset as batchLastOffset, maxTimestamp as batchMaxTimestamp, splitBatches } from '../../protocol/records/index.ts';
 import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
-import type { FlushObserver } from './flush-observer.ts';
 import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
 import type { LogEntry, OwnerRecord } from './log-entry.ts';
@@ -38,8 +37,6 @@ export interface LogServiceOptions {
   /** Object key prefix (KAFSCALE_S3_NAMESPACE), e.g. 'kafscale'. */
   readonly namespace: string;
   readonly flush?: FlushOptions;
-  /** Told about every finished flush (metrics). */
-  readonly flushObserver?: FlushObserver;
   /** Byte-bounded LRU of object ranges for reads (KAFSCALE_CACHE_BYTES). */
   readonly cacheBytes?: number;
   /** Broker-wide bound of the owners' in-memory tails of acknowledged batches. */
@@ -134,7 +131,6 @@ export class LogService {
       namespace: options.namespace,
       now: this.#now,
       ...(options.flush === undefined ? {} : { flush: options.flush }),
-      ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
     this.#cache = new RangeCache(options.objects, options.cacheBytes ?? CACHE_DEFAULT_BYTES);
@@ -167,11 +163,6 @@ export class LogService {
   /** Object GETs issued by the read path (tests, metrics). */
   get objectGets(): number {
     return this.#cache.gets;
-  }
-
-  /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
-  cacheStats(): { hits: number; misses: number; bytes: number } {
-    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes };
   }
 
   get pipeline(): FlushPipeline {
@@ -406,8 +397,20 @@ export class LogService {
    * read and only the one batch whose maxTimestamp qualifies is decoded (ListOffsets is rare).
    */
   async #findInEntry(entry: LogEntry, logStart: number, match: (ts: number, target: number) => boolean, target: number): Promise<{ offset: number; timestampMs: number } | null> {
-    const data = await this.#cache.get(entry.objectKey, entry.byteStart, entry.byteEnd);
-    for (const batch of splitBatches(data).batches) {
+    // A segment entry is searched block by block (its index), never GET whole.
+    let range = await this.#rangeFor(entry, Math.max(logStart, entry.baseOffset));
+    for (let blocks = 0; blocks < 1_000_000; blocks++) {
+      const batches = splitBatches(await this.#cache.get(entry.objectKey, range.start, range.end)).batches;
+      const found = this.#findInBatches(batches, logStart, match, target);
+      const last = batches.at(-1);
+      if (found !== null || last === undefined || range.end >= entry.byteEnd) return found;
+      range = await this.#rangeFor(entry, Number(batchLastOffset(last)) + 1);
+    }
+    return null;
+  }
+
+  #findInBatches(batches: readonly Buffer[], logStart: number, match: (ts: number, target: number) => boolean, target: number): { offset: number; timestampMs: number } | null {
+    for (const batch of batches) {
       if (Number(batchLastOffset(batch)) < logStart || !match(Number(batchMaxTimestamp(batch)), target)) continue;
       try {
         for (const record of decodeRecordBatch(batch).records) {

@@ -295,3 +295,32 @@ test("the service's background merger merges owned partitions on its own", async
   assert.ok((service.merger?.segmentsWritten ?? 0) > 0);
   assert.deepEqual(values(await readAll(service, tp)), Array.from({ length: 10 }, (_, i) => `s${i}`));
 });
+
+test('ListOffsets answers the same after a merge and searches a segment by index block', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 60; i++) {
+    const b = encodeRecordBatch({ records: [{ value: `t${i}`.padEnd(200, 'x'), timestamp: BigInt(10_000 + i * 10) }, { value: `u${i}`, timestamp: BigInt(10_000 + i * 10 + 5) }] });
+    assert.equal((await env.service.append(tp, 0, [b])).errorCode, ErrorCode.NONE);
+  }
+  const queries = [{ timestampMs: 0 }, { timestampMs: 10_003 }, { timestampMs: 10_250 }, { timestampMs: 10_595 }, { timestampMs: 99_999 }, 'maxTimestamp', 'earliest', 'latest'] as const;
+  const answer = async (service: LogService): Promise<unknown[]> => {
+    const out: unknown[] = [];
+    for (const q of queries) {
+      const r = await service.listOffsets(tp.id, 0, q);
+      out.push([r.errorCode, r.offset, r.timestampMs]);
+    }
+    return out;
+  };
+  const before = await answer(env.service);
+  assert.deepEqual(before[2], [ErrorCode.NONE, 50, 10_250]);
+  assert.equal((await merger(env, {}, { maxWalEntries: 0 }).mergeOnce(env.service.owned(tp.id, 0)!)).outcome, 'merged');
+  const fresh = await freshReader(t, env);
+  assert.deepEqual(await answer(fresh), before);
+  const entry = env.service.owned(tp.id, 0)!.state.entries[0]!;
+  const other = await freshReader(t, env);
+  env.gotBytes = 0;
+  assert.equal((await other.listOffsets(tp.id, 0, { timestampMs: 10_003 })).offset, 1);
+  assert.ok(env.gotBytes < (entry.byteEnd - entry.byteStart) / 5, `GET ${env.gotBytes} bytes`);
+});
