@@ -140,3 +140,29 @@ test('embedded: watching from a revision older than the kept history reports KSC
   assert.equal(errors.length, 1);
   await ok.close();
 });
+
+test('embedded: txns of one event turn share a commit yet stay separate: dense revisions, a failing one rolls back alone, watch order kept', async (t) => {
+  const store = await EmbeddedMetadataStore.open({ dir: tempDir() });
+  t.after(() => store.close());
+  const base = await store.revision();
+  const seen: number[] = [];
+  const watch = await store.watch('turn/', {}, { onEvents: (events) => seen.push(...events.map((e) => e.revision)), onError: () => undefined });
+  t.after(() => watch.close());
+  const lease = await store.grantLease(60_000);
+  await lease.revoke();
+  // All issued in the same turn: lmdb-js batches them into one write transaction.
+  const writes = Array.from({ length: 20 }, (_, i) => store.put(`turn/${String(i).padStart(2, '0')}`, b(String(i))));
+  const lost = store.put('turn/leased', b('x'), { lease: lease.id });
+  const guarded = store.txn({ compare: [{ key: 'turn/00', target: 'createRevision', op: '==', value: 0 }], success: [{ type: 'put', key: 'turn/never', value: b('n') }] });
+  const revisions = await Promise.all(writes);
+  await assert.rejects(lost, (error: unknown) => isKafscaleError(error, 'KSC_META_LEASE_LOST'));
+  // turn/00 was created earlier in the same batch: the compare sees it (callbacks run in call order).
+  assert.equal((await guarded).succeeded, false);
+  assert.deepEqual(revisions, Array.from({ length: 20 }, (_, i) => base + 1 + i), 'one revision per txn, in call order');
+  assert.equal(await store.get('turn/leased'), null, 'the failed txn wrote nothing');
+  assert.equal(await store.get('turn/never'), null);
+  assert.equal((await store.range('turn/')).kvs.length, 20);
+  const deadline = Date.now() + 5_000;
+  while (seen.length < 20 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(seen, revisions, 'watch events in revision order, each once');
+});
