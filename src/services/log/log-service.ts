@@ -314,7 +314,8 @@ export class LogService {
         offset = last + 1;
       }
       const wholeEntry = range.end >= entry.byteEnd;
-      if (consumedAll) this.#readAhead(wholeEntry ? state.entries[index + 1] : entry, offset);
+      // The entry after this one is looked up again: a merge may have replaced entries meanwhile.
+      if (consumedAll) this.#readAhead(wholeEntry ? state.entries[state.entryIndexOf(offset)] : entry, offset);
       // A segment block read to its end continues with the entry's next block.
       if (!consumedAll || offset === before || (offset <= entry.lastOffset && wholeEntry)) break;
     }

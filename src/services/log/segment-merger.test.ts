@@ -290,7 +290,7 @@ test("the service's background merger merges owned partitions on its own", async
   assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
   for (let i = 0; i < 10; i++) assert.equal((await service.append(tp, 0, [batch([`s${i}`])])).errorCode, ErrorCode.NONE);
   const state = service.owned(tp.id, 0)!.state;
-  for (let i = 0; i < 200 && (state.entries.length > 3 || state.entries.some((e) => e.indexKey === undefined && e.lastOffset < 7)); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && (state.entries.length > 3 || state.entries.some((e) => e.indexKey === undefined && e.lastOffset < 7)); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(state.entries.length <= 3, `${state.entries.length} entries`);
   assert.ok((service.merger?.segmentsWritten ?? 0) > 0);
   assert.deepEqual(values(await readAll(service, tp)), Array.from({ length: 10 }, (_, i) => `s${i}`));
