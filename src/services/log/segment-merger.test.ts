@@ -15,7 +15,9 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
 import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
 import type { Lease, MetadataStore, Txn } from '../../storage/meta/metadata-store.ts';
+import { FsObjectStore } from '../../storage/object/fs-object-store.ts';
 import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
+import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import type { LogEntry } from './log-entry.ts';
 import { LogService, type TopicRef } from './log-service.ts';
@@ -28,18 +30,18 @@ const NS = 'test-ns';
 
 interface Env {
   store: EmbeddedMetadataStore;
-  objects: MemoryObjectStore;
+  objects: ObjectStore;
   lease: Lease;
   service: LogService;
   /** Bytes returned by object GETs (to show segment reads GET a block, not the whole segment). */
   gotBytes: number;
 }
 
-async function makeEnv(t: TestContext): Promise<Env> {
+async function makeEnv(t: TestContext, kind: 'memory' | 'filesystem' = 'memory'): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'kafscale-merge-'));
   const store = await EmbeddedMetadataStore.open({ dir, log });
   const env = { store, gotBytes: 0 } as Env;
-  const objects = new MemoryObjectStore();
+  const objects: ObjectStore = kind === 'memory' ? new MemoryObjectStore() : await new FsObjectStore({ root: join(dir, 'objects'), fsync: false }).open();
   const get = objects.get.bind(objects);
   objects.get = async (key, options) => {
     const data = await get(key, options);
@@ -111,7 +113,7 @@ function values(data: Buffer): string[] {
   return out;
 }
 
-async function keys(objects: MemoryObjectStore, prefix: string): Promise<string[]> {
+async function keys(objects: ObjectStore, prefix: string): Promise<string[]> {
   const out: string[] = [];
   for await (const info of objects.list(`${NS}/${prefix}`)) out.push(info.key);
   return out;
@@ -323,4 +325,17 @@ test('ListOffsets answers the same after a merge and searches a segment by index
   env.gotBytes = 0;
   assert.equal((await other.listOffsets(tp.id, 0, { timestampMs: 10_003 })).offset, 1);
   assert.ok(env.gotBytes < (entry.byteEnd - entry.byteStart) / 5, `GET ${env.gotBytes} bytes`);
+});
+
+test('on the filesystem object store (the single-node default): merge, collect, read back the same bytes', async (t) => {
+  const env = await makeEnv(t, 'filesystem');
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 12; i++) await produce(env, tp, [`f${i}`.padEnd(100, '-')]);
+  const before = await readAll(env.service, tp);
+  assert.equal((await merger(env).mergeOnce(env.service.owned(tp.id, 0)!)).outcome, 'merged');
+  assert.equal((await collector(env).runOnce()).deletedObjects, 12);
+  assert.deepEqual(await keys(env.objects, 'wal/'), []);
+  assert.equal((await keys(env.objects, 'segments/')).length, 2);
+  assert.deepEqual(await readAll(await freshReader(t, env), tp), before);
 });
