@@ -327,14 +327,20 @@ test('ListOffsets answers the same after a merge and searches a segment by index
   assert.ok(env.gotBytes < (entry.byteEnd - entry.byteStart) / 5, `GET ${env.gotBytes} bytes`);
 });
 
-test('on the filesystem object store (the single-node default): merge, collect, read back the same bytes', async (t) => {
+test('on the filesystem object store (the single-node default): merge, collect after the grace period, read back the same bytes', async (t) => {
   const env = await makeEnv(t, 'filesystem');
   const tp: TopicRef = { id: randomUUID(), configs: {} };
   assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
   for (let i = 0; i < 12; i++) await produce(env, tp, [`f${i}`.padEnd(100, '-')]);
   const before = await readAll(env.service, tp);
   assert.equal((await merger(env).mergeOnce(env.service.owned(tp.id, 0)!)).outcome, 'merged');
-  assert.equal((await collector(env).runOnce()).deletedObjects, 12);
+  // Replaced WAL objects wait for the grace period like any unreferenced object, then go.
+  let nowMs = Date.now();
+  const gc = new ObjectCollector({ store: env.store, objects: env.objects, log, brokerId: 1, lease: env.lease, namespace: NS, orphanGraceMs: 60_000, deleteDelayMs: 0, now: () => nowMs });
+  assert.equal((await gc.runOnce()).deletedObjects, 0);
+  assert.equal((await keys(env.objects, 'wal/')).length, 12);
+  nowMs += 61_000;
+  assert.equal((await gc.runOnce()).deletedObjects, 12);
   assert.deepEqual(await keys(env.objects, 'wal/'), []);
   assert.equal((await keys(env.objects, 'segments/')).length, 2);
   assert.deepEqual(await readAll(await freshReader(t, env), tp), before);
