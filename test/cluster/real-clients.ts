@@ -237,3 +237,56 @@ export class KcatProducer {
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
   }
 }
+
+const CONFLUENT_CONSUMER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'confluent-consumer.py');
+
+/** confluent-kafka (librdkafka) group consumer in a child process; records what it was handed, live. */
+export class ConfluentGroupConsumer {
+  readonly seen = new Map<string, number>();
+  readonly times: number[] = [];
+  readonly errors: string[] = [];
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<unknown[]>;
+  #partial = '';
+
+  constructor(options: { bootstrap: string; topic: string; groupId: string; maxSeconds: number }) {
+    this.#child = spawn(PYTHON, [CONFLUENT_CONSUMER_SCRIPT, options.bootstrap, options.topic, options.groupId, String(options.maxSeconds)], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    this.#exited = once(this.#child, 'exit');
+    this.#child.stdout?.on('data', (chunk: Buffer) => this.#onData(chunk.toString('utf8')));
+  }
+
+  /** Longest time in [fromMs, toMs] without a consumed record. */
+  longestStallMs(fromMs: number, toMs: number): number {
+    let previous = fromMs;
+    let longest = 0;
+    for (const time of [...this.times.filter((t) => t >= fromMs && t <= toMs), toMs]) {
+      longest = Math.max(longest, time - previous);
+      previous = time;
+    }
+    return longest;
+  }
+
+  /** SIGTERM (the script closes its consumer, leaving the group), SIGKILL after 10 s. */
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    this.#child.kill('SIGTERM');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  #onData(text: string): void {
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const parsed = JSON.parse(line) as { v?: string; t: number; err?: string };
+      if (parsed.v !== undefined) {
+        this.seen.set(parsed.v, (this.seen.get(parsed.v) ?? 0) + 1);
+        this.times.push(parsed.t);
+      } else if (parsed.err !== undefined) this.errors.push(`${parsed.t} ${parsed.err}`);
+    }
+  }
+}

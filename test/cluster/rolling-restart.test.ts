@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { verifyAcknowledged } from '../fault/crash-produce-run.ts';
 import { ClusterProducer } from './cluster-producer.ts';
 import { KafkajsLaneProducer, runConfluentProducer } from './real-clients.ts';
@@ -21,14 +21,17 @@ const SETTLE_MS = 2_000;
 
 const stops: Array<() => Promise<void> | void> = [];
 let cluster: TestCluster;
+/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
+const LOCK_WAIT_MS = 240_000;
 const topic = `rolling-${randomUUID().slice(0, 8)}`;
 
 before(async () => {
+  stops.push(await acquireClusterLock(LOCK_WAIT_MS));
   cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
   stops.push(() => cluster.stop());
   await cluster.createTopic(topic, PARTITIONS);
   await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
-});
+}, { timeout: LOCK_WAIT_MS + 60_000 });
 
 after(async () => {
   for (const stop of stops.reverse()) {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeRecordBatch, decodeRecordBatch } from '../../src/protocol/records/index.ts';
-import { startCluster, type ClusterMetadata, type TestCluster } from '../helpers/cluster.ts';
+import { acquireClusterLock, startCluster, type ClusterMetadata, type TestCluster } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { verifyAcknowledged } from '../fault/crash-produce-run.ts';
 import { readPartition } from '../fault/partition-reader.ts';
@@ -23,6 +23,9 @@ const PARTITIONS = 6;
 const TAKEOVER_BOUND_MS = SESSION_TTL_MS + 8_000;
 
 let cluster: TestCluster;
+let releaseLock: () => void = () => {};
+/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
+const LOCK_WAIT_MS = 240_000;
 let producer: ClusterProducer | undefined;
 const pendingClients: WireClient[] = [];
 const topic = `split-${randomUUID().slice(0, 8)}`;
@@ -30,15 +33,20 @@ let victim = -1;
 let victimPartitions: number[] = [];
 
 before(async () => {
+  releaseLock = await acquireClusterLock(LOCK_WAIT_MS);
   cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
   await cluster.createTopic(topic, PARTITIONS);
   await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
-});
+}, { timeout: LOCK_WAIT_MS + 60_000 });
 
 after(async () => {
-  await producer?.stop();
-  for (const client of pendingClients) client.close();
-  await cluster?.stop();
+  try {
+    await producer?.stop();
+    for (const client of pendingClients) client.close();
+    await cluster?.stop();
+  } finally {
+    releaseLock();
+  }
 });
 
 test('a frozen owner whose lease expired cannot write after SIGCONT; the new owner\'s log has no conflicting offsets', { timeout: 80_000 }, async () => {

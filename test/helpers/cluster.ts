@@ -10,6 +10,9 @@
  * cannot handle SIGTERM) and stops everything in reverse start order, also after a failed test.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { probeApiVersions, startBroker, type BrokerProcess } from './broker-process.ts';
 import { startEtcdServer, type EtcdServer } from './etcd-server.ts';
@@ -221,5 +224,50 @@ function signal(broker: BrokerProcess | undefined, name: 'SIGSTOP' | 'SIGCONT'):
     process.kill(broker.pid, name);
   } catch {
     // already exited: nothing to freeze or thaw
+  }
+}
+
+const LOCK_DIR = join(tmpdir(), 'kafscale-cluster-test.lock');
+
+/**
+ * Serialises the heavy cluster test files: `npm test` runs three files at once, and three 3-broker
+ * clusters with their clients on 2 cores make a broker restart take 10 s instead of 2, which measures
+ * the machine, not the failover. A directory is the lock (mkdir is atomic); a lock left by a process
+ * that no longer exists is taken over. Resolves with the release function.
+ */
+export async function acquireClusterLock(timeoutMs: number): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  const owner = join(LOCK_DIR, 'pid');
+  for (;;) {
+    try {
+      mkdirSync(LOCK_DIR);
+      writeFileSync(owner, String(process.pid));
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        rmSync(LOCK_DIR, { recursive: true, force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder = Number.NaN;
+    try {
+      holder = Number(readFileSync(owner, 'utf8'));
+    } catch {
+      // being created or removed right now
+    }
+    if (Number.isInteger(holder) && holder > 0 && !processExists(holder)) rmSync(LOCK_DIR, { recursive: true, force: true });
+    if (Date.now() > deadline) throw new Error(`the cluster test lock ${LOCK_DIR} is still held by pid ${holder} after ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
