@@ -19,11 +19,13 @@ export const metadataApi = defineApi({
   maxVersion: 12,
   async handle(request, context) {
     const { services } = context;
+    const brokers = services.brokers.live();
+    const live = new Set(brokers.map((b) => b.brokerId));
     const topics: ResponseTopic[] = [];
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     const all = request.topics === null || (context.apiVersion === 0 && request.topics.length === 0);
     if (all) {
-      for (const topic of services.topics.list()) topics.push(describeTopic(topic, services));
+      for (const topic of services.topics.list()) topics.push(describeTopic(topic, services, live));
     } else {
       for (const wanted of request.topics ?? []) {
         topics.push(await resolveTopic(wanted.name, wanted.topicId, request, context));
@@ -31,7 +33,7 @@ export const metadataApi = defineApi({
     }
     return {
       throttleTimeMs: 0,
-      brokers: services.brokers.live().map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: brokers.map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
       clusterId: services.clusterId,
       controllerId: controllerId(services),
       topics,
@@ -77,10 +79,28 @@ async function resolveTopic(name: string | null, topicId: string, request: Metad
   return topicError(name, topicId, created.errorCode);
 }
 
-export function describeTopic(topic: TopicRecord, services: BrokerServices): ResponseTopic {
+/**
+ * `liveBrokerIds` must be the ids of the broker list sent in the same response: a leader missing from
+ * it (its registration and its owner key are seen through different watches, so they can disagree for
+ * a moment) is reported as Kafka reports an offline leader — leader -1 with LEADER_NOT_AVAILABLE — since
+ * clients fail on a leader id they cannot resolve.
+ */
+export function describeTopic(topic: TopicRecord, services: BrokerServices, liveBrokerIds: ReadonlySet<number> = liveIds(services)): ResponseTopic {
   const partitions: ResponsePartition[] = [];
   for (let index = 0; index < topic.partitions; index++) {
     const leader = services.leaders.leaderOf(topic.id, index);
+    if (!liveBrokerIds.has(leader.brokerId)) {
+      partitions.push({
+        errorCode: ErrorCode.LEADER_NOT_AVAILABLE,
+        partitionIndex: index,
+        leaderId: -1,
+        leaderEpoch: leader.epoch,
+        replicaNodes: [leader.brokerId],
+        isrNodes: [],
+        offlineReplicas: [leader.brokerId],
+      });
+      continue;
+    }
     partitions.push({
       errorCode: ErrorCode.NONE,
       partitionIndex: index,
@@ -110,6 +130,10 @@ function topicError(name: string | null, topicId: string, errorCode: number): Re
     partitions: [],
     topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
   };
+}
+
+function liveIds(services: BrokerServices): Set<number> {
+  return new Set(services.brokers.live().map((b) => b.brokerId));
 }
 
 /** There is no controller in kafscale; admin requests go to any broker. Report the lowest live id. */
