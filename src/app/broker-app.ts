@@ -13,13 +13,16 @@ import { TopicRegistry } from '../services/cluster/topic-registry.ts';
 import { OwnerDirectory } from '../services/cluster/owner-directory.ts';
 import { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
+import { InstrumentedMetadataStore } from '../storage/meta/instrumented-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import { FsObjectStore } from '../storage/object/fs-object-store.ts';
 import { InstrumentedObjectStore } from '../storage/object/instrumented-object-store.ts';
 import type { ObjectStore } from '../storage/object/object-store.ts';
 import { isKafscaleError, KafscaleError } from '../telemetry/kafscale-error.ts';
 import { BrokerSession, type SessionDependencies } from './broker-session.ts';
-import { apiKeyLabel, KafscaleMetrics } from '../telemetry/metrics.ts';
+import { KafscaleMetrics } from '../telemetry/metrics.ts';
+import type { FlushObserver } from '../services/log/flush-observer.ts';
+import { RequestMetrics } from './request-metrics.ts';
 
 /** How long session recovery waits for the lost session's services to close before starting anew. */
 const OLD_SESSION_CLOSE_MS = 10_000;
@@ -67,7 +70,7 @@ export class BrokerApp {
 
   async #start(): Promise<void> {
     const { config, log } = this;
-    const meta = await this.#openMetadataStore();
+    const meta = new InstrumentedMetadataStore(await this.#openMetadataStore(), this.metrics);
     this.#onClose('metadata store', () => meta.close());
     const objects = new InstrumentedObjectStore(await this.#openObjectStore(), this.metrics);
     this.#onClose('object store', () => objects.close());
@@ -116,7 +119,7 @@ export class BrokerApp {
       const owned = this.#session?.logs.owned(topicId, partition);
       return owned !== undefined && (owned.status === 'active' || owned.status === 'reloading') ? owned.epoch : undefined;
     });
-    this.#sessionDeps = { config, log, meta, objects, topics, brokers, leaders, directory };
+    this.#sessionDeps = { config, log, meta, objects, topics, brokers, leaders, directory, flushObserver: flushMetrics(this.metrics) };
     this.#session = await BrokerSession.start(this.#sessionDeps, lease);
     // Closed after the listener (registered later, closed earlier): in-flight produce requests drain
     // first; then owned partitions are released and the lease revoked (registration gone at once).
@@ -125,6 +128,7 @@ export class BrokerApp {
     const stopTopicWatch = topics.onChange((changes) => {
       const deleted = changes.filter((c) => c.before !== null && (c.after === null || c.after.id !== c.before.id)).map((c) => c.name);
       if (deleted.length === 0) return;
+      for (const name of deleted) this.metrics.removeTopic(name);
       const groups = this.#session?.groups;
       void groups?.removeOffsetsOfTopics(deleted).catch((error: unknown) => log.warn({ err: error, topics: deleted }, 'could not remove committed offsets of deleted topics'));
     });
@@ -152,9 +156,9 @@ export class BrokerApp {
       },
       producerIds,
     };
-    const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed) => {
-      if (failed) this.metrics.requestErrorsTotal.inc({ api_key: apiKeyLabel(apiKey), error: 'exception' });
-    });
+    const requestMetrics = new RequestMetrics(this.metrics, { exists: (name) => topics.get(name) !== undefined, nameOf: (id) => topics.getById(id)?.name });
+    const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed, request, response) => requestMetrics.observe(apiKey, failed, request, response));
+    this.#useScrapeSources(topics);
     gate.open(dispatcher);
 
     const ops = new OpsServer({
@@ -167,6 +171,8 @@ export class BrokerApp {
           return null;
         },
         session: async () => (this.#session?.lease.isAlive() === true ? null : 'broker session lease lost; recovering'),
+        // Until the assigner's first pass is done, partitions placed here may still be loading.
+        ownedPartitions: async () => (this.#session?.assigner.settledOnce === true ? null : 'owned partitions are still being loaded'),
         objectStore: async () => {
           // A HEAD of a key that never exists: NOT_FOUND proves the store answers.
           try {
@@ -218,6 +224,23 @@ export class BrokerApp {
     }
     this.#closers = [];
     this.log.info('kafscale broker stopped');
+  }
+
+  /** Scrape-time metrics read the current session (whichever is current after a recovery). */
+  #useScrapeSources(topics: TopicRegistry): void {
+    this.metrics.useScrapeSources({
+      cache: () => this.#session?.logs.cacheStats() ?? null,
+      partitionsOwned: () => this.#session?.logs.ownedLogs().length ?? 0,
+      groups: async () => {
+        const session = this.#session;
+        if (session === null) return { byState: {}, lag: [] };
+        return session.groups.metricsSnapshot(async (topic, partition) => {
+          const record = topics.get(topic);
+          if (record === undefined || partition >= record.partitions) return undefined;
+          return (await session.logs.offsets(record.id, partition)).highWatermark;
+        });
+      },
+    });
   }
 
   #onClose(name: string, close: () => Promise<void>): void {
@@ -359,6 +382,17 @@ class DispatcherGate implements RequestDispatcher {
     }
     return this.#dispatcher.handle(frame, connection);
   }
+}
+
+/** kafscale_flushes_total, _flush_duration_seconds and _flush_object_bytes (objects written). */
+function flushMetrics(metrics: KafscaleMetrics): FlushObserver {
+  return {
+    flushed(outcome, durationMs, objectBytes) {
+      metrics.flushesTotal.inc({ outcome });
+      metrics.flushDurationSeconds.observe(durationMs / 1000);
+      if (outcome === 'ok') metrics.flushObjectBytes.observe(objectBytes);
+    },
+  };
 }
 
 function brokerSettings(config: KafscaleConfig): BrokerSettings {

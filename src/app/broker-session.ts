@@ -4,6 +4,7 @@ import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import type { OwnerDirectory } from '../services/cluster/owner-directory.ts';
 import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
+import type { FlushObserver } from '../services/log/flush-observer.ts';
 import { GroupCoordinator } from '../services/groups/group-coordinator.ts';
 import { LogService } from '../services/log/log-service.ts';
 import { ObjectCollector } from '../services/log/object-collector.ts';
@@ -22,6 +23,8 @@ export interface SessionDependencies {
   readonly brokers: BrokerRegistry;
   readonly leaders: PartitionLeaders;
   readonly directory: OwnerDirectory;
+  /** Flush metrics (kafscale_flush_*). */
+  readonly flushObserver?: FlushObserver;
 }
 
 /**
@@ -60,6 +63,7 @@ export class BrokerSession {
       namespace: config.objectStore.namespace,
       flush: { lingerMs: config.flush.lingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
       cacheBytes: config.cache.maxBytes,
+      ...(deps.flushObserver === undefined ? {} : { flushObserver: deps.flushObserver }),
       // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").
       merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs },
     });

@@ -39,8 +39,12 @@ export interface RequestDispatcher {
   handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null>;
 }
 
-/** Observes every handled request (metrics); called once per request, after the response is built. */
-export type RequestObserver = (apiKey: number, apiVersion: number, durationMs: number, failed: boolean) => void;
+/**
+ * Observes every handled request (metrics); called once per request, after the response is built and
+ * before it is encoded. `request` and `response` are the decoded request and the response object (null
+ * for a request without a response); an observer must not keep or change them.
+ */
+export type RequestObserver = (apiKey: number, apiVersion: number, durationMs: number, failed: boolean, request: unknown, response: unknown) => void;
 
 export class Dispatcher implements RequestDispatcher {
   readonly #table: ApiTable;
@@ -103,7 +107,7 @@ export class Dispatcher implements RequestDispatcher {
       );
       response = handler.errorResponse(request, errorCode, message, context);
     }
-    this.#observe(apiKey, header.apiVersion, performance.now() - startedMs, failed);
+    this.#observe(apiKey, header.apiVersion, performance.now() - startedMs, failed, request, response);
     if (response === null) return null;
     return encodeResponse(apiKey, header.apiVersion, header.correlationId, response);
   }

@@ -1,8 +1,9 @@
 /**
  * Every kafscale metric is defined here, in one place, so names, units and label sets stay consistent
  * and reviewable. Names are `kafscale_*` with their unit (`_seconds`, `_bytes`, `_total`). Label values
- * must come from small, fixed sets (API keys, operation names, outcome words) — never topic names or
- * client ids, which are unbounded.
+ * must come from small, fixed sets (API keys, operation names, outcome words, Kafka error names) — never
+ * client ids. Bounded exceptions: `topic` on the per-topic data counters (live topics only; removeTopic
+ * drops a deleted topic's series) and the group-lag gauge (capped and rebuilt on every scrape).
  *
  * A `KafscaleMetrics` owns its own Registry (not prom-client's global one), so tests and several
  * brokers in one process do not collide. Add new metrics as fields here, next to their neighbours.
@@ -26,6 +27,27 @@ const OBJECT_BYTES_BUCKETS = [1024, 16 * 1024, 128 * 1024, 1024 * 1024, 4 * 1024
 export function apiKeyLabel(apiKey: number): string {
   return Number.isInteger(apiKey) && apiKey >= 0 && apiKey < 200 ? String(apiKey) : 'invalid';
 }
+
+/**
+ * Values read at scrape time (never on the request path): the app wires them to the current session's
+ * log service and group coordinator. A source that throws leaves its series out of that scrape.
+ */
+export interface ScrapeSources {
+  /** Range-cache counters of this broker's read path; null when there is no log service (yet). */
+  cache(): { readonly hits: number; readonly misses: number; readonly bytes: number } | null;
+  /** Partitions this broker owns (writes to) now. */
+  partitionsOwned(): number;
+  /** Consumer groups this broker coordinates, counted by state, and their lag per partition (bounded). */
+  groups(): Promise<GroupsSnapshot>;
+}
+
+export interface GroupsSnapshot {
+  readonly byState: Readonly<Record<string, number>>;
+  readonly lag: readonly { readonly group: string; readonly topic: string; readonly partition: number; readonly lag: number }[];
+}
+
+/** Group states always exported (0 when none), so dashboards see every state. */
+const GROUP_STATES = ['Empty', 'PreparingRebalance', 'CompletingRebalance', 'Stable'] as const;
 
 export class KafscaleMetrics {
   readonly registry: Registry;
@@ -51,6 +73,23 @@ export class KafscaleMetrics {
   readonly objectStoreRequestDurationSeconds: Histogram<'operation'>;
   readonly metadataStoreRequestsTotal: Counter<'operation' | 'outcome'>;
   readonly metadataStoreRequestDurationSeconds: Histogram<'operation'>;
+  readonly flushesTotal: Counter<'outcome'>;
+
+  // Data in and out per topic (src/app records them from Produce/Fetch; series of deleted topics are removed).
+  readonly topicBytesInTotal: Counter<'topic'>;
+  readonly topicRecordsInTotal: Counter<'topic'>;
+  readonly topicBytesOutTotal: Counter<'topic'>;
+  readonly topicRecordsOutTotal: Counter<'topic'>;
+
+  // Read at scrape time from ScrapeSources.
+  readonly cacheHitsTotal: Counter;
+  readonly cacheMissesTotal: Counter;
+  readonly cacheBytes: Gauge;
+  readonly cacheHitRatio: Gauge;
+  readonly partitionsOwned: Gauge;
+  readonly consumerGroups: Gauge<'state'>;
+  readonly consumerGroupLag: Gauge<'group' | 'topic' | 'partition'>;
+  #sources: ScrapeSources | null = null;
 
   constructor(options: KafscaleMetricsOptions = {}) {
     const registers = [(this.registry = new Registry())];
@@ -127,10 +166,124 @@ export class KafscaleMetrics {
       buckets: STORE_SECONDS_BUCKETS,
       registers,
     });
+
+    this.flushesTotal = new Counter({
+      name: 'kafscale_flushes_total',
+      help: 'Flushes of the write path (one WAL object each), by outcome (ok; error = the PUT failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    const topicCounter = (name: string, help: string): Counter<'topic'> => new Counter({ name, help, labelNames: ['topic'], registers });
+    this.topicBytesInTotal = topicCounter('kafscale_topic_bytes_in_total', 'Record-batch bytes appended (acknowledged Produce), by topic');
+    this.topicRecordsInTotal = topicCounter('kafscale_topic_records_in_total', 'Records appended (acknowledged Produce, counted from batch headers), by topic');
+    this.topicBytesOutTotal = topicCounter('kafscale_topic_bytes_out_total', 'Record-batch bytes returned by Fetch, by topic');
+    this.topicRecordsOutTotal = topicCounter('kafscale_topic_records_out_total', 'Records returned by Fetch (counted from batch headers), by topic');
+
+    // prom-client calls collect() on every scrape; counters are set to the source's running totals.
+    const metrics = this;
+    this.cacheHitsTotal = new Counter({
+      name: 'kafscale_cache_hits_total',
+      help: 'Object-range reads served from the range cache (or joined to a GET in flight)',
+      registers,
+      collect() {
+        const cache = metrics.#read((s) => s.cache());
+        if (cache !== null && cache !== undefined) setCounter(this, cache.hits);
+      },
+    });
+    this.cacheMissesTotal = new Counter({
+      name: 'kafscale_cache_misses_total',
+      help: 'Object-range reads that needed a GET',
+      registers,
+      collect() {
+        const cache = metrics.#read((s) => s.cache());
+        if (cache !== null && cache !== undefined) setCounter(this, cache.misses);
+      },
+    });
+    this.cacheBytes = new Gauge({
+      name: 'kafscale_cache_bytes',
+      help: 'Bytes held by the range cache (bounded by KAFSCALE_CACHE_BYTES)',
+      registers,
+      collect() {
+        const cache = metrics.#read((s) => s.cache());
+        if (cache !== null && cache !== undefined) this.set(cache.bytes);
+      },
+    });
+    this.cacheHitRatio = new Gauge({
+      name: 'kafscale_cache_hit_ratio',
+      help: 'Range-cache hits / (hits + misses) since start; NaN before the first read',
+      registers,
+      collect() {
+        const cache = metrics.#read((s) => s.cache());
+        if (cache !== null && cache !== undefined) this.set(cache.hits + cache.misses === 0 ? Number.NaN : cache.hits / (cache.hits + cache.misses));
+      },
+    });
+    this.partitionsOwned = new Gauge({
+      name: 'kafscale_partitions_owned',
+      help: 'Partitions this broker owns (is the writer of) now',
+      registers,
+      collect() {
+        const owned = metrics.#read((s) => s.partitionsOwned());
+        if (owned !== undefined) this.set(owned);
+      },
+    });
+    this.consumerGroupLag = new Gauge({
+      name: 'kafscale_consumer_group_lag',
+      help: 'High watermark minus committed offset, per group and partition, for groups this broker coordinates (bounded series)',
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+    });
+    this.consumerGroups = new Gauge({
+      name: 'kafscale_consumer_groups',
+      help: 'Consumer groups this broker coordinates, by state',
+      labelNames: ['state'],
+      registers,
+      // Async: reads committed offsets; also refreshes kafscale_consumer_group_lag, which is written
+      // out after this gauge (registration order), so one scrape sees one consistent snapshot.
+      async collect() {
+        const sources = metrics.#sources;
+        this.reset();
+        metrics.consumerGroupLag.reset();
+        if (sources === null) return;
+        let snapshot: GroupsSnapshot;
+        try {
+          snapshot = await sources.groups();
+        } catch {
+          return;
+        }
+        for (const state of GROUP_STATES) this.set({ state }, snapshot.byState[state] ?? 0);
+        for (const [state, count] of Object.entries(snapshot.byState)) this.set({ state }, count);
+        for (const l of snapshot.lag) metrics.consumerGroupLag.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
+      },
+    });
+  }
+
+  /** Wires the scrape-time sources (the app does, once the log service and coordinator exist). */
+  useScrapeSources(sources: ScrapeSources): void {
+    this.#sources = sources;
+  }
+
+  /** Drops the per-topic series of a deleted topic, so the label set stays bounded by live topics. */
+  removeTopic(topic: string): void {
+    for (const counter of [this.topicBytesInTotal, this.topicRecordsInTotal, this.topicBytesOutTotal, this.topicRecordsOutTotal]) counter.remove({ topic });
+  }
+
+  #read<T>(read: (sources: ScrapeSources) => T): T | undefined {
+    if (this.#sources === null) return undefined;
+    try {
+      return read(this.#sources);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Prometheus text exposition, for GET /metrics. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** A counter mirroring a running total kept elsewhere (read at scrape time). */
+function setCounter(counter: Counter, total: number): void {
+  counter.reset();
+  if (total > 0) counter.inc(total);
 }

@@ -17,6 +17,10 @@ import { parsePrometheusText, samplesNamed, sumSamples, type MetricFamily } from
 const kcatPresent = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0;
 const topic = `metrics-${randomUUID().slice(0, 8)}`;
 const MESSAGES = 20;
+const deletedTopic = `metrics-gone-${randomUUID().slice(0, 8)}`;
+const groupId = `metrics-group-${randomUUID().slice(0, 8)}`;
+const COMMITTED = 1n;
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 let broker: BrokerProcess;
 let advertised = new Set<number>();
@@ -26,6 +30,7 @@ let families: Map<string, MetricFamily>;
 let contentType: string;
 let openClient: WireClient | null = null;
 let scrapedAtSeconds = 0;
+let highWatermark0 = -1n;
 
 function ops(path: string): Promise<Response> {
   return fetch(`http://${broker.host}:${broker.opsPort}${path}`, { signal: AbortSignal.timeout(5_000) });
@@ -47,8 +52,8 @@ before(async () => {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] }), true);
-    await admin.fetchTopicMetadata({ topics: [topic] });
+    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }, { topic: deletedTopic, numPartitions: 1 }] }), true);
+    await admin.fetchTopicMetadata({ topics: [topic, deletedTopic] });
   } finally {
     await admin.disconnect();
   }
@@ -58,6 +63,7 @@ before(async () => {
     await producer.connect();
     try {
       await producer.send({ topic, acks: -1, messages: Array.from({ length: MESSAGES }, (_, i) => ({ value: `metrics message ${i}` })) });
+      await producer.send({ topic: deletedTopic, acks: -1, messages: [{ value: 'soon gone' }] });
       produced = true;
     } finally {
       await producer.disconnect();
@@ -70,6 +76,31 @@ before(async () => {
     });
     assert.equal(run.status, 0, `kcat consumed ${MESSAGES} messages`);
     consumed = true;
+  }
+
+  // A topic with traffic, then deleted: its per-topic series must go (bounded label set).
+  const deleter = kafka.admin();
+  await deleter.connect();
+  try {
+    await deleter.deleteTopics({ topics: [deletedTopic] });
+  } finally {
+    await deleter.disconnect();
+  }
+  // A committed offset (for the lag gauge) and a request answered with an error code (Metadata for a
+  // topic that does not exist → UNKNOWN_TOPIC_OR_PARTITION).
+  const wire = await WireClient.connect(broker.host, broker.port);
+  try {
+    const committed = await wire.send(8, 9, {
+      groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: COMMITTED, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: null }] }],
+    });
+    assert.equal(committed.topics[0]?.partitions[0]?.errorCode, 0);
+    const missing = await wire.send(3, 12, { topics: [{ name: 'metrics-no-such-topic', topicId: ZERO_UUID }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    assert.equal(missing.topics[0]?.errorCode, 3);
+    const end = await wire.send(2, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] }] });
+    highWatermark0 = end.topics[0]?.partitions[0]?.offset ?? -1n;
+  } finally {
+    wire.close();
   }
 
   // kcat exits with a long-poll Fetch still parked in the broker; the gauge must drain once the broker
@@ -180,16 +211,58 @@ test('object-store series count the PUTs behind the produced data', (t) => {
   assert.ok(total('kafscale_object_store_request_duration_seconds_count', { operation: 'put' }) >= puts);
 });
 
-test(
-  'flush and metadata-store series count the flushes behind the produced data',
-  { todo: 'the flush pipeline and metadata store do not record kafscale_flush_* / kafscale_metadata_store_* yet' },
-  () => {
-    assert.ok(produced, 'Produce is served');
-    assert.ok(total('kafscale_flush_duration_seconds_count') >= 1);
-    assert.ok(total('kafscale_flush_object_bytes_sum') >= MESSAGES * 'metrics message 0'.length);
-    assert.ok(total('kafscale_metadata_store_requests_total', { operation: 'txn', outcome: 'ok' }) >= 1);
-  },
-);
+test('flush and metadata-store series count the flushes behind the produced data', () => {
+  assert.ok(produced, 'Produce is served');
+  const flushes = total('kafscale_flushes_total', { outcome: 'ok' });
+  const puts = total('kafscale_object_store_requests_total', { operation: 'put', outcome: 'ok' });
+  // Two sends (one per topic), each at least one flush; merging may PUT segments too.
+  assert.ok(flushes >= 2 && flushes <= puts, `${flushes} flushes, ${puts} PUTs`);
+  assert.equal(total('kafscale_flushes_total', { outcome: 'error' }), 0);
+  assert.equal(total('kafscale_flush_duration_seconds_count'), flushes, 'one duration per flush');
+  assert.ok(total('kafscale_flush_duration_seconds_sum') / flushes < 5, 'plausible flush time');
+  assert.equal(total('kafscale_flush_object_bytes_count'), flushes);
+  assert.ok(total('kafscale_flush_object_bytes_sum') >= MESSAGES * 'metrics message 0'.length, 'the WAL objects hold the produced values');
+  // Every flush commits its log entries in at least one transaction.
+  assert.ok(total('kafscale_metadata_store_requests_total', { operation: 'txn', outcome: 'ok' }) >= flushes);
+  assert.ok(total('kafscale_metadata_store_requests_total', { operation: 'range', outcome: 'ok' }) >= 1, 'start-up reads');
+  assert.equal(total('kafscale_metadata_store_requests_total', { outcome: 'error' }), 0);
+  assert.ok(total('kafscale_metadata_store_request_duration_seconds_count', { operation: 'txn' }) >= flushes);
+});
+
+test('bytes and records in and out per topic; a deleted topic has no series', () => {
+  assert.ok(produced, 'Produce is served');
+  assert.equal(total('kafscale_topic_records_in_total', { topic }), MESSAGES, 'records counted from batch headers');
+  const bytesIn = total('kafscale_topic_bytes_in_total', { topic });
+  assert.ok(bytesIn >= MESSAGES * 'metrics message 0'.length && bytesIn < 64 * 1024, `${bytesIn} bytes in`);
+  if (consumed) {
+    assert.ok(total('kafscale_topic_records_out_total', { topic }) >= MESSAGES, 'kcat read every record');
+    assert.ok(total('kafscale_topic_bytes_out_total', { topic }) >= bytesIn);
+  }
+  for (const name of ['kafscale_topic_bytes_in_total', 'kafscale_topic_records_in_total', 'kafscale_topic_bytes_out_total', 'kafscale_topic_records_out_total']) {
+    for (const sample of samplesNamed(families, name)) assert.notEqual(sample.labels['topic'], deletedTopic, `${name} has no series of the deleted topic`);
+  }
+});
+
+test('kafscale_request_errors_total counts the Kafka error codes returned, by name', () => {
+  assert.ok(total('kafscale_request_errors_total', { api_key: '3', error: 'UNKNOWN_TOPIC_OR_PARTITION' }) >= 1, 'Metadata for a missing topic');
+  assert.equal(total('kafscale_request_errors_total', { error: 'exception' }), 0, 'no handler threw');
+  for (const sample of samplesNamed(families, 'kafscale_request_errors_total')) assert.match(sample.labels['error'] ?? '', /^[A-Z_]+$|^exception$/);
+});
+
+test('partitions owned, range cache and consumer groups are read at scrape time', () => {
+  assert.equal(total('kafscale_partitions_owned'), 2, 'the live topic has 2 partitions; the deleted one was released');
+  const cacheBytes = total('kafscale_cache_bytes');
+  assert.ok(cacheBytes >= 0 && cacheBytes < 1024 ** 3);
+  assert.ok(families.has('kafscale_cache_hits_total') && families.has('kafscale_cache_misses_total'));
+  const ratio = total('kafscale_cache_hit_ratio');
+  assert.ok(Number.isNaN(ratio) || (ratio >= 0 && ratio <= 1), `hit ratio ${ratio}`);
+  // The standalone commit created an Empty group with offsets.
+  assert.ok(total('kafscale_consumer_groups', { state: 'Empty' }) >= 1);
+  assert.equal(total('kafscale_consumer_groups', { state: 'Stable' }), 0);
+  assert.ok(highWatermark0 >= COMMITTED, `high watermark of partition 0: ${highWatermark0}`);
+  assert.equal(total('kafscale_consumer_group_lag', { group: groupId, topic, partition: '0' }), Number(highWatermark0 - COMMITTED));
+  assert.equal(samplesNamed(families, 'kafscale_consumer_group_lag').length, 1, 'only committed partitions have a lag series');
+});
 
 test('/healthz answers 200 while the process is alive', async () => {
   const response = await ops('/healthz');

@@ -470,6 +470,33 @@ export class GroupCoordinator {
     return expired;
   }
 
+  /**
+   * For metrics, at scrape time: the groups this broker coordinates by state, and the lag (high watermark
+   * minus committed offset) of their committed partitions — of at most `maxLagSeries` partitions, so a
+   * broker with many groups cannot flood the scrape. `highWatermark` answers undefined for a partition it
+   * cannot tell. Offsets are read from the store (one range read per group with offsets).
+   */
+  async metricsSnapshot(
+    highWatermark: (topic: string, partition: number) => Promise<number | undefined>,
+    maxLagSeries = 1_000,
+  ): Promise<{ byState: Record<string, number>; lag: { group: string; topic: string; partition: number; lag: number }[] }> {
+    const byState: Record<string, number> = {};
+    const lag: { group: string; topic: string; partition: number; lag: number }[] = [];
+    if (this.#closed) return { byState, lag };
+    for (const group of await this.list()) {
+      byState[group.state] = (byState[group.state] ?? 0) + 1;
+      if (lag.length >= maxLagSeries) continue;
+      for (const offset of await this.#offsets.fetchAll(group.groupId)) {
+        if (lag.length >= maxLagSeries) break;
+        if (offset.offset < 0n || !this.#topicExists(offset.topic)) continue;
+        const end = await highWatermark(offset.topic, offset.partition);
+        if (end === undefined) continue;
+        lag.push({ group: group.groupId, topic: offset.topic, partition: offset.partition, lag: Math.max(0, end - Number(offset.offset)) });
+      }
+    }
+    return { byState, lag };
+  }
+
   // ---- internals --------------------------------------------------------------------------------
 
   #refusal(groupId: string): number | null {

@@ -15,6 +15,7 @@ import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { retainedBatches, type ProducerBatch } from '../producers/producer-state.ts';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log-entry.ts';
+import type { FlushObserver } from './flush-observer.ts';
 import type { FlushScheduler, PartitionLog, PendingAppend } from './partition-log.ts';
 import { encodeWalObject, type WalPartitionRun } from './wal-object.ts';
 
@@ -56,6 +57,8 @@ interface Flush {
   readonly runs: Run[];
   readonly bytes: number;
   readonly put: Promise<unknown>;
+  readonly objectBytes: number;
+  readonly startedMs: number;
 }
 
 interface Waiter {
@@ -75,6 +78,7 @@ export class FlushPipeline implements FlushScheduler {
   readonly #maxBytes: number;
   readonly #maxInflight: number;
   readonly #maxPendingBytes: number;
+  readonly #observer: FlushObserver | null;
   /** Partitions with queued appends, in the order they became dirty. */
   readonly #dirty = new Set<PartitionLog>();
   #queuedBytes = 0;
@@ -97,6 +101,7 @@ export class FlushPipeline implements FlushScheduler {
     readonly namespace: string;
     readonly now?: () => number;
     readonly flush?: FlushOptions;
+    readonly observer?: FlushObserver;
   }) {
     if (!NAMESPACE.test(options.namespace)) {
       throw new KafscaleError('KSC_CONFIG_INVALID', `object namespace '${options.namespace}' must be '/'-separated segments of [A-Za-z0-9._-] (KAFSCALE_S3_NAMESPACE)`);
@@ -111,6 +116,7 @@ export class FlushPipeline implements FlushScheduler {
     this.#maxBytes = options.flush?.maxBytes ?? FLUSH_DEFAULTS.maxBytes;
     this.#maxInflight = options.flush?.maxInflight ?? FLUSH_DEFAULTS.maxInflight;
     this.#maxPendingBytes = options.flush?.maxPendingBytes ?? FLUSH_DEFAULTS.maxPendingBytes;
+    this.#observer = options.observer ?? null;
   }
 
   get pendingBytes(): number {
@@ -249,17 +255,26 @@ export class FlushPipeline implements FlushScheduler {
     this.#inflight++;
     // The PUT starts now; its outcome is examined in commit order. A rejection is handled there.
     const put = this.#objects.put(objectKey, encoded.chunks).then(() => null, (error: unknown) => error ?? new Error('PUT failed'));
-    const flush: Flush = { objectKey, runs: flushRuns, bytes, put };
+    const flush: Flush = { objectKey, runs: flushRuns, bytes, put, objectBytes: encoded.sizeBytes, startedMs: performance.now() };
     this.#commitChain = this.#commitChain.then(() => this.#finish(flush)).catch((error: unknown) => {
       this.#log.error({ err: error, objectKey }, 'flush failed unexpectedly');
       this.#failRuns(flush.runs, ErrorCode.KAFKA_STORAGE_ERROR, 'internal error while committing the flush');
     }).finally(() => {
+      this.#observeFlush(flush);
       this.#inflight--;
       this.#pendingBytes -= bytes;
       this.#wakeWaiters();
       this.#schedule();
       this.#checkIdle();
     });
+  }
+
+  /** The PUT has settled by now (#finish awaited it), so its outcome is one microtask away. */
+  #observeFlush(flush: Flush): void {
+    const observer = this.#observer;
+    if (observer === null) return;
+    const durationMs = performance.now() - flush.startedMs;
+    void flush.put.then((putError) => observer.flushed(putError === null ? 'ok' : 'error', durationMs, flush.objectBytes));
   }
 
   async #finish(flush: Flush): Promise<void> {

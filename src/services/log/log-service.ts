@@ -8,6 +8,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { decodeRecordBatch, lastOffset as batchLastOffset, maxTimestamp as batchMaxTimestamp, splitBatches } from '../../protocol/records/index.ts';
 import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
+import type { FlushObserver } from './flush-observer.ts';
 import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
 import type { LogEntry, OwnerRecord } from './log-entry.ts';
@@ -37,6 +38,8 @@ export interface LogServiceOptions {
   /** Object key prefix (KAFSCALE_S3_NAMESPACE), e.g. 'kafscale'. */
   readonly namespace: string;
   readonly flush?: FlushOptions;
+  /** Told about every finished flush (metrics). */
+  readonly flushObserver?: FlushObserver;
   /** Byte-bounded LRU of object ranges for reads (KAFSCALE_CACHE_BYTES). */
   readonly cacheBytes?: number;
   /** Broker-wide bound of the owners' in-memory tails of acknowledged batches. */
@@ -131,6 +134,7 @@ export class LogService {
       namespace: options.namespace,
       now: this.#now,
       ...(options.flush === undefined ? {} : { flush: options.flush }),
+      ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
     this.#cache = new RangeCache(options.objects, options.cacheBytes ?? CACHE_DEFAULT_BYTES);
@@ -163,6 +167,11 @@ export class LogService {
   /** Object GETs issued by the read path (tests, metrics). */
   get objectGets(): number {
     return this.#cache.gets;
+  }
+
+  /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
+  cacheStats(): { hits: number; misses: number; bytes: number } {
+    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes };
   }
 
   get pipeline(): FlushPipeline {

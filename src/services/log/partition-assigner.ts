@@ -53,6 +53,7 @@ export class PartitionAssigner {
   #passAgain = false;
   #closed = false;
   #handovers = 0;
+  #settledOnce = false;
 
   constructor(options: PartitionAssignerOptions) {
     this.#logs = options.logs;
@@ -112,6 +113,14 @@ export class PartitionAssigner {
       this.#inflight.set(id, pending);
     }
     return pending;
+  }
+
+  /**
+   * Whether one placement pass has completed: every partition placed here was acquired (loaded from
+   * its committed log entries) or is held by a live other owner whose release will wake us. /readyz.
+   */
+  get settledOnce(): boolean {
+    return this.#settledOnce;
   }
 
   /** Runs (or re-runs) one placement pass; resolves when it is done. */
@@ -189,6 +198,7 @@ export class PartitionAssigner {
     }
     // Without a directory nothing announces a freed partition: fall back to re-trying.
     if (missing > 0 && this.#directory === null) this.#scheduleRetry();
+    this.#settledOnce = true;
   }
 
   /**

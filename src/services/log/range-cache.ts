@@ -12,6 +12,8 @@ export class RangeCache {
   readonly #inflight = new Map<string, Promise<Buffer>>();
   #bytes = 0;
   gets = 0;
+  /** Reads served without a GET of their own (cached, or joined to one in flight); for metrics. */
+  hits = 0;
 
   constructor(objects: ObjectStore, maxBytes: number) {
     this.#objects = objects;
@@ -31,12 +33,16 @@ export class RangeCache {
     const id = `${objectKey}@${start}-${end}`;
     const hit = this.#ranges.get(id);
     if (hit !== undefined) {
+      this.hits++;
       this.#ranges.delete(id);
       this.#ranges.set(id, hit);
       return Promise.resolve(hit);
     }
     const pending = this.#inflight.get(id);
-    if (pending !== undefined) return pending;
+    if (pending !== undefined) {
+      this.hits++;
+      return pending;
+    }
     this.gets++;
     const promise = this.#objects
       .get(objectKey, signal === undefined ? { range: { start, end } } : { range: { start, end }, signal })

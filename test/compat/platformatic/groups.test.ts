@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment, type MessagesStream } from '@platformatic/kafka';
+import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
 
@@ -26,6 +26,7 @@ const SETTLE_MS = 1_000;
 
 let broker: BrokerProcess;
 const streamErrors: string[] = [];
+const epochRestarts: string[] = [];
 let wire: WireClient;
 
 before(async () => {
@@ -40,7 +41,6 @@ after(async () => {
 
 interface Member {
   readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
-  readonly stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
   readonly seen: string[];
   partitions(): number[];
 }
@@ -69,16 +69,39 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
   consumer.on('consumer:group:join', (event: { assignments: GroupAssignment[] | null }) => {
     assigned = (event.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
   });
-  // Committed offsets first, earliest where none: a member taking over a partition resumes where the
-  // previous owner committed.
-  const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
   const seen: string[] = [];
-  stream.on('data', (message) => void seen.push(message.value.toString()));
-  // A stream error ends that member's consumption; the waits below name it if it happens.
-  stream.on('error', (error: Error) => void streamErrors.push(error.message));
-  const m: Member = { consumer, stream, seen, partitions: () => assigned };
+  let restarts = 0;
+  const start = async (): Promise<void> => {
+    // Committed offsets first, earliest where none: a member taking over a partition resumes where the
+    // previous owner committed.
+    const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
+    stream.on('data', (message) => void seen.push(message.value.toString()));
+    stream.on('error', (error: Error) => {
+      // Known broker issue (reported to the cluster work): Metadata can name a leader epoch that
+      // ListOffsets then refuses with UNKNOWN_LEADER_EPOCH, and the stream — which re-lists offsets on
+      // every rebalance, before any message of that round is produced — fails. The member starts a new
+      // stream from its committed offsets (what an application does); any other error fails the test.
+      if (leaderEpochOnly(error) && restarts < 3) {
+        restarts++;
+        epochRestarts.push(error.message);
+        void start().catch((again: unknown) => void streamErrors.push(String(again)));
+        return;
+      }
+      streamErrors.push(error.message);
+    });
+  };
+  await start();
+  const m: Member = { consumer, seen, partitions: () => assigned };
   members.push(m);
   return m;
+}
+
+/** Whether every Kafka error inside (nested AggregateErrors) is a KIP-320 leader-epoch refusal. */
+function leaderEpochOnly(error: unknown): boolean {
+  const nested = (error as { errors?: unknown[] }).errors;
+  if (Array.isArray(nested) && nested.length > 0) return nested.every(leaderEpochOnly);
+  const apiId = (error as { apiId?: unknown }).apiId;
+  return apiId === 'UNKNOWN_LEADER_EPOCH' || apiId === 'FENCED_LEADER_EPOCH';
 }
 
 /** close(true): close the streams, then LeaveGroup. (The typings resolve `close(true)` to the callback overload.) */
@@ -113,14 +136,20 @@ test('platformatic: three members share six partitions, each message consumed on
     await admin.close();
   }
 
-  // Start consuming only once every partition has its owner (as kafkajs's waitForLeaders does): a
-  // Metadata answer from before the owner loaded carries leader epoch 0, ListOffsets then answers
-  // FENCED_LEADER_EPOCH, and @platformatic/kafka 1.35's retries kept failing until its stream ended
-  // ("Listing offsets failed") — reported to the cluster work; the wait keeps this test on groups.
-  await until('every partition led', async () => {
+  // Start consuming only once every partition has its owner and Metadata's leader epochs are the ones
+  // ListOffsets checks (KIP-320). Right after CreateTopics, while the owners load, Metadata has been seen
+  // to report epochs that ListOffsets then refuses (FENCED_LEADER_EPOCH for 0, UNKNOWN_LEADER_EPOCH for a
+  // transient epoch+1), and @platformatic/kafka 1.35 retries with its cached epoch until the stream
+  // fails ("Listing offsets failed"). Reported to the cluster work; this test is about groups.
+  await until('every partition led, with the epoch ListOffsets accepts', async () => {
     const metadata = await wire.send(3, 12, { topics: [{ name: topic, topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
     const partitions = metadata.topics[0]?.partitions ?? [];
-    return partitions.length === PARTITIONS && partitions.every((p) => p.errorCode === 0 && p.leaderEpoch > 0);
+    if (partitions.length !== PARTITIONS || partitions.some((p) => p.errorCode !== 0 || p.leaderEpoch <= 0)) return false;
+    const listed = await wire.send(2, 9, {
+      replicaId: -1, isolationLevel: 0,
+      topics: [{ name: topic, partitions: partitions.map((p) => ({ partitionIndex: p.partitionIndex, currentLeaderEpoch: p.leaderEpoch, timestamp: -2n, maxNumOffsets: 1 })) }],
+    });
+    return (listed.topics[0]?.partitions ?? []).every((p) => p.errorCode === 0);
   });
   const members: Member[] = [];
   t.after(async () => {
@@ -164,4 +193,5 @@ test('platformatic: three members share six partitions, each message consumed on
   const everything = [...members.flatMap((m) => m.seen), ...leaving.seen];
   assert.equal(everything.length, FIRST + SECOND, 'nothing consumed twice across the hand-over');
   assert.equal(new Set(everything).size, FIRST + SECOND);
+  if (epochRestarts.length > 0) t.diagnostic(`streams restarted after leader-epoch refusals: ${epochRestarts.length}`);
 });

@@ -1,0 +1,72 @@
+import type { KafscaleMetrics } from '../../telemetry/metrics.ts';
+import type { KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnResult, Watch, WatchHandler, WatchOptions } from './metadata-store.ts';
+
+/**
+ * Counts and times every metadata-store call (kafscale_metadata_store_*), whatever the adapter. Every
+ * produce acknowledgement waits for one `txn` (the log commit), so its latency is part of produce
+ * latency; errors here are what COORDINATOR_NOT_AVAILABLE and REQUEST_TIMED_OUT answers come from.
+ * Operations: get, range, put, delete (also deletePrefix), txn, lease (grant), watch (start), revision.
+ */
+export class InstrumentedMetadataStore implements MetadataStore {
+  readonly #inner: MetadataStore;
+  readonly #metrics: KafscaleMetrics;
+
+  constructor(inner: MetadataStore, metrics: KafscaleMetrics) {
+    this.#inner = inner;
+    this.#metrics = metrics;
+  }
+
+  get(key: string): Promise<KeyValue | null> {
+    return this.#observe('get', this.#inner.get(key));
+  }
+
+  range(prefix: string, options?: { readonly limit?: number }): Promise<RangeResult> {
+    return this.#observe('range', this.#inner.range(prefix, options));
+  }
+
+  put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {
+    return this.#observe('put', this.#inner.put(key, value, options));
+  }
+
+  delete(key: string): Promise<number> {
+    return this.#observe('delete', this.#inner.delete(key));
+  }
+
+  deletePrefix(prefix: string): Promise<number> {
+    return this.#observe('delete', this.#inner.deletePrefix(prefix));
+  }
+
+  txn(txn: Txn): Promise<TxnResult> {
+    return this.#observe('txn', this.#inner.txn(txn));
+  }
+
+  grantLease(ttlMs: number): Promise<Lease> {
+    return this.#observe('lease', this.#inner.grantLease(ttlMs));
+  }
+
+  watch(prefix: string, options: WatchOptions, handler: WatchHandler): Promise<Watch> {
+    return this.#observe('watch', this.#inner.watch(prefix, options, handler));
+  }
+
+  revision(): Promise<number> {
+    return this.#observe('revision', this.#inner.revision());
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  async #observe<T>(operation: string, call: Promise<T>): Promise<T> {
+    const stop = this.#metrics.metadataStoreRequestDurationSeconds.startTimer({ operation });
+    try {
+      const value = await call;
+      this.#metrics.metadataStoreRequestsTotal.inc({ operation, outcome: 'ok' });
+      return value;
+    } catch (error) {
+      this.#metrics.metadataStoreRequestsTotal.inc({ operation, outcome: 'error' });
+      throw error;
+    } finally {
+      stop();
+    }
+  }
+}
