@@ -47,11 +47,15 @@ export class PartitionLeaders {
     if (directory === null) return { brokerId: this.placementOf(topicId, partition), epoch: 0 };
     const owner = directory.ownerOf(topicId, partition);
     const epoch = directory.epochOf(topicId, partition);
-    // The directory naming us while we hold no active log means we are releasing it (handover) or it is a
-    // previous incarnation's key waiting for its lease to expire: send clients to the placement target.
     // With no owner we report the epoch the next owner will get (the epoch key is CAS'd: exactly last + 1),
     // so a client that learns it now is not answered FENCED_LEADER_EPOCH once the partition is acquired.
-    if (owner === NO_OWNER || owner === self) return { brokerId: this.placementOf(topicId, partition), epoch: epoch + 1 };
+    if (owner === NO_OWNER) return { brokerId: this.placementOf(topicId, partition), epoch: epoch + 1 };
+    // The directory naming us while we hold no active log: we are acquiring it (our log is not ready yet),
+    // releasing it (handover), or it is a previous incarnation's key waiting for its lease to expire.
+    // Clients go to the placement target with the key's own epoch. Never over-report: a client holding an
+    // epoch above the owner's gets UNKNOWN_LEADER_EPOCH and retries without refreshing metadata, while one
+    // holding an older epoch gets FENCED_LEADER_EPOCH and refreshes (KIP-320).
+    if (owner === self) return { brokerId: this.placementOf(topicId, partition), epoch };
     return { brokerId: owner, epoch };
   }
 
