@@ -26,7 +26,6 @@ const SETTLE_MS = 1_000;
 
 let broker: BrokerProcess;
 const streamErrors: string[] = [];
-const epochRestarts: string[] = [];
 let wire: WireClient;
 
 before(async () => {
@@ -70,25 +69,12 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
     assigned = (event.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
   });
   const seen: string[] = [];
-  let restarts = 0;
   const start = async (): Promise<void> => {
     // Committed offsets first, earliest where none: a member taking over a partition resumes where the
     // previous owner committed.
     const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
     stream.on('data', (message) => void seen.push(message.value.toString()));
-    stream.on('error', (error: Error) => {
-      // Known broker issue (reported to the cluster work): Metadata can name a leader epoch that
-      // ListOffsets then refuses with UNKNOWN_LEADER_EPOCH, and the stream — which re-lists offsets on
-      // every rebalance, before any message of that round is produced — fails. The member starts a new
-      // stream from its committed offsets (what an application does); any other error fails the test.
-      if (leaderEpochOnly(error) && restarts < 3) {
-        restarts++;
-        epochRestarts.push(error.message);
-        void start().catch((again: unknown) => void streamErrors.push(String(again)));
-        return;
-      }
-      streamErrors.push(error.message);
-    });
+    stream.on('error', (error: Error) => void streamErrors.push(error.message));
   };
   await start();
   const m: Member = { consumer, seen, partitions: () => assigned };
@@ -96,13 +82,6 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
   return m;
 }
 
-/** Whether every Kafka error inside (nested AggregateErrors) is a KIP-320 leader-epoch refusal. */
-function leaderEpochOnly(error: unknown): boolean {
-  const nested = (error as { errors?: unknown[] }).errors;
-  if (Array.isArray(nested) && nested.length > 0) return nested.every(leaderEpochOnly);
-  const apiId = (error as { apiId?: unknown }).apiId;
-  return apiId === 'UNKNOWN_LEADER_EPOCH' || apiId === 'FENCED_LEADER_EPOCH';
-}
 
 /** close(true): close the streams, then LeaveGroup. (The typings resolve `close(true)` to the callback overload.) */
 function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
@@ -136,11 +115,8 @@ test('platformatic: three members share six partitions, each message consumed on
     await admin.close();
   }
 
-  // Start consuming only once every partition has its owner and Metadata's leader epochs are the ones
-  // ListOffsets checks (KIP-320). Right after CreateTopics, while the owners load, Metadata has been seen
-  // to report epochs that ListOffsets then refuses (FENCED_LEADER_EPOCH for 0, UNKNOWN_LEADER_EPOCH for a
-  // transient epoch+1), and @platformatic/kafka 1.35 retries with its cached epoch until the stream
-  // fails ("Listing offsets failed"). Reported to the cluster work; this test is about groups.
+  // Start consuming once every partition has its owner, and Metadata's leader epochs are the ones
+  // ListOffsets checks (KIP-320).
   await until('every partition led, with the epoch ListOffsets accepts', async () => {
     const metadata = await wire.send(3, 12, { topics: [{ name: topic, topicId: '00000000-0000-0000-0000-000000000000' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
     const partitions = metadata.topics[0]?.partitions ?? [];
@@ -193,5 +169,4 @@ test('platformatic: three members share six partitions, each message consumed on
   const everything = [...members.flatMap((m) => m.seen), ...leaving.seen];
   assert.equal(everything.length, FIRST + SECOND, 'nothing consumed twice across the hand-over');
   assert.equal(new Set(everything).size, FIRST + SECOND);
-  if (epochRestarts.length > 0) t.diagnostic(`streams restarted after leader-epoch refusals: ${epochRestarts.length}`);
 });
