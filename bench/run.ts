@@ -19,6 +19,16 @@ import { parseArgs } from 'node:util';
 import { formatComparison, formatReport, latestStoredReport } from './bench-report.ts';
 import { BenchSkipped, runBench, type BenchOptions } from './bench-runner.ts';
 
+const USAGE = `usage: npm run bench -- [options]   (or: kafscale bench [options])
+
+  --short            CI mode: bounded small counts, one repeat, a few seconds of work
+  --bootstrap h:p    measure an existing broker instead of starting one (no cold reads)
+  --ops h:p          that broker's ops listener, for object-store counts and RSS from /metrics
+  --json             print the result document (JSON) on stdout instead of the table
+  --save             also write bench/results/<date>.json and compare with the previous stored run
+  --kcat             measure with kcat even when the C client can be built
+  --s3               the started broker stores objects in a local S3 server (s3rver) instead of files`;
+
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
 function resultFileName(startedAt: string): string {
@@ -42,12 +52,17 @@ async function main(): Promise<number> {
         save: { type: 'boolean', default: false },
         kcat: { type: 'boolean', default: false },
         s3: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
     }));
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}\nusage: npm run bench -- [--short] [--bootstrap host:port [--ops host:port]] [--json] [--save] [--kcat] [--s3]`);
+    console.error(`bench: ${(error as Error).message}\n${USAGE}`);
     return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
   }
   if (values.s3 && values.bootstrap !== undefined) {
     console.error('bench: --s3 configures the broker the bench starts; it cannot be combined with --bootstrap');

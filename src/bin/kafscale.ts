@@ -3,6 +3,8 @@
  * The kafscale command. `kafscale broker [flags]` runs a broker; every other subcommand is the CLI
  * (src/cli). This entrypoint is the only place besides src/config that touches process.env (it hands it over).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { BrokerApp } from '../app/broker-app.ts';
 import { runCli } from '../cli/index.ts';
 import { formatConfigHelp, isConfigError, loadConfig } from '../config/index.ts';
@@ -11,7 +13,24 @@ import { createLogger } from '../telemetry/logger.ts';
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'broker') return runBroker(rest);
+  if (command === 'bench') return runBench(rest);
   return runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+}
+
+/**
+ * `kafscale bench`: the benchmark lives beside the sources (bench/, it starts brokers and native clients
+ * of its own), so it runs as its own process with the same Node.
+ */
+function runBench(args: readonly string[]): Promise<number> {
+  const script = fileURLToPath(new URL('../../bench/run.ts', import.meta.url));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: 'inherit' });
+    child.on('error', (error) => {
+      process.stderr.write(`kafscale bench: cannot start ${script}: ${error.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+  });
 }
 
 async function runBroker(args: readonly string[]): Promise<number> {

@@ -62,6 +62,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(() => {
       throw usageError("'broker' must be the first word", 'run: kafscale broker [settings]');
     });
+  program.command('bench').description("measure a broker: produce/consume throughput, latency, PUTs per GB (run 'kafscale bench --help')")
+    .allowUnknownOption().allowExcessArguments().helpOption(false)
+    .action(() => {
+      throw usageError("'bench' must be the first word", 'run: kafscale bench [options]');
+    });
   registerTopicsCommand(program, run);
   registerClusterCommand(program, run);
   registerProduceCommand(program, run);
