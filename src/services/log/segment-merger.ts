@@ -48,6 +48,9 @@ export const MERGE_DEFAULTS = {
   intervalMs: 5_000,
 } as const satisfies MergePolicy & { intervalMs: number };
 
+/** GETs one merge keeps in flight (the rest of its inputs come from the owner's tail). */
+const MERGE_READ_CONCURRENCY = 4;
+
 /** Entries replaced per txn: 1 + n compares and n ops, within MAX_TXN_OPS (128) per list. */
 export const SWAP_CHUNK = 100;
 
@@ -181,7 +184,7 @@ export class SegmentMerger {
     const revisions = inputs.map((e) => state.entryRevision(e.baseOffset));
     if (revisions.includes(0)) return none;
 
-    const { batches, firstBatchOf } = await this.#readInputs(inputs);
+    const { batches, firstBatchOf } = await this.#readInputs(log, inputs);
     if (batches === null) return none;
     const segment = encodeSegment(batches, this.#now(), this.#o.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT_BYTES);
     const key = segmentKey(this.#o.namespace, log.topicId, log.partition, segment.baseOffset, log.epoch);
@@ -228,24 +231,45 @@ export class SegmentMerger {
     return { outcome, replacedEntries: swapped.done, segmentKey: key };
   }
 
-  /** The input entries' batches in order, and per input entry the index of its first batch; null if inconsistent. */
-  async #readInputs(inputs: readonly LogEntry[]): Promise<{ batches: Buffer[] | null; firstBatchOf: number[] }> {
-    const datas = await Promise.all(inputs.map((e) => this.#o.objects.get(e.objectKey, { range: { start: e.byteStart, end: e.byteEnd } })));
+  /**
+   * The input entries' batches in order, and per input entry the index of its first batch; null if
+   * inconsistent. Recent entries come from the owner's in-memory tail; the rest are read with a few GETs
+   * at a time — a merge is background work and must not queue the foreground flush PUTs behind hundreds
+   * of its own GETs (measured: unbounded GETs pushed the produce p95 on S3 from 26 ms to 730 ms).
+   */
+  async #readInputs(log: PartitionLog, inputs: readonly LogEntry[]): Promise<{ batches: Buffer[] | null; firstBatchOf: number[] }> {
+    const parts: Buffer[][] = inputs.map((e) => {
+      const fromTail: Buffer[] = [];
+      const got = log.tail.read(e.baseOffset, e.lastOffset + 1, Number.MAX_SAFE_INTEGER, fromTail);
+      return got !== null && got.nextOffset === e.lastOffset + 1 ? fromTail : [];
+    });
+    let next = 0;
+    const fetchMissing = async (): Promise<void> => {
+      while (next < inputs.length) {
+        const i = next++;
+        if (parts[i]!.length > 0) continue;
+        const e = inputs[i]!;
+        const data = await this.#o.objects.get(e.objectKey, { range: { start: e.byteStart, end: e.byteEnd } });
+        const split = splitBatches(data);
+        parts[i] = split.trailing === null ? split.batches : [];
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(MERGE_READ_CONCURRENCY, inputs.length) }, fetchMissing));
     const batches: Buffer[] = [];
     const firstBatchOf: number[] = [];
     for (let i = 0; i < inputs.length; i++) {
       const e = inputs[i]!;
-      const split = splitBatches(datas[i]!);
-      const first = split.batches[0];
-      const last = split.batches.at(-1);
-      if (split.trailing !== null || first === undefined || last === undefined
+      const entryBatches = parts[i]!;
+      const first = entryBatches[0];
+      const last = entryBatches.at(-1);
+      if (first === undefined || last === undefined
         || Number(first.readBigInt64BE(0)) !== e.baseOffset || Number(batchLastOffset(last)) !== e.lastOffset) {
         // Never write a segment that disagrees with its entries: the log stays as it is.
         this.#o.log.error({ objectKey: e.objectKey, baseOffset: e.baseOffset, lastOffset: e.lastOffset }, 'log entry bytes do not match the entry; not merging this partition');
         return { batches: null, firstBatchOf };
       }
       firstBatchOf.push(batches.length);
-      batches.push(...split.batches);
+      batches.push(...entryBatches);
     }
     return { batches, firstBatchOf };
   }
