@@ -191,8 +191,8 @@ export class SegmentMerger {
     const indexKey = segmentIndexKey(key);
     // Both objects exist before any entry names them; until the swap they are orphans the collector
     // leaves alone for orphanGraceMs.
-    await this.#o.objects.put(indexKey, segment.index);
-    await this.#o.objects.put(key, segment.chunks);
+    await this.#o.objects.put(indexKey, segment.index, { background: true });
+    await this.#o.objects.put(key, segment.chunks, { background: true });
     this.segmentsWritten++;
 
     const byteOf = (batchIndex: number): number => segment.positions[batchIndex] ?? segment.sizeBytes - SEGMENT_FOOTER_BYTES;

@@ -62,3 +62,14 @@ it('filesystem store: an unwritable root is KSC_OBJECT_UNAVAILABLE, not a crash'
   await writeFile(file, 'x');
   await assert.rejects(new FsObjectStore({ root: file }).open(), (err) => isKafscaleError(err, 'KSC_OBJECT_UNAVAILABLE') && err.message.includes(file));
 });
+
+it('filesystem store: a background put (synced in 1 MiB steps) stores exactly the bytes, across chunk boundaries', async () => {
+  const store = await new FsObjectStore({ root: join(base, 'background') }).open();
+  // Chunks of odd sizes so that steps and chunk ends do not line up.
+  const chunks = [Buffer.alloc(700_000, 1), Buffer.alloc(1_500_001, 2), Buffer.alloc(3, 3), Buffer.alloc(900_000, 4)];
+  await store.put('seg/one', chunks, { background: true });
+  assert.ok((await store.get('seg/one')).equals(Buffer.concat(chunks)));
+  await store.put('seg/empty', [], { background: true });
+  assert.equal((await store.get('seg/empty')).length, 0);
+  await store.close();
+});

@@ -22,9 +22,20 @@ export interface ByteRange {
   readonly end: number;
 }
 
+export interface PutOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * A hint that this put is background work (segment merging) whose latency matters less than not
+   * delaying foreground puts (WAL flushes that producers wait for). The filesystem adapter then writes and
+   * syncs in small steps so that a large put never holds the disk's sync queue; other adapters ignore it.
+   * Durability is the same either way: put resolves only when the object is durable.
+   */
+  readonly background?: boolean;
+}
+
 export interface ObjectStore {
   /** Writes the whole object atomically: readers see either nothing or all of it. Overwrites. */
-  put(key: string, body: Buffer | readonly Buffer[], options?: { readonly signal?: AbortSignal }): Promise<void>;
+  put(key: string, body: Buffer | readonly Buffer[], options?: PutOptions): Promise<void>;
   /** Whole object, or a byte range of it. A range past the end is clipped to the object's size. */
   get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer>;
   head(key: string): Promise<ObjectInfo>;
