@@ -5,11 +5,10 @@
  * acknowledged that was not committed); after it returns, every partition accepts writes again without
  * anyone touching the brokers, all three brokers are listed, and nothing acknowledged is lost.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { useClusterWithTopic } from '../helpers/cluster.ts';
 import { verifyAcknowledged } from '../fault/crash-produce-run.ts';
 import { ClusterProducer } from './cluster-producer.ts';
 import { KafkajsLaneProducer } from './real-clients.ts';
@@ -22,31 +21,12 @@ const RESUME_BOUND_MS = 20_000;
 /** Kafka's retriable produce error codes (clients retry these by themselves). */
 const RETRIABLE = new Set([3, 5, 6, 7, 13, 14, 15, 16, 19, 20, 56, 74, 75, 89]);
 
-const stops: Array<() => Promise<void> | void> = [];
-let cluster: TestCluster;
-/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
-const LOCK_WAIT_MS = 240_000;
-const topic = `etcdout-${randomUUID().slice(0, 8)}`;
+const fixture = useClusterWithTopic({ topicPrefix: 'etcdout', partitions: PARTITIONS, sessionTtlMs: SESSION_TTL_MS });
+const { topic, stops } = fixture;
 
-before(async () => {
-  stops.push(await acquireClusterLock(LOCK_WAIT_MS));
-  cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
-  stops.push(() => cluster.stop());
-  await cluster.createTopic(topic, PARTITIONS);
-  await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
-}, { timeout: LOCK_WAIT_MS + 60_000 });
-
-after(async () => {
-  for (const stop of stops.reverse()) {
-    try {
-      await stop();
-    } catch {
-      // stop the rest
-    }
-  }
-});
 
 test('etcd stopped for 10 s during produce: retriable errors only, traffic resumes by itself, nothing acknowledged lost', { timeout: 85_000 }, async () => {
+  const { cluster } = fixture;
   const wire = new ClusterProducer({ cluster, topic, partitions: PARTITIONS, recordsPerBatch: 2, valuePrefix: 'wire', requestTimeoutMs: 4_000, pauseMs: 20, retryBackoffMs: 100 });
   stops.push(() => wire.stop());
   const kjs = new KafkajsLaneProducer({ brokers: cluster.brokers.map((b) => b.bootstrap), topic, partitions: PARTITIONS, prefix: 'kafkajs', idempotent: false, pauseMs: 50 });

@@ -9,11 +9,11 @@
  * never stalled longer than 20 s and both groups received every acknowledged record; no partition went without a writable owner
  * for longer than the session TTL plus a few seconds.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { useClusterWithTopic } from '../helpers/cluster.ts';
 import { verifyAcknowledged, type Ack } from '../fault/crash-produce-run.ts';
 import { ClusterProducer, outOfOrderAcks } from './cluster-producer.ts';
 import { ConfluentGroupConsumer, KafkajsGroupConsumer, KafkajsLaneProducer, KcatProducer, runConfluentProducer } from './real-clients.ts';
@@ -28,29 +28,9 @@ const MAX_OWNERLESS_MS = SESSION_TTL_MS + 5_000;
 const MAX_CONSUMER_STALL_MS = 20_000;
 const LOOP_BUDGET_MS = 60_000;
 
-const stops: Array<() => Promise<void> | void> = [];
-let cluster: TestCluster;
-/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
-const LOCK_WAIT_MS = 240_000;
-const topic = `killloop-${randomUUID().slice(0, 8)}`;
+const fixture = useClusterWithTopic({ topicPrefix: 'killloop', partitions: PARTITIONS, sessionTtlMs: SESSION_TTL_MS });
+const { topic, stops } = fixture;
 
-before(async () => {
-  stops.push(await acquireClusterLock(LOCK_WAIT_MS));
-  cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
-  stops.push(() => cluster.stop());
-  await cluster.createTopic(topic, PARTITIONS);
-  await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
-}, { timeout: LOCK_WAIT_MS + 60_000 });
-
-after(async () => {
-  for (const stop of stops.reverse()) {
-    try {
-      await stop();
-    } catch {
-      // stop the rest
-    }
-  }
-});
 
 /** Per partition, offsets must rise in the order a client reported its acknowledgements. */
 function outOfOrder(acks: readonly Ack[], who: string): string[] {
@@ -65,6 +45,7 @@ function outOfOrder(acks: readonly Ack[], who: string): string[] {
 }
 
 test(`kill -9 x${KILLS} across 3 brokers under kcat, kafkajs, confluent-kafka and a consumer group`, { timeout: 110_000 }, async () => {
+  const { cluster } = fixture;
   const brokers = cluster.brokers.map((b) => b.bootstrap);
   const wire = new ClusterProducer({ cluster, topic, partitions: PARTITIONS, recordsPerBatch: 2, valuePrefix: 'wire', requestTimeoutMs: 4_000, pauseMs: 10 });
   stops.push(() => wire.stop());

@@ -6,11 +6,10 @@
  * once at its acknowledged offset. (confluent-producer.py bounds message.timeout.ms at 30 s so the test
  * ends in time; retries stay at librdkafka's default.)
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { useClusterWithTopic } from '../helpers/cluster.ts';
 import { verifyAcknowledged } from '../fault/crash-produce-run.ts';
 import { ClusterProducer } from './cluster-producer.ts';
 import { KafkajsLaneProducer, runConfluentProducer } from './real-clients.ts';
@@ -19,31 +18,12 @@ const SESSION_TTL_MS = 2_000;
 const PARTITIONS = 6;
 const SETTLE_MS = 2_000;
 
-const stops: Array<() => Promise<void> | void> = [];
-let cluster: TestCluster;
-/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
-const LOCK_WAIT_MS = 240_000;
-const topic = `rolling-${randomUUID().slice(0, 8)}`;
+const fixture = useClusterWithTopic({ topicPrefix: 'rolling', partitions: PARTITIONS, sessionTtlMs: SESSION_TTL_MS });
+const { topic, stops } = fixture;
 
-before(async () => {
-  stops.push(await acquireClusterLock(LOCK_WAIT_MS));
-  cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS });
-  stops.push(() => cluster.stop());
-  await cluster.createTopic(topic, PARTITIONS);
-  await cluster.waitForLeaders(topic, PARTITIONS, 15_000);
-}, { timeout: LOCK_WAIT_MS + 60_000 });
-
-after(async () => {
-  for (const stop of stops.reverse()) {
-    try {
-      await stop();
-    } catch {
-      // stop the rest
-    }
-  }
-});
 
 test('rolling SIGTERM restart of all brokers: no produce error reaches kafkajs or confluent-kafka', { timeout: 85_000 }, async () => {
+  const { cluster } = fixture;
   const kjs = new KafkajsLaneProducer({ brokers: cluster.brokers.map((b) => b.bootstrap), topic, partitions: PARTITIONS, prefix: 'kafkajs', idempotent: false, pauseMs: 30 });
   stops.push(() => kjs.stop());
   const wire = new ClusterProducer({ cluster, topic, partitions: PARTITIONS, recordsPerBatch: 1, valuePrefix: 'wire', requestTimeoutMs: 4_000, pauseMs: 30 });

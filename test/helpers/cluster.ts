@@ -10,6 +10,7 @@
  * cannot handle SIGTERM) and stops everything in reverse start order, also after a failed test.
  */
 import { randomUUID } from 'node:crypto';
+import { after, before } from 'node:test';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,4 +271,51 @@ function processExists(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+export interface ClusterFixture {
+  /** The running cluster (set in `before`). */
+  readonly cluster: TestCluster;
+  readonly topic: string;
+  /** Cleanups run in reverse order in `after`, also when a test failed. */
+  readonly stops: Array<() => Promise<void> | void>;
+}
+
+/** Other cluster test files run first (acquireClusterLock); each takes well under a minute and a half. */
+const CLUSTER_LOCK_WAIT_MS = 240_000;
+
+/**
+ * The set-up every cluster acceptance file shares: take the cluster lock (one 3-broker cluster at a
+ * time on 2 cores), start the cluster, create the topic and wait until every partition has a leader;
+ * stop everything afterwards. Registers node:test `before`/`after` hooks in the calling file.
+ */
+export function useClusterWithTopic(options: { readonly topicPrefix: string; readonly partitions: number; readonly brokers?: number; readonly sessionTtlMs: number }): ClusterFixture {
+  const stops: Array<() => Promise<void> | void> = [];
+  const topic = `${options.topicPrefix}-${randomUUID().slice(0, 8)}`;
+  let cluster: TestCluster | undefined;
+  before(async () => {
+    stops.push(await acquireClusterLock(CLUSTER_LOCK_WAIT_MS));
+    cluster = await startCluster({ brokers: options.brokers ?? 3, sessionTtlMs: options.sessionTtlMs });
+    const started = cluster;
+    stops.push(() => started.stop());
+    await started.createTopic(topic, options.partitions);
+    await started.waitForLeaders(topic, options.partitions, 15_000);
+  }, { timeout: CLUSTER_LOCK_WAIT_MS + 60_000 });
+  after(async () => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // stop the rest
+      }
+    }
+  });
+  return {
+    get cluster(): TestCluster {
+      if (cluster === undefined) throw new Error('the cluster is not started yet (use it inside a test)');
+      return cluster;
+    },
+    topic,
+    stops,
+  };
 }
