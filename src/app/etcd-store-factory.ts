@@ -26,19 +26,29 @@ export async function openEtcdMetadataStore(config: EtcdMetadataStoreConfig, log
     if (ca === undefined) throw new KafscaleError('KSC_CONFIG_INVALID', 'etcd TLS needs a CA file (KAFSCALE_ETCD_CA_FILE)');
     tls = { ca, ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
   }
-  const store = await EtcdMetadataStore.connect({
-    endpoints: config.endpoints,
-    ...(config.auth === null ? {} : { username: config.auth.username, password: config.auth.password }),
-    ...(tls === undefined ? {} : { tls }),
-    requestTimeoutMs: ETCD_REQUEST_TIMEOUT_MS,
-    log,
-  });
-  // Fail fast at start-up with a message naming the setting, rather than on the first request.
+  // connect() makes one call to etcd, so a broker fails fast at start-up, with a message naming the
+  // settings to fix, rather than on its first request.
   try {
-    await store.revision();
+    return await EtcdMetadataStore.connect({
+      endpoints: config.endpoints,
+      ...(config.auth === null ? {} : { username: config.auth.username, password: config.auth.password }),
+      ...(tls === undefined ? {} : { tls }),
+      requestTimeoutMs: ETCD_REQUEST_TIMEOUT_MS,
+      log,
+    });
   } catch (error) {
-    await store.close();
-    throw new KafscaleError('KSC_META_UNAVAILABLE', `etcd at ${config.endpoints.join(',')} (KAFSCALE_ETCD_ENDPOINTS) is unreachable: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw namingSettings(error, config);
   }
-  return store;
+}
+
+function namingSettings(error: unknown, config: EtcdMetadataStoreConfig): KafscaleError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof KafscaleError && error.code === 'KSC_META_AUTH_FAILED') {
+    return new KafscaleError(error.code, `${message} (settings KAFSCALE_ETCD_USERNAME and KAFSCALE_ETCD_PASSWORD)`, { cause: error });
+  }
+  if (error instanceof KafscaleError && error.code === 'KSC_META_TLS_FAILED') {
+    return new KafscaleError(error.code, `${message} (settings KAFSCALE_ETCD_CA_FILE, KAFSCALE_ETCD_CERT_FILE, KAFSCALE_ETCD_KEY_FILE and the scheme in KAFSCALE_ETCD_ENDPOINTS)`, { cause: error });
+  }
+  const retriable = error instanceof KafscaleError && error.retriable;
+  return new KafscaleError('KSC_META_UNAVAILABLE', `etcd at ${config.endpoints.join(',')} (KAFSCALE_ETCD_ENDPOINTS) is unreachable: ${message}`, { cause: error, retriable });
 }

@@ -14,6 +14,10 @@ export type KafscaleErrorCode =
   | 'KSC_META_COMPACTED'
   | 'KSC_META_LEASE_LOST'
   | 'KSC_META_CLOSED'
+  /** The metadata store refused our credentials or their permissions (wrong password, no role). */
+  | 'KSC_META_AUTH_FAILED'
+  /** The TLS handshake with the metadata store failed (client certificate missing or refused, server certificate not trusted). */
+  | 'KSC_META_TLS_FAILED'
   | 'KSC_OBJECT_NOT_FOUND'
   | 'KSC_OBJECT_THROTTLED'
   | 'KSC_OBJECT_UNAVAILABLE'

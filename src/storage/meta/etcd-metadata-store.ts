@@ -8,7 +8,7 @@
  * broken circuit would keep the store unusable after etcd is back. Watches reconnect by themselves
  * (etcd3 resumes from the last seen revision); if history was compacted meanwhile, onError fires.
  */
-import { Etcd3 } from 'etcd3';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError } from 'etcd3';
 import type { IKeyValue, IOptions, IRequestOp, IResponseOp, ICompare, Watcher, IWatchResponse } from 'etcd3';
 import type { Logger } from 'pino';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
@@ -40,6 +40,50 @@ const passThrough = {
     Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })),
 };
 const constantBackoff = { duration: WATCH_RECONNECT_MS, next() { return constantBackoff; } };
+
+/** OpenSSL/Node wording of a refused or unverifiable certificate (alert 42 bad_certificate, 116 certificate_required). */
+const CLIENT_CERT_REFUSED = /bad certificate|certificate required|alert number (42|116)/i;
+const SERVER_CERT_UNTRUSTED = /unable to verify|self[- ]signed|certificate (has expired|is not yet valid)|unable to get (local )?issuer|Hostname\/IP does not match/i;
+/** A TLS client talking to a plain-text listener. */
+const NOT_TLS = /wrong version number|packet length too long/i;
+
+/**
+ * A failing first call is usually configuration, not an outage: wrong credentials or certificates
+ * never heal by retrying, so they get their own non-retriable codes and say what to fix. Anything
+ * else keeps the retriable code it had (etcd may just not be up yet).
+ */
+function connectError(error: unknown, options: EtcdMetadataStoreOptions): unknown {
+  const cause = error instanceof KafscaleError && error.cause !== undefined ? error.cause : error;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  const where = options.endpoints.join(',');
+  if (cause instanceof EtcdAuthenticationFailedError) {
+    return new KafscaleError('KSC_META_AUTH_FAILED', `etcd at ${where} rejected user "${options.username ?? ''}": wrong user name or password (${detail}); fix the etcd username and password`, { cause: error });
+  }
+  if (cause instanceof EtcdPermissionDeniedError || cause instanceof EtcdInvalidAuthTokenError) {
+    const why = options.username === undefined
+      ? 'etcd has authentication enabled and no username/password was given'
+      : `user "${options.username}" may not read the key range of namespace "${options.namespace ?? ''}"; grant one of its roles readwrite on it`;
+    return new KafscaleError('KSC_META_AUTH_FAILED', `etcd at ${where} denied access (${detail}): ${why}`, { cause: error });
+  }
+  if (CLIENT_CERT_REFUSED.test(detail)) {
+    const why = options.tls?.cert === undefined
+      ? 'etcd requires a client certificate and none was given; set a client certificate and key'
+      : 'etcd refused the client certificate; it must be signed by a CA in etcd\'s --trusted-ca-file';
+    return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: ${why} (${detail.trim()})`, { cause: error });
+  }
+  if (SERVER_CERT_UNTRUSTED.test(detail) && options.endpoints.some((endpoint) => endpoint.startsWith('https://'))) {
+    const why = options.tls === undefined ? 'no CA was given to verify the etcd server certificate' : 'the etcd server certificate does not verify against the given CA (or is not issued for this host)';
+    return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: ${why} (${detail.trim()})`, { cause: error });
+  }
+  if (NOT_TLS.test(detail)) {
+    return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: etcd does not serve TLS there; use http:// endpoints or enable TLS on etcd (${detail.trim()})`, { cause: error });
+  }
+  if (error instanceof KafscaleError && error.code === 'KSC_META_UNAVAILABLE' && !/ECONNREFUSED/.test(detail) && options.endpoints.every((endpoint) => endpoint.startsWith('http://'))) {
+    // Something listens but does not speak plain gRPC: most often an etcd that serves TLS only.
+    return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd serves TLS, use https:// endpoints and give its CA`, { cause: error.cause, retriable: error.retriable });
+  }
+  return error;
+}
 
 function isCompaction(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
@@ -134,7 +178,11 @@ export class EtcdMetadataStore implements MetadataStore {
     this.#log = options.log;
   }
 
-  /** Connects and checks that etcd answers within requestTimeoutMs (else KSC_META_UNAVAILABLE / _TIMEOUT). */
+  /**
+   * Connects and checks that etcd answers within requestTimeoutMs: else KSC_META_UNAVAILABLE /
+   * _TIMEOUT (retriable), or non-retriable KSC_META_AUTH_FAILED (credentials, permissions) /
+   * KSC_META_TLS_FAILED (certificates).
+   */
   static async connect(options: EtcdMetadataStoreOptions): Promise<EtcdMetadataStore> {
     const clientOptions: IOptions = {
       hosts: [...options.endpoints],
@@ -154,7 +202,7 @@ export class EtcdMetadataStore implements MetadataStore {
       await store.revision();
     } catch (error) {
       await store.close();
-      throw error;
+      throw connectError(error, options);
     }
     return store;
   }
