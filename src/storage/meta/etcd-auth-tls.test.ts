@@ -6,8 +6,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { startEtcdServer } from '../../../test/helpers/etcd-server.ts';
+import { generateEtcdTestPki, startEtcdServer } from '../../../test/helpers/etcd-server.ts';
 import type { EtcdServer, EtcdTestPki } from '../../../test/helpers/etcd-server.ts';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 import type { KafscaleErrorCode } from '../../telemetry/kafscale-error.ts';
@@ -22,12 +25,19 @@ const REQUEST_TIMEOUT_MS = 2000;
 
 let server: EtcdServer;
 let pki: EtcdTestPki;
+/** A second, unrelated CA with its own client certificate: nothing of it is trusted by `server`. */
+let foreign: EtcdTestPki;
+const foreignDir = mkdtempSync(join(tmpdir(), 'kafscale-foreign-pki-'));
 before(async () => {
   server = await startEtcdServer({ tls: true, auth: { username: USER, password: PASSWORD } });
   assert.ok(server.pki !== null);
   pki = server.pki;
+  foreign = await generateEtcdTestPki(foreignDir);
 });
-after(() => server.close());
+after(async () => {
+  await server.close();
+  rmSync(foreignDir, { recursive: true, force: true });
+});
 
 type Tls = NonNullable<EtcdMetadataStoreOptions['tls']>;
 
@@ -108,6 +118,14 @@ test('etcd TLS: no client certificate when etcd requires one fails with KSC_META
   await assertConnectFails({ tls: { ca: pki.ca } }, 'KSC_META_TLS_FAILED', /etcd requires a client certificate and none was given/);
 });
 
+test('etcd TLS: a client certificate from a CA etcd does not trust fails with KSC_META_TLS_FAILED', async () => {
+  await assertConnectFails({ tls: { ca: pki.ca, cert: foreign.clientCert, key: foreign.clientKey } }, 'KSC_META_TLS_FAILED', /etcd refused the client certificate/);
+});
+
+test('etcd TLS: a CA that did not sign the server certificate fails with KSC_META_TLS_FAILED', async () => {
+  await assertConnectFails({ tls: { ca: foreign.ca, cert: pki.clientCert, key: pki.clientKey } }, 'KSC_META_TLS_FAILED', /server certificate does not verify against the given CA/);
+});
+
 test('etcd TLS: no CA for the server certificate fails with KSC_META_TLS_FAILED', async () => {
   await assertConnectFails({ tls: null }, 'KSC_META_TLS_FAILED', /no CA was given to verify the etcd server certificate/);
 });
@@ -125,6 +143,14 @@ test('etcd auth without TLS: username/password alone carry txn, lease and watch'
   const plain = await startEtcdServer({ auth: { username: USER, password: PASSWORD } });
   t.after(() => plain.close());
   assert.ok(plain.endpoint.startsWith('http://'));
+  // The mirror image of http-to-TLS: an https endpoint on a plain-text etcd.
+  const started = Date.now();
+  await assert.rejects(EtcdMetadataStore.connect({ endpoints: [plain.endpoint.replace('http://', 'https://')], tls: { ca: pki.ca }, requestTimeoutMs: REQUEST_TIMEOUT_MS }), (error: unknown) => {
+    assert.ok(isKafscaleError(error), String(error));
+    assert.match(error.message, /etcd does not serve TLS/);
+    return true;
+  });
+  assert.ok(Date.now() - started < REQUEST_TIMEOUT_MS + 500);
   const options = { endpoints: [plain.endpoint], namespace: '/plain/', requestTimeoutMs: REQUEST_TIMEOUT_MS } as const;
   await assert.rejects(EtcdMetadataStore.connect({ ...options, username: USER, password: 'wrong' }), (error: unknown) => isKafscaleError(error, 'KSC_META_AUTH_FAILED'));
   const store = await EtcdMetadataStore.connect({ ...options, username: USER, password: PASSWORD });

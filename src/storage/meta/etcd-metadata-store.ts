@@ -44,8 +44,6 @@ const constantBackoff = { duration: WATCH_RECONNECT_MS, next() { return constant
 /** OpenSSL/Node wording of a refused or unverifiable certificate (alert 42 bad_certificate, 116 certificate_required). */
 const CLIENT_CERT_REFUSED = /bad certificate|certificate required|alert number (42|116)/i;
 const SERVER_CERT_UNTRUSTED = /unable to verify|self[- ]signed|certificate (has expired|is not yet valid)|unable to get (local )?issuer|Hostname\/IP does not match/i;
-/** A TLS client talking to a plain-text listener. */
-const NOT_TLS = /wrong version number|packet length too long/i;
 
 /**
  * A failing first call is usually configuration, not an outage: wrong credentials or certificates
@@ -75,12 +73,15 @@ function connectError(error: unknown, options: EtcdMetadataStoreOptions): unknow
     const why = options.tls === undefined ? 'no CA was given to verify the etcd server certificate' : 'the etcd server certificate does not verify against the given CA (or is not issued for this host)';
     return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: ${why} (${detail.trim()})`, { cause: error });
   }
-  if (NOT_TLS.test(detail)) {
-    return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: etcd does not serve TLS there; use http:// endpoints or enable TLS on etcd (${detail.trim()})`, { cause: error });
-  }
-  if (error instanceof KafscaleError && error.code === 'KSC_META_UNAVAILABLE' && !/ECONNREFUSED/.test(detail) && options.endpoints.every((endpoint) => endpoint.startsWith('http://'))) {
-    // Something listens but does not speak plain gRPC: most often an etcd that serves TLS only.
-    return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd serves TLS, use https:// endpoints and give its CA`, { cause: error.cause, retriable: error.retriable });
+  if (error instanceof KafscaleError && error.code === 'KSC_META_UNAVAILABLE' && !/ECONNREFUSED/.test(detail)) {
+    // Something listens but hung up on us. These wordings have other causes too, so the error stays
+    // retriable and only gains a hint.
+    if (options.endpoints.every((endpoint) => endpoint.startsWith('http://'))) {
+      return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd serves TLS, use https:// endpoints and give its CA`, { cause: error.cause, retriable: error.retriable });
+    }
+    if (/before secure TLS connection was established/.test(detail)) {
+      return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd does not serve TLS, use http:// endpoints`, { cause: error.cause, retriable: error.retriable });
+    }
   }
   return error;
 }
