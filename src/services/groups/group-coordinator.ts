@@ -351,16 +351,19 @@ export class GroupCoordinator {
         this.#withGroup(groupId, async (slot) => {
           const group = slot.group;
           if (group === null || group.unloaded) return whole(ErrorCode.GROUP_ID_NOT_FOUND);
-          let subscribed = new Set<string>();
+          const subscribed = new Set<string>();
+          // A member whose subscription cannot be read is taken as subscribed to every topic (as Kafka
+          // does): refusing a delete is recoverable, deleting offsets a live consumer relies on is not.
+          let subscribedToAll = false;
           if (group.state !== GroupState.Empty) {
             if (group.protocolType !== 'consumer') return whole(ErrorCode.NON_EMPTY_GROUP);
             for (const member of group.members.values()) {
-              for (const topic of subscribedTopics(member.metadataFor(group.protocolName)) ?? []) subscribed.add(topic);
+              const topics = subscribedTopics(member.metadataFor(group.protocolName));
+              if (topics === null) subscribedToAll = true;
+              else for (const topic of topics) subscribed.add(topic);
             }
-          } else {
-            subscribed = new Set();
           }
-          const codes = partitions.map((p) => (subscribed.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
+          const codes = partitions.map((p) => (subscribedToAll || subscribed.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
           const deletable = partitions.filter((_, i) => codes[i] === ErrorCode.NONE);
           if (!(await this.#offsets.delete(groupId, group.storeRevision, deletable))) {
             this.#unload(slot, ErrorCode.NOT_COORDINATOR);

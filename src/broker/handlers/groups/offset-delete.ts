@@ -1,7 +1,6 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
-import { decodeData } from '../../../protocol/codec/index.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
-import { DATA_SCHEMAS, type ConsumerProtocolSubscription, type OffsetDeleteRequest } from '../../../protocol/messages/index.ts';
+import type { OffsetDeleteRequest } from '../../../protocol/messages/index.ts';
 import { defineApi } from '../../api-handler.ts';
 
 /**
@@ -41,13 +40,26 @@ function response(request: OffsetDeleteRequest, errorCode: number, codeOf: (topi
   };
 }
 
-/** Topics of a ConsumerProtocolSubscription (int16 version, then the struct); null if unreadable. */
+/**
+ * Topics of a ConsumerProtocolSubscription; null if unreadable. Like Kafka's
+ * `ClassicGroup.computeSubscribedTopics`, only the v0 part that every version starts with is read
+ * (int16 version, then an array of int16-length strings): clients label their metadata with versions
+ * whose later fields they do not all write (@platformatic/kafka says v1 and writes v0's fields), and a
+ * subscription must not be missed because of a field the answer does not need.
+ */
 export function subscribedTopics(metadata: Buffer): readonly string[] | null {
-  if (metadata.length < 2) return null;
-  try {
-    const version = Math.min(metadata.readInt16BE(0), 3);
-    return decodeData<ConsumerProtocolSubscription>(DATA_SCHEMAS.ConsumerProtocolSubscription, version, metadata, 2).topics;
-  } catch {
-    return null;
+  if (metadata.length < 6) return null;
+  const count = metadata.readInt32BE(2);
+  if (count < 0 || count > (metadata.length - 6) / 2) return null;
+  const topics: string[] = [];
+  let offset = 6;
+  for (let i = 0; i < count; i++) {
+    if (offset + 2 > metadata.length) return null;
+    const length = metadata.readInt16BE(offset);
+    offset += 2;
+    if (length < 0 || offset + length > metadata.length) return null;
+    topics.push(metadata.toString('utf8', offset, offset + length));
+    offset += length;
   }
+  return topics;
 }
