@@ -11,7 +11,9 @@
  *  - a ranged GET of a zero-byte object promises one byte and sends none (the client sees a reset).
  *    The wrapper drops the range for empty objects, so the whole (empty) object is returned.
  *  - putObject streams into the object's file in place, so concurrent PUTs of one key interleave into a
- *    mix (S3 PUTs are atomic: last writer wins whole). The wrapper serialises PUTs per key.
+ *    mix (S3 PUTs are atomic: last writer wins whole); and deleteObject removes the emptied directory,
+ *    so a PUT into the same directory at that moment opens its file in a directory that is gone and the
+ *    unhandled stream error kills the server. The wrapper serialises PUTs and DELETEs per directory.
  */
 import { createRequire } from 'node:module';
 
@@ -33,6 +35,7 @@ interface S3rverStore {
   getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
   getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<unknown>;
   putObject(object: { readonly bucket: string; readonly key: string }): Promise<unknown>;
+  deleteObject(bucket: string, key: string): Promise<unknown>;
 }
 interface S3rverInstance {
   run(): Promise<{ port: number }>;
@@ -60,18 +63,21 @@ function correctStore(store: S3rverStore): void {
     }
     return getObject(bucket, key, options);
   };
-  const putObject = store.putObject.bind(store);
-  const putChains = new Map<string, Promise<unknown>>();
-  store.putObject = (object) => {
-    const id = `${object.bucket}/${object.key}`;
-    const previous = putChains.get(id) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(() => putObject(object));
-    putChains.set(id, current);
+  const chains = new Map<string, Promise<unknown>>();
+  const serialised = <T>(bucket: string, key: string, operation: () => Promise<T>): Promise<T> => {
+    const id = `${bucket}/${key.slice(0, key.lastIndexOf('/') + 1)}`;
+    const previous = chains.get(id) ?? Promise.resolve();
+    const current = previous.catch(() => undefined).then(operation);
+    chains.set(id, current);
     void current.finally(() => {
-      if (putChains.get(id) === current) putChains.delete(id);
+      if (chains.get(id) === current) chains.delete(id);
     }).catch(() => undefined);
     return current;
   };
+  const putObject = store.putObject.bind(store);
+  store.putObject = (object) => serialised(object.bucket, object.key, () => putObject(object));
+  const deleteObject = store.deleteObject.bind(store);
+  store.deleteObject = (bucketName, key) => serialised(bucketName, key, () => deleteObject(bucketName, key));
 }
 
 const { directory, bucket } = JSON.parse(process.argv[2] ?? '{}') as { directory: string; bucket: string };
