@@ -13,7 +13,10 @@
  *  - putObject streams into the object's file in place, so concurrent PUTs of one key interleave into a
  *    mix (S3 PUTs are atomic: last writer wins whole); and deleteObject removes the emptied directory,
  *    so a PUT into the same directory at that moment opens its file in a directory that is gone and the
- *    unhandled stream error kills the server. The wrapper serialises PUTs and DELETEs per directory.
+ *    unhandled stream error kills the server. The wrapper serialises PUTs per key, and a DELETE waits for
+ *    the PUTs in flight in its directory (at most 2 s: a PUT whose client vanished mid-body never ends)
+ *    while new PUTs there wait for the DELETE. Never serialise all PUTs of a directory: one abandoned
+ *    request would then stall every later PUT (the kill -9 tests abandon requests all the time).
  */
 import { createRequire } from 'node:module';
 
@@ -63,21 +66,40 @@ function correctStore(store: S3rverStore): void {
     }
     return getObject(bucket, key, options);
   };
-  const chains = new Map<string, Promise<unknown>>();
-  const serialised = <T>(bucket: string, key: string, operation: () => Promise<T>): Promise<T> => {
-    const id = `${bucket}/${key.slice(0, key.lastIndexOf('/') + 1)}`;
-    const previous = chains.get(id) ?? Promise.resolve();
-    const current = previous.catch(() => undefined).then(operation);
-    chains.set(id, current);
+  const dirOf = (bucketName: string, key: string): string => `${bucketName}/${key.slice(0, key.lastIndexOf('/') + 1)}`;
+  const putChains = new Map<string, Promise<unknown>>();
+  const putsInFlight = new Map<string, Set<Promise<unknown>>>();
+  const deletesInFlight = new Map<string, Promise<unknown>>();
+  const putObject = store.putObject.bind(store);
+  store.putObject = (object) => {
+    const id = `${object.bucket}/${object.key}`;
+    const dir = dirOf(object.bucket, object.key);
+    const previous = Promise.all([putChains.get(id), deletesInFlight.get(dir)]);
+    const current = previous.catch(() => undefined).then(() => putObject(object));
+    putChains.set(id, current);
+    let inDir = putsInFlight.get(dir);
+    if (inDir === undefined) putsInFlight.set(dir, (inDir = new Set()));
+    inDir.add(current);
     void current.finally(() => {
-      if (chains.get(id) === current) chains.delete(id);
+      if (putChains.get(id) === current) putChains.delete(id);
+      inDir.delete(current);
+      if (inDir.size === 0 && putsInFlight.get(dir) === inDir) putsInFlight.delete(dir);
     }).catch(() => undefined);
     return current;
   };
-  const putObject = store.putObject.bind(store);
-  store.putObject = (object) => serialised(object.bucket, object.key, () => putObject(object));
   const deleteObject = store.deleteObject.bind(store);
-  store.deleteObject = (bucketName, key) => serialised(bucketName, key, () => deleteObject(bucketName, key));
+  store.deleteObject = (bucketName, key) => {
+    const dir = dirOf(bucketName, key);
+    const puts = [...(putsInFlight.get(dir) ?? [])];
+    const settled = Promise.race([Promise.allSettled(puts), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    const previous = deletesInFlight.get(dir) ?? Promise.resolve();
+    const current = Promise.all([previous.catch(() => undefined), settled]).then(() => deleteObject(bucketName, key));
+    deletesInFlight.set(dir, current);
+    void current.finally(() => {
+      if (deletesInFlight.get(dir) === current) deletesInFlight.delete(dir);
+    }).catch(() => undefined);
+    return current;
+  };
 }
 
 const { directory, bucket } = JSON.parse(process.argv[2] ?? '{}') as { directory: string; bucket: string };
