@@ -1,141 +1,18 @@
 /**
- * A consumer-group member dies without a word (SIGKILL: no LeaveGroup, no final commit). Three kafkajs
- * members run in child processes on a 6-partition topic while a producer keeps writing; one is killed.
- * Asserted: the two survivors own all six partitions within the session timeout plus a rebalance
- * (the coordinator expires the dead member's session on its coarse timer, the survivors learn it from
- * their next heartbeat and rejoin); every acknowledged message is consumed at least once by some
- * member; and the group's committed offsets never go backwards on any partition (sampled throughout).
+ * A kafkajs consumer-group member dies without a word (SIGKILL: no LeaveGroup, no final commit). Three
+ * kafkajs members run in child processes (test/compat/kafkajs/group-member.ts) on a 6-partition topic
+ * while a producer keeps writing; one is killed. The scenario and its assertions are in
+ * test/helpers/group-member-kill.ts: hand-over within the session timeout plus a rebalance (and not
+ * before the session expired), every acknowledged message consumed at least once, committed offsets
+ * never going backwards and reaching the log end.
  */
-import { after, before, test } from 'node:test';
-import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import kafkajs, { type Producer } from 'kafkajs';
-import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { WireClient } from '../helpers/wire-client.ts';
+import { registerMemberKillTest } from '../helpers/group-member-kill.ts';
 
-const { Kafka, logLevel } = kafkajs;
-const MEMBER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'compat', 'kafkajs', 'group-member.ts');
-const PARTITIONS = 6;
-const SESSION_TIMEOUT_MS = 3_000;
-/** Detection on the coordinator's 250 ms timer, a heartbeat interval, one JoinGroup/SyncGroup round. */
-const REBALANCE_SLACK_MS = 2_500;
-const BATCHES = 40;
-const PER_BATCH = 12;
-
-let broker: BrokerProcess;
-let producer: Producer;
-const children = new Set<ChildProcess>();
-
-before(async () => {
-  broker = await startBroker({ env: { KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0', KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '1000' }, logLevel: 'warn' });
-  producer = new Kafka({ clientId: 'kafscale-kill-producer', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer();
-  await producer.connect();
-});
-
-after(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  await producer?.disconnect().catch(() => {});
-  await broker?.stop();
-});
-
-interface Member {
-  readonly child: ChildProcess;
-  readonly consumed: Set<string>;
-  partitions: number[];
-  assignedAtMs: number;
-}
-
-function startMember(groupId: string, topic: string): Member {
-  const child = spawn(process.execPath, ['--no-warnings', MEMBER_SCRIPT, broker.bootstrap, groupId, topic, String(SESSION_TIMEOUT_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const member: Member = { child, consumed: new Set(), partitions: [], assignedAtMs: 0 };
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const event = JSON.parse(line) as { type: string; partitions?: number[]; value?: string };
-    if (event.type === 'assigned') {
-      member.partitions = event.partitions ?? [];
-      member.assignedAtMs = Date.now();
-    } else if (event.type === 'consumed' && event.value !== undefined) {
-      member.consumed.add(event.value);
-    }
-  });
-  return member;
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-const owned = (members: readonly Member[]): string => members.flatMap((m) => m.partitions).sort((a, b) => a - b).join(',');
-
-test('a SIGKILLed member: survivors take its partitions within the session timeout, nothing is lost, commits never go back', { timeout: 60_000 }, async () => {
-  const topic = `kill-${randomUUID().slice(0, 8)}`;
-  const groupId = `g-${topic}`;
-  const admin = new Kafka({ clientId: 'kafscale-kill-admin', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] });
-  await admin.disconnect();
-
-  const members = [startMember(groupId, topic), startMember(groupId, topic), startMember(groupId, topic)];
-  await until('three members with two partitions each', () => owned(members) === '0,1,2,3,4,5' && members.every((m) => m.partitions.length === 2), 30_000);
-
-  // Committed offsets are sampled in the background for the whole run; any decrease is recorded.
-  const wire = await WireClient.connect(broker.host, broker.port);
-  const lastCommitted = new Map<number, bigint>();
-  const regressions: string[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const fetched = await wire.send(9, 7, { groupId, topics: [{ name: topic, partitionIndexes: [0, 1, 2, 3, 4, 5] }], requireStable: false });
-      for (const p of fetched.topics[0]?.partitions ?? []) {
-        const before = lastCommitted.get(p.partitionIndex) ?? -1n;
-        if (p.committedOffset < before) regressions.push(`partition ${p.partitionIndex}: ${before} → ${p.committedOffset}`);
-        lastCommitted.set(p.partitionIndex, p.committedOffset > before ? p.committedOffset : before);
-      }
-      await sleep(50);
-    }
-  })();
-
-  const acknowledged: string[] = [];
-  let killedAtMs = 0;
-  const victim = members[0] as Member;
-  const survivors = members.slice(1);
-  try {
-    for (let batch = 0; batch < BATCHES; batch++) {
-      const messages = Array.from({ length: PER_BATCH }, (_, i) => ({ partition: (batch * PER_BATCH + i) % PARTITIONS, value: `v${batch * PER_BATCH + i}` }));
-      await producer.send({ topic, acks: -1, messages });
-      acknowledged.push(...messages.map((m) => m.value));
-      if (batch === 10) {
-        assert.ok(victim.consumed.size > 0, 'the victim consumed before it was killed');
-        victim.child.kill('SIGKILL');
-        killedAtMs = Date.now();
-      }
-      await sleep(100);
-    }
-    await until('the survivors own all six partitions', () => owned(survivors) === '0,1,2,3,4,5', SESSION_TIMEOUT_MS + 15_000);
-    const handOverMs = Math.max(...survivors.map((m) => m.assignedAtMs)) - killedAtMs;
-    process.stdout.write(`# hand-over after SIGKILL: ${handOverMs} ms\n`);
-    assert.ok(handOverMs <= SESSION_TIMEOUT_MS + REBALANCE_SLACK_MS, `hand-over took ${handOverMs} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`);
-    assert.ok(handOverMs >= SESSION_TIMEOUT_MS - 500, `the dead member kept its partitions until its session expired (${handOverMs} ms)`);
-
-    const consumedByAnyone = (value: string): boolean => members.some((m) => m.consumed.has(value));
-    await until('every acknowledged message consumed at least once', () => acknowledged.every(consumedByAnyone), 15_000);
-    // The survivors also commit everything in the end; the last sample must reach the log end.
-    await until('the committed offsets reach the end of every partition', () => [...Array(PARTITIONS).keys()].every((p) => lastCommitted.get(p) === BigInt((BATCHES * PER_BATCH) / PARTITIONS)), 10_000);
-  } finally {
-    sampling = false;
-    await sampler;
-    wire.close();
-    for (const m of survivors) m.child.kill('SIGTERM');
-  }
-  assert.deepEqual(regressions, [], 'committed offsets never went backwards');
+registerMemberKillTest({
+  name: 'a SIGKILLed member: survivors take its partitions within the session timeout, nothing is lost, commits never go back',
+  label: 'kafkajs',
+  memberScript: join(dirname(fileURLToPath(import.meta.url)), '..', 'compat', 'kafkajs', 'group-member.ts'),
+  victimConsumedWithinMs: 0,
 });
