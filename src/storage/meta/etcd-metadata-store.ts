@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { callWithTimeout } from './etcd-call.ts';
 import { EtcdLease } from './etcd-lease.ts';
+import { monotonicNowMs } from './monotonic-clock.ts';
 import type { Compare, KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchEvent, WatchHandler, WatchOptions } from './metadata-store.ts';
 import { assertTxnWithinLimits, prefixEnd } from './txn-limits.ts';
 
@@ -308,7 +309,7 @@ export class EtcdMetadataStore implements MetadataStore {
     this.#checkOpen();
     // etcd leases have whole-second TTLs; rounding up never makes the lease shorter than asked.
     const ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
-    const sentAt = Date.now();
+    const sentAt = monotonicNowMs();
     const response = await callWithTimeout('lease grant', this.#timeoutMs, (deadline) =>
       this.#client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, { deadline }));
     if (this.#closed) throw new KafscaleError('KSC_META_CLOSED', 'etcd metadata store is closed');
