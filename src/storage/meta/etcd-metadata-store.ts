@@ -7,6 +7,8 @@
  * replaced by pass-through policies — our callers retry on KSC_META_* retriable errors, and a
  * broken circuit would keep the store unusable after etcd is back. Watches reconnect by themselves
  * (etcd3 resumes from the last seen revision); if history was compacted meanwhile, onError fires.
+ * Watches require a leader (etcd's WithRequireLeader): a member cut off from its cluster cancels them
+ * instead of leaving them silently without events, and they reconnect (possibly to another member).
  */
 import { Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError } from 'etcd3';
 import type { IKeyValue, IOptions, IRequestOp, IResponseOp, ICompare, Watcher, IWatchResponse } from 'etcd3';
@@ -41,6 +43,36 @@ const passThrough = {
     Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })),
 };
 const constantBackoff = { duration: WATCH_RECONNECT_MS, next() { return constantBackoff; } };
+
+/** The parts of grpc-js' Metadata and InterceptingCall the interceptor touches (grpc-js is etcd3's dependency, not ours). */
+interface GrpcMetadata {
+  clone(): GrpcMetadata;
+  set(key: string, value: string): void;
+}
+interface GrpcInterceptingCall {
+  start(metadata: GrpcMetadata, listener?: unknown): void;
+}
+
+/**
+ * etcd's require-leader (clientv3.WithRequireLeader): metadata `hasleader: true` makes the member end a
+ * watch stream with "etcdserver: no leader" once it has lost its leader, rather than keep a watch that
+ * will never see another event while the rest of the cluster moves on. etcd3 then reconnects it from
+ * the last revision it saw.
+ */
+function requireLeader(options: unknown, nextCall: (options: unknown) => GrpcInterceptingCall): GrpcInterceptingCall {
+  const call = nextCall(options);
+  const start = call.start.bind(call);
+  call.start = (metadata, listener) => {
+    // A copy: with auth, etcd3 shares one Metadata object between all calls.
+    const own = metadata.clone();
+    own.set('hasleader', 'true');
+    start(own, listener);
+  };
+  return call;
+}
+
+const WATCH_CALL_OPTIONS = { interceptors: [requireLeader] };
+const NO_CALL_OPTIONS = {};
 
 /** OpenSSL/Node wording of a refused or unverifiable certificate (alert 42 bad_certificate, 116 certificate_required). */
 const CLIENT_CERT_REFUSED = /bad certificate|certificate required|alert number (42|116)/i;
@@ -194,6 +226,7 @@ export class EtcdMetadataStore implements MetadataStore {
         global: passThrough as unknown as NonNullable<NonNullable<IOptions['faultHandling']>['global']>,
         watchBackoff: constantBackoff,
       },
+      defaultCallOptions: ((context: { service: string }) => (context.service === 'Watch' ? WATCH_CALL_OPTIONS : NO_CALL_OPTIONS)) as unknown as NonNullable<IOptions['defaultCallOptions']>,
     };
     if (options.username !== undefined) clientOptions.auth = { username: options.username, password: options.password ?? '' };
     if (options.tls !== undefined) {
