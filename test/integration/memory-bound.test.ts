@@ -31,7 +31,7 @@ const BUDGET_BYTES = Number(process.env['MEMORY_BOUND_BUDGET_BYTES'] ?? 8 * 1024
 const RSS_GROWTH_BOUND_BYTES = 256 * 1024 * 1024;
 /** The broker's own account of request bytes held: the budget plus at most one frame granted past it. */
 const FRAME_BYTES_MAX = VALUE_BYTES + 1024;
-const PROBE_BOUND_MS = 30_000;
+const PROBE_BOUND_MS = 45_000;
 const TOPIC = 'flood';
 const TEST_TIMEOUT_MS = 240_000;
 
