@@ -58,6 +58,9 @@ describe('loadConfig defaults', () => {
       requestMaxBytes: 100 * 1024 * 1024,
       connectionsMaxIdleMs: 600_000,
       maxInflightRequestsPerConnection: 64,
+      queuedMaxRequestBytes: 256 * 1024 * 1024,
+      maxConnections: 10_000,
+      maxConnectionsPerIp: 10_000,
     });
     assert.deepEqual(config.flush, { lingerMs: 2, maxBytes: 8 * 1024 * 1024, maxInflight: 4 });
     assert.deepEqual(config.groups, {

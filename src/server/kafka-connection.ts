@@ -6,12 +6,16 @@
  *   write buffer is over its high-water mark (a client that does not read), the connection stops reading.
  *   Frames already received stay in the decoder and the kernel, so memory per connection is bounded by
  *   the in-flight limit, not by what the client sends.
+ * - with a broker-wide RequestBudget (queued.max.request.bytes), each frame is charged when its size
+ *   prefix is read, before its body is buffered, and released when its response is ready; while the
+ *   budget is used up the connection stops reading until its turn comes.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
+import type { BudgetWaiter, RequestBudget } from './request-budget.ts';
 
 export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | 'shutdown';
 
@@ -24,6 +28,8 @@ export interface KafkaConnectionOptions {
   readonly idleTimeoutMs: number;
   readonly log: Logger;
   readonly metrics: KafscaleMetrics;
+  /** Broker-wide bound of request bytes in memory; none: only the per-connection in-flight limit. */
+  readonly budget?: RequestBudget;
 }
 
 /** How long a closing connection may take to flush what it already wrote before it is destroyed. */
@@ -39,6 +45,24 @@ class PendingResponse {
     this.apiKey = apiKey;
     this.startedMs = startedMs;
   }
+}
+
+/** A frame's charge on the request budget, given back when its handler has answered (or failed). */
+class BudgetCharge {
+  readonly #budget: RequestBudget;
+  readonly #metrics: KafscaleMetrics;
+  readonly #bytes: number;
+
+  constructor(budget: RequestBudget, metrics: KafscaleMetrics, bytes: number) {
+    this.#budget = budget;
+    this.#metrics = metrics;
+    this.#bytes = bytes;
+  }
+
+  readonly release = (): void => {
+    this.#budget.release(this.#bytes);
+    this.#metrics.queuedRequestBytes.dec(this.#bytes);
+  };
 }
 
 /**
@@ -60,6 +84,14 @@ export class KafkaConnection {
   readonly #abort: AbortController;
   readonly #queue: PendingResponse[];
   readonly #idleTimer: NodeJS.Timeout;
+  readonly #budget: RequestBudget | null;
+  readonly #budgetWaiter: BudgetWaiter;
+  /** Bytes charged to the budget for the frame being received or held, not yet dispatched. */
+  #chargedBytes: number;
+  /** Bytes asked of the budget and not yet granted (-1: not waiting). */
+  #awaitedBytes: number;
+  /** A complete frame that arrived before its charge was granted. */
+  #held: Buffer | null;
   #resolveClosed: () => void;
   #writing: boolean;
   #paused: boolean;
@@ -89,6 +121,11 @@ export class KafkaConnection {
     this.#requests = 0;
     this.#bytesIn = 0;
     this.#bytesOut = 0;
+    this.#budget = options.budget ?? null;
+    this.#budgetWaiter = { granted: this.#onBudgetGranted };
+    this.#chargedBytes = 0;
+    this.#awaitedBytes = -1;
+    this.#held = null;
     this.#resolveClosed = ignoreRejection;
     this.closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
@@ -162,29 +199,87 @@ export class KafkaConnection {
   #pump(): void {
     const socket = this.#socket;
     while (!this.#isClosed && !this.#draining) {
-      if (this.#queue.length >= this.#maxInflight || socket.writableNeedDrain) {
-        if (!this.#paused) {
-          this.#paused = true;
-          socket.pause();
-        }
+      if (this.#queue.length >= this.#maxInflight || socket.writableNeedDrain || this.#awaitedBytes !== -1) {
+        this.#pause();
         return;
       }
-      let frame: Buffer | null;
-      try {
-        frame = this.#decoder.next();
-      } catch (error) {
-        this.#onFrameError(error);
-        return;
-      }
-      if (frame === null) {
-        if (this.#paused) {
-          this.#paused = false;
-          socket.resume();
+      let frame = this.#held;
+      if (frame !== null) {
+        this.#held = null;
+      } else {
+        try {
+          frame = this.#decoder.next();
+        } catch (error) {
+          this.#onFrameError(error);
+          return;
         }
-        return;
+        if (frame === null) {
+          // A frame's body is about to be buffered: charge it first, or wait with the body left in the kernel.
+          const pending = this.#decoder.pendingFrameBytes;
+          if (pending !== null && this.#chargedBytes === 0 && !this.#charge(pending)) {
+            this.#pause();
+            return;
+          }
+          if (this.#paused) {
+            this.#paused = false;
+            socket.resume();
+          }
+          return;
+        }
+        if (this.#chargedBytes === 0 && !this.#charge(frame.length)) {
+          // It arrived whole in one chunk before it could be charged: keep it until its turn.
+          this.#held = frame;
+          this.#pause();
+          return;
+        }
       }
       this.#dispatch(frame);
     }
+  }
+
+  #pause(): void {
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  /** True when `bytes` are charged now; false when the connection waits for them (#onBudgetGranted). */
+  #charge(bytes: number): boolean {
+    const budget = this.#budget;
+    if (budget === null || bytes === 0) return true;
+    if (!budget.acquire(bytes, this.#budgetWaiter)) {
+      this.#awaitedBytes = bytes;
+      this.#metrics.requestBudgetWaitsTotal.inc();
+      return false;
+    }
+    this.#chargedBytes = bytes;
+    this.#metrics.queuedRequestBytes.inc(bytes);
+    return true;
+  }
+
+  readonly #onBudgetGranted = (): void => {
+    this.#chargedBytes = this.#awaitedBytes;
+    this.#awaitedBytes = -1;
+    this.#metrics.queuedRequestBytes.inc(this.#chargedBytes);
+    this.#pump();
+  };
+
+  /** Gives back what this connection holds of the budget but has not dispatched (on close). */
+  #releaseBudget(): void {
+    const budget = this.#budget;
+    if (budget === null) return;
+    if (this.#awaitedBytes !== -1) {
+      budget.cancel(this.#budgetWaiter);
+      this.#awaitedBytes = -1;
+    }
+    if (this.#chargedBytes > 0) {
+      const bytes = this.#chargedBytes;
+      this.#chargedBytes = 0;
+      budget.release(bytes);
+      this.#metrics.queuedRequestBytes.dec(bytes);
+    }
+    this.#held = null;
   }
 
   #dispatch(frame: Buffer): void {
@@ -196,7 +291,14 @@ export class KafkaConnection {
     } catch (error) {
       promise = Promise.reject(error);
     }
-    promise.then(undefined, ignoreRejection);
+    if (this.#chargedBytes > 0 && this.#budget !== null) {
+      const charge = new BudgetCharge(this.#budget, this.#metrics, this.#chargedBytes);
+      this.#chargedBytes = 0;
+      // Released when the handler is done with the frame, in whatever order requests finish.
+      promise.then(charge.release, charge.release);
+    } else {
+      promise.then(undefined, ignoreRejection);
+    }
     this.#queue.push(new PendingResponse(promise, apiKey, performance.now()));
     this.#requests++;
     this.#metrics.requestsTotal.inc({ api_key: apiKey });
@@ -316,6 +418,7 @@ export class KafkaConnection {
   readonly #onClose = (): void => {
     this.#isClosed = true;
     clearTimeout(this.#idleTimer);
+    this.#releaseBudget();
     this.#abort.abort(new Error(`connection closed (${this.#closeReason})`));
     if (this.#queue.length > 0) this.#metrics.requestsInFlight.dec(this.#queue.length);
     this.#queue.length = 0;

@@ -234,7 +234,7 @@ describe('KafkaServer', () => {
     await until(() => dispatcher.calls.length === 4, '4 dispatched requests');
     await sleep(100);
     assert.equal(dispatcher.calls.length, 4);
-    assert.deepEqual(server.stats(), { connections: 1, inFlightRequests: 4, pausedConnections: 1, writeBufferedBytes: 0 });
+    assert.deepEqual(server.stats(), { connections: 1, inFlightRequests: 4, pausedConnections: 1, writeBufferedBytes: 0, queuedRequestBytes: 0, budgetWaiting: 0 });
     release();
     await client.waitForResponses(20);
     assert.deepEqual(client.responses, Array.from({ length: 20 }, (_, i) => i));
@@ -332,5 +332,109 @@ describe('KafkaServer', () => {
     assert.deepEqual(connectionLines.map((l) => l['msg']), ['connection opened', 'connection closed']);
     assert.equal(connectionLines[1]?.['requests'], 20);
     assert.match(String(connectionLines[0]?.['remote']), /^127\.0\.0\.1:\d+$/);
+  });
+});
+
+describe('KafkaServer limits', () => {
+  /** A dispatcher whose handlers finish only when the test says so, one by one. */
+  function heldDispatcher(): { dispatcher: FakeDispatcher; releaseOne: () => void } {
+    const dispatcher = new FakeDispatcher();
+    const waiting: Array<() => void> = [];
+    dispatcher.respond = async (id) => {
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      return [header(id)];
+    };
+    return { dispatcher, releaseOne: () => waiting.shift()?.() };
+  }
+
+  test('queued.max.request.bytes: over budget, connections stop reading until handlers give bytes back', async (t) => {
+    const { dispatcher, releaseOne } = heldDispatcher();
+    const metrics = new KafscaleMetrics();
+    const server = await startServer(t, dispatcher, { queuedMaxRequestBytes: 10_000, metrics });
+    const clients = [await TestClient.connect(t, server.port), await TestClient.connect(t, server.port), await TestClient.connect(t, server.port)];
+    // 6 KB each: the first fits, the second is granted while the budget is not yet used up (as in
+    // Kafka's memory pool), the third must wait.
+    for (const [i, client] of clients.entries()) {
+      client.socket.write(request(i, 6_000));
+      await until(() => dispatcher.calls.length === Math.min(i + 1, 2) && (i < 2 || server.stats().budgetWaiting === 1), `request ${i} dispatched or waiting`);
+    }
+    await sleep(100);
+    assert.deepEqual(dispatcher.calls, [0, 1], 'the third request is not read while the budget is used up');
+    assert.equal(server.stats().queuedRequestBytes, 2 * 6_006);
+    assert.equal(server.stats().budgetWaiting, 1);
+    assert.match(await metrics.registry.getSingleMetricAsString('kafscale_request_budget_waits_total'), / 1$/m);
+    releaseOne();
+    await clients[0]?.waitForResponses(1);
+    await until(() => dispatcher.calls.length === 3, 'the waiting connection to be served');
+    releaseOne();
+    releaseOne();
+    await clients[1]?.waitForResponses(1);
+    await clients[2]?.waitForResponses(1);
+    await until(() => server.stats().queuedRequestBytes === 0, 'every charge given back');
+    assert.match(await metrics.registry.getSingleMetricAsString('kafscale_queued_request_bytes'), / 0$/m);
+  });
+
+  test('a frame larger than the whole budget is still served, alone', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    const server = await startServer(t, dispatcher, { queuedMaxRequestBytes: 1024 });
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.concat([request(1, 50_000), request(2, 50_000), request(3)]));
+    await client.waitForResponses(3);
+    assert.deepEqual(client.responses, [1, 2, 3]);
+    await until(() => server.stats().queuedRequestBytes === 0, 'charges given back');
+  });
+
+  test('a connection that closes while waiting for budget gives its place and charge back', async (t) => {
+    const { dispatcher, releaseOne } = heldDispatcher();
+    const server = await startServer(t, dispatcher, { queuedMaxRequestBytes: 4_000 });
+    const holder = await TestClient.connect(t, server.port);
+    holder.socket.write(request(1, 5_000));
+    await until(() => dispatcher.calls.length === 1, 'the first request');
+    // Only the size prefix and part of the body: charged at the prefix, so it waits before its body is read.
+    const quitter = await TestClient.connect(t, server.port);
+    quitter.socket.write(request(2, 5_000).subarray(0, 1_000));
+    await until(() => server.stats().budgetWaiting === 1, 'the second connection to wait');
+    quitter.socket.destroy();
+    await until(() => server.stats().connections === 1 && server.stats().budgetWaiting === 0, 'the waiter to be withdrawn');
+    releaseOne();
+    await holder.waitForResponses(1);
+    await until(() => server.stats().queuedRequestBytes === 0, 'nothing left charged');
+    const next = await TestClient.connect(t, server.port);
+    next.socket.write(request(3, 5_000));
+    await until(() => dispatcher.calls.length === 2, 'a later connection is served at once');
+    releaseOne();
+    await next.waitForResponses(1);
+  });
+
+  test('max.connections and max.connections.per.ip close connections over the limit on accept, with a metric', async (t) => {
+    const metrics = new KafscaleMetrics();
+    const server = await startServer(t, new FakeDispatcher(), { maxConnections: 3, maxConnectionsPerIp: 2, metrics });
+    const a = await TestClient.connect(t, server.port);
+    const b = await TestClient.connect(t, server.port);
+    const refusedSameIp = await TestClient.connect(t, server.port);
+    await within(refusedSameIp.closed, 2000, 'the third connection from 127.0.0.1 to be closed');
+    // Another loopback address is another IP: accepted up to the total limit.
+    const other = connect({ host: '127.0.0.1', port: server.port, localAddress: '127.0.0.2' });
+    t.after(() => other.destroy());
+    await once(other, 'connect');
+    const otherClient = new TestClient(other);
+    const refusedTotal = connect({ host: '127.0.0.1', port: server.port, localAddress: '127.0.0.3' });
+    t.after(() => refusedTotal.destroy());
+    refusedTotal.on('error', () => {});
+    await within(once(refusedTotal, 'close'), 2000, 'the connection over max.connections to be closed');
+    const rejected = await metrics.registry.getSingleMetricAsString('kafscale_connections_rejected_total');
+    assert.match(rejected, /reason="max_connections_per_ip"\} 1/);
+    assert.match(rejected, /reason="max_connections"\} 1/);
+    for (const [i, client] of [a, b, otherClient].entries()) {
+      client.socket.write(request(i));
+      await client.waitForResponses(1);
+    }
+    // A closed connection frees its slot.
+    a.socket.destroy();
+    await until(() => server.stats().connections === 2, 'the slot to be freed');
+    const again = await TestClient.connect(t, server.port);
+    again.socket.write(request(9));
+    await again.waitForResponses(1);
+    assert.deepEqual(again.responses, [9]);
   });
 });

@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import type { RequestDispatcher } from '../broker/dispatch.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import { KafscaleMetrics } from '../telemetry/metrics.ts';
+import { ConnectionLimiter, type ConnectionRefusal } from './connection-limiter.ts';
 import { KafkaConnection } from './kafka-connection.ts';
+import { RequestBudget } from './request-budget.ts';
 
 export interface KafkaServerOptions {
   readonly dispatcher: RequestDispatcher;
@@ -21,6 +23,12 @@ export interface KafkaServerOptions {
   /** connections.max.idle.ms: a connection with no request for this long (and none pending) is closed. */
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
+  /** queued.max.request.bytes: request bytes held in memory broker-wide before connections stop reading. Default: unbounded. */
+  readonly queuedMaxRequestBytes?: number;
+  /** max.connections: connections beyond this are closed on accept. Default: unbounded. */
+  readonly maxConnections?: number;
+  /** max.connections.per.ip: connections from one address beyond this are closed on accept. Default: unbounded. */
+  readonly maxConnectionsPerIp?: number;
   /** Default: a private registry (nothing exported). */
   readonly metrics?: KafscaleMetrics;
 }
@@ -32,7 +40,14 @@ export interface KafkaServerStats {
   readonly pausedConnections: number;
   /** Response bytes accepted by sockets but not yet handed to the kernel, over all connections. */
   readonly writeBufferedBytes: number;
+  /** Request bytes charged to queued.max.request.bytes now (0 when unbounded). */
+  readonly queuedRequestBytes: number;
+  /** Connections waiting for request budget. */
+  readonly budgetWaiting: number;
 }
+
+/** A refused connection is logged at most this often (with the count since), so a flood cannot flood the log. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 const DEFAULT_DRAIN_MS = 5_000;
 
@@ -42,6 +57,10 @@ export class KafkaServer {
   readonly #log: Logger;
   readonly #connections: Set<KafkaConnection>;
   readonly #server: Server;
+  readonly #budget: RequestBudget | null;
+  readonly #limiter: ConnectionLimiter;
+  #refusalsUnlogged: number;
+  #refusalLoggedMs: number;
   #nextConnectionId: number;
   #port: number;
   #started: Promise<number> | null;
@@ -53,6 +72,9 @@ export class KafkaServer {
       ['maxInflightPerConnection', options.maxInflightPerConnection, 1],
       ['idleTimeoutMs', options.idleTimeoutMs, 1],
       ['port', options.port, 0],
+      ['queuedMaxRequestBytes', options.queuedMaxRequestBytes ?? 1, 1],
+      ['maxConnections', options.maxConnections ?? 1, 1],
+      ['maxConnectionsPerIp', options.maxConnectionsPerIp ?? 1, 1],
     ] as const) {
       if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`KafkaServer: ${name} must be an integer >= ${min}, got ${value}`);
     }
@@ -60,6 +82,10 @@ export class KafkaServer {
     this.#metrics = options.metrics ?? new KafscaleMetrics();
     this.#log = options.logger;
     this.#connections = new Set();
+    this.#budget = options.queuedMaxRequestBytes === undefined ? null : new RequestBudget(options.queuedMaxRequestBytes);
+    this.#limiter = new ConnectionLimiter(options.maxConnections ?? Number.MAX_SAFE_INTEGER, options.maxConnectionsPerIp ?? Number.MAX_SAFE_INTEGER);
+    this.#refusalsUnlogged = 0;
+    this.#refusalLoggedMs = -Infinity;
     // allowHalfOpen: a client that half-closes after its last request still gets the responses.
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
     this.#nextConnectionId = 1;
@@ -104,7 +130,14 @@ export class KafkaServer {
       if (connection.paused) pausedConnections++;
       writeBufferedBytes += connection.writeBufferedBytes;
     }
-    return { connections: this.#connections.size, inFlightRequests, pausedConnections, writeBufferedBytes };
+    return {
+      connections: this.#connections.size,
+      inFlightRequests,
+      pausedConnections,
+      writeBufferedBytes,
+      queuedRequestBytes: this.#budget?.usedBytes ?? 0,
+      budgetWaiting: this.#budget?.waiting ?? 0,
+    };
   }
 
   /**
@@ -144,6 +177,12 @@ export class KafkaServer {
       socket.destroy();
       return;
     }
+    const ip = socket.remoteAddress ?? 'unknown';
+    const refusal = this.#limiter.open(ip);
+    if (refusal !== null) {
+      this.#refuse(socket, ip, refusal);
+      return;
+    }
     const connection = new KafkaConnection({
       id: this.#nextConnectionId++,
       socket,
@@ -153,10 +192,27 @@ export class KafkaServer {
       idleTimeoutMs: this.#options.idleTimeoutMs,
       log: this.#log,
       metrics: this.#metrics,
+      ...(this.#budget === null ? {} : { budget: this.#budget }),
     });
     this.#connections.add(connection);
     this.#metrics.connectionsAcceptedTotal.inc();
     this.#metrics.connectionsActive.inc();
-    void connection.closed.then(() => this.#connections.delete(connection));
+    void connection.closed.then(() => {
+      this.#connections.delete(connection);
+      this.#limiter.close(ip);
+    });
   };
+
+  #refuse(socket: Socket, ip: string, refusal: ConnectionRefusal): void {
+    socket.on('error', () => {});
+    socket.destroy();
+    this.#metrics.connectionsRejectedTotal.inc({ reason: refusal });
+    this.#refusalsUnlogged++;
+    const nowMs = performance.now();
+    if (nowMs - this.#refusalLoggedMs < REFUSAL_LOG_INTERVAL_MS) return;
+    const limit = refusal === 'max_connections' ? `max.connections (KAFSCALE_MAX_CONNECTIONS = ${this.#limiter.maxConnections})` : `max.connections.per.ip (KAFSCALE_MAX_CONNECTIONS_PER_IP = ${this.#limiter.maxConnectionsPerIp})`;
+    this.#log.warn({ remote: ip, limit: refusal, refused: this.#refusalsUnlogged, connections: this.#limiter.total }, `connection refused: ${limit} reached; raise the setting or reduce the clients' connections`);
+    this.#refusalsUnlogged = 0;
+    this.#refusalLoggedMs = nowMs;
+  }
 }

@@ -60,6 +60,9 @@ export class KafscaleMetrics {
   readonly networkSentBytesTotal: Counter;
   readonly framesRejectedTotal: Counter<'reason'>;
   readonly requestsInFlight: Gauge;
+  readonly connectionsRejectedTotal: Counter<'reason'>;
+  readonly queuedRequestBytes: Gauge;
+  readonly requestBudgetWaitsTotal: Counter;
 
   // Requests, by API key (src/server measures arrival to response written; src/broker counts errors).
   readonly requestsTotal: Counter<'api_key'>;
@@ -117,6 +120,22 @@ export class KafscaleMetrics {
       registers,
     });
     this.requestsInFlight = new Gauge({ name: 'kafscale_requests_in_flight', help: 'Requests received whose response is not yet written', registers });
+    this.connectionsRejectedTotal = new Counter({
+      name: 'kafscale_connections_rejected_total',
+      help: 'Kafka client connections closed on accept, by limit (max_connections, max_connections_per_ip)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.queuedRequestBytes = new Gauge({
+      name: 'kafscale_queued_request_bytes',
+      help: 'Request bytes held in memory from size prefix to response (bounded by queued.max.request.bytes)',
+      registers,
+    });
+    this.requestBudgetWaitsTotal = new Counter({
+      name: 'kafscale_request_budget_waits_total',
+      help: 'Times a connection stopped reading because queued.max.request.bytes was used up',
+      registers,
+    });
 
     this.requestsTotal = new Counter({ name: 'kafscale_requests_total', help: 'Kafka requests received, by API key', labelNames: ['api_key'], registers });
     this.requestDurationSeconds = new Histogram({

@@ -5,6 +5,8 @@ import type { FetchRequest, FetchResponse } from '../../protocol/messages/index.
 import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { errorCodeFor } from '../dispatch.ts';
+import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { leaderEpochError } from './leader-epoch.ts';
 import { ZERO_UUID } from './metadata.ts';
 
@@ -82,38 +84,100 @@ function resolve(request: FetchRequest, context: RequestContext): Wanted[] {
   return wanted;
 }
 
+/** Partitions of one Fetch read at once: a cold fetch of many partitions costs about one GET's latency per 8 partitions, not one per partition. */
+export const FETCH_READ_CONCURRENCY = 8;
+
+/** One partition's read outcome, before the response's byte budget is applied. */
+class PartitionRead {
+  errorCode: number;
+  highWatermark: number;
+  logStartOffset: number;
+  records: Buffer[];
+  /** Caught up (no data past the fetch offset): a long poll waits on this partition. */
+  caughtUp: boolean;
+
+  constructor(errorCode: number, highWatermark: number, logStartOffset: number, records: Buffer[], caughtUp: boolean) {
+    this.errorCode = errorCode;
+    this.highWatermark = highWatermark;
+    this.logStartOffset = logStartOffset;
+    this.records = records;
+    this.caughtUp = caughtUp;
+  }
+}
+
 async function readAll(wanted: readonly Wanted[], request: FetchRequest, context: RequestContext): Promise<{ responses: TopicResponse[]; bytes: number; readable: Wanted[] }> {
-  const { services } = context;
+  const totalBytes = Math.max(request.maxBytes, 0);
+  const reads = await readConcurrently(wanted, totalBytes, context);
   const responses: TopicResponse[] = [];
   const readable: Wanted[] = [];
-  let budget = Math.max(request.maxBytes, 0);
+  let budget = totalBytes;
   let bytes = 0;
   let current: { topic: string; topicId: string; partitions: PartitionResponse[] } | null = null;
-  for (const w of wanted) {
+  for (let i = 0; i < wanted.length; i++) {
+    const w = wanted[i] as Wanted;
+    const read = reads[i] as PartitionRead;
     if (current === null || current.topic !== w.topicName || current.topicId !== w.topicId) {
       current = { topic: w.topicName, topicId: w.topicId, partitions: [] };
       responses.push(current);
     }
-    const problem = check(w, context);
-    if (problem !== ErrorCode.NONE) {
-      current.partitions.push(partitionError(w.partition, problem));
-      continue;
+    // The response's MaxBytes in request order; KIP-74: its first batch is returned whole even when larger.
+    let kept = 0;
+    let keptBytes = 0;
+    for (const batch of read.records) {
+      if (bytes + keptBytes > 0 && keptBytes + batch.length > budget) break;
+      kept++;
+      keptBytes += batch.length;
     }
-    const topic = w.topic as TopicRecord;
-    // KIP-74: the first batch of the response is returned whole even when larger than the limits.
-    const maxBytes = bytes === 0 ? Math.max(1, Math.min(w.partitionMaxBytes, budget)) : Math.min(w.partitionMaxBytes, budget);
-    if (maxBytes <= 0) {
-      const offsets = await services.logs.offsets(topic.id, w.partition);
-      current.partitions.push(partitionData(w.partition, ErrorCode.NONE, offsets.highWatermark, offsets.logStartOffset, []));
-      continue;
-    }
-    const result = await services.logs.read(topic.id, w.partition, w.fetchOffset, maxBytes, context.signal);
-    budget -= result.bytes;
-    bytes += result.bytes;
-    if (result.errorCode === ErrorCode.NONE && result.bytes === 0) readable.push(w);
-    current.partitions.push(partitionData(w.partition, result.errorCode, result.highWatermark, result.logStartOffset, result.records));
+    if (kept < read.records.length) read.records.length = kept;
+    budget -= keptBytes;
+    bytes += keptBytes;
+    if (read.caughtUp) readable.push(w);
+    current.partitions.push(partitionData(w.partition, read.errorCode, read.highWatermark, read.logStartOffset, read.records));
   }
   return { responses, bytes, readable };
+}
+
+/** Reads every wanted partition, FETCH_READ_CONCURRENCY at a time; results in request order, never a rejection. */
+function readConcurrently(wanted: readonly Wanted[], totalBytes: number, context: RequestContext): Promise<PartitionRead[]> {
+  const limit = new ConcurrencyLimit(FETCH_READ_CONCURRENCY);
+  const progress: ReadProgress = { totalBytes, readBytes: 0, failures: 0 };
+  return Promise.all(wanted.map((w) => limit.run(() => readPartition(w, context, progress))));
+}
+
+interface ReadProgress {
+  readonly totalBytes: number;
+  /** Bytes read by the reads finished so far (any order): later reads ask for less; assembly trims in order. */
+  readBytes: number;
+  failures: number;
+}
+
+/**
+ * One partition: a failing read (object store or metadata store fault) becomes that partition's error
+ * code; the other partitions of the Fetch are still answered (DESIGN: per-partition codes).
+ */
+async function readPartition(w: Wanted, context: RequestContext, progress: ReadProgress): Promise<PartitionRead> {
+  const problem = check(w, context);
+  if (problem !== ErrorCode.NONE) return new PartitionRead(problem, -1, -1, [], false);
+  const topic = w.topic as TopicRecord;
+  const logs = context.services.logs;
+  const maxBytes = Math.min(w.partitionMaxBytes, progress.totalBytes - progress.readBytes);
+  try {
+    if (maxBytes <= 0) {
+      const offsets = await logs.offsets(topic.id, w.partition);
+      return new PartitionRead(ErrorCode.NONE, offsets.highWatermark, offsets.logStartOffset, [], false);
+    }
+    const result = await logs.read(topic.id, w.partition, w.fetchOffset, maxBytes, context.signal);
+    progress.readBytes += result.bytes;
+    const caughtUp = result.errorCode === ErrorCode.NONE && result.bytes === 0;
+    return new PartitionRead(result.errorCode, result.highWatermark, result.logStartOffset, result.records, caughtUp);
+  } catch (error) {
+    const { errorCode } = errorCodeFor(error);
+    // Once per request, not per partition: a store outage would otherwise log every partition of every fetch.
+    if (progress.failures++ === 0 && !context.signal.aborted) {
+      context.log.warn({ err: error, topic: w.topicName, partition: w.partition, errorCode }, 'fetch read failed; that partition is answered with an error code');
+    }
+    return new PartitionRead(errorCode, -1, -1, [], false);
+  }
 }
 
 function check(w: Wanted, context: RequestContext): number {
@@ -127,7 +191,8 @@ async function waitForAny(partitions: readonly Wanted[], timeoutMs: number, cont
   const controller = new AbortController();
   const signal = AbortSignal.any([controller.signal, context.signal, AbortSignal.timeout(timeoutMs)]);
   try {
-    await Promise.race(partitions.map((w) => context.services.logs.waitForData((w.topic as TopicRecord).id, w.partition, w.fetchOffset, signal)));
+    // A wait that fails (metadata store fault) ends the wait: the next read answers that partition's error.
+    await Promise.race(partitions.map((w) => context.services.logs.waitForData((w.topic as TopicRecord).id, w.partition, w.fetchOffset, signal).catch(() => true)));
   } finally {
     controller.abort();
   }
@@ -147,8 +212,4 @@ function partitionData(partition: number, errorCode: number, highWatermark: numb
     preferredReadReplica: -1,
     records,
   };
-}
-
-function partitionError(partition: number, errorCode: number): PartitionResponse {
-  return partitionData(partition, errorCode, -1, -1, []);
 }

@@ -4,6 +4,8 @@ import type { ListOffsetsResponse } from '../../protocol/messages/index.ts';
 import type { OffsetQuery } from '../../services/log/log-service.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { errorCodeFor } from '../dispatch.ts';
+import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { leaderEpochError } from './leader-epoch.ts';
 
 type PartitionResponse = ListOffsetsResponse['topics'][number]['partitions'][number];
@@ -22,11 +24,14 @@ export const listOffsetsApi = defineApi({
   minVersion: 1,
   maxVersion: 10,
   async handle(request, context) {
-    const topics = [];
+    const lookups: Promise<PartitionResponse>[][] = [];
+    const limit = new ConcurrencyLimit(LOOKUP_CONCURRENCY);
     for (const t of request.topics) {
-      const partitions: PartitionResponse[] = [];
-      for (const p of t.partitions) partitions.push(await lookup(t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch, context));
-      topics.push({ name: t.name, partitions });
+      lookups.push(t.partitions.map((p) => limit.run(() => guardedLookup(t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch, context))));
+    }
+    const topics = [];
+    for (let i = 0; i < request.topics.length; i++) {
+      topics.push({ name: (request.topics[i] as (typeof request.topics)[number]).name, partitions: await Promise.all(lookups[i] as Promise<PartitionResponse>[]) });
     }
     return { throttleTimeMs: 0, topics };
   },
@@ -37,6 +42,20 @@ export const listOffsetsApi = defineApi({
     };
   },
 });
+
+/** Partitions looked up at once (a by-timestamp lookup may GET one object range). */
+const LOOKUP_CONCURRENCY = 8;
+
+/** One partition's store fault is that partition's error code, not the whole response's. */
+async function guardedLookup(topicName: string, partition: number, timestamp: bigint, currentLeaderEpoch: number, context: RequestContext): Promise<PartitionResponse> {
+  try {
+    return await lookup(topicName, partition, timestamp, currentLeaderEpoch, context);
+  } catch (error) {
+    const { errorCode } = errorCodeFor(error);
+    context.log.warn({ err: error, topic: topicName, partition, errorCode }, 'ListOffsets lookup failed; that partition is answered with an error code');
+    return failed(partition, errorCode);
+  }
+}
 
 async function lookup(topicName: string, partition: number, timestamp: bigint, currentLeaderEpoch: number, context: RequestContext): Promise<PartitionResponse> {
   const { services } = context;

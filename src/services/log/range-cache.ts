@@ -1,15 +1,17 @@
 /**
  * Byte-bounded LRU of object ranges (one committed log entry's bytes each), with in-flight GETs shared
- * so concurrent readers of the same range cause one GET.
+ * so concurrent readers of the same range cause one GET (SharedLoads: a reader's signal ends only its
+ * own wait; the GET is aborted when no reader is left).
  */
 import type { ObjectStore } from '../../storage/object/object-store.ts';
+import { SharedLoads } from './shared-loads.ts';
 
 export class RangeCache {
   readonly maxBytes: number;
   readonly #objects: ObjectStore;
   /** Map iteration order is insertion order: re-inserting on hit makes the first key the LRU one. */
   readonly #ranges = new Map<string, Buffer>();
-  readonly #inflight = new Map<string, Promise<Buffer>>();
+  readonly #inflight = new SharedLoads<Buffer>();
   #bytes = 0;
   gets = 0;
   /** Reads served without a GET of their own (cached, or joined to one in flight); for metrics. */
@@ -38,21 +40,18 @@ export class RangeCache {
       this.#ranges.set(id, hit);
       return Promise.resolve(hit);
     }
-    const pending = this.#inflight.get(id);
-    if (pending !== undefined) {
-      this.hits++;
-      return pending;
-    }
+    return this.#inflight.load(id, (shared) => this.#fetch(id, objectKey, start, end, shared), signal, this.#joined);
+  }
+
+  readonly #joined = (): void => {
+    this.hits++;
+  };
+
+  async #fetch(id: string, objectKey: string, start: number, end: number, signal: AbortSignal): Promise<Buffer> {
     this.gets++;
-    const promise = this.#objects
-      .get(objectKey, signal === undefined ? { range: { start, end } } : { range: { start, end }, signal })
-      .then((data) => {
-        this.#insert(id, data);
-        return data;
-      })
-      .finally(() => this.#inflight.delete(id));
-    this.#inflight.set(id, promise);
-    return promise;
+    const data = await this.#objects.get(objectKey, { range: { start, end }, signal });
+    this.#insert(id, data);
+    return data;
   }
 
   #insert(id: string, data: Buffer): void {

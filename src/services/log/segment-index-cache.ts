@@ -4,12 +4,13 @@
  */
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { decodeSegmentIndex, type IndexEntry } from './segment-format.ts';
+import { SharedLoads } from './shared-loads.ts';
 
 export class SegmentIndexCache {
   readonly #objects: ObjectStore;
   readonly #maxBytes: number;
   readonly #indexes = new Map<string, readonly IndexEntry[]>();
-  readonly #inflight = new Map<string, Promise<readonly IndexEntry[]>>();
+  readonly #inflight = new SharedLoads<readonly IndexEntry[]>();
   #bytes = 0;
   gets = 0;
 
@@ -25,19 +26,14 @@ export class SegmentIndexCache {
       this.#indexes.set(indexKey, hit);
       return Promise.resolve(hit);
     }
-    const pending = this.#inflight.get(indexKey);
-    if (pending !== undefined) return pending;
+    return this.#inflight.load(indexKey, (shared) => this.#fetch(indexKey, shared), signal);
+  }
+
+  async #fetch(indexKey: string, signal: AbortSignal): Promise<readonly IndexEntry[]> {
     this.gets++;
-    const promise = this.#objects
-      .get(indexKey, signal === undefined ? {} : { signal })
-      .then((data) => {
-        const { entries } = decodeSegmentIndex(data);
-        this.#insert(indexKey, entries);
-        return entries;
-      })
-      .finally(() => this.#inflight.delete(indexKey));
-    this.#inflight.set(indexKey, promise);
-    return promise;
+    const { entries } = decodeSegmentIndex(await this.#objects.get(indexKey, { signal }));
+    this.#insert(indexKey, entries);
+    return entries;
   }
 
   #insert(key: string, entries: readonly IndexEntry[]): void {

@@ -1,27 +1,22 @@
 /**
- * Single-writer guard for an embedded data directory: a lock file holding the owner's pid.
- * LMDB itself would let two processes share the files, but two embedded brokers on one directory
- * would each believe they are the only node (leases, revisions), so the second one must refuse.
- * A lock whose pid is no longer running is stale (kill -9, power loss) and is taken over.
+ * Single-writer guard for an embedded data directory: a lock file holding the owner's identity (pid,
+ * process start time, boot id: process-identity.ts). LMDB itself would let two processes share the
+ * files, but two embedded brokers on one directory would each believe they are the only node (leases,
+ * revisions), so the second one must refuse. A lock whose holder is no longer alive is stale (kill -9,
+ * power loss, a restarted container whose broker is PID 1 again, a zombie not yet reaped) and is taken over.
+ *
+ * Limitation: the identity is only meaningful in our own pid namespace. Two containers with separate
+ * pid namespaces sharing one volume cannot see each other's processes; do not share a data directory.
  */
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import { currentIdentity, formatIdentity, isAlive, parseIdentity, sameIdentity, type ProcessIdentity } from './process-identity.ts';
 
-function isRunning(pid: number): boolean {
+/** The lock file's content as written (compared before removing a stale one), or null when absent. */
+function readLock(path: string): string | null {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readPid(path: string): number | null {
-  try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
@@ -30,10 +25,12 @@ function readPid(path: string): number | null {
 
 export class DirectoryLock {
   readonly path: string;
+  readonly #identity: ProcessIdentity;
   #released = false;
 
-  private constructor(path: string) {
+  private constructor(path: string, identity: ProcessIdentity) {
     this.path = path;
+    this.#identity = identity;
   }
 
   /** Takes the lock on `dir` (created if missing) or throws KSC_META_UNAVAILABLE naming the directory and owner. */
@@ -41,27 +38,30 @@ export class DirectoryLock {
     mkdirSync(dir, { recursive: true });
     const path = join(dir, fileName);
     const temp = `${path}.${process.pid}.tmp`;
+    const identity = currentIdentity();
     // link() is an atomic create-if-absent that publishes the file with its content already written.
-    writeFileSync(temp, `${process.pid}\n`);
+    writeFileSync(temp, formatIdentity(identity));
     try {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
           linkSync(temp, path);
-          return new DirectoryLock(path);
+          return new DirectoryLock(path, identity);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         }
-        const owner = readPid(path);
-        if (owner !== null && isRunning(owner)) {
-          const who = owner === process.pid ? 'this process (a store on it is already open)' : `process ${owner}`;
+        const content = readLock(path);
+        if (content === null) continue;
+        const holder = parseIdentity(content);
+        if (holder !== null && isAlive(holder)) {
+          const who = sameIdentity(holder, identity) ? 'this process (a store on it is already open)' : `process ${holder.pid}`;
           throw new KafscaleError(
             'KSC_META_UNAVAILABLE',
             `embedded metadata directory ${dir} is in use by ${who}; only one broker may use a directory — stop it or point KAFSCALE_DATA_DIR elsewhere (if no such process is a kafscale broker, delete ${path})`,
           );
         }
-        // Stale lock of a dead process: re-read right before removing it so a lock that another
-        // starting process just took over is not removed by mistake.
-        if (readPid(path) === owner) {
+        // Stale lock of a dead process (or unreadable content): re-read right before removing it so a
+        // lock that another starting process just took over is not removed by mistake.
+        if (readLock(path) === content) {
           try {
             unlinkSync(path);
           } catch (error) {
@@ -79,6 +79,8 @@ export class DirectoryLock {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    if (readPid(this.path) === process.pid) unlinkSync(this.path);
+    const content = readLock(this.path);
+    const holder = content === null ? null : parseIdentity(content);
+    if (holder !== null && sameIdentity(holder, this.#identity)) unlinkSync(this.path);
   }
 }

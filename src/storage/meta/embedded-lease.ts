@@ -2,9 +2,11 @@
  * A lease of the embedded store. There is no remote party to keep it alive: keep-alive is a local
  * timer that renews the deadline every ttl/3. If the timer could not run for longer than the TTL
  * (event loop blocked, process suspended) the lease is treated as expired, exactly as etcd would
- * have expired it, so fencing behaves the same on both adapters.
+ * have expired it, so fencing behaves the same on both adapters. Time is the monotonic clock: a wall
+ * clock step (NTP, an operator) neither expires a live lease nor keeps a dead one alive.
  */
 import type { Lease } from './metadata-store.ts';
+import { monotonicNowMs } from './monotonic-clock.ts';
 
 export interface LeaseOwner {
   /** Deletes the lease and its keys. */
@@ -25,7 +27,7 @@ export class EmbeddedLease implements Lease {
     this.id = id;
     this.ttlMs = ttlMs;
     this.#owner = owner;
-    this.#renewedAt = Date.now();
+    this.#renewedAt = monotonicNowMs();
     this.lost = new Promise<void>((resolve) => {
       this.#resolveLost = resolve;
     });
@@ -38,15 +40,15 @@ export class EmbeddedLease implements Lease {
 
   #keepAlive(): void {
     if (this.#dead) return;
-    if (Date.now() - this.#renewedAt > this.ttlMs) {
+    if (monotonicNowMs() - this.#renewedAt > this.ttlMs) {
       this.#end(true);
       return;
     }
-    this.#renewedAt = Date.now();
+    this.#renewedAt = monotonicNowMs();
   }
 
   isAlive(): boolean {
-    return !this.#dead && Date.now() - this.#renewedAt <= this.ttlMs;
+    return !this.#dead && monotonicNowMs() - this.#renewedAt <= this.ttlMs;
   }
 
   async revoke(): Promise<void> {

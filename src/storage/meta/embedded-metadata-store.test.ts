@@ -81,7 +81,7 @@ test('embedded: a lock held by another live process is refused, a dead one is ta
   await exited;
   const store = await EmbeddedMetadataStore.open({ dir });
   t.after(() => store.close());
-  assert.equal(readFileSync(join(dir, 'kafscale.lock'), 'utf8').trim(), String(process.pid));
+  assert.equal((JSON.parse(readFileSync(join(dir, 'kafscale.lock'), 'utf8')) as { pid: number }).pid, process.pid);
   await store.put('x', b('1'));
 });
 

@@ -4,11 +4,15 @@
  * lost as soon as etcd answers TTL 0 (expired or revoked elsewhere) or no keep-alive has succeeded
  * for a whole TTL — measured from when the last successful request was *sent*, so the local view
  * never outlives the server's. A lost lease is revoked best-effort so its keys go promptly.
+ *
+ * Time is the monotonic clock (performance.now), never the wall clock: an NTP step or an operator
+ * setting the date must neither expire a live lease nor keep a dead one alive.
  */
 import type { LeaseClient } from 'etcd3';
 import type { Logger } from 'pino';
 import { callWithTimeout } from './etcd-call.ts';
 import type { Lease } from './metadata-store.ts';
+import { monotonicNowMs } from './monotonic-clock.ts';
 
 export class EtcdLease implements Lease {
   readonly id: string;
@@ -23,6 +27,7 @@ export class EtcdLease implements Lease {
   #inFlight = false;
   #dead = false;
 
+  /** `grantSentAt`: monotonicNowMs() when the grant request was sent. */
   constructor(id: string, ttlMs: number, grantSentAt: number, client: LeaseClient, requestTimeoutMs: number, log: Logger | undefined) {
     this.id = id;
     this.ttlMs = ttlMs;
@@ -41,12 +46,12 @@ export class EtcdLease implements Lease {
   }
 
   isAlive(): boolean {
-    return !this.#dead && Date.now() <= this.#aliveUntil;
+    return !this.#dead && monotonicNowMs() <= this.#aliveUntil;
   }
 
   #tick(): void {
     if (this.#dead) return;
-    if (Date.now() > this.#aliveUntil) {
+    if (monotonicNowMs() > this.#aliveUntil) {
       this.#lose('no keep-alive succeeded within the TTL');
       return;
     }
@@ -62,7 +67,7 @@ export class EtcdLease implements Lease {
   }
 
   async #keepAliveOnce(): Promise<void> {
-    const sentAt = Date.now();
+    const sentAt = monotonicNowMs();
     const timeoutMs = Math.min(this.#requestTimeoutMs, this.ttlMs);
     const ttl = await callWithTimeout('lease keep-alive', timeoutMs, async (deadline) => {
       const stream = await this.#client.leaseKeepAlive({ deadline });

@@ -7,6 +7,8 @@
  * replaced by pass-through policies — our callers retry on KSC_META_* retriable errors, and a
  * broken circuit would keep the store unusable after etcd is back. Watches reconnect by themselves
  * (etcd3 resumes from the last seen revision); if history was compacted meanwhile, onError fires.
+ * Watches require a leader (etcd's WithRequireLeader): a member cut off from its cluster cancels them
+ * instead of leaving them silently without events, and they reconnect (possibly to another member).
  */
 import { Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError } from 'etcd3';
 import type { IKeyValue, IOptions, IRequestOp, IResponseOp, ICompare, Watcher, IWatchResponse } from 'etcd3';
@@ -14,6 +16,7 @@ import type { Logger } from 'pino';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { callWithTimeout } from './etcd-call.ts';
 import { EtcdLease } from './etcd-lease.ts';
+import { monotonicNowMs } from './monotonic-clock.ts';
 import type { Compare, KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchEvent, WatchHandler, WatchOptions } from './metadata-store.ts';
 import { assertTxnWithinLimits, prefixEnd } from './txn-limits.ts';
 
@@ -40,6 +43,36 @@ const passThrough = {
     Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })),
 };
 const constantBackoff = { duration: WATCH_RECONNECT_MS, next() { return constantBackoff; } };
+
+/** The parts of grpc-js' Metadata and InterceptingCall the interceptor touches (grpc-js is etcd3's dependency, not ours). */
+interface GrpcMetadata {
+  clone(): GrpcMetadata;
+  set(key: string, value: string): void;
+}
+interface GrpcInterceptingCall {
+  start(metadata: GrpcMetadata, listener?: unknown): void;
+}
+
+/**
+ * etcd's require-leader (clientv3.WithRequireLeader): metadata `hasleader: true` makes the member end a
+ * watch stream with "etcdserver: no leader" once it has lost its leader, rather than keep a watch that
+ * will never see another event while the rest of the cluster moves on. etcd3 then reconnects it from
+ * the last revision it saw.
+ */
+function requireLeader(options: unknown, nextCall: (options: unknown) => GrpcInterceptingCall): GrpcInterceptingCall {
+  const call = nextCall(options);
+  const start = call.start.bind(call);
+  call.start = (metadata, listener) => {
+    // A copy: with auth, etcd3 shares one Metadata object between all calls.
+    const own = metadata.clone();
+    own.set('hasleader', 'true');
+    start(own, listener);
+  };
+  return call;
+}
+
+const WATCH_CALL_OPTIONS = { interceptors: [requireLeader] };
+const NO_CALL_OPTIONS = {};
 
 /** OpenSSL/Node wording of a refused or unverifiable certificate (alert 42 bad_certificate, 116 certificate_required). */
 const CLIENT_CERT_REFUSED = /bad certificate|certificate required|alert number (42|116)/i;
@@ -193,6 +226,7 @@ export class EtcdMetadataStore implements MetadataStore {
         global: passThrough as unknown as NonNullable<NonNullable<IOptions['faultHandling']>['global']>,
         watchBackoff: constantBackoff,
       },
+      defaultCallOptions: ((context: { service: string }) => (context.service === 'Watch' ? WATCH_CALL_OPTIONS : NO_CALL_OPTIONS)) as unknown as NonNullable<IOptions['defaultCallOptions']>,
     };
     if (options.username !== undefined) clientOptions.auth = { username: options.username, password: options.password ?? '' };
     if (options.tls !== undefined) {
@@ -308,7 +342,7 @@ export class EtcdMetadataStore implements MetadataStore {
     this.#checkOpen();
     // etcd leases have whole-second TTLs; rounding up never makes the lease shorter than asked.
     const ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
-    const sentAt = Date.now();
+    const sentAt = monotonicNowMs();
     const response = await callWithTimeout('lease grant', this.#timeoutMs, (deadline) =>
       this.#client.leaseClient.leaseGrant({ TTL: ttlSeconds, ID: 0 }, { deadline }));
     if (this.#closed) throw new KafscaleError('KSC_META_CLOSED', 'etcd metadata store is closed');

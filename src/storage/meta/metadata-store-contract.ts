@@ -3,7 +3,7 @@
  * runMetadataStoreContract with a factory that yields a fresh, empty store (a new directory, or a
  * new etcd namespace). Revisions are store-wide, so assertions on them are relative, never absolute.
  */
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 import type { KafscaleErrorCode } from '../../telemetry/kafscale-error.ts';
@@ -349,6 +349,27 @@ export function runMetadataStoreContract(name: string, factory: ContractFactory)
     void lease.lost.then(() => { lost = true; });
     await sleep(0);
     assert.equal(lost, false);
+    await lease.revoke();
+  });
+
+  it('lease expiry follows the monotonic clock: wall-clock steps forward and back change nothing', async ({ store }) => {
+    const lease = await store.grantLease(1000);
+    await store.put('wc/a', b('a'), { lease: lease.id });
+    const realNow = Date.now();
+    // Only Date is faked (timers stay real): an NTP step or an operator setting the date.
+    mock.timers.enable({ apis: ['Date'], now: realNow });
+    try {
+      mock.timers.setTime(realNow + 3_600_000);
+      assert.equal(lease.isAlive(), true, 'an hour forward does not expire a live lease');
+      await sleep(1500);
+      mock.timers.setTime(realNow - 3_600_000);
+      assert.equal(lease.isAlive(), true, 'an hour back');
+      await sleep(1500);
+      assert.equal(lease.isAlive(), true, 'kept alive across both steps');
+    } finally {
+      mock.timers.reset();
+    }
+    assert.equal((await store.get('wc/a'))?.lease, lease.id);
     await lease.revoke();
   });
 

@@ -1,6 +1,6 @@
 import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
@@ -71,5 +71,50 @@ it('filesystem store: a background put (synced in 1 MiB steps) stores exactly th
   assert.ok((await store.get('seg/one')).equals(Buffer.concat(chunks)));
   await store.put('seg/empty', [], { background: true });
   assert.equal((await store.get('seg/empty')).length, 0);
+  await store.close();
+});
+
+/** The real directory fsync, recorded; syncs of `gated` wait until released. */
+function recordingSync(gated: string): { syncDirectory: (dir: string) => Promise<void>; synced: string[]; release: () => void } {
+  const synced: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  return {
+    synced,
+    release: () => gate.resolve(),
+    syncDirectory: async (dir) => {
+      if (dir === gated) await gate.promise;
+      const handle = await open(dir, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      synced.push(dir);
+    },
+  };
+}
+
+it('filesystem store: concurrent first puts into a new directory all return only after its entry is synced into the parent', async () => {
+  const root = join(base, 'new-dir-race');
+  const sync = recordingSync(join(root, 'topic'));
+  const store = await new FsObjectStore({ root, syncDirectory: sync.syncDirectory }).open();
+  let settled = 0;
+  // One of these creates topic/0; the other finds it already there and must not return before the
+  // creator's parent sync (of topic/) is done, or a crash could lose the directory with its object.
+  const puts = ['topic/0/a', 'topic/0/b', 'topic/0/c'].map((key) => store.put(key, Buffer.from(key)).then(() => settled++));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal(settled, 0, 'no put returned while the new directory was not yet durable in its parent');
+  sync.release();
+  await Promise.all(puts);
+  assert.ok(sync.synced.includes(join(root, 'topic')) && sync.synced.includes(root), 'the chain up to the root was synced');
+  // Known durable now: the next put syncs only its own directory.
+  sync.synced.length = 0;
+  await store.put('topic/0/d', Buffer.from('d'));
+  assert.deepEqual(sync.synced, [join(root, 'topic', '0')]);
+  // A directory removed and created again is new again.
+  await store.delete(['topic/0/a', 'topic/0/b', 'topic/0/c', 'topic/0/d']);
+  sync.synced.length = 0;
+  await store.put('topic/0/e', Buffer.from('e'));
+  assert.deepEqual(sync.synced, [join(root, 'topic', '0'), join(root, 'topic'), root]);
   await store.close();
 });

@@ -5,8 +5,10 @@
  * Durability and atomicity (docs/design/object-store.md): put writes a temp file in the target's own
  * directory, fsyncs it, renames it over the key (rename is atomic within a directory on POSIX, so readers
  * see the old object or the new one, never a torn one), then fsyncs the directory so the rename itself
- * survives a crash; directories it had to create are fsynced into their parents too. When put resolves,
- * the object survives power loss.
+ * survives a crash. A directory not yet known to be durable is fsynced into its parent (and so on up) by
+ * every put that uses it until one of them has finished doing so — not only by the put whose mkdir
+ * created it — so concurrent first puts into a new directory all wait for its entry to be durable. When
+ * put resolves, the object survives power loss.
  *
  * Temp files carry '~' in their name, a character keys cannot contain, so they never collide with a key
  * and list never reports them; leftovers from a crash are removed by `sweepTempFiles()`.
@@ -23,6 +25,8 @@ export interface FsObjectStoreOptions {
   readonly root: string;
   /** fsync files and directories (default true). Only tests that measure nothing else may turn it off. */
   readonly fsync?: boolean;
+  /** How a directory is fsynced; default: open, fsync, close. Tests wrap it to observe and delay the step. */
+  readonly syncDirectory?: (dir: string) => Promise<void>;
 }
 
 const TEMP_MARKER = '~';
@@ -59,15 +63,28 @@ async function writeInSyncedSteps(handle: FileHandle, chunks: readonly Buffer[])
   }
 }
 
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 export class FsObjectStore implements ObjectStore {
   readonly root: string;
   readonly #fsync: boolean;
+  readonly #syncDirectory: (dir: string) => Promise<void>;
+  /** Directories whose entry in their parent is known to be on disk (fsynced by a put of this process). */
+  readonly #durableDirs = new Set<string>();
   #tempCounter = 0;
   #closed = false;
 
   constructor(options: FsObjectStoreOptions) {
     this.root = resolve(options.root);
     this.#fsync = options.fsync ?? true;
+    this.#syncDirectory = options.syncDirectory ?? syncDirectory;
   }
 
   /** Creates the root directory. Idempotent; call once before use. */
@@ -129,7 +146,7 @@ export class FsObjectStore implements ObjectStore {
 
   async #putOnce(target: string, chunks: readonly Buffer[], signal: AbortSignal | undefined, background: boolean): Promise<void> {
     const dir = dirname(target);
-    const firstCreated = await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true });
     const temp = `${target}${TEMP_MARKER}${process.pid}-${++this.#tempCounter}-${randomBytes(4).toString('hex')}`;
     let handle: FileHandle | undefined = await open(temp, 'wx');
     try {
@@ -151,22 +168,15 @@ export class FsObjectStore implements ObjectStore {
       throw err;
     }
     if (!this.#fsync) return;
-    await this.#syncDir(dir);
-    if (firstCreated !== undefined) {
-      // mkdir created firstCreated..dir; each new entry lives in its parent, which must be synced too.
-      for (let created = dir; created.length >= firstCreated.length && created !== this.root; created = dirname(created)) {
-        await this.#syncDir(dirname(created));
-      }
+    await this.#syncDirectory(dir);
+    // A directory's own entry lives in its parent. Whoever created it, it is durable only once that
+    // parent is synced: until some put has done so, every put into it does it (and up the chain).
+    const synced: string[] = [];
+    for (let current = dir; current !== this.root && current.startsWith(this.root + sep) && !this.#durableDirs.has(current); current = dirname(current)) {
+      await this.#syncDirectory(dirname(current));
+      synced.push(current);
     }
-  }
-
-  async #syncDir(dir: string): Promise<void> {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    for (const current of synced) this.#durableDirs.add(current);
   }
 
   async get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer> {
@@ -289,6 +299,8 @@ export class FsObjectStore implements ObjectStore {
       } catch {
         return;
       }
+      // Created again later, it is a new entry in its parent that must be synced again.
+      this.#durableDirs.delete(current);
     }
   }
 

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test, type TestContext } from 'node:test';
+import { pino } from 'pino';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse } from '../../protocol/messages/index.ts';
+import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
+import { LogService } from '../../services/log/log-service.ts';
+import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
+import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
+import type { ByteRange, ObjectStore } from '../../storage/object/object-store.ts';
+import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import type { RequestContext } from '../broker-services.ts';
+import { FETCH_READ_CONCURRENCY, fetchApi } from './fetch.ts';
+import { listOffsetsApi } from './list-offsets.ts';
+
+const log = pino({ level: 'silent' });
+
+/** The reader broker's view of the shared object store: GETs can be slowed and one object made to fail. */
+class ReaderObjects {
+  readonly failing = new Set<string>();
+  delayMs = 0;
+  inflight = 0;
+  maxInflight = 0;
+  gets = 0;
+  readonly store: ObjectStore;
+
+  constructor(base: ObjectStore) {
+    this.store = {
+      put: (key, body, options) => base.put(key, body, options),
+      head: (key) => base.head(key),
+      list: (prefix) => base.list(prefix),
+      delete: (keys) => base.delete(keys),
+      close: async () => {},
+      get: async (key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }) => {
+        this.gets++;
+        this.inflight++;
+        this.maxInflight = Math.max(this.maxInflight, this.inflight);
+        try {
+          if (this.delayMs > 0) await sleep(this.delayMs);
+          if (this.failing.has(key)) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', `injected: GET ${key} fails`, { retriable: true });
+          return await base.get(key, options);
+        } finally {
+          this.inflight--;
+        }
+      },
+    };
+  }
+}
+
+interface Cluster {
+  topicId: string;
+  /** The WAL object holding each partition's one batch (one flush per partition). */
+  objectOf: string[];
+  objects: ReaderObjects;
+  context: RequestContext;
+}
+
+/**
+ * A writer broker fills `partitions` partitions (one WAL object each); a second LogService on the same
+ * metadata and object stores reads them the way a non-owner broker does: from the object store, cold.
+ */
+async function cluster(t: TestContext, partitions: number): Promise<Cluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'kafscale-fetch-'));
+  const store = await EmbeddedMetadataStore.open({ dir, log });
+  t.after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const puts: string[] = [];
+  const base = new MemoryObjectStore({ beforeOperation: (operation, key) => void (operation === 'put' ? puts.push(key) : undefined) });
+  const writer = await LogService.open({ store, objects: base, log, brokerId: 1, lease: await store.grantLease(10_000), namespace: 'ns', flush: { lingerMs: 0 }, merge: false });
+  t.after(() => writer.close());
+  const topicId = randomUUID();
+  const objectOf: string[] = [];
+  for (let p = 0; p < partitions; p++) {
+    assert.equal((await writer.acquire(topicId, p)).errorCode, ErrorCode.NONE);
+    const before = puts.length;
+    const appended = await writer.append({ id: topicId, configs: {} }, p, [encodeRecordBatch({ records: [{ value: `p${p}`, timestamp: 1_000n }] })]);
+    assert.equal(appended.errorCode, ErrorCode.NONE);
+    assert.equal(puts.length, before + 1, 'one WAL object per partition');
+    objectOf.push(puts.at(-1) as string);
+  }
+  const objects = new ReaderObjects(base);
+  const reader = await LogService.open({ store, objects: objects.store, log, brokerId: 2, lease: await store.grantLease(10_000), namespace: 'ns', merge: false });
+  t.after(() => reader.close());
+  const topic = { name: 'orders', id: topicId, partitions, configs: {}, createdMs: 0 };
+  const context = {
+    apiKey: 1,
+    apiVersion: 12,
+    correlationId: 1,
+    clientId: null,
+    log,
+    signal: new AbortController().signal,
+    services: {
+      topics: { get: (name: string) => (name === topic.name ? topic : undefined), getById: (id: string) => (id === topic.id ? topic : undefined) },
+      logs: reader,
+    },
+  } as unknown as RequestContext;
+  return { topicId, objectOf, objects, context };
+}
+
+function fetchRequest(partitions: number, overrides: Partial<FetchRequest> = {}): FetchRequest {
+  return {
+    maxWaitMs: 0,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic: 'orders',
+        topicId: '00000000-0000-0000-0000-000000000000',
+        partitions: Array.from({ length: partitions }, (_, p) => ({ partition: p, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: '' })),
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+    ...overrides,
+  } as unknown as FetchRequest;
+}
+
+function valuesOf(records: unknown): string[] {
+  return (records as Buffer[]).flatMap((b) => decodeRecordBatch(b).records.map((r) => r.value?.toString() ?? ''));
+}
+
+describe('Fetch', () => {
+  test('one partition whose object cannot be read gets its own error code; the others still return their data', async (t) => {
+    const c = await cluster(t, 4);
+    c.objects.failing.add(c.objectOf[2] as string);
+    const response = (await fetchApi.handle(fetchRequest(4), c.context)) as FetchResponse;
+    assert.equal(response.errorCode, ErrorCode.NONE, 'no top-level error');
+    const partitions = response.responses[0]?.partitions ?? [];
+    assert.deepEqual(partitions.map((p) => [p.partitionIndex, p.errorCode]), [[0, 0], [1, 0], [2, ErrorCode.KAFKA_STORAGE_ERROR], [3, 0]]);
+    assert.deepEqual(partitions.map((p) => valuesOf(p.records)), [['p0'], ['p1'], [], ['p3']]);
+    assert.deepEqual(partitions.map((p) => p.highWatermark), [1n, 1n, -1n, 1n]);
+
+    // The fault clears: the same partition reads again.
+    c.objects.failing.clear();
+    const again = (await fetchApi.handle(fetchRequest(4), c.context)) as FetchResponse;
+    assert.deepEqual(again.responses[0]?.partitions.map((p) => valuesOf(p.records)), [['p0'], ['p1'], ['p2'], ['p3']]);
+  });
+
+  test(`a cold fetch of many partitions issues its GETs concurrently, at most ${FETCH_READ_CONCURRENCY} at a time`, async (t) => {
+    const partitions = 2 * FETCH_READ_CONCURRENCY;
+    const c = await cluster(t, partitions);
+    c.objects.delayMs = 40;
+    const started = performance.now();
+    const response = (await fetchApi.handle(fetchRequest(partitions), c.context)) as FetchResponse;
+    const elapsedMs = performance.now() - started;
+    assert.deepEqual(response.responses[0]?.partitions.map((p) => valuesOf(p.records)[0]), Array.from({ length: partitions }, (_, p) => `p${p}`));
+    assert.equal(c.objects.gets, partitions, 'one GET per partition');
+    assert.equal(c.objects.maxInflight, FETCH_READ_CONCURRENCY);
+    // One after another this would take partitions × 40 ms = 640 ms.
+    assert.ok(elapsedMs < (partitions * 40) / 2, `took ${elapsedMs.toFixed(0)} ms`);
+  });
+
+  test('the response MaxBytes still applies in request order, and its first batch is returned whole (KIP-74)', async (t) => {
+    const c = await cluster(t, 3);
+    const one = (await fetchApi.handle(fetchRequest(3, { maxBytes: 1 }), c.context)) as FetchResponse;
+    assert.deepEqual(one.responses[0]?.partitions.map((p) => valuesOf(p.records)), [['p0'], [], []]);
+    assert.deepEqual(one.responses[0]?.partitions.map((p) => p.highWatermark), [1n, 1n, 1n], 'partitions past the budget still report their offsets');
+  });
+});
+
+describe('ListOffsets', () => {
+  test('a by-timestamp lookup whose object cannot be read fails only that partition', async (t) => {
+    const c = await cluster(t, 3);
+    c.objects.failing.add(c.objectOf[1] as string);
+    const request = {
+      replicaId: -1,
+      isolationLevel: 0,
+      timeoutMs: 1000,
+      topics: [{ name: 'orders', partitions: [0, 1, 2].map((p) => ({ partitionIndex: p, currentLeaderEpoch: -1, timestamp: 0n, maxNumOffsets: 1 })) }],
+    } as unknown as ListOffsetsRequest;
+    const response = (await listOffsetsApi.handle(request, { ...c.context, apiKey: 2, apiVersion: 7 })) as ListOffsetsResponse;
+    assert.deepEqual(response.topics[0]?.partitions.map((p) => [p.partitionIndex, p.errorCode, p.offset]), [[0, 0, 0n], [1, ErrorCode.KAFKA_STORAGE_ERROR, -1n], [2, 0, 0n]]);
+  });
+});
