@@ -150,6 +150,7 @@ export class LogService {
       namespace: options.namespace,
       topicConfigs: merge?.topicConfigs ?? (() => ({})),
       now: this.#now,
+      ...(options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: options.producerIdExpirationMs }),
       ...(merge?.policy === undefined ? {} : { policy: merge.policy }),
       ...(merge?.intervalMs === undefined ? {} : { intervalMs: merge.intervalMs }),
       ...(merge?.indexIntervalBytes === undefined ? {} : { indexIntervalBytes: merge.indexIntervalBytes }),
