@@ -37,10 +37,11 @@ const SAFE_HI = 2 ** 20;
 export class RecordTimestampScan {
   /**
    * Largest record timestamp, or NO_TIMESTAMP when no record has one ≥ 0 (Kafka starts from -1 and keeps
-   * the first strictly larger timestamp). Exact as a BigInt in `maxTimestampBig`.
+   * the first strictly larger timestamp); clamped to ±2^53, exact in `maxTimestampBig` beyond that.
    */
   maxTimestamp = NO_TIMESTAMP;
-  maxTimestampBig = -1n;
+  /** Set only when a timestamp is beyond ±2^53 (then maxTimestamp is clamped); null otherwise. */
+  maxTimestampBig: bigint | null = null;
   /** Offset delta (record index) of the first record with maxTimestamp; -1 when there is none. */
   maxOffsetDelta = -1;
   /** Smallest record timestamp other than NO_TIMESTAMP (Infinity when none), and its record index. */
@@ -53,7 +54,7 @@ export class RecordTimestampScan {
 
   #reset(): void {
     this.maxTimestamp = NO_TIMESTAMP;
-    this.maxTimestampBig = -1n;
+    this.maxTimestampBig = null;
     this.maxOffsetDelta = -1;
     this.minTimestamp = Infinity;
     this.minOffsetDelta = -1;
@@ -91,7 +92,6 @@ export class RecordTimestampScan {
       if (this.problem !== null) return false;
       return this.#scanBig(records, start, end, count, batch.readBigInt64BE(BASE_TIMESTAMP_OFFSET));
     }
-    this.maxTimestampBig = BigInt(this.maxTimestamp);
     return true;
   }
 
@@ -191,7 +191,7 @@ export class RecordTimestampScan {
       at = recordEnd;
     }
     if (at !== end) return this.#malformed(`record batch has ${end - at} bytes after its ${count} records`);
-    this.maxTimestampBig = max;
+    this.maxTimestampBig = max >= BigInt(Number.MIN_SAFE_INTEGER) && max <= BigInt(Number.MAX_SAFE_INTEGER) ? null : max;
     this.maxTimestamp = clamp(max);
     this.maxOffsetDelta = maxAt;
     this.minTimestamp = min === null ? Infinity : clamp(min);
@@ -260,9 +260,16 @@ export function stampBatchTimestamps(batch: Buffer, rules: TimestampRules): Batc
   if (scan.minTimestamp !== Infinity && nowMs - scan.minTimestamp > beforeMaxMs) {
     return timestampProblem(`record ${scan.minOffsetDelta} has timestamp ${scan.minTimestamp}, more than message.timestamp.before.max.ms (${beforeMaxMs}) behind the broker's time ${nowMs}`, scan.minOffsetDelta);
   }
-  if (batch.readBigInt64BE(MAX_TIMESTAMP_OFFSET) !== scan.maxTimestampBig) {
-    batch.writeBigInt64BE(scan.maxTimestampBig, MAX_TIMESTAMP_OFFSET);
-    writeCrc(batch);
+  // Compared as two 32-bit words: no BigInt on the common path, where the header is already right.
+  const max = scan.maxTimestampBig;
+  if (max === null) {
+    const hi = Math.floor(scan.maxTimestamp / TWO_POW_32);
+    if (batch.readInt32BE(MAX_TIMESTAMP_OFFSET) === hi && batch.readUInt32BE(MAX_TIMESTAMP_OFFSET + 4) === scan.maxTimestamp - hi * TWO_POW_32) return null;
+    batch.writeBigInt64BE(BigInt(scan.maxTimestamp), MAX_TIMESTAMP_OFFSET);
+  } else {
+    if (batch.readBigInt64BE(MAX_TIMESTAMP_OFFSET) === max) return null;
+    batch.writeBigInt64BE(max, MAX_TIMESTAMP_OFFSET);
   }
+  writeCrc(batch);
   return null;
 }
