@@ -2,7 +2,7 @@
  * `node bench/timestamp-scan-bench.ts`: what the broker-computed timestamps (stampBatchTimestamps) add to
  * the produce path per batch, next to the validation every batch already gets (validateBatch: CRC32C of
  * the whole batch). CPU only, no broker: the end-to-end short bench on a shared 2-core machine is too
- * noisy to resolve a few percent. Bounded: each measurement is 15 windows of ~30 ms; the best window counts.
+ * noisy to resolve a few percent. Bounded: each measurement is 9 windows of ~40 ms of CPU time.
  */
 import { lz4Compress, snappyCompress } from '@platformatic/wasm-utils';
 import {
@@ -35,23 +35,27 @@ function build(records: number, valueBytes: number, compression: EncodableCompre
   return out;
 }
 
-/** Best of 15 windows of ~30 ms: the minimum is what the code costs, the rest is the other tenants. */
+/**
+ * CPU time per operation (process.cpuUsage, so time the process spends descheduled by the machine's other
+ * tenants does not count), median of 9 windows of ~40 ms of CPU.
+ */
 function nsPerOp(work: () => void): number {
   for (let i = 0; i < 200; i++) work();
-  let best = Infinity;
-  for (let window = 0; window < 15; window++) {
+  const samples: number[] = [];
+  for (let window = 0; window < 9; window++) {
     let ops = 0;
-    const start = process.hrtime.bigint();
-    const deadline = start + 30_000_000n;
-    let now = start;
-    while (now < deadline) {
+    const start = process.cpuUsage();
+    let spentUs = 0;
+    while (spentUs < 40_000) {
       for (let i = 0; i < 20; i++) work();
       ops += 20;
-      now = process.hrtime.bigint();
+      const used = process.cpuUsage(start);
+      spentUs = used.user + used.system;
     }
-    best = Math.min(best, Number(now - start) / ops);
+    samples.push((spentUs * 1000) / ops);
   }
-  return best;
+  samples.sort((x, y) => x - y);
+  return samples[4]!;
 }
 
 const rows: string[][] = [['batch', 'bytes', 'validate µs', '+ timestamps µs', 'added', '+ timestamps, header -1 µs', 'added']];
