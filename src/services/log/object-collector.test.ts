@@ -79,6 +79,13 @@ test(`the mark pages through ${PARTITIONS} partitions × ${ENTRIES_PER_PARTITION
   const left: string[] = [];
   for await (const info of objects.list(`${NS}/`)) left.push(info.key);
   assert.deepEqual(left.sort(), Array.from({ length: REFERENCED_OBJECTS }, (_, i) => walKey(i)).sort());
+
+  // DeleteTopics at the same scale: every partition key goes (paged too), then every object.
+  await store.put(MetaKeys.deletedTopic(topicId), Buffer.from(JSON.stringify({ id: topicId, name: 'big', deletedMs: 1 })));
+  const second = await gc.runOnce();
+  assert.equal(second.deletedPartitionKeys, PARTITIONS * ENTRIES_PER_PARTITION);
+  assert.equal(second.deletedObjects, REFERENCED_OBJECTS);
+  assert.equal((await store.range(MetaKeys.partitionsPrefix, { limit: 1 })).kvs.length, 0);
 });
 
 /** An object store whose clock is far behind: every object it lists looks decades old. */

@@ -182,21 +182,29 @@ export class ObjectCollector {
     return { deletedPartitionKeys, deletedTopicMarkers };
   }
 
-  /** Deletes every key under the prefix, owner keys first, in txns within the store's limits. */
+  /**
+   * Deletes every key under the prefix, owner keys first (per page), in txns within the store's limits.
+   * Pages come from rangePages, which keeps each response under the client's size limit whatever the
+   * entries hold; rounds repeat until a whole pass finds nothing (a straggler's late writes included).
+   */
   async #emptyPrefix(prefix: string): Promise<number> {
     const { store } = this.#o;
     let removed = 0;
     for (let round = 0; round < 1_000_000 && !this.#closed; round++) {
-      const { kvs } = await store.range(prefix, { limit: RANGE_CHUNK });
-      if (kvs.length === 0) break;
-      const keys = kvs.map((kv) => kv.key);
-      // Fence every owner before its log disappears under it.
-      const ordered = [...keys.filter((k) => k.endsWith('/owner')), ...keys.filter((k) => !k.endsWith('/owner'))];
-      for (let i = 0; i < ordered.length; i += DELETE_CHUNK) {
-        const ops: TxnOp[] = ordered.slice(i, i + DELETE_CHUNK).map((key) => ({ type: 'delete', key }));
-        await store.txn({ compare: [], success: ops });
-        removed += ops.length;
+      let seen = 0;
+      for await (const page of store.rangePages(prefix, { pageSize: RANGE_CHUNK })) {
+        const keys = page.kvs.map((kv) => kv.key);
+        seen += keys.length;
+        // Fence every owner before its log disappears under it.
+        const ordered = [...keys.filter((k) => k.endsWith('/owner')), ...keys.filter((k) => !k.endsWith('/owner'))];
+        for (let i = 0; i < ordered.length; i += DELETE_CHUNK) {
+          const ops: TxnOp[] = ordered.slice(i, i + DELETE_CHUNK).map((key) => ({ type: 'delete', key }));
+          await store.txn({ compare: [], success: ops });
+          removed += ops.length;
+        }
+        if (this.#closed) break;
       }
+      if (seen === 0) break;
     }
     return removed;
   }
