@@ -434,7 +434,8 @@ export class LogService {
           if (offset >= logStart && match(Number(record.timestamp), target)) return { offset, timestampMs: Number(record.timestamp) };
         }
       } catch {
-        // A codec this broker cannot decode (snappy, lz4): the batch is the best answer it can give.
+        // A batch that does not decode (every codec does; stored before the broker checked records): the
+        // batch is the best answer it can give.
         const base = Number(batch.readBigInt64BE(0));
         return { offset: Math.max(base, logStart), timestampMs: Number(batchMaxTimestamp(batch)) };
       }
