@@ -104,8 +104,12 @@ test('a merged segment in S3 has the documented layout; Fetch is byte-identical 
   assert.equal(indexData.toString('latin1', 0, 4), 'IDX\0');
   const index = decodeSegmentIndex(indexData);
   assert.ok(index.entries.length >= 1);
-  assert.deepEqual(index.entries[0], { offset: 0, position: 32 });
-  for (const e of index.entries) assert.equal(Number(data.readBigInt64BE(e.position)), e.offset, 'an index entry points at the batch it names');
+  assert.deepEqual({ ...index.entries[0], maxTimestamp: undefined }, { offset: 0, position: 32, maxTimestamp: undefined });
+  assert.equal(indexData.readUInt16BE(14) & 1, 1, 'the index carries the time index (flags bit 0)');
+  for (const e of index.entries) {
+    assert.equal(Number(data.readBigInt64BE(e.position)), e.offset, 'an index entry points at the batch it names');
+    assert.ok(e.maxTimestamp !== undefined && e.maxTimestamp > 0, 'each block has its maxTimestamp');
+  }
 
   const afterMerge = await readPartition(broker.host, broker.port, topic, 0);
   assert.deepEqual(afterMerge.batches, beforeMerge.batches);

@@ -1,27 +1,25 @@
 /**
  * Record-level encoder/decoder for magic-2 batches. For tests, the CLI and tools — NOT the broker path,
- * which keeps batches opaque (see record-batch.ts). Compression: none, gzip and zstd via node:zlib;
- * snappy and lz4 need third-party codecs this decoder does not carry, and are rejected with a clear error.
+ * which keeps batches opaque (see record-batch.ts). Decodes every codec (record-decompress.ts); encodes
+ * none, gzip and zstd (node:zlib).
  */
-import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { ProtocolError } from '../protocol-error.ts';
 import {
   ATTRIBUTES_OFFSET,
   BATCH_HEADER_BYTES,
-  COMPRESSION_CODECS,
   CONTROL_MASK,
   CURRENT_MAGIC,
   LOG_OVERHEAD_BYTES,
   TIMESTAMP_TYPE_MASK,
   TRANSACTIONAL_MASK,
-  compressionId,
   isLogAppendTime,
   maxTimestamp,
   readBatchHeader,
-  recordsSection,
   writeCrc,
   type RecordBatchHeader,
 } from './record-batch.ts';
+import { decompressRecords } from './record-decompress.ts';
 import { RecordReader, RecordWriter } from './record-varint.ts';
 
 export interface RecordHeader {
@@ -140,26 +138,6 @@ export function encodeRecordBatch(options: EncodeRecordBatchOptions): Buffer {
   return batch;
 }
 
-function decompress(batch: Buffer): Buffer {
-  const id = compressionId(batch);
-  const section = recordsSection(batch);
-  const name = COMPRESSION_CODECS[id];
-  try {
-    if (id === 0) return section;
-    if (id === 1) return gunzipSync(section);
-    if (id === 4) return zstdDecompressSync(section);
-  } catch (cause) {
-    throw new ProtocolError('KSC_PROTOCOL_MALFORMED', `record batch ${name} payload does not decompress`, { cause });
-  }
-  throw new ProtocolError(
-    'KSC_PROTOCOL_MALFORMED',
-    name === undefined
-      ? `record batch uses compression id ${id}, which Kafka does not define`
-      : `record batch uses ${name} compression, which this decoder does not support (only none, gzip, zstd); ` +
-        'the broker itself stores such batches unchanged',
-  );
-}
-
 /** Decodes every record of one batch. Throws ProtocolError KSC_PROTOCOL_MALFORMED on bad bytes. */
 export function decodeRecordBatch(batch: Buffer): DecodedRecordBatch {
   const header = readBatchHeader(batch);
@@ -169,7 +147,7 @@ export function decodeRecordBatch(batch: Buffer): DecodedRecordBatch {
   if (batch.length < header.batchLength + LOG_OVERHEAD_BYTES) {
     throw new ProtocolError('KSC_PROTOCOL_MALFORMED', `record batch is truncated: ${batch.length} of ${header.batchLength + LOG_OVERHEAD_BYTES} bytes`);
   }
-  const reader = new RecordReader(decompress(batch));
+  const reader = new RecordReader(decompressRecords(batch));
   const logAppend = isLogAppendTime(batch);
   const appendTime = maxTimestamp(batch);
   const records: DecodedRecord[] = [];

@@ -1,6 +1,7 @@
 /**
  * Kafka RecordBatch (magic 2) as an opaque Buffer view. The broker path reads header fields at fixed
- * offsets and patches a few of them in place; it never decompresses or re-encodes records.
+ * offsets and patches a few of them in place; it never re-encodes records (it reads their timestamps on
+ * Produce, decompressing a compressed batch for that only: record-timestamps.ts).
  *
  * Layout (DefaultRecordBatch.java), all big-endian:
  *   baseOffset int64 @0 | batchLength int32 @8 | partitionLeaderEpoch int32 @12 | magic int8 @16 |

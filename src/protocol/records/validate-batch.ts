@@ -29,16 +29,22 @@ export type BatchProblemKind =
   | 'RECORD_COUNT_TOO_LARGE'
   | 'EMPTY_BATCH'
   | 'OFFSET_DELTA_MISMATCH'
-  | 'CONTROL_BATCH';
+  | 'CONTROL_BATCH'
+  // Found while reading the records' timestamps (record-timestamps.ts), not by validateBatch:
+  | 'RECORDS_MALFORMED'
+  | 'DECOMPRESSED_TOO_LARGE'
+  | 'INVALID_TIMESTAMP';
 
 /** The Kafka error the problem maps to (names from Kafka's Errors.java; error-codes.ts has the numbers). */
-export type BatchProblemKafkaError = 'CORRUPT_MESSAGE' | 'UNSUPPORTED_FOR_MESSAGE_FORMAT' | 'INVALID_RECORD';
+export type BatchProblemKafkaError = 'CORRUPT_MESSAGE' | 'UNSUPPORTED_FOR_MESSAGE_FORMAT' | 'INVALID_RECORD' | 'INVALID_TIMESTAMP';
 
 export interface BatchProblem {
   readonly kind: BatchProblemKind;
   readonly kafkaError: BatchProblemKafkaError;
   /** Says what is wrong with which field, for logs and the response's error message. */
   readonly message: string;
+  /** The record at fault inside the batch, when one is (ProduceResponse recordErrors.batchIndex). */
+  readonly recordIndex?: number;
 }
 
 export interface ValidateBatchOptions {
@@ -60,6 +66,9 @@ const KAFKA_ERROR: { readonly [K in BatchProblemKind]: BatchProblemKafkaError } 
   EMPTY_BATCH: 'INVALID_RECORD',
   OFFSET_DELTA_MISMATCH: 'INVALID_RECORD',
   CONTROL_BATCH: 'INVALID_RECORD',
+  RECORDS_MALFORMED: 'CORRUPT_MESSAGE',
+  DECOMPRESSED_TOO_LARGE: 'INVALID_RECORD',
+  INVALID_TIMESTAMP: 'INVALID_TIMESTAMP',
 };
 
 /** length varint, attributes, timestampDelta, offsetDelta, key length, value length, header count: 1 byte each. */

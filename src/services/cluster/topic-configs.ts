@@ -4,6 +4,8 @@
  * (every acknowledged write is already durable in object storage, there are no replicas); `effect` says
  * which, and DescribeConfigs documents it.
  */
+import type { TimestampRules } from '../../protocol/records/index.ts';
+
 export type ConfigValueType = 'boolean' | 'string' | 'int' | 'long' | 'list' | 'double';
 
 /** Kafka's DescribeConfigs ConfigType values (KIP-336). */
@@ -124,4 +126,17 @@ export function effectiveTopicConfig(overrides: Readonly<Record<string, string>>
 export function topicConfigNumber(overrides: Readonly<Record<string, string>>, name: TopicConfigName): number {
   const n = BigInt(effectiveTopicConfig(overrides, name));
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+/**
+ * The topic's message.timestamp.* configs as the append path applies them (stampBatchTimestamps):
+ * LogAppendTime stamps `nowMs`; CreateTime checks record timestamps against before/after.max.ms.
+ */
+export function timestampRules(overrides: Readonly<Record<string, string>>, nowMs: number): TimestampRules {
+  return {
+    logAppendTimeMs: effectiveTopicConfig(overrides, 'message.timestamp.type') === 'LogAppendTime' ? nowMs : -1,
+    nowMs,
+    beforeMaxMs: topicConfigNumber(overrides, 'message.timestamp.before.max.ms'),
+    afterMaxMs: topicConfigNumber(overrides, 'message.timestamp.after.max.ms'),
+  };
 }

@@ -19,7 +19,7 @@ import { PartitionOwnership } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { TailBudget } from './partition-tail.ts';
 import { RangeCache } from './range-cache.ts';
-import { indexBlock } from './segment-format.ts';
+import { indexBlock, timeSearchStart } from './segment-format.ts';
 import { SegmentIndexCache } from './segment-index-cache.ts';
 
 export interface TopicRef {
@@ -150,6 +150,7 @@ export class LogService {
       namespace: options.namespace,
       topicConfigs: merge?.topicConfigs ?? (() => ({})),
       now: this.#now,
+      ...(options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: options.producerIdExpirationMs }),
       ...(merge?.policy === undefined ? {} : { policy: merge.policy }),
       ...(merge?.intervalMs === undefined ? {} : { intervalMs: merge.intervalMs }),
       ...(merge?.indexIntervalBytes === undefined ? {} : { indexIntervalBytes: merge.indexIntervalBytes }),
@@ -407,8 +408,13 @@ export class LogService {
    * read and only the one batch whose maxTimestamp qualifies is decoded (ListOffsets is rare).
    */
   async #findInEntry(entry: LogEntry, logStart: number, match: (ts: number, target: number) => boolean, target: number): Promise<{ offset: number; timestampMs: number } | null> {
-    // A segment entry is searched block by block (its index), never GET whole.
-    let range = await this.#rangeFor(entry, Math.max(logStart, entry.baseOffset));
+    // A segment entry is searched block by block (its index), never GET whole, starting at the block its
+    // sparse time index names (segment-format.ts): usually the only one read.
+    const from = entry.indexKey === undefined
+      ? Math.max(logStart, entry.baseOffset)
+      : timeSearchStart(await this.#indexes.get(entry.indexKey), Math.max(logStart, entry.baseOffset), target);
+    if (from === null) return null;
+    let range = await this.#rangeFor(entry, from);
     for (let blocks = 0; blocks < 1_000_000; blocks++) {
       const batches = splitBatches(await this.#cache.get(entry.objectKey, range.start, range.end)).batches;
       const found = this.#findInBatches(batches, logStart, match, target);
@@ -428,7 +434,8 @@ export class LogService {
           if (offset >= logStart && match(Number(record.timestamp), target)) return { offset, timestampMs: Number(record.timestamp) };
         }
       } catch {
-        // A codec this broker cannot decode (snappy, lz4): the batch is the best answer it can give.
+        // A batch that does not decode (every codec does; stored before the broker checked records): the
+        // batch is the best answer it can give.
         const base = Number(batch.readBigInt64BE(0));
         return { offset: Math.max(base, logStart), timestampMs: Number(batchMaxTimestamp(batch)) };
       }

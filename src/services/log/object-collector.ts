@@ -7,11 +7,14 @@
  *    commit compares its owner key), then the rest in txns of ≤128 ops. The marker goes only once the
  *    prefix stayed empty for a whole grace period, so a late straggler (a broker that had not yet seen the
  *    deletion) is swept too.
- * 2. Objects, by mark and sweep: list the namespace's WAL objects, then read every log entry under
- *    `/kafscale/partitions/` (the mark). An object no entry references is deleted once it is older than
- *    `orphanGraceMs` (an upload whose commit may still be running is never touched) AND it was seen
- *    unreferenced for `deleteDelayMs` (file.delete.delay.ms: a Fetch that resolved an entry just before
- *    retention dropped it can still GET the range). That one rule covers retention, DeleteRecords,
+ * 2. Objects, by mark and sweep: list the namespace's WAL objects and segments, then read every log entry
+ *    under `/kafscale/partitions/` (the mark), in pages at one metadata revision (rangePages). An object no
+ *    entry references is deleted once this collector has seen it unreferenced for `deleteDelayMs`
+ *    (file.delete.delay.ms: a Fetch that resolved an entry just before retention dropped it can still GET
+ *    the range) if it saw it referenced before, and otherwise for `orphanGraceMs` (an upload whose commit
+ *    may still be running is never touched). Ages are measured on the collector's monotonic clock from
+ *    its own observations, not from object mtimes: a skewed clock (broker or object store) can delay a
+ *    deletion, never hasten it (docs/design/storage.md). That one rule covers retention, DeleteRecords,
  *    DeleteTopics and orphans of crashed flushes alike, with no reference counts to keep consistent.
  *
  * Listing before marking is what makes it safe: an object committed before the mark is seen referenced;
@@ -40,7 +43,12 @@ export interface ObjectCollectorOptions {
   /** How long an object stays after it was first seen unreferenced (default file.delete.delay.ms = 60 s). */
   readonly deleteDelayMs?: number;
   readonly intervalMs?: number;
+  /**
+   * The clock object ages are measured on: monotonic by default (performance.now), never compared
+   * with object-store mtimes or another broker's clock. Deleted-topic markers use the wall clock.
+   */
   readonly now?: () => number;
+  readonly wallNow?: () => number;
 }
 
 export interface CollectResult {
@@ -49,6 +57,10 @@ export interface CollectResult {
   readonly deletedObjects: number;
   readonly deletedPartitionKeys: number;
   readonly deletedTopicMarkers: number;
+}
+
+function monotonicNowMs(): number {
+  return performance.now();
 }
 
 export const COLLECTOR_DEFAULTS = {
@@ -60,6 +72,8 @@ export const COLLECTOR_DEFAULTS = {
 /** Keys deleted per txn and read per range while emptying a deleted topic. */
 const DELETE_CHUNK = MAX_TXN_OPS;
 const RANGE_CHUNK = 1_000;
+/** Keys per page of the mark: log entries are a few hundred bytes, so a page stays far below 4 MiB. */
+const MARK_PAGE_KEYS = 1_000;
 
 interface DeletedTopicMarker {
   readonly id: string;
@@ -72,17 +86,24 @@ interface DeletedTopicMarker {
 export class ObjectCollector {
   readonly #o: ObjectCollectorOptions;
   readonly #now: () => number;
+  readonly #wallNow: () => number;
   readonly #orphanGraceMs: number;
   readonly #deleteDelayMs: number;
   /** Object key → when it was first seen unreferenced (by this broker, while it held the role). */
   readonly #unreferencedSince = new Map<string, number>();
+  /** Objects the previous pass found referenced, and unreferenced ones that were referenced before. */
+  #referencedLastPass = new Set<string>();
+  #unreferencedAfterUse = new Set<string>();
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<unknown> | null = null;
   #closed = false;
 
   constructor(options: ObjectCollectorOptions) {
     this.#o = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? monotonicNowMs;
+    // Markers are shared by successive collectors, so their times are wall-clock; a skew there only
+    // moves when an empty marker is dropped, never when data goes.
+    this.#wallNow = options.wallNow ?? options.now ?? Date.now;
     this.#orphanGraceMs = options.orphanGraceMs ?? COLLECTOR_DEFAULTS.orphanGraceMs;
     this.#deleteDelayMs = options.deleteDelayMs ?? COLLECTOR_DEFAULTS.deleteDelayMs;
   }
@@ -103,7 +124,10 @@ export class ObjectCollector {
   /** One pass: deleted topics, then objects. Throws on store faults (the timer logs and retries). */
   async runOnce(): Promise<CollectResult> {
     if (!(await this.#holdRole())) {
-      this.#unreferencedSince.clear(); // another broker collects; our observations would be stale later
+      // Another broker collects; our observations would be stale later.
+      this.#unreferencedSince.clear();
+      this.#referencedLastPass = new Set();
+      this.#unreferencedAfterUse = new Set();
       return { ran: false, deletedObjects: 0, deletedPartitionKeys: 0, deletedTopicMarkers: 0 };
     }
     const topics = await this.#collectDeletedTopics();
@@ -142,7 +166,7 @@ export class ObjectCollector {
       const topicId = kv.key.slice(MetaKeys.deletedTopicsPrefix.length);
       const removed = await this.#emptyPrefix(MetaKeys.partitionsOfTopicPrefix(topicId));
       deletedPartitionKeys += removed;
-      const nowMs = this.#now();
+      const nowMs = this.#wallNow();
       if (removed > 0 || marker.emptySinceMs === undefined) {
         // Remember (in the marker, guarded by its revision) when the prefix was first seen empty.
         await store.txn({
@@ -158,21 +182,29 @@ export class ObjectCollector {
     return { deletedPartitionKeys, deletedTopicMarkers };
   }
 
-  /** Deletes every key under the prefix, owner keys first, in txns within the store's limits. */
+  /**
+   * Deletes every key under the prefix, owner keys first (per page), in txns within the store's limits.
+   * Pages come from rangePages, which keeps each response under the client's size limit whatever the
+   * entries hold; rounds repeat until a whole pass finds nothing (a straggler's late writes included).
+   */
   async #emptyPrefix(prefix: string): Promise<number> {
     const { store } = this.#o;
     let removed = 0;
     for (let round = 0; round < 1_000_000 && !this.#closed; round++) {
-      const { kvs } = await store.range(prefix, { limit: RANGE_CHUNK });
-      if (kvs.length === 0) break;
-      const keys = kvs.map((kv) => kv.key);
-      // Fence every owner before its log disappears under it.
-      const ordered = [...keys.filter((k) => k.endsWith('/owner')), ...keys.filter((k) => !k.endsWith('/owner'))];
-      for (let i = 0; i < ordered.length; i += DELETE_CHUNK) {
-        const ops: TxnOp[] = ordered.slice(i, i + DELETE_CHUNK).map((key) => ({ type: 'delete', key }));
-        await store.txn({ compare: [], success: ops });
-        removed += ops.length;
+      let seen = 0;
+      for await (const page of store.rangePages(prefix, { pageSize: RANGE_CHUNK })) {
+        const keys = page.kvs.map((kv) => kv.key);
+        seen += keys.length;
+        // Fence every owner before its log disappears under it.
+        const ordered = [...keys.filter((k) => k.endsWith('/owner')), ...keys.filter((k) => !k.endsWith('/owner'))];
+        for (let i = 0; i < ordered.length; i += DELETE_CHUNK) {
+          const ops: TxnOp[] = ordered.slice(i, i + DELETE_CHUNK).map((key) => ({ type: 'delete', key }));
+          await store.txn({ compare: [], success: ops });
+          removed += ops.length;
+        }
+        if (this.#closed) break;
       }
+      if (seen === 0) break;
     }
     return removed;
   }
@@ -180,30 +212,44 @@ export class ObjectCollector {
   async #collectObjects(): Promise<number> {
     const { store, objects, log, namespace } = this.#o;
     // List first, then mark (see the file comment for why this order is safe).
-    const listed = [];
+    const listed: string[] = [];
     // Segments (and their indexes) of the merger follow the same rule as WAL objects.
-    for (const prefix of [`${namespace}/wal/`, segmentsPrefix(namespace)]) for await (const info of objects.list(prefix)) listed.push(info);
+    for (const prefix of [`${namespace}/wal/`, segmentsPrefix(namespace)]) for await (const info of objects.list(prefix)) listed.push(info.key);
     const referenced = new Set<string>();
-    const { kvs } = await store.range(MetaKeys.partitionsPrefix);
-    for (const kv of kvs) {
-      const parsed = parsePartitionKey(kv.key);
-      if (parsed === null || !parsed.suffix.startsWith('log/')) continue;
-      const entry = decodeLogEntry(kv.value);
-      referenced.add(entry.objectKey);
-      if (entry.indexKey !== undefined) referenced.add(entry.indexKey);
+    // Pages at one revision: one response for every entry of every partition would pass grpc-js' 4 MiB
+    // receive limit at a few thousand partitions, and a pass that always fails frees nothing.
+    for await (const page of store.rangePages(MetaKeys.partitionsPrefix, { pageSize: MARK_PAGE_KEYS })) {
+      for (const kv of page.kvs) {
+        const parsed = parsePartitionKey(kv.key);
+        if (parsed === null || !parsed.suffix.startsWith('log/')) continue;
+        const entry = decodeLogEntry(kv.value);
+        referenced.add(entry.objectKey);
+        if (entry.indexKey !== undefined) referenced.add(entry.indexKey);
+      }
+      if (this.#closed) return 0;
     }
     const nowMs = this.#now();
     const doomed: string[] = [];
     const stillUnreferenced = new Map<string, number>();
-    for (const info of listed) {
-      if (referenced.has(info.key) || nowMs - info.modifiedMs < this.#orphanGraceMs) continue;
-      const since = this.#unreferencedSince.get(info.key) ?? nowMs;
-      if (nowMs - since >= this.#deleteDelayMs) doomed.push(info.key);
-      else stillUnreferenced.set(info.key, since);
+    for (const key of listed) {
+      if (referenced.has(key)) continue;
+      const since = this.#unreferencedSince.get(key) ?? nowMs;
+      // An object this collector saw referenced last pass was committed: only readers that resolved its
+      // entry just before it was dropped need it (file.delete.delay.ms). Any other may be an upload whose
+      // commit is still running, so it also waits out orphanGraceMs. Both ages are measured on this
+      // process's monotonic clock from its own observations, never from the object's mtime, so a
+      // broker or object-store clock that is off cannot make a fresh upload look old.
+      const waitMs = this.#referencedLastPass.has(key) || this.#unreferencedAfterUse.has(key) ? this.#deleteDelayMs : Math.max(this.#orphanGraceMs, this.#deleteDelayMs);
+      if (nowMs - since >= waitMs) doomed.push(key);
+      else stillUnreferenced.set(key, since);
     }
     // Forget objects that are gone or referenced again; keep the clock of the others.
+    const afterUse = new Set<string>();
+    for (const key of stillUnreferenced.keys()) if (this.#referencedLastPass.has(key) || this.#unreferencedAfterUse.has(key)) afterUse.add(key);
+    this.#unreferencedAfterUse = afterUse;
     this.#unreferencedSince.clear();
     for (const [key, since] of stillUnreferenced) this.#unreferencedSince.set(key, since);
+    this.#referencedLastPass = referenced;
     for (let i = 0; i < doomed.length; i += 1_000) await objects.delete(doomed.slice(i, i + 1_000));
     if (doomed.length > 0) log.info({ objects: doomed.length }, 'deleted objects no log entry references');
     return doomed.length;

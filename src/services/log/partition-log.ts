@@ -11,14 +11,14 @@ import {
   lastSequence as batchLastSequence,
   maxTimestamp as batchMaxTimestamp,
   patchBaseOffset,
-  patchLogAppendTime,
   patchPartitionLeaderEpoch,
   producerEpoch as batchProducerEpoch,
   producerId as batchProducerId,
+  stampBatchTimestamps,
   validateBatch,
 } from '../../protocol/records/index.ts';
 import { PRODUCER_ID_EXPIRATION_MS_DEFAULT, ProducerStateTable, type ProducerBatch } from '../producers/producer-state.ts';
-import { topicConfigNumber, effectiveTopicConfig } from '../cluster/topic-configs.ts';
+import { timestampRules, topicConfigNumber } from '../cluster/topic-configs.ts';
 import type { OwnershipClaim } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { PartitionTail, type TailBudget } from './partition-tail.ts';
@@ -193,6 +193,7 @@ export class PartitionLog {
     if (refusal !== null) return Promise.resolve(refusal);
     this.#maybeExpireProducers();
     const maxMessageBytes = topicConfigNumber(topicConfigs, 'max.message.bytes');
+    const timestamps = timestampRules(topicConfigs, this.#now());
     let bytes = 0;
     for (let i = 0; i < batches.length; i++) {
       const batch = batches[i] as Buffer;
@@ -209,22 +210,28 @@ export class PartitionLog {
           this.state.logStartOffset,
         ));
       }
+      // After validation, before the producer check: maxTimestamp is the records' own from here on.
+      const stamped = stampBatchTimestamps(batch, timestamps);
+      if (stamped !== null) {
+        const recordErrors = stamped.kafkaError === 'CORRUPT_MESSAGE' ? [] : [{ batchIndex: stamped.recordIndex ?? i, message: stamped.message }];
+        return Promise.resolve(failure(ErrorCode[stamped.kafkaError], stamped.message, this.state.logStartOffset, recordErrors));
+      }
       bytes += batch.length;
     }
     if (batches.length === 0) return Promise.resolve(failure(ErrorCode.CORRUPT_MESSAGE, 'produce request carried no record batch', this.state.logStartOffset));
-    const logAppendTime = effectiveTopicConfig(topicConfigs, 'message.timestamp.type') === 'LogAppendTime';
-    if (this.#scheduler.mustWait(bytes)) return this.#appendAfterWait(batches, bytes, logAppendTime);
-    return this.#assign(batches, bytes, logAppendTime, false);
+    const appendTimeMs = timestamps.logAppendTimeMs;
+    if (this.#scheduler.mustWait(bytes)) return this.#appendAfterWait(batches, bytes, appendTimeMs);
+    return this.#assign(batches, bytes, appendTimeMs, false);
   }
 
-  async #appendAfterWait(batches: readonly Buffer[], bytes: number, logAppendTime: boolean): Promise<AppendResult> {
+  async #appendAfterWait(batches: readonly Buffer[], bytes: number, appendTimeMs: number): Promise<AppendResult> {
     await this.#scheduler.waitForRoom(bytes);
     const refusal = this.#refusal();
     if (refusal !== null) {
       this.#scheduler.cancelReservation(bytes);
       return refusal;
     }
-    return this.#assign(batches, bytes, logAppendTime, true);
+    return this.#assign(batches, bytes, appendTimeMs, true);
   }
 
   #refusal(): AppendResult | null {
@@ -243,13 +250,13 @@ export class PartitionLog {
    * Sequence check, offset assignment and producer-state update in one synchronous step, so no other
    * append of this partition can come between them (idempotence.md).
    */
-  #assign(batches: readonly Buffer[], bytes: number, logAppendTime: boolean, reserved: boolean): Promise<AppendResult> {
+  #assign(batches: readonly Buffer[], bytes: number, appendTimeMs: number, reserved: boolean): Promise<AppendResult> {
     const checked = this.#checkProducers(batches);
     if (!Array.isArray(checked)) {
       if (reserved) this.#scheduler.cancelReservation(bytes);
       return checked;
     }
-    const pending = this.#assignOffsets(batches, bytes, logAppendTime, reserved);
+    const pending = this.#assignOffsets(batches, bytes, appendTimeMs, reserved);
     if (checked.length > 0) {
       pending.producerBatches = checked;
       for (const b of checked) {
@@ -309,15 +316,14 @@ export class PartitionLog {
     return pending.promise.then((result) => (result.errorCode === ErrorCode.NONE ? { ...success, logStartOffset: result.logStartOffset, logAppendTimeMs: result.logAppendTimeMs } : result));
   }
 
-  #assignOffsets(batches: readonly Buffer[], bytes: number, logAppendTime: boolean, reserved: boolean): PendingAppend {
+  /** `appendTimeMs`: the LogAppendTime already stamped on the batches (stampBatchTimestamps), or -1. */
+  #assignOffsets(batches: readonly Buffer[], bytes: number, appendTimeMs: number, reserved: boolean): PendingAppend {
     const baseOffset = this.#nextOffset;
-    const appendTimeMs = logAppendTime ? this.#now() : -1;
     let next = baseOffset;
     let maxTs = -1;
     for (const batch of batches) {
       patchBaseOffset(batch, BigInt(next));
       patchPartitionLeaderEpoch(batch, this.claim.epoch);
-      if (logAppendTime) patchLogAppendTime(batch, BigInt(appendTimeMs));
       const ts = Number(batchMaxTimestamp(batch));
       if (ts > maxTs) maxTs = ts;
       next += lastOffsetDelta(batch) + 1;

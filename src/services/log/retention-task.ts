@@ -32,9 +32,14 @@ export function retentionStart(state: PartitionState, retentionMs: number, reten
   const live = state.entries.filter((e) => e.lastOffset >= start);
   if (retentionMs >= 0) {
     const cutoff = nowMs - retentionMs;
-    // maxTimestamp -1 (no timestamp known) never expires by time.
+    // maxTimestamp is computed by the broker from the records (stampBatchTimestamps), and a record more
+    // than message.timestamp.after.max.ms ahead is refused, so one client's clock cannot hold the log.
+    // An entry without any record timestamp (-1: records sent with NO_TIMESTAMP) has no age of its own;
+    // it is at least as old as the next entry that has one, and goes with it (Kafka falls back to the
+    // segment file's mtime for the same case).
     for (const entry of live) {
-      if (entry.maxTimestamp < 0 || entry.maxTimestamp >= cutoff) break;
+      if (entry.maxTimestamp < 0) continue;
+      if (entry.maxTimestamp >= cutoff) break;
       start = Math.max(start, entry.lastOffset + 1);
     }
   }

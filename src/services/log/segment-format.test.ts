@@ -6,12 +6,14 @@ import {
   decodeSegment,
   decodeSegmentIndex,
   encodeSegment,
+  encodeSegmentIndex,
   indexBlock,
   SEGMENT_FOOTER_BYTES,
   SEGMENT_HEADER_BYTES,
   SEGMENT_KEY_PATTERN,
   segmentIndexKey,
   segmentKey,
+  timeSearchStart,
 } from './segment-format.ts';
 
 /** Contiguous batches of `perBatch` records each, offsets from `base`. */
@@ -50,13 +52,14 @@ test('segment: KAFS header, raw batches, footer with CRC32C of the batches and l
   assert.throws(() => decodeSegment(bad), { code: 'KSC_OBJECT_CORRUPT' });
 });
 
-test('index: IDX\\0 header and 12-byte (offset, position) entries at batch boundaries, sparse by bytes', () => {
+test('index: IDX\\0 header and 12-byte (offset, position) entries at batch boundaries, sparse by bytes, then the time index', () => {
   const input = batches(10, 2);
   const every = encodeSegment(input, 0, 1);
   assert.equal(every.index.toString('latin1', 0, 4), 'IDX\0');
   assert.equal(every.index.readUInt16BE(4), 1);
   assert.equal(every.index.readInt32BE(6), 10);
-  assert.equal(every.index.length, 16 + 10 * 12);
+  assert.equal(every.index.readUInt16BE(14), 1, 'TIME_INDEX flag');
+  assert.equal(every.index.length, 16 + 10 * 12 + 10 * 8);
   const parsed = decodeSegmentIndex(every.index);
   assert.deepEqual(parsed.entries.map((e) => e.offset), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
   assert.deepEqual(parsed.entries.map((e) => e.position), every.positions);
@@ -69,6 +72,33 @@ test('index: IDX\\0 header and 12-byte (offset, position) entries at batch bound
   const sparse = decodeSegmentIndex(encodeSegment(input, 0, size * 3).index);
   assert.deepEqual(sparse.entries.map((e) => e.offset), [0, 6, 12, 18]);
   assert.equal(sparse.interval, size * 3);
+  // Batch i's records carry timestamp 1000 + i: each block's maximum is its last batch's.
+  assert.deepEqual(sparse.entries.map((e) => e.maxTimestamp), [1_002, 1_005, 1_008, 1_009]);
+});
+
+test('an index without the time flag (KafScale, or written before it) still decodes, without times', () => {
+  const entries = [{ offset: 0, position: 32 }, { offset: 10, position: 500 }];
+  const plain = encodeSegmentIndex(entries, 4096);
+  assert.equal(plain.length, 16 + 2 * 12);
+  assert.equal(plain.readUInt16BE(14), 0);
+  assert.deepEqual(decodeSegmentIndex(plain).entries, entries);
+  assert.equal(timeSearchStart(entries, 3, 99), 3, 'no times: search from the start');
+  const truncated = encodeSegmentIndex(entries.map((e) => ({ ...e, maxTimestamp: 1 })), 4096).subarray(0, 16 + 2 * 12 + 8);
+  assert.throws(() => decodeSegmentIndex(truncated), { code: 'KSC_OBJECT_CORRUPT' });
+});
+
+test('timeSearchStart: the first block at or after the offset whose maximum reaches the target', () => {
+  const entries = [
+    { offset: 0, position: 32, maxTimestamp: 50 },
+    { offset: 10, position: 100, maxTimestamp: 200 },
+    { offset: 20, position: 200, maxTimestamp: 120 },
+    { offset: 30, position: 300, maxTimestamp: 300 },
+  ];
+  assert.equal(timeSearchStart(entries, 0, 40), 0);
+  assert.equal(timeSearchStart(entries, 0, 100), 10);
+  assert.equal(timeSearchStart(entries, 15, 100), 15, 'inside the qualifying block');
+  assert.equal(timeSearchStart(entries, 20, 150), 30, 'block 1 ends before offset 20');
+  assert.equal(timeSearchStart(entries, 0, 301), null);
 });
 
 test('indexBlock: the block holding an offset, clipped to the entry range, whole batches', () => {

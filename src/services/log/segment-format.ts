@@ -6,9 +6,12 @@
  *                                 messageCount i32 | createdMs i64 | reserved u32 = 0
  *                    raw Kafka RecordBatches (magic 2), contiguous, in offset order
  *                    footer 16 B  CRC32C u32 of the batch bytes | lastOffset i64 | "END!"
- *   index `.index`:  header 16 B  "IDX\0" | version u16 = 1 | entryCount i32 | interval i32 | reserved u16 = 0
+ *   index `.index`:  header 16 B  "IDX\0" | version u16 = 1 | entryCount i32 | interval i32 | flags u16
  *                    entryCount × 12 B: offset i64 (a batch's baseOffset) | position i32 (absolute byte
  *                    position of that batch in the segment object)
+ *                    flags bit 0 (TIME_INDEX): then entryCount × 8 B: maxTimestamp i64 of the batches from
+ *                    that entry to the next (a sparse time index: ListOffsets by time picks the one block
+ *                    to GET). KafScale's field is reserved (0) there; an index without the bit has no times.
  *
  * The index is sparse: the first batch, then the first batch starting at least `interval` bytes after the
  * previous entry (KafScale counts messages there; we count bytes, because the index exists to turn a fetch
@@ -24,7 +27,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { crc32c } from '@node-rs/crc32';
-import { lastOffsetDelta, recordCount } from '../../protocol/records/index.ts';
+import { lastOffsetDelta, maxTimestamp as batchMaxTimestamp, recordCount } from '../../protocol/records/index.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 
 export const SEGMENT_MAGIC = 'KAFS';
@@ -36,6 +39,8 @@ export const INDEX_MAGIC = 'IDX\0';
 export const INDEX_VERSION = 1;
 export const INDEX_HEADER_BYTES = 16;
 export const INDEX_ENTRY_BYTES = 12;
+export const INDEX_TIME_BYTES = 8;
+export const INDEX_FLAG_TIME_INDEX = 0x0001;
 /** One index entry (= one read block) per this many batch bytes by default. */
 export const INDEX_INTERVAL_DEFAULT_BYTES = 1024 * 1024;
 /** Positions are i32 in KafScale's index: a segment can never be larger. */
@@ -46,6 +51,8 @@ export const SEGMENT_KEY_PATTERN = /^(.+)\/segments\/([0-9a-f-]{36})\/(\d{10})\/
 export interface IndexEntry {
   readonly offset: number;
   readonly position: number;
+  /** Largest batch maxTimestamp from this entry to the next (absent in indexes without a time index). */
+  readonly maxTimestamp?: number;
 }
 
 export interface EncodedSegment {
@@ -76,6 +83,7 @@ export function encodeSegment(batches: readonly Buffer[], createdMs: number, ind
   const chunks: Buffer[] = [Buffer.alloc(SEGMENT_HEADER_BYTES)];
   const positions: number[] = [];
   const indexEntries: IndexEntry[] = [];
+  const blockMax: number[] = [];
   let position = SEGMENT_HEADER_BYTES;
   let lastIndexed = -Infinity;
   let messageCount = 0;
@@ -84,8 +92,12 @@ export function encodeSegment(batches: readonly Buffer[], createdMs: number, ind
     positions.push(position);
     if (position - lastIndexed >= indexIntervalBytes) {
       indexEntries.push({ offset: batchOffsets(batch).base, position });
+      blockMax.push(-1);
       lastIndexed = position;
     }
+    // Batch maxTimestamps are the broker's own (stampBatchTimestamps), so the block maximum is exact.
+    const ts = Number(batchMaxTimestamp(batch));
+    if (ts > blockMax[blockMax.length - 1]!) blockMax[blockMax.length - 1] = ts;
     chunks.push(batch);
     crc = crc32c(batch, crc);
     messageCount += recordCount(batch);
@@ -106,21 +118,30 @@ export function encodeSegment(batches: readonly Buffer[], createdMs: number, ind
   footer.writeBigInt64BE(BigInt(lastOffset), 4);
   footer.write(SEGMENT_FOOTER_MAGIC, 12, 'latin1');
   chunks.push(footer);
-  return { chunks, sizeBytes, index: encodeSegmentIndex(indexEntries, indexIntervalBytes), indexEntries, baseOffset, lastOffset, positions };
+  const timed = indexEntries.map((e, i) => ({ ...e, maxTimestamp: blockMax[i]! }));
+  return { chunks, sizeBytes, index: encodeSegmentIndex(timed, indexIntervalBytes), indexEntries: timed, baseOffset, lastOffset, positions };
 }
 
+/** With a time index when every entry carries its block's maxTimestamp. */
 export function encodeSegmentIndex(entries: readonly IndexEntry[], interval: number): Buffer {
-  const out = Buffer.alloc(INDEX_HEADER_BYTES + entries.length * INDEX_ENTRY_BYTES);
+  const timed = entries.every((e) => e.maxTimestamp !== undefined);
+  const out = Buffer.alloc(INDEX_HEADER_BYTES + entries.length * (INDEX_ENTRY_BYTES + (timed ? INDEX_TIME_BYTES : 0)));
   out.write(INDEX_MAGIC, 0, 'latin1');
   out.writeUInt16BE(INDEX_VERSION, 4);
   out.writeInt32BE(entries.length, 6);
   out.writeInt32BE(Math.min(interval, SEGMENT_MAX_BYTES), 10);
-  out.writeUInt16BE(0, 14);
+  out.writeUInt16BE(timed ? INDEX_FLAG_TIME_INDEX : 0, 14);
   let at = INDEX_HEADER_BYTES;
   for (const e of entries) {
     out.writeBigInt64BE(BigInt(e.offset), at);
     out.writeInt32BE(e.position, at + 8);
     at += INDEX_ENTRY_BYTES;
+  }
+  if (timed) {
+    for (const e of entries) {
+      out.writeBigInt64BE(BigInt(e.maxTimestamp ?? -1), at);
+      at += INDEX_TIME_BYTES;
+    }
   }
   return out;
 }
@@ -135,10 +156,14 @@ export function decodeSegmentIndex(data: Buffer): { interval: number; entries: I
   const version = data.readUInt16BE(4);
   if (version !== INDEX_VERSION) throw corrupt('segment index', `unknown version ${version}`);
   const count = data.readInt32BE(6);
-  if (count < 0 || data.length !== INDEX_HEADER_BYTES + count * INDEX_ENTRY_BYTES) throw corrupt('segment index', 'size does not match its entry count');
+  const timed = (data.readUInt16BE(14) & INDEX_FLAG_TIME_INDEX) !== 0;
+  if (count < 0 || data.length !== INDEX_HEADER_BYTES + count * (INDEX_ENTRY_BYTES + (timed ? INDEX_TIME_BYTES : 0))) throw corrupt('segment index', 'size does not match its entry count');
   const entries: IndexEntry[] = [];
+  const times = INDEX_HEADER_BYTES + count * INDEX_ENTRY_BYTES;
   for (let i = 0, at = INDEX_HEADER_BYTES; i < count; i++, at += INDEX_ENTRY_BYTES) {
-    entries.push({ offset: Number(data.readBigInt64BE(at)), position: data.readInt32BE(at + 8) });
+    const offset = Number(data.readBigInt64BE(at));
+    const position = data.readInt32BE(at + 8);
+    entries.push(timed ? { offset, position, maxTimestamp: Number(data.readBigInt64BE(times + i * INDEX_TIME_BYTES)) } : { offset, position });
   }
   return { interval: data.readInt32BE(10), entries };
 }
@@ -211,4 +236,20 @@ export function indexBlock(entries: readonly IndexEntry[], offset: number, byteS
     }
   }
   return { start: Math.min(start, byteEnd), end };
+}
+
+/**
+ * Where a search for the first record with timestamp ≥ `targetMs` at or after `fromOffset` starts: the
+ * first block of the sparse time index that holds offsets ≥ fromOffset and a batch that reaches the target.
+ * `fromOffset` itself for an index without times; null when no block of the segment qualifies.
+ */
+export function timeSearchStart(entries: readonly IndexEntry[], fromOffset: number, targetMs: number): number | null {
+  if (entries.length === 0 || entries.some((e) => e.maxTimestamp === undefined)) return fromOffset;
+  for (let i = 0; i < entries.length; i++) {
+    const next = entries[i + 1];
+    if (next !== undefined && next.offset <= fromOffset) continue; // the block ends before fromOffset
+    const e = entries[i]!;
+    if ((e.maxTimestamp ?? -1) >= targetMs) return Math.max(fromOffset, e.offset);
+  }
+  return null;
 }

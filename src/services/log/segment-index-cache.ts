@@ -49,7 +49,7 @@ export class SegmentIndexCache {
   }
 }
 
-/** Rough in-memory cost of a parsed index (two numbers and an object per entry). */
+/** Rough in-memory cost of a parsed index (two or three numbers and an object per entry). */
 function sizeOf(entries: readonly IndexEntry[]): number {
-  return 64 + entries.length * 48;
+  return 64 + entries.length * 56;
 }

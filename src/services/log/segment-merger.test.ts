@@ -14,12 +14,13 @@ import { pino } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
 import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
-import type { Lease, MetadataStore, Txn } from '../../storage/meta/metadata-store.ts';
+import { MAX_TXN_BYTES, type Lease, type MetadataStore, type Txn } from '../../storage/meta/metadata-store.ts';
 import { FsObjectStore } from '../../storage/object/fs-object-store.ts';
 import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
-import type { LogEntry } from './log-entry.ts';
+import { encodeLogEntry, type LogEntry } from './log-entry.ts';
+import { MAX_PRODUCER_ROWS_PER_ENTRY, retainedBatches } from '../producers/producer-state.ts';
 import { LogService, type TopicRef } from './log-service.ts';
 import { ObjectCollector } from './object-collector.ts';
 import { SEGMENT_KEY_PATTERN } from './segment-format.ts';
@@ -281,6 +282,45 @@ test('idempotent-producer state is carried into merged entries: a new owner stil
   assert.equal((await second.append(tp, 0, [idem(8n, 8, 'b8')])).baseOffset, 16);
 });
 
+test('producer rows in merged entries expire (producer.id.expiration.ms) and are capped, so the swap always fits the txn limit', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  const owned = env.service.owned(tp.id, 0)!;
+  // 25 flushes of 1,600 producers each: 40,000 producers that wrote once.
+  const ts = Date.now();
+  for (let a = 0; a < 25; a++) {
+    const batches = Array.from({ length: 1_600 }, (_, j) => encodeRecordBatch({ producerId: BigInt(a * 1_600 + j + 1), producerEpoch: 0, baseSequence: 0, records: [{ value: 'p', timestamp: BigInt(ts) }] }));
+    assert.equal((await env.service.append(tp, 0, batches)).errorCode, ErrorCode.NONE);
+  }
+  const rows = owned.state.entries.flatMap((e) => e.producers ?? []);
+  assert.equal(rows.length, 40_000);
+  // What a merge used to write: every row carried over. That entry alone is beyond the txn limit.
+  const carried = encodeLogEntry({ ...owned.state.entries[0]!, producers: retainedBatches(rows) });
+  assert.ok(carried.length > MAX_TXN_BYTES, `${carried.length} bytes`);
+
+  const merge = merger(env, { now: () => ts + 1_000, producerIdExpirationMs: 3_600_000 }, { maxWalEntries: 0 });
+  assert.equal((await merge.mergeOnce(owned)).outcome, 'merged');
+  assert.equal(owned.state.entries.length, 1);
+  const merged = owned.state.entries[0]!;
+  assert.equal(merged.producers?.length, MAX_PRODUCER_ROWS_PER_ENTRY, 'capped');
+  assert.ok(encodeLogEntry(merged).length < MAX_TXN_BYTES / 2);
+
+  // Expiry: partition 1 has old producers and one that wrote recently (its records are 58 min ahead of
+  // the old ones); a merge an hour after the old ones carries only the recent producer's rows.
+  assert.equal((await env.service.acquire(tp.id, 1)).errorCode, ErrorCode.NONE);
+  const p1 = env.service.owned(tp.id, 1)!;
+  for (let i = 0; i < 6; i++) {
+    const old = encodeRecordBatch({ producerId: BigInt(100 + i), producerEpoch: 0, baseSequence: 0, records: [{ value: 'old', timestamp: BigInt(ts) }] });
+    const fresh = encodeRecordBatch({ producerId: 999_999n, producerEpoch: 0, baseSequence: i, records: [{ value: 'fresh', timestamp: BigInt(ts + 3_500_000) }] });
+    assert.equal((await env.service.append(tp, 1, [old, fresh])).errorCode, ErrorCode.NONE);
+  }
+  const expiring = merger(env, { now: () => ts + 3_600_000, producerIdExpirationMs: 3_600_000 }, { maxWalEntries: 0 });
+  assert.equal((await expiring.mergeOnce(p1)).outcome, 'merged');
+  assert.equal(p1.state.entries.length, 1);
+  assert.deepEqual((p1.state.entries[0]!.producers ?? []).map((b) => [b.producerId, b.lastSeq]), [1, 2, 3, 4, 5].map((seq) => [999_999n, seq]));
+});
+
 test("the service's background merger merges owned partitions on its own", async (t) => {
   const env = await makeEnv(t);
   const service = await LogService.open({
@@ -324,6 +364,14 @@ test('ListOffsets answers the same after a merge and searches a segment by index
   const other = await freshReader(t, env);
   env.gotBytes = 0;
   assert.equal((await other.listOffsets(tp.id, 0, { timestampMs: 10_003 })).offset, 1);
+  assert.ok(env.gotBytes < (entry.byteEnd - entry.byteStart) / 5, `GET ${env.gotBytes} bytes`);
+  // A time near the end: the sparse time index names the last block; the blocks before it are not read.
+  const late = await freshReader(t, env);
+  env.gotBytes = 0;
+  assert.equal((await late.listOffsets(tp.id, 0, { timestampMs: 10_595 })).offset, 119);
+  assert.ok(env.gotBytes < (entry.byteEnd - entry.byteStart) / 5, `GET ${env.gotBytes} bytes`);
+  env.gotBytes = 0;
+  assert.equal((await late.listOffsets(tp.id, 0, 'maxTimestamp')).offset, 119);
   assert.ok(env.gotBytes < (entry.byteEnd - entry.byteStart) / 5, `GET ${env.gotBytes} bytes`);
 });
 

@@ -24,7 +24,7 @@ import type { MetadataStore, TxnOp, Compare, KeyValue } from '../../storage/meta
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { topicConfigNumber } from '../cluster/topic-configs.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
-import { retainedBatches, type ProducerBatch } from '../producers/producer-state.ts';
+import { liveProducerRows, PRODUCER_ID_EXPIRATION_MS_DEFAULT, type ProducerBatch } from '../producers/producer-state.ts';
 import { encodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { PartitionLog } from './partition-log.ts';
 import { encodeSegment, INDEX_INTERVAL_DEFAULT_BYTES, SEGMENT_FOOTER_BYTES, segmentIndexKey, segmentKey } from './segment-format.ts';
@@ -70,6 +70,8 @@ export interface SegmentMergerOptions {
   readonly indexIntervalBytes?: number;
   readonly intervalMs?: number;
   readonly now?: () => number;
+  /** producer.id.expiration.ms: producer rows idle this long are not carried into a merged entry. */
+  readonly producerIdExpirationMs?: number;
 }
 
 export interface MergeResult {
@@ -195,6 +197,7 @@ export class SegmentMerger {
     await this.#o.objects.put(key, segment.chunks, { background: true });
     this.segmentsWritten++;
 
+    const nowMs = this.#now();
     const byteOf = (batchIndex: number): number => segment.positions[batchIndex] ?? segment.sizeBytes - SEGMENT_FOOTER_BYTES;
     const swapped = await this.#o.logs.exclusive(log, async () => {
       let done = 0;
@@ -215,7 +218,7 @@ export class SegmentMerger {
           maxTimestamp: Math.max(...chunk.map((e) => e.maxTimestamp)),
           batchCount: chunk.reduce((n, e) => n + e.batchCount, 0),
           epoch: log.epoch,
-          ...(producers.length > 0 ? { producers: retainedBatches(producers) } : {}),
+          ...(producers.length > 0 ? { producers: liveProducerRows(producers, nowMs, this.#o.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT) } : {}),
           indexKey,
         };
         const ok = await this.#swap(log, chunk, chunkRevisions, entry);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import { decodeProducerBatches, encodeProducerBatches, ProducerStateTable, retainedBatches, type ProducerBatch } from './producer-state.ts';
+import { decodeProducerBatches, encodeProducerBatches, liveProducerRows, ProducerStateTable, retainedBatches, type ProducerBatch } from './producer-state.ts';
 
 function b(producerId: bigint, epoch: number, firstSeq: number, lastSeq: number, firstOffset: number, timestampMs = 0): ProducerBatch {
   return { producerId, epoch, firstSeq, lastSeq, firstOffset, lastOffset: firstOffset + (lastSeq - firstSeq), timestampMs };
@@ -40,4 +40,16 @@ test('expiry drops producers idle for the expiration; clone is independent', () 
   assert.ok(copy.get(1n) !== undefined);
   copy.apply(b(2n, 0, 1, 1, 2, 6_000));
   assert.equal(table.get(2n)!.batches.length, 1);
+});
+
+test('rows carried into a merged entry: expired producers dropped, then the most recently active kept within the cap', () => {
+  // Producer 1 is idle since 1_000; 2 wrote at 5_000 (old rows) and again at 9_000; 3 at 8_000; 4 at 9_500.
+  const rows = [b(1n, 0, 0, 0, 0, 1_000), b(2n, 0, 0, 0, 1, 5_000), b(3n, 0, 0, 0, 2, 8_000), b(2n, 0, 1, 1, 3, 9_000), b(4n, 0, 0, 0, 4, 9_500)];
+  const live = liveProducerRows(rows, 10_000, 6_000);
+  assert.deepEqual(live.map((r) => [r.producerId, r.firstSeq]), [[2n, 0], [3n, 0], [2n, 1], [4n, 0]], 'producer 1 expired; 2 is judged by its newest row');
+  // Cap of 3 rows: producer 2 (2 rows, last 9_000) and 4 (9_500) fit; 3 (8_000) is the least recent.
+  assert.deepEqual(liveProducerRows(rows, 10_000, 6_000, 3).map((r) => [r.producerId, r.firstSeq]), [[2n, 0], [2n, 1], [4n, 0]]);
+  // Retention of 5 per producer still applies.
+  const many = Array.from({ length: 8 }, (_, i) => b(9n, 0, i, i, i, 10_000));
+  assert.deepEqual(liveProducerRows(many, 10_000, 6_000).map((r) => r.firstSeq), [3, 4, 5, 6, 7]);
 });

@@ -169,3 +169,41 @@ export function decodeProducerBatches(rows: unknown): ProducerBatch[] {
   }
   return out;
 }
+
+/**
+ * Producer rows a merged log entry may hold: no segment can carry more (≈ 70 bytes each when encoded, so
+ * ≈ 350 KB), which keeps every merge's swap txn far inside the metadata store's byte limit.
+ */
+export const MAX_PRODUCER_ROWS_PER_ENTRY = 5_000;
+
+/**
+ * The rows a merge carries into its entry: per producer its last PRODUCER_BATCHES_RETAINED batches, minus
+ * producers idle for `expirationMs` at `nowMs` (producer.id.expiration.ms, as the owner's table expires
+ * them) — without this a segment re-merged again and again would carry every producer that ever wrote to
+ * the partition until its swap txn no longer fits. Beyond `maxRows` the least recently active producers
+ * are left out (their state lives on in the owner's table; only a failover forgets them early).
+ */
+export function liveProducerRows(batches: readonly ProducerBatch[], nowMs: number, expirationMs: number, maxRows = MAX_PRODUCER_ROWS_PER_ENTRY): ProducerBatch[] {
+  const lastSeen = new Map<bigint, number>();
+  for (const b of batches) {
+    const seen = lastSeen.get(b.producerId);
+    if (seen === undefined || b.timestampMs > seen) lastSeen.set(b.producerId, b.timestampMs);
+  }
+  for (const [id, last] of lastSeen) if (nowMs - last >= expirationMs) lastSeen.delete(id);
+  let kept = retainedBatches(batches.filter((b) => lastSeen.has(b.producerId)));
+  if (kept.length > maxRows) {
+    const byRecency = [...lastSeen.entries()].sort((a, b) => b[1] - a[1]);
+    const allowed = new Set<bigint>();
+    let rows = 0;
+    const perProducer = new Map<bigint, number>();
+    for (const b of kept) perProducer.set(b.producerId, (perProducer.get(b.producerId) ?? 0) + 1);
+    for (const [id] of byRecency) {
+      const n = perProducer.get(id) ?? 0;
+      if (rows + n > maxRows) break;
+      rows += n;
+      allowed.add(id);
+    }
+    kept = kept.filter((b) => allowed.has(b.producerId));
+  }
+  return kept;
+}

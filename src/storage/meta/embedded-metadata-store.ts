@@ -194,6 +194,32 @@ export class EmbeddedMetadataStore implements MetadataStore {
     return { kvs: this.#range(prefix, options?.limit), revision: this.#currentRevision() };
   }
 
+  /** One LMDB read transaction (a snapshot) serves every page; it is released when iteration ends. */
+  async *rangePages(prefix: string, options: { readonly pageSize: number }): AsyncIterable<RangeResult> {
+    this.#checkOpen();
+    const pageSize = Math.max(1, options.pageSize);
+    const transaction = this.#root.useReadTransaction();
+    try {
+      const revision = this.#state.get('revision', { transaction }) ?? 1;
+      const start = Buffer.from(prefix, 'utf8');
+      const bounds = prefix === '' ? {} : { start, end: prefixEnd(start) };
+      let page: KeyValue[] = [];
+      let yielded = false;
+      for (const { key, value } of this.#kv.getRange({ ...bounds, transaction })) {
+        page.push(toKeyValue(key.toString('utf8'), value));
+        if (page.length === pageSize) {
+          yield { kvs: page, revision };
+          yielded = true;
+          page = [];
+          this.#checkOpen();
+        }
+      }
+      if (page.length > 0 || !yielded) yield { kvs: page, revision };
+    } finally {
+      transaction.done();
+    }
+  }
+
   async put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {
     const op: TxnOp = options?.lease === undefined ? { type: 'put', key, value } : { type: 'put', key, value, lease: options.lease };
     return (await this.txn({ compare: [], success: [op] })).revision;

@@ -125,6 +125,12 @@ function isCompaction(error: unknown): boolean {
   return /compact/i.test(message) || /^Watcher canceled: ?$/.test(message.trim());
 }
 
+/** grpc-js refusing a response over its receive limit ("Received message larger than max"). */
+function isResponseTooLarge(error: unknown): boolean {
+  const text = `${String(error)} ${String((error as Error).cause ?? '')}`;
+  return /larger than max|RESOURCE_EXHAUSTED/i.test(text) || (error as { code?: string }).code === 'KSC_META_TXN_TOO_LARGE';
+}
+
 class EtcdWatch implements Watch {
   #watcher: Watcher;
   #handler: WatchHandler;
@@ -316,6 +322,42 @@ export class EtcdMetadataStore implements MetadataStore {
     const response = await callWithTimeout('range', this.#timeoutMs, (deadline) =>
       this.#client.kv.range({ ...this.#prefixRange(prefix), ...(options?.limit === undefined ? {} : { limit: options.limit }) }, { deadline }));
     return { kvs: response.kvs.map((kv) => toKeyValue(kv, this.#strip)), revision: Number(response.header.revision) };
+  }
+
+  /**
+   * Pages of `limit` keys, the first at the current revision and every later one pinned to it
+   * (`revision`), each starting just after the previous page's last key.
+   */
+  async *rangePages(prefix: string, options: { readonly pageSize: number }): AsyncIterable<RangeResult> {
+    this.#checkOpen();
+    let pageSize = Math.max(1, options.pageSize);
+    const { key: first, range_end } = this.#prefixRange(prefix);
+    let key = first;
+    let revision: number | undefined;
+    for (;;) {
+      const request = { key, range_end, limit: pageSize, ...(revision === undefined ? {} : { revision }) };
+      let response;
+      try {
+        response = await callWithTimeout('range page', this.#timeoutMs, (deadline) => this.#client.kv.range(request, { deadline }));
+      } catch (error) {
+        // A page of large values can still pass the client's 4 MiB receive limit: halve and retry.
+        if (pageSize > 1 && isResponseTooLarge(error)) {
+          pageSize = Math.ceil(pageSize / 2);
+          continue;
+        }
+        if (revision !== undefined && (isCompaction(error) || isCompaction((error as Error).cause))) {
+          throw new KafscaleError('KSC_META_COMPACTED', `etcd compacted revision ${revision} while a paginated range over "${prefix}" was reading it; read it again`, { cause: error });
+        }
+        throw error;
+      }
+      revision ??= Number(response.header.revision);
+      const kvs = response.kvs.map((kv) => toKeyValue(kv, this.#strip));
+      yield { kvs, revision };
+      const last = response.kvs.at(-1);
+      if (!response.more || last === undefined) return;
+      key = Buffer.concat([last.key, Buffer.from([0])]);
+      this.#checkOpen();
+    }
   }
 
   async put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {

@@ -24,6 +24,20 @@ export class InstrumentedMetadataStore implements MetadataStore {
     return this.#observe('range', this.#inner.range(prefix, options));
   }
 
+  /** Counted as one `range` per page. */
+  async *rangePages(prefix: string, options: { readonly pageSize: number }): AsyncIterable<RangeResult> {
+    const pages = this.#inner.rangePages(prefix, options)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await this.#observe('range', pages.next());
+        if (next.done === true) return;
+        yield next.value;
+      }
+    } finally {
+      await pages.return?.();
+    }
+  }
+
   put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {
     return this.#observe('put', this.#inner.put(key, value, options));
   }

@@ -156,6 +156,48 @@ export function runMetadataStoreContract(name: string, factory: ContractFactory)
     assert.deepEqual((await store.range('none/')).kvs, []);
   });
 
+  it('rangePages reads every key in pages at one revision, whatever is written between pages', async ({ store }) => {
+    const keys = Array.from({ length: 25 }, (_, i) => `pg/${i.toString().padStart(3, '0')}`);
+    for (let i = 0; i < keys.length; i += 10) {
+      await store.txn({ compare: [], success: keys.slice(i, i + 10).map((key): TxnOp => ({ type: 'put', key, value: b(`v1-${key}`) })) });
+    }
+    await store.put('pg', b('outside'));
+    await store.put('ph/0', b('outside'));
+    const before = await store.revision();
+    const seen: KeyValue[] = [];
+    const revisions = new Set<number>();
+    let pages = 0;
+    for await (const page of store.rangePages('pg/', { pageSize: 10 })) {
+      pages++;
+      assert.ok(page.kvs.length <= 10);
+      revisions.add(page.revision);
+      seen.push(...page.kvs);
+      if (pages === 1) {
+        // After the first page: change a key not read yet, delete one, add one; none of it may show.
+        await store.put('pg/015', b('changed'));
+        await store.delete('pg/020');
+        await store.put('pg/0125', b('new'));
+      }
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual([...revisions], [before]);
+    assert.deepEqual(seen.map((kv) => kv.key), keys);
+    assert.deepEqual(seen.map((kv) => kv.value.toString()), keys.map((key) => `v1-${key}`));
+    // A fresh iteration sees the writes; an empty prefix gives one empty page; stopping early is fine.
+    const now: string[] = [];
+    for await (const page of store.rangePages('pg/', { pageSize: 100 })) now.push(...page.kvs.map((kv) => kv.key));
+    assert.equal(now.length, 25);
+    assert.ok(now.includes('pg/0125') && !now.includes('pg/020'));
+    const empty = [];
+    for await (const page of store.rangePages('none/', { pageSize: 10 })) empty.push(page.kvs.length);
+    assert.deepEqual(empty, [0]);
+    for await (const page of store.rangePages('pg/', { pageSize: 1 })) {
+      assert.equal(page.kvs.length, 1);
+      break;
+    }
+    await store.put('pg/after-break', b('writes still work'));
+  });
+
   it('txn compares against a missing key use zero values; value never matches', async ({ store }) => {
     const check = async (compare: Parameters<MetadataStore['txn']>[0]['compare'][number]): Promise<boolean> =>
       (await store.txn({ compare: [compare], success: [] })).succeeded;

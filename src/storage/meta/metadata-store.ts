@@ -116,6 +116,14 @@ export const MAX_TXN_BYTES = 1_400_000; // etcd's default request limit is 1.5 M
 export interface MetadataStore {
   get(key: string): Promise<KeyValue | null>;
   range(prefix: string, options?: { readonly limit?: number }): Promise<RangeResult>;
+  /**
+   * Every key under `prefix`, in key order, `pageSize` keys per page, all pages read at ONE revision
+   * (the first page's): a consistent snapshot however many keys there are and whatever is written
+   * meanwhile. For prefixes too large for one response (etcd clients refuse responses over 4 MiB).
+   * Throws KSC_META_COMPACTED when the store dropped that revision before the last page was read
+   * (etcd compaction); the caller starts over. Stop iterating early to release the snapshot.
+   */
+  rangePages(prefix: string, options: { readonly pageSize: number }): AsyncIterable<RangeResult>;
   put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number>;
   /** Returns the number of keys deleted. */
   delete(key: string): Promise<number>;
