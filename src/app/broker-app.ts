@@ -12,6 +12,8 @@ import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
 import { OwnerDirectory } from '../services/cluster/owner-directory.ts';
 import { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
+import { AclAuthorizer, ALLOW_ALL, type Authorizer } from '../services/security/acl-authorizer.ts';
+import { AclStore } from '../services/security/acl-store.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import { InstrumentedMetadataStore } from '../storage/meta/instrumented-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
@@ -134,6 +136,7 @@ export class BrokerApp {
     });
     this.#onClose('group topic watch', async () => stopTopicWatch());
 
+    const { authorizer, acls } = await this.#openAuthorization(meta);
     const app = this;
     const producerIds = new ProducerIdManager(meta);
     const settings = brokerSettings(config);
@@ -155,6 +158,8 @@ export class BrokerApp {
         return app.#currentSession().groups;
       },
       producerIds,
+      authorizer,
+      acls,
     };
     const requestMetrics = new RequestMetrics(this.metrics, { exists: (name) => topics.get(name) !== undefined, nameOf: (id) => topics.getById(id)?.name });
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed, request, response) => requestMetrics.observe(apiKey, failed, request, response));
@@ -241,6 +246,18 @@ export class BrokerApp {
         });
       },
     });
+  }
+
+  /** `KAFSCALE_AUTHORIZER=acl`: the ACL store's watch feeds the authorizer every change, on every broker. */
+  async #openAuthorization(meta: MetadataStore): Promise<{ authorizer: Authorizer; acls: AclStore | null }> {
+    const settings = this.config.authorization;
+    if (settings.authorizer !== 'acl') return { authorizer: ALLOW_ALL, acls: null };
+    const acls = await AclStore.open(meta, this.log.child({ component: 'acls' }));
+    this.#onClose('acl store', () => acls.close());
+    const authorizer = new AclAuthorizer({ superUsers: settings.superUsers, allowEveryoneIfNoAclFound: settings.allowEveryoneIfNoAclFound });
+    acls.subscribe((bindings) => authorizer.replace(bindings));
+    this.log.info({ acls: acls.list().length, superUsers: settings.superUsers, allowEveryoneIfNoAclFound: settings.allowEveryoneIfNoAclFound }, 'ACL authorizer on');
+    return { authorizer, acls };
   }
 
   #onClose(name: string, close: () => Promise<void>): void {

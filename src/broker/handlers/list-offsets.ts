@@ -4,6 +4,7 @@ import type { ListOffsetsResponse } from '../../protocol/messages/index.ts';
 import type { OffsetQuery } from '../../services/log/log-service.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 import { leaderEpochError } from './leader-epoch.ts';
 
 type PartitionResponse = ListOffsetsResponse['topics'][number]['partitions'][number];
@@ -25,6 +26,10 @@ export const listOffsetsApi = defineApi({
     const topics = [];
     for (const t of request.topics) {
       const partitions: PartitionResponse[] = [];
+      if (!allowed(context, Op.DESCRIBE, Resource.TOPIC, t.name)) {
+        topics.push({ name: t.name, partitions: t.partitions.map((p) => failed(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) });
+        continue;
+      }
       for (const p of t.partitions) partitions.push(await lookup(t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch, context));
       topics.push({ name: t.name, partitions });
     }

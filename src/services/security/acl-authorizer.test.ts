@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import { AclAuthorizer, ALLOW_ALL } from './acl-authorizer.ts';
 import { AclOperation as Op, AclPermission, filterMatches, invalidBinding, PatternType, ResourceType, type AclBinding, type AclBindingFilter } from './acl.ts';
 
-const alice = { principal: 'User:alice', host: '10.0.0.1' };
-const bob = { principal: 'User:bob', host: '10.0.0.2' };
+const alice = { principal: 'User:alice', remoteAddress: '10.0.0.1' };
+const bob = { principal: 'User:bob', remoteAddress: '10.0.0.2' };
 
 function acl(partial: Partial<AclBinding>): AclBinding {
   return {
@@ -82,17 +82,17 @@ describe('AclAuthorizer (Kafka StandardAuthorizer semantics)', () => {
   test("hosts: '*' matches every client, an IP only that client (IPv4-mapped IPv6 addresses too)", () => {
     const a = authorizer([acl({ host: '10.0.0.1' })]);
     assert.equal(a.authorize(alice, Op.READ, ResourceType.TOPIC, 'orders'), true);
-    assert.equal(a.authorize({ principal: 'User:alice', host: '::ffff:10.0.0.1' }, Op.READ, ResourceType.TOPIC, 'orders'), true);
-    assert.equal(a.authorize({ principal: 'User:alice', host: '10.0.0.9' }, Op.READ, ResourceType.TOPIC, 'orders'), false);
+    assert.equal(a.authorize({ principal: 'User:alice', remoteAddress: '::ffff:10.0.0.1' }, Op.READ, ResourceType.TOPIC, 'orders'), true);
+    assert.equal(a.authorize({ principal: 'User:alice', remoteAddress: '10.0.0.9' }, Op.READ, ResourceType.TOPIC, 'orders'), false);
     const deny = authorizer([acl({ resourceName: '*' }), acl({ host: '10.0.0.9', permission: AclPermission.DENY })]);
     assert.equal(deny.authorize(alice, Op.READ, ResourceType.TOPIC, 'orders'), true);
-    assert.equal(deny.authorize({ principal: 'User:alice', host: '10.0.0.9' }, Op.READ, ResourceType.TOPIC, 'orders'), false);
+    assert.equal(deny.authorize({ principal: 'User:alice', remoteAddress: '10.0.0.9' }, Op.READ, ResourceType.TOPIC, 'orders'), false);
   });
 
   test('super users are allowed everything, even against a DENY', () => {
     const a = authorizer([acl({ principal: 'User:admin', operation: Op.ALL, permission: AclPermission.DENY })], { superUsers: ['User:admin'] });
-    assert.equal(a.authorize({ principal: 'User:admin', host: '1.1.1.1' }, Op.WRITE, ResourceType.TOPIC, 'orders'), true);
-    assert.equal(a.authorize({ principal: 'User:admin', host: '1.1.1.1' }, Op.ALTER, ResourceType.CLUSTER, 'kafka-cluster'), true);
+    assert.equal(a.authorize({ principal: 'User:admin', remoteAddress: '1.1.1.1' }, Op.WRITE, ResourceType.TOPIC, 'orders'), true);
+    assert.equal(a.authorize({ principal: 'User:admin', remoteAddress: '1.1.1.1' }, Op.ALTER, ResourceType.CLUSTER, 'kafka-cluster'), true);
   });
 
   test('allow.everyone.if.no.acl.found: off denies by default; on opens only resources no ACL applies to', () => {

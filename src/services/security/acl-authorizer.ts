@@ -11,10 +11,13 @@ import {
   type ResourceTypeCode,
 } from './acl.ts';
 
-/** Who asks, from where: the authenticated principal (`User:alice`) and the client's IP address. */
+/**
+ * Who asks, from where: the authenticated principal (`User:alice`) and the client's IP address (a
+ * request context is one, so handlers pass theirs without building an object per check).
+ */
 export interface Requester {
   readonly principal: string;
-  readonly host: string;
+  readonly remoteAddress?: string;
 }
 
 /** The broker's authorization decisions; handlers ask it once per resource of a request. */
@@ -109,7 +112,7 @@ export class AclAuthorizer implements Authorizer {
     if (this.#superUsers.has(requester.principal)) return true;
     const index = this.#byType.get(resourceType);
     if (index === undefined) return this.#allowIfNoAcl;
-    const host = normalizeHost(requester.host);
+    const host = normalizeHost(requester.remoteAddress ?? '');
     const decision = new Decision();
     decision.check(index.literal.get(resourceName), requester.principal, host, operation);
     if (decision.denied) return false;
@@ -130,7 +133,7 @@ export class AclAuthorizer implements Authorizer {
    */
   authorizeByResourceType(requester: Requester, operation: AclOperationCode, resourceType: ResourceTypeCode): boolean {
     if (this.authorize(requester, operation, resourceType, 'hardcode')) return true;
-    const host = normalizeHost(requester.host);
+    const host = normalizeHost(requester.remoteAddress ?? '');
     const denyLiteral = new Set<string>();
     const denyPrefixed = new Set<string>();
     const allowLiteral: string[] = [];

@@ -22,7 +22,7 @@ test('ACLs written through one store instance reach another through the watch, a
   const reader = await AclStore.open(store, log);
   const authorizer = new AclAuthorizer({ superUsers: [], allowEveryoneIfNoAclFound: false });
   reader.subscribe((bindings) => authorizer.replace(bindings));
-  const alice = { principal: 'User:alice', host: '127.0.0.1' };
+  const alice = { principal: 'User:alice', remoteAddress: '127.0.0.1' };
 
   await writer.create([read, write, read]);
   assert.equal(writer.list().length, 2, 'a binding created twice is stored once');
