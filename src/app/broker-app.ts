@@ -46,6 +46,7 @@ export class BrokerApp {
   #session: BrokerSession | null = null;
   #recovering: Promise<void> | null = null;
   #sessionsStarted = 0;
+  #dispatcher: Dispatcher | null = null;
 
   constructor(config: KafscaleConfig, log: Logger) {
     this.config = config;
@@ -164,6 +165,7 @@ export class BrokerApp {
     const requestMetrics = new RequestMetrics(this.metrics, { exists: (name) => topics.get(name) !== undefined, nameOf: (id) => topics.getById(id)?.name });
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed, request, response) => requestMetrics.observe(apiKey, failed, request, response));
     this.#useScrapeSources(topics);
+    this.#dispatcher = dispatcher;
     gate.open(dispatcher);
 
     const ops = new OpsServer({
@@ -262,6 +264,14 @@ export class BrokerApp {
 
   #onClose(name: string, close: () => Promise<void>): void {
     this.#closers.push({ name, close });
+  }
+
+  /**
+   * The request dispatcher, for in-process tests that dispatch as a given principal (a connection
+   * context they build). Not reachable from the network: connections get their principal from the server.
+   */
+  get dispatcher(): RequestDispatcher | null {
+    return this.#dispatcher;
   }
 
   /** The current session's lease (tests revoke it to simulate a lost session; ops readiness). */
