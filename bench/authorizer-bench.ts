@@ -11,6 +11,7 @@
  *
  *   npm run bench:authorizer [-- --seconds 4 --connections 4 --inflight 32]
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { encodeRecordBatch } from '../src/protocol/records/index.ts';
 import { AclAuthorizer, ALLOW_ALL, type Authorizer } from '../src/services/security/acl-authorizer.ts';
@@ -49,7 +50,20 @@ function micro(authorizer: Authorizer, calls: number): number {
   return ns;
 }
 
-async function produceRun(authorizer: 'none' | 'acl', seconds: number, connections: number, inflight: number): Promise<{ requestsPerSecond: number; mibPerSecond: number }> {
+/** The process's user + system CPU time in ms (Linux /proc; clock ticks at 100 Hz). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+interface RunResult {
+  requestsPerSecond: number;
+  mibPerSecond: number;
+  /** Broker CPU per produce request: less sensitive to other load on the machine than throughput. */
+  cpuUsPerRequest: number;
+}
+
+async function produceRun(authorizer: 'none' | 'acl', seconds: number, connections: number, inflight: number): Promise<RunResult> {
   const env: Record<string, string> = { KAFSCALE_AUTO_CREATE_TOPICS: 'false' };
   // allow-everyone lets the ANONYMOUS setup connection create the first ACLs (no ACL names the cluster
   // yet); from then on every check below meets real bindings (the topic and the cluster have some).
@@ -74,6 +88,7 @@ async function produceRun(authorizer: 'none' | 'acl', seconds: number, connectio
     if (topics.topics[0]?.errorCode !== 0) throw new Error(`CreateTopics failed: ${topics.topics[0]?.errorCode}`);
     for (let i = 0; i < connections; i++) clients.push(await WireClient.connect(broker.host, broker.port, 'bench-authorizer'));
     const deadline = Date.now() + seconds * 1000;
+    const cpuBeforeMs = cpuMs(broker.pid);
     let requests = 0;
     const loops = clients.slice(1).flatMap((client, partition) => Array.from({ length: inflight }, () => ({ client, partition })));
     await Promise.all(loops.map(async ({ client, partition }) => {
@@ -85,7 +100,8 @@ async function produceRun(authorizer: 'none' | 'acl', seconds: number, connectio
         requests++;
       }
     }));
-    return { requestsPerSecond: requests / seconds, mibPerSecond: (requests * VALUE.length) / seconds / (1 << 20) };
+    const cpuUsPerRequest = ((cpuMs(broker.pid) - cpuBeforeMs) * 1000) / requests;
+    return { requestsPerSecond: requests / seconds, mibPerSecond: (requests * VALUE.length) / seconds / (1 << 20), cpuUsPerRequest };
   } finally {
     for (const client of clients) client.close();
     await broker.stop();
@@ -104,20 +120,23 @@ async function main(): Promise<void> {
   const allowAllNs = Math.min(micro(ALLOW_ALL, 2_000_000), micro(ALLOW_ALL, 2_000_000));
   console.log(`authorize(WRITE, TOPIC) with ${bindings().length} bindings: ${aclNs.toFixed(0)} ns/call; allow-all: ${allowAllNs.toFixed(1)} ns/call`);
 
-  const runs: { authorizer: 'none' | 'acl'; requestsPerSecond: number; mibPerSecond: number }[] = [];
-  for (const authorizer of ['none', 'acl', 'none', 'acl'] as const) {
+  const runs: ({ authorizer: 'none' | 'acl' } & RunResult)[] = [];
+  // ABBA order: a load drift on the shared machine weighs on both sides alike.
+  for (const authorizer of ['none', 'acl', 'acl', 'none'] as const) {
     const result = await produceRun(authorizer, seconds, connections, inflight);
     runs.push({ authorizer, ...result });
-    console.error(`produce 1 KiB, authorizer ${authorizer}: ${result.requestsPerSecond.toFixed(0)} req/s (${result.mibPerSecond.toFixed(2)} MiB/s)`);
+    console.error(`produce 1 KiB, authorizer ${authorizer}: ${result.requestsPerSecond.toFixed(0)} req/s (${result.mibPerSecond.toFixed(2)} MiB/s), broker CPU ${result.cpuUsPerRequest.toFixed(0)} µs/request`);
   }
-  const mean = (which: string) => {
+  const mean = (which: string, field: 'requestsPerSecond' | 'cpuUsPerRequest') => {
     const picked = runs.filter((r) => r.authorizer === which);
-    return picked.reduce((s, r) => s + r.requestsPerSecond, 0) / picked.length;
+    return picked.reduce((sum, r) => sum + r[field], 0) / picked.length;
   };
-  const off = mean('none');
-  const on = mean('acl');
-  console.log(`produce 1 KiB, 1 record per request, ${connections} connections x ${inflight} pipelined, ${seconds} s per run, 2 runs each: off ${off.toFixed(0)} req/s, on ${on.toFixed(0)} req/s (${(((on - off) / off) * 100).toFixed(1)} %)`);
-  console.log(`authorize cost per produce request: ${aclNs.toFixed(0)} ns = ${((aclNs / (1e9 / off)) * 100).toFixed(3)} % of the mean request interval at ${off.toFixed(0)} req/s per broker`);
+  const off = mean('none', 'requestsPerSecond');
+  const on = mean('acl', 'requestsPerSecond');
+  const cpuOff = mean('none', 'cpuUsPerRequest');
+  const cpuOn = mean('acl', 'cpuUsPerRequest');
+  console.log(`produce 1 KiB, 1 record per request, ${connections} connections x ${inflight} pipelined, ${seconds} s per run, 2 runs each (ABBA): off ${off.toFixed(0)} req/s, on ${on.toFixed(0)} req/s (${(((on - off) / off) * 100).toFixed(1)} %); broker CPU off ${cpuOff.toFixed(0)} µs/request, on ${cpuOn.toFixed(0)} µs/request (${(((cpuOn - cpuOff) / cpuOff) * 100).toFixed(1)} %)`);
+  console.log(`authorize cost per produce request: ${aclNs.toFixed(0)} ns = ${((aclNs / (cpuOff * 1000)) * 100).toFixed(2)} % of the broker CPU a 1 KiB produce request costs (${cpuOff.toFixed(0)} µs)`);
 }
 
 await main();
