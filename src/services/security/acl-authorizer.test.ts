@@ -147,6 +147,7 @@ describe('ACL bindings and filters', () => {
     assert.match(invalidBinding(acl({ principal: 'alice' })) ?? '', /Type:name/);
     assert.match(invalidBinding(acl({ resourceName: '' })) ?? '', /empty/);
     assert.match(invalidBinding(acl({ resourceType: ResourceType.CLUSTER, resourceName: 'c' })) ?? '', /kafka-cluster/);
+    assert.match(invalidBinding(acl({ principal: `User:${'x'.repeat(2_000)}` })) ?? '', /longer than/);
   });
 
   test('filters: ANY and null match everything; MATCH selects the bindings that apply to a name', () => {

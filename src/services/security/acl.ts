@@ -43,6 +43,8 @@ export interface AclBindingFilter {
   readonly permission: number;
 }
 
+const MAX_NAME_CHARS = 1_000;
+const MAX_HOST_CHARS = 255;
 const RESOURCE_TYPES = new Set<number>([ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLUSTER, ResourceType.TRANSACTIONAL_ID, ResourceType.DELEGATION_TOKEN, ResourceType.USER]);
 const CONCRETE_OPERATIONS = new Set<number>(Object.values(AclOperation).filter((op) => op >= AclOperation.ALL));
 
@@ -56,6 +58,10 @@ export function invalidBinding(binding: AclBinding): string | null {
   if (!RESOURCE_TYPES.has(binding.resourceType)) return `resource type ${binding.resourceType} is not a concrete resource type`;
   if (binding.patternType !== PatternType.LITERAL && binding.patternType !== PatternType.PREFIXED) return `pattern type ${binding.patternType} is not LITERAL (3) or PREFIXED (4)`;
   if (binding.resourceName === '') return 'the resource name is empty';
+  // Not Kafka rules: bounds that keep one CreateAcls inside the metadata store's transaction limits.
+  if (binding.resourceName.length > MAX_NAME_CHARS) return `the resource name is longer than ${MAX_NAME_CHARS} characters`;
+  if (binding.principal.length > MAX_NAME_CHARS) return `the principal is longer than ${MAX_NAME_CHARS} characters`;
+  if (binding.host.length > MAX_HOST_CHARS) return `the host is longer than ${MAX_HOST_CHARS} characters; use an IP address or '*'`;
   if (binding.resourceType === ResourceType.CLUSTER && binding.resourceName !== CLUSTER_RESOURCE_NAME) return `the cluster resource is named '${CLUSTER_RESOURCE_NAME}'`;
   if (!/^[^:]+:.+$/.test(binding.principal)) return `principal '${binding.principal}' is not of the form Type:name (e.g. User:alice)`;
   if (binding.host === '') return "the host is empty; use '*' for every host";
