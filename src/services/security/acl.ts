@@ -20,7 +20,6 @@ export * from '../../protocol/acl-codes.ts';
 export const WILDCARD = '*';
 /** The principal that matches every principal. */
 export const WILDCARD_PRINCIPAL = 'User:*';
-export const ANONYMOUS_PRINCIPAL = 'User:ANONYMOUS';
 
 export interface AclBinding {
   readonly resourceType: ResourceTypeCode;
