@@ -56,6 +56,22 @@ test('add (principals × hosts × operations × resources), list as table and JS
   assert.equal((JSON.parse(ok(await cli(['acls', 'list', '--json'])).stdout) as Row[]).length, 2);
 });
 
+test("--producer / --consumer add kafka-acls.sh's sets", async () => {
+  // --idempotent puts an ACL on the cluster, which ends allow-everyone there: keep this (ANONYMOUS) CLI able to manage ACLs.
+  ok(await cli(['acls', 'add', '--allow-principal', 'User:ANONYMOUS', '--operation', 'Alter', '--operation', 'Describe', '--cluster']));
+  const producer = JSON.parse(ok(await cli(['acls', 'add', '--allow-principal', 'User:svc', '--producer', '--idempotent', '--topic', 'svc-', '--resource-pattern-type', 'prefixed', '--json'])).stdout) as Row[];
+  assert.deepEqual(producer.map((r) => `${r.resourceType}:${r.name}:${r.patternType}:${r.operation}`).sort(), [
+    'CLUSTER:kafka-cluster:LITERAL:IDEMPOTENT_WRITE', 'TOPIC:svc-:PREFIXED:CREATE', 'TOPIC:svc-:PREFIXED:DESCRIBE', 'TOPIC:svc-:PREFIXED:WRITE',
+  ]);
+  const consumer = JSON.parse(ok(await cli(['acls', 'add', '--allow-principal', 'User:svc', '--consumer', '--topic', 'orders2', '--group', 'svc-group', '--json'])).stdout) as Row[];
+  assert.deepEqual(consumer.map((r) => `${r.resourceType}:${r.name}:${r.operation}`).sort(), ['GROUP:svc-group:READ', 'TOPIC:orders2:DESCRIBE', 'TOPIC:orders2:READ']);
+  const noGroup = await cli(['acls', 'add', '--allow-principal', 'User:svc', '--consumer', '--topic', 'orders2']);
+  assert.equal(noGroup.code, 2);
+  assert.match(noGroup.stderr, /--consumer needs --group/);
+  ok(await cli(['acls', 'remove', '--allow-principal', 'User:svc', '--topic', 'svc-', '--resource-pattern-type', 'prefixed']));
+  ok(await cli(['acls', 'remove', '--allow-principal', 'User:svc', '--topic', 'orders2', '--group', 'svc-group', '--cluster']));
+});
+
 test('usage errors exit 2 with a hint; a broker without an authorizer says SECURITY_DISABLED', async () => {
   const badOp = await cli(['acls', 'add', '--allow-principal', 'User:a', '--operation', 'Fly', '--topic', 't']);
   assert.equal(badOp.code, 2);

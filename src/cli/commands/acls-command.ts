@@ -36,6 +36,9 @@ interface AclOptions {
   transactionalId?: string[];
   cluster?: boolean;
   resourcePatternType?: string;
+  producer?: boolean;
+  consumer?: boolean;
+  idempotent?: boolean;
 }
 
 interface Resource {
@@ -71,21 +74,29 @@ export function registerAclsCommand(program: Command, run: Run): void {
     .option('--deny-host <host>', 'IP the deny bindings apply to (repeatable; default *)', collect)
     .option('--operation <op>', 'Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite or All (repeatable)', collect)
     .option('--resource-pattern-type <type>', 'literal or prefixed', 'literal')
+    .option('--producer', "kafka-acls.sh's producer set: WRITE, DESCRIBE, CREATE on the topics (WRITE, DESCRIBE on transactional ids)")
+    .option('--idempotent', 'with --producer: IDEMPOTENT_WRITE on the cluster too')
+    .option('--consumer', "kafka-acls.sh's consumer set: READ, DESCRIBE on the topics and READ on the groups (needs --group)")
     .action(run(async (ctx, ...args: unknown[]) => {
       const opts = args[0] as AclOptions;
-      const resources = parseResources(opts, true);
+      const convenience = opts.producer === true || opts.consumer === true;
+      if (opts.consumer === true && (opts.group ?? []).length === 0) throw usageError('--consumer needs --group', 'name the consumer group: --group ID');
+      const resources = parseResources({ ...opts, cluster: opts.cluster === true || (opts.producer === true && opts.idempotent === true) }, true);
       const pattern = parsePattern(opts.resourcePatternType ?? 'literal', ['literal', 'prefixed']);
       const operations = parseOperations(opts.operation, false);
       const allow = principals(opts.allowPrincipal);
       const deny = principals(opts.denyPrincipal);
       if (allow.length + deny.length === 0) throw usageError('name at least one principal', 'use --allow-principal User:NAME or --deny-principal User:NAME');
-      if (operations.length === 0) throw usageError('name at least one operation', 'use --operation Read (repeatable), or --operation All');
+      if (operations.length === 0 && !convenience) throw usageError('name at least one operation', 'use --operation Read (repeatable), or --operation All, or --producer / --consumer');
       for (const resource of resources) checkOperations(resource, operations);
       const creations: { resourceType: number; resourceName: string; resourcePatternType: number; principal: string; host: string; operation: number; permissionType: number }[] = [];
       for (const resource of resources) {
+        const resourceOps = [...new Set([...operations, ...convenienceOperations(resource, opts)])];
+        // The cluster resource is only ever literal.
+        const resourcePattern = resource.type === ResourceType.CLUSTER ? PatternType.LITERAL : pattern;
         for (const [list, hosts, permission] of [[allow, opts.allowHost ?? ['*'], AclPermission.ALLOW], [deny, opts.denyHost ?? ['*'], AclPermission.DENY]] as const) {
-          for (const principal of list) for (const host of hosts) for (const operation of operations) {
-            creations.push({ resourceType: resource.type, resourceName: resource.name, resourcePatternType: pattern, principal, host, operation, permissionType: permission });
+          for (const principal of list) for (const host of hosts) for (const operation of resourceOps) {
+            creations.push({ resourceType: resource.type, resourceName: resource.name, resourcePatternType: resourcePattern, principal, host, operation, permissionType: permission });
           }
         }
       }
@@ -191,6 +202,21 @@ function parseOperations(names: readonly string[] | undefined, anyWhenEmpty: boo
     if (code === undefined) throw usageError(`unknown operation '${name}'`, 'use Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite or All');
     return code;
   }))];
+}
+
+/** kafka-acls.sh's --producer / --consumer sets for one resource. */
+function convenienceOperations(resource: Resource, opts: AclOptions): number[] {
+  const ops: number[] = [];
+  if (opts.producer === true) {
+    if (resource.type === ResourceType.TOPIC) ops.push(AclOperation.WRITE, AclOperation.DESCRIBE, AclOperation.CREATE);
+    if (resource.type === ResourceType.TRANSACTIONAL_ID) ops.push(AclOperation.WRITE, AclOperation.DESCRIBE);
+    if (resource.type === ResourceType.CLUSTER && opts.idempotent === true) ops.push(AclOperation.IDEMPOTENT_WRITE);
+  }
+  if (opts.consumer === true) {
+    if (resource.type === ResourceType.TOPIC) ops.push(AclOperation.READ, AclOperation.DESCRIBE);
+    if (resource.type === ResourceType.GROUP) ops.push(AclOperation.READ);
+  }
+  return ops;
 }
 
 /** kafka-acls.sh refuses operations that never apply to the resource type (Read on the cluster, …). */
