@@ -4,7 +4,7 @@
  *   protocol, telemetry, config   import nothing from other src/ folders
  *   storage                       telemetry only
  *   services                      storage ports (metadata-store.ts, object-store.ts — never an adapter),
- *                                 protocol/records, protocol/error-codes, telemetry
+ *                                 protocol/records, protocol/error-codes, protocol/acl-codes, telemetry
  *   broker                        protocol, services, telemetry
  *   server                        protocol/frame, broker/dispatch (`import type` only), telemetry
  *   ops                           services, telemetry
@@ -45,6 +45,7 @@ const LAYER_RULES: Readonly<Record<string, readonly Allowed[] | typeof ANYTHING>
     { path: 'storage/object/object-store.ts' },
     { path: 'protocol/records/' },
     { path: 'protocol/error-codes.ts' },
+    { path: 'protocol/acl-codes.ts' },
     { path: 'telemetry/' },
   ],
   broker: [{ path: 'protocol/' }, { path: 'services/' }, { path: 'telemetry/' }],

@@ -12,6 +12,8 @@ import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
 import { OwnerDirectory } from '../services/cluster/owner-directory.ts';
 import { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
+import { AclAuthorizer, ALLOW_ALL, type Authorizer } from '../services/security/acl-authorizer.ts';
+import { AclStore } from '../services/security/acl-store.ts';
 import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import { InstrumentedMetadataStore } from '../storage/meta/instrumented-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
@@ -44,6 +46,7 @@ export class BrokerApp {
   #session: BrokerSession | null = null;
   #recovering: Promise<void> | null = null;
   #sessionsStarted = 0;
+  #dispatcher: Dispatcher | null = null;
 
   constructor(config: KafscaleConfig, log: Logger) {
     this.config = config;
@@ -137,6 +140,7 @@ export class BrokerApp {
     });
     this.#onClose('group topic watch', async () => stopTopicWatch());
 
+    const { authorizer, acls } = await this.#openAuthorization(meta);
     const app = this;
     const producerIds = new ProducerIdManager(meta);
     const settings = brokerSettings(config);
@@ -158,10 +162,13 @@ export class BrokerApp {
         return app.#currentSession().groups;
       },
       producerIds,
+      authorizer,
+      acls,
     };
     const requestMetrics = new RequestMetrics(this.metrics, { exists: (name) => topics.get(name) !== undefined, nameOf: (id) => topics.getById(id)?.name });
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed, request, response) => requestMetrics.observe(apiKey, failed, request, response));
     this.#useScrapeSources(topics);
+    this.#dispatcher = dispatcher;
     gate.open(dispatcher);
 
     const ops = new OpsServer({
@@ -246,8 +253,28 @@ export class BrokerApp {
     });
   }
 
+  /** `KAFSCALE_AUTHORIZER=acl`: the ACL store's watch feeds the authorizer every change, on every broker. */
+  async #openAuthorization(meta: MetadataStore): Promise<{ authorizer: Authorizer; acls: AclStore | null }> {
+    const settings = this.config.authorization;
+    if (settings.authorizer !== 'acl') return { authorizer: ALLOW_ALL, acls: null };
+    const acls = await AclStore.open(meta, this.log.child({ component: 'acls' }));
+    this.#onClose('acl store', () => acls.close());
+    const authorizer = new AclAuthorizer({ superUsers: settings.superUsers, allowEveryoneIfNoAclFound: settings.allowEveryoneIfNoAclFound });
+    acls.subscribe((bindings) => authorizer.replace(bindings));
+    this.log.info({ acls: acls.list().length, superUsers: settings.superUsers, allowEveryoneIfNoAclFound: settings.allowEveryoneIfNoAclFound }, 'ACL authorizer on');
+    return { authorizer, acls };
+  }
+
   #onClose(name: string, close: () => Promise<void>): void {
     this.#closers.push({ name, close });
+  }
+
+  /**
+   * The request dispatcher, for in-process tests that dispatch as a given principal (a connection
+   * context they build). Not reachable from the network: connections get their principal from the server.
+   */
+  get dispatcher(): RequestDispatcher | null {
+    return this.#dispatcher;
   }
 
   /** The current session's lease (tests revoke it to simulate a lost session; ops readiness). */

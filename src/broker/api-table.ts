@@ -1,4 +1,5 @@
 import type { AnyApiHandler } from './api-handler.ts';
+import { aclApis } from './handlers/acls.ts';
 import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-configs.ts';
 import { createApiVersionsHandler, type ApiVersionRange } from './handlers/api-versions.ts';
 import { createPartitionsApi } from './handlers/create-partitions.ts';
@@ -67,6 +68,7 @@ export function createApiTable(extra: readonly AnyApiHandler[] = []): ApiTable {
     describeClusterApi,
     describeTopicPartitionsApi,
     ...groupApis,
+    ...aclApis,
     ...extra,
   ]);
   return table;

@@ -6,6 +6,8 @@ import type { GroupCoordinator } from '../services/groups/group-coordinator.ts';
 import type { LogService } from '../services/log/log-service.ts';
 import type { PartitionAssigner } from '../services/log/partition-assigner.ts';
 import type { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
+import type { Authorizer } from '../services/security/acl-authorizer.ts';
+import type { AclStore } from '../services/security/acl-store.ts';
 
 /** Broker settings the handlers need, in domain terms (the app maps the validated config onto this). */
 export interface BrokerSettings {
@@ -32,6 +34,10 @@ export interface BrokerServices {
   readonly groups: GroupCoordinator;
   /** Producer ids and epochs for InitProducerId (idempotent producers). */
   readonly producerIds: ProducerIdManager;
+  /** Authorization decisions (ALLOW_ALL unless `KAFSCALE_AUTHORIZER=acl`). */
+  readonly authorizer: Authorizer;
+  /** The ACL bindings for CreateAcls/DescribeAcls/DeleteAcls; null without the ACL authorizer (SECURITY_DISABLED). */
+  readonly acls: AclStore | null;
 }
 
 export interface RequestContext {
@@ -41,6 +47,10 @@ export interface RequestContext {
   readonly clientId: string | null;
   /** The client's address (DescribeGroups reports it as the member's host); set by dispatch when known. */
   readonly remoteAddress?: string;
+  /** The connection's principal (`User:NAME`, `User:ANONYMOUS` before authentication) when the request was dispatched. */
+  readonly principal: string;
+  /** The listener the request arrived on. */
+  readonly listenerName: string;
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly services: BrokerServices;

@@ -14,11 +14,23 @@ import type { ApiTable } from './api-table.ts';
 import type { BrokerServices, RequestContext } from './broker-services.ts';
 import { apiVersionsBody } from './handlers/api-versions.ts';
 
+/** The principal of a connection that has not authenticated (Kafka's `User:ANONYMOUS`). */
+export const ANONYMOUS_PRINCIPAL = 'User:ANONYMOUS';
+/** The listener name of the single plaintext listener. */
+export const DEFAULT_LISTENER_NAME = 'PLAINTEXT';
+
 export interface ConnectionContext {
   /** Unique per process. */
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /**
+   * Who the connection acts as, `Type:name`: `User:ANONYMOUS` until authentication (SASL, mTLS) sets
+   * it. Requests read it when they are dispatched, so a re-authentication applies to the next request.
+   */
+  principal: string;
+  /** The listener the connection arrived on. */
+  readonly listenerName: string;
   readonly log: Logger;
   /** Aborted when the connection closes; long polls listen to it. */
   readonly signal: AbortSignal;
@@ -90,6 +102,8 @@ export class Dispatcher implements RequestDispatcher {
       correlationId: header.correlationId,
       clientId: header.clientId,
       remoteAddress: connection.remoteAddress,
+      principal: connection.principal,
+      listenerName: connection.listenerName,
       log: connection.log,
       signal: connection.signal,
       services: this.#services,

@@ -46,6 +46,10 @@ const KAFKA_HINTS: Readonly<Record<string, string>> = {
   OFFSET_OUT_OF_RANGE: "see the partition's offsets with 'kafscale topics describe <topic>'",
   UNSUPPORTED_VERSION: 'the broker does not speak a version this CLI knows; upgrade one of them',
   REQUEST_TIMED_OUT: 'the broker is slow or overloaded; try again or raise --timeout',
+  SECURITY_DISABLED: 'the brokers run without an authorizer; start them with KAFSCALE_AUTHORIZER=acl to use ACLs',
+  CLUSTER_AUTHORIZATION_FAILED: 'this principal lacks the cluster right for it (ALTER to change ACLs, DESCRIBE to list them); ask a super user',
+  TOPIC_AUTHORIZATION_FAILED: "this principal has no ACL allowing it on the topic; see 'kafscale acls list --topic NAME'",
+  GROUP_AUTHORIZATION_FAILED: "this principal has no ACL allowing it on the group; see 'kafscale acls list --group ID'",
 };
 
 /** A broker answered with a Kafka error code for `subject` (a topic, partition or group). */

@@ -9,6 +9,7 @@ import { CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError } from './cli-er
 import { CommandContext, type GlobalOptions } from './command-context.ts';
 import { registerClusterCommand } from './commands/cluster-command.ts';
 import { registerConsumeCommand } from './commands/consume-command.ts';
+import { registerAclsCommand } from './commands/acls-command.ts';
 import { registerGroupsCommand } from './commands/groups-command.ts';
 import { registerProduceCommand } from './commands/produce-command.ts';
 import { registerTopicsCommand } from './commands/topics-command.ts';
@@ -72,6 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerProduceCommand(program, run);
   registerConsumeCommand(program, run);
   registerGroupsCommand(program, run);
+  registerAclsCommand(program, run);
 
   try {
     if (argv.length === 0) {

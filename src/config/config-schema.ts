@@ -44,6 +44,8 @@ export const CONFIG_DEFAULTS = {
   groupMinSessionTimeoutMs: 6_000,
   groupMaxSessionTimeoutMs: 1_800_000,
   offsetsRetentionMinutes: 10_080,
+  authorizer: 'none',
+  allowEveryoneIfNoAclFound: false,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -134,6 +136,23 @@ function endpointList() {
     });
 }
 
+export const AUTHORIZERS = ['none', 'acl'] as const;
+
+/** Kafka's `super.users`: principals separated by ';' (an array in a file), each `Type:name`. */
+function principalList() {
+  return z
+    .preprocess(
+      (value) => (typeof value === 'string' ? value.split(';').map((part) => part.trim()).filter((part) => part !== '') : value),
+      z.array(z.string({ error: 'must be a list of principals' }), { error: "must be principals separated by ';', e.g. User:admin;User:ops" }),
+    )
+    .transform((principals, ctx) => {
+      for (const principal of principals) {
+        if (!/^[^:;\s]+:[^;]+$/.test(principal)) ctx.issues.push({ code: 'custom', message: `"${principal}" is not a principal of the form Type:name (e.g. User:admin)`, input: principal });
+      }
+      return principals;
+    });
+}
+
 /** The flat settings. Optional ones have no default; `dataDir` and TLS paths arrive resolved. */
 export const settingsSchema = z.strictObject({
   brokerId: integer(0, 2_147_483_647),
@@ -176,6 +195,9 @@ export const settingsSchema = z.strictObject({
   groupMinSessionTimeoutMs: integer(1, 2_147_483_647),
   groupMaxSessionTimeoutMs: integer(1, 2_147_483_647),
   offsetsRetentionMinutes: integer(1, 2_147_483_647),
+  authorizer: z.enum(AUTHORIZERS, { error: `must be one of ${AUTHORIZERS.join(', ')}` }),
+  superUsers: principalList().optional(),
+  allowEveryoneIfNoAclFound: boolean(),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -327,6 +349,11 @@ function toConfig(s: Settings) {
       maxConnectionsPerIp: s.maxConnectionsPerIp,
     },
     flush: { lingerMs: s.flushLingerMs, maxBytes: s.flushMaxBytes, maxInflight: s.flushMaxInflight },
+    authorization: {
+      authorizer: s.authorizer,
+      superUsers: s.superUsers ?? [],
+      allowEveryoneIfNoAclFound: s.allowEveryoneIfNoAclFound,
+    },
     groups: {
       initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,
       minSessionTimeoutMs: s.groupMinSessionTimeoutMs,

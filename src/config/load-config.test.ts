@@ -200,6 +200,8 @@ describe('loadConfig validation', () => {
     { name: 'etcd user without endpoints', argv: ['--etcd-username', 'u', '--etcd-password', 'p'], expect: /^--etcd-username .*KAFSCALE_ETCD_ENDPOINTS \(--etcd-endpoints\)/ },
     { name: 'wildcard advertised host', env: { KAFSCALE_BROKER_HOST: '0.0.0.0' }, expect: /^KAFSCALE_BROKER_HOST is the advertised host/ },
     { name: 'ops port clash', env: { KAFSCALE_METRICS_ADDR: '0.0.0.0:9092' }, expect: /^KAFSCALE_METRICS_ADDR uses port 9092, which KAFSCALE_BROKER_ADDR/ },
+    { name: 'bad authorizer', env: { KAFSCALE_AUTHORIZER: 'simple' }, expect: /^KAFSCALE_AUTHORIZER must be one of none, acl/ },
+    { name: 'bad super user', env: { KAFSCALE_SUPER_USERS: 'User:admin;ops' }, expect: /^KAFSCALE_SUPER_USERS "ops" is not a principal of the form Type:name/ },
     { name: 'min > max session timeout', env: { KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '2000000' }, expect: /^KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS must not exceed KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS/ },
     { name: 'unknown flag', argv: ['--brokr-id', '1'], expect: /^unknown flag --brokr-id/ },
     { name: 'flag without value', argv: ['--broker-id'], expect: /^--broker-id needs a value/ },
@@ -235,6 +237,14 @@ describe('loadConfig validation', () => {
     assert.match(problemsOf(['--config', broken])[0] ?? '', /^--config: config file .* is not valid JSON/);
     const array = writeFile('array.json', '[]');
     assert.match(problemsOf(['--config', array])[0] ?? '', /must hold a JSON object/);
+  });
+});
+
+describe('authorization settings', () => {
+  test('off by default; acl with super users and allow-everyone when set', () => {
+    assert.deepEqual(load().authorization, { authorizer: 'none', superUsers: [], allowEveryoneIfNoAclFound: false });
+    const config = load([], { KAFSCALE_AUTHORIZER: 'acl', KAFSCALE_SUPER_USERS: 'User:admin; User:ops', KAFSCALE_ALLOW_EVERYONE_IF_NO_ACL_FOUND: 'true' });
+    assert.deepEqual(config.authorization, { authorizer: 'acl', superUsers: ['User:admin', 'User:ops'], allowEveryoneIfNoAclFound: true });
   });
 });
 

@@ -136,6 +136,9 @@ export class KafkaConnection {
       id: options.id,
       remoteAddress,
       remotePort,
+      // Until authentication sets it (broker/dispatch.ts ANONYMOUS_PRINCIPAL); one plaintext listener.
+      principal: 'User:ANONYMOUS',
+      listenerName: 'PLAINTEXT',
       log: options.log.child({ connectionId: options.id, remote: `${remoteAddress}:${remotePort}` }),
       signal: this.#abort.signal,
     };

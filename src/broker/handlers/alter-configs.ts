@@ -2,8 +2,9 @@ import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { ConfigAlteration } from '../../services/cluster/topic-registry.ts';
 import { defineApi } from '../api-handler.ts';
-import type { BrokerServices } from '../broker-services.ts';
-import { checkBrokerResource, ResourceType, unsupportedResource, type ResourceCheck } from './config-resources.ts';
+import type { BrokerServices, RequestContext } from '../broker-services.ts';
+import { Op } from './authorize.ts';
+import { checkBrokerResource, configAccessDenied, ResourceType, unsupportedResource, type ResourceCheck } from './config-resources.ts';
 
 /** The four IncrementalAlterConfigs operations, by their wire codes. */
 const OPERATIONS = ['set', 'delete', 'append', 'subtract'] as const;
@@ -26,7 +27,7 @@ export const alterConfigsApi = defineApi({
       resourceName: r.resourceName,
       alterations: r.configs.map((c): ConfigAlteration => ({ op: 'set', name: c.name, value: c.value })),
     }));
-    return { throttleTimeMs: 0, responses: await alterAll(resources, false, request.validateOnly, context.services) };
+    return { throttleTimeMs: 0, responses: await alterAll(resources.map((r) => authorizeAlteration(r, context)), false, request.validateOnly, context.services) };
   },
   errorResponse(request, errorCode, errorMessage) {
     return { throttleTimeMs: 0, responses: request.resources.map((r) => ({ errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName })) };
@@ -55,12 +56,18 @@ export const incrementalAlterConfigsApi = defineApi({
       }
       return { resourceType: r.resourceType, resourceName: r.resourceName, alterations };
     });
-    return { throttleTimeMs: 0, responses: await alterAll(resources, true, request.validateOnly, context.services) };
+    return { throttleTimeMs: 0, responses: await alterAll(resources.map((r) => authorizeAlteration(r, context)), true, request.validateOnly, context.services) };
   },
   errorResponse(request, errorCode, errorMessage) {
     return { throttleTimeMs: 0, responses: request.resources.map((r) => ({ errorCode, errorMessage, resourceType: r.resourceType, resourceName: r.resourceName })) };
   },
 });
+
+/** ALTER_CONFIGS on the topic or the cluster (Kafka); a denied resource keeps its error instead of its alterations. */
+function authorizeAlteration(resource: ResourceAlteration, context: RequestContext): ResourceAlteration {
+  const denied = configAccessDenied(resource.resourceType, resource.resourceName, Op.ALTER_CONFIGS, context);
+  return denied === null ? resource : { ...resource, alterations: denied };
+}
 
 async function alterAll(resources: readonly ResourceAlteration[], incremental: boolean, validateOnly: boolean, services: BrokerServices) {
   const responses = [];

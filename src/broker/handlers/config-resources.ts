@@ -1,5 +1,7 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import type { BrokerServices } from '../broker-services.ts';
+import type { AclOperationCode } from '../../services/security/acl.ts';
+import type { BrokerServices, RequestContext } from '../broker-services.ts';
+import { allowed, clusterAllowed, Resource } from './authorize.ts';
 
 /** Kafka's ConfigResource.Type codes. */
 export const ResourceType = {
@@ -37,4 +39,18 @@ export function unsupportedResource(resourceType: number): ResourceCheck {
     errorCode: ErrorCode.INVALID_REQUEST,
     errorMessage: `Resource type ${resourceType} is not supported by kafscale (TOPIC and BROKER are).`,
   };
+}
+
+/**
+ * Kafka's config authorization: a TOPIC needs `operation` (DESCRIBE_CONFIGS / ALTER_CONFIGS) on the
+ * topic, a BROKER or BROKER_LOGGER the same on the cluster. Null when allowed.
+ */
+export function configAccessDenied(resourceType: number, resourceName: string, operation: AclOperationCode, context: RequestContext): ResourceCheck | null {
+  if (resourceType === ResourceType.TOPIC) {
+    return allowed(context, operation, Resource.TOPIC, resourceName) ? null : { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: `Not authorized for the configs of topic '${resourceName}'.` };
+  }
+  if (resourceType === ResourceType.BROKER || resourceType === ResourceType.BROKER_LOGGER) {
+    return clusterAllowed(context, operation) ? null : { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Not authorized for broker configs (needs the operation on the cluster).' };
+  }
+  return null;
 }

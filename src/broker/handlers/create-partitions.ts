@@ -1,6 +1,7 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { defineApi } from '../api-handler.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 
 /** CreatePartitions: increase only; assignments only have to match the number of new partitions. */
 export const createPartitionsApi = defineApi({
@@ -16,6 +17,10 @@ export const createPartitionsApi = defineApi({
     for (const wanted of request.topics) {
       if ((counts.get(wanted.name) ?? 0) > 1) {
         results.push({ name: wanted.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Duplicate topic name ${wanted.name} in the request.` });
+        continue;
+      }
+      if (!allowed(context, Op.ALTER, Resource.TOPIC, wanted.name)) {
+        results.push({ name: wanted.name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: `Not authorized to ALTER topic '${wanted.name}'.` });
         continue;
       }
       const current = topics.get(wanted.name);

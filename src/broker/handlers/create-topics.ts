@@ -4,6 +4,7 @@ import type { CreateTopicsResponse } from '../../protocol/messages/index.ts';
 import { ConfigSource, TOPIC_CONFIGS, type TopicConfigName } from '../../services/cluster/topic-configs.ts';
 import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
 import { defineApi } from '../api-handler.ts';
+import { allowed, clusterVisible, Op, Resource, visible } from './authorize.ts';
 import { ZERO_UUID } from './metadata.ts';
 
 type ResultTopic = CreateTopicsResponse['topics'][number];
@@ -23,9 +24,15 @@ export const createTopicsApi = defineApi({
     const counts = new Map<string, number>();
     for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     const results: ResultTopic[] = [];
+    // Kafka: CREATE on the cluster covers every topic; otherwise CREATE on each topic.
+    const clusterCreate = clusterVisible(context, Op.CREATE);
     for (const wanted of request.topics) {
       if ((counts.get(wanted.name) ?? 0) > 1) {
         results.push(failed(wanted.name, ErrorCode.INVALID_REQUEST, `Duplicate topic name ${wanted.name} in the request.`));
+        continue;
+      }
+      if (!clusterCreate && !allowed(context, Op.CREATE, Resource.TOPIC, wanted.name)) {
+        results.push(failed(wanted.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `Not authorized to CREATE topic '${wanted.name}' (needs CREATE on the topic or the cluster).`));
         continue;
       }
       let partitions = wanted.numPartitions;
@@ -49,7 +56,8 @@ export const createTopicsApi = defineApi({
         results.push(failed(wanted.name, outcome.errorCode, outcome.errorMessage));
         continue;
       }
-      results.push(success(outcome.topic));
+      // The created topic's configs are returned only to a principal that may DESCRIBE_CONFIGS it (Kafka).
+      results.push(visible(context, Op.DESCRIBE_CONFIGS, Resource.TOPIC, wanted.name) ? success(outcome.topic) : { ...success(outcome.topic), configs: null, topicConfigErrorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED });
     }
     return { throttleTimeMs: 0, topics: results };
   },

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DeleteRecordsRequest, DeleteRecordsResponse } from '../../protocol/messages/index.ts';
+import { ALLOW_ALL } from '../../services/security/acl-authorizer.ts';
 import type { RequestContext } from '../broker-services.ts';
 import { deleteRecordsApi } from './delete-records.ts';
 
@@ -18,6 +19,7 @@ function context(calls: string[]): RequestContext {
     signal: new AbortController().signal,
     services: {
       settings: { brokerId: 1 },
+      authorizer: ALLOW_ALL,
       topics: { get: (name: string) => (name === TOPIC.name ? TOPIC : undefined) },
       assigner: {
         ensureOwned: async (_topicId: string, partition: number) => {

@@ -2,6 +2,7 @@ import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DeleteRecordsResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 
 type TopicResult = DeleteRecordsResponse['topics'][number];
 
@@ -21,7 +22,9 @@ export const deleteRecordsApi = defineApi({
     const results: TopicResult[] = [];
     for (const wanted of request.topics) {
       const topic = topics.get(wanted.name);
+      const deletable = allowed(context, Op.DELETE, Resource.TOPIC, wanted.name);
       const partitions = await Promise.all(wanted.partitions.map(async (p) => {
+        if (!deletable) return { partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
         if (topic === undefined || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) {
           return { partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
         }

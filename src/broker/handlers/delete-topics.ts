@@ -2,6 +2,7 @@ import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DeleteTopicsResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 import { ZERO_UUID } from './metadata.ts';
 
 type Result = DeleteTopicsResponse['responses'][number];
@@ -36,7 +37,16 @@ export const deleteTopicsApi = defineApi({
           responses.push(result(null, item.topicId, ErrorCode.UNKNOWN_TOPIC_ID, `Topic id ${item.topicId} does not exist.`));
           continue;
         }
+        // Kafka: by id, DESCRIBE first so that a name is never revealed to someone who may not see it.
+        if (!allowed(context, Op.DESCRIBE, Resource.TOPIC, byId.name)) {
+          responses.push(result(null, item.topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Not authorized to DESCRIBE this topic.'));
+          continue;
+        }
         name = byId.name;
+      }
+      if (!allowed(context, Op.DELETE, Resource.TOPIC, name as string)) {
+        responses.push(result(hasName ? name : null, item.topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `Not authorized to DELETE topic '${name}'.`));
+        continue;
       }
       const outcome = await topics.delete(name as string);
       responses.push(result(name, outcome.topic?.id ?? item.topicId, outcome.errorCode, outcome.errorMessage));

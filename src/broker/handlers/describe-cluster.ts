@@ -1,6 +1,7 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { defineApi } from '../api-handler.ts';
+import { clusterAuthorizedOperations } from './authorize.ts';
 import { AUTHORIZED_OPERATIONS_OMITTED, controllerId } from './metadata.ts';
 
 /** Endpoint type 1 = brokers; 2 = controllers, which kafscale does not have (KIP-919). */
@@ -33,7 +34,8 @@ export const describeClusterApi = defineApi({
       clusterId: services.clusterId,
       controllerId: controllerId(services),
       brokers: services.brokers.live().map((b) => ({ brokerId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
-      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      // Kafka checks nothing else here: the bit field when asked, 0 without DESCRIBE on the cluster.
+      clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? clusterAuthorizedOperations(context) : AUTHORIZED_OPERATIONS_OMITTED,
     };
   },
   errorResponse(request, errorCode, errorMessage, context) {

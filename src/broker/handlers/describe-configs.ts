@@ -4,7 +4,8 @@ import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../../prot
 import { CONFIG_TYPE_CODE, ConfigSource, TOPIC_CONFIGS, type TopicConfigName } from '../../services/cluster/topic-configs.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices } from '../broker-services.ts';
-import { checkBrokerResource, ResourceType, unsupportedResource } from './config-resources.ts';
+import { Op } from './authorize.ts';
+import { checkBrokerResource, configAccessDenied, ResourceType, unsupportedResource } from './config-resources.ts';
 
 type Result = DescribeConfigsResponse['results'][number];
 type Entry = Result['configs'][number];
@@ -16,7 +17,11 @@ export const describeConfigsApi = defineApi({
   minVersion: 1,
   maxVersion: 4,
   async handle(request, context) {
-    const results = request.resources.map((resource) => describeResource(resource, request, context.services));
+    const results = request.resources.map((resource): Result => {
+      const denied = configAccessDenied(resource.resourceType, resource.resourceName, Op.DESCRIBE_CONFIGS, context);
+      if (denied !== null) return { ...denied, resourceType: resource.resourceType, resourceName: resource.resourceName, configs: [] };
+      return describeResource(resource, request, context.services);
+    });
     return { throttleTimeMs: 0, results };
   },
   errorResponse(request, errorCode, errorMessage) {

@@ -3,6 +3,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DescribeProducersResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices } from '../broker-services.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 
 type PartitionResult = DescribeProducersResponse['topics'][number]['partitions'][number];
 
@@ -22,7 +23,9 @@ export const describeProducersApi = defineApi({
       throttleTimeMs: 0,
       topics: await Promise.all(request.topics.map(async (t) => ({
         name: t.name,
-        partitions: await Promise.all(t.partitionIndexes.map((p) => describePartition(t.name, p, services))),
+        partitions: allowed(context, Op.READ, Resource.TOPIC, t.name)
+          ? await Promise.all(t.partitionIndexes.map((p) => describePartition(t.name, p, services)))
+          : t.partitionIndexes.map((p) => failed(p, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `Not authorized to READ topic '${t.name}'.`)),
       }))),
     };
   },

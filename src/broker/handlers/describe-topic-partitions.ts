@@ -2,6 +2,7 @@ import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DescribeTopicPartitionsResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
+import { allowed, authorizedOperations, Op, Resource, visible } from './authorize.ts';
 import { AUTHORIZED_OPERATIONS_OMITTED, describeTopic, ZERO_UUID } from './metadata.ts';
 
 type ResponseTopic = DescribeTopicPartitionsResponse['topics'][number];
@@ -19,7 +20,7 @@ export const describeTopicPartitionsApi = defineApi({
     const { services } = context;
     const limit = Math.max(1, Math.min(request.responsePartitionLimit, 2000));
     const names = request.topics.length === 0
-      ? services.topics.list().map((t) => t.name)
+      ? services.topics.list().map((t) => t.name).filter((name) => visible(context, Op.DESCRIBE, Resource.TOPIC, name))
       : [...new Set(request.topics.map((t) => t.name))].sort();
     const cursor = request.cursor;
     const topics: ResponseTopic[] = [];
@@ -27,6 +28,10 @@ export const describeTopicPartitionsApi = defineApi({
     let nextCursor: DescribeTopicPartitionsResponse['nextCursor'] = null;
     for (const name of names) {
       if (cursor !== null && name < cursor.topicName) continue;
+      if (!allowed(context, Op.DESCRIBE, Resource.TOPIC, name)) {
+        topics.push({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name, topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED });
+        continue;
+      }
       const topic = services.topics.get(name);
       if (topic === undefined) {
         topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, topicId: ZERO_UUID, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED });
@@ -40,7 +45,7 @@ export const describeTopicPartitionsApi = defineApi({
       const described = describeTopic(topic, services);
       const partitions = described.partitions.slice(first, first + budget).map((p) => ({ ...p, eligibleLeaderReplicas: null, lastKnownElr: null }));
       budget -= partitions.length;
-      topics.push({ ...described, partitions });
+      topics.push({ ...described, partitions, topicAuthorizedOperations: authorizedOperations(context, Resource.TOPIC, name) });
       if (first + partitions.length < topic.partitions) {
         nextCursor = { topicName: name, partitionIndex: first + partitions.length };
         break;

@@ -6,6 +6,7 @@ import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
 import { errorCodeFor } from '../dispatch.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { leaderEpochError } from './leader-epoch.ts';
 import { ZERO_UUID } from './metadata.ts';
@@ -24,6 +25,8 @@ interface Wanted {
   readonly fetchOffset: number;
   readonly partitionMaxBytes: number;
   readonly currentLeaderEpoch: number;
+  /** READ on the topic (Kafka checks it before existence for names, after it for topic ids). */
+  readonly authorized: boolean;
 }
 
 /**
@@ -69,6 +72,8 @@ function resolve(request: FetchRequest, context: RequestContext): Wanted[] {
   const wanted: Wanted[] = [];
   for (const t of request.topics) {
     const topic = byIds ? topics.getById(t.topicId) : topics.get(t.topic);
+    const name = byIds ? topic?.name : t.topic;
+    const authorized = name === undefined || allowed(context, Op.READ, Resource.TOPIC, name);
     for (const p of t.partitions) {
       wanted.push({
         topic,
@@ -78,6 +83,7 @@ function resolve(request: FetchRequest, context: RequestContext): Wanted[] {
         fetchOffset: Number(p.fetchOffset),
         partitionMaxBytes: p.partitionMaxBytes,
         currentLeaderEpoch: p.currentLeaderEpoch,
+        authorized,
       });
     }
   }
@@ -181,6 +187,7 @@ async function readPartition(w: Wanted, context: RequestContext, progress: ReadP
 }
 
 function check(w: Wanted, context: RequestContext): number {
+  if (!w.authorized) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
   if (w.topic === undefined) return context.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   if (w.partition < 0 || w.partition >= w.topic.partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   return leaderEpochError(context.services, w.topic.id, w.partition, w.currentLeaderEpoch);

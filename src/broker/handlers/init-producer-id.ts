@@ -1,6 +1,7 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { defineApi } from '../api-handler.ts';
+import { clusterVisible, Op, Resource } from './authorize.ts';
 
 /**
  * InitProducerId 0–5 for idempotent producers (docs/design/idempotence.md). Without a transactional id
@@ -27,6 +28,11 @@ export const initProducerIdApi = defineApi({
       }
       context.log.warn({ transactionalId: request.transactionalId, clientId: context.clientId }, 'transactions are not supported by kafscale; refusing InitProducerId for a transactional producer (use an idempotent producer without transactional.id)');
       return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 };
+    }
+    // Kafka: IDEMPOTENT_WRITE on the cluster, or WRITE on at least one topic.
+    if (!clusterVisible(context, Op.IDEMPOTENT_WRITE) && !context.services.authorizer.authorizeByResourceType(context, Op.WRITE, Resource.TOPIC)) {
+      context.log.info({ principal: context.principal, clientId: context.clientId }, 'authorization denied: InitProducerId needs IDEMPOTENT_WRITE on the cluster or WRITE on a topic');
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 };
     }
     const current = context.apiVersion >= 3 && request.producerId >= 0n && request.producerEpoch >= 0
       ? { producerId: request.producerId, epoch: request.producerEpoch }

@@ -5,6 +5,7 @@ import type { OffsetQuery } from '../../services/log/log-service.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
 import { errorCodeFor } from '../dispatch.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { leaderEpochError } from './leader-epoch.ts';
 
@@ -27,6 +28,10 @@ export const listOffsetsApi = defineApi({
     const lookups: Promise<PartitionResponse>[][] = [];
     const limit = new ConcurrencyLimit(LOOKUP_CONCURRENCY);
     for (const t of request.topics) {
+      if (!allowed(context, Op.DESCRIBE, Resource.TOPIC, t.name)) {
+        lookups.push(t.partitions.map((p) => Promise.resolve(failed(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED))));
+        continue;
+      }
       lookups.push(t.partitions.map((p) => limit.run(() => guardedLookup(t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch, context))));
     }
     const topics = [];

@@ -4,6 +4,7 @@ import type { MetadataRequest, MetadataResponse } from '../../protocol/messages/
 import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
+import { allowed, authorizedOperations, clusterAuthorizedOperations, clusterVisible, Op, Resource, visible } from './authorize.ts';
 
 type ResponseTopic = MetadataResponse['topics'][number];
 type ResponsePartition = ResponseTopic['partitions'][number];
@@ -25,11 +26,15 @@ export const metadataApi = defineApi({
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     const all = request.topics === null || (context.apiVersion === 0 && request.topics.length === 0);
     if (all) {
-      for (const topic of services.topics.list()) topics.push(describeTopic(topic, services, live));
+      // Kafka: all-topics requests list only what the principal may DESCRIBE, silently.
+      for (const topic of services.topics.list()) if (visible(context, Op.DESCRIBE, Resource.TOPIC, topic.name)) topics.push(describeTopic(topic, services, live));
     } else {
       for (const wanted of request.topics ?? []) {
         topics.push(await resolveTopic(wanted.name, wanted.topicId, request, context));
       }
+    }
+    if (context.apiVersion >= 8 && request.includeTopicAuthorizedOperations) {
+      for (const topic of topics) if (topic.errorCode === ErrorCode.NONE && topic.name !== null) topic.topicAuthorizedOperations = authorizedOperations(context, Resource.TOPIC, topic.name);
     }
     return {
       throttleTimeMs: 0,
@@ -37,7 +42,7 @@ export const metadataApi = defineApi({
       clusterId: services.clusterId,
       controllerId: controllerId(services),
       topics,
-      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+      clusterAuthorizedOperations: context.apiVersion >= 8 && context.apiVersion <= 10 && request.includeClusterAuthorizedOperations ? clusterAuthorizedOperations(context) : AUTHORIZED_OPERATIONS_OMITTED,
     };
   },
   errorResponse(request, errorCode, _message, context) {
@@ -58,12 +63,20 @@ async function resolveTopic(name: string | null, topicId: string, request: Metad
     // v10+: lookup by id.
     if (topicId === ZERO_UUID) return topicError(name, topicId, ErrorCode.INVALID_REQUEST);
     const byId = services.topics.getById(topicId);
-    return byId === undefined ? topicError(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID) : describeTopic(byId, services);
+    if (byId === undefined) return topicError(null, topicId, ErrorCode.UNKNOWN_TOPIC_ID);
+    // Kafka does not reveal the name of a topic the principal may not describe.
+    if (!allowed(context, Op.DESCRIBE, Resource.TOPIC, byId.name)) return topicError(null, topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    return describeTopic(byId, services);
   }
+  // Checked before existence, so an unauthorized principal cannot learn whether a topic exists.
+  if (!allowed(context, Op.DESCRIBE, Resource.TOPIC, name)) return topicError(name, topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   const existing = services.topics.get(name);
   if (existing !== undefined) return describeTopic(existing, services);
   if (!services.settings.autoCreateTopics || !request.allowAutoTopicCreation) {
     return topicError(name, topicId, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }
+  if (!clusterVisible(context, Op.CREATE) && !allowed(context, Op.CREATE, Resource.TOPIC, name)) {
+    return topicError(name, topicId, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   }
   const created = await services.topics.create(name, services.settings.defaultPartitions, {});
   if (created.topic !== null) {

@@ -3,6 +3,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { OffsetForLeaderEpochResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 import { leaderEpochError } from './leader-epoch.ts';
 
 type EpochEndOffset = OffsetForLeaderEpochResponse['topics'][number]['partitions'][number];
@@ -20,6 +21,10 @@ export const offsetForLeaderEpochApi = defineApi({
     const topics = [];
     for (const t of request.topics) {
       const partitions: EpochEndOffset[] = [];
+      if (!allowed(context, Op.DESCRIBE, Resource.TOPIC, t.topic)) {
+        topics.push({ topic: t.topic, partitions: t.partitions.map((p) => failed(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) });
+        continue;
+      }
       for (const p of t.partitions) partitions.push(await endOffset(t.topic, p.partition, p.currentLeaderEpoch, p.leaderEpoch, context));
       topics.push({ topic: t.topic, partitions });
     }

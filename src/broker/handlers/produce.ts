@@ -6,6 +6,7 @@ import { splitBatches } from '../../protocol/records/index.ts';
 import type { AppendResult } from '../../services/log/partition-log.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
+import { allowed, Op, Resource } from './authorize.ts';
 
 type PartitionResponse = Encodable<ProduceResponse['responses'][number]['partitionResponses'][number]>;
 type NodeEndpoint = ProduceResponse['nodeEndpoints'][number];
@@ -34,8 +35,11 @@ export const produceApi = defineApi({
     const shape: Array<{ name: string; count: number }> = [];
     for (const topicData of request.topicData) {
       shape.push({ name: topicData.name, count: topicData.partitionData.length });
+      const writable = allowed(context, Op.WRITE, Resource.TOPIC, topicData.name);
       for (const partitionData of topicData.partitionData) {
-        if (acks !== 0 && acks !== 1 && acks !== -1) {
+        if (!writable) {
+          pending.push(Promise.resolve(failed(partitionData.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not authorized to WRITE to topic '${topicData.name}'`)));
+        } else if (acks !== 0 && acks !== 1 && acks !== -1) {
           pending.push(Promise.resolve(failed(partitionData.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1 (got ${acks})`)));
         } else if (request.transactionalId !== null) {
           pending.push(Promise.resolve(failed(partitionData.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'kafscale does not support transactions; produce without a transactional id')));

@@ -53,7 +53,26 @@ export const MetaKeys = {
   groupOffsetsPrefix: (groupId: string): string => `${ROOT}/group-offsets/${encodeURIComponent(groupId)}/`,
   groupOffset: (groupId: string, topic: string, partition: number): string =>
     `${ROOT}/group-offsets/${encodeURIComponent(groupId)}/${encodeURIComponent(topic)}/${pad(partition)}`,
+  /**
+   * ACL bindings (docs/design/metadata.md), one key per binding, derived from the whole binding so
+   * that creating it twice writes one key: `{resourceType}/{patternType}/{name}/{principal}/{host}/{operation}/{permission}`,
+   * the strings percent-encoded. Every broker watches the prefix.
+   */
+  aclsPrefix: `${ROOT}/acls/`,
+  acl: (b: AclKeyParts): string =>
+    `${ROOT}/acls/${b.resourceType}/${b.patternType}/${encodeURIComponent(b.resourceName)}/${encodeURIComponent(b.principal)}/${encodeURIComponent(b.host)}/${b.operation}/${b.permission}`,
 } as const;
+
+/** The fields of an ACL binding that make its key (structurally an AclBinding). */
+export interface AclKeyParts {
+  readonly resourceType: number;
+  readonly patternType: number;
+  readonly resourceName: string;
+  readonly principal: string;
+  readonly host: string;
+  readonly operation: number;
+  readonly permission: number;
+}
 
 export interface PartitionKey {
   readonly topicId: string;

@@ -1,5 +1,7 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
+import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, Op, Resource } from '../authorize.ts';
 
 /** DeleteGroups 0–2: an Empty group and all its offsets go; NON_EMPTY_GROUP while members remain. */
 export const deleteGroupsApi = defineApi({
@@ -9,7 +11,10 @@ export const deleteGroupsApi = defineApi({
   maxVersion: 2,
   async handle(request, context) {
     const results = [];
-    for (const groupId of request.groupsNames) results.push({ groupId, errorCode: await context.services.groups.deleteGroup(groupId) });
+    for (const groupId of request.groupsNames) {
+      const errorCode = allowed(context, Op.DELETE, Resource.GROUP, groupId) ? await context.services.groups.deleteGroup(groupId) : ErrorCode.GROUP_AUTHORIZATION_FAILED;
+      results.push({ groupId, errorCode });
+    }
     return { throttleTimeMs: 0, results };
   },
   errorResponse(request, errorCode) {

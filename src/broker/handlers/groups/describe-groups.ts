@@ -1,9 +1,8 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
+import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, authorizedOperations, Op, Resource } from '../authorize.ts';
 import { AUTHORIZED_OPERATIONS_OMITTED } from '../metadata.ts';
-
-/** Without ACLs every group operation is allowed: READ(3), DELETE(6), DESCRIBE(8) as Kafka's bit set. */
-const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
 /** DescribeGroups 0–5: state, protocol and members (metadata and assignment only while Stable, as Kafka). */
 export const describeGroupsApi = defineApi({
@@ -12,11 +11,10 @@ export const describeGroupsApi = defineApi({
   minVersion: 0,
   maxVersion: 5,
   async handle(request, context) {
-    const operations = request.includeAuthorizedOperations ? GROUP_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
-    const groups = await Promise.all(request.groups.map((groupId) => context.services.groups.describe(groupId)));
+    const groups = await Promise.all(request.groups.map((groupId) => (allowed(context, Op.DESCRIBE, Resource.GROUP, groupId) ? context.services.groups.describe(groupId) : Promise.resolve(null))));
     return {
       throttleTimeMs: 0,
-      groups: groups.map((g) => ({
+      groups: groups.map((g, i) => g === null ? denied(request.groups[i] ?? '') : ({
         errorCode: g.errorCode,
         groupId: g.groupId,
         groupState: g.state,
@@ -30,7 +28,7 @@ export const describeGroupsApi = defineApi({
           memberMetadata: m.metadata,
           memberAssignment: m.assignment,
         })),
-        authorizedOperations: operations,
+        authorizedOperations: request.includeAuthorizedOperations ? authorizedOperations(context, Resource.GROUP, g.groupId) : AUTHORIZED_OPERATIONS_OMITTED,
       })),
     };
   },
@@ -41,3 +39,7 @@ export const describeGroupsApi = defineApi({
     };
   },
 });
+
+function denied(groupId: string) {
+  return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, groupId, groupState: '', protocolType: '', protocolData: '', members: [], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+}

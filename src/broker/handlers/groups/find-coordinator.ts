@@ -2,6 +2,7 @@ import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import type { FindCoordinatorResponse } from '../../../protocol/messages/index.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, Op, Resource } from '../authorize.ts';
 import type { RequestContext } from '../../broker-services.ts';
 
 type Coordinator = FindCoordinatorResponse['coordinators'][number];
@@ -45,6 +46,7 @@ function locate(key: string, keyType: number, context: RequestContext): Coordina
     return failed(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, `kafscale does not support transactions, so there is no transaction coordinator for '${key}'; use idempotent producers without a transactional.id`);
   }
   if (keyType !== KeyType.Group) return failed(ErrorCode.INVALID_REQUEST, `FindCoordinator key type ${keyType} is not supported; only consumer groups (key type 0) are`);
+  if (!allowed(context, Op.DESCRIBE, Resource.GROUP, key)) return failed(ErrorCode.GROUP_AUTHORIZATION_FAILED, `not authorized to DESCRIBE group '${key}'`);
   const { groups, brokers } = context.services;
   const broker = brokers.get(groups.coordinatorOf(key));
   if (broker === undefined) return failed(ErrorCode.COORDINATOR_NOT_AVAILABLE, `the coordinator of group '${key}' is not available; retry`);

@@ -1,5 +1,7 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
+import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, Op, Resource } from '../authorize.ts';
 import type { RequestContext } from '../../broker-services.ts';
 
 /**
@@ -13,6 +15,9 @@ export const joinGroupApi = defineApi({
   minVersion: 0,
   maxVersion: 9,
   async handle(request, context) {
+    if (!allowed(context, Op.READ, Resource.GROUP, request.groupId)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolType: null, protocolName: context.apiVersion >= 7 ? null : '', leader: '', skipAssignment: false, memberId: request.memberId, members: [] };
+    }
     const outcome = await context.services.groups.join({
       groupId: request.groupId,
       memberId: request.memberId,

@@ -1,6 +1,7 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, Op, Resource } from '../authorize.ts';
 
 /**
  * LeaveGroup 0–5. v0–2 name one member; v3+ a batch (KIP-345: static members leave by instance id).
@@ -12,6 +13,7 @@ export const leaveGroupApi = defineApi({
   minVersion: 0,
   maxVersion: 5,
   async handle(request, context) {
+    if (!allowed(context, Op.READ, Resource.GROUP, request.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] };
     const batch = context.apiVersion >= 3;
     const leaving = batch ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })) : [{ memberId: request.memberId, groupInstanceId: null }];
     const result = await context.services.groups.leave(request.groupId, leaving);

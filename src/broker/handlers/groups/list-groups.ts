@@ -1,6 +1,7 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
+import { clusterVisible, Op, Resource, visible } from '../authorize.ts';
 
 /** Every group kafscale runs is a classic-protocol group (KIP-848 groups come later). */
 const GROUP_TYPE = 'classic';
@@ -25,10 +26,13 @@ export const listGroupsApi = defineApi({
       context.log.warn({ err: error }, 'ListGroups could not read the metadata store');
       return { throttleTimeMs: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
     }
+    // Kafka: DESCRIBE on the cluster lists every group; otherwise the groups the principal may DESCRIBE.
+    const all = clusterVisible(context, Op.DESCRIBE);
     return {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
       groups: groups
+        .filter((g) => all || visible(context, Op.DESCRIBE, Resource.GROUP, g.groupId))
         .filter((g) => (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has(GROUP_TYPE)))
         .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: GROUP_TYPE })),
     };

@@ -2,6 +2,7 @@ import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import type { OffsetCommitRequest, OffsetCommitResponse } from '../../../protocol/messages/index.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, Op, Resource } from '../authorize.ts';
 
 /** Kafka's offset.metadata.max.bytes default. */
 export const OFFSET_METADATA_MAX_BYTES = 4096;
@@ -18,8 +19,12 @@ export const offsetCommitApi = defineApi({
   maxVersion: 9,
   async handle(request, context) {
     const { topics, groups } = context.services;
-    const codes: number[][] = request.topics.map((t) =>
+    // Kafka: READ on the group for the whole request, then READ on each topic.
+    if (!allowed(context, Op.READ, Resource.GROUP, request.groupId)) return response(request, () => ErrorCode.GROUP_AUTHORIZATION_FAILED);
+    const readable = request.topics.map((t) => allowed(context, Op.READ, Resource.TOPIC, t.name));
+    const codes: number[][] = request.topics.map((t, ti) =>
       t.partitions.map((p) => {
+        if (readable[ti] !== true) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
         if (topics.get(t.name) === undefined) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > OFFSET_METADATA_MAX_BYTES) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
         return ErrorCode.NONE;

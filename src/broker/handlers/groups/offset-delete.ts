@@ -2,6 +2,7 @@ import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import type { OffsetDeleteRequest } from '../../../protocol/messages/index.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, Op, Resource } from '../authorize.ts';
 
 /**
  * OffsetDelete 0 (KIP-496). Deleting offsets of a topic an active consumer group subscribes to is
@@ -15,16 +16,19 @@ export const offsetDeleteApi = defineApi({
   maxVersion: 0,
   async handle(request, context) {
     const { topics, groups } = context.services;
+    // Kafka: DELETE on the group, READ on each topic.
+    if (!allowed(context, Op.DELETE, Resource.GROUP, request.groupId)) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, throttleTimeMs: 0, topics: [] };
+    const unreadable = new Set(request.topics.filter((t) => !allowed(context, Op.READ, Resource.TOPIC, t.name)).map((t) => t.name));
     const wanted: { topic: string; partition: number }[] = [];
     for (const t of request.topics) {
-      if (topics.get(t.name) === undefined) continue;
+      if (unreadable.has(t.name) || topics.get(t.name) === undefined) continue;
       for (const p of t.partitions) wanted.push({ topic: t.name, partition: p.partitionIndex });
     }
     const result = await groups.deleteOffsets(request.groupId, wanted, subscribedTopics);
     if (result.errorCode !== ErrorCode.NONE) return { errorCode: result.errorCode, throttleTimeMs: 0, topics: [] };
     const codes = new Map(wanted.map((w, i) => [`${w.topic}\0${w.partition}`, result.partitions[i] ?? ErrorCode.NONE]));
     return response(request, ErrorCode.NONE, (topic, partition) =>
-      topics.get(topic) === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : (codes.get(`${topic}\0${partition}`) ?? ErrorCode.NONE),
+      unreadable.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : topics.get(topic) === undefined ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : (codes.get(`${topic}\0${partition}`) ?? ErrorCode.NONE),
     );
   },
   errorResponse(request, errorCode) {

@@ -3,6 +3,7 @@ import { ErrorCode } from '../../../protocol/error-codes.ts';
 import type { OffsetFetchResponse } from '../../../protocol/messages/index.ts';
 import type { CommittedOffset } from '../../../services/groups/index.ts';
 import { defineApi } from '../../api-handler.ts';
+import { allowed, Op, Resource, visible } from '../authorize.ts';
 import type { RequestContext } from '../../broker-services.ts';
 
 type FetchedTopic = OffsetFetchResponse['topics'][number];
@@ -38,13 +39,23 @@ export const offsetFetchApi = defineApi({
   },
 });
 
+/**
+ * Kafka: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED), then DESCRIBE on each topic: named topics
+ * the principal may not see get TOPIC_AUTHORIZATION_FAILED, and "all topics" leaves them out.
+ */
 async function fetchGroup(groupId: string, wanted: WantedTopics, context: RequestContext): Promise<{ errorCode: number; topics: FetchedTopic[] }> {
-  const topics = wanted === null ? null : wanted.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
+  if (!allowed(context, Op.DESCRIBE, Resource.GROUP, groupId)) {
+    return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: context.apiVersion < 2 ? partitionErrors(wanted, ErrorCode.GROUP_AUTHORIZATION_FAILED) : [] };
+  }
+  const denied = wanted === null ? [] : wanted.filter((t) => !allowed(context, Op.DESCRIBE, Resource.TOPIC, t.name));
+  const permitted = wanted === null ? null : wanted.filter((t) => !denied.includes(t));
+  const topics = permitted === null ? null : permitted.map((t) => ({ name: t.name, partitions: t.partitionIndexes }));
   const result = await context.services.groups.fetchOffsets(groupId, topics);
   if (result.errorCode !== ErrorCode.NONE) {
     return { errorCode: result.errorCode, topics: context.apiVersion < 2 ? partitionErrors(wanted, result.errorCode) : [] };
   }
-  return { errorCode: ErrorCode.NONE, topics: byTopic(result.offsets) };
+  const offsets = wanted === null ? result.offsets.filter((o) => visible(context, Op.DESCRIBE, Resource.TOPIC, o.topic)) : result.offsets;
+  return { errorCode: ErrorCode.NONE, topics: [...byTopic(offsets), ...partitionErrors(denied, ErrorCode.TOPIC_AUTHORIZATION_FAILED)] };
 }
 
 function byTopic(offsets: readonly CommittedOffset[]): FetchedTopic[] {
