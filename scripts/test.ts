@@ -51,6 +51,8 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
     debianPackage: 'python3-confluent-kafka',
     present: () => commandRuns('/usr/bin/python3', ['-c', 'import confluent_kafka']),
   },
+  // `kubectl kustomize` renders deploy/kubernetes (test/deploy). Debian ships kubectl as kubernetes-client.
+  { what: 'kubectl binary', debianPackage: 'kubernetes-client', present: () => commandRuns('kubectl', ['version', '--client']) },
 ];
 
 function missingRequirements(): SystemRequirement[] {
