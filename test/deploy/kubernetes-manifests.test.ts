@@ -206,7 +206,9 @@ describe('Kubernetes manifests (deploy/kubernetes)', { skip }, () => {
         for (const endpoint of monitor.spec.endpoints) assert.ok(services.some((s) => s.spec.ports.some((p) => p.name === endpoint.port)), `no Service port ${endpoint.port}`);
       }
       for (const hpa of objects.filter((o) => o.kind === 'HorizontalPodAutoscaler') as Array<K8sObject & { spec: { scaleTargetRef: { kind: string; name: string } } }>) {
-        find(objects, hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name);
+        const target = find<Workload>(objects, hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name);
+        // A fixed count would be re-applied over the autoscaler's on every `kubectl apply`.
+        assert.equal(target.spec.replicas, undefined, `${overlay} ${target.metadata.name}: replicas set although an HPA owns the count`);
       }
       for (const budget of objects.filter((o) => o.kind === 'PodDisruptionBudget') as Array<K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } }>) {
         assert.ok(pods.some((w) => selects(budget.spec.selector.matchLabels, w.spec.template.metadata.labels)), `${overlay} PDB/${budget.metadata.name} selects no pods`);
