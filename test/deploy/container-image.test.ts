@@ -79,6 +79,8 @@ describe('Containerfile', () => {
     assert.match(nodeImage, /node:24\.\d+\.\d+-\w+-slim(@sha256:[0-9a-f]{64})?$/, 'a pinned node:24.x.y-<debian>-slim base');
     assert.ok((file.get('RUN') ?? []).some((r) => r.includes('scripts/build-rootfs.sh /rootfs')), 'the build stage runs scripts/build-rootfs.sh (npm ci --omit=dev inside)');
     assert.deepEqual(file.get('USER'), [`${IMAGE_UID}:${IMAGE_UID}`]);
+    // COPY resets ownership to root: the data directory must be handed to the user explicitly.
+    assert.ok((file.get('COPY') ?? []).some((c) => c.includes(`--chown=${IMAGE_UID}:${IMAGE_UID}`) && c.includes('/var/lib/kafscale')), 'the data directory belongs to the user');
     assert.deepEqual(JSON.parse(file.get('ENTRYPOINT')?.[0] ?? '[]'), ['/usr/bin/tini', '--', '/usr/local/bin/node', '/app/src/bin/kafscale.ts']);
     assert.deepEqual(file.get('VOLUME'), ['["/var/lib/kafscale"]']);
     assert.match(file.get('HEALTHCHECK')?.[0] ?? '', /CMD \[.*\/healthz/);
