@@ -167,8 +167,9 @@ chmod 0755 "$rootfs/usr/local/bin/node"
 # --- prune what is never loaded at run time ---------------------------------------------------------------
 abi=$("$rootfs/usr/local/bin/node" -p process.versions.modules)
 find "$rootfs/app/node_modules" -type d -name dist-types -prune -exec rm -rf {} +
+# Licence and notice files stay (also as .md).
 find "$rootfs/app/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.cts' -o -name '*.d.mts' -o -name '*.map' \
-  -o -iname '*.md' -o -iname '*.markdown' \) -delete
+  -o -iname '*.md' -o -iname '*.markdown' \) ! -iname 'licen[cs]e*' ! -iname 'notice*' ! -iname 'copying*' -delete
 # Native prebuilds for musl or for other Node ABIs than this runtime's (the image is glibc, Node ABI $abi).
 find "$rootfs/app/node_modules" -type f -name '*.node' \( -name '*musl*' -o \( -name 'node.abi*' ! -name "node.abi$abi.*" \) \) -delete
 chown -R 0:0 "$rootfs/app"
