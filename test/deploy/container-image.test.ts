@@ -91,8 +91,9 @@ describe('Containerfile', () => {
 });
 
 describe('container image built with buildah (scripts/build-image.sh)', { skip: cannotBuild() ?? false }, () => {
-  const work = mkdtempSync(join(tmpdir(), 'kafscale-image-test-'));
-  const storage = join(work, 'storage');
+  // Made in before(): a skipped or filtered suite must leave nothing behind.
+  let work = '';
+  let storage = '';
   const tag = `localhost/kafscale-test:${process.pid}`;
   const buildah = (...args: string[]) => run('buildah', ['--root', join(storage, 'root'), '--runroot', join(storage, 'run'), '--storage-driver', 'vfs', ...args]);
   let config: DockerConfig;
@@ -102,6 +103,8 @@ describe('container image built with buildah (scripts/build-image.sh)', { skip: 
   let buildSeconds = 0;
 
   before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'kafscale-image-test-'));
+    storage = join(work, 'storage');
     const started = Date.now();
     const build = spawn(join(repoRoot, 'scripts', 'build-image.sh'), ['--tag', tag, '--storage-root', storage], {
       env: { ...process.env, KAFSCALE_IMAGE_CACHE: join(tmpdir(), 'kafscale-image-cache') },
@@ -122,6 +125,7 @@ describe('container image built with buildah (scripts/build-image.sh)', { skip: 
   }, { timeout: BUILD_TIMEOUT_MS });
 
   after(() => {
+    if (work === '') return;
     try {
       if (container !== '') {
         buildah('umount', container);
@@ -131,7 +135,7 @@ describe('container image built with buildah (scripts/build-image.sh)', { skip: 
     } catch {
       // the storage goes below in any case
     }
-    rmSync(work, { recursive: true, force: true });
+    if (work !== '') rmSync(work, { recursive: true, force: true });
   });
 
   it('runs as the non-root user kafscale, under tini, with the broker as the default command', () => {
