@@ -51,6 +51,12 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
     debianPackage: 'python3-confluent-kafka',
     present: () => commandRuns('/usr/bin/python3', ['-c', 'import confluent_kafka']),
   },
+  // `kubectl kustomize` renders deploy/kubernetes (test/deploy). Debian ships kubectl as kubernetes-client.
+  { what: 'kubectl binary', debianPackage: 'kubernetes-client', present: () => commandRuns('kubectl', ['version', '--client']) },
+  // scripts/build-image.sh (test/deploy/container-image.test.ts): a Debian root filesystem, the image, a stripped node.
+  { what: 'buildah binary', debianPackage: 'buildah', present: () => commandRuns('buildah', ['--version']) },
+  { what: 'mmdebstrap binary', debianPackage: 'mmdebstrap', present: () => commandRuns('mmdebstrap', ['--version']) },
+  { what: 'strip binary', debianPackage: 'binutils', present: () => commandRuns('strip', ['--version']) },
 ];
 
 function missingRequirements(): SystemRequirement[] {

@@ -34,7 +34,7 @@ const OLD_SESSION_CLOSE_MS = 10_000;
  * order and closes them in reverse.
  */
 export class BrokerApp {
-  readonly config: KafscaleConfig;
+  #config: KafscaleConfig;
   readonly log: Logger;
   readonly metrics: KafscaleMetrics;
   #closers: Array<{ name: string; close: () => Promise<void> }> = [];
@@ -47,11 +47,26 @@ export class BrokerApp {
   #recovering: Promise<void> | null = null;
   #sessionsStarted = 0;
   #dispatcher: Dispatcher | null = null;
+  readonly #fatal = Promise.withResolvers<KafscaleError>();
 
   constructor(config: KafscaleConfig, log: Logger) {
-    this.config = config;
+    this.#config = config;
     this.log = log;
-    this.metrics = new KafscaleMetrics({ collectProcessMetrics: true, defaultLabels: { broker_id: String(config.broker.id) } });
+    // An allocated id is known once registered; its label is set then (#start).
+    this.metrics = new KafscaleMetrics({ collectProcessMetrics: true, ...(config.broker.allocateId ? {} : { defaultLabels: { broker_id: String(config.broker.id) } }) });
+  }
+
+  /** The configuration in force: once started, `broker.id` is the allocated id where none was configured. */
+  get config(): KafscaleConfig {
+    return this.#config;
+  }
+
+  /**
+   * Resolves when the broker cannot go on and must be restarted (its allocated broker id was taken
+   * while its session was lost); the process should close the app and exit non-zero. Never rejects.
+   */
+  get fatal(): Promise<KafscaleError> {
+    return this.#fatal.promise;
   }
 
   get kafkaPort(): number {
@@ -72,7 +87,8 @@ export class BrokerApp {
   }
 
   async #start(): Promise<void> {
-    const { config, log } = this;
+    const { log } = this;
+    let config = this.#config;
     const meta = new InstrumentedMetadataStore(await this.#openMetadataStore(), this.metrics);
     this.#onClose('metadata store', () => meta.close());
     const objects = new InstrumentedObjectStore(await this.#openObjectStore(), this.metrics);
@@ -106,15 +122,19 @@ export class BrokerApp {
     const advertisedPort = config.broker.advertised.port === 0 ? this.#kafkaPort : config.broker.advertised.port;
     let brokers: BrokerRegistry;
     try {
-      brokers = await BrokerRegistry.register(
-        meta,
-        { brokerId: config.broker.id, host: config.broker.advertised.host, port: advertisedPort, rack: config.broker.rack, startedMs: Date.now() },
-        lease,
-        log.child({ component: 'brokers' }),
-      );
+      const address = { host: config.broker.advertised.host, port: advertisedPort, rack: config.broker.rack, startedMs: Date.now() };
+      const brokersLog = log.child({ component: 'brokers' });
+      brokers = config.broker.allocateId
+        ? await BrokerRegistry.allocate(meta, address, lease, brokersLog)
+        : await BrokerRegistry.register(meta, { brokerId: config.broker.id, ...address }, lease, brokersLog);
     } catch (error) {
       await lease.revoke().catch(() => undefined);
       throw error;
+    }
+    if (config.broker.allocateId) {
+      config = withBrokerId(config, brokers.self.brokerId);
+      this.#config = config;
+      this.metrics.registry.setDefaultLabels({ broker_id: String(config.broker.id) });
     }
     this.#onClose('broker registry', () => brokers.close());
     const directory = await OwnerDirectory.open(meta, topics, log.child({ component: 'owners' }));
@@ -353,8 +373,13 @@ export class BrokerApp {
         this.log.warn({ leaseId: lease.id, sessions: this.#sessionsStarted }, 'broker session recovered; serving with a new lease');
         return;
       } catch (error) {
-        this.log.warn({ err: error, retryInMs: delayMs }, 'cannot start a new broker session yet; retrying');
         await lease?.revoke().catch(() => undefined);
+        if (isKafscaleError(error, 'KSC_BROKER_ID_TAKEN')) {
+          this.log.fatal({ err: error }, error.message);
+          this.#fatal.resolve(error);
+          return;
+        }
+        this.log.warn({ err: error, retryInMs: delayMs }, 'cannot start a new broker session yet; retrying');
         await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
         delayMs = Math.min(delayMs * 2, 2_000);
       }
@@ -423,6 +448,11 @@ function flushMetrics(metrics: KafscaleMetrics): FlushObserver {
       if (outcome === 'ok') metrics.flushObjectBytes.observe(objectBytes);
     },
   };
+}
+
+/** `config` with the broker id allocated at start, frozen like the loaded one. */
+function withBrokerId(config: KafscaleConfig, id: number): KafscaleConfig {
+  return Object.freeze({ ...config, broker: Object.freeze({ ...config.broker, id }) });
 }
 
 function brokerSettings(config: KafscaleConfig): BrokerSettings {

@@ -72,8 +72,15 @@ async function runBroker(args: readonly string[]): Promise<number> {
     log.flush?.();
     return 1;
   }
-  // Keep running until a signal closes the app.
-  return new Promise<number>(() => {});
+  // Keep running until a signal closes the app, or the app cannot go on (it says why; a restart fixes it).
+  await app.fatal;
+  if (!stopping) {
+    stopping = true;
+    await app.close();
+  }
+  log.flush?.();
+  // As after a signal: exit now, whatever handles a failed part may have left open.
+  process.exit(1);
 }
 
 main(process.argv.slice(2)).then(

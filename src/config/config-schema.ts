@@ -18,7 +18,6 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** All defaults, in one place. Settings absent here have no default (they are optional). */
 export const CONFIG_DEFAULTS = {
-  brokerId: 0,
   brokerAddr: '0.0.0.0:9092',
   brokerHost: 'localhost',
   metricsAddr: '0.0.0.0:9093',
@@ -155,7 +154,8 @@ function principalList() {
 
 /** The flat settings. Optional ones have no default; `dataDir` and TLS paths arrive resolved. */
 export const settingsSchema = z.strictObject({
-  brokerId: integer(0, 2_147_483_647),
+  /** Unset: 0 with embedded metadata; allocated from the store with etcd (EMBEDDED_BROKER_ID, `broker.allocateId`). */
+  brokerId: integer(0, 2_147_483_647).optional(),
   brokerAddr: listenAddress(),
   brokerHost: text(),
   brokerPort: integer(1, 65535).optional(),
@@ -291,6 +291,11 @@ export interface EmbeddedMetadataStoreConfig {
   readonly dir: string;
 }
 
+/** The id of a broker on embedded metadata when none is configured: a single node needs no choice. */
+export const EMBEDDED_BROKER_ID = 0;
+/** `broker.id` until the app has allocated one (`broker.allocateId`); never a valid node id. */
+export const UNALLOCATED_BROKER_ID = -1;
+
 function toConfig(s: Settings) {
   const objectStore: S3ObjectStoreConfig | FilesystemObjectStoreConfig =
     s.s3Bucket === undefined
@@ -325,7 +330,9 @@ function toConfig(s: Settings) {
         };
   return {
     broker: {
-      id: s.brokerId,
+      // Cluster mode without a configured id: app/ allocates one from etcd at start (cluster.md, "Broker ids").
+      id: s.brokerId ?? (s.etcdEndpoints === undefined ? EMBEDDED_BROKER_ID : UNALLOCATED_BROKER_ID),
+      allocateId: s.brokerId === undefined && s.etcdEndpoints !== undefined,
       listen: s.brokerAddr,
       // Advertised port defaults to the listen port; a listen port of 0 (tests) is fixed up by app/ once bound.
       advertised: { host: s.brokerHost, port: s.brokerPort ?? s.brokerAddr.port },

@@ -16,7 +16,10 @@ interface SettingDoc {
 }
 
 const DOCS = {
-  brokerId: { description: 'Broker id (node id) this broker registers under; unique per cluster' },
+  brokerId: {
+    description: 'Broker id (node id) this broker registers under; unique per cluster',
+    defaultNote: '0 with embedded metadata; with etcd the lowest id no live broker holds, allocated at start',
+  },
   brokerAddr: { description: 'Kafka listener address, host:port (port 0: any free port)' },
   brokerHost: { description: 'Host advertised to clients in Metadata responses' },
   brokerPort: { description: 'Port advertised to clients', defaultNote: 'the listen port' },

@@ -42,6 +42,7 @@ describe('loadConfig defaults', () => {
     const config = load();
     assert.deepEqual(config.broker, {
       id: 0,
+      allocateId: false,
       listen: { host: '0.0.0.0', port: 9092 },
       advertised: { host: 'localhost', port: 9092 },
       rack: null,
@@ -88,6 +89,24 @@ describe('loadConfig defaults', () => {
     const config = load([], { KAFSCALE_BROKER_ADDR: ':9000', KAFSCALE_BROKER_HOST: 'kafka.example', KAFSCALE_BROKER_PORT: '443' });
     assert.deepEqual(config.broker.listen, { host: '0.0.0.0', port: 9000 });
     assert.deepEqual(config.broker.advertised, { host: 'kafka.example', port: 443 });
+  });
+});
+
+describe('broker id', () => {
+  test('embedded metadata without an id: the single node is broker 0', () => {
+    const config = load();
+    assert.equal(config.broker.id, 0);
+    assert.equal(config.broker.allocateId, false);
+  });
+  test('etcd without an id: allocated at start (placeholder -1 until then)', () => {
+    const config = load([], { KAFSCALE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379' });
+    assert.equal(config.broker.allocateId, true);
+    assert.equal(config.broker.id, -1);
+  });
+  test('etcd with an id: the configured id, nothing allocated', () => {
+    const config = load([], { KAFSCALE_ETCD_ENDPOINTS: 'http://127.0.0.1:2379', KAFSCALE_BROKER_ID: '7' });
+    assert.equal(config.broker.allocateId, false);
+    assert.equal(config.broker.id, 7);
   });
 });
 

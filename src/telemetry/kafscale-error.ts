@@ -26,6 +26,8 @@ export type KafscaleErrorCode =
   | 'KSC_STORAGE_FENCED'
   /** A listener (Kafka or ops) could not bind its address: in use, not local, no permission. */
   | 'KSC_LISTEN_FAILED'
+  /** The broker id allocated to this broker was taken by another broker while this one had lost its session. */
+  | 'KSC_BROKER_ID_TAKEN'
   | 'KSC_INTERNAL';
 
 export class KafscaleError extends Error {

@@ -6,7 +6,8 @@
  *   const cluster = await startCluster({ brokers: 3, sessionTtlMs: 2_000 });
  *   after(() => cluster.stop());
  *
- * Broker i runs with KAFSCALE_BROKER_ID = i. stop() thaws frozen brokers first (a stopped process
+ * Broker i runs with KAFSCALE_BROKER_ID = i (with `allocateBrokerIds`, with no id: each broker allocates
+ * one from etcd, and index ≠ id). addBroker() starts one more with the same settings. stop() thaws frozen brokers first (a stopped process
  * cannot handle SIGTERM) and stops everything in reverse start order, also after a failed test.
  */
 import { randomUUID } from 'node:crypto';
@@ -33,6 +34,8 @@ export interface StartClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Default 'warn': three chatty brokers would cost the test CPU. */
   readonly logLevel?: string;
+  /** Start brokers without KAFSCALE_BROKER_ID: each allocates its id from etcd. Default false. */
+  readonly allocateBrokerIds?: boolean;
 }
 
 export interface PartitionMetadata {
@@ -68,6 +71,8 @@ export interface TestCluster {
   metadata(topic: string, brokerId?: number): Promise<ClusterMetadata>;
   /** Waits until every partition of `topic` names a leader among the live brokers; bounded by timeoutMs. */
   waitForLeaders(topic: string, partitions: number, timeoutMs: number): Promise<ClusterMetadata>;
+  /** Starts one more broker with the cluster's settings (appended to `brokers`; allocated id unless ids are configured: then its index). */
+  addBroker(): Promise<BrokerProcess>;
   /** Stops every broker, s3rver and etcd; idempotent, never throws for one part failing. */
   stop(): Promise<void>;
 }
@@ -116,8 +121,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
     };
     // One at a time: concurrent first starts would race to create the cluster id (that race is the
     // broker's business, but it is not what these tests are about).
+    const launchBroker = (index: number): Promise<BrokerProcess> =>
+      startBroker({ env: options.allocateBrokerIds === true ? env : { ...env, KAFSCALE_BROKER_ID: String(index) }, logLevel: options.logLevel ?? 'warn' });
     for (let id = 0; id < count; id++) {
-      brokers.push(await startBroker({ env: { ...env, KAFSCALE_BROKER_ID: String(id) }, logLevel: options.logLevel ?? 'warn' }));
+      brokers.push(await launchBroker(id));
     }
 
     const answering = async (preferred?: number): Promise<WireClient> => {
@@ -192,6 +199,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
         }
       },
       metadata,
+      async addBroker() {
+        const broker = await launchBroker(brokers.length);
+        brokers.push(broker);
+        return broker;
+      },
       async waitForLeaders(topic, partitions, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         let last: ClusterMetadata | string = 'no answer yet';

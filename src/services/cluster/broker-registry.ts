@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import { allocateBrokerId, claimBrokerId, type BrokerAddress } from './broker-id-allocator.ts';
 import { MetaKeys } from './meta-keys.ts';
 import { WatchedPrefix } from './watched-prefix.ts';
 
@@ -23,11 +24,14 @@ export class BrokerRegistry {
   readonly #log: Logger;
   #mirror!: WatchedPrefix;
   readonly #listeners = new Set<() => void>();
+  /** The id was allocated from the store: re-registering must re-claim it, never overwrite another broker's. */
+  readonly allocated: boolean;
 
-  private constructor(store: MetadataStore, self: BrokerInfo, log: Logger) {
+  private constructor(store: MetadataStore, self: BrokerInfo, log: Logger, allocated: boolean) {
     this.#store = store;
     this.self = self;
     this.#log = log;
+    this.allocated = allocated;
   }
 
   /**
@@ -36,7 +40,7 @@ export class BrokerRegistry {
    * given the same id, which fails fast.
    */
   static async register(store: MetadataStore, self: BrokerInfo, lease: Lease, log: Logger): Promise<BrokerRegistry> {
-    const registry = new BrokerRegistry(store, self, log);
+    const registry = new BrokerRegistry(store, self, log, false);
     const key = MetaKeys.broker(self.brokerId);
     const existing = await store.get(key);
     if (existing !== null && existing.lease !== lease.id) {
@@ -49,19 +53,54 @@ export class BrokerRegistry {
       }
     }
     await registry.renew(lease);
-    registry.#mirror = await WatchedPrefix.open(store, MetaKeys.brokersPrefix, log, () => {
-      for (const listener of registry.#listeners) listener();
-    });
+    await registry.#openMirror();
     log.info({ brokerId: self.brokerId, host: self.host, port: self.port }, 'broker registered');
     return registry;
   }
 
   /**
+   * Registers this broker under the lowest broker id nobody holds (no KAFSCALE_BROKER_ID in cluster
+   * mode): the registration key is created under `lease` only if absent, so the id is this broker's
+   * until the lease ends (broker-id-allocator.ts).
+   */
+  static async allocate(store: MetadataStore, address: BrokerAddress, lease: Lease, log: Logger): Promise<BrokerRegistry> {
+    const brokerId = await allocateBrokerId(store, address, lease, log);
+    const registry = new BrokerRegistry(store, { brokerId, ...address }, log, true);
+    try {
+      await registry.#openMirror();
+    } catch (error) {
+      await store.delete(MetaKeys.broker(brokerId)).catch(() => undefined);
+      throw error;
+    }
+    log.info({ brokerId, host: address.host, port: address.port }, 'broker registered');
+    return registry;
+  }
+
+  async #openMirror(): Promise<void> {
+    this.#mirror = await WatchedPrefix.open(this.#store, MetaKeys.brokersPrefix, this.#log, () => {
+      for (const listener of this.#listeners) listener();
+    });
+  }
+
+  /**
    * (Re-)writes this broker's registration under `lease`: at start, and with the new lease after a
-   * session was lost and recovered (docs/design/cluster.md, "Session recovery").
+   * session was lost and recovered (docs/design/cluster.md, "Session recovery"). An allocated id is
+   * re-claimed (created only if absent): if another broker took it while our session was lost, this
+   * throws KSC_BROKER_ID_TAKEN and the broker must stop — a restart allocates a fresh id.
    */
   async renew(lease: Lease): Promise<void> {
-    await this.#store.put(MetaKeys.broker(this.self.brokerId), Buffer.from(JSON.stringify(this.self)), { lease: lease.id });
+    if (!this.allocated) {
+      await this.#store.put(MetaKeys.broker(this.self.brokerId), Buffer.from(JSON.stringify(this.self)), { lease: lease.id });
+      return;
+    }
+    const { brokerId, ...address } = this.self;
+    if (await claimBrokerId(this.#store, brokerId, address, lease)) return;
+    const holder = await this.#store.get(MetaKeys.broker(brokerId));
+    if (holder !== null && holder.lease === lease.id) return;
+    throw new KafscaleError(
+      'KSC_BROKER_ID_TAKEN',
+      `broker id ${brokerId} (allocated) was taken by another broker while this broker's session was lost; restart this broker to allocate a new id`,
+    );
   }
 
   /** Live brokers sorted by id. Always includes this broker while it is registered. */
