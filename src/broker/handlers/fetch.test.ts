@@ -10,6 +10,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse } from '../../protocol/messages/index.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
 import { LogService } from '../../services/log/log-service.ts';
+import { ALLOW_ALL } from '../../services/security/acl-authorizer.ts';
 import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
 import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
 import type { ByteRange, ObjectStore } from '../../storage/object/object-store.ts';
@@ -99,7 +100,10 @@ async function cluster(t: TestContext, partitions: number): Promise<Cluster> {
     services: {
       topics: { get: (name: string) => (name === topic.name ? topic : undefined), getById: (id: string) => (id === topic.id ? topic : undefined) },
       logs: reader,
+      authorizer: ALLOW_ALL,
     },
+    principal: 'User:ANONYMOUS',
+    listenerName: 'PLAINTEXT',
   } as unknown as RequestContext;
   return { topicId, objectOf, objects, context };
 }
