@@ -22,6 +22,7 @@ const ERROR = {
   TOPIC_ALREADY_EXISTS: 36,
   INVALID_PARTITIONS: 37,
   INVALID_CONFIG: 40,
+  INVALID_REQUEST: 42,
 } as const;
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
@@ -164,3 +165,19 @@ test('decreasing the partition count is INVALID_PARTITIONS', async () => {
   const response = await client.send(37, 3, { topics: [{ name, count: 2, assignments: null }], timeoutMs: 10_000, validateOnly: false });
   assert.equal(response.results[0]?.errorCode, ERROR.INVALID_PARTITIONS);
 });
+
+for (const version of [10, 11]) {
+  test(`Metadata v${version} naming a topic by id is INVALID_REQUEST and the connection stays open`, async () => {
+    const name = uniqueTopic('by-id');
+    assert.equal((await createTopic(name, 1)).errorCode, ERROR.NONE);
+    const client = await connect();
+    const someId = '0b1e4a7c-58d3-4f1a-9c2e-7d6b5a4c3b2a';
+    const byId = await client.send(3, version, { topics: [{ name: null, topicId: someId }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    assert.equal(byId.topics[0]?.errorCode, ERROR.INVALID_REQUEST);
+    const withBoth = await client.send(3, version, { topics: [{ name, topicId: someId }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    assert.equal(withBoth.topics[0]?.errorCode, ERROR.INVALID_REQUEST);
+    const byName = await client.send(3, version, { topics: [{ name, topicId: ZERO_UUID }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    assert.equal(byName.topics[0]?.errorCode, ERROR.NONE);
+    assert.equal(client.isClosed, false);
+  });
+}

@@ -28,6 +28,10 @@ export const metadataApi = defineApi({
     if (all) {
       // Kafka: all-topics requests list only what the principal may DESCRIBE, silently.
       for (const topic of services.topics.list()) if (visible(context, Op.DESCRIBE, Resource.TOPIC, topic.name)) topics.push(describeTopic(topic, services, live));
+    } else if (context.apiVersion < 12 && (request.topics ?? []).some((t) => t.name === null || t.topicId !== ZERO_UUID)) {
+      // Kafka (KafkaApis): topic ids in requests and null names need v12+; the request as a whole is
+      // INVALID_REQUEST and the connection stays open. A null name is reported as '' (not nullable < 12).
+      for (const wanted of request.topics ?? []) topics.push(topicError(wanted.name ?? '', wanted.topicId, ErrorCode.INVALID_REQUEST));
     } else {
       for (const wanted of request.topics ?? []) {
         topics.push(await resolveTopic(wanted.name, wanted.topicId, request, context));
@@ -51,7 +55,7 @@ export const metadataApi = defineApi({
       brokers: [],
       clusterId: context.services.clusterId,
       controllerId: -1,
-      topics: (request.topics ?? []).map((t) => topicError(t.name, t.topicId, errorCode)),
+      topics: (request.topics ?? []).map((t) => topicError(context.apiVersion < 12 ? (t.name ?? '') : t.name, t.topicId, errorCode)),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
   },
