@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { ConnectionContext } from './dispatch.ts';
+import type { SecurityServices } from '../services/security/security-services.ts';
 import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
@@ -32,6 +34,8 @@ export interface BrokerServices {
   readonly groups: GroupCoordinator;
   /** Producer ids and epochs for InitProducerId (idempotent producers). */
   readonly producerIds: ProducerIdManager;
+  /** SASL authentication and SCRAM credentials. */
+  readonly security: SecurityServices;
 }
 
 export interface RequestContext {
@@ -41,6 +45,12 @@ export interface RequestContext {
   readonly clientId: string | null;
   /** The client's address (DescribeGroups reports it as the member's host); set by dispatch when known. */
   readonly remoteAddress?: string;
+  /** 'User:ANONYMOUS' or the authenticated principal ('User:alice'), copied from the connection. */
+  readonly principal: string;
+  /** The listener the request arrived on; Metadata, FindCoordinator etc. answer with its addresses. */
+  readonly listenerName: string;
+  /** The connection itself: only the SASL handlers change it (principal, SASL state). */
+  readonly connection?: ConnectionContext;
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly services: BrokerServices;

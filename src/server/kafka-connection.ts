@@ -9,11 +9,17 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
+import type { ConnectionContext, RequestDispatcher, SaslConnectionState } from '../broker/dispatch.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
 
-export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | 'shutdown';
+export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | 'shutdown' | 'authentication';
+
+/**
+ * ApiVersions (18), SaslHandshake (17) and SaslAuthenticate (36): all a SASL connection may send
+ * before it has authenticated, or after its session expired without re-authentication (KIP-368).
+ */
+const PRE_AUTHENTICATION_API_KEYS: ReadonlySet<number> = new Set([17, 18, 36]);
 
 export interface KafkaConnectionOptions {
   readonly id: number;
@@ -24,6 +30,12 @@ export interface KafkaConnectionOptions {
   readonly idleTimeoutMs: number;
   readonly log: Logger;
   readonly metrics: KafscaleMetrics;
+  /** The listener's name; default PLAINTEXT. */
+  readonly listenerName?: string;
+  /** Principal before any SASL (User:ANONYMOUS, or the mapped TLS client certificate). */
+  readonly principal?: string;
+  /** SASL mechanisms offered; null or absent: the listener has no SASL. */
+  readonly saslMechanisms?: readonly string[] | null;
 }
 
 /** How long a closing connection may take to flush what it already wrote before it is destroyed. */
@@ -101,6 +113,9 @@ export class KafkaConnection {
       remotePort,
       log: options.log.child({ connectionId: options.id, remote: `${remoteAddress}:${remotePort}` }),
       signal: this.#abort.signal,
+      principal: options.principal ?? 'User:ANONYMOUS',
+      listenerName: options.listenerName ?? 'PLAINTEXT',
+      sasl: options.saslMechanisms === undefined || options.saslMechanisms === null ? null : newSaslState(options.saslMechanisms),
     };
     this.#idleTimer = setTimeout(this.#onIdle, this.#idleTimeoutMs);
     this.#idleTimer.unref();
@@ -188,6 +203,11 @@ export class KafkaConnection {
   }
 
   #dispatch(frame: Buffer): void {
+    const sasl = this.context.sasl;
+    if (sasl !== null && !saslAllows(sasl, frame)) {
+      this.#refuseUnauthenticated(sasl, frame);
+      return;
+    }
     // Request header v0+: api_key is the first int16. Used only as a bounded metric label.
     const apiKey = apiKeyLabel(frame.length >= 2 ? frame.readInt16BE(0) : -1);
     let promise: Promise<readonly Buffer[] | null>;
@@ -223,6 +243,14 @@ export class KafkaConnection {
         this.#metrics.requestsInFlight.dec();
         if (response !== null) this.#write(response);
         this.#metrics.requestDurationSeconds.observe({ api_key: head.apiKey }, (performance.now() - head.startedMs) / 1000);
+        if (this.context.sasl?.closeAfterResponse === true) {
+          // Failed authentication (or an illegal SASL sequence): this response was the last one.
+          this.#closeReason = 'authentication';
+          this.#metrics.requestsInFlight.dec(this.#queue.length);
+          this.#queue.length = 0;
+          this.#startDraining();
+          return;
+        }
         // A slot is free: take more frames unless the client is not reading our responses.
         this.#pump();
       }
@@ -260,6 +288,18 @@ export class KafkaConnection {
       'invalid request frame; closing the connection',
     );
     this.destroy('frame');
+  }
+
+  /** Anything but ApiVersions and SASL before authentication (or after the session expired) closes the connection. */
+  #refuseUnauthenticated(sasl: SaslConnectionState, frame: Buffer): void {
+    const apiKey = frame.length >= 2 ? frame.readInt16BE(0) : -1;
+    const expired = sasl.authenticated;
+    this.context.log.info(
+      { apiKey, principal: this.context.principal, listener: this.context.listenerName },
+      expired ? 'request after the SASL session expired without re-authentication; closing the connection' : 'request before SASL authentication; closing the connection',
+    );
+    this.#closeReason = 'authentication';
+    this.#startDraining();
   }
 
   #onDispatchError(error: unknown): void {
@@ -327,4 +367,17 @@ export class KafkaConnection {
     );
     this.#resolveClosed();
   };
+}
+
+function newSaslState(mechanisms: readonly string[]): SaslConnectionState {
+  return { mechanisms, authenticated: false, mechanism: null, exchange: null, handshakeVersion: 1, sessionExpiresAtMs: 0, closeAfterResponse: false };
+}
+
+/** Whether a SASL connection may send this frame now. */
+function saslAllows(sasl: SaslConnectionState, frame: Buffer): boolean {
+  if (sasl.closeAfterResponse) return false;
+  // After a v0 SaslHandshake the next frame is a raw SASL token (no Kafka header) for the dispatcher.
+  if (sasl.handshakeVersion === 0 && sasl.mechanism !== null) return true;
+  if (frame.length >= 2 && PRE_AUTHENTICATION_API_KEYS.has(frame.readInt16BE(0))) return true;
+  return sasl.authenticated && (sasl.sessionExpiresAtMs === 0 || Date.now() < sasl.sessionExpiresAtMs);
 }

@@ -1,5 +1,6 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
+import { endpointOf } from '../../services/cluster/broker-registry.ts';
 import { defineApi } from '../api-handler.ts';
 import { AUTHORIZED_OPERATIONS_OMITTED, controllerId } from './metadata.ts';
 
@@ -32,7 +33,7 @@ export const describeClusterApi = defineApi({
       endpointType: ENDPOINT_BROKERS,
       clusterId: services.clusterId,
       controllerId: controllerId(services),
-      brokers: services.brokers.live().map((b) => ({ brokerId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: services.brokers.live().map((b) => ({ brokerId: b.brokerId, ...endpointOf(b, context.listenerName), rack: b.rack })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
   },

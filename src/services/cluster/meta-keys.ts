@@ -53,6 +53,12 @@ export const MetaKeys = {
   groupOffsetsPrefix: (groupId: string): string => `${ROOT}/group-offsets/${encodeURIComponent(groupId)}/`,
   groupOffset: (groupId: string, topic: string, partition: number): string =>
     `${ROOT}/group-offsets/${encodeURIComponent(groupId)}/${encodeURIComponent(topic)}/${pad(partition)}`,
+  /**
+   * SCRAM credentials (docs/security.md): one key per (user, mechanism) holding salt, iterations,
+   * StoredKey and ServerKey — never a password. User names are percent-encoded.
+   */
+  scramCredentialsPrefix: `${ROOT}/scram-credentials/`,
+  scramCredential: (user: string, mechanism: string): string => `${ROOT}/scram-credentials/${encodeURIComponent(user)}/${mechanism}`,
 } as const;
 
 export interface PartitionKey {
