@@ -12,6 +12,7 @@ import { registerConsumeCommand } from './commands/consume-command.ts';
 import { registerGroupsCommand } from './commands/groups-command.ts';
 import { registerProduceCommand } from './commands/produce-command.ts';
 import { registerTopicsCommand } from './commands/topics-command.ts';
+import { registerUsersCommand, type OpenUserAdmin } from './commands/users-command.ts';
 import { Output } from './output.ts';
 
 export interface CliIo {
@@ -20,6 +21,8 @@ export interface CliIo {
   readonly stderr: Writable;
   /** The process environment, handed over by src/bin (only bin and config read process.env). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Opens the metadata store for `kafscale users` (src/app provides it; the CLI layer cannot). */
+  readonly openUserAdmin?: OpenUserAdmin;
 }
 
 export const DEFAULT_BOOTSTRAP = 'localhost:9092';
@@ -72,6 +75,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerProduceCommand(program, run);
   registerConsumeCommand(program, run);
   registerGroupsCommand(program, run);
+  registerUsersCommand(program, run, io.openUserAdmin);
 
   try {
     if (argv.length === 0) {
