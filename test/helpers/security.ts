@@ -83,3 +83,67 @@ export async function scramLogin(client: WireClient, mechanism: ScramMechanism, 
   if (final.errorCode === 0 && !scram.verifyServerFinal(final.authBytes)) throw new Error('the broker sent a wrong SCRAM server signature');
   return final;
 }
+
+export interface SecureBroker {
+  readonly broker: import('./broker-process.ts').BrokerProcess;
+  readonly pki: TestPki;
+  readonly dir: string;
+  /** A SCRAM-SHA-512 user (PLAIN checks the same credential). */
+  readonly user: string;
+  readonly password: string;
+  /** `127.0.0.1:<port>` of a listener. */
+  bootstrap(listener: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL'): string;
+  /** Creates a topic through the PLAINTEXT listener. */
+  createTopic(name: string, partitions?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A broker with PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL listeners (PLAIN, SCRAM-SHA-256 and
+ * SCRAM-SHA-512 offered) and one user created with `kafscale users set` before it started.
+ */
+export async function startSecureBroker(): Promise<SecureBroker> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { startBroker } = await import('./broker-process.ts');
+  const { WireClient } = await import('./wire-client.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-secure-'));
+  const pki = await createTestPki(dir);
+  const dataDir = join(dir, 'data');
+  const user = 'alice';
+  const password = 'alice-Secret-1';
+  await createUser({ KAFSCALE_DATA_DIR: dataDir }, user, password, 'SCRAM-SHA-512');
+  const broker = await startBroker({
+    dataDir,
+    extraListeners: ['SSL', 'SASL_PLAINTEXT', 'SASL_SSL'],
+    logLevel: 'warn',
+    env: {
+      KAFSCALE_TLS_CERT_FILE: pki.serverCertFile,
+      KAFSCALE_TLS_KEY_FILE: pki.serverKeyFile,
+      KAFSCALE_SASL_MECHANISMS: 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFSCALE_AUTH_FAILURE_DELAY_MS: '50',
+    },
+  });
+  return {
+    broker,
+    pki,
+    dir,
+    user,
+    password,
+    bootstrap: (listener) => `127.0.0.1:${broker.listenerPorts[listener] as number}`,
+    async createTopic(name, partitions = 1) {
+      const client = await WireClient.connect('127.0.0.1', broker.port);
+      try {
+        const result = await client.send(19, 5, { topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 10_000, validateOnly: false });
+        if (result.topics[0]?.errorCode !== 0) throw new Error(`CreateTopics ${name}: error ${result.topics[0]?.errorCode}`);
+      } finally {
+        client.close();
+      }
+    },
+    async stop() {
+      await broker.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
