@@ -69,3 +69,12 @@ test('PLAIN: checks the password against the SCRAM credential; refuses malformed
   assert.equal(plain('bob\0bob\0pw'), 'success');
   for (const bad of ['\0bob\0pw2', 'x\0bob\0pw', '\0bob\0p\0w', '\0bob', '\0\0pw', '\0nobody\0pw']) assert.equal(plain(bad), 'failure', JSON.stringify(bad));
 });
+
+test("librdkafka's client-final nonce (its own nonce + the whole server nonce) is accepted, as Kafka accepts it", () => {
+  const db = users('SCRAM-SHA-512');
+  const server = new ScramServerExchange('SCRAM-SHA-512', (u) => db.get(u), randomBytes(32));
+  const client = new ScramClientExchange('SCRAM-SHA-512', 'al,i=ce', 'p@ss', 'cnonce');
+  const first = server.step(client.first()) as { response: Buffer };
+  const serverNonce = /r=([^,]+)/.exec(first.response.toString())?.[1] ?? '';
+  assert.equal(server.step(client.final(first.response, { nonce: `cnonce${serverNonce}` })).kind, 'success');
+});

@@ -171,7 +171,10 @@ export class ScramServerExchange {
     if (attributes === null) return { kind: 'failure', reason: 'client-final message: malformed attributes' };
     const channelBinding = attributes.get('c');
     if (channelBinding !== Buffer.from(this.#gs2Header, 'utf8').toString('base64')) return { kind: 'failure', reason: 'client-final message: channel binding does not match the GS2 header' };
-    if (attributes.get('r') !== this.#nonce) return { kind: 'failure', reason: 'client-final message: nonce does not match' };
+    // Kafka's ScramSaslServer accepts a nonce that ENDS with the server's: librdkafka (at least through
+    // 2.x) sends its client nonce followed by the whole server nonce, which already starts with it.
+    const nonce = attributes.get('r');
+    if (nonce === undefined || !nonce.endsWith(this.#nonce)) return { kind: 'failure', reason: 'client-final message: nonce does not match' };
     const proof = Buffer.from(text.slice(proofAt + 3), 'base64');
     const credential = this.#credential;
     if (credential === undefined) return { kind: 'failure', reason: 'unknown user' };
