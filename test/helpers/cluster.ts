@@ -33,6 +33,8 @@ export interface StartClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Default 'warn': three chatty brokers would cost the test CPU. */
   readonly logLevel?: string;
+  /** Listeners besides PLAINTEXT on every broker (see StartBrokerOptions.extraListeners). */
+  readonly extraListeners?: readonly string[];
 }
 
 export interface PartitionMetadata {
@@ -117,7 +119,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
     // One at a time: concurrent first starts would race to create the cluster id (that race is the
     // broker's business, but it is not what these tests are about).
     for (let id = 0; id < count; id++) {
-      brokers.push(await startBroker({ env: { ...env, KAFSCALE_BROKER_ID: String(id) }, logLevel: options.logLevel ?? 'warn' }));
+      brokers.push(await startBroker({ env: { ...env, KAFSCALE_BROKER_ID: String(id) }, logLevel: options.logLevel ?? 'warn', ...(options.extraListeners === undefined ? {} : { extraListeners: options.extraListeners }) }));
     }
 
     const answering = async (preferred?: number): Promise<WireClient> => {
