@@ -38,6 +38,9 @@ export interface KafkaConnectionOptions {
   readonly saslMechanisms?: readonly string[] | null;
 }
 
+/** TLS writes: pieces smaller than this are joined, up to this size (16 KiB = one TLS record's payload, ×4). */
+const TLS_COALESCE_BYTES = 64 * 1024;
+
 /** How long a closing connection may take to flush what it already wrote before it is destroyed. */
 const END_GRACE_MS = 1_000;
 
@@ -72,6 +75,8 @@ export class KafkaConnection {
   readonly #abort: AbortController;
   readonly #queue: PendingResponse[];
   readonly #idleTimer: NodeJS.Timeout;
+  /** A TLS socket (SSL, SASL_SSL listeners). */
+  readonly #encrypted: boolean;
   #resolveClosed: () => void;
   #writing: boolean;
   #paused: boolean;
@@ -86,6 +91,7 @@ export class KafkaConnection {
   constructor(options: KafkaConnectionOptions) {
     const socket = options.socket;
     this.#socket = socket;
+    this.#encrypted = 'encrypted' in socket && socket.encrypted === true;
     this.#dispatcher = options.dispatcher;
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
     this.#maxInflight = options.maxInflight;
@@ -265,6 +271,10 @@ export class KafkaConnection {
     if (socket.destroyed || socket.writableEnded) return;
     const prefix = sizePrefix(chunks);
     let bytes = prefix.length;
+    if (this.#encrypted && chunks.length > 1) {
+      this.#writeCoalesced(prefix, chunks);
+      return;
+    }
     socket.cork();
     socket.write(prefix);
     for (const chunk of chunks) {
@@ -274,6 +284,42 @@ export class KafkaConnection {
     socket.uncork();
     this.#bytesOut += bytes;
     this.#metrics.networkSentBytesTotal.inc(bytes);
+  }
+
+  /**
+   * TLS encrypts every buffer of a corked write as its own record(s): a Fetch response of many small
+   * pieces became many small records. Small pieces are joined into buffers of up to TLS_COALESCE_BYTES
+   * (a copy, which encryption makes anyway); large ones are written as they are, so a big response is
+   * never copied whole.
+   */
+  #writeCoalesced(prefix: Buffer, chunks: readonly Buffer[]): void {
+    const socket = this.#socket;
+    let pending: Buffer[] = [prefix];
+    let pendingBytes = prefix.length;
+    let total = 0;
+    const flush = (): void => {
+      if (pendingBytes === 0) return;
+      socket.write(pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes));
+      total += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    };
+    socket.cork();
+    for (const chunk of chunks) {
+      if (chunk.length >= TLS_COALESCE_BYTES) {
+        flush();
+        socket.write(chunk);
+        total += chunk.length;
+        continue;
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= TLS_COALESCE_BYTES) flush();
+    }
+    flush();
+    socket.uncork();
+    this.#bytesOut += total;
+    this.#metrics.networkSentBytesTotal.inc(total);
   }
 
   readonly #onDrain = (): void => {
