@@ -21,6 +21,9 @@ export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | '
  */
 const PRE_AUTHENTICATION_API_KEYS: ReadonlySet<number> = new Set([17, 18, 36]);
 
+/** Largest frame accepted before SASL authentication (Kafka's sasl.server.max.receive.size default). */
+const SASL_MAX_RECEIVE_BYTES = 512 * 1024;
+
 export interface KafkaConnectionOptions {
   readonly id: number;
   readonly socket: Socket;
@@ -198,6 +201,7 @@ export class KafkaConnection {
         return;
       }
       if (frame === null) {
+        if (this.#oversizedBeforeAuthentication()) return;
         if (this.#paused) {
           this.#paused = false;
           socket.resume();
@@ -210,7 +214,7 @@ export class KafkaConnection {
 
   #dispatch(frame: Buffer): void {
     const sasl = this.context.sasl;
-    if (sasl !== null && !saslAllows(sasl, frame)) {
+    if (sasl !== null && ((!sasl.authenticated && frame.length > SASL_MAX_RECEIVE_BYTES) || !saslAllows(sasl, frame))) {
       this.#refuseUnauthenticated(sasl, frame);
       return;
     }
@@ -334,6 +338,20 @@ export class KafkaConnection {
       'invalid request frame; closing the connection',
     );
     this.destroy('frame');
+  }
+
+  /**
+   * Kafka's sasl.server.max.receive.size: before authentication no frame may exceed 512 KiB, so an
+   * unauthenticated client cannot make the broker buffer up to socket.request.max.bytes. Checked as
+   * soon as the size prefix of an incomplete frame is known.
+   */
+  #oversizedBeforeAuthentication(): boolean {
+    const sasl = this.context.sasl;
+    const pending = this.#decoder.pendingFrameBytes;
+    if (sasl === null || sasl.authenticated || pending === null || pending <= SASL_MAX_RECEIVE_BYTES) return false;
+    this.context.log.info({ frameBytes: pending, limit: SASL_MAX_RECEIVE_BYTES }, 'frame larger than allowed before SASL authentication; closing the connection');
+    this.destroy('authentication');
+    return true;
   }
 
   /** Anything but ApiVersions and SASL before authentication (or after the session expired) closes the connection. */

@@ -75,6 +75,19 @@ async function stillServes(client: WireClient): Promise<void> {
   assert.ok(metadata.brokers.length >= 1);
 }
 
+/** GET on the main broker's ops listener (HTTPS, bearer token). */
+function opsGet(path: string, token?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: HOST, port: broker.opsPort, path, ca: pki.ca, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function closedWith(promise: Promise<unknown>): Promise<void> {
   await assert.rejects(promise, ConnectionClosedError);
 }
@@ -132,6 +145,9 @@ test('a wrong password and an unknown user get the same SASL_AUTHENTICATION_FAIL
     messages.push(result.errorMessage);
   }
   assert.equal(messages[0], messages[1], 'the message must not tell an unknown user from a wrong password');
+  const metrics = await opsGet('/metrics', OPS_TOKEN);
+  assert.match(metrics.body, /kafscale_sasl_authentications_total\{[^}]*mechanism="SCRAM-SHA-512"[^}]*outcome="failure"[^}]*\} [1-9]/);
+  assert.doesNotMatch(metrics.body, /mallory|alice/);
   assert.doesNotMatch(messages[0] ?? '', /alice|mallory|wrong|exist/i);
   await stillServes(other);
 });
@@ -161,6 +177,16 @@ test('SCRAM with a wrong nonce or a wrong proof fails cleanly and closes the con
     assert.equal(final.errorCode, ErrorCode.SASL_AUTHENTICATION_FAILED);
     assert.equal(await client.waitForClose(5_000), true);
   }
+  await stillServes(other);
+});
+
+test('before authentication a frame over 512 KiB (sasl.server.max.receive.size) closes the connection unbuffered', async () => {
+  const other = await authenticated();
+  const client = await connect('SASL_PLAINTEXT');
+  const header = Buffer.alloc(4);
+  header.writeInt32BE(50 * 1024 * 1024, 0);
+  client.sendRaw(Buffer.concat([header, Buffer.alloc(1024)]));
+  assert.equal(await client.waitForClose(5_000), true);
   await stillServes(other);
 });
 
