@@ -51,6 +51,8 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
     debianPackage: 'python3-confluent-kafka',
     present: () => commandRuns('/usr/bin/python3', ['-c', 'import confluent_kafka']),
   },
+  // The TLS tests (etcd, Kafka listeners) make a throwaway CA with openssl.
+  { what: 'openssl binary', debianPackage: 'openssl', present: () => commandRuns('/usr/bin/openssl', ['version']) },
 ];
 
 function missingRequirements(): SystemRequirement[] {
