@@ -147,3 +147,23 @@ export async function startSecureBroker(): Promise<SecureBroker> {
     },
   };
 }
+
+/**
+ * Creates (password given) or deletes (null) a SCRAM-SHA-512 user through the broker's PLAINTEXT
+ * listener with AlterUserScramCredentials, as an admin client would on a running cluster.
+ */
+export async function alterUser(secure: SecureBroker, user: string, password: string | null): Promise<void> {
+  const { WireClient } = await import('./wire-client.ts');
+  const { saltPassword, SCRAM_MECHANISM_IDS } = await import('../../src/services/security/scram.ts');
+  const client = await WireClient.connect('127.0.0.1', secure.broker.port);
+  try {
+    const mechanism = SCRAM_MECHANISM_IDS['SCRAM-SHA-512'];
+    const salt = Buffer.from(`${user}-salt-0123456789`);
+    const result = await client.send(51, 0, password === null
+      ? { deletions: [{ name: user, mechanism }], upsertions: [] }
+      : { deletions: [], upsertions: [{ name: user, mechanism, iterations: 4096, salt, saltedPassword: saltPassword('SCRAM-SHA-512', password, salt, 4096) }] });
+    if (result.results[0]?.errorCode !== 0) throw new Error(`AlterUserScramCredentials ${user}: error ${result.results[0]?.errorCode}`);
+  } finally {
+    client.close();
+  }
+}

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
+import { alterUser, startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
 
 const kcatMissing = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0 ? false : 'kcat is not installed (apt-get install kcat)';
 
@@ -99,3 +99,15 @@ async function createUserThroughBroker(s: SecureBroker, user: string, password: 
   }
 }
 
+
+test('kcat: a user deleted while the broker runs cannot connect any more', { skip: kcatMissing }, async () => {
+  const s = secure as SecureBroker;
+  await alterUser(s, 'kcat-gone', 'gone-pw');
+  const config = configFile(s, 'SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', 'kcat-gone');
+  const before = await kcat(['-F', config, '-b', s.bootstrap('SASL_SSL'), '-L', '-m', '5']);
+  assert.equal(before.code, 0, before.stderr);
+  await alterUser(s, 'kcat-gone', null);
+  const after = await kcat(['-F', config, '-b', s.bootstrap('SASL_SSL'), '-L', '-m', '5']);
+  assert.notEqual(after.code, 0);
+  assert.match(after.stderr, /SASL authentication error: Authentication failed/);
+});

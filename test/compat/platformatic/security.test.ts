@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, ProduceAcks, Producer, type SASLMechanismValue } from '@platformatic/kafka';
-import { startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
+import { alterUser, startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
 
 let secure: SecureBroker;
 
@@ -22,7 +22,7 @@ after(async () => {
 
 type Listener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 
-function options(listener: Listener, mechanism: SASLMechanismValue = 'SCRAM-SHA-512', password = secure.password) {
+function options(listener: Listener, mechanism: SASLMechanismValue = 'SCRAM-SHA-512', password = secure.password, username = secure.user) {
   const tls = listener === 'SSL' || listener === 'SASL_SSL';
   return {
     clientId: 'kafscale-platformatic-security',
@@ -30,7 +30,7 @@ function options(listener: Listener, mechanism: SASLMechanismValue = 'SCRAM-SHA-
     retries: 1,
     timeout: 10_000,
     ...(tls ? { tls: { ca: secure.pki.ca } } : {}),
-    ...(listener === 'SSL' ? {} : { sasl: { mechanism, username: secure.user, password } }),
+    ...(listener === 'SSL' ? {} : { sasl: { mechanism, username, password } }),
   };
 }
 
@@ -83,5 +83,22 @@ test('platformatic: a wrong password is refused with an authentication error', a
     } finally {
       await admin.close();
     }
+  }
+});
+
+test('platformatic: a user deleted while the broker runs cannot connect any more', async () => {
+  await alterUser(secure, 'plt-gone', 'gone-pw');
+  const ok = new Admin(options('SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', 'plt-gone'));
+  try {
+    await ok.listTopics();
+  } finally {
+    await ok.close();
+  }
+  await alterUser(secure, 'plt-gone', null);
+  const refused = new Admin(options('SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', 'plt-gone'));
+  try {
+    await assert.rejects(refused.listTopics(), (error: unknown) => chain(error).some((e) => e.name === 'AuthenticationError' || /Authentication failed/i.test(e.message)));
+  } finally {
+    await refused.close();
   }
 });
