@@ -6,8 +6,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -331,4 +332,49 @@ test('KIP-368: SaslAuthenticate reports the session lifetime; after it expires o
   await sleep(800);
   await stillServes(reauthing);
   await closedWith(lazy.send(3, 12, { topics: null, allowAutoTopicCreation: false }));
+});
+
+/** The CN of the certificate a TLS server on `port` presents now. */
+async function servedCn(port: number): Promise<string> {
+  const socket = tlsConnect({ host: HOST, port, ca: pki.ca, checkServerIdentity: () => undefined });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    return String(socket.getPeerCertificate().subject.CN);
+  } finally {
+    socket.destroy();
+  }
+}
+
+test('a running broker serves rotated certificate files on its SSL listener and its ops listener, without a restart', async () => {
+  const live = mkdtempSync(join(dir, 'live-'));
+  const certFile = join(live, 'tls.crt');
+  const keyFile = join(live, 'tls.key');
+  copyFileSync(pki.serverCertFile, certFile);
+  copyFileSync(pki.serverKeyFile, keyFile);
+  const rotating = await startBroker({
+    extraListeners: ['SSL'],
+    env: { KAFSCALE_TLS_CERT_FILE: certFile, KAFSCALE_TLS_KEY_FILE: keyFile, KAFSCALE_TLS_RELOAD_INTERVAL_MS: '200', KAFSCALE_OPS_TLS: 'true' },
+  });
+  try {
+    const ssl = rotating.listenerPorts['SSL'] as number;
+    assert.equal(await servedCn(ssl), '127.0.0.1');
+    assert.equal(await servedCn(rotating.opsPort), '127.0.0.1');
+    const rotated = await pki.issue('rotated-broker', '/O=kafscale-test/CN=rotated', 'server');
+    copyFileSync(rotated.keyFile, keyFile);
+    copyFileSync(rotated.certFile, certFile);
+    const deadline = Date.now() + 10_000;
+    while ((await servedCn(ssl)) !== 'rotated' && Date.now() < deadline) await sleep(100);
+    assert.equal(await servedCn(ssl), 'rotated');
+    assert.equal(await servedCn(rotating.opsPort), 'rotated');
+    assert.match(rotating.logs(), /TLS certificate reloaded/);
+    // Clients keep working over the new certificate.
+    const client = await WireClient.connectTls(HOST, ssl, { ca: pki.ca, checkServerIdentity: () => undefined });
+    sockets.push(client);
+    await stillServes(client);
+  } finally {
+    await rotating.stop();
+  }
 });
