@@ -267,6 +267,28 @@ test('AlterUserScramCredentials creates and deletes users; a deleted user can no
   await stillServes(carol);
 });
 
+test('the kafscale CLI reaches SSL and SASL_SSL listeners with --command-config; a wrong password exits 1', async () => {
+  const config = (name: string, lines: string[]): string => {
+    const file = join(dir, `${name}.properties`);
+    writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+    return file;
+  };
+  const ssl = config('cli-ssl', ['security.protocol=SSL', `ssl.ca.location=${pki.caFile}`]);
+  const scram = config('cli-scram', ['security.protocol=SASL_SSL', 'sasl.mechanism=SCRAM-SHA-512', 'sasl.username=alice', 'sasl.password=alice-secret', `ssl.ca.location=${pki.caFile}`]);
+  const plain = config('cli-plain', ['security.protocol=SASL_PLAINTEXT', 'sasl.mechanism=PLAIN', 'sasl.username=alice', 'sasl.password=alice-secret']);
+  const wrong = config('cli-wrong', ['security.protocol=SASL_SSL', 'sasl.mechanism=SCRAM-SHA-512', 'sasl.username=alice', 'sasl.password=nope', `ssl.ca.location=${pki.caFile}`]);
+  for (const [file, listener] of [[ssl, 'SSL'], [scram, 'SASL_SSL'], [plain, 'SASL_PLAINTEXT']] as const) {
+    const result = await runKafscale(['cluster', '--json', '--bootstrap', `${HOST}:${broker.listenerPorts[listener]}`, '--command-config', file], {});
+    assert.equal(result.code, 0, `${listener}: ${result.stderr}`);
+    const cluster = JSON.parse(result.stdout) as { brokers: Array<{ port: number }> };
+    assert.deepEqual(cluster.brokers.map((b) => b.port), [broker.listenerPorts[listener]], listener);
+  }
+  const refused = await runKafscale(['cluster', '--bootstrap', `${HOST}:${broker.listenerPorts['SASL_SSL']}`, '--command-config', wrong], {});
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /refused SASL SCRAM-SHA-512 authentication: Authentication failed/);
+  assert.doesNotMatch(refused.stderr, /nope/);
+});
+
 test('kafscale users list shows users and mechanisms, never a secret; the broker log never holds a password', async () => {
   await broker.stop();
   const listed = await runKafscale(['users', 'list', '--json'], { KAFSCALE_DATA_DIR: dataDir });
