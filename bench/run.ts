@@ -9,6 +9,7 @@
  *   --save             also write bench/results/<date>.json and compare with the previous stored run
  *   --kcat             measure with kcat even when the C client can be built
  *   --s3               the started broker stores objects in a local S3 server (s3rver) instead of files
+ *   --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side (security-bench.ts)
  *
  * Exit codes: 0 done (or skipped because the broker does not serve Produce/Fetch yet), 1 failed, 2 usage.
  */
@@ -27,7 +28,8 @@ const USAGE = `usage: npm run bench -- [options]   (or: kafscale bench [options]
   --json             print the result document (JSON) on stdout instead of the table
   --save             also write bench/results/<date>.json and compare with the previous stored run
   --kcat             measure with kcat even when the C client can be built
-  --s3               the started broker stores objects in a local S3 server (s3rver) instead of files`;
+  --s3               the started broker stores objects in a local S3 server (s3rver) instead of files
+  --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side`;
 
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -52,6 +54,7 @@ async function main(): Promise<number> {
         save: { type: 'boolean', default: false },
         kcat: { type: 'boolean', default: false },
         s3: { type: 'boolean', default: false },
+        security: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -63,6 +66,17 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log(USAGE);
     return 0;
+  }
+  if (values.security) {
+    const { formatSecurityReport, runSecurityBench } = await import('./security-bench.ts');
+    try {
+      const report = await runSecurityBench({ short: values.short, log: (line) => console.error(line) });
+      console.log(values.json ? JSON.stringify(report, null, 2) : formatSecurityReport(report));
+      return 0;
+    } catch (error) {
+      console.error(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return 1;
+    }
   }
   if (values.s3 && values.bootstrap !== undefined) {
     console.error('bench: --s3 configures the broker the bench starts; it cannot be combined with --bootstrap');

@@ -57,6 +57,8 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
   { what: 'buildah binary', debianPackage: 'buildah', present: () => commandRuns('buildah', ['--version']) },
   { what: 'mmdebstrap binary', debianPackage: 'mmdebstrap', present: () => commandRuns('mmdebstrap', ['--version']) },
   { what: 'strip binary', debianPackage: 'binutils', present: () => commandRuns('strip', ['--version']) },
+  // The TLS tests (etcd, Kafka listeners) make a throwaway CA with openssl.
+  { what: 'openssl binary', debianPackage: 'openssl', present: () => commandRuns('/usr/bin/openssl', ['version']) },
 ];
 
 function missingRequirements(): SystemRequirement[] {

@@ -46,6 +46,27 @@ static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
   if (rd_kafka_conf_set(conf, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) die(name, err);
 }
 
+/*
+ * KBENCH_CONFIG names an optional properties file (key=value per line, # comments) applied after the
+ * defaults: the security bench passes security.protocol, ssl.ca.location and SASL settings this way, so
+ * credentials never appear on the command line.
+ */
+static void apply_extra_config(rd_kafka_conf_t *conf) {
+  const char *path = getenv("KBENCH_CONFIG");
+  if (path == NULL || *path == '\0') return;
+  FILE *file = fopen(path, "r");
+  if (file == NULL) die("KBENCH_CONFIG", path);
+  char line[1024];
+  while (fgets(line, sizeof line, file) != NULL) {
+    line[strcspn(line, "\r\n")] = '\0';
+    char *eq = strchr(line, '=');
+    if (line[0] == '#' || eq == NULL) continue;
+    *eq = '\0';
+    set(conf, line, eq + 1);
+  }
+  fclose(file);
+}
+
 static rd_kafka_t *new_producer(const char *brokers, const char *acks) {
   char err[512];
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -61,6 +82,7 @@ static rd_kafka_t *new_producer(const char *brokers, const char *acks) {
   set(conf, "enable.idempotence", "false");
   set(conf, "partitioner", "consistent_random");
   rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  apply_extra_config(conf);
   rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) die("producer", err);
   return rk;
@@ -87,6 +109,7 @@ static consumer_t new_consumer(const char *brokers, const char *topic, int parti
   set(conf, "fetch.wait.max.ms", "100");
   set(conf, "fetch.max.bytes", "52428800");
   set(conf, "fetch.message.max.bytes", "4194304");
+  apply_extra_config(conf);
   c.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!c.rk) die("consumer", err);
   c.rkt = rd_kafka_topic_new(c.rk, topic, NULL);

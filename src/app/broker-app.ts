@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KafscaleConfig } from '../config/index.ts';
@@ -5,8 +6,12 @@ import { createApiTable } from '../broker/api-table.ts';
 import type { BrokerServices, BrokerSettings } from '../broker/broker-services.ts';
 import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../broker/dispatch.ts';
 import { OpsServer } from '../ops/ops-server.ts';
+import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
 import { KafkaServer } from '../server/kafka-server.ts';
-import { BrokerRegistry } from '../services/cluster/broker-registry.ts';
+import { TlsCertificates } from '../server/tls-certificates.ts';
+import { BrokerRegistry, type ListenerEndpoint } from '../services/cluster/broker-registry.ts';
+import { SaslAuthenticator } from '../services/security/sasl-authenticator.ts';
+import { ScramCredentialStore } from '../services/security/scram-credential-store.ts';
 import { loadOrCreateClusterId } from '../services/cluster/cluster-identity.ts';
 import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
@@ -41,7 +46,8 @@ export class BrokerApp {
   #closing: Promise<void> | null = null;
   #kafkaPort = 0;
   #opsPort = 0;
-  #server: KafkaServer | null = null;
+  #servers: KafkaServer[] = [];
+  #listenerPorts = new Map<string, number>();
   #sessionDeps: SessionDependencies | null = null;
   #session: BrokerSession | null = null;
   #recovering: Promise<void> | null = null;
@@ -77,6 +83,61 @@ export class BrokerApp {
     return this.#opsPort;
   }
 
+  /** The bound port of a listener by name (after start()). */
+  listenerPort(name: string): number | undefined {
+    return this.#listenerPorts.get(name);
+  }
+
+  /** The broker's TLS files, watched for changes; null when no listener certificate is configured. */
+  #openTlsCertificates(): TlsCertificates | null {
+    const tls = this.config.tls;
+    if (tls === null) return null;
+    const certificates = new TlsCertificates({ certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile }, this.log.child({ component: 'tls' }), tls.reloadIntervalMs);
+    certificates.start();
+    this.#onClose('tls certificates', () => certificates.close());
+    return certificates;
+  }
+
+  /** Binds every listener (KAFSCALE_LISTENERS); returns each one's advertised address, bound ports filled in. */
+  async #startListeners(dispatcher: RequestDispatcher, certificates: TlsCertificates | null): Promise<ListenerEndpoint[]> {
+    const { config } = this;
+    const tls = config.tls;
+    const principalMapper = tls === null ? null : new CertificatePrincipalMapper(tls.principalMappingRules);
+    const endpoints: ListenerEndpoint[] = [];
+    // queued.max.request.bytes and max.connections(.per.ip) are broker-wide: one budget for every listener.
+    const shared = KafkaServer.sharedLimits({
+      queuedMaxRequestBytes: config.socket.queuedMaxRequestBytes,
+      maxConnections: config.socket.maxConnections,
+      maxConnectionsPerIp: config.socket.maxConnectionsPerIp,
+    });
+    for (const listener of config.listeners) {
+      const secure = listener.securityProtocol === 'SSL' || listener.securityProtocol === 'SASL_SSL';
+      const sasl = listener.securityProtocol === 'SASL_PLAINTEXT' || listener.securityProtocol === 'SASL_SSL';
+      if (secure && (certificates === null || tls === null)) throw new KafscaleError('KSC_CONFIG_INVALID', `listener ${listener.name} uses ${listener.securityProtocol}; set KAFSCALE_TLS_CERT_FILE and KAFSCALE_TLS_KEY_FILE`);
+      const server = new KafkaServer({
+        dispatcher,
+        host: listener.listen.host,
+        port: listener.listen.port,
+        maxFrameBytes: this.config.socket.requestMaxBytes,
+        maxInflightPerConnection: config.socket.maxInflightRequestsPerConnection,
+        idleTimeoutMs: config.socket.connectionsMaxIdleMs,
+        logger: this.log.child({ component: 'server', listener: listener.name }),
+        metrics: this.metrics,
+        shared,
+        listenerName: listener.name,
+        ...(secure && certificates !== null && tls !== null ? { tls: { certificates, clientAuth: tls.clientAuth, principalMapper } } : {}),
+        ...(sasl ? { saslMechanisms: config.sasl.mechanisms } : {}),
+      });
+      this.#servers.push(server);
+      const port = await server.start();
+      this.#onClose(`kafka listener ${listener.name}`, () => server.close({ drainMs: 5_000 }));
+      this.#listenerPorts.set(listener.name, port);
+      if (endpoints.length === 0) this.#kafkaPort = port;
+      endpoints.push({ name: listener.name, host: listener.advertised.host, port: listener.advertised.port === 0 ? port : listener.advertised.port });
+    }
+    return endpoints;
+  }
+
   async start(): Promise<void> {
     try {
       await this.#start();
@@ -98,31 +159,26 @@ export class BrokerApp {
     const topics = await TopicRegistry.open(meta, log.child({ component: 'topics' }));
     this.#onClose('topic registry', () => topics.close());
 
-    // The Kafka listener binds first so that a configured port of 0 (tests) is known before the broker
+    const credentials = await ScramCredentialStore.open(meta, log.child({ component: 'credentials' }));
+    this.#onClose('credential store', () => credentials.close());
+    const tlsCertificates = this.#openTlsCertificates();
+
+    // The Kafka listeners bind first so that a configured port of 0 (tests) is known before the broker
     // advertises itself; requests arriving before registration completes wait for it.
     const gate = new DispatcherGate();
-    const server = new KafkaServer({
-      dispatcher: gate,
-      host: config.broker.listen.host,
-      port: config.broker.listen.port,
-      maxFrameBytes: config.socket.requestMaxBytes,
-      maxInflightPerConnection: config.socket.maxInflightRequestsPerConnection,
-      idleTimeoutMs: config.socket.connectionsMaxIdleMs,
-      queuedMaxRequestBytes: config.socket.queuedMaxRequestBytes,
-      maxConnections: config.socket.maxConnections,
-      maxConnectionsPerIp: config.socket.maxConnectionsPerIp,
-      logger: log.child({ component: 'server' }),
-      metrics: this.metrics,
-    });
-    this.#server = server;
-    this.#kafkaPort = await server.start();
-    this.#onClose('kafka listener', () => server.close({ drainMs: 5_000 }));
+    const endpoints = await this.#startListeners(gate, tlsCertificates);
+    const advertisedPort = endpoints[0]?.port ?? this.#kafkaPort;
 
     const lease = await meta.grantLease(config.broker.sessionTtlMs);
-    const advertisedPort = config.broker.advertised.port === 0 ? this.#kafkaPort : config.broker.advertised.port;
     let brokers: BrokerRegistry;
     try {
-      const address = { host: config.broker.advertised.host, port: advertisedPort, rack: config.broker.rack, startedMs: Date.now() };
+      const address = {
+        host: endpoints[0]?.host ?? config.broker.advertised.host,
+        port: advertisedPort,
+        rack: config.broker.rack,
+        startedMs: Date.now(),
+        ...(config.listeners.length > 1 || config.listeners[0]?.name !== 'PLAINTEXT' ? { listeners: endpoints } : {}),
+      };
       const brokersLog = log.child({ component: 'brokers' });
       brokers = config.broker.allocateId
         ? await BrokerRegistry.allocate(meta, address, lease, brokersLog)
@@ -184,6 +240,15 @@ export class BrokerApp {
       producerIds,
       authorizer,
       acls,
+      security: {
+        credentials,
+        authenticator: new SaslAuthenticator(
+          (user, mechanism) => credentials.lookup(user, mechanism),
+          (mechanism, outcome) => this.metrics.saslAuthenticationsTotal.inc({ mechanism, outcome }),
+        ),
+        authFailureDelayMs: config.sasl.authFailureDelayMs,
+        connectionsMaxReauthMs: config.sasl.connectionsMaxReauthMs,
+      },
     };
     const requestMetrics = new RequestMetrics(this.metrics, { exists: (name) => topics.get(name) !== undefined, nameOf: (id) => topics.getById(id)?.name });
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed, request, response) => requestMetrics.observe(apiKey, failed, request, response));
@@ -214,11 +279,14 @@ export class BrokerApp {
         },
       },
       log: log.child({ component: 'ops' }),
+      metrics: this.metrics,
+      ...(config.ops.tls && tlsCertificates !== null ? { tls: tlsCertificates } : {}),
+      ...(config.ops.tokenFile === null ? {} : { token: readOpsToken(config.ops.tokenFile) }),
     });
     this.#opsPort = await ops.start();
     this.#onClose('ops listener', () => ops.close());
     log.info(
-      { brokerId: config.broker.id, kafka: `${config.broker.listen.host}:${this.#kafkaPort}`, advertised: `${config.broker.advertised.host}:${advertisedPort}`, ops: `${config.ops.listen.host}:${this.#opsPort}`, clusterId, metadataStore: config.metadataStore.kind, objectStore: config.objectStore.kind },
+      { brokerId: config.broker.id, kafka: `${config.broker.listen.host}:${this.#kafkaPort}`, advertised: endpoints.map((e) => `${e.name}://${e.host}:${e.port}`).join(','), ops: `${config.ops.listen.host}:${this.#opsPort}`, clusterId, metadataStore: config.metadataStore.kind, objectStore: config.objectStore.kind },
       'kafscale broker started',
     );
   }
@@ -241,7 +309,7 @@ export class BrokerApp {
     // Stop taking requests and let in-flight ones (produce waiting for its flush) finish before the
     // services under them close.
     try {
-      await this.#server?.close({ drainMs: 5_000 });
+      await Promise.all(this.#servers.map((server) => server.close({ drainMs: 5_000 })));
     } catch (error) {
       this.log.warn({ err: error }, 'error while draining the Kafka listener');
     }
@@ -453,6 +521,18 @@ function flushMetrics(metrics: KafscaleMetrics): FlushObserver {
 /** `config` with the broker id allocated at start, frozen like the loaded one. */
 function withBrokerId(config: KafscaleConfig, id: number): KafscaleConfig {
   return Object.freeze({ ...config, broker: Object.freeze({ ...config.broker, id }) });
+}
+
+/** The ops bearer token: the file's first line; an empty file is a configuration error. */
+function readOpsToken(file: string): string {
+  let token: string;
+  try {
+    token = (readFileSync(file, 'utf8').split('\n')[0] ?? '').trim();
+  } catch (error) {
+    throw new KafscaleError('KSC_CONFIG_INVALID', `cannot read KAFSCALE_OPS_TOKEN_FILE ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  if (token.length < 16) throw new KafscaleError('KSC_CONFIG_INVALID', `KAFSCALE_OPS_TOKEN_FILE ${file} must hold a token of at least 16 characters on its first line`);
+  return token;
 }
 
 function brokerSettings(config: KafscaleConfig): BrokerSettings {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BrokerApp } from '../app/broker-app.ts';
+import { userAdminOpener } from '../app/user-admin.ts';
 import { runCli } from '../cli/index.ts';
 import { formatConfigHelp, isConfigError, loadConfig } from '../config/index.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -14,7 +15,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'broker') return runBroker(rest);
   if (command === 'bench') return runBench(rest);
-  return runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
+  return runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, openUserAdmin: userAdminOpener(process.env, process.cwd()) });
 }
 
 /**

@@ -17,6 +17,8 @@ import { groupApis } from './handlers/groups/index.ts';
 import { metadataApi } from './handlers/metadata.ts';
 import { offsetForLeaderEpochApi } from './handlers/offset-for-leader-epoch.ts';
 import { produceApi } from './handlers/produce.ts';
+import { saslAuthenticateApi, saslHandshakeApi } from './handlers/sasl.ts';
+import { alterUserScramCredentialsApi, describeUserScramCredentialsApi } from './handlers/user-scram-credentials.ts';
 
 /**
  * THE API table: apiKey → version range → handler. ApiVersions advertises exactly these rows, and
@@ -69,6 +71,10 @@ export function createApiTable(extra: readonly AnyApiHandler[] = []): ApiTable {
     describeTopicPartitionsApi,
     ...groupApis,
     ...aclApis,
+    saslHandshakeApi,
+    saslAuthenticateApi,
+    describeUserScramCredentialsApi,
+    alterUserScramCredentialsApi,
     ...extra,
   ]);
   return table;

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { ConnectionContext } from './dispatch.ts';
+import type { SecurityServices } from '../services/security/security-services.ts';
 import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
@@ -38,6 +40,8 @@ export interface BrokerServices {
   readonly authorizer: Authorizer;
   /** The ACL bindings for CreateAcls/DescribeAcls/DeleteAcls; null without the ACL authorizer (SECURITY_DISABLED). */
   readonly acls: AclStore | null;
+  /** SASL authentication and SCRAM credentials. */
+  readonly security: SecurityServices;
 }
 
 export interface RequestContext {
@@ -47,10 +51,12 @@ export interface RequestContext {
   readonly clientId: string | null;
   /** The client's address (DescribeGroups reports it as the member's host); set by dispatch when known. */
   readonly remoteAddress?: string;
-  /** The connection's principal (`User:NAME`, `User:ANONYMOUS` before authentication) when the request was dispatched. */
+  /** 'User:ANONYMOUS' or the authenticated principal ('User:alice'), copied from the connection. */
   readonly principal: string;
-  /** The listener the request arrived on. */
+  /** The listener the request arrived on; Metadata, FindCoordinator etc. answer with its addresses. */
   readonly listenerName: string;
+  /** The connection itself: only the SASL handlers change it (principal, SASL state). */
+  readonly connection?: ConnectionContext;
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly services: BrokerServices;

@@ -13,6 +13,7 @@ import type { ApiKeyOf } from './api-handler.ts';
 import type { ApiTable } from './api-table.ts';
 import type { BrokerServices, RequestContext } from './broker-services.ts';
 import { apiVersionsBody } from './handlers/api-versions.ts';
+import { authenticateRawToken } from './handlers/sasl.ts';
 
 /** The principal of a connection that has not authenticated (Kafka's `User:ANONYMOUS`). */
 export const ANONYMOUS_PRINCIPAL = 'User:ANONYMOUS';
@@ -24,16 +25,41 @@ export interface ConnectionContext {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  /**
-   * Who the connection acts as, `Type:name`: `User:ANONYMOUS` until authentication (SASL, mTLS) sets
-   * it. Requests read it when they are dispatched, so a re-authentication applies to the next request.
-   */
-  principal: string;
-  /** The listener the connection arrived on. */
-  readonly listenerName: string;
   readonly log: Logger;
   /** Aborted when the connection closes; long polls listen to it. */
   readonly signal: AbortSignal;
+  /**
+   * Who the client is: 'User:ANONYMOUS' until SASL authentication succeeds or a TLS client certificate
+   * is mapped (then e.g. 'User:alice'). The ACL authorizer reads it.
+   */
+  principal: string;
+  /** The listener the client connected to (PLAINTEXT, SASL_SSL or a custom name); Metadata answers with its addresses. */
+  readonly listenerName: string;
+  /** SASL state of the connection; null on listeners without SASL (PLAINTEXT, SSL). */
+  readonly sasl: SaslConnectionState | null;
+}
+
+/**
+ * Per-connection SASL state: created by the server for a SASL listener, advanced by the SaslHandshake
+ * and SaslAuthenticate handlers, and read by the server to gate every other request
+ * (docs/security.md): nothing but ApiVersions and SASL before authentication, and nothing but those
+ * once the session has expired without re-authentication (KIP-368).
+ */
+export interface SaslConnectionState {
+  /** Mechanisms the listener offers (KAFSCALE_SASL_MECHANISMS). */
+  readonly mechanisms: readonly string[];
+  /** True once the connection has authenticated (stays true while it re-authenticates). */
+  authenticated: boolean;
+  /** The mechanism chosen by the last SaslHandshake; null when none is pending. */
+  mechanism: string | null;
+  /** The running exchange (owned by the SASL handlers), or null. */
+  exchange: unknown;
+  /** Version of the last SaslHandshake: v0 means raw SASL tokens without Kafka headers follow. */
+  handshakeVersion: number;
+  /** Date.now() after which requests other than SASL close the connection; 0: never (KIP-368). */
+  sessionExpiresAtMs: number;
+  /** Set by a handler whose response is the connection's last (failed authentication): the server closes after writing it. */
+  closeAfterResponse: boolean;
 }
 
 /**
@@ -71,6 +97,11 @@ export class Dispatcher implements RequestDispatcher {
 
   async handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null> {
     const startedMs = performance.now();
+    const sasl = connection.sasl;
+    if (sasl !== null && sasl.handshakeVersion === 0 && sasl.mechanism !== null) {
+      // After a v0 SaslHandshake the next frame is a raw SASL token, not a Kafka request.
+      return authenticateRawToken(frame, connection, { services: this.#services, log: connection.log });
+    }
     const header = decodeRequestHeader(frame);
     const handler = this.#table.get(header.apiKey);
     if (handler === undefined) {
@@ -104,6 +135,7 @@ export class Dispatcher implements RequestDispatcher {
       remoteAddress: connection.remoteAddress,
       principal: connection.principal,
       listenerName: connection.listenerName,
+      connection,
       log: connection.log,
       signal: connection.signal,
       services: this.#services,

@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import { KafkaClient } from './kafka-client.ts';
+import type { ClientSecurity } from './client-security.ts';
 import type { Output } from './output.ts';
 
 export interface GlobalOptions {
@@ -11,6 +12,8 @@ export interface GlobalOptions {
   readonly json: boolean;
   readonly timeoutMs: number;
   readonly clientId: string;
+  /** From --command-config: TLS and SASL for a secured listener. */
+  readonly security?: ClientSecurity;
 }
 
 export class CommandContext {
@@ -30,6 +33,7 @@ export class CommandContext {
       bootstrap: this.options.bootstrap,
       clientId: this.options.clientId,
       timeoutMs: this.options.timeoutMs,
+      ...(this.options.security === undefined ? {} : { security: this.options.security }),
     });
     return this.#client;
   }

@@ -4,6 +4,7 @@
  * both the broker (its ApiVersions answer) and this codec support.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { ApiKey, apiKeyName } from '../protocol/api-keys.ts';
 import {
   codecVersionRange,
@@ -16,6 +17,7 @@ import {
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { CliError, EXIT_FAILED, EXIT_UNREACHABLE, type ExitCode } from './cli-error.ts';
+import { SaslClientExchange, type ClientSecurity } from './client-security.ts';
 
 /** An API this codec can both encode the request of and decode the response of. */
 export type ClientApiKey = keyof RequestByKey & keyof ResponseByKey;
@@ -24,6 +26,8 @@ export interface ConnectionOptions {
   readonly clientId: string;
   /** Connect timeout and default per-request timeout. */
   readonly timeoutMs: number;
+  /** TLS and SASL for secured listeners (--command-config); absent: PLAINTEXT. */
+  readonly security?: ClientSecurity;
 }
 
 export interface Reply<K extends ClientApiKey> {
@@ -80,14 +84,15 @@ export class KafkaConnection {
 
   /** Connects and negotiates versions; rejects with a CliError (exit 3) when the broker is unreachable. */
   static async open(host: string, port: number, options: ConnectionOptions): Promise<KafkaConnection> {
-    const socket = connect({ host, port });
+    const tls = options.security?.tls ?? null;
+    const socket = tls === null ? connect({ host, port }) : tlsConnect({ host, port, ...tls, ...(/^[\d.:]+$/.test(host) ? {} : { servername: host }) });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
         reject(unreachable(host, port, `no connection within ${options.timeoutMs} ms`));
       }, options.timeoutMs);
-      socket.once('connect', () => {
+      socket.once(tls === null ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve();
@@ -101,6 +106,8 @@ export class KafkaConnection {
     const connection = new KafkaConnection(socket, host, port, options);
     try {
       await connection.#negotiate();
+      const sasl = options.security?.sasl ?? null;
+      if (sasl !== null) await connection.#authenticate(new SaslClientExchange(sasl), sasl.mechanism);
     } catch (error) {
       connection.close();
       throw error;
@@ -189,6 +196,24 @@ export class KafkaConnection {
       if (ours === null) continue;
       const high = Math.min(ours.max, api.maxVersion);
       if (high >= Math.max(ours.min, api.minVersion)) this.#versions.set(api.apiKey, high);
+    }
+  }
+
+  /** SaslHandshake + SaslAuthenticate until the exchange completes; a refusal is a CliError (exit 1). */
+  async #authenticate(exchange: SaslClientExchange, mechanism: string): Promise<void> {
+    const refused = (message: string): CliError =>
+      new CliError(`the broker at ${this.address} refused SASL ${mechanism} authentication: ${message}`, { hint: 'check sasl.username / sasl.password in --command-config' });
+    const handshake = await this.request(ApiKey.SaslHandshake, { mechanism });
+    if (handshake.body.errorCode !== ErrorCode.NONE) throw refused(`mechanism not offered (offered: ${handshake.body.mechanisms.join(', ') || 'none'})`);
+    let token: Buffer | null = exchange.first();
+    while (token !== null) {
+      const { body } = await this.request(ApiKey.SaslAuthenticate, { authBytes: token });
+      if (body.errorCode !== ErrorCode.NONE) throw refused(body.errorMessage ?? `error ${body.errorCode}`);
+      try {
+        token = exchange.next(body.authBytes);
+      } catch (error) {
+        throw refused((error as Error).message);
+      }
     }
   }
 

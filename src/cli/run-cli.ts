@@ -6,6 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
 import { CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError } from './cli-error.ts';
+import { loadCommandConfig } from './client-security.ts';
 import { CommandContext, type GlobalOptions } from './command-context.ts';
 import { registerClusterCommand } from './commands/cluster-command.ts';
 import { registerConsumeCommand } from './commands/consume-command.ts';
@@ -13,6 +14,7 @@ import { registerAclsCommand } from './commands/acls-command.ts';
 import { registerGroupsCommand } from './commands/groups-command.ts';
 import { registerProduceCommand } from './commands/produce-command.ts';
 import { registerTopicsCommand } from './commands/topics-command.ts';
+import { registerUsersCommand, type OpenUserAdmin } from './commands/users-command.ts';
 import { Output } from './output.ts';
 
 export interface CliIo {
@@ -21,6 +23,8 @@ export interface CliIo {
   readonly stderr: Writable;
   /** The process environment, handed over by src/bin (only bin and config read process.env). */
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Opens the metadata store for `kafscale users` (src/app provides it; the CLI layer cannot). */
+  readonly openUserAdmin?: OpenUserAdmin;
 }
 
 export const DEFAULT_BOOTSTRAP = 'localhost:9092';
@@ -49,7 +53,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       .default(io.env['KAFSCALE_BOOTSTRAP'] ?? DEFAULT_BOOTSTRAP))
     .option('--json', 'machine-readable JSON output')
     .option('--timeout <ms>', 'per-request timeout in milliseconds', String(DEFAULT_TIMEOUT_MS))
-    .option('--client-id <id>', 'Kafka client id the broker logs', 'kafscale-cli');
+    .option('--client-id <id>', 'Kafka client id the broker logs', 'kafscale-cli')
+    .addOption(new Option('--command-config <file>', 'properties for a secured listener: security.protocol, sasl.*, ssl.* (env KAFSCALE_COMMAND_CONFIG)')
+      .default(io.env['KAFSCALE_COMMAND_CONFIG']));
 
   const contexts: CommandContext[] = [];
   const run: CommandRunner = (action) => async (...args) => {
@@ -74,6 +80,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerConsumeCommand(program, run);
   registerGroupsCommand(program, run);
   registerAclsCommand(program, run);
+  registerUsersCommand(program, run, io.openUserAdmin);
 
   try {
     if (argv.length === 0) {
@@ -103,12 +110,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 function globalOptions(program: Command): GlobalOptions {
-  const opts = program.opts<{ bootstrap: string; json?: boolean; timeout: string; clientId: string }>();
+  const opts = program.opts<{ bootstrap: string; json?: boolean; timeout: string; clientId: string; commandConfig?: string }>();
   const timeoutMs = Number(opts.timeout);
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) throw usageError(`--timeout must be a positive number of milliseconds, got '${opts.timeout}'`);
   const bootstrap = opts.bootstrap.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (bootstrap.length === 0) throw usageError('--bootstrap is empty', 'use --bootstrap host:port');
-  return { bootstrap, json: opts.json === true, timeoutMs, clientId: opts.clientId };
+  const security = opts.commandConfig === undefined || opts.commandConfig === '' ? {} : { security: loadCommandConfig(opts.commandConfig) };
+  return { bootstrap, json: opts.json === true, timeoutMs, clientId: opts.clientId, ...security };
 }
 
 function formatError(message: string, hint: string | null, exitCode: number, kafkaError: string | null, json: boolean): string {

@@ -45,6 +45,13 @@ export const CONFIG_DEFAULTS = {
   offsetsRetentionMinutes: 10_080,
   authorizer: 'none',
   allowEveryoneIfNoAclFound: false,
+  tlsClientAuth: 'none',
+  tlsPrincipalMappingRules: 'DEFAULT',
+  tlsReloadIntervalMs: 10_000,
+  saslMechanisms: 'SCRAM-SHA-256,SCRAM-SHA-512',
+  authFailureDelayMs: 100,
+  connectionsMaxReauthMs: 0,
+  opsTls: false,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -152,6 +159,70 @@ function principalList() {
     });
 }
 
+export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
+export const TLS_CLIENT_AUTH = ['none', 'requested', 'required'] as const;
+export const SASL_MECHANISM_NAMES = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
+export interface ListenerAddress {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+const LISTENER_NAME = /^[A-Z][A-Z0-9_]*$/;
+
+/** Kafka's `NAME://host:port,NAME://host:port` (listeners, advertised.listeners); names are upper-cased. */
+function listenerList(what: string) {
+  return z.string({ error: 'must be NAME://host:port[,NAME://host:port…]' }).transform((value, ctx): ListenerAddress[] => {
+    const listeners: ListenerAddress[] = [];
+    for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+      const match = /^([A-Za-z][A-Za-z0-9_]*):\/\/(.*)$/.exec(part);
+      if (match === null) {
+        ctx.issues.push({ code: 'custom', message: `"${part}" is not NAME://host:port (e.g. SASL_SSL://0.0.0.0:9094)`, input: value });
+        continue;
+      }
+      const name = (match[1] as string).toUpperCase();
+      const address = parseHostPort(match[2] as string, 0);
+      if (typeof address === 'string') {
+        ctx.issues.push({ code: 'custom', message: `${name}: ${address}`, input: value });
+        continue;
+      }
+      if (listeners.some((l) => l.name === name)) ctx.issues.push({ code: 'custom', message: `names ${name} twice; every ${what.replace(/s$/, '')} needs its own name`, input: value });
+      listeners.push({ name, host: address.host, port: address.port });
+    }
+    if (listeners.length === 0) ctx.issues.push({ code: 'custom', message: 'must name at least one listener, e.g. PLAINTEXT://0.0.0.0:9092', input: value });
+    return listeners;
+  });
+}
+
+/** Kafka's listener.security.protocol.map: `NAME:PROTOCOL,…`. */
+function protocolMap() {
+  return z.string({ error: 'must be NAME:PROTOCOL[,NAME:PROTOCOL…]' }).transform((value, ctx): Record<string, SecurityProtocol> => {
+    const map: Record<string, SecurityProtocol> = {};
+    for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+      const [name, protocol] = part.split(':').map((p) => p.trim().toUpperCase());
+      if (name === undefined || protocol === undefined || !LISTENER_NAME.test(name) || !(SECURITY_PROTOCOLS as readonly string[]).includes(protocol)) {
+        ctx.issues.push({ code: 'custom', message: `"${part}" is not NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(', ')}`, input: value });
+        continue;
+      }
+      map[name] = protocol as SecurityProtocol;
+    }
+    return map;
+  });
+}
+
+function mechanismList() {
+  return z.string({ error: `must be a comma-separated list of ${SASL_MECHANISM_NAMES.join(', ')}` }).transform((value, ctx): string[] => {
+    const mechanisms = [...new Set(value.split(',').map((p) => p.trim().toUpperCase()).filter((p) => p !== ''))];
+    for (const mechanism of mechanisms) {
+      if (!(SASL_MECHANISM_NAMES as readonly string[]).includes(mechanism)) ctx.issues.push({ code: 'custom', message: `"${mechanism}" is not supported; use ${SASL_MECHANISM_NAMES.join(', ')}`, input: value });
+    }
+    if (mechanisms.length === 0) ctx.issues.push({ code: 'custom', message: 'must name at least one mechanism', input: value });
+    return mechanisms;
+  });
+}
+
 /** The flat settings. Optional ones have no default; `dataDir` and TLS paths arrive resolved. */
 export const settingsSchema = z.strictObject({
   /** Unset: 0 with embedded metadata; allocated from the store with etcd (EMBEDDED_BROKER_ID, `broker.allocateId`). */
@@ -198,6 +269,20 @@ export const settingsSchema = z.strictObject({
   authorizer: z.enum(AUTHORIZERS, { error: `must be one of ${AUTHORIZERS.join(', ')}` }),
   superUsers: principalList().optional(),
   allowEveryoneIfNoAclFound: boolean(),
+  listeners: listenerList('listeners').optional(),
+  advertisedListeners: listenerList('advertised listeners').optional(),
+  listenerSecurityProtocolMap: protocolMap().optional(),
+  tlsCertFile: text().optional(),
+  tlsKeyFile: text().optional(),
+  tlsCaFile: text().optional(),
+  tlsClientAuth: z.enum(TLS_CLIENT_AUTH, { error: `must be one of ${TLS_CLIENT_AUTH.join(', ')}` }),
+  tlsPrincipalMappingRules: text(),
+  tlsReloadIntervalMs: integer(100, 3_600_000),
+  saslMechanisms: mechanismList(),
+  authFailureDelayMs: integer(0, 60_000),
+  connectionsMaxReauthMs: integer(0, Number.MAX_SAFE_INTEGER),
+  opsTls: boolean(),
+  opsTokenFile: text().optional(),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -220,6 +305,11 @@ const REQUIRES: ReadonlyArray<readonly [dependent: SettingKey, required: Setting
   ['etcdPassword', 'etcdUsername'],
   ['etcdCertFile', 'etcdKeyFile'],
   ['etcdKeyFile', 'etcdCertFile'],
+  ['tlsCertFile', 'tlsKeyFile'],
+  ['tlsKeyFile', 'tlsCertFile'],
+  ['tlsCaFile', 'tlsCertFile'],
+  ['advertisedListeners', 'listeners'],
+  ['listenerSecurityProtocolMap', 'listeners'],
 ];
 
 /**
@@ -250,11 +340,65 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
   if (host === '0.0.0.0' || host === '::' || host === '[::]') {
     ctx.addIssue({ code: 'custom', path: ['brokerHost'], message: 'is the advertised host clients connect to; a wildcard address cannot be dialled. Set a reachable host name or IP' });
   }
-  const kafka = settings.brokerAddr;
   const ops = settings.metricsAddr;
-  if (kafka.port !== 0 && kafka.port === ops.port && (kafka.host === ops.host || kafka.host === '0.0.0.0' || ops.host === '0.0.0.0')) {
-    ctx.addIssue({ code: 'custom', path: ['metricsAddr'], message: `uses port ${ops.port}, which {brokerAddr} already listens on; choose another port` });
+  for (const kafka of settings.listeners ?? [settings.brokerAddr]) {
+    if (kafka.port !== 0 && kafka.port === ops.port && (kafka.host === ops.host || kafka.host === '0.0.0.0' || ops.host === '0.0.0.0')) {
+      ctx.addIssue({ code: 'custom', path: ['metricsAddr'], message: `uses port ${ops.port}, which ${settings.listeners === undefined ? '{brokerAddr}' : '{listeners}'} already listens on; choose another port` });
+    }
   }
+  checkListeners(settings, ctx);
+}
+
+/** Every listener has a protocol, a free port, TLS material when it needs it; advertised names exist. */
+function checkListeners(settings: Settings, ctx: z.RefinementCtx): void {
+  const listeners = settings.listeners;
+  if (listeners === undefined) return;
+  const ports = new Set<number>();
+  for (const listener of listeners) {
+    const protocol = securityProtocolOf(listener.name, settings.listenerSecurityProtocolMap);
+    if (protocol === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['listeners'], message: `listener ${listener.name} has no security protocol; name it PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, or map it in {listenerSecurityProtocolMap} (e.g. ${listener.name}:SASL_SSL)` });
+    } else if ((protocol === 'SSL' || protocol === 'SASL_SSL') && settings.tlsCertFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tlsCertFile'], message: `is required: listener ${listener.name} uses ${protocol}; set {tlsCertFile} and {tlsKeyFile} to PEM files` });
+    }
+    if (listener.port !== 0 && ports.has(listener.port)) ctx.addIssue({ code: 'custom', path: ['listeners'], message: `port ${listener.port} is used by two listeners; give each its own port` });
+    ports.add(listener.port);
+  }
+  for (const advertised of settings.advertisedListeners ?? []) {
+    if (!listeners.some((l) => l.name === advertised.name)) ctx.addIssue({ code: 'custom', path: ['advertisedListeners'], message: `names ${advertised.name}, which {listeners} does not define` });
+    if (advertised.port === 0 || advertised.host === '0.0.0.0' || advertised.host === '::') ctx.addIssue({ code: 'custom', path: ['advertisedListeners'], message: `${advertised.name}: an advertised address must be dialable (a real host and port), not ${advertised.host}:${advertised.port}` });
+  }
+  if (settings.tlsClientAuth !== 'none' && settings.tlsCaFile === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['tlsClientAuth'], message: `is ${settings.tlsClientAuth}, which verifies client certificates: set {tlsCaFile} to the CA bundle they chain to` });
+  }
+  if (settings.opsTls && settings.tlsCertFile === undefined) ctx.addIssue({ code: 'custom', path: ['opsTls'], message: 'serves the ops listener with the broker certificate: set {tlsCertFile} and {tlsKeyFile}' });
+}
+
+function securityProtocolOf(name: string, map: Readonly<Record<string, SecurityProtocol>> | undefined): SecurityProtocol | undefined {
+  return map?.[name] ?? (SECURITY_PROTOCOLS as readonly string[]).find((p) => p === name) as SecurityProtocol | undefined;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly securityProtocol: SecurityProtocol;
+  readonly listen: HostPort;
+  /** What Metadata tells clients that connected to this listener; port 0 = the bound port (app fixes it up). */
+  readonly advertised: HostPort;
+}
+
+/** The listeners: KAFSCALE_LISTENERS, or the one PLAINTEXT listener of KAFSCALE_BROKER_ADDR. */
+function listenersOf(s: Settings): ListenerConfig[] {
+  const defaultAdvertised = { host: s.brokerHost, port: s.brokerPort ?? s.brokerAddr.port };
+  if (s.listeners === undefined) return [{ name: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', listen: s.brokerAddr, advertised: defaultAdvertised }];
+  return s.listeners.map((listener, index) => {
+    const advertised = s.advertisedListeners?.find((a) => a.name === listener.name);
+    return {
+      name: listener.name,
+      securityProtocol: securityProtocolOf(listener.name, s.listenerSecurityProtocolMap) ?? 'PLAINTEXT',
+      listen: { host: listener.host, port: listener.port },
+      advertised: advertised !== undefined ? { host: advertised.host, port: advertised.port } : { host: s.brokerHost, port: index === 0 && s.brokerPort !== undefined ? s.brokerPort : listener.port },
+    };
+  });
 }
 
 export interface S3ObjectStoreConfig {
@@ -339,7 +483,20 @@ function toConfig(s: Settings) {
       rack: s.brokerRack ?? null,
       sessionTtlMs: s.brokerSessionTtlMs,
     },
-    ops: { listen: s.metricsAddr },
+    ops: { listen: s.metricsAddr, tls: s.opsTls, tokenFile: s.opsTokenFile ?? null },
+    listeners: listenersOf(s),
+    tls:
+      s.tlsCertFile !== undefined && s.tlsKeyFile !== undefined
+        ? {
+            certFile: s.tlsCertFile,
+            keyFile: s.tlsKeyFile,
+            caFile: s.tlsCaFile ?? null,
+            clientAuth: s.tlsClientAuth,
+            principalMappingRules: s.tlsPrincipalMappingRules,
+            reloadIntervalMs: s.tlsReloadIntervalMs,
+          }
+        : null,
+    sasl: { mechanisms: s.saslMechanisms, authFailureDelayMs: s.authFailureDelayMs, connectionsMaxReauthMs: s.connectionsMaxReauthMs },
     clusterId: s.clusterId ?? null,
     dataDir: s.dataDir,
     objectStore,

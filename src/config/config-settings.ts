@@ -62,6 +62,20 @@ const DOCS = {
   authorizer: { description: "Authorization: 'none' allows every request; 'acl' enforces Kafka ACLs from the metadata store (authorizer.class.name)" },
   superUsers: { description: "Principals allowed everything with the ACL authorizer, separated by ';' (super.users), e.g. User:admin;User:ops", defaultNote: 'none' },
   allowEveryoneIfNoAclFound: { description: 'With the ACL authorizer, allow everyone on resources no ACL applies to (allow.everyone.if.no.acl.found)' },
+  listeners: { description: 'Kafka listeners, NAME://host:port,… (listeners); names PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL or mapped ones', defaultNote: 'PLAINTEXT://<brokerAddr>' },
+  advertisedListeners: { description: 'Addresses given to clients per listener, NAME://host:port,… (advertised.listeners)', defaultNote: '<brokerHost>:<listener port>' },
+  listenerSecurityProtocolMap: { description: 'Security protocol of custom listener names, NAME:PROTOCOL,… (listener.security.protocol.map)' },
+  tlsCertFile: { description: 'PEM certificate chain of SSL and SASL_SSL listeners; re-read when it changes', path: true },
+  tlsKeyFile: { description: 'PEM private key of the listener certificate', path: true },
+  tlsCaFile: { description: 'PEM CA bundle client certificates must chain to (mTLS)', path: true },
+  tlsClientAuth: { description: 'Client certificates: none, requested or required (ssl.client.auth)' },
+  tlsPrincipalMappingRules: { description: 'Client certificate subject → principal: RULE:pattern/replacement/[L|U],…,DEFAULT (ssl.principal.mapping.rules)' },
+  tlsReloadIntervalMs: { description: 'How often the TLS files are checked for changes' },
+  saslMechanisms: { description: 'SASL mechanisms offered: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms)' },
+  authFailureDelayMs: { description: 'Delay before answering a failed authentication (connection.failed.authentication.delay.ms)' },
+  connectionsMaxReauthMs: { description: 'SASL session lifetime; clients must re-authenticate within it, 0 = never (connections.max.reauth.ms, KIP-368)' },
+  opsTls: { description: 'Serve the ops HTTP listener over HTTPS with the listener certificate (tlsCertFile/tlsKeyFile)' },
+  opsTokenFile: { description: 'File holding a bearer token every ops HTTP request but /healthz must send', path: true },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

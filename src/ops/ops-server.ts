@@ -1,6 +1,16 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { KafscaleMetrics } from '../telemetry/metrics.ts';
+
+/** The listener certificate, re-read by its owner when the files change. */
+export interface OpsTlsSource {
+  readonly options: SecureContextOptions;
+  onReload(listener: (options: SecureContextOptions) => void): () => void;
+}
 
 /** What readiness depends on; each probe resolves to null when healthy or a reason when not. */
 export type ReadinessProbe = () => Promise<string | null>;
@@ -11,6 +21,11 @@ export interface OpsServerOptions {
   readonly registry: Registry;
   readonly readiness: Readonly<Record<string, ReadinessProbe>>;
   readonly log: Logger;
+  readonly metrics?: KafscaleMetrics;
+  /** Serve HTTPS with this certificate (KAFSCALE_OPS_TLS). */
+  readonly tls?: OpsTlsSource;
+  /** Every request but /healthz must carry `Authorization: Bearer <token>` (KAFSCALE_OPS_TOKEN_FILE). */
+  readonly token?: string;
 }
 
 /**
@@ -19,18 +34,29 @@ export interface OpsServerOptions {
  */
 export class OpsServer {
   readonly #options: OpsServerOptions;
-  readonly #server: Server;
+  readonly #server: Server | HttpsServer;
+  readonly #tokenDigest: Buffer | null;
+  #stopReload: () => void = () => {};
   #closed: Promise<void> | null = null;
 
   constructor(options: OpsServerOptions) {
     this.#options = options;
-    this.#server = createServer((req, res) => {
+    this.#tokenDigest = options.token === undefined ? null : digest(options.token);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#route(req, res).catch((error: unknown) => {
         options.log.error({ err: error, url: req.url }, 'ops request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('internal error\n');
       });
-    });
+    };
+    const tls = options.tls;
+    if (tls === undefined) {
+      this.#server = createServer(handler);
+    } else {
+      const server = createHttpsServer({ ...tls.options }, handler);
+      this.#stopReload = tls.onReload((secure) => server.setSecureContext(secure));
+      this.#server = server;
+    }
   }
 
   async start(): Promise<number> {
@@ -46,6 +72,7 @@ export class OpsServer {
   }
 
   close(): Promise<void> {
+    this.#stopReload();
     this.#closed ??= new Promise((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
@@ -57,6 +84,11 @@ export class OpsServer {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (!this.#authorized(req)) {
+      this.#options.metrics?.opsRequestsUnauthorizedTotal.inc();
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="kafscale"' }).end('unauthorized: send Authorization: Bearer <token from KAFSCALE_OPS_TOKEN_FILE>\n');
       return;
     }
     if (path === '/readyz') {
@@ -76,4 +108,17 @@ export class OpsServer {
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz or /metrics\n');
   }
+
+  /** No token configured: open. Otherwise a constant-time comparison of digests. */
+  #authorized(req: IncomingMessage): boolean {
+    const expected = this.#tokenDigest;
+    if (expected === null) return true;
+    const header = req.headers.authorization;
+    if (header === undefined || !header.startsWith('Bearer ')) return false;
+    return timingSafeEqual(digest(header.slice('Bearer '.length).trim()), expected);
+  }
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
 }

@@ -12,12 +12,21 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
+import type { ConnectionContext, RequestDispatcher, SaslConnectionState } from '../broker/dispatch.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
 import type { BudgetWaiter, RequestBudget } from './request-budget.ts';
 
-export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | 'shutdown';
+export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | 'shutdown' | 'authentication';
+
+/**
+ * ApiVersions (18), SaslHandshake (17) and SaslAuthenticate (36): all a SASL connection may send
+ * before it has authenticated, or after its session expired without re-authentication (KIP-368).
+ */
+const PRE_AUTHENTICATION_API_KEYS: ReadonlySet<number> = new Set([17, 18, 36]);
+
+/** Largest frame accepted before SASL authentication (Kafka's sasl.server.max.receive.size default). */
+const SASL_MAX_RECEIVE_BYTES = 512 * 1024;
 
 export interface KafkaConnectionOptions {
   readonly id: number;
@@ -30,7 +39,16 @@ export interface KafkaConnectionOptions {
   readonly metrics: KafscaleMetrics;
   /** Broker-wide bound of request bytes in memory; none: only the per-connection in-flight limit. */
   readonly budget?: RequestBudget;
+  /** The listener's name; default PLAINTEXT. */
+  readonly listenerName?: string;
+  /** Principal before any SASL (User:ANONYMOUS, or the mapped TLS client certificate). */
+  readonly principal?: string;
+  /** SASL mechanisms offered; null or absent: the listener has no SASL. */
+  readonly saslMechanisms?: readonly string[] | null;
 }
+
+/** TLS writes: pieces smaller than this are joined, up to this size (16 KiB = one TLS record's payload, ×4). */
+const TLS_COALESCE_BYTES = 64 * 1024;
 
 /** How long a closing connection may take to flush what it already wrote before it is destroyed. */
 const END_GRACE_MS = 1_000;
@@ -92,6 +110,8 @@ export class KafkaConnection {
   #awaitedBytes: number;
   /** A complete frame that arrived before its charge was granted. */
   #held: Buffer | null;
+  /** A TLS socket (SSL, SASL_SSL listeners). */
+  readonly #encrypted: boolean;
   #resolveClosed: () => void;
   #writing: boolean;
   #paused: boolean;
@@ -106,6 +126,7 @@ export class KafkaConnection {
   constructor(options: KafkaConnectionOptions) {
     const socket = options.socket;
     this.#socket = socket;
+    this.#encrypted = 'encrypted' in socket && socket.encrypted === true;
     this.#dispatcher = options.dispatcher;
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
     this.#maxInflight = options.maxInflight;
@@ -136,11 +157,11 @@ export class KafkaConnection {
       id: options.id,
       remoteAddress,
       remotePort,
-      // Until authentication sets it (broker/dispatch.ts ANONYMOUS_PRINCIPAL); one plaintext listener.
-      principal: 'User:ANONYMOUS',
-      listenerName: 'PLAINTEXT',
       log: options.log.child({ connectionId: options.id, remote: `${remoteAddress}:${remotePort}` }),
       signal: this.#abort.signal,
+      principal: options.principal ?? 'User:ANONYMOUS',
+      listenerName: options.listenerName ?? 'PLAINTEXT',
+      sasl: options.saslMechanisms === undefined || options.saslMechanisms === null ? null : newSaslState(options.saslMechanisms),
     };
     this.#idleTimer = setTimeout(this.#onIdle, this.#idleTimeoutMs);
     this.#idleTimer.unref();
@@ -217,6 +238,7 @@ export class KafkaConnection {
           return;
         }
         if (frame === null) {
+          if (this.#oversizedBeforeAuthentication()) return;
           // A frame's body is about to be buffered: charge it first, or wait with the body left in the kernel.
           const pending = this.#decoder.pendingFrameBytes;
           if (pending !== null && this.#chargedBytes === 0 && !this.#charge(pending)) {
@@ -286,6 +308,11 @@ export class KafkaConnection {
   }
 
   #dispatch(frame: Buffer): void {
+    const sasl = this.context.sasl;
+    if (sasl !== null && ((!sasl.authenticated && frame.length > SASL_MAX_RECEIVE_BYTES) || !saslAllows(sasl, frame))) {
+      this.#refuseUnauthenticated(sasl, frame);
+      return;
+    }
     // Request header v0+: api_key is the first int16. Used only as a bounded metric label.
     const apiKey = apiKeyLabel(frame.length >= 2 ? frame.readInt16BE(0) : -1);
     let promise: Promise<readonly Buffer[] | null>;
@@ -328,6 +355,14 @@ export class KafkaConnection {
         this.#metrics.requestsInFlight.dec();
         if (response !== null) this.#write(response);
         this.#metrics.requestDurationSeconds.observe({ api_key: head.apiKey }, (performance.now() - head.startedMs) / 1000);
+        if (this.context.sasl?.closeAfterResponse === true) {
+          // Failed authentication (or an illegal SASL sequence): this response was the last one.
+          this.#closeReason = 'authentication';
+          this.#metrics.requestsInFlight.dec(this.#queue.length);
+          this.#queue.length = 0;
+          this.#startDraining();
+          return;
+        }
         // A slot is free: take more frames unless the client is not reading our responses.
         this.#pump();
       }
@@ -342,6 +377,10 @@ export class KafkaConnection {
     if (socket.destroyed || socket.writableEnded) return;
     const prefix = sizePrefix(chunks);
     let bytes = prefix.length;
+    if (this.#encrypted && chunks.length > 1) {
+      this.#writeCoalesced(prefix, chunks);
+      return;
+    }
     socket.cork();
     socket.write(prefix);
     for (const chunk of chunks) {
@@ -351,6 +390,42 @@ export class KafkaConnection {
     socket.uncork();
     this.#bytesOut += bytes;
     this.#metrics.networkSentBytesTotal.inc(bytes);
+  }
+
+  /**
+   * TLS encrypts every buffer of a corked write as its own record(s): a Fetch response of many small
+   * pieces became many small records. Small pieces are joined into buffers of up to TLS_COALESCE_BYTES
+   * (a copy, which encryption makes anyway); large ones are written as they are, so a big response is
+   * never copied whole.
+   */
+  #writeCoalesced(prefix: Buffer, chunks: readonly Buffer[]): void {
+    const socket = this.#socket;
+    let pending: Buffer[] = [prefix];
+    let pendingBytes = prefix.length;
+    let total = 0;
+    const flush = (): void => {
+      if (pendingBytes === 0) return;
+      socket.write(pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes));
+      total += pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+    };
+    socket.cork();
+    for (const chunk of chunks) {
+      if (chunk.length >= TLS_COALESCE_BYTES) {
+        flush();
+        socket.write(chunk);
+        total += chunk.length;
+        continue;
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= TLS_COALESCE_BYTES) flush();
+    }
+    flush();
+    socket.uncork();
+    this.#bytesOut += total;
+    this.#metrics.networkSentBytesTotal.inc(total);
   }
 
   readonly #onDrain = (): void => {
@@ -365,6 +440,32 @@ export class KafkaConnection {
       'invalid request frame; closing the connection',
     );
     this.destroy('frame');
+  }
+
+  /**
+   * Kafka's sasl.server.max.receive.size: before authentication no frame may exceed 512 KiB, so an
+   * unauthenticated client cannot make the broker buffer up to socket.request.max.bytes. Checked as
+   * soon as the size prefix of an incomplete frame is known.
+   */
+  #oversizedBeforeAuthentication(): boolean {
+    const sasl = this.context.sasl;
+    const pending = this.#decoder.pendingFrameBytes;
+    if (sasl === null || sasl.authenticated || pending === null || pending <= SASL_MAX_RECEIVE_BYTES) return false;
+    this.context.log.info({ frameBytes: pending, limit: SASL_MAX_RECEIVE_BYTES }, 'frame larger than allowed before SASL authentication; closing the connection');
+    this.destroy('authentication');
+    return true;
+  }
+
+  /** Anything but ApiVersions and SASL before authentication (or after the session expired) closes the connection. */
+  #refuseUnauthenticated(sasl: SaslConnectionState, frame: Buffer): void {
+    const apiKey = frame.length >= 2 ? frame.readInt16BE(0) : -1;
+    const expired = sasl.authenticated;
+    this.context.log.info(
+      { apiKey, principal: this.context.principal, listener: this.context.listenerName },
+      expired ? 'request after the SASL session expired without re-authentication; closing the connection' : 'request before SASL authentication; closing the connection',
+    );
+    this.#closeReason = 'authentication';
+    this.#startDraining();
   }
 
   #onDispatchError(error: unknown): void {
@@ -433,4 +534,17 @@ export class KafkaConnection {
     );
     this.#resolveClosed();
   };
+}
+
+function newSaslState(mechanisms: readonly string[]): SaslConnectionState {
+  return { mechanisms, authenticated: false, mechanism: null, exchange: null, handshakeVersion: 1, sessionExpiresAtMs: 0, closeAfterResponse: false };
+}
+
+/** Whether a SASL connection may send this frame now. */
+function saslAllows(sasl: SaslConnectionState, frame: Buffer): boolean {
+  if (sasl.closeAfterResponse) return false;
+  // After a v0 SaslHandshake the next frame is a raw SASL token (no Kafka header) for the dispatcher.
+  if (sasl.handshakeVersion === 0 && sasl.mechanism !== null) return true;
+  if (frame.length >= 2 && PRE_AUTHENTICATION_API_KEYS.has(frame.readInt16BE(0))) return true;
+  return sasl.authenticated && (sasl.sessionExpiresAtMs === 0 || Date.now() < sasl.sessionExpiresAtMs);
 }

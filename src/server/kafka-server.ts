@@ -3,13 +3,27 @@
  * connection (framing, ordering, backpressure, idle timeout) lives in KafkaConnection.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { RequestDispatcher } from '../broker/dispatch.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import { KafscaleMetrics } from '../telemetry/metrics.ts';
 import { ConnectionLimiter, type ConnectionRefusal } from './connection-limiter.ts';
-import { KafkaConnection } from './kafka-connection.ts';
 import { RequestBudget } from './request-budget.ts';
+import type { CertificatePrincipalMapper } from './certificate-principal.ts';
+import { KafkaConnection } from './kafka-connection.ts';
+import type { TlsCertificates } from './tls-certificates.ts';
+
+/** Kafka's security protocols (listener.security.protocol.map values). */
+export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+
+export interface ListenerTlsOptions {
+  readonly certificates: TlsCertificates;
+  /** none: no client certificate; requested: verified when sent; required: no connection without one. */
+  readonly clientAuth: 'none' | 'requested' | 'required';
+  /** SSL listeners: maps a verified client certificate to the connection's principal. */
+  readonly principalMapper: CertificatePrincipalMapper | null;
+}
 
 export interface KafkaServerOptions {
   readonly dispatcher: RequestDispatcher;
@@ -29,9 +43,23 @@ export interface KafkaServerOptions {
   readonly maxConnections?: number;
   /** max.connections.per.ip: connections from one address beyond this are closed on accept. Default: unbounded. */
   readonly maxConnectionsPerIp?: number;
+  /**
+   * The broker-wide request budget and connection limits, shared by every listener of the broker (then
+   * queuedMaxRequestBytes / maxConnections / maxConnectionsPerIp are ignored). Default: this server's own.
+   */
+  readonly shared?: { readonly budget: RequestBudget | null; readonly limiter: ConnectionLimiter };
   /** Default: a private registry (nothing exported). */
   readonly metrics?: KafscaleMetrics;
+  /** Listener name (connections report it; Metadata answers with this listener's addresses). Default PLAINTEXT. */
+  readonly listenerName?: string;
+  /** TLS for SSL and SASL_SSL listeners; absent: plain TCP. */
+  readonly tls?: ListenerTlsOptions;
+  /** SASL mechanisms for SASL_PLAINTEXT and SASL_SSL listeners; absent: no SASL, connections start authenticated as their principal. */
+  readonly saslMechanisms?: readonly string[];
 }
+
+/** How long a TLS handshake may take before the connection is dropped. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export interface KafkaServerStats {
   readonly connections: number;
@@ -50,17 +78,19 @@ export interface KafkaServerStats {
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 const DEFAULT_DRAIN_MS = 5_000;
+const ANONYMOUS = 'User:ANONYMOUS';
 
 export class KafkaServer {
   readonly #options: KafkaServerOptions;
   readonly #metrics: KafscaleMetrics;
   readonly #log: Logger;
   readonly #connections: Set<KafkaConnection>;
-  readonly #server: Server;
   readonly #budget: RequestBudget | null;
   readonly #limiter: ConnectionLimiter;
   #refusalsUnlogged: number;
   #refusalLoggedMs: number;
+  readonly #server: Server | TlsServer;
+  readonly #stopReload: () => void;
   #nextConnectionId: number;
   #port: number;
   #started: Promise<number> | null;
@@ -82,16 +112,52 @@ export class KafkaServer {
     this.#metrics = options.metrics ?? new KafscaleMetrics();
     this.#log = options.logger;
     this.#connections = new Set();
-    this.#budget = options.queuedMaxRequestBytes === undefined ? null : new RequestBudget(options.queuedMaxRequestBytes);
-    this.#limiter = new ConnectionLimiter(options.maxConnections ?? Number.MAX_SAFE_INTEGER, options.maxConnectionsPerIp ?? Number.MAX_SAFE_INTEGER);
+    const shared = options.shared ?? KafkaServer.sharedLimits(options);
+    this.#budget = shared.budget;
+    this.#limiter = shared.limiter;
     this.#refusalsUnlogged = 0;
     this.#refusalLoggedMs = -Infinity;
     // allowHalfOpen: a client that half-closes after its last request still gets the responses.
-    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
+    const tls = options.tls;
+    if (tls === undefined) {
+      this.#server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
+      this.#stopReload = () => {};
+    } else {
+      const server = createTlsServer({
+        ...tls.certificates.options,
+        allowHalfOpen: true,
+        noDelay: true,
+        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        requestCert: tls.clientAuth !== 'none',
+        rejectUnauthorized: tls.clientAuth === 'required',
+      }, this.#onConnection);
+      server.on('tlsClientError', (error, socket) => {
+        this.#metrics.tlsHandshakeFailuresTotal.inc();
+        this.#log.debug({ err: error, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` }, 'TLS handshake failed');
+      });
+      this.#server = server;
+      // Rotated certificates: new connections get them, open ones keep their session.
+      this.#stopReload = tls.certificates.onReload((secureOptions) => server.setSecureContext(secureOptions));
+    }
     this.#nextConnectionId = 1;
     this.#port = 0;
     this.#started = null;
     this.#closing = null;
+  }
+
+  /** One budget and limiter for several listeners of one broker (KafkaServerOptions.shared). */
+  static sharedLimits(limits: { readonly queuedMaxRequestBytes?: number; readonly maxConnections?: number; readonly maxConnectionsPerIp?: number }): {
+    readonly budget: RequestBudget | null;
+    readonly limiter: ConnectionLimiter;
+  } {
+    return {
+      budget: limits.queuedMaxRequestBytes === undefined ? null : new RequestBudget(limits.queuedMaxRequestBytes),
+      limiter: new ConnectionLimiter(limits.maxConnections ?? Number.MAX_SAFE_INTEGER, limits.maxConnectionsPerIp ?? Number.MAX_SAFE_INTEGER),
+    };
+  }
+
+  get listenerName(): string {
+    return this.#options.listenerName ?? 'PLAINTEXT';
   }
 
   /** The bound port (after start()). */
@@ -105,7 +171,7 @@ export class KafkaServer {
       const { host, port } = this.#options;
       const onError = (error: Error): void => {
         reject(
-          new KafscaleError('KSC_LISTEN_FAILED', `Cannot listen for Kafka clients on ${host}:${port}: ${error.message}; set KAFSCALE_BROKER_ADDR to a free address`, { cause: error }),
+          new KafscaleError('KSC_LISTEN_FAILED', `Cannot listen for Kafka clients on ${host}:${port} (listener ${this.listenerName}): ${error.message}; set KAFSCALE_BROKER_ADDR or KAFSCALE_LISTENERS to a free address`, { cause: error }),
         );
       };
       this.#server.once('error', onError);
@@ -114,7 +180,7 @@ export class KafkaServer {
         this.#server.on('error', (error) => this.#log.error({ err: error }, 'Kafka listener error'));
         const address = this.#server.address();
         this.#port = typeof address === 'object' && address !== null ? address.port : port;
-        this.#log.info({ host, port: this.#port }, 'Kafka listener started');
+        this.#log.info({ host, port: this.#port, listener: this.listenerName, tls: this.#options.tls !== undefined, sasl: this.#options.saslMechanisms ?? null }, 'Kafka listener started');
         resolve(this.#port);
       });
     });
@@ -150,6 +216,7 @@ export class KafkaServer {
   }
 
   async #close(drainMs: number): Promise<void> {
+    this.#stopReload();
     const listenerClosed = new Promise<void>((resolve) => {
       if (!this.#server.listening) resolve();
       else this.#server.close(() => resolve());
@@ -186,6 +253,9 @@ export class KafkaServer {
     const connection = new KafkaConnection({
       id: this.#nextConnectionId++,
       socket,
+      listenerName: this.listenerName,
+      principal: this.#certificatePrincipal(socket),
+      saslMechanisms: this.#options.saslMechanisms ?? null,
       dispatcher: this.#options.dispatcher,
       maxFrameBytes: this.#options.maxFrameBytes,
       maxInflight: this.#options.maxInflightPerConnection,
@@ -214,5 +284,21 @@ export class KafkaServer {
     this.#log.warn({ remote: ip, limit: refusal, refused: this.#refusalsUnlogged, connections: this.#limiter.total }, `connection refused: ${limit} reached; raise the setting or reduce the clients' connections`);
     this.#refusalsUnlogged = 0;
     this.#refusalLoggedMs = nowMs;
+  }
+
+  /** SSL listeners with client authentication: the verified certificate's mapped principal. */
+  #certificatePrincipal(socket: Socket): string {
+    const tls = this.#options.tls;
+    if (tls === undefined || tls.principalMapper === null || this.#options.saslMechanisms !== undefined) return ANONYMOUS;
+    const tlsSocket = socket as TLSSocket;
+    if (!tlsSocket.authorized) return ANONYMOUS;
+    const certificate = tlsSocket.getPeerCertificate();
+    if (certificate.raw === undefined) return ANONYMOUS;
+    try {
+      return tls.principalMapper.principalOf(certificate.raw) ?? ANONYMOUS;
+    } catch (error) {
+      this.#log.warn({ err: error }, 'cannot read the client certificate subject; the connection stays anonymous');
+      return ANONYMOUS;
+    }
   }
 }

@@ -64,6 +64,11 @@ export class KafscaleMetrics {
   readonly queuedRequestBytes: Gauge;
   readonly requestBudgetWaitsTotal: Counter;
 
+  // Security (src/server TLS listeners, src/services/security SASL; never user names or passwords).
+  readonly tlsHandshakeFailuresTotal: Counter;
+  readonly saslAuthenticationsTotal: Counter<'mechanism' | 'outcome'>;
+  readonly opsRequestsUnauthorizedTotal: Counter;
+
   // Requests, by API key (src/server measures arrival to response written; src/broker counts errors).
   readonly requestsTotal: Counter<'api_key'>;
   readonly requestDurationSeconds: Histogram<'api_key'>;
@@ -107,7 +112,7 @@ export class KafscaleMetrics {
     this.connectionsAcceptedTotal = new Counter({ name: 'kafscale_connections_accepted_total', help: 'Kafka client connections accepted', registers });
     this.connectionsClosedTotal = new Counter({
       name: 'kafscale_connections_closed_total',
-      help: 'Kafka client connections closed, by reason (client, idle, error, frame, shutdown)',
+      help: 'Kafka client connections closed, by reason (client, idle, error, frame, shutdown, authentication)',
       labelNames: ['reason'],
       registers,
     });
@@ -136,6 +141,14 @@ export class KafscaleMetrics {
       help: 'Times a connection stopped reading because queued.max.request.bytes was used up',
       registers,
     });
+    this.tlsHandshakeFailuresTotal = new Counter({ name: 'kafscale_tls_handshake_failures_total', help: 'TLS handshakes with Kafka clients that failed (no or untrusted client certificate, protocol mismatch)', registers });
+    this.saslAuthenticationsTotal = new Counter({
+      name: 'kafscale_sasl_authentications_total',
+      help: 'SASL authentications finished, by mechanism and outcome (success, failure)',
+      labelNames: ['mechanism', 'outcome'],
+      registers,
+    });
+    this.opsRequestsUnauthorizedTotal = new Counter({ name: 'kafscale_ops_requests_unauthorized_total', help: 'Ops HTTP requests refused for a missing or wrong bearer token', registers });
 
     this.requestsTotal = new Counter({ name: 'kafscale_requests_total', help: 'Kafka requests received, by API key', labelNames: ['api_key'], registers });
     this.requestDurationSeconds = new Histogram({

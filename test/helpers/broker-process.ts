@@ -29,6 +29,11 @@ export interface StartBrokerOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** KAFSCALE_LOG_LEVEL; default 'info'. */
   readonly logLevel?: string;
+  /**
+   * Listener names besides PLAINTEXT (e.g. ['SSL', 'SASL_SSL']): each gets a free loopback port and
+   * KAFSCALE_LISTENERS names them all, PLAINTEXT first on `port`. Their ports: `listenerPorts`.
+   */
+  readonly extraListeners?: readonly string[];
 }
 
 export interface BrokerProcess {
@@ -40,6 +45,8 @@ export interface BrokerProcess {
   readonly pid: number;
   /** `host:port` for clients' bootstrap lists. */
   readonly bootstrap: string;
+  /** Port of every listener by name (PLAINTEXT and the `extraListeners`). */
+  readonly listenerPorts: Readonly<Record<string, number>>;
   /** Everything the broker printed (stdout and stderr, JSON lines), across restarts. */
   logs(): string;
   /** SIGTERM, wait up to 10 s, then SIGKILL; removes a temp data dir. Idempotent. */
@@ -62,6 +69,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   let opsPort = await freePort(host);
   // Two listen(0) calls in a row can in principle return the same number once the first is closed.
   for (let attempt = 0; opsPort === port && attempt < 5; attempt++) opsPort = await freePort(host);
+  const listenerPorts: Record<string, number> = { PLAINTEXT: port };
+  const taken = new Set([port, opsPort]);
+  for (const name of options.extraListeners ?? []) {
+    let listenerPort = await freePort(host);
+    for (let attempt = 0; taken.has(listenerPort) && attempt < 5; attempt++) listenerPort = await freePort(host);
+    taken.add(listenerPort);
+    listenerPorts[name] = listenerPort;
+  }
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kafscale-test-'));
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -76,6 +91,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     KAFSCALE_LOG_LEVEL: options.logLevel ?? 'info',
     // Tests create their topics explicitly; a typo must not silently create one.
     KAFSCALE_AUTO_CREATE_TOPICS: 'false',
+    ...(options.extraListeners === undefined
+      ? {}
+      : { KAFSCALE_LISTENERS: Object.entries(listenerPorts).map(([name, p]) => `${name}://${host}:${p}`).join(',') }),
     ...options.env,
   });
 
@@ -151,6 +169,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     opsPort,
     dataDir,
     bootstrap: `${host}:${port}`,
+    listenerPorts,
     get pid(): number {
       return current().pid ?? -1;
     },

@@ -36,6 +36,8 @@ export interface StartClusterOptions {
   readonly logLevel?: string;
   /** Start brokers without KAFSCALE_BROKER_ID: each allocates its id from etcd. Default false. */
   readonly allocateBrokerIds?: boolean;
+  /** Listeners besides PLAINTEXT on every broker (see StartBrokerOptions.extraListeners). */
+  readonly extraListeners?: readonly string[];
 }
 
 export interface PartitionMetadata {
@@ -122,7 +124,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
     // One at a time: concurrent first starts would race to create the cluster id (that race is the
     // broker's business, but it is not what these tests are about).
     const launchBroker = (index: number): Promise<BrokerProcess> =>
-      startBroker({ env: options.allocateBrokerIds === true ? env : { ...env, KAFSCALE_BROKER_ID: String(index) }, logLevel: options.logLevel ?? 'warn' });
+      startBroker({
+        env: options.allocateBrokerIds === true ? env : { ...env, KAFSCALE_BROKER_ID: String(index) },
+        logLevel: options.logLevel ?? 'warn',
+        ...(options.extraListeners === undefined ? {} : { extraListeners: options.extraListeners }),
+      });
     for (let id = 0; id < count; id++) {
       brokers.push(await launchBroker(id));
     }

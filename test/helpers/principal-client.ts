@@ -31,6 +31,7 @@ export class PrincipalClient {
       listenerName: 'PLAINTEXT',
       log: pino({ level: 'silent' }),
       signal: this.#abort.signal,
+      sasl: null,
     };
   }
 

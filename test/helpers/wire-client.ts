@@ -8,6 +8,7 @@
  *   client.close();
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import {
   decodeResponse,
   encodeRequest,
@@ -63,6 +64,17 @@ export class WireClient {
     socket.setNoDelay(true);
     await new Promise<void>((resolveConnect, rejectConnect) => {
       socket.once('connect', resolveConnect);
+      socket.once('error', rejectConnect);
+    });
+    return new WireClient(socket, clientId);
+  }
+
+  /** The same over TLS (`tlsOptions`: ca, and cert/key for a client certificate). */
+  static async connectTls(host: string, port: number, tlsOptions: ConnectionOptions, clientId = 'kafscale-wire-test'): Promise<WireClient> {
+    const socket = tlsConnect({ host, port, servername: host === '127.0.0.1' ? undefined : host, ...tlsOptions });
+    socket.setNoDelay(true);
+    await new Promise<void>((resolveConnect, rejectConnect) => {
+      socket.once('secureConnect', resolveConnect);
       socket.once('error', rejectConnect);
     });
     return new WireClient(socket, clientId);

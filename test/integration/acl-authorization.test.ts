@@ -229,6 +229,19 @@ describe('ACL authorization per API (dispatcher, KAFSCALE_AUTHORIZER=acl)', { ti
     assert.ok(bobDescribes.resources.some((r) => r.resourceName === 'orders' && r.acls.some((a) => a.operation === Op.READ)));
     const bobCreates = await bob.send(30, 3, { creations: [{ resourceType: TOPIC, resourceName: 'payments', resourcePatternType: 3, principal: 'User:bob', host: '*', operation: Op.ALL, permissionType: ALLOW }] });
     assert.equal(bobCreates.results[0]?.errorCode, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    // SCRAM users: DESCRIBE on the cluster to list them (bob has it now), ALTER to change them.
+    const upsertion = { name: 'mallory', mechanism: 2, iterations: 8192, salt: Buffer.from('salt'), saltedPassword: Buffer.alloc(64, 1) };
+    const aliceAltersUsers = await alice.send(51, 0, { deletions: [], upsertions: [upsertion] });
+    assert.equal(aliceAltersUsers.results[0]?.errorCode, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    const bobAltersUsers = await bob.send(51, 0, { deletions: [], upsertions: [upsertion] });
+    assert.equal(bobAltersUsers.results[0]?.errorCode, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    const aliceListsUsers = await alice.send(50, 0, { users: null });
+    assert.equal(aliceListsUsers.errorCode, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    const bobListsUsers = await bob.send(50, 0, { users: null });
+    assert.equal(bobListsUsers.errorCode, ErrorCode.NONE);
+    assert.ok(!bobListsUsers.results.some((r) => r.user === 'mallory'), 'no user was created by an unauthorized AlterUserScramCredentials');
+    const adminAltersUsers = await admin.send(51, 0, { deletions: [], upsertions: [upsertion] });
+    assert.equal(adminAltersUsers.results[0]?.errorCode, ErrorCode.NONE);
   });
 
   test('CreateAcls validates each binding; DescribeAcls groups by resource; DeleteAcls reports what it removed', async () => {

@@ -1,5 +1,6 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
+import { endpointOf } from '../../services/cluster/broker-registry.ts';
 import { defineApi } from '../api-handler.ts';
 import { clusterAuthorizedOperations } from './authorize.ts';
 import { AUTHORIZED_OPERATIONS_OMITTED, controllerId } from './metadata.ts';
@@ -33,7 +34,7 @@ export const describeClusterApi = defineApi({
       endpointType: ENDPOINT_BROKERS,
       clusterId: services.clusterId,
       controllerId: controllerId(services),
-      brokers: services.brokers.live().map((b) => ({ brokerId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: services.brokers.live().map((b) => ({ brokerId: b.brokerId, ...endpointOf(b, context.listenerName), rack: b.rack })),
       // Kafka checks nothing else here: the bit field when asked, 0 without DESCRIBE on the cluster.
       clusterAuthorizedOperations: request.includeClusterAuthorizedOperations ? clusterAuthorizedOperations(context) : AUTHORIZED_OPERATIONS_OMITTED,
     };

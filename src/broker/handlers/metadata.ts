@@ -1,6 +1,7 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { MetadataRequest, MetadataResponse } from '../../protocol/messages/index.ts';
+import { endpointOf } from '../../services/cluster/broker-registry.ts';
 import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
@@ -42,7 +43,7 @@ export const metadataApi = defineApi({
     }
     return {
       throttleTimeMs: 0,
-      brokers: brokers.map((b) => ({ nodeId: b.brokerId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: brokers.map((b) => ({ nodeId: b.brokerId, ...endpointOf(b, context.listenerName), rack: b.rack })),
       clusterId: services.clusterId,
       controllerId: controllerId(services),
       topics,

@@ -7,6 +7,7 @@ import type { AppendResult } from '../../services/log/partition-log.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
 import { allowed, Op, Resource } from './authorize.ts';
+import { endpointOf } from '../../services/cluster/broker-registry.ts';
 
 type PartitionResponse = Encodable<ProduceResponse['responses'][number]['partitionResponses'][number]>;
 type NodeEndpoint = ProduceResponse['nodeEndpoints'][number];
@@ -89,11 +90,11 @@ async function appendPartition(
   let owned = services.logs.owned(topic.id, partition);
   if (owned === undefined || owned.status !== 'active') {
     const acquired = await services.assigner.ensureOwned(topic.id, partition);
-    if (acquired === null) return notLeader(topic.id, partition, services, endpoints);
+    if (acquired === null) return notLeader(topic.id, partition, services, endpoints, undefined, context.listenerName);
     owned = acquired;
   }
   const result = await services.logs.append(topic, partition, split.batches);
-  if (result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return notLeader(topic.id, partition, services, endpoints, result);
+  if (result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return notLeader(topic.id, partition, services, endpoints, result, context.listenerName);
   if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
     context.log.debug({ topic: topicName, partition, errorCode: result.errorCode, message: result.errorMessage }, 'produce to partition failed');
   }
@@ -113,10 +114,10 @@ function fromAppend(partition: number, result: AppendResult): PartitionResponse 
   };
 }
 
-function notLeader(topicId: string, partition: number, services: BrokerServices, endpoints: Map<number, NodeEndpoint>, result?: AppendResult): PartitionResponse {
+function notLeader(topicId: string, partition: number, services: BrokerServices, endpoints: Map<number, NodeEndpoint>, result: AppendResult | undefined, listenerName: string): PartitionResponse {
   const leader = services.leaders.leaderOf(topicId, partition);
   const broker = services.brokers.get(leader.brokerId);
-  if (broker !== undefined) endpoints.set(broker.brokerId, { nodeId: broker.brokerId, host: broker.host, port: broker.port, rack: broker.rack });
+  if (broker !== undefined) endpoints.set(broker.brokerId, { nodeId: broker.brokerId, ...endpointOf(broker, listenerName), rack: broker.rack });
   return {
     ...failed(partition, ErrorCode.NOT_LEADER_OR_FOLLOWER, result?.errorMessage ?? `broker ${services.settings.brokerId} does not own this partition; its leader is ${leader.brokerId}`),
     // KIP-951: tell the client the new leader so it does not need a metadata round trip.

@@ -9,6 +9,8 @@ export interface BrokerAddress {
   readonly port: number;
   readonly rack: string | null;
   readonly startedMs: number;
+  /** Every listener's advertised address (KAFSCALE_LISTENERS); see BrokerInfo.listeners. */
+  readonly listeners?: readonly { readonly name: string; readonly host: string; readonly port: number }[];
 }
 
 /** Claims race only against brokers starting at the same moment; this many lost races means something else is wrong. */

@@ -11,6 +11,26 @@ export interface BrokerInfo {
   readonly port: number;
   readonly rack: string | null;
   readonly startedMs: number;
+  /**
+   * Advertised address of every listener (KAFSCALE_LISTENERS); `host`/`port` above are the first
+   * listener's. Absent in registrations of brokers without the setting.
+   */
+  readonly listeners?: readonly ListenerEndpoint[];
+}
+
+export interface ListenerEndpoint {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Kafka's rule: a client is told the addresses of the listener it connected to. A broker without that
+ * listener is reported at its default address (mixed configurations during a rolling change).
+ */
+export function endpointOf(broker: BrokerInfo, listenerName: string | undefined): { host: string; port: number } {
+  const listener = listenerName === undefined ? undefined : broker.listeners?.find((l) => l.name === listenerName);
+  return listener === undefined ? { host: broker.host, port: broker.port } : { host: listener.host, port: listener.port };
 }
 
 /**

@@ -61,6 +61,12 @@ export const MetaKeys = {
   aclsPrefix: `${ROOT}/acls/`,
   acl: (b: AclKeyParts): string =>
     `${ROOT}/acls/${b.resourceType}/${b.patternType}/${encodeURIComponent(b.resourceName)}/${encodeURIComponent(b.principal)}/${encodeURIComponent(b.host)}/${b.operation}/${b.permission}`,
+  /**
+   * SCRAM credentials (docs/security.md): one key per (user, mechanism) holding salt, iterations,
+   * StoredKey and ServerKey — never a password. User names are percent-encoded.
+   */
+  scramCredentialsPrefix: `${ROOT}/scram-credentials/`,
+  scramCredential: (user: string, mechanism: string): string => `${ROOT}/scram-credentials/${encodeURIComponent(user)}/${mechanism}`,
 } as const;
 
 /** The fields of an ACL binding that make its key (structurally an AclBinding). */

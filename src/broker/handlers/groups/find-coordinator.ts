@@ -1,6 +1,7 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import type { FindCoordinatorResponse } from '../../../protocol/messages/index.ts';
+import { endpointOf } from '../../../services/cluster/broker-registry.ts';
 import { defineApi } from '../../api-handler.ts';
 import { allowed, Op, Resource } from '../authorize.ts';
 import type { RequestContext } from '../../broker-services.ts';
@@ -50,5 +51,5 @@ function locate(key: string, keyType: number, context: RequestContext): Coordina
   const { groups, brokers } = context.services;
   const broker = brokers.get(groups.coordinatorOf(key));
   if (broker === undefined) return failed(ErrorCode.COORDINATOR_NOT_AVAILABLE, `the coordinator of group '${key}' is not available; retry`);
-  return { key, nodeId: broker.brokerId, host: broker.host, port: broker.port, errorCode: ErrorCode.NONE, errorMessage: null };
+  return { key, nodeId: broker.brokerId, ...endpointOf(broker, context.listenerName), errorCode: ErrorCode.NONE, errorMessage: null };
 }
