@@ -284,17 +284,24 @@ export class FlushPipeline implements FlushScheduler {
       this.#failRuns(flush.runs, ErrorCode.KAFKA_STORAGE_ERROR, `object store write failed: ${(putError as Error).message ?? String(putError)}`);
       return;
     }
+    await Promise.all(chunkRuns(this.#liveRuns(flush.runs)).map((chunk) => this.#commitChunk(chunk, true)));
+  }
+
+  /**
+   * The runs that may still be committed. A run whose appends failed meanwhile (an earlier flush of the
+   * partition failed, fenced, reloading) must not be: that would leave a gap, or put data at offsets that
+   * were handed out again. Its still-unsettled appends (none, normally) are failed.
+   */
+  #liveRuns(runs: readonly Run[]): Run[] {
     const live: Run[] = [];
-    for (const run of flush.runs) {
-      // A run whose first append failed meanwhile (earlier flush failed, fenced, reloading) must not be
-      // committed: that would leave a gap in the partition's offsets.
+    for (const run of runs) {
       if (run.taken.some((p) => p.settled) || run.log.status !== 'active') {
-        run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'an earlier write of this partition failed; retry');
+        run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'an earlier write of this partition failed; retry');
         continue;
       }
       live.push(run);
     }
-    await Promise.all(chunkRuns(live).map((chunk) => this.#commitChunk(chunk, true)));
+    return live;
   }
 
   async #commitChunk(runs: Run[], retry: boolean): Promise<void> {
@@ -334,9 +341,10 @@ export class FlushPipeline implements FlushScheduler {
     });
     if (again.length === 0) return;
     if (retry) {
-      await this.#commitChunk(again, false);
+      const live = this.#liveRuns(again);
+      if (live.length > 0) await this.#commitChunk(live, false);
     } else {
-      for (const run of again) run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit was refused; retry');
+      for (const run of again) run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit was refused; retry');
     }
   }
 
@@ -352,7 +360,7 @@ export class FlushPipeline implements FlushScheduler {
       run.log.committed(run.taken, run.entryKey, existing.value, existing.modRevision);
       return;
     }
-    run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'committed state changed under this broker; retry');
+    run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'committed state changed under this broker; retry');
     run.log.requestReload();
   }
 
@@ -363,16 +371,16 @@ export class FlushPipeline implements FlushScheduler {
         this.#resolveExisting(run, existing);
         return;
       }
-      run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit failed; retry');
+      run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit failed; retry');
     } catch (error) {
       this.#log.warn({ err: error, topicId: run.log.topicId, partition: run.log.partition }, 'cannot tell whether the log commit applied; re-reading the partition');
-      run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit outcome unknown; retry');
+      run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit outcome unknown; retry');
       run.log.requestReload();
     }
   }
 
   #failRuns(runs: readonly Run[], errorCode: number, message: string): void {
-    for (const run of runs) run.log.failFrom(run.entry.baseOffset, errorCode, message);
+    for (const run of runs) run.log.failAppends(run.taken, errorCode, message);
   }
 
   /** Wakes waiting appends in FIFO order while they fit; each woken one holds a reservation. */

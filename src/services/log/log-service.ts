@@ -14,7 +14,7 @@ import { LogCatalog } from './log-catalog.ts';
 import type { LogEntry, OwnerRecord } from './log-entry.ts';
 import { LogTrimmer } from './log-trimmer.ts';
 import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
-import { PartitionLog, type AppendResult } from './partition-log.ts';
+import { PartitionLog, type AppendResult, type InvariantHook } from './partition-log.ts';
 import { PartitionOwnership } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { TailBudget } from './partition-tail.ts';
@@ -47,6 +47,8 @@ export interface LogServiceOptions {
   /** producer.id.expiration.ms: idle idempotent producers are forgotten after this (default 1 day). */
   readonly producerIdExpirationMs?: number;
   readonly now?: () => number;
+  /** Runs the write path's full invariant check after every commit and reports violations (tests). */
+  readonly invariantHook?: InvariantHook;
   /**
    * Background merging of owned partitions' WAL entries into segments (segment-merger.ts), on by default;
    * false turns it off. topicConfigs supplies segment.bytes (default: 1 GiB, capped by maxSegmentBytes).
@@ -119,12 +121,14 @@ export class LogService {
   readonly #trimmer: LogTrimmer;
   readonly #merger: SegmentMerger | null;
   readonly #producerIdExpirationMs: number | undefined;
+  readonly #invariantHook: InvariantHook | undefined;
   #closed = false;
 
   private constructor(options: LogServiceOptions, catalog: LogCatalog) {
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#producerIdExpirationMs = options.producerIdExpirationMs;
+    this.#invariantHook = options.invariantHook;
     this.#catalog = catalog;
     this.#pipeline = new FlushPipeline({
       objects: options.objects,
@@ -206,6 +210,7 @@ export class LogService {
       now: this.#now,
       reloadState: () => this.#catalog.reload(topicId, partition),
       ...(this.#producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.#producerIdExpirationMs }),
+      ...(this.#invariantHook === undefined ? {} : { invariantHook: this.#invariantHook }),
     });
     this.#owned.set(key(topicId, partition), log);
     this.#log.info({ topicId, partition, epoch: claim.epoch, highWatermark: state.highWatermark }, 'partition acquired');

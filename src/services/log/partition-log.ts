@@ -100,6 +100,12 @@ export interface FlushScheduler {
 
 export type PartitionLogStatus = 'active' | 'reloading' | 'fenced' | 'closed';
 
+/**
+ * Told about a broken write-path invariant (tests turn it into a failure; see checkInvariants). When set,
+ * the full check runs after every commit and every re-read; without it only O(1) guards run.
+ */
+export type InvariantHook = (log: PartitionLog, violation: string) => void;
+
 function failure(errorCode: number, errorMessage: string, logStartOffset: number, recordErrors: readonly RecordError[] = []): AppendResult {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
 }
@@ -123,6 +129,9 @@ export class PartitionLog {
   /** The append that wrote a remembered batch, while it may still be unsettled (retries wait on it). */
   readonly #appendOfBatch = new WeakMap<ProducerBatch, PendingAppend>();
   #lastExpiryMs: number;
+  readonly #invariantHook: InvariantHook | null;
+  /** Highest committed high watermark seen after a commit: it must never go back. */
+  #highestWatermark: number;
   /** Appended, not yet taken by a flush, in offset order. */
   #queued: PendingAppend[] = [];
   /** Taken by a flush, not yet settled, in offset order. */
@@ -138,6 +147,7 @@ export class PartitionLog {
     readonly reloadState: () => Promise<PartitionState>;
     /** producer.id.expiration.ms: producers idle this long are forgotten (Kafka's default: 1 day). */
     readonly producerIdExpirationMs?: number;
+    readonly invariantHook?: InvariantHook;
   }) {
     this.claim = options.claim;
     this.state = options.state;
@@ -149,6 +159,8 @@ export class PartitionLog {
     this.#nextOffset = options.state.highWatermark;
     this.#producerIdExpirationMs = options.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT;
     this.#lastExpiryMs = this.#now();
+    this.#invariantHook = options.invariantHook ?? null;
+    this.#highestWatermark = options.state.highWatermark;
     this.#committedProducers = this.#rebuildProducers(options.state);
     this.#producers = this.#committedProducers.clone();
   }
@@ -365,22 +377,82 @@ export class PartitionLog {
     }
     this.#removeSettled();
     this.state.notify();
+    if (this.#invariantHook !== null) this.checkInvariants();
   }
 
   /**
-   * Fails every unacknowledged append at or after `offset` and rolls the next offset back to it, so the
-   * offsets are reassigned to new data and the log stays contiguous (nothing at or after `offset` was
-   * acknowledged: commits become visible in offset order).
+   * A flush run failed (PUT, commit, or an earlier run of the partition failed first): fails the run's
+   * appends and every later unacknowledged append of the partition, and rolls the next offset back to the
+   * first of them, so the offsets are reassigned to new data and the log stays contiguous.
+   *
+   * Only appends that are still unsettled count. A run whose appends were already failed by an earlier
+   * rollback is stale: failing "from its base offset" again would fail appends made after that rollback
+   * (which now own those offsets) and move the next offset into the middle of them — two acknowledged
+   * writes at the same offsets (issue 10, item 1). Unsettled appends are contiguous and in offset order,
+   * every committed offset is below the first of them, so the rollback target is never below an offset
+   * in flight or committed.
    */
-  failFrom(offset: number, errorCode: number, message: string): void {
-    for (const list of [this.#inflight, this.#queued]) {
-      for (const pending of list) {
-        if (pending.baseOffset >= offset) pending.settle(failure(errorCode, message, this.state.logStartOffset));
-      }
+  failAppends(taken: readonly PendingAppend[], errorCode: number, message: string): void {
+    const first = taken.find((p) => !p.settled);
+    if (first === undefined) return;
+    if (this.#status === 'active' && first.baseOffset < this.state.highWatermark) {
+      // Cannot happen while the invariants hold (nothing at or above an unsettled append is committed).
+      // Never hand out committed offsets: re-read the committed state instead.
+      this.#violation(`rollback to ${first.baseOffset} below the committed high watermark ${this.state.highWatermark}`);
+      this.requestReload();
+      return;
     }
+    const sequence = [...this.#inflight, ...this.#queued];
+    const from = sequence.indexOf(first);
+    if (from === -1) return;
+    const reply = failure(errorCode, message, this.state.logStartOffset);
+    for (let i = from; i < sequence.length; i++) (sequence[i] as PendingAppend).settle(reply);
     this.#removeSettled();
-    if (offset < this.#nextOffset) this.#nextOffset = offset;
+    this.#nextOffset = first.baseOffset;
     this.#rollbackProducers();
+  }
+
+  /** Fails every unacknowledged append (fenced, closed, re-reading); the caller decides the next offset. */
+  #failAll(errorCode: number, message: string): void {
+    const reply = failure(errorCode, message, this.state.logStartOffset);
+    const first = this.#inflight[0] ?? this.#queued[0];
+    for (const list of [this.#inflight, this.#queued]) for (const pending of list) pending.settle(reply);
+    this.#removeSettled();
+    if (first !== undefined) this.#nextOffset = first.baseOffset;
+    this.#rollbackProducers();
+  }
+
+  /**
+   * The write path's invariants (docs/design/storage.md, "Write-path invariants"): committed entries are
+   * sorted, contiguous and do not overlap; the committed high watermark never goes back; unacknowledged
+   * appends are contiguous, start at the committed high watermark and end at the next offset. Reports
+   * each violation to the hook (and the log); returns whether all held.
+   */
+  checkInvariants(): boolean {
+    if (this.#status !== 'active') return true;
+    const problems: string[] = [];
+    const entryProblem = this.state.checkEntries();
+    if (entryProblem !== null) problems.push(entryProblem);
+    const hwm = this.state.highWatermark;
+    if (hwm < this.#highestWatermark) problems.push(`high watermark went back from ${this.#highestWatermark} to ${hwm}`);
+    this.#highestWatermark = Math.max(this.#highestWatermark, hwm);
+    const sequence = [...this.#inflight, ...this.#queued];
+    let expected = hwm;
+    for (const pending of sequence) {
+      if (pending.baseOffset !== expected) {
+        problems.push(`unacknowledged append at ${pending.baseOffset}..${pending.lastOffset} where ${expected} was expected`);
+        break;
+      }
+      expected = pending.lastOffset + 1;
+    }
+    if (problems.length === 0 && expected !== this.#nextOffset) problems.push(`next offset ${this.#nextOffset} but appends end at ${expected}`);
+    for (const problem of problems) this.#violation(problem);
+    return problems.length === 0;
+  }
+
+  #violation(problem: string): void {
+    this.#log.error({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, problem }, 'partition log invariant violated');
+    this.#invariantHook?.(this, problem);
   }
 
   /** The failed appends' batches were never written: check state = committed + what is still pending. */
@@ -419,7 +491,7 @@ export class PartitionLog {
     if (this.#status === 'fenced' || this.#status === 'closed') return;
     this.#status = 'fenced';
     this.#log.warn({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, reason }, 'partition ownership lost; failing unacknowledged appends');
-    this.failFrom(0, ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer owns the partition (${reason})`);
+    this.#failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer owns the partition (${reason})`);
   }
 
   /**
@@ -443,12 +515,13 @@ export class PartitionLog {
           this.fence('owner key changed');
           return;
         }
-        this.failFrom(0, ErrorCode.KAFKA_STORAGE_ERROR, 'partition state was re-read after a storage failure; retry');
+        this.#failAll(ErrorCode.KAFKA_STORAGE_ERROR, 'partition state was re-read after a storage failure; retry');
         this.#nextOffset = state.highWatermark;
         this.#committedProducers = this.#rebuildProducers(state);
         this.#producers = this.#committedProducers.clone();
         this.#tailBudget.forget(this.tail);
         this.#status = 'active';
+        if (this.#invariantHook !== null) this.checkInvariants();
         this.#log.info({ topicId: this.topicId, partition: this.partition, nextOffset: this.#nextOffset }, 'partition state re-read; appends resume');
         return;
       } catch (error) {
@@ -471,7 +544,7 @@ export class PartitionLog {
 
   close(): void {
     if (this.#status === 'closed') return;
-    this.failFrom(0, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was released by this broker');
+    this.#failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was released by this broker');
     this.#status = 'closed';
     this.#tailBudget.forget(this.tail);
   }

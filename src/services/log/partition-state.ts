@@ -75,6 +75,23 @@ export class PartitionState {
     return this.#keyRevision.get(`log/${baseOffset.toString().padStart(20, '0')}`) ?? 0;
   }
 
+  /**
+   * Null when the entries are sorted, each non-empty, and contiguous without overlap (each entry starts
+   * right after the previous one ends); else what is wrong. On the owner this holds after every commit,
+   * merge swap and trim; a non-owner may see a merge's put before its deletes (identical bytes overlap).
+   */
+  checkEntries(): string | null {
+    for (let i = 0; i < this.entries.length; i++) {
+      const entry = this.entries[i] as LogEntry;
+      if (entry.lastOffset < entry.baseOffset) return `entry ${entry.baseOffset}..${entry.lastOffset} is empty`;
+      const previous = this.entries[i - 1];
+      if (previous !== undefined && entry.baseOffset !== previous.lastOffset + 1) {
+        return `entry ${entry.baseOffset}..${entry.lastOffset} follows ${previous.baseOffset}..${previous.lastOffset} (${entry.baseOffset <= previous.lastOffset ? 'overlap' : 'gap'})`;
+      }
+    }
+    return null;
+  }
+
   /** Index of the entry holding `offset`, or -1. */
   entryIndexOf(offset: number): number {
     const entries = this.entries;

@@ -1,0 +1,150 @@
+/**
+ * Write-path rollbacks under object-store faults (issue 10, item 1): a failed or stale flush run must
+ * never fail appends it does not hold, nor move the next offset below an offset in flight or committed.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from '../../protocol/error-codes.ts';
+import type { MetadataStore } from '../../storage/meta/metadata-store.ts';
+import type { ObjectStore } from '../../storage/object/object-store.ts';
+import {
+  ControlledObjects,
+  InvariantRecorder,
+  batchOf,
+  embeddedStore,
+  recordsOf,
+  silentLog,
+} from '../../../test/helpers/log-faults.ts';
+import { LogService, type LogServiceOptions, type TopicRef } from './log-service.ts';
+import type { AppendResult } from './partition-log.ts';
+
+async function open(t: TestContext, store: MetadataStore, objects: ObjectStore, extra: Partial<LogServiceOptions> = {}): Promise<LogService> {
+  const lease = await store.grantLease(10_000);
+  const service = await LogService.open({ store, objects, log: silentLog, brokerId: extra.brokerId ?? 1, lease, namespace: 'ns', merge: false, ...extra });
+  t.after(() => service.close());
+  return service;
+}
+
+interface Acked {
+  readonly name: string;
+  readonly count: number;
+  readonly result: AppendResult;
+}
+
+/** Every acknowledged record is read back at its acknowledged offset, exactly once, by another broker. */
+async function assertAcknowledgedReadable(t: TestContext, store: MetadataStore, objects: ObjectStore, tp: TopicRef, acked: readonly Acked[]): Promise<void> {
+  const expected = new Map<number, string>();
+  for (const a of acked) {
+    for (let i = 0; i < a.count; i++) {
+      const offset = a.result.baseOffset + i;
+      assert.equal(expected.has(offset), false, `offset ${offset} acknowledged twice (${expected.get(offset)} and ${a.name}-${i})`);
+      expected.set(offset, `${a.name}-${i}`);
+    }
+  }
+  const reader = await open(t, store, objects, { brokerId: 9 });
+  const read = await reader.read(tp.id, 0, 0, 64 << 20);
+  const seen = new Map<number, string>();
+  for (const [offset, value] of recordsOf(read.records)) {
+    assert.equal(seen.has(offset), false, `offset ${offset} stored twice`);
+    seen.set(offset, value);
+  }
+  for (const [offset, value] of expected) assert.equal(seen.get(offset), value, `acknowledged record at offset ${offset}`);
+  const offsets = [...seen.keys()];
+  assert.deepEqual(offsets, offsets.map((_, i) => i), 'stored offsets are contiguous from 0');
+}
+
+test('a stale rollback never hands offsets of an in-flight append to another (exact interleaving of issue 10 item 1)', async (t) => {
+  const store = await embeddedStore(t);
+  const controlled = new ControlledObjects();
+  const invariants = new InvariantRecorder();
+  const service = await open(t, store, controlled.objects, { flush: { lingerMs: 0, maxInflight: 2 }, invariantHook: invariants.hook });
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  controlled.holdPuts = true;
+
+  const a1 = service.append(tp, 0, [batchOf('a1', 5)]); // 0..4, flush 1
+  const [put1] = await controlled.waitForHeld(1);
+  const a2 = service.append(tp, 0, [batchOf('a2', 15)]); // 5..19, flush 2
+  const [, put2] = await controlled.waitForHeld(2);
+  put1!.fail(); // flush 1 fails: A1 and every later append (A2) fail, offsets roll back to 0
+  assert.equal((await a1).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.equal((await a2).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+
+  const y = service.append(tp, 0, [batchOf('y', 15)]); // the retry: 0..14, flush 3
+  const [, , put3] = await controlled.waitForHeld(3);
+  put3!.release(); // flush 3 is uploaded; its commit waits for flush 2 (commits run in flush order)
+  controlled.holdPuts = false;
+  put2!.release(); // flush 2 ends: its run is stale (A2 already failed)
+  const yResult = await y;
+  assert.equal(yResult.errorCode, ErrorCode.NONE);
+  assert.equal(yResult.baseOffset, 0);
+  const log = service.owned(tp.id, 0)!;
+  await service.flush(); // flush 2 has ended (and rolled back what it held)
+  assert.equal(log.nextOffset, 15, 'the stale run did not move the next offset into Y');
+  const x = await service.append(tp, 0, [batchOf('x', 5)]);
+  assert.equal(x.errorCode, ErrorCode.NONE);
+  assert.equal(x.baseOffset, 15, 'X continues after Y, never inside it');
+  assert.equal(log.state.highWatermark, 20);
+  await assertAcknowledgedReadable(t, store, controlled.objects, tp, [
+    { name: 'y', count: 15, result: yResult },
+    { name: 'x', count: 5, result: x },
+  ]);
+  assert.deepEqual(invariants.violations, []);
+});
+
+/** Small deterministic PRNG (mulberry32) so a failing schedule can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(a ^ (a >>> 15), 1 | a);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('five producers with different batch sizes under failing and slow PUTs: every acknowledged record at its offset exactly once', async (t) => {
+  const store = await embeddedStore(t);
+  const random = prng(20261203);
+  const invariants = new InvariantRecorder();
+  const { MemoryObjectStore } = await import('../../storage/object/memory-object-store.ts');
+  const { KafscaleError } = await import('../../telemetry/kafscale-error.ts');
+  let failing = true;
+  const objects = new MemoryObjectStore({
+    beforeOperation: async (operation, key) => {
+      if (operation !== 'put' || !key.includes('/wal/')) return;
+      // Mostly quick PUTs, some slow ones: later flushes overtake a failing one and retries land between.
+      await new Promise((resolve) => setTimeout(resolve, random() < 0.3 ? 20 + Math.floor(random() * 20) : Math.floor(random() * 4)));
+      if (failing && random() < 0.5) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', 'injected 503 SlowDown', { retriable: true });
+    },
+  });
+  // maxBytes 1: every flush takes one append, so a partition's appends spread over several flushes.
+  const service = await open(t, store, objects, { flush: { lingerMs: 0, maxInflight: 3, maxBytes: 1 }, invariantHook: invariants.hook });
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  const acked: Acked[] = [];
+  let failures = 0;
+  const producer = async (name: string, size: number, messages: number): Promise<void> => {
+    for (let i = 0; i < messages; i++) {
+      const id = `${name}${i}`;
+      for (;;) {
+        // Think time: producers drift apart, so several flushes hold different producers' appends.
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 4)));
+        const result = await service.append(tp, 0, [batchOf(id, size)]);
+        if (result.errorCode === ErrorCode.NONE) {
+          acked.push({ name: id, count: size, result });
+          break;
+        }
+        assert.equal(result.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+        failures++;
+      }
+    }
+  };
+  await Promise.all([producer('p', 1, 30), producer('q', 3, 30), producer('r', 7, 30), producer('s', 15, 30), producer('u', 23, 30)]);
+  failing = false;
+  assert.ok(failures > 20, `faults were injected (${failures} failed appends)`);
+  await assertAcknowledgedReadable(t, store, objects, tp, acked);
+  assert.equal(service.owned(tp.id, 0)!.state.highWatermark, 30 * (1 + 3 + 7 + 15 + 23));
+  assert.deepEqual(invariants.violations, []);
+});
