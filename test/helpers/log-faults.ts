@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import { decodeRecordBatch, encodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { EmbeddedMetadataStore } from '../../src/storage/meta/embedded-metadata-store.ts';
-import type { KeyValue, MetadataStore, RangeResult, Txn, TxnResult } from '../../src/storage/meta/metadata-store.ts';
+import type { KeyValue, MetadataStore, RangeResult, Txn, TxnResult, Watch, WatchEvent, WatchHandler, WatchOptions } from '../../src/storage/meta/metadata-store.ts';
 import { MemoryObjectStore, type ObjectStoreOperation } from '../../src/storage/object/memory-object-store.ts';
 import { KafscaleError } from '../../src/telemetry/kafscale-error.ts';
 import type { PartitionLog } from '../../src/services/log/partition-log.ts';
@@ -88,6 +88,15 @@ export class FaultyMetadataStore {
   failReads = false;
   /** Txns timed out by 'timeout-then-apply-later', still waiting to apply. */
   readonly late: Array<{ txn: Txn; apply: () => Promise<TxnResult> }> = [];
+  /**
+   * While true, a range read runs at once (its snapshot is taken now) but its answer is held in
+   * `heldRanges` until the test calls `release()`: a slow response carrying an old revision.
+   */
+  holdRanges = false;
+  readonly heldRanges: Array<{ prefix: string; result: RangeResult; release: () => void }> = [];
+  /** While true, watch events are queued instead of delivered (a lagging watch); `deliverWatchEvents()` flushes them. */
+  holdWatch = false;
+  readonly #heldEvents: Array<{ handler: WatchHandler; events: readonly WatchEvent[] }> = [];
 
   constructor(inner: MetadataStore) {
     const self = this;
@@ -95,7 +104,8 @@ export class FaultyMetadataStore {
       get(target, prop, receiver) {
         if (prop === 'txn') return (txn: Txn) => self.#txn(target, txn);
         if (prop === 'get') return (key: string) => self.#read(() => target.get(key));
-        if (prop === 'range') return (prefix: string, options?: { limit?: number }) => self.#read(() => target.range(prefix, options));
+        if (prop === 'range') return (prefix: string, options?: { limit?: number }) => self.#range(target, prefix, options);
+        if (prop === 'watch') return (prefix: string, options: WatchOptions, handler: WatchHandler) => self.#watch(target, prefix, options, handler);
         const value = Reflect.get(target, prop, receiver) as unknown;
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
@@ -105,6 +115,30 @@ export class FaultyMetadataStore {
   async #read<T extends KeyValue | null | RangeResult>(read: () => Promise<T>): Promise<T> {
     if (this.failReads) throw new KafscaleError('KSC_META_TIMEOUT', 'injected read timeout', { retriable: true });
     return read();
+  }
+
+  async #range(target: MetadataStore, prefix: string, options?: { limit?: number }): Promise<RangeResult> {
+    const result = await this.#read(() => target.range(prefix, options));
+    if (!this.holdRanges) return result;
+    return new Promise<RangeResult>((resolve) => {
+      this.heldRanges.push({ prefix, result, release: () => resolve(result) });
+    });
+  }
+
+  #watch(target: MetadataStore, prefix: string, options: WatchOptions, handler: WatchHandler): Promise<Watch> {
+    return target.watch(prefix, options, {
+      onEvents: (events) => {
+        if (this.holdWatch) this.#heldEvents.push({ handler, events });
+        else handler.onEvents(events);
+      },
+      onError: (error) => handler.onError(error),
+    });
+  }
+
+  /** Delivers the watch events held while `holdWatch` was on, in order, and stops holding. */
+  deliverWatchEvents(): void {
+    this.holdWatch = false;
+    for (const { handler, events } of this.#heldEvents.splice(0)) handler.onEvents(events);
   }
 
   async #txn(target: MetadataStore, txn: Txn): Promise<TxnResult> {

@@ -196,8 +196,9 @@ export class LogService {
     const outcome = await this.#ownership.acquire(topicId, partition, this.#now());
     if (!outcome.acquired) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner };
     const claim = outcome.claim;
-    // After the acquire nobody else can commit, so this read is the complete committed state.
-    const state = await this.#catalog.reload(topicId, partition);
+    // After the acquire nobody else can commit, so a read at or after the acquire's revision is the
+    // complete committed state (never a load that started before the acquire: issue 10, item 6).
+    const state = await this.#catalog.reload(topicId, partition, claim.ownerModRevision);
     const recorded = await this.#ownership.recordEpochStart(claim, state.epochs, state.highWatermark);
     if (!recorded.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
     state.epochs = recorded.history;
