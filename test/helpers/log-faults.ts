@@ -86,6 +86,8 @@ export class FaultyMetadataStore {
   rule: TxnFaultRule = () => null;
   /** Make get/range throw a timeout while true (catalog reloads, ambiguous resolution). */
   failReads = false;
+  /** Make range reads (partition loads) throw a timeout while true; gets still work. */
+  failRanges = false;
   /** Txns timed out by 'timeout-then-apply-later', still waiting to apply. */
   readonly late: Array<{ txn: Txn; apply: () => Promise<TxnResult> }> = [];
   /**
@@ -118,6 +120,7 @@ export class FaultyMetadataStore {
   }
 
   async #range(target: MetadataStore, prefix: string, options?: { limit?: number }): Promise<RangeResult> {
+    if (this.failRanges) throw new KafscaleError('KSC_META_TIMEOUT', 'injected range timeout', { retriable: true });
     const result = await this.#read(() => target.range(prefix, options));
     if (!this.holdRanges) return result;
     return new Promise<RangeResult>((resolve) => {

@@ -118,6 +118,7 @@ export class LogService {
   readonly #indexes: SegmentIndexCache;
   readonly #tailBudget: TailBudget;
   readonly #owned = new Map<string, PartitionLog>();
+  readonly #acquiring = new Map<string, Promise<AcquireResult>>();
   readonly #trimmer: LogTrimmer;
   readonly #merger: SegmentMerger | null;
   readonly #producerIdExpirationMs: number | undefined;
@@ -189,6 +190,16 @@ export class LogService {
    * records the epoch's start offset. Idempotent for a partition this broker already owns.
    */
   async acquire(topicId: string, partition: number): Promise<AcquireResult> {
+    const id = key(topicId, partition);
+    // One acquire per partition at a time: a second one would take the first one's key over.
+    const running = this.#acquiring.get(id);
+    if (running !== undefined) return running;
+    const acquiring = this.#acquire(topicId, partition).finally(() => this.#acquiring.delete(id));
+    this.#acquiring.set(id, acquiring);
+    return acquiring;
+  }
+
+  async #acquire(topicId: string, partition: number): Promise<AcquireResult> {
     const existing = this.#owned.get(key(topicId, partition));
     if (existing !== undefined && existing.status !== 'fenced' && existing.status !== 'closed') return { errorCode: ErrorCode.NONE, log: existing };
     // A closed service belongs to an ended session: its lease can claim nothing.
@@ -196,12 +207,26 @@ export class LogService {
     const outcome = await this.#ownership.acquire(topicId, partition, this.#now());
     if (!outcome.acquired) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner };
     const claim = outcome.claim;
-    // After the acquire nobody else can commit, so a read at or after the acquire's revision is the
-    // complete committed state (never a load that started before the acquire: issue 10, item 6).
-    const state = await this.#catalog.reload(topicId, partition, claim.ownerModRevision);
-    const recorded = await this.#ownership.recordEpochStart(claim, state.epochs, state.highWatermark);
-    if (!recorded.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
-    state.epochs = recorded.history;
+    let state: PartitionState;
+    try {
+      // After the acquire nobody else can commit, so a read at or after the acquire's revision is the
+      // complete committed state (never a load that started before the acquire: issue 10, item 6).
+      state = await this.#catalog.reload(topicId, partition, claim.ownerModRevision);
+      const recorded = await this.#ownership.recordEpochStart(claim, state.epochs, state.highWatermark);
+      if (!recorded.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
+      state.epochs = recorded.history;
+    } catch (error) {
+      // The key is ours but we cannot use it: give it back now rather than block the partition until
+      // the session ends (if this fails too, the next acquire takes the key over: issue 10, item 2).
+      await this.#ownership.release(claim).catch((releaseError: unknown) => {
+        this.#log.warn({ err: releaseError, topicId, partition }, 'could not release a partition after a failed acquire; the next acquire takes it over');
+      });
+      throw error;
+    }
+    if (this.#closed) {
+      await this.#ownership.release(claim).catch(() => undefined);
+      return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
+    }
     const log = new PartitionLog({
       claim,
       state,
@@ -209,7 +234,7 @@ export class LogService {
       tailBudget: this.#tailBudget,
       log: this.#log,
       now: this.#now,
-      reloadState: () => this.#catalog.reload(topicId, partition),
+      reloadState: (atLeastRevision) => this.#catalog.reload(topicId, partition, atLeastRevision),
       ...(this.#producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.#producerIdExpirationMs }),
       ...(this.#invariantHook === undefined ? {} : { invariantHook: this.#invariantHook }),
     });

@@ -118,7 +118,7 @@ export class PartitionLog {
   readonly #tailBudget: TailBudget;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #reloadState: () => Promise<PartitionState>;
+  readonly #reloadState: (atLeastRevision: number) => Promise<PartitionState>;
   #status: PartitionLogStatus = 'active';
   #nextOffset: number;
   readonly #producerIdExpirationMs: number;
@@ -144,7 +144,8 @@ export class PartitionLog {
     readonly tailBudget: TailBudget;
     readonly log: Logger;
     readonly now: () => number;
-    readonly reloadState: () => Promise<PartitionState>;
+    /** A fresh read of the committed state at a store revision ≥ atLeastRevision. */
+    readonly reloadState: (atLeastRevision: number) => Promise<PartitionState>;
     /** producer.id.expiration.ms: producers idle this long are forgotten (Kafka's default: 1 day). */
     readonly producerIdExpirationMs?: number;
     readonly invariantHook?: InvariantHook;
@@ -508,7 +509,7 @@ export class PartitionLog {
     let delayMs = 50;
     while (this.#status === 'reloading') {
       try {
-        const state = await this.#reloadState();
+        const state = await this.#reloadState(0);
         if (this.#status !== 'reloading') return;
         if (state.ownerModRevision !== this.claim.ownerModRevision) {
           this.#status = 'active';

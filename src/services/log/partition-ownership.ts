@@ -38,34 +38,52 @@ export class PartitionOwnership {
     return this.#lease;
   }
 
-  /** Takes the partition if nobody owns it; otherwise reports the current owner (null if it vanished meanwhile). */
+  /**
+   * Takes the partition if nobody owns it — or if the owner key carries this broker's own session lease:
+   * an earlier acquire of this session that applied but was reported failed (a timeout), or whose later
+   * steps failed before the key could be released. Such a key is taken over in one guarded txn (compare
+   * its mod revision and lease), so the new claim's mod revision fences anything the earlier claim might
+   * still have in flight; otherwise every retry would fail the "no owner" compare and the partition would
+   * stay unwritable until the session ends (issue 10, item 2). The epoch rises on every claim, takeovers
+   * included. Otherwise reports the current owner (null if it vanished meanwhile).
+   */
   async acquire(topicId: string, partition: number, nowMs: number = Date.now()): Promise<AcquireOutcome> {
     const ownerKey = MetaKeys.partitionOwner(topicId, partition);
     const epochKey = MetaKeys.partitionEpoch(topicId, partition);
-    const epochKv = await this.#store.get(epochKey);
-    const lastEpoch = epochKv === null ? 0 : decodeJson<{ epoch: number }>(epochKv.value).epoch;
-    const epoch = lastEpoch + 1;
-    const owner: OwnerRecord = { brokerId: this.#brokerId, epoch, acquiredMs: nowMs };
-    const result = await this.#store.txn({
-      compare: [
-        { key: ownerKey, target: 'createRevision', op: '==', value: 0 },
-        { key: epochKey, target: 'modRevision', op: '==', value: epochKv?.modRevision ?? 0 },
-      ],
-      success: [
-        { type: 'put', key: ownerKey, value: encodeJson(owner), lease: this.#lease.id },
-        { type: 'put', key: epochKey, value: encodeJson({ epoch }) },
-      ],
-      failure: [{ type: 'get', key: ownerKey }],
-    });
-    if (result.succeeded) {
-      return {
-        acquired: true,
-        claim: { topicId, partition, brokerId: this.#brokerId, epoch, ownerKey, ownerModRevision: result.revision, lease: this.#lease },
-      };
+    let current: OwnerRecord | null = null;
+    // A race with another broker (or a late txn of ours) is decided again on fresh reads, a few times.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [ownerKv, epochKv] = await Promise.all([this.#store.get(ownerKey), this.#store.get(epochKey)]);
+      if (ownerKv !== null && ownerKv.lease !== this.#lease.id) return { acquired: false, owner: decodeJson<OwnerRecord>(ownerKv.value) };
+      const lastEpoch = epochKv === null ? 0 : decodeJson<{ epoch: number }>(epochKv.value).epoch;
+      const epoch = lastEpoch + 1;
+      const owner: OwnerRecord = { brokerId: this.#brokerId, epoch, acquiredMs: nowMs };
+      const result = await this.#store.txn({
+        compare: [
+          ownerKv === null
+            ? { key: ownerKey, target: 'createRevision', op: '==', value: 0 }
+            : { key: ownerKey, target: 'modRevision', op: '==', value: ownerKv.modRevision },
+          ...(ownerKv === null ? [] : [{ key: ownerKey, target: 'lease' as const, op: '==' as const, value: this.#lease.id }]),
+          { key: epochKey, target: 'modRevision', op: '==', value: epochKv?.modRevision ?? 0 },
+        ],
+        success: [
+          { type: 'put', key: ownerKey, value: encodeJson(owner), lease: this.#lease.id },
+          { type: 'put', key: epochKey, value: encodeJson({ epoch }) },
+        ],
+        failure: [{ type: 'get', key: ownerKey }],
+      });
+      if (result.succeeded) {
+        return {
+          acquired: true,
+          claim: { topicId, partition, brokerId: this.#brokerId, epoch, ownerKey, ownerModRevision: result.revision, lease: this.#lease },
+        };
+      }
+      const held = result.results[0];
+      const heldKv = held !== null && held !== undefined && typeof held === 'object' && !Array.isArray(held) ? held : null;
+      current = heldKv === null ? null : decodeJson<OwnerRecord>(heldKv.value);
+      if (heldKv !== null && heldKv.lease !== this.#lease.id) break;
     }
-    const current = result.results[0];
-    const held = current !== null && current !== undefined && typeof current === 'object' && !Array.isArray(current) ? decodeJson<OwnerRecord>(current.value) : null;
-    return { acquired: false, owner: held };
+    return { acquired: false, owner: current };
   }
 
   /**
