@@ -8,9 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { MetadataStore } from '../../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
+import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
+import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import {
   ControlledObjects,
+  FaultyMetadataStore,
   InvariantRecorder,
+  isLogCommit,
   batchOf,
   embeddedStore,
   recordsOf,
@@ -108,8 +112,6 @@ test('five producers with different batch sizes under failing and slow PUTs: eve
   const store = await embeddedStore(t);
   const random = prng(20261203);
   const invariants = new InvariantRecorder();
-  const { MemoryObjectStore } = await import('../../storage/object/memory-object-store.ts');
-  const { KafscaleError } = await import('../../telemetry/kafscale-error.ts');
   let failing = true;
   const objects = new MemoryObjectStore({
     beforeOperation: async (operation, key) => {
@@ -147,4 +149,91 @@ test('five producers with different batch sizes under failing and slow PUTs: eve
   await assertAcknowledgedReadable(t, store, objects, tp, acked);
   assert.equal(service.owned(tp.id, 0)!.state.highWatermark, 30 * (1 + 3 + 7 + 15 + 23));
   assert.deepEqual(invariants.violations, []);
+});
+
+/** A service whose store can fail a log commit so that it applies later, with a merger run by hand. */
+async function ambiguousSetup(t: TestContext): Promise<{ inner: MetadataStore; faulty: FaultyMetadataStore; service: LogService; objects: MemoryObjectStore; tp: TopicRef; invariants: InvariantRecorder }> {
+  const inner = await embeddedStore(t);
+  const faulty = new FaultyMetadataStore(inner);
+  const objects = new MemoryObjectStore();
+  const invariants = new InvariantRecorder();
+  const service = await open(t, faulty.store, objects, {
+    flush: { lingerMs: 0 },
+    invariantHook: invariants.hook,
+    // Merge as soon as a partition has two WAL entries; passes only when the test asks.
+    merge: { policy: { maxWalEntries: 1 }, intervalMs: 3_600_000 },
+  });
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  return { inner, faulty, service, objects, tp, invariants };
+}
+
+/**
+ * After A's commit (offsets 1..2) timed out, its offsets go to B (1..3) and C (4); a merge replaces the
+ * entries 0, 1 and 4 by one segment entry at key 0, deleting keys 1 and 4. Then A's txn applies after all.
+ * Put-if-absent no longer protects (key 1 is gone): only a fence between the ambiguous outcome and the
+ * reassignment of its offsets keeps A's entry out.
+ */
+async function lateCommitAfterMerge(t: TestContext, setup: Awaited<ReturnType<typeof ambiguousSetup>>, a: Promise<AppendResult>): Promise<void> {
+  const { faulty, service, objects, tp, invariants } = setup;
+  assert.equal((await a).errorCode, ErrorCode.KAFKA_STORAGE_ERROR, 'the timed-out commit was not acknowledged');
+  // A producer retries while the partition re-reads its state (KAFKA_STORAGE_ERROR is retriable).
+  let b = await service.append(tp, 0, [batchOf('b', 3)]);
+  for (let i = 0; i < 100 && b.errorCode === ErrorCode.KAFKA_STORAGE_ERROR; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    b = await service.append(tp, 0, [batchOf('b', 3)]);
+  }
+  assert.deepEqual([b.errorCode, b.baseOffset], [ErrorCode.NONE, 1], 'the offsets are handed out again');
+  const c = await service.append(tp, 0, [batchOf('c', 1)]);
+  assert.equal(c.baseOffset, 4);
+  const log = service.owned(tp.id, 0)!;
+  const merged = await service.merger!.mergeOnce(log);
+  assert.equal(merged.outcome, 'merged');
+  assert.deepEqual(log.state.entries.map((e) => [e.baseOffset, e.lastOffset]), [[0, 4]]);
+
+  assert.equal(faulty.late.length, 1);
+  const late = await faulty.late[0]!.apply();
+  assert.equal(late.succeeded, false, 'the stale commit was fenced before its offsets were reassigned');
+  await new Promise((resolve) => setTimeout(resolve, 50)); // its watch event, had it applied
+  const d = await service.append(tp, 0, [batchOf('d', 1)]);
+  assert.deepEqual([d.errorCode, d.baseOffset], [ErrorCode.NONE, 5]);
+  const reader = await open(t, faulty.store, objects, { brokerId: 9 });
+  const read = await reader.read(tp.id, 0, 0, 1 << 20);
+  assert.deepEqual(recordsOf(read.records), [[0, 'p-0'], [1, 'b-0'], [2, 'b-1'], [3, 'b-2'], [4, 'c-0'], [5, 'd-0']]);
+  assert.deepEqual(invariants.violations, []);
+}
+
+test('an ambiguous commit that reads back as absent is fenced before its offsets are reassigned (a later merge deletes its key)', async (t) => {
+  const setup = await ambiguousSetup(t);
+  const { faulty, service, tp } = setup;
+  assert.equal((await service.append(tp, 0, [batchOf('p', 1)])).baseOffset, 0);
+  let fired = false;
+  faulty.rule = (txn) => {
+    if (fired || !isLogCommit(txn)) return null;
+    fired = true;
+    return 'timeout-then-apply-later';
+  };
+  await lateCommitAfterMerge(t, setup, service.append(tp, 0, [batchOf('a', 2)]));
+});
+
+test('an ambiguous commit whose outcome cannot be read at all: the re-read fences first, then reassigns', async (t) => {
+  const setup = await ambiguousSetup(t);
+  const { faulty, service, tp } = setup;
+  assert.equal((await service.append(tp, 0, [batchOf('p', 1)])).baseOffset, 0);
+  let fired = false;
+  let down = false;
+  faulty.rule = (txn) => {
+    if (down) return 'lost';
+    if (fired || !isLogCommit(txn)) return null;
+    fired = true;
+    // The store goes away with the commit in flight and comes back 150 ms later.
+    down = true;
+    faulty.failReads = true;
+    setTimeout(() => {
+      down = false;
+      faulty.failReads = false;
+    }, 150);
+    return 'timeout-then-apply-later';
+  };
+  await lateCommitAfterMerge(t, setup, service.append(tp, 0, [batchOf('a', 2)]));
 });

@@ -259,6 +259,8 @@ export class FlushPipeline implements FlushScheduler {
     this.#commitChain = this.#commitChain.then(() => this.#finish(flush)).catch((error: unknown) => {
       this.#log.error({ err: error, objectKey }, 'flush failed unexpectedly');
       this.#failRuns(flush.runs, ErrorCode.KAFKA_STORAGE_ERROR, 'internal error while committing the flush');
+      // What was committed is unknown: each partition fences and re-reads before assigning offsets again.
+      for (const run of flush.runs) run.log.requestReload();
     }).finally(() => {
       this.#observeFlush(flush);
       this.#inflight--;
@@ -364,19 +366,33 @@ export class FlushPipeline implements FlushScheduler {
     run.log.requestReload();
   }
 
+  /**
+   * The commit txn threw (timeout, store down): it may have applied, or may still apply. First fence
+   * every older txn of the claim (a guarded re-put of the owner key) and read the entry key in that same
+   * txn: whatever it shows is final, because the lost txn compares the old owner revision and can never
+   * apply afterwards. Only then may the offsets be handed out again — put-if-absent alone protects only
+   * while the key exists, and merges and trims delete keys (issue 10, item 5).
+   */
   async #resolveAmbiguous(run: Run): Promise<void> {
+    let reads: ReadonlyArray<KeyValue | null> | null;
     try {
-      const existing = await this.#store.get(run.entryKey);
-      if (existing !== null) {
-        this.#resolveExisting(run, existing);
-        return;
-      }
-      run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit failed; retry');
+      reads = await run.log.fenceOlderWrites([run.entryKey]);
     } catch (error) {
       this.#log.warn({ err: error, topicId: run.log.topicId, partition: run.log.partition }, 'cannot tell whether the log commit applied; re-reading the partition');
       run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit outcome unknown; retry');
-      run.log.requestReload();
+      run.log.requestReload(); // fences before it reads
+      return;
     }
+    if (reads === null) {
+      run.log.fence('owner key changed or expired');
+      return;
+    }
+    const existing = reads[0] ?? null;
+    if (existing !== null) {
+      this.#resolveExisting(run, existing);
+      return;
+    }
+    run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit failed; retry');
   }
 
   #failRuns(runs: readonly Run[], errorCode: number, message: string): void {

@@ -235,6 +235,7 @@ export class LogService {
       log: this.#log,
       now: this.#now,
       reloadState: (atLeastRevision) => this.#catalog.reload(topicId, partition, atLeastRevision),
+      refence: (current, readKeys) => this.#ownership.refence(current, readKeys),
       ...(this.#producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.#producerIdExpirationMs }),
       ...(this.#invariantHook === undefined ? {} : { invariantHook: this.#invariantHook }),
     });
@@ -289,7 +290,8 @@ export class LogService {
     // A key left behind would block the new owner until this broker's session ends: retry store faults.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#ownership.release(log.claim);
+        // Exclusive: a re-fence in flight moves the claim's revision; the delete compares the final one.
+        await log.exclusive(() => this.#ownership.release(log.claim));
         return;
       } catch (error) {
         if (attempt >= RELEASE_ATTEMPTS || !log.claim.lease.isAlive()) throw error;
@@ -509,7 +511,7 @@ export class LogService {
       log.close();
       if (log.claim.lease.isAlive()) {
         try {
-          await this.#ownership.release(log.claim);
+          await log.exclusive(() => this.#ownership.release(log.claim));
         } catch (error) {
           this.#log.warn({ err: error, topicId: log.topicId, partition: log.partition }, 'could not release partition; it frees when the session expires');
         }

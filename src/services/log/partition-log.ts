@@ -19,7 +19,8 @@ import {
 } from '../../protocol/records/index.ts';
 import { PRODUCER_ID_EXPIRATION_MS_DEFAULT, ProducerStateTable, type ProducerBatch } from '../producers/producer-state.ts';
 import { topicConfigNumber, effectiveTopicConfig } from '../cluster/topic-configs.ts';
-import type { OwnershipClaim } from './partition-ownership.ts';
+import type { KeyValue } from '../../storage/meta/metadata-store.ts';
+import type { OwnershipClaim, Refenced } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { PartitionTail, type TailBudget } from './partition-tail.ts';
 
@@ -110,8 +111,15 @@ function failure(errorCode: number, errorMessage: string, logStartOffset: number
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
 }
 
+/** Re-puts the owner key guarded by the claim, reading `readKeys` at that revision (PartitionOwnership.refence). */
+export type Refence = (claim: OwnershipClaim, readKeys: readonly string[]) => Promise<Refenced | null>;
+
 export class PartitionLog {
-  readonly claim: OwnershipClaim;
+  #claim: OwnershipClaim;
+  readonly #refence: Refence;
+  /** Tail of the chain of exclusive tasks (trims, merge swaps, re-fences) of this partition. */
+  #exclusive: Promise<unknown> = Promise.resolve();
+  #fencePending = false;
   readonly state: PartitionState;
   readonly tail = new PartitionTail();
   readonly #scheduler: FlushScheduler;
@@ -149,8 +157,10 @@ export class PartitionLog {
     /** producer.id.expiration.ms: producers idle this long are forgotten (Kafka's default: 1 day). */
     readonly producerIdExpirationMs?: number;
     readonly invariantHook?: InvariantHook;
+    readonly refence: Refence;
   }) {
-    this.claim = options.claim;
+    this.#claim = options.claim;
+    this.#refence = options.refence;
     this.state = options.state;
     this.#scheduler = options.scheduler;
     this.#tailBudget = options.tailBudget;
@@ -171,16 +181,60 @@ export class PartitionLog {
     return this.#producers;
   }
 
+  /**
+   * The claim as of now: its owner mod revision moves forward when the partition re-fences after an
+   * ambiguous outcome. Exclusive tasks (trims, merge swaps) read it inside `exclusive`, where it is stable.
+   */
+  get claim(): OwnershipClaim {
+    return this.#claim;
+  }
+
   get topicId(): string {
-    return this.claim.topicId;
+    return this.#claim.topicId;
   }
 
   get partition(): number {
-    return this.claim.partition;
+    return this.#claim.partition;
   }
 
   get epoch(): number {
-    return this.claim.epoch;
+    return this.#claim.epoch;
+  }
+
+  /**
+   * Runs `task` when no other exclusive task of this partition runs: trims (which compute their deletions
+   * before their txns), merge swaps, and re-fences (which move the claim's mod revision — a trim or swap
+   * in flight across one would fail its owner compare and fence the partition for nothing).
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.#exclusive.catch(() => undefined).then(async () => {
+      // A txn of this claim may still apply (an ambiguous outcome whose fence failed): fence it first.
+      if (this.#fencePending && (await this.fenceOlderWritesLocked([])) === null) this.fence('owner key changed');
+      return task();
+    });
+    this.#exclusive = next;
+    return next;
+  }
+
+  /**
+   * Fences every older txn of this partition's claim and reads `readKeys` at the fence's revision
+   * (issue 10, item 5). Null when the claim is lost (the caller fences the partition). Throws on store
+   * faults (the outcome is then unknown; callers fail and re-read, which fences again).
+   */
+  fenceOlderWrites(readKeys: readonly string[]): Promise<ReadonlyArray<KeyValue | null> | null> {
+    return this.exclusive(() => this.fenceOlderWritesLocked(readKeys));
+  }
+
+  /** fenceOlderWrites for a caller already inside `exclusive`. */
+  async fenceOlderWritesLocked(readKeys: readonly string[]): Promise<ReadonlyArray<KeyValue | null> | null> {
+    // Until a fence succeeds, every exclusive task fences first (a throw leaves this set).
+    this.#fencePending = true;
+    const refenced = await this.#refence(this.#claim, readKeys);
+    this.#fencePending = false;
+    if (refenced === null) return null;
+    // Only ever forward: a slower re-fence can never hand back an older revision.
+    if (refenced.claim.ownerModRevision > this.#claim.ownerModRevision) this.#claim = refenced.claim;
+    return refenced.reads;
   }
 
   get status(): PartitionLogStatus {
@@ -329,7 +383,7 @@ export class PartitionLog {
     let maxTs = -1;
     for (const batch of batches) {
       patchBaseOffset(batch, BigInt(next));
-      patchPartitionLeaderEpoch(batch, this.claim.epoch);
+      patchPartitionLeaderEpoch(batch, this.#claim.epoch);
       if (logAppendTime) patchLogAppendTime(batch, BigInt(appendTimeMs));
       const ts = Number(batchMaxTimestamp(batch));
       if (ts > maxTs) maxTs = ts;
@@ -509,9 +563,18 @@ export class PartitionLog {
     let delayMs = 50;
     while (this.#status === 'reloading') {
       try {
-        const state = await this.#reloadState(0);
+        // Fence first: a commit whose outcome is unknown may still apply; after the fence it never can,
+        // so the read below (at or after the fence) is final and its offsets may be handed out again.
+        const fenced = await this.fenceOlderWrites([]);
         if (this.#status !== 'reloading') return;
-        if (state.ownerModRevision !== this.claim.ownerModRevision) {
+        if (fenced === null) {
+          this.#status = 'active';
+          this.fence('owner key changed');
+          return;
+        }
+        const state = await this.#reloadState(this.#claim.ownerModRevision);
+        if (this.#status !== 'reloading') return;
+        if (state.ownerModRevision !== this.#claim.ownerModRevision) {
           this.#status = 'active';
           this.fence('owner key changed');
           return;

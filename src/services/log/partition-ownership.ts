@@ -4,7 +4,7 @@
  * epoch rise on every change of owner. Log commits compare the owner key's mod revision taken here, so a
  * broker that lost its session — or was replaced — can never commit again.
  */
-import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
+import type { KeyValue, Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { decodeJson, encodeJson, MAX_EPOCH_HISTORY, type EpochStart, type OwnerRecord } from './log-entry.ts';
 
@@ -14,9 +14,19 @@ export interface OwnershipClaim {
   readonly brokerId: number;
   readonly epoch: number;
   readonly ownerKey: string;
-  /** Revision of the acquiring transaction: every commit compares the owner key against it. */
+  /**
+   * Mod revision of the owner key as this claim last wrote it (the acquire, or a later re-fence): every
+   * commit, trim and merge swap compares the owner key against it.
+   */
   readonly ownerModRevision: number;
   readonly lease: Lease;
+  readonly acquiredMs: number;
+}
+
+/** The claim after a re-fence, and what the fencing txn read at that same revision. */
+export interface Refenced {
+  readonly claim: OwnershipClaim;
+  readonly reads: ReadonlyArray<KeyValue | null>;
 }
 
 export type AcquireOutcome =
@@ -75,7 +85,7 @@ export class PartitionOwnership {
       if (result.succeeded) {
         return {
           acquired: true,
-          claim: { topicId, partition, brokerId: this.#brokerId, epoch, ownerKey, ownerModRevision: result.revision, lease: this.#lease },
+          claim: { topicId, partition, brokerId: this.#brokerId, epoch, ownerKey, ownerModRevision: result.revision, lease: this.#lease, acquiredMs: nowMs },
         };
       }
       const held = result.results[0];
@@ -97,6 +107,38 @@ export class PartitionOwnership {
       success: [{ type: 'put', key: MetaKeys.partitionEpochHistory(claim.topicId, claim.partition), value: encodeJson(next) }],
     });
     return { ok: result.succeeded, history: next };
+  }
+
+  /**
+   * Fences every txn this claim may still have in flight (issue 10, item 5): re-puts the owner key with
+   * the same value, guarded by the claim's mod revision, so any older txn — they all compare that
+   * revision — can never apply afterwards. The keys in `readKeys` are read in the same txn, i.e. at the
+   * fence's revision: what they show is final for every write of the old claim. Returns null when the
+   * owner key is no longer this claim's (fenced by another owner or by the store).
+   *
+   * A re-fence that timed out may have applied: the key then carries our lease and epoch at a newer mod
+   * revision that only we can have written, so it is adopted and fenced once more for a definite answer.
+   */
+  async refence(claim: OwnershipClaim, readKeys: readonly string[]): Promise<Refenced | null> {
+    let current = claim;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const value = encodeJson({ brokerId: current.brokerId, epoch: current.epoch, acquiredMs: current.acquiredMs } satisfies OwnerRecord);
+      const reads: TxnOp[] = readKeys.map((key) => ({ type: 'get', key }));
+      const result = await this.#store.txn({
+        compare: [{ key: current.ownerKey, target: 'modRevision', op: '==', value: current.ownerModRevision }],
+        success: [{ type: 'put', key: current.ownerKey, value, lease: current.lease.id }, ...reads],
+        failure: [{ type: 'get', key: current.ownerKey }],
+      });
+      if (result.succeeded) {
+        return { claim: { ...current, ownerModRevision: result.revision }, reads: result.results.slice(1) as Array<KeyValue | null> };
+      }
+      const owner = result.results[0] as KeyValue | null | undefined;
+      if (owner === null || owner === undefined || owner.lease !== current.lease.id) return null;
+      const record = decodeJson<OwnerRecord>(owner.value);
+      if (record.brokerId !== current.brokerId || record.epoch !== current.epoch || owner.modRevision < current.ownerModRevision) return null;
+      current = { ...current, ownerModRevision: owner.modRevision };
+    }
+    return null;
   }
 
   /** Gives the partition up (only if still ours). */
