@@ -451,9 +451,10 @@ export class PartitionLog {
     const first = taken.find((p) => !p.settled);
     if (first === undefined) return;
     if (this.#status === 'active' && first.baseOffset < this.state.highWatermark) {
-      // Cannot happen while the invariants hold (nothing at or above an unsettled append is committed).
-      // Never hand out committed offsets: re-read the committed state instead.
-      this.#violation(`rollback to ${first.baseOffset} below the committed high watermark ${this.state.highWatermark}`);
+      // The committed state already holds offsets of this append: its commit applied after all (a
+      // timed-out txn the watch reported) or something else wrote there. Never hand those offsets out
+      // again: fence and re-read the committed state instead (that fails the appends).
+      this.#log.warn({ topicId: this.topicId, partition: this.partition, from: first.baseOffset, highWatermark: this.state.highWatermark }, 'failed append lies below the committed high watermark; re-reading the partition');
       this.requestReload();
       return;
     }
