@@ -237,3 +237,31 @@ test('an ambiguous commit whose outcome cannot be read at all: the re-read fence
   };
   await lateCommitAfterMerge(t, setup, service.append(tp, 0, [batchOf('a', 2)]));
 });
+
+test('a commit that applied and timed out, and the fence after it failed too: the re-read finds it, no offset is handed out twice', async (t) => {
+  const setup = await ambiguousSetup(t);
+  const { faulty, service, objects, tp, invariants } = setup;
+  let step = 0;
+  faulty.rule = (txn) => {
+    if (step === 0 && isLogCommit(txn)) {
+      step = 1;
+      return 'applied-then-timeout';
+    }
+    if (step === 1 && txn.success.some((op) => op.type === 'put' && op.key.endsWith('/owner'))) {
+      step = 2;
+      return 'lost'; // the fence of the ambiguous outcome times out as well
+    }
+    return null;
+  };
+  const a = await service.append(tp, 0, [batchOf('a', 2)]);
+  assert.ok(a.errorCode === ErrorCode.KAFKA_STORAGE_ERROR || (a.errorCode === ErrorCode.NONE && a.baseOffset === 0), `A: ${JSON.stringify(a)}`);
+  let b = await service.append(tp, 0, [batchOf('b', 1)]);
+  for (let i = 0; i < 100 && b.errorCode === ErrorCode.KAFKA_STORAGE_ERROR; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    b = await service.append(tp, 0, [batchOf('b', 1)]);
+  }
+  assert.deepEqual([b.errorCode, b.baseOffset], [ErrorCode.NONE, 2], 'B continues after the commit that applied');
+  const reader = await open(t, faulty.store, objects, { brokerId: 9 });
+  assert.deepEqual(recordsOf((await reader.read(tp.id, 0, 0, 1 << 20)).records), [[0, 'a-0'], [1, 'a-1'], [2, 'b-0']]);
+  assert.deepEqual(invariants.violations, []);
+});
