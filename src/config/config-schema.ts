@@ -41,6 +41,7 @@ export const CONFIG_DEFAULTS = {
   groupMinSessionTimeoutMs: 6_000,
   groupMaxSessionTimeoutMs: 1_800_000,
   offsetsRetentionMinutes: 10_080,
+  logInvariantChecks: false,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -170,6 +171,7 @@ export const settingsSchema = z.strictObject({
   groupMinSessionTimeoutMs: integer(1, 2_147_483_647),
   groupMaxSessionTimeoutMs: integer(1, 2_147_483_647),
   offsetsRetentionMinutes: integer(1, 2_147_483_647),
+  logInvariantChecks: boolean(),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -324,6 +326,7 @@ function toConfig(s: Settings) {
       maxSessionTimeoutMs: s.groupMaxSessionTimeoutMs,
       offsetsRetentionMinutes: s.offsetsRetentionMinutes,
     },
+    checks: { logInvariants: s.logInvariantChecks },
   } as const;
 }
 

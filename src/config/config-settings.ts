@@ -53,6 +53,7 @@ const DOCS = {
   groupMinSessionTimeoutMs: { description: 'Smallest consumer session timeout accepted (group.min.session.timeout.ms)' },
   groupMaxSessionTimeoutMs: { description: 'Largest consumer session timeout accepted (group.max.session.timeout.ms)' },
   offsetsRetentionMinutes: { description: 'Keep committed offsets of empty groups this long (offsets.retention.minutes)' },
+  logInvariantChecks: { description: 'Check the partition log invariants after every commit and log violations (tests, fault runs)' },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

@@ -573,9 +573,12 @@ export class PartitionLog {
           this.fence('owner key changed');
           return;
         }
-        const state = await this.#reloadState(this.#claim.ownerModRevision);
+        const fenceRevision = this.#claim.ownerModRevision;
+        const state = await this.#reloadState(fenceRevision);
         if (this.#status !== 'reloading') return;
-        if (state.ownerModRevision !== this.#claim.ownerModRevision) {
+        // Older than our fence: the key was deleted; newer than our claim: someone else wrote it (a
+        // later re-fence of ours may have moved the claim past what this read saw — that is fine).
+        if (state.ownerModRevision < fenceRevision || state.ownerModRevision > this.#claim.ownerModRevision) {
           this.#status = 'active';
           this.fence('owner key changed');
           return;
