@@ -265,3 +265,28 @@ test('a commit that applied and timed out, and the fence after it failed too: th
   assert.deepEqual(recordsOf((await reader.read(tp.id, 0, 0, 1 << 20)).records), [[0, 'a-0'], [1, 'a-1'], [2, 'b-0']]);
   assert.deepEqual(invariants.violations, []);
 });
+
+test('a trim that timed out and applies after a merge re-put its key is fenced (it would drop committed data)', async (t) => {
+  const setup = await ambiguousSetup(t);
+  const { faulty, service, objects, tp, invariants } = setup;
+  for (const name of ['a', 'b', 'c']) assert.equal((await service.append(tp, 0, [batchOf(name, 3)])).errorCode, ErrorCode.NONE);
+  let fired = false;
+  faulty.rule = (txn) => {
+    if (fired || !txn.success.some((op) => op.type === 'put' && op.key.endsWith('/start'))) return null;
+    fired = true;
+    return 'timeout-then-apply-later';
+  };
+  await assert.rejects(service.deleteRecords(tp.id, 0, 3), /timeout/); // would delete key 0 (offsets 0..2)
+  const log = service.owned(tp.id, 0)!;
+  // The trim is not applied here; a merge replaces keys 0, 3, 6 by one entry at key 0 covering 0..8.
+  assert.equal((await service.merger!.mergeOnce(log)).outcome, 'merged');
+  assert.deepEqual(log.state.entries.map((e) => [e.baseOffset, e.lastOffset]), [[0, 8]]);
+  const late = await faulty.late[0]!.apply();
+  assert.equal(late.succeeded, false, 'the late trim was fenced: it cannot delete the merged entry');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(log.state.highWatermark, 9);
+  assert.equal((await service.append(tp, 0, [batchOf('d', 1)])).baseOffset, 9);
+  const reader = await open(t, faulty.store, objects, { brokerId: 9 });
+  assert.equal(recordsOf((await reader.read(tp.id, 0, 0, 1 << 20)).records).length, 10);
+  assert.deepEqual(invariants.violations, []);
+});

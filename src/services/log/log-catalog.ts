@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { KeyValue, MetadataStore, Watch, WatchEvent } from '../../storage/meta/metadata-store.ts';
+import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
 import { PartitionState } from './partition-state.ts';
 
@@ -62,7 +63,7 @@ export class LogCatalog {
    */
   async reload(topicId: string, partition: number, atLeastRevision = 0): Promise<PartitionState> {
     const id = partitionId(topicId, partition);
-    for (;;) {
+    for (let reads = 0; ; ) {
       const pending = this.#loading.get(id);
       if (pending !== undefined) {
         // One load at a time per partition; its result is merged, ours follows it.
@@ -71,6 +72,10 @@ export class LogCatalog {
       }
       const state = await this.#load(topicId, partition, this.#states.get(id) ?? new PartitionState(topicId, partition));
       if (state.loadedRevision >= atLeastRevision) return state;
+      // Range reads are linearizable (etcd) or local (embedded): an older answer means a lagging store.
+      if (++reads >= 5) {
+        throw new KafscaleError('KSC_META_UNAVAILABLE', `metadata store answered partition ${topicId}/${partition} at revision ${state.loadedRevision}, older than ${atLeastRevision}; retry`, { retriable: true });
+      }
     }
   }
 
