@@ -234,6 +234,7 @@ export class FlushPipeline implements FlushScheduler {
     const encoded = encodeWalObject(this.#brokerId, createdMs, runs);
     const flushRuns: Run[] = planned.map(({ log, taken }, i) => {
       const dir = encoded.directory[i]!;
+      for (const pending of taken) pending.objectKey = objectKey;
       // Producer state rides in the entry's value: committed in the same guarded put as the data's entry.
       let producers: ProducerBatch[] | null = null;
       for (const pending of taken) {
@@ -378,9 +379,11 @@ export class FlushPipeline implements FlushScheduler {
     try {
       reads = await run.log.fenceOlderWrites([run.entryKey]);
     } catch (error) {
+      // The re-read fences before it reads, then acknowledges the appends its entries show committed
+      // (this run's, if the txn applied) and fails the rest: a retry of a committed batch would be a
+      // duplicate for a non-idempotent producer.
       this.#log.warn({ err: error, topicId: run.log.topicId, partition: run.log.partition }, 'cannot tell whether the log commit applied; re-reading the partition');
-      run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit outcome unknown; retry');
-      run.log.requestReload(); // fences before it reads
+      run.log.requestReload();
       return;
     }
     if (reads === null) {

@@ -60,6 +60,8 @@ export class PendingAppend {
   readonly logAppendTimeMs: number;
   /** The idempotent batches of this append, with their offsets (null: none). */
   producerBatches: ProducerBatch[] | null = null;
+  /** The WAL object of the flush that took this append (null: still queued). */
+  objectKey: string | null = null;
   settled = false;
   readonly #resolve: (result: AppendResult) => void;
   readonly promise: Promise<AppendResult>;
@@ -415,24 +417,41 @@ export class PartitionLog {
     // Read-your-writes: the watch delivers the same put later and is ignored by its revision.
     const suffix = `log/${entryKey.slice(entryKey.lastIndexOf('/') + 1)}`;
     this.state.apply(suffix, { key: entryKey, value: entryValue, createRevision: revision, modRevision: revision, version: 1, lease: null }, revision);
-    for (const pending of taken) {
-      // Committed means in the log, whatever the append's promise said: the state must know it.
-      if (pending.producerBatches !== null) for (const b of pending.producerBatches) this.#committedProducers.apply(b);
-      if (!pending.settled) {
-        for (const batch of pending.batches) this.#tailBudget.add(this.tail, batch, Number(batch.readBigInt64BE(0)));
-      }
-      pending.settle({
-        errorCode: ErrorCode.NONE,
-        errorMessage: null,
-        baseOffset: pending.baseOffset,
-        logAppendTimeMs: pending.logAppendTimeMs,
-        logStartOffset: this.state.logStartOffset,
-        recordErrors: [],
-      });
-    }
+    for (const pending of taken) this.#acknowledge(pending);
     this.#removeSettled();
     this.state.notify();
     if (this.#invariantHook !== null) this.checkInvariants();
+  }
+
+  /** The append is in the committed log: acknowledge it (once) and remember its producer batches. */
+  #acknowledge(pending: PendingAppend): void {
+    // Committed means in the log, whatever the append's promise said: the state must know it.
+    if (pending.producerBatches !== null) for (const b of pending.producerBatches) this.#committedProducers.apply(b);
+    if (!pending.settled) {
+      for (const batch of pending.batches) this.#tailBudget.add(this.tail, batch, Number(batch.readBigInt64BE(0)));
+    }
+    pending.settle({
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      baseOffset: pending.baseOffset,
+      logAppendTimeMs: pending.logAppendTimeMs,
+      logStartOffset: this.state.logStartOffset,
+      recordErrors: [],
+    });
+  }
+
+  /**
+   * After a fenced re-read: the unacknowledged appends (from the front) whose batches the committed
+   * entries hold — an entry of their own flush's object covering them, i.e. a commit that applied although
+   * it was reported failed or unknown — are acknowledged; the caller fails the rest.
+   */
+  #acknowledgeCommitted(state: PartitionState): void {
+    for (const pending of [...this.#inflight, ...this.#queued]) {
+      const entry = state.entries[state.entryIndexOf(pending.baseOffset)];
+      if (pending.objectKey === null || entry === undefined || entry.objectKey !== pending.objectKey || entry.lastOffset < pending.lastOffset) break;
+      this.#acknowledge(pending);
+    }
+    this.#removeSettled();
   }
 
   /**
@@ -583,6 +602,7 @@ export class PartitionLog {
           this.fence('owner key changed');
           return;
         }
+        this.#acknowledgeCommitted(state);
         this.#failAll(ErrorCode.KAFKA_STORAGE_ERROR, 'partition state was re-read after a storage failure; retry');
         this.#nextOffset = state.highWatermark;
         this.#committedProducers = this.#rebuildProducers(state);
