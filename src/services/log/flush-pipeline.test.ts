@@ -20,6 +20,7 @@ import {
   recordsOf,
   silentLog,
 } from '../../../test/helpers/log-faults.ts';
+import { encodeLogEntry } from './log-entry.ts';
 import { LogService, type LogServiceOptions, type TopicRef } from './log-service.ts';
 import type { AppendResult } from './partition-log.ts';
 
@@ -290,4 +291,22 @@ test('a trim that timed out and applies after a merge re-put its key is fenced (
   const reader = await open(t, faulty.store, objects, { brokerId: 9 });
   assert.equal(recordsOf((await reader.read(tp.id, 0, 0, 1 << 20)).records).length, 10);
   assert.deepEqual(invariants.violations, []);
+});
+
+test('the invariant check reports an overlap and a high watermark that went back', async (t) => {
+  const store = await embeddedStore(t);
+  const invariants = new InvariantRecorder();
+  const service = await open(t, store, new MemoryObjectStore(), { flush: { lingerMs: 0 }, invariantHook: invariants.hook });
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  assert.equal((await service.append(tp, 0, [batchOf('a', 5)])).baseOffset, 0);
+  assert.deepEqual(invariants.violations, []);
+  const log = service.owned(tp.id, 0)!;
+  // A second entry over offsets 2..3 (what a stale rollback used to produce), applied as a watch event would.
+  const value = encodeLogEntry({ baseOffset: 2, lastOffset: 3, objectKey: 'ns/wal/x.wal', byteStart: 0, byteEnd: 1, maxTimestamp: 1, batchCount: 1, epoch: 1 });
+  log.state.apply('log/' + '2'.padStart(20, '0'), { key: 'k', value, createRevision: 1e9, modRevision: 1e9, version: 1, lease: null }, 1e9);
+  assert.equal(log.checkInvariants(), false);
+  assert.match(invariants.violations.join('\n'), /overlap/);
+  // The last entry (by base offset) now ends at 3: the high watermark fell from 5 to 4.
+  assert.match(invariants.violations.join('\n'), /high watermark went back from 5 to 4/);
 });
