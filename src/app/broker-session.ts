@@ -66,6 +66,8 @@ export class BrokerSession {
       ...(deps.flushObserver === undefined ? {} : { flushObserver: deps.flushObserver }),
       // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").
       merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs },
+      // The check logs each violation itself ('partition log invariant violated'); nothing more to do here.
+      ...(config.checks.logInvariants ? { invariantHook: () => undefined } : {}),
     });
     const assigner = new PartitionAssigner({ logs, topics, brokers, leaders, directory, log: log.child({ component: 'assigner' }) });
     // Retention trims only partitions this broker owns; the collector runs on one broker at a time.

@@ -52,6 +52,7 @@ export const CONFIG_DEFAULTS = {
   authFailureDelayMs: 100,
   connectionsMaxReauthMs: 0,
   opsTls: false,
+  logInvariantChecks: false,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -283,6 +284,7 @@ export const settingsSchema = z.strictObject({
   connectionsMaxReauthMs: integer(0, Number.MAX_SAFE_INTEGER),
   opsTls: boolean(),
   opsTokenFile: text().optional(),
+  logInvariantChecks: boolean(),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -524,6 +526,7 @@ function toConfig(s: Settings) {
       maxSessionTimeoutMs: s.groupMaxSessionTimeoutMs,
       offsetsRetentionMinutes: s.offsetsRetentionMinutes,
     },
+    checks: { logInvariants: s.logInvariantChecks },
   } as const;
 }
 

@@ -76,6 +76,7 @@ const DOCS = {
   connectionsMaxReauthMs: { description: 'SASL session lifetime; clients must re-authenticate within it, 0 = never (connections.max.reauth.ms, KIP-368)' },
   opsTls: { description: 'Serve the ops HTTP listener over HTTPS with the listener certificate (tlsCertFile/tlsKeyFile)' },
   opsTokenFile: { description: 'File holding a bearer token every ops HTTP request but /healthz must send', path: true },
+  logInvariantChecks: { description: 'Check the partition log invariants after every commit and log violations (tests, fault runs)' },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

@@ -234,6 +234,7 @@ export class FlushPipeline implements FlushScheduler {
     const encoded = encodeWalObject(this.#brokerId, createdMs, runs);
     const flushRuns: Run[] = planned.map(({ log, taken }, i) => {
       const dir = encoded.directory[i]!;
+      for (const pending of taken) pending.objectKey = objectKey;
       // Producer state rides in the entry's value: committed in the same guarded put as the data's entry.
       let producers: ProducerBatch[] | null = null;
       for (const pending of taken) {
@@ -259,6 +260,8 @@ export class FlushPipeline implements FlushScheduler {
     this.#commitChain = this.#commitChain.then(() => this.#finish(flush)).catch((error: unknown) => {
       this.#log.error({ err: error, objectKey }, 'flush failed unexpectedly');
       this.#failRuns(flush.runs, ErrorCode.KAFKA_STORAGE_ERROR, 'internal error while committing the flush');
+      // What was committed is unknown: each partition fences and re-reads before assigning offsets again.
+      for (const run of flush.runs) run.log.requestReload();
     }).finally(() => {
       this.#observeFlush(flush);
       this.#inflight--;
@@ -284,17 +287,24 @@ export class FlushPipeline implements FlushScheduler {
       this.#failRuns(flush.runs, ErrorCode.KAFKA_STORAGE_ERROR, `object store write failed: ${(putError as Error).message ?? String(putError)}`);
       return;
     }
+    await Promise.all(chunkRuns(this.#liveRuns(flush.runs)).map((chunk) => this.#commitChunk(chunk, true)));
+  }
+
+  /**
+   * The runs that may still be committed. A run whose appends failed meanwhile (an earlier flush of the
+   * partition failed, fenced, reloading) must not be: that would leave a gap, or put data at offsets that
+   * were handed out again. Its still-unsettled appends (none, normally) are failed.
+   */
+  #liveRuns(runs: readonly Run[]): Run[] {
     const live: Run[] = [];
-    for (const run of flush.runs) {
-      // A run whose first append failed meanwhile (earlier flush failed, fenced, reloading) must not be
-      // committed: that would leave a gap in the partition's offsets.
+    for (const run of runs) {
       if (run.taken.some((p) => p.settled) || run.log.status !== 'active') {
-        run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'an earlier write of this partition failed; retry');
+        run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'an earlier write of this partition failed; retry');
         continue;
       }
       live.push(run);
     }
-    await Promise.all(chunkRuns(live).map((chunk) => this.#commitChunk(chunk, true)));
+    return live;
   }
 
   async #commitChunk(runs: Run[], retry: boolean): Promise<void> {
@@ -334,9 +344,10 @@ export class FlushPipeline implements FlushScheduler {
     });
     if (again.length === 0) return;
     if (retry) {
-      await this.#commitChunk(again, false);
+      const live = this.#liveRuns(again);
+      if (live.length > 0) await this.#commitChunk(live, false);
     } else {
-      for (const run of again) run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit was refused; retry');
+      for (const run of again) run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit was refused; retry');
     }
   }
 
@@ -352,27 +363,43 @@ export class FlushPipeline implements FlushScheduler {
       run.log.committed(run.taken, run.entryKey, existing.value, existing.modRevision);
       return;
     }
-    run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'committed state changed under this broker; retry');
+    run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'committed state changed under this broker; retry');
     run.log.requestReload();
   }
 
+  /**
+   * The commit txn threw (timeout, store down): it may have applied, or may still apply. First fence
+   * every older txn of the claim (a guarded re-put of the owner key) and read the entry key in that same
+   * txn: whatever it shows is final, because the lost txn compares the old owner revision and can never
+   * apply afterwards. Only then may the offsets be handed out again — put-if-absent alone protects only
+   * while the key exists, and merges and trims delete keys (issue 10, item 5).
+   */
   async #resolveAmbiguous(run: Run): Promise<void> {
+    let reads: ReadonlyArray<KeyValue | null> | null;
     try {
-      const existing = await this.#store.get(run.entryKey);
-      if (existing !== null) {
-        this.#resolveExisting(run, existing);
-        return;
-      }
-      run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit failed; retry');
+      reads = await run.log.fenceOlderWrites([run.entryKey]);
     } catch (error) {
+      // The re-read fences before it reads, then acknowledges the appends its entries show committed
+      // (this run's, if the txn applied) and fails the rest: a retry of a committed batch would be a
+      // duplicate for a non-idempotent producer.
       this.#log.warn({ err: error, topicId: run.log.topicId, partition: run.log.partition }, 'cannot tell whether the log commit applied; re-reading the partition');
-      run.log.failFrom(run.entry.baseOffset, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit outcome unknown; retry');
       run.log.requestReload();
+      return;
     }
+    if (reads === null) {
+      run.log.fence('owner key changed or expired');
+      return;
+    }
+    const existing = reads[0] ?? null;
+    if (existing !== null) {
+      this.#resolveExisting(run, existing);
+      return;
+    }
+    run.log.failAppends(run.taken, ErrorCode.KAFKA_STORAGE_ERROR, 'log commit failed; retry');
   }
 
   #failRuns(runs: readonly Run[], errorCode: number, message: string): void {
-    for (const run of runs) run.log.failFrom(run.entry.baseOffset, errorCode, message);
+    for (const run of runs) run.log.failAppends(run.taken, errorCode, message);
   }
 
   /** Wakes waiting appends in FIFO order while they fit; each woken one holds a reservation. */

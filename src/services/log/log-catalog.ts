@@ -1,18 +1,20 @@
 /**
  * Committed partition state for the read path on every broker. A partition is loaded with one range read
  * of its prefix on first use; one broker-wide watch on `/kafscale/partitions/` keeps every loaded partition
- * current (never polling). Events that arrive while a partition loads are buffered and replayed after it,
- * per-key revisions dropping what the range read already had. A dead watch is re-established and every
- * loaded partition re-read.
+ * current (never polling). Watch events apply to a partition's state at once, even while it loads: the
+ * range read is merged by per-key revision (PartitionState.merge), so events, the owner's own commits and
+ * range reads combine in any order and the state never moves back to an older revision. A dead watch is
+ * re-established and every loaded partition re-read.
  */
 import type { Logger } from 'pino';
 import type { KeyValue, MetadataStore, Watch, WatchEvent } from '../../storage/meta/metadata-store.ts';
+import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
 import { PartitionState } from './partition-state.ts';
 
 interface Loading {
   readonly promise: Promise<PartitionState>;
-  readonly buffered: WatchEvent[];
+  readonly state: PartitionState;
 }
 
 function partitionId(topicId: string, partition: number): string {
@@ -54,14 +56,27 @@ export class LogCatalog {
   }
 
   /**
-   * Re-reads one partition from the store (authoritative), e.g. after an ambiguous commit. The same
-   * state object is kept so that owners and waiters holding it see the new truth.
+   * Re-reads one partition from the store, e.g. after an ambiguous commit or an acquire. The same state
+   * object is kept so that owners and waiters holding it see the new truth. The read is a NEW range read
+   * started after this call (never one already in flight, which may predate the caller's acquire or
+   * fence) and at a store revision ≥ `atLeastRevision` (issue 10, item 6).
    */
-  reload(topicId: string, partition: number): Promise<PartitionState> {
+  async reload(topicId: string, partition: number, atLeastRevision = 0): Promise<PartitionState> {
     const id = partitionId(topicId, partition);
-    const pending = this.#loading.get(id);
-    if (pending !== undefined) return pending.promise;
-    return this.#load(topicId, partition, this.#states.get(id) ?? new PartitionState(topicId, partition));
+    for (let reads = 0; ; ) {
+      const pending = this.#loading.get(id);
+      if (pending !== undefined) {
+        // One load at a time per partition; its result is merged, ours follows it.
+        await pending.promise.catch(() => undefined);
+        continue;
+      }
+      const state = await this.#load(topicId, partition, this.#states.get(id) ?? new PartitionState(topicId, partition));
+      if (state.loadedRevision >= atLeastRevision) return state;
+      // Range reads are linearizable (etcd) or local (embedded): an older answer means a lagging store.
+      if (++reads >= 5) {
+        throw new KafscaleError('KSC_META_UNAVAILABLE', `metadata store answered partition ${topicId}/${partition} at revision ${state.loadedRevision}, older than ${atLeastRevision}; retry`, { retriable: true });
+      }
+    }
   }
 
   /** Drops partitions of a deleted topic from memory. */
@@ -84,21 +99,18 @@ export class LogCatalog {
 
   #load(topicId: string, partition: number, state: PartitionState): Promise<PartitionState> {
     const id = partitionId(topicId, partition);
-    const buffered: WatchEvent[] = [];
     const prefix = MetaKeys.partitionPrefix(topicId, partition);
     const promise = (async () => {
       try {
-        const { kvs } = await this.#store.range(prefix);
-        state.reset(kvs, prefix.length);
-        for (const event of buffered) this.#applyEvent(state, event);
-        state.notify();
+        const { kvs, revision } = await this.#store.range(prefix);
+        state.merge(kvs, prefix.length, revision);
         this.#states.set(id, state);
         return state;
       } finally {
         this.#loading.delete(id);
       }
     })();
-    this.#loading.set(id, { promise, buffered });
+    this.#loading.set(id, { promise, state });
     return promise;
   }
 
@@ -114,12 +126,8 @@ export class LogCatalog {
       const parsed = parsePartitionKey(event.key);
       if (parsed === null) continue;
       const id = partitionId(parsed.topicId, parsed.partition);
-      const loading = this.#loading.get(id);
-      if (loading !== undefined) {
-        loading.buffered.push(event);
-        continue;
-      }
-      const state = this.#states.get(id);
+      // A partition still loading takes events too: the range read's merge keeps whichever is newer.
+      const state = this.#states.get(id) ?? this.#loading.get(id)?.state;
       if (state === undefined) continue;
       this.#applyEvent(state, event);
       touched.add(state);

@@ -47,8 +47,17 @@ async function makeEnv(t: TestContext): Promise<Env> {
 
 async function openService(t: TestContext, store: MetadataStore, objects: ObjectStore, extra: Partial<LogServiceOptions> = {}): Promise<LogService> {
   const lease = extra.lease ?? (await store.grantLease(10_000));
-  const service = await LogService.open({ store, objects, log, brokerId: 1, lease, namespace: 'test-ns', flush: { lingerMs: 1 }, ...extra });
-  t.after(() => service.close());
+  const violations: string[] = [];
+  const service = await LogService.open({
+    store, objects, log, brokerId: 1, lease, namespace: 'test-ns', flush: { lingerMs: 1 },
+    // Every test here also checks the write-path invariants after each commit (storage.md).
+    invariantHook: (partitionLog, violation) => violations.push(`${partitionLog.topicId}/${partitionLog.partition}: ${violation}`),
+    ...extra,
+  });
+  t.after(async () => {
+    await service.close();
+    assert.deepEqual(violations, [], 'no write-path invariant was violated');
+  });
   return service;
 }
 

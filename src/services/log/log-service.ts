@@ -14,7 +14,7 @@ import { LogCatalog } from './log-catalog.ts';
 import type { LogEntry, OwnerRecord } from './log-entry.ts';
 import { LogTrimmer } from './log-trimmer.ts';
 import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
-import { PartitionLog, type AppendResult } from './partition-log.ts';
+import { PartitionLog, type AppendResult, type InvariantHook } from './partition-log.ts';
 import { PartitionOwnership } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { TailBudget } from './partition-tail.ts';
@@ -47,6 +47,8 @@ export interface LogServiceOptions {
   /** producer.id.expiration.ms: idle idempotent producers are forgotten after this (default 1 day). */
   readonly producerIdExpirationMs?: number;
   readonly now?: () => number;
+  /** Runs the write path's full invariant check after every commit and reports violations (tests). */
+  readonly invariantHook?: InvariantHook;
   /**
    * Background merging of owned partitions' WAL entries into segments (segment-merger.ts), on by default;
    * false turns it off. topicConfigs supplies segment.bytes (default: 1 GiB, capped by maxSegmentBytes).
@@ -116,15 +118,18 @@ export class LogService {
   readonly #indexes: SegmentIndexCache;
   readonly #tailBudget: TailBudget;
   readonly #owned = new Map<string, PartitionLog>();
+  readonly #acquiring = new Map<string, Promise<AcquireResult>>();
   readonly #trimmer: LogTrimmer;
   readonly #merger: SegmentMerger | null;
   readonly #producerIdExpirationMs: number | undefined;
+  readonly #invariantHook: InvariantHook | undefined;
   #closed = false;
 
   private constructor(options: LogServiceOptions, catalog: LogCatalog) {
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#producerIdExpirationMs = options.producerIdExpirationMs;
+    this.#invariantHook = options.invariantHook;
     this.#catalog = catalog;
     this.#pipeline = new FlushPipeline({
       objects: options.objects,
@@ -186,6 +191,16 @@ export class LogService {
    * records the epoch's start offset. Idempotent for a partition this broker already owns.
    */
   async acquire(topicId: string, partition: number): Promise<AcquireResult> {
+    const id = key(topicId, partition);
+    // One acquire per partition at a time: a second one would take the first one's key over.
+    const running = this.#acquiring.get(id);
+    if (running !== undefined) return running;
+    const acquiring = this.#acquire(topicId, partition).finally(() => this.#acquiring.delete(id));
+    this.#acquiring.set(id, acquiring);
+    return acquiring;
+  }
+
+  async #acquire(topicId: string, partition: number): Promise<AcquireResult> {
     const existing = this.#owned.get(key(topicId, partition));
     if (existing !== undefined && existing.status !== 'fenced' && existing.status !== 'closed') return { errorCode: ErrorCode.NONE, log: existing };
     // A closed service belongs to an ended session: its lease can claim nothing.
@@ -193,11 +208,26 @@ export class LogService {
     const outcome = await this.#ownership.acquire(topicId, partition, this.#now());
     if (!outcome.acquired) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner };
     const claim = outcome.claim;
-    // After the acquire nobody else can commit, so this read is the complete committed state.
-    const state = await this.#catalog.reload(topicId, partition);
-    const recorded = await this.#ownership.recordEpochStart(claim, state.epochs, state.highWatermark);
-    if (!recorded.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
-    state.epochs = recorded.history;
+    let state: PartitionState;
+    try {
+      // After the acquire nobody else can commit, so a read at or after the acquire's revision is the
+      // complete committed state (never a load that started before the acquire: issue 10, item 6).
+      state = await this.#catalog.reload(topicId, partition, claim.ownerModRevision);
+      const recorded = await this.#ownership.recordEpochStart(claim, state.epochs, state.highWatermark);
+      if (!recorded.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
+      state.epochs = recorded.history;
+    } catch (error) {
+      // The key is ours but we cannot use it: give it back now rather than block the partition until
+      // the session ends (if this fails too, the next acquire takes the key over: issue 10, item 2).
+      await this.#ownership.release(claim).catch((releaseError: unknown) => {
+        this.#log.warn({ err: releaseError, topicId, partition }, 'could not release a partition after a failed acquire; the next acquire takes it over');
+      });
+      throw error;
+    }
+    if (this.#closed) {
+      await this.#ownership.release(claim).catch(() => undefined);
+      return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
+    }
     const log = new PartitionLog({
       claim,
       state,
@@ -205,8 +235,10 @@ export class LogService {
       tailBudget: this.#tailBudget,
       log: this.#log,
       now: this.#now,
-      reloadState: () => this.#catalog.reload(topicId, partition),
+      reloadState: (atLeastRevision) => this.#catalog.reload(topicId, partition, atLeastRevision),
+      refence: (current, readKeys) => this.#ownership.refence(current, readKeys),
       ...(this.#producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.#producerIdExpirationMs }),
+      ...(this.#invariantHook === undefined ? {} : { invariantHook: this.#invariantHook }),
     });
     this.#owned.set(key(topicId, partition), log);
     this.#log.info({ topicId, partition, epoch: claim.epoch, highWatermark: state.highWatermark }, 'partition acquired');
@@ -259,7 +291,8 @@ export class LogService {
     // A key left behind would block the new owner until this broker's session ends: retry store faults.
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#ownership.release(log.claim);
+        // Exclusive: a re-fence in flight moves the claim's revision; the delete compares the final one.
+        await log.exclusive(() => this.#ownership.release(log.claim));
         return;
       } catch (error) {
         if (attempt >= RELEASE_ATTEMPTS || !log.claim.lease.isAlive()) throw error;
@@ -485,7 +518,7 @@ export class LogService {
       log.close();
       if (log.claim.lease.isAlive()) {
         try {
-          await this.#ownership.release(log.claim);
+          await log.exclusive(() => this.#ownership.release(log.claim));
         } catch (error) {
           this.#log.warn({ err: error, topicId: log.topicId, partition: log.partition }, 'could not release partition; it frees when the session expires');
         }

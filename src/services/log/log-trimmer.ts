@@ -27,8 +27,6 @@ const OPS_PER_TXN = MAX_TXN_OPS - 1;
 
 export class LogTrimmer {
   readonly #store: MetadataStore;
-  /** Trims of one partition run one at a time, so a slower, older trim can never move `start` back. */
-  readonly #running = new WeakMap<PartitionLog, Promise<unknown>>();
 
   constructor(store: MetadataStore) {
     this.#store = store;
@@ -49,10 +47,8 @@ export class LogTrimmer {
    * between would have its new entry deleted by key.
    */
   exclusive<T>(log: PartitionLog, task: () => Promise<T>): Promise<T> {
-    const previous = this.#running.get(log) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(task);
-    this.#running.set(log, next);
-    return next;
+    // Trims of one partition also run one at a time, so a slower, older trim can never move `start` back.
+    return log.exclusive(task);
   }
 
   async #trim(log: PartitionLog, newStart: number): Promise<TrimResult> {
@@ -73,10 +69,18 @@ export class LogTrimmer {
     let done = 0;
     for (let i = 0; i < ops.length; i += OPS_PER_TXN) {
       const chunk = ops.slice(i, i + OPS_PER_TXN);
-      const result = await this.#store.txn({
-        compare: [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }],
-        success: chunk,
-      });
+      let result;
+      try {
+        result = await this.#store.txn({
+          compare: [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }],
+          success: chunk,
+        });
+      } catch (error) {
+        // Did it apply? If it applies later, after a merge re-put one of its keys with more offsets, its
+        // delete-by-key would drop committed data: fence it before anything else runs (issue 10, item 5).
+        await log.fenceOlderWritesLocked([]).catch(() => undefined);
+        throw error;
+      }
       if (!result.succeeded) {
         log.fence('owner key changed while trimming the log');
         return { ok: false, logStartOffset: state.logStartOffset, droppedEntries: done };

@@ -9,9 +9,11 @@ import type { PartitionLog } from './partition-log.ts';
 
 /**
  * Safety net only: acquisition is driven by owner-directory events (an owner key deleted) and by
- * broker/topic changes. This slow timer re-tries partitions whose acquire failed on a store fault.
+ * broker/topic changes. This timer re-tries partitions whose acquire failed on a store fault; short
+ * enough that a partition is writable again within about a second of the fault clearing (issue 10,
+ * item 2), and a pass only touches partitions placed here that nobody else owns.
  */
-const RETRY_DELAY_MS = 2_000;
+const RETRY_DELAY_MS = 500;
 /** Handovers (drain + release) per second when placement moves partitions away (a broker joined). */
 const DEFAULT_HANDOVERS_PER_SECOND = 20;
 

@@ -19,7 +19,8 @@ import {
 } from '../../protocol/records/index.ts';
 import { PRODUCER_ID_EXPIRATION_MS_DEFAULT, ProducerStateTable, type ProducerBatch } from '../producers/producer-state.ts';
 import { timestampRules, topicConfigNumber } from '../cluster/topic-configs.ts';
-import type { OwnershipClaim } from './partition-ownership.ts';
+import type { KeyValue } from '../../storage/meta/metadata-store.ts';
+import type { OwnershipClaim, Refenced } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { PartitionTail, type TailBudget } from './partition-tail.ts';
 
@@ -59,6 +60,8 @@ export class PendingAppend {
   readonly logAppendTimeMs: number;
   /** The idempotent batches of this append, with their offsets (null: none). */
   producerBatches: ProducerBatch[] | null = null;
+  /** The WAL object of the flush that took this append (null: still queued). */
+  objectKey: string | null = null;
   settled = false;
   readonly #resolve: (result: AppendResult) => void;
   readonly promise: Promise<AppendResult>;
@@ -100,19 +103,32 @@ export interface FlushScheduler {
 
 export type PartitionLogStatus = 'active' | 'reloading' | 'fenced' | 'closed';
 
+/**
+ * Told about a broken write-path invariant (tests turn it into a failure; see checkInvariants). When set,
+ * the full check runs after every commit and every re-read; without it only O(1) guards run.
+ */
+export type InvariantHook = (log: PartitionLog, violation: string) => void;
+
 function failure(errorCode: number, errorMessage: string, logStartOffset: number, recordErrors: readonly RecordError[] = []): AppendResult {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
 }
 
+/** Re-puts the owner key guarded by the claim, reading `readKeys` at that revision (PartitionOwnership.refence). */
+export type Refence = (claim: OwnershipClaim, readKeys: readonly string[]) => Promise<Refenced | null>;
+
 export class PartitionLog {
-  readonly claim: OwnershipClaim;
+  #claim: OwnershipClaim;
+  readonly #refence: Refence;
+  /** Tail of the chain of exclusive tasks (trims, merge swaps, re-fences) of this partition. */
+  #exclusive: Promise<unknown> = Promise.resolve();
+  #fencePending = false;
   readonly state: PartitionState;
   readonly tail = new PartitionTail();
   readonly #scheduler: FlushScheduler;
   readonly #tailBudget: TailBudget;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #reloadState: () => Promise<PartitionState>;
+  readonly #reloadState: (atLeastRevision: number) => Promise<PartitionState>;
   #status: PartitionLogStatus = 'active';
   #nextOffset: number;
   readonly #producerIdExpirationMs: number;
@@ -123,6 +139,9 @@ export class PartitionLog {
   /** The append that wrote a remembered batch, while it may still be unsettled (retries wait on it). */
   readonly #appendOfBatch = new WeakMap<ProducerBatch, PendingAppend>();
   #lastExpiryMs: number;
+  readonly #invariantHook: InvariantHook | null;
+  /** Highest committed high watermark seen after a commit: it must never go back. */
+  #highestWatermark: number;
   /** Appended, not yet taken by a flush, in offset order. */
   #queued: PendingAppend[] = [];
   /** Taken by a flush, not yet settled, in offset order. */
@@ -135,11 +154,15 @@ export class PartitionLog {
     readonly tailBudget: TailBudget;
     readonly log: Logger;
     readonly now: () => number;
-    readonly reloadState: () => Promise<PartitionState>;
+    /** A fresh read of the committed state at a store revision ≥ atLeastRevision. */
+    readonly reloadState: (atLeastRevision: number) => Promise<PartitionState>;
     /** producer.id.expiration.ms: producers idle this long are forgotten (Kafka's default: 1 day). */
     readonly producerIdExpirationMs?: number;
+    readonly invariantHook?: InvariantHook;
+    readonly refence: Refence;
   }) {
-    this.claim = options.claim;
+    this.#claim = options.claim;
+    this.#refence = options.refence;
     this.state = options.state;
     this.#scheduler = options.scheduler;
     this.#tailBudget = options.tailBudget;
@@ -149,6 +172,8 @@ export class PartitionLog {
     this.#nextOffset = options.state.highWatermark;
     this.#producerIdExpirationMs = options.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT;
     this.#lastExpiryMs = this.#now();
+    this.#invariantHook = options.invariantHook ?? null;
+    this.#highestWatermark = options.state.highWatermark;
     this.#committedProducers = this.#rebuildProducers(options.state);
     this.#producers = this.#committedProducers.clone();
   }
@@ -158,16 +183,60 @@ export class PartitionLog {
     return this.#producers;
   }
 
+  /**
+   * The claim as of now: its owner mod revision moves forward when the partition re-fences after an
+   * ambiguous outcome. Exclusive tasks (trims, merge swaps) read it inside `exclusive`, where it is stable.
+   */
+  get claim(): OwnershipClaim {
+    return this.#claim;
+  }
+
   get topicId(): string {
-    return this.claim.topicId;
+    return this.#claim.topicId;
   }
 
   get partition(): number {
-    return this.claim.partition;
+    return this.#claim.partition;
   }
 
   get epoch(): number {
-    return this.claim.epoch;
+    return this.#claim.epoch;
+  }
+
+  /**
+   * Runs `task` when no other exclusive task of this partition runs: trims (which compute their deletions
+   * before their txns), merge swaps, and re-fences (which move the claim's mod revision — a trim or swap
+   * in flight across one would fail its owner compare and fence the partition for nothing).
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.#exclusive.catch(() => undefined).then(async () => {
+      // A txn of this claim may still apply (an ambiguous outcome whose fence failed): fence it first.
+      if (this.#fencePending && (await this.fenceOlderWritesLocked([])) === null) this.fence('owner key changed');
+      return task();
+    });
+    this.#exclusive = next;
+    return next;
+  }
+
+  /**
+   * Fences every older txn of this partition's claim and reads `readKeys` at the fence's revision
+   * (issue 10, item 5). Null when the claim is lost (the caller fences the partition). Throws on store
+   * faults (the outcome is then unknown; callers fail and re-read, which fences again).
+   */
+  fenceOlderWrites(readKeys: readonly string[]): Promise<ReadonlyArray<KeyValue | null> | null> {
+    return this.exclusive(() => this.fenceOlderWritesLocked(readKeys));
+  }
+
+  /** fenceOlderWrites for a caller already inside `exclusive`. */
+  async fenceOlderWritesLocked(readKeys: readonly string[]): Promise<ReadonlyArray<KeyValue | null> | null> {
+    // Until a fence succeeds, every exclusive task fences first (a throw leaves this set).
+    this.#fencePending = true;
+    const refenced = await this.#refence(this.#claim, readKeys);
+    this.#fencePending = false;
+    if (refenced === null) return null;
+    // Only ever forward: a slower re-fence can never hand back an older revision.
+    if (refenced.claim.ownerModRevision > this.#claim.ownerModRevision) this.#claim = refenced.claim;
+    return refenced.reads;
   }
 
   get status(): PartitionLogStatus {
@@ -323,7 +392,7 @@ export class PartitionLog {
     let maxTs = -1;
     for (const batch of batches) {
       patchBaseOffset(batch, BigInt(next));
-      patchPartitionLeaderEpoch(batch, this.claim.epoch);
+      patchPartitionLeaderEpoch(batch, this.#claim.epoch);
       const ts = Number(batchMaxTimestamp(batch));
       if (ts > maxTs) maxTs = ts;
       next += lastOffsetDelta(batch) + 1;
@@ -354,39 +423,117 @@ export class PartitionLog {
     // Read-your-writes: the watch delivers the same put later and is ignored by its revision.
     const suffix = `log/${entryKey.slice(entryKey.lastIndexOf('/') + 1)}`;
     this.state.apply(suffix, { key: entryKey, value: entryValue, createRevision: revision, modRevision: revision, version: 1, lease: null }, revision);
-    for (const pending of taken) {
-      // Committed means in the log, whatever the append's promise said: the state must know it.
-      if (pending.producerBatches !== null) for (const b of pending.producerBatches) this.#committedProducers.apply(b);
-      if (!pending.settled) {
-        for (const batch of pending.batches) this.#tailBudget.add(this.tail, batch, Number(batch.readBigInt64BE(0)));
-      }
-      pending.settle({
-        errorCode: ErrorCode.NONE,
-        errorMessage: null,
-        baseOffset: pending.baseOffset,
-        logAppendTimeMs: pending.logAppendTimeMs,
-        logStartOffset: this.state.logStartOffset,
-        recordErrors: [],
-      });
-    }
+    for (const pending of taken) this.#acknowledge(pending);
     this.#removeSettled();
     this.state.notify();
+    if (this.#invariantHook !== null) this.checkInvariants();
+  }
+
+  /** The append is in the committed log: acknowledge it (once) and remember its producer batches. */
+  #acknowledge(pending: PendingAppend): void {
+    // Committed means in the log, whatever the append's promise said: the state must know it.
+    if (pending.producerBatches !== null) for (const b of pending.producerBatches) this.#committedProducers.apply(b);
+    if (!pending.settled) {
+      for (const batch of pending.batches) this.#tailBudget.add(this.tail, batch, Number(batch.readBigInt64BE(0)));
+    }
+    pending.settle({
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      baseOffset: pending.baseOffset,
+      logAppendTimeMs: pending.logAppendTimeMs,
+      logStartOffset: this.state.logStartOffset,
+      recordErrors: [],
+    });
   }
 
   /**
-   * Fails every unacknowledged append at or after `offset` and rolls the next offset back to it, so the
-   * offsets are reassigned to new data and the log stays contiguous (nothing at or after `offset` was
-   * acknowledged: commits become visible in offset order).
+   * After a fenced re-read: the unacknowledged appends (from the front) whose batches the committed
+   * entries hold — an entry of their own flush's object covering them, i.e. a commit that applied although
+   * it was reported failed or unknown — are acknowledged; the caller fails the rest.
    */
-  failFrom(offset: number, errorCode: number, message: string): void {
-    for (const list of [this.#inflight, this.#queued]) {
-      for (const pending of list) {
-        if (pending.baseOffset >= offset) pending.settle(failure(errorCode, message, this.state.logStartOffset));
-      }
+  #acknowledgeCommitted(state: PartitionState): void {
+    for (const pending of [...this.#inflight, ...this.#queued]) {
+      const entry = state.entries[state.entryIndexOf(pending.baseOffset)];
+      if (pending.objectKey === null || entry === undefined || entry.objectKey !== pending.objectKey || entry.lastOffset < pending.lastOffset) break;
+      this.#acknowledge(pending);
     }
     this.#removeSettled();
-    if (offset < this.#nextOffset) this.#nextOffset = offset;
+  }
+
+  /**
+   * A flush run failed (PUT, commit, or an earlier run of the partition failed first): fails the run's
+   * appends and every later unacknowledged append of the partition, and rolls the next offset back to the
+   * first of them, so the offsets are reassigned to new data and the log stays contiguous.
+   *
+   * Only appends that are still unsettled count. A run whose appends were already failed by an earlier
+   * rollback is stale: failing "from its base offset" again would fail appends made after that rollback
+   * (which now own those offsets) and move the next offset into the middle of them — two acknowledged
+   * writes at the same offsets (issue 10, item 1). Unsettled appends are contiguous and in offset order,
+   * every committed offset is below the first of them, so the rollback target is never below an offset
+   * in flight or committed.
+   */
+  failAppends(taken: readonly PendingAppend[], errorCode: number, message: string): void {
+    const first = taken.find((p) => !p.settled);
+    if (first === undefined) return;
+    if (this.#status === 'active' && first.baseOffset < this.state.highWatermark) {
+      // The committed state already holds offsets of this append: its commit applied after all (a
+      // timed-out txn the watch reported) or something else wrote there. Never hand those offsets out
+      // again: fence and re-read the committed state instead (that fails the appends).
+      this.#log.warn({ topicId: this.topicId, partition: this.partition, from: first.baseOffset, highWatermark: this.state.highWatermark }, 'failed append lies below the committed high watermark; re-reading the partition');
+      this.requestReload();
+      return;
+    }
+    const sequence = [...this.#inflight, ...this.#queued];
+    const from = sequence.indexOf(first);
+    if (from === -1) return;
+    const reply = failure(errorCode, message, this.state.logStartOffset);
+    for (let i = from; i < sequence.length; i++) (sequence[i] as PendingAppend).settle(reply);
+    this.#removeSettled();
+    this.#nextOffset = first.baseOffset;
     this.#rollbackProducers();
+  }
+
+  /** Fails every unacknowledged append (fenced, closed, re-reading); the caller decides the next offset. */
+  #failAll(errorCode: number, message: string): void {
+    const reply = failure(errorCode, message, this.state.logStartOffset);
+    const first = this.#inflight[0] ?? this.#queued[0];
+    for (const list of [this.#inflight, this.#queued]) for (const pending of list) pending.settle(reply);
+    this.#removeSettled();
+    if (first !== undefined) this.#nextOffset = first.baseOffset;
+    this.#rollbackProducers();
+  }
+
+  /**
+   * The write path's invariants (docs/design/storage.md, "Write-path invariants"): committed entries are
+   * sorted, contiguous and do not overlap; the committed high watermark never goes back; unacknowledged
+   * appends are contiguous, start at the committed high watermark and end at the next offset. Reports
+   * each violation to the hook (and the log); returns whether all held.
+   */
+  checkInvariants(): boolean {
+    if (this.#status !== 'active') return true;
+    const problems: string[] = [];
+    const entryProblem = this.state.checkEntries();
+    if (entryProblem !== null) problems.push(entryProblem);
+    const hwm = this.state.highWatermark;
+    if (hwm < this.#highestWatermark) problems.push(`high watermark went back from ${this.#highestWatermark} to ${hwm}`);
+    this.#highestWatermark = Math.max(this.#highestWatermark, hwm);
+    const sequence = [...this.#inflight, ...this.#queued];
+    let expected = hwm;
+    for (const pending of sequence) {
+      if (pending.baseOffset !== expected) {
+        problems.push(`unacknowledged append at ${pending.baseOffset}..${pending.lastOffset} where ${expected} was expected`);
+        break;
+      }
+      expected = pending.lastOffset + 1;
+    }
+    if (problems.length === 0 && expected !== this.#nextOffset) problems.push(`next offset ${this.#nextOffset} but appends end at ${expected}`);
+    for (const problem of problems) this.#violation(problem);
+    return problems.length === 0;
+  }
+
+  #violation(problem: string): void {
+    this.#log.error({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, problem }, 'partition log invariant violated');
+    this.#invariantHook?.(this, problem);
   }
 
   /** The failed appends' batches were never written: check state = committed + what is still pending. */
@@ -425,7 +572,7 @@ export class PartitionLog {
     if (this.#status === 'fenced' || this.#status === 'closed') return;
     this.#status = 'fenced';
     this.#log.warn({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, reason }, 'partition ownership lost; failing unacknowledged appends');
-    this.failFrom(0, ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer owns the partition (${reason})`);
+    this.#failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer owns the partition (${reason})`);
   }
 
   /**
@@ -442,19 +589,33 @@ export class PartitionLog {
     let delayMs = 50;
     while (this.#status === 'reloading') {
       try {
-        const state = await this.#reloadState();
+        // Fence first: a commit whose outcome is unknown may still apply; after the fence it never can,
+        // so the read below (at or after the fence) is final and its offsets may be handed out again.
+        const fenced = await this.fenceOlderWrites([]);
         if (this.#status !== 'reloading') return;
-        if (state.ownerModRevision !== this.claim.ownerModRevision) {
+        if (fenced === null) {
           this.#status = 'active';
           this.fence('owner key changed');
           return;
         }
-        this.failFrom(0, ErrorCode.KAFKA_STORAGE_ERROR, 'partition state was re-read after a storage failure; retry');
+        const fenceRevision = this.#claim.ownerModRevision;
+        const state = await this.#reloadState(fenceRevision);
+        if (this.#status !== 'reloading') return;
+        // Older than our fence: the key was deleted; newer than our claim: someone else wrote it (a
+        // later re-fence of ours may have moved the claim past what this read saw — that is fine).
+        if (state.ownerModRevision < fenceRevision || state.ownerModRevision > this.#claim.ownerModRevision) {
+          this.#status = 'active';
+          this.fence('owner key changed');
+          return;
+        }
+        this.#acknowledgeCommitted(state);
+        this.#failAll(ErrorCode.KAFKA_STORAGE_ERROR, 'partition state was re-read after a storage failure; retry');
         this.#nextOffset = state.highWatermark;
         this.#committedProducers = this.#rebuildProducers(state);
         this.#producers = this.#committedProducers.clone();
         this.#tailBudget.forget(this.tail);
         this.#status = 'active';
+        if (this.#invariantHook !== null) this.checkInvariants();
         this.#log.info({ topicId: this.topicId, partition: this.partition, nextOffset: this.#nextOffset }, 'partition state re-read; appends resume');
         return;
       } catch (error) {
@@ -477,7 +638,7 @@ export class PartitionLog {
 
   close(): void {
     if (this.#status === 'closed') return;
-    this.failFrom(0, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was released by this broker');
+    this.#failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was released by this broker');
     this.#status = 'closed';
     this.#tailBudget.forget(this.tail);
   }

@@ -4,7 +4,7 @@
  * epoch rise on every change of owner. Log commits compare the owner key's mod revision taken here, so a
  * broker that lost its session — or was replaced — can never commit again.
  */
-import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
+import type { KeyValue, Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { decodeJson, encodeJson, MAX_EPOCH_HISTORY, type EpochStart, type OwnerRecord } from './log-entry.ts';
 
@@ -14,9 +14,19 @@ export interface OwnershipClaim {
   readonly brokerId: number;
   readonly epoch: number;
   readonly ownerKey: string;
-  /** Revision of the acquiring transaction: every commit compares the owner key against it. */
+  /**
+   * Mod revision of the owner key as this claim last wrote it (the acquire, or a later re-fence): every
+   * commit, trim and merge swap compares the owner key against it.
+   */
   readonly ownerModRevision: number;
   readonly lease: Lease;
+  readonly acquiredMs: number;
+}
+
+/** The claim after a re-fence, and what the fencing txn read at that same revision. */
+export interface Refenced {
+  readonly claim: OwnershipClaim;
+  readonly reads: ReadonlyArray<KeyValue | null>;
 }
 
 export type AcquireOutcome =
@@ -38,34 +48,52 @@ export class PartitionOwnership {
     return this.#lease;
   }
 
-  /** Takes the partition if nobody owns it; otherwise reports the current owner (null if it vanished meanwhile). */
+  /**
+   * Takes the partition if nobody owns it — or if the owner key carries this broker's own session lease:
+   * an earlier acquire of this session that applied but was reported failed (a timeout), or whose later
+   * steps failed before the key could be released. Such a key is taken over in one guarded txn (compare
+   * its mod revision and lease), so the new claim's mod revision fences anything the earlier claim might
+   * still have in flight; otherwise every retry would fail the "no owner" compare and the partition would
+   * stay unwritable until the session ends (issue 10, item 2). The epoch rises on every claim, takeovers
+   * included. Otherwise reports the current owner (null if it vanished meanwhile).
+   */
   async acquire(topicId: string, partition: number, nowMs: number = Date.now()): Promise<AcquireOutcome> {
     const ownerKey = MetaKeys.partitionOwner(topicId, partition);
     const epochKey = MetaKeys.partitionEpoch(topicId, partition);
-    const epochKv = await this.#store.get(epochKey);
-    const lastEpoch = epochKv === null ? 0 : decodeJson<{ epoch: number }>(epochKv.value).epoch;
-    const epoch = lastEpoch + 1;
-    const owner: OwnerRecord = { brokerId: this.#brokerId, epoch, acquiredMs: nowMs };
-    const result = await this.#store.txn({
-      compare: [
-        { key: ownerKey, target: 'createRevision', op: '==', value: 0 },
-        { key: epochKey, target: 'modRevision', op: '==', value: epochKv?.modRevision ?? 0 },
-      ],
-      success: [
-        { type: 'put', key: ownerKey, value: encodeJson(owner), lease: this.#lease.id },
-        { type: 'put', key: epochKey, value: encodeJson({ epoch }) },
-      ],
-      failure: [{ type: 'get', key: ownerKey }],
-    });
-    if (result.succeeded) {
-      return {
-        acquired: true,
-        claim: { topicId, partition, brokerId: this.#brokerId, epoch, ownerKey, ownerModRevision: result.revision, lease: this.#lease },
-      };
+    let current: OwnerRecord | null = null;
+    // A race with another broker (or a late txn of ours) is decided again on fresh reads, a few times.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [ownerKv, epochKv] = await Promise.all([this.#store.get(ownerKey), this.#store.get(epochKey)]);
+      if (ownerKv !== null && ownerKv.lease !== this.#lease.id) return { acquired: false, owner: decodeJson<OwnerRecord>(ownerKv.value) };
+      const lastEpoch = epochKv === null ? 0 : decodeJson<{ epoch: number }>(epochKv.value).epoch;
+      const epoch = lastEpoch + 1;
+      const owner: OwnerRecord = { brokerId: this.#brokerId, epoch, acquiredMs: nowMs };
+      const result = await this.#store.txn({
+        compare: [
+          ownerKv === null
+            ? { key: ownerKey, target: 'createRevision', op: '==', value: 0 }
+            : { key: ownerKey, target: 'modRevision', op: '==', value: ownerKv.modRevision },
+          ...(ownerKv === null ? [] : [{ key: ownerKey, target: 'lease' as const, op: '==' as const, value: this.#lease.id }]),
+          { key: epochKey, target: 'modRevision', op: '==', value: epochKv?.modRevision ?? 0 },
+        ],
+        success: [
+          { type: 'put', key: ownerKey, value: encodeJson(owner), lease: this.#lease.id },
+          { type: 'put', key: epochKey, value: encodeJson({ epoch }) },
+        ],
+        failure: [{ type: 'get', key: ownerKey }],
+      });
+      if (result.succeeded) {
+        return {
+          acquired: true,
+          claim: { topicId, partition, brokerId: this.#brokerId, epoch, ownerKey, ownerModRevision: result.revision, lease: this.#lease, acquiredMs: nowMs },
+        };
+      }
+      const held = result.results[0];
+      const heldKv = held !== null && held !== undefined && typeof held === 'object' && !Array.isArray(held) ? held : null;
+      current = heldKv === null ? null : decodeJson<OwnerRecord>(heldKv.value);
+      if (heldKv !== null && heldKv.lease !== this.#lease.id) break;
     }
-    const current = result.results[0];
-    const held = current !== null && current !== undefined && typeof current === 'object' && !Array.isArray(current) ? decodeJson<OwnerRecord>(current.value) : null;
-    return { acquired: false, owner: held };
+    return { acquired: false, owner: current };
   }
 
   /**
@@ -79,6 +107,38 @@ export class PartitionOwnership {
       success: [{ type: 'put', key: MetaKeys.partitionEpochHistory(claim.topicId, claim.partition), value: encodeJson(next) }],
     });
     return { ok: result.succeeded, history: next };
+  }
+
+  /**
+   * Fences every txn this claim may still have in flight (issue 10, item 5): re-puts the owner key with
+   * the same value, guarded by the claim's mod revision, so any older txn — they all compare that
+   * revision — can never apply afterwards. The keys in `readKeys` are read in the same txn, i.e. at the
+   * fence's revision: what they show is final for every write of the old claim. Returns null when the
+   * owner key is no longer this claim's (fenced by another owner or by the store).
+   *
+   * A re-fence that timed out may have applied: the key then carries our lease and epoch at a newer mod
+   * revision that only we can have written, so it is adopted and fenced once more for a definite answer.
+   */
+  async refence(claim: OwnershipClaim, readKeys: readonly string[]): Promise<Refenced | null> {
+    let current = claim;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const value = encodeJson({ brokerId: current.brokerId, epoch: current.epoch, acquiredMs: current.acquiredMs } satisfies OwnerRecord);
+      const reads: TxnOp[] = readKeys.map((key) => ({ type: 'get', key }));
+      const result = await this.#store.txn({
+        compare: [{ key: current.ownerKey, target: 'modRevision', op: '==', value: current.ownerModRevision }],
+        success: [{ type: 'put', key: current.ownerKey, value, lease: current.lease.id }, ...reads],
+        failure: [{ type: 'get', key: current.ownerKey }],
+      });
+      if (result.succeeded) {
+        return { claim: { ...current, ownerModRevision: result.revision }, reads: result.results.slice(1) as Array<KeyValue | null> };
+      }
+      const owner = result.results[0] as KeyValue | null | undefined;
+      if (owner === null || owner === undefined || owner.lease !== current.lease.id) return null;
+      const record = decodeJson<OwnerRecord>(owner.value);
+      if (record.brokerId !== current.brokerId || record.epoch !== current.epoch || owner.modRevision < current.ownerModRevision) return null;
+      current = { ...current, ownerModRevision: owner.modRevision };
+    }
+    return null;
   }
 
   /** Gives the partition up (only if still ours). */

@@ -22,6 +22,8 @@ export class PartitionState {
   ownerModRevision = 0;
   /** Highest revision applied per key (deletions included), so a stale event never undoes a newer one. */
   readonly #keyRevision = new Map<string, number>();
+  #revision = 0;
+  #loadedRevision = 0;
   readonly #waiters = new Set<Waiter>();
 
   constructor(topicId: string, partition: number) {
@@ -35,16 +37,37 @@ export class PartitionState {
     return last === undefined ? this.logStartOffset : Math.max(last.lastOffset + 1, this.logStartOffset);
   }
 
-  /** Replaces everything with the result of a range read of the partition prefix at `revision`. */
-  reset(kvs: readonly KeyValue[], prefixLength: number): void {
-    this.entries = [];
-    this.logStartOffset = 0;
-    this.epochs = [];
-    this.owner = null;
-    this.ownerModRevision = 0;
-    this.#keyRevision.clear();
-    for (const kv of kvs) this.apply(kv.key.slice(prefixLength), kv, kv.modRevision);
+  /** Highest store revision applied here (range reads, watch events, the owner's own writes). */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /**
+   * Merges the result of a range read of the partition prefix taken at `revision`. Never moves a key to
+   * an older revision than it has applied: a key the read shows at an older mod revision than a put or
+   * delete already applied here is kept as it is, and a key missing from the read is dropped only if
+   * what is known of it is older than the read (it was deleted meanwhile). So a slow read answered after
+   * a newer commit (the owner's own, or a watch event) cannot take that commit back — the high
+   * watermark never goes backwards (issue 10, item 6).
+   */
+  merge(kvs: readonly KeyValue[], prefixLength: number, revision: number): void {
+    const present = new Set<string>();
+    for (const kv of kvs) {
+      const suffix = kv.key.slice(prefixLength);
+      present.add(suffix);
+      this.apply(suffix, kv, kv.modRevision);
+    }
+    for (const [suffix, known] of [...this.#keyRevision]) {
+      if (!present.has(suffix) && known < revision) this.apply(suffix, null, revision);
+    }
+    if (revision > this.#revision) this.#revision = revision;
+    this.#loadedRevision = Math.max(this.#loadedRevision, revision);
     this.notify();
+  }
+
+  /** Revision of the newest range read merged here (0: never loaded). */
+  get loadedRevision(): number {
+    return this.#loadedRevision;
   }
 
   /** Applies one put (kv) or delete (null) of the key `suffix`; returns whether anything changed. */
@@ -52,6 +75,7 @@ export class PartitionState {
     const known = this.#keyRevision.get(suffix) ?? 0;
     if (revision <= known) return false;
     this.#keyRevision.set(suffix, revision);
+    if (revision > this.#revision) this.#revision = revision;
     if (suffix.startsWith('log/')) {
       const baseOffset = Number(suffix.slice(4));
       if (kv === null) this.#removeEntry(baseOffset);
@@ -73,6 +97,23 @@ export class PartitionState {
    */
   entryRevision(baseOffset: number): number {
     return this.#keyRevision.get(`log/${baseOffset.toString().padStart(20, '0')}`) ?? 0;
+  }
+
+  /**
+   * Null when the entries are sorted, each non-empty, and contiguous without overlap (each entry starts
+   * right after the previous one ends); else what is wrong. On the owner this holds after every commit,
+   * merge swap and trim; a non-owner may see a merge's put before its deletes (identical bytes overlap).
+   */
+  checkEntries(): string | null {
+    for (let i = 0; i < this.entries.length; i++) {
+      const entry = this.entries[i] as LogEntry;
+      if (entry.lastOffset < entry.baseOffset) return `entry ${entry.baseOffset}..${entry.lastOffset} is empty`;
+      const previous = this.entries[i - 1];
+      if (previous !== undefined && entry.baseOffset !== previous.lastOffset + 1) {
+        return `entry ${entry.baseOffset}..${entry.lastOffset} follows ${previous.baseOffset}..${previous.lastOffset} (${entry.baseOffset <= previous.lastOffset ? 'overlap' : 'gap'})`;
+      }
+    }
+    return null;
   }
 
   /** Index of the entry holding `offset`, or -1. */

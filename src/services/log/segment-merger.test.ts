@@ -51,10 +51,16 @@ async function makeEnv(t: TestContext, kind: 'memory' | 'filesystem' = 'memory')
   };
   env.objects = objects;
   env.lease = await store.grantLease(10_000);
+  const violations: string[] = [];
   // The service's own background merger is off: these tests drive merges themselves (one test below checks it).
-  env.service = await LogService.open({ store, objects, log, brokerId: 1, lease: env.lease, namespace: NS, flush: { lingerMs: 0 }, merge: false });
+  env.service = await LogService.open({
+    store, objects, log, brokerId: 1, lease: env.lease, namespace: NS, flush: { lingerMs: 0 }, merge: false,
+    // Merges must keep the write-path invariants (storage.md): checked after every commit.
+    invariantHook: (partitionLog, violation) => violations.push(`${partitionLog.topicId}/${partitionLog.partition}: ${violation}`),
+  });
   t.after(async () => {
     await env.service.close();
+    assert.deepEqual(violations, [], 'no write-path invariant was violated');
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
