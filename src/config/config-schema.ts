@@ -41,6 +41,9 @@ export const CONFIG_DEFAULTS = {
   groupMinSessionTimeoutMs: 6_000,
   groupMaxSessionTimeoutMs: 1_800_000,
   offsetsRetentionMinutes: 10_080,
+  proxyAddr: '0.0.0.0:9092',
+  proxyAdvertisedHost: 'localhost',
+  proxyMetadataRefreshMs: 5_000,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -131,6 +134,25 @@ function endpointList() {
     });
 }
 
+/** `host:port` list (comma-separated from the environment or flags; an array in a file), e.g. broker addresses. */
+function hostPortList() {
+  return z
+    .preprocess(
+      (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter((part) => part !== '') : value),
+      z.array(z.string({ error: 'must be a list of host:port' }), { error: 'must be a comma-separated list of host:port' }),
+    )
+    .transform((entries, ctx): HostPort[] => {
+      const parsed: HostPort[] = [];
+      for (const entry of entries) {
+        const hostPort = parseHostPort(entry, 1);
+        if (typeof hostPort === 'string') ctx.issues.push({ code: 'custom', message: `"${entry}": ${hostPort}`, input: entry });
+        else parsed.push(hostPort);
+      }
+      if (entries.length === 0) ctx.issues.push({ code: 'custom', message: 'must name at least one host:port', input: entries });
+      return parsed;
+    });
+}
+
 /** The flat settings. Optional ones have no default; `dataDir` and TLS paths arrive resolved. */
 export const settingsSchema = z.strictObject({
   brokerId: integer(0, 2_147_483_647),
@@ -170,6 +192,11 @@ export const settingsSchema = z.strictObject({
   groupMinSessionTimeoutMs: integer(1, 2_147_483_647),
   groupMaxSessionTimeoutMs: integer(1, 2_147_483_647),
   offsetsRetentionMinutes: integer(1, 2_147_483_647),
+  proxyAddr: listenAddress(),
+  proxyAdvertisedHost: text(),
+  proxyAdvertisedPort: integer(1, 65535).optional(),
+  proxyBootstrap: hostPortList().optional(),
+  proxyMetadataRefreshMs: integer(100, 3_600_000),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -221,6 +248,10 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
   const host = settings.brokerHost;
   if (host === '0.0.0.0' || host === '::' || host === '[::]') {
     ctx.addIssue({ code: 'custom', path: ['brokerHost'], message: 'is the advertised host clients connect to; a wildcard address cannot be dialled. Set a reachable host name or IP' });
+  }
+  const proxyHost = settings.proxyAdvertisedHost;
+  if (proxyHost === '0.0.0.0' || proxyHost === '::' || proxyHost === '[::]') {
+    ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedHost'], message: 'is the host clients connect to; a wildcard address cannot be dialled. Set the Service name or a reachable IP' });
   }
   const kafka = settings.brokerAddr;
   const ops = settings.metricsAddr;
@@ -318,6 +349,13 @@ function toConfig(s: Settings) {
       maxInflightRequestsPerConnection: s.maxInflightRequests,
     },
     flush: { lingerMs: s.flushLingerMs, maxBytes: s.flushMaxBytes, maxInflight: s.flushMaxInflight },
+    proxy: {
+      listen: s.proxyAddr,
+      // Advertised port defaults to the listen port; a listen port of 0 (tests) is fixed up by app/ once bound.
+      advertised: { host: s.proxyAdvertisedHost, port: s.proxyAdvertisedPort ?? s.proxyAddr.port },
+      bootstrap: s.proxyBootstrap ?? [],
+      metadataRefreshMs: s.proxyMetadataRefreshMs,
+    },
     groups: {
       initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,
       minSessionTimeoutMs: s.groupMinSessionTimeoutMs,

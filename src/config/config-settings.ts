@@ -53,6 +53,11 @@ const DOCS = {
   groupMinSessionTimeoutMs: { description: 'Smallest consumer session timeout accepted (group.min.session.timeout.ms)' },
   groupMaxSessionTimeoutMs: { description: 'Largest consumer session timeout accepted (group.max.session.timeout.ms)' },
   offsetsRetentionMinutes: { description: 'Keep committed offsets of empty groups this long (offsets.retention.minutes)' },
+  proxyAddr: { description: '`kafscale proxy`: Kafka listener address of the proxy, host:port' },
+  proxyAdvertisedHost: { description: '`kafscale proxy`: host the proxy names as the only broker in Metadata (the Service name)' },
+  proxyAdvertisedPort: { description: '`kafscale proxy`: port the proxy names in Metadata', defaultNote: 'the proxy listen port' },
+  proxyBootstrap: { description: '`kafscale proxy`: comma-separated broker host:port list the proxy asks for metadata first' },
+  proxyMetadataRefreshMs: { description: '`kafscale proxy`: refresh partition ownership from the brokers this often (also after every ownership error)' },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

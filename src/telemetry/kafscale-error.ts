@@ -26,6 +26,10 @@ export type KafscaleErrorCode =
   | 'KSC_STORAGE_FENCED'
   /** A listener (Kafka or ops) could not bind its address: in use, not local, no permission. */
   | 'KSC_LISTEN_FAILED'
+  /** The proxy lost (or could not open) its connection to a broker; `retriable`, see src/proxy. */
+  | 'KSC_PROXY_UPSTREAM_FAILED'
+  /** The proxy knows no broker that answers (bootstrap list and metadata exhausted). */
+  | 'KSC_PROXY_NO_BROKER'
   | 'KSC_INTERNAL';
 
 export class KafscaleError extends Error {

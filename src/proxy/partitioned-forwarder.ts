@@ -1,0 +1,306 @@
+/**
+ * Produce, Fetch, ListOffsets, OffsetForLeaderEpoch and DeleteRecords through the proxy: each partition
+ * goes to the broker that owns it. A request whose partitions all have one owner is forwarded as it is
+ * (only the correlation id is rewritten) and, when the answer needs no change, answered as it came;
+ * otherwise the request is split per owner and the answers are merged.
+ *
+ * Ownership moves are hidden where that is safe (docs/design/proxy.md, "Retries"):
+ * - a partition answered NOT_LEADER_OR_FOLLOWER was refused by that broker, nothing was done: refresh the
+ *   metadata and send it once more to its new owner;
+ * - a connection that could not be opened carried nothing: same;
+ * - a connection that died after the request was written is ambiguous (the broker may have appended
+ *   and acknowledged to nobody). Fetch, ListOffsets, OffsetForLeaderEpoch and DeleteRecords are
+ *   repeatable, so they are sent again; Produce only when every batch of it is idempotent (producer id
+ *   set: the new owner de-duplicates by sequence from the metadata store). A plain Produce gets
+ *   REQUEST_TIMED_OUT for those partitions — the answer Kafka gives when a write may or may not have
+ *   happened — and the client decides to retry, exactly as if it had lost a direct broker connection.
+ */
+import { decodeRequest, decodeResponse, encodeResponse } from '../protocol/codec/index.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
+import { PRODUCER_ID_OFFSET, RECORDS_OFFSET } from '../protocol/records/index.ts';
+import { isKafscaleError } from '../telemetry/kafscale-error.ts';
+import type { BrokerLink, ClientRequest } from './broker-link.ts';
+import type { ClusterView } from './cluster-view.ts';
+import {
+  FETCH_SHAPE,
+  PRODUCE_SHAPE,
+  errorResponse,
+  hasRecords,
+  mergeResponses,
+  partitionsWithErrors,
+  requestPartitions,
+  splitByOwner,
+  subsetRequest,
+  type PartitionedShape,
+} from './partition-split.ts';
+import type { ProxyIdentity } from './proxy-identity.ts';
+import { isUpstreamFailure, type UpstreamFailure } from './upstream-connection.ts';
+
+type Struct = Record<string, unknown>;
+
+/** Owner key for partitions without a known owner: any broker answers them (with the right error). */
+const ANY_BROKER = '';
+const MOVED: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER]);
+
+interface SubResult {
+  readonly request: Struct;
+  readonly response: Struct | null;
+  /** The broker's frame, when the whole client request was forwarded as it is. */
+  readonly frame: Buffer | null;
+  readonly failure: UpstreamFailure | null;
+}
+
+export interface PartitionedForwarderOptions {
+  readonly requestTimeoutMs: number;
+  /** Counts retries the proxy made on the client's behalf, by reason. */
+  readonly onRetry: (reason: 'moved' | 'connection') => void;
+}
+
+export class PartitionedForwarder {
+  readonly #view: ClusterView;
+  readonly #link: BrokerLink;
+  readonly #identity: ProxyIdentity;
+  readonly #options: PartitionedForwarderOptions;
+
+  constructor(view: ClusterView, link: BrokerLink, identity: ProxyIdentity, options: PartitionedForwarderOptions) {
+    this.#view = view;
+    this.#link = link;
+    this.#identity = identity;
+    this.#options = options;
+  }
+
+  /** Response chunks for the client, or null when none is due (Produce with acks=0). */
+  async handle(shape: PartitionedShape, req: ClientRequest): Promise<Buffer[] | null> {
+    const request = decodeRequest(shape.apiKey as 0, req.apiVersion, req.frame, req.bodyOffset) as unknown as Struct;
+    const startedAt = Date.now();
+    await this.#learnOwners(shape, request, startedAt);
+    const groups = this.#split(shape, request);
+    if (shape === PRODUCE_SHAPE && request['acks'] === 0) {
+      await this.#sendOneWay(req, groups);
+      return null;
+    }
+    if (shape === FETCH_SHAPE && groups.size > 1) return this.#fetchFromSeveral(req, request, groups, startedAt);
+    const exclusive = shape === FETCH_SHAPE;
+    const timeoutMs = this.#timeoutMs(shape, request);
+    const whole = groups.size === 1;
+    const results = await Promise.all([...groups].map(([owner, sub]) => this.#send(shape, req, owner, sub, whole, timeoutMs, exclusive)));
+    const only = results[0];
+    if (results.length === 1 && only !== undefined && only.frame !== null && only.response !== null && this.#clean(shape, only.response)) {
+      only.frame.writeInt32BE(req.correlationId, 0);
+      return [only.frame];
+    }
+    const responses = await this.#collect(shape, req, request, results, startedAt, timeoutMs, exclusive);
+    return this.#respond(shape, req, responses);
+  }
+
+  /**
+   * Fetch over several owners. Phase 1 asks every owner without waiting; if any has data, that is the
+   * answer. Otherwise phase 2 long-polls every owner with the time left and answers as soon as one of
+   * them returns data (the others' partitions keep their phase-1 answers: no records, current high
+   * watermark); answers arriving after that are dropped — the client fetches those offsets again.
+   * So a client never waits for idle partitions while another broker has data for it.
+   */
+  async #fetchFromSeveral(req: ClientRequest, request: Struct, groups: Map<string, Struct>, startedAt: number): Promise<Buffer[]> {
+    const maxWaitMs = (request['maxWaitMs'] as number | undefined) ?? 0;
+    const maxBytes = (request['maxBytes'] as number | undefined) ?? 0x7fffffff;
+    // The client's response budget is shared between owners, so the merged answer stays within it.
+    const share = Math.max(1, Math.floor(maxBytes / groups.size));
+    const timeoutMs = this.#options.requestTimeoutMs + maxWaitMs;
+    const immediate = [...groups].map(([owner, sub]) => this.#send(FETCH_SHAPE, req, owner, { ...sub, maxWaitMs: 0, maxBytes: share }, false, timeoutMs, true));
+    const first = await this.#collect(FETCH_SHAPE, req, request, await Promise.all(immediate), startedAt, timeoutMs, true);
+    const remainingMs = maxWaitMs - (Date.now() - startedAt);
+    if (remainingMs <= 0 || first.some((response) => hasRecords(FETCH_SHAPE, response))) return this.#respond(FETCH_SHAPE, req, first);
+
+    const arrived: Struct[] = [];
+    await new Promise<void>((resolve) => {
+      let pending = groups.size;
+      const settle = (result: SubResult | null): void => {
+        if (result?.response != null) {
+          arrived.push(result.response);
+          if (hasRecords(FETCH_SHAPE, result.response)) resolve();
+        }
+        if (--pending === 0) resolve();
+      };
+      for (const [owner, sub] of groups) {
+        this.#send(FETCH_SHAPE, req, owner, { ...sub, maxWaitMs: remainingMs, maxBytes: share }, false, timeoutMs, true).then(settle, () => settle(null));
+      }
+    });
+    return this.#respond(FETCH_SHAPE, req, [...first, ...arrived]);
+  }
+
+  /** Refreshes the metadata once when some partition has no known owner (a new topic, a first request). */
+  async #learnOwners(shape: PartitionedShape, request: Struct, startedAt: number): Promise<void> {
+    const refs = requestPartitions(shape, request, (topic) => this.#topicName(shape, topic));
+    const unknown = refs.some((ref) => ref.topicName === null || (this.#view.ownerOf(ref.topicName, ref.partition)?.address ?? null) === null);
+    if (unknown) await this.#view.refresh(startedAt).catch(() => {});
+  }
+
+  #topicName(shape: PartitionedShape, topic: Struct): string | null {
+    const name = topic[shape.request.topicName];
+    if (typeof name === 'string' && name !== '') return name;
+    const id = shape.request.topicId === null ? null : topic[shape.request.topicId];
+    return typeof id === 'string' ? this.#view.topicName(id) : null;
+  }
+
+  #split(shape: PartitionedShape, request: Struct): Map<string, Struct> {
+    return splitByOwner(
+      shape,
+      request,
+      (topic) => this.#topicName(shape, topic),
+      (topicName, partition) => (topicName === null ? ANY_BROKER : (this.#view.ownerOf(topicName, partition)?.address ?? ANY_BROKER)),
+    );
+  }
+
+  #timeoutMs(shape: PartitionedShape, request: Struct): number {
+    const waitMs = shape === FETCH_SHAPE ? request['maxWaitMs'] : request['timeoutMs'];
+    return this.#options.requestTimeoutMs + (typeof waitMs === 'number' && waitMs > 0 ? waitMs : 0);
+  }
+
+  async #sendOneWay(req: ClientRequest, groups: Map<string, Struct>): Promise<void> {
+    const whole = groups.size === 1;
+    await Promise.all(
+      [...groups].map(async ([owner, sub]) => {
+        try {
+          await this.#link.sendOneWay(this.#address(owner), req, whole ? null : (sub as never));
+        } catch (error) {
+          // acks=0: the client asked for no answer and accepts loss; a dead owner loses these batches.
+          if (!isUpstreamFailure(error) && !isKafscaleError(error, 'KSC_PROXY_NO_BROKER')) throw error;
+        }
+      }),
+    );
+  }
+
+  #address(owner: string): string {
+    return owner === ANY_BROKER ? this.#view.anyBroker().address : owner;
+  }
+
+  async #send(shape: PartitionedShape, req: ClientRequest, owner: string, sub: Struct, whole: boolean, timeoutMs: number, exclusive: boolean): Promise<SubResult> {
+    try {
+      const address = this.#address(owner);
+      const frame = whole
+        ? await this.#link.forward(address, req, timeoutMs, exclusive)
+        : await this.#link.send(address, shape.apiKey as 0, req, sub as never, timeoutMs, exclusive);
+      const response = decodeResponse(shape.apiKey as 0, req.apiVersion, frame).body as unknown as Struct;
+      return { request: sub, response, frame: whole ? frame : null, failure: null };
+    } catch (error) {
+      if (isUpstreamFailure(error)) return { request: sub, response: null, frame: null, failure: error };
+      if (isKafscaleError(error, 'KSC_PROXY_NO_BROKER')) return { request: sub, response: null, frame: null, failure: null };
+      throw error;
+    }
+  }
+
+  /**
+   * The answers of one round, with partitions that moved (or whose broker connection failed, where a
+   * repeat is safe) sent once more after a metadata refresh. Later answers win in mergeResponses.
+   */
+  async #collect(
+    shape: PartitionedShape,
+    req: ClientRequest,
+    request: Struct,
+    results: readonly SubResult[],
+    startedAt: number,
+    timeoutMs: number,
+    exclusive: boolean,
+  ): Promise<Struct[]> {
+    const responses: Struct[] = [];
+    const retry = new Set<string>();
+    let reason: 'moved' | 'connection' = 'moved';
+    for (const result of results) {
+      if (result.response !== null) {
+        responses.push(result.response);
+        for (const key of partitionsWithErrors(shape, result.response, MOVED)) retry.add(key);
+      } else if (this.#repeatable(shape, result)) {
+        reason = 'connection';
+        for (const ref of requestPartitions(shape, result.request, () => null)) retry.add(`${ref.topicKey}\u0000${ref.partition}`);
+      } else {
+        responses.push(errorResponse(shape, result.request, ErrorCode.REQUEST_TIMED_OUT));
+      }
+    }
+    if (retry.size === 0) return responses;
+    this.#options.onRetry(reason);
+    await this.#view.refresh(startedAt).catch(() => {});
+    const again = subsetRequest(shape, request, retry);
+    if (again === null) return responses;
+    const groups = this.#split(shape, again);
+    const retried = await Promise.all([...groups].map(([owner, sub]) => this.#send(shape, req, owner, sub, false, timeoutMs, exclusive)));
+    for (const result of retried) {
+      if (result.response !== null) responses.push(result.response);
+      else {
+        const written = result.failure?.written === true;
+        // Not written: nothing happened, the client may retry freely after refreshing its metadata.
+        responses.push(errorResponse(shape, result.request, written ? ErrorCode.REQUEST_TIMED_OUT : ErrorCode.NOT_LEADER_OR_FOLLOWER));
+      }
+    }
+    return responses;
+  }
+
+  /** Whether a failed sub-request may be sent again (see the file comment). */
+  #repeatable(shape: PartitionedShape, result: SubResult): boolean {
+    if (result.failure === null || !result.failure.written) return true;
+    if (shape !== PRODUCE_SHAPE) return true;
+    return allIdempotent(result.request);
+  }
+
+  /** An answer that can go to the client as the broker sent it: nothing moved, no broker named. */
+  #clean(shape: PartitionedShape, response: Struct): boolean {
+    if (partitionsWithErrors(shape, response, MOVED).size > 0) return false;
+    if (shape !== PRODUCE_SHAPE && shape !== FETCH_SHAPE) return true;
+    const endpoints = response['nodeEndpoints'] as unknown[] | undefined;
+    if (endpoints !== undefined && endpoints.length > 0) return false;
+    return !someLeaderNamed(shape, response);
+  }
+
+  #respond(shape: PartitionedShape, req: ClientRequest, responses: readonly Struct[]): Buffer[] {
+    const merged = mergeResponses(shape, responses);
+    if (shape === FETCH_SHAPE) {
+      merged['sessionId'] = 0;
+      merged['errorCode'] = responses.map((r) => r['errorCode'] as number | undefined).find((code) => code !== undefined && code !== 0) ?? 0;
+    }
+    if (shape === PRODUCE_SHAPE || shape === FETCH_SHAPE) this.#nameProxyAsLeader(shape, merged);
+    return encodeResponse(shape.apiKey as 0, req.apiVersion, req.correlationId, merged as never);
+  }
+
+  /** KIP-951 leader hints name the proxy: clients must never learn a broker address. */
+  #nameProxyAsLeader(shape: PartitionedShape, response: Struct): void {
+    const names = shape.response;
+    let named = false;
+    for (const topic of (response[names.topics] as Struct[] | undefined) ?? []) {
+      const partitions = (topic[names.partitions] as Struct[] | undefined) ?? [];
+      topic[names.partitions] = partitions.map((partition) => {
+        const leader = partition['currentLeader'] as { leaderId: number; leaderEpoch: number } | undefined;
+        if (leader === undefined || leader.leaderId < 0) return partition;
+        named = true;
+        return { ...partition, currentLeader: { leaderId: this.#identity.nodeId, leaderEpoch: leader.leaderEpoch } };
+      });
+    }
+    const endpoints = response['nodeEndpoints'] as unknown[] | undefined;
+    response['nodeEndpoints'] = named || (endpoints !== undefined && endpoints.length > 0)
+      ? [{ nodeId: this.#identity.nodeId, host: this.#identity.host, port: this.#identity.port, rack: null }]
+      : [];
+  }
+}
+
+function someLeaderNamed(shape: PartitionedShape, response: Struct): boolean {
+  const names = shape.response;
+  for (const topic of (response[names.topics] as Struct[] | undefined) ?? []) {
+    for (const partition of (topic[names.partitions] as Struct[] | undefined) ?? []) {
+      const leader = partition['currentLeader'] as { leaderId: number } | undefined;
+      if (leader !== undefined && leader.leaderId >= 0) return true;
+    }
+  }
+  return false;
+}
+
+/** True when every batch of a Produce request carries a producer id (idempotent producer). */
+export function allIdempotent(request: Struct): boolean {
+  const names = PRODUCE_SHAPE.request;
+  for (const topic of (request[names.topics] as Struct[] | undefined) ?? []) {
+    for (const partition of (topic[names.partitions] as Struct[] | undefined) ?? []) {
+      const records = partition['records'];
+      // Every batch of one request comes from one producer; the first batch's header tells.
+      if (!(records instanceof Buffer) || records.length < RECORDS_OFFSET) return false;
+      if (records.readBigInt64BE(PRODUCER_ID_OFFSET) < 0n) return false;
+    }
+  }
+  return true;
+}
