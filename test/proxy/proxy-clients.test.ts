@@ -6,7 +6,7 @@
  * the real leader epochs), and a Fetch over partitions owned by three brokers answers as soon as one
  * of them has data.
  */
-import { before, test } from 'node:test';
+import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,13 +27,18 @@ const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 const fixture = useClusterWithTopic({ topicPrefix: 'proxy', partitions: PARTITIONS, sessionTtlMs: 2_000 });
 let proxy: ProxyProcess;
+let proxyStarting: Promise<ProxyProcess> | null = null;
 
-before(async () => {
-  proxy = await startProxy({ bootstrap: fixture.cluster.bootstrap });
-  fixture.stops.push(async () => {
-    const code = await proxy.stop();
-    assert.equal(code, 0, 'the proxy drains and exits 0 on SIGTERM');
+/** Started by the first test (the fixture's cluster exists only once a test runs), stopped with the cluster. */
+beforeEach(async () => {
+  proxyStarting ??= startProxy({ bootstrap: fixture.cluster.bootstrap }).then((started) => {
+    fixture.stops.push(async () => {
+      const code = await started.stop();
+      assert.equal(code, 0, 'the proxy drains and exits 0 on SIGTERM');
+    });
+    return started;
   });
+  proxy = await proxyStarting;
 });
 
 const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -231,12 +236,13 @@ test('@platformatic/kafka: admin, produce, a consumer group with commits — thr
   }
   const consumer = new Consumer({ ...options, groupId });
   t.after(() => consumer.close(true));
-  const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: 100 });
+  const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
   const seen = new Set<string>();
   const timer = setTimeout(() => stream.destroy(new Error(`platformatic consumed ${seen.size} of 30 in 30 s`)), 30_000);
   try {
     for await (const message of stream) {
       seen.add(message.value.toString());
+      await message.commit();
       if (seen.size >= 30) break;
     }
   } finally {
