@@ -36,7 +36,13 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-export async function startProxy(options: { bootstrap: string; env?: Readonly<Record<string, string>>; logLevel?: string }): Promise<ProxyProcess> {
+export async function startProxy(options: {
+  bootstrap: string;
+  env?: Readonly<Record<string, string>>;
+  logLevel?: string;
+  /** Wait for /readyz (default) or only /healthz (a proxy whose brokers are unreachable never gets ready). */
+  waitFor?: '/readyz' | '/healthz';
+}): Promise<ProxyProcess> {
   const host = '127.0.0.1';
   const port = await freePort(host);
   let opsPort = await freePort(host);
@@ -79,7 +85,7 @@ export async function startProxy(options: { bootstrap: string; env?: Readonly<Re
   for (;;) {
     if (exitCode !== undefined) throw new Error(`the proxy exited (code ${String(exitCode)}) before it was ready:\n${output}`);
     try {
-      if ((await ops('/readyz')).status === 200) break;
+      if ((await ops(options.waitFor ?? '/readyz')).status === 200) break;
     } catch {
       // not listening yet
     }
