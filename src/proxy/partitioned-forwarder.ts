@@ -27,6 +27,7 @@ import {
   errorResponse,
   hasRecords,
   mergeResponses,
+  partitionKey,
   partitionsWithErrors,
   requestPartitions,
   splitByOwner,
@@ -41,6 +42,7 @@ type Struct = Record<string, unknown>;
 /** Owner key for partitions without a known owner: any broker answers them (with the right error). */
 const ANY_BROKER = '';
 const MOVED: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER]);
+const UNKNOWN_OWNER_STALENESS_MS = 1_000;
 
 interface SubResult {
   readonly request: Struct;
@@ -132,7 +134,8 @@ export class PartitionedForwarder {
   async #learnOwners(shape: PartitionedShape, request: Struct, startedAt: number): Promise<void> {
     const refs = requestPartitions(shape, request, (topic) => this.#topicName(shape, topic));
     const unknown = refs.some((ref) => ref.topicName === null || (this.#view.ownerOf(ref.topicName, ref.partition)?.address ?? null) === null);
-    if (unknown) await this.#view.refresh(startedAt).catch(() => {});
+    // A view at most a second old will do: a client polling a deleted topic must not cost a Metadata request each time.
+    if (unknown) await this.#view.refresh(startedAt - UNKNOWN_OWNER_STALENESS_MS).catch(() => {});
   }
 
   #topicName(shape: PartitionedShape, topic: Struct): string | null {
@@ -211,7 +214,7 @@ export class PartitionedForwarder {
         for (const key of partitionsWithErrors(shape, result.response, MOVED)) retry.add(key);
       } else if (this.#repeatable(shape, result)) {
         reason = 'connection';
-        for (const ref of requestPartitions(shape, result.request, () => null)) retry.add(`${ref.topicKey}\u0000${ref.partition}`);
+        for (const ref of requestPartitions(shape, result.request, () => null)) retry.add(partitionKey(ref.topicKey, ref.partition));
       } else {
         responses.push(errorResponse(shape, result.request, ErrorCode.REQUEST_TIMED_OUT));
       }
