@@ -4,6 +4,7 @@
  * broker may hold: Fetch long polls, JoinGroup, SyncGroup; see upstream-pool.ts).
  */
 import type { Encodable, RequestByKey } from '../protocol/codec/index.ts';
+import type { FetchReadAhead } from './fetch-read-ahead.ts';
 import type { ProxyApiKey, UpstreamConnection } from './upstream-connection.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 
@@ -15,6 +16,8 @@ export interface ClientRequest {
   /** The whole request frame without its size prefix (header + body); forwarded by reference. */
   readonly frame: Buffer;
   readonly bodyOffset: number;
+  /** The client connection's kept Fetch answers (fetch-read-ahead.ts); absent: nothing is kept between requests. */
+  readonly readAhead?: FetchReadAhead;
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

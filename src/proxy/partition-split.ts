@@ -30,6 +30,7 @@ export interface FieldNames {
 }
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
+const EMPTY_RECORDS = Buffer.alloc(0);
 
 export const PRODUCE_SHAPE: PartitionedShape = {
   apiKey: ApiKey.Produce,
@@ -57,7 +58,8 @@ export const FETCH_SHAPE: PartitionedShape = {
     snapshotId: { endOffset: -1n, epoch: -1 },
     abortedTransactions: null,
     preferredReadReplica: -1,
-    records: null,
+    // Empty, not null: brokers send empty record bytes, and kafka-python 2.0 fails on a null records field.
+    records: EMPTY_RECORDS,
   }),
 };
 
@@ -94,7 +96,8 @@ export interface PartitionRef {
   readonly partition: number;
 }
 
-function topicKeyOf(names: FieldNames, topic: Struct): string {
+/** Identity of a topic entry: its name and id as given (request and response agree for one version). */
+export function topicKeyOf(names: FieldNames, topic: Struct): string {
   const name = topic[names.topicName];
   const id = names.topicId === null ? '' : topic[names.topicId];
   return `${typeof name === 'string' ? name : ''}\u0000${typeof id === 'string' ? id : ''}`;
@@ -180,18 +183,6 @@ export function partitionsWithErrors(shape: PartitionedShape, response: Struct, 
     }
   }
   return found;
-}
-
-/** True when some partition answer carries records (Fetch). */
-export function hasRecords(shape: PartitionedShape, response: Struct): boolean {
-  for (const topic of topicsOf(shape.response, response)) {
-    for (const partition of partitionsOf(shape.response, topic)) {
-      const records = partition['records'];
-      if (records instanceof Buffer && records.length > 0) return true;
-      if (partition['errorCode'] !== 0) return true;
-    }
-  }
-  return false;
 }
 
 /**

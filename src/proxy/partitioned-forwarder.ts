@@ -21,17 +21,18 @@ import { PRODUCER_ID_OFFSET, RECORDS_OFFSET } from '../protocol/records/index.ts
 import { isKafscaleError } from '../telemetry/kafscale-error.ts';
 import type { BrokerLink, ClientRequest } from './broker-link.ts';
 import type { ClusterView } from './cluster-view.ts';
+import { FetchReadAhead } from './fetch-read-ahead.ts';
 import {
   FETCH_SHAPE,
   PRODUCE_SHAPE,
   errorResponse,
-  hasRecords,
   mergeResponses,
   partitionKey,
   partitionsWithErrors,
   requestPartitions,
   splitByOwner,
   subsetRequest,
+  topicKeyOf,
   type PartitionedShape,
 } from './partition-split.ts';
 import type { ProxyIdentity } from './proxy-identity.ts';
@@ -43,6 +44,23 @@ type Struct = Record<string, unknown>;
 const ANY_BROKER = '';
 const MOVED: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER]);
 const UNKNOWN_OWNER_STALENESS_MS = 1_000;
+
+interface WantedPartition {
+  readonly key: string;
+  readonly fetchOffset: bigint;
+  readonly owner: string;
+  /** The client's topic entry and partition entry (sub-requests reuse them). */
+  readonly topic: Struct;
+  readonly partition: Struct;
+  readonly index: number;
+}
+
+/** A kept Fetch answer worth answering the client at once: records, or an error it must see. */
+function isUseful(answer: Struct | null): boolean {
+  if (answer === null) return false;
+  const records = answer['records'];
+  return (records instanceof Buffer && records.length > 0) || answer['errorCode'] !== ErrorCode.NONE;
+}
 
 interface SubResult {
   readonly request: Struct;
@@ -96,38 +114,118 @@ export class PartitionedForwarder {
   }
 
   /**
-   * Fetch over several owners. Phase 1 asks every owner without waiting; if any has data, that is the
-   * answer. Otherwise phase 2 long-polls every owner with the time left and answers as soon as one of
-   * them returns data (the others' partitions keep their phase-1 answers: no records, current high
-   * watermark); answers arriving after that are dropped — the client fetches those offsets again.
-   * So a client never waits for idle partitions while another broker has data for it.
+   * Fetch over several owners, without waiting for the slowest one and without throwing data away:
+   * 1. answers kept from earlier sub-fetches of this connection (fetch-read-ahead.ts) are used;
+   * 2. every other partition not already being fetched is asked of its owner without waiting
+   *    (MaxWaitMs 0); the proxy answers as soon as one partition has records (or an error) — answers
+   *    arriving after that are kept for the client's next Fetch of the same offsets;
+   * 3. if nothing has data, the idle owners are long-polled with the time left, and the first owner
+   *    with data ends the wait. Partitions still waiting are answered without records, with their
+   *    last high watermark.
+   * The client's MaxBytes is shared between the owners, so the answer stays within its budget.
    */
   async #fetchFromSeveral(req: ClientRequest, request: Struct, groups: Map<string, Struct>, startedAt: number): Promise<Buffer[]> {
+    const readAhead = req.readAhead ?? new FetchReadAhead();
+    const names = FETCH_SHAPE.request;
     const maxWaitMs = (request['maxWaitMs'] as number | undefined) ?? 0;
     const maxBytes = (request['maxBytes'] as number | undefined) ?? 0x7fffffff;
-    // The client's response budget is shared between owners, so the merged answer stays within it.
     const share = Math.max(1, Math.floor(maxBytes / groups.size));
-    const timeoutMs = this.#options.requestTimeoutMs + maxWaitMs;
-    const immediate = [...groups].map(([owner, sub]) => this.#send(FETCH_SHAPE, req, owner, { ...sub, maxWaitMs: 0, maxBytes: share }, false, timeoutMs, true));
-    const first = await this.#collect(FETCH_SHAPE, req, request, await Promise.all(immediate), startedAt, timeoutMs, true);
-    const remainingMs = maxWaitMs - (Date.now() - startedAt);
-    if (remainingMs <= 0 || first.some((response) => hasRecords(FETCH_SHAPE, response))) return this.#respond(FETCH_SHAPE, req, first);
-
-    const arrived: Struct[] = [];
-    await new Promise<void>((resolve) => {
-      let pending = groups.size;
-      const settle = (result: SubResult | null): void => {
-        if (result?.response != null) {
-          arrived.push(result.response);
-          if (hasRecords(FETCH_SHAPE, result.response)) resolve();
+    const deadline = startedAt + Math.max(0, maxWaitMs);
+    const wanted: WantedPartition[] = [];
+    for (const [owner, sub] of groups) {
+      for (const topic of sub[names.topics] as Struct[]) {
+        const topicKey = topicKeyOf(names, topic);
+        for (const partition of topic[names.partitions] as Struct[]) {
+          const index = partition[names.index] as number;
+          wanted.push({ key: partitionKey(topicKey, index), fetchOffset: partition['fetchOffset'] as bigint, owner, topic, partition, index });
         }
-        if (--pending === 0) resolve();
-      };
-      for (const [owner, sub] of groups) {
-        this.#send(FETCH_SHAPE, req, owner, { ...sub, maxWaitMs: remainingMs, maxBytes: share }, false, timeoutMs, true).then(settle, () => settle(null));
       }
-    });
-    return this.#respond(FETCH_SHAPE, req, [...first, ...arrived]);
+    }
+    const useful = (w: WantedPartition): boolean => isUseful(readAhead.peek(w.key, w.fetchOffset));
+    const pending = (w: WantedPartition): boolean => readAhead.inFlight(w.key, w.fetchOffset);
+    // Until a partition has data; answers of this round's immediate sub-fetches are always awaited
+    // (even with MaxWaitMs 0 they are the answer), long polls only until the client's deadline.
+    const waitForData = async (mustSettle: readonly WantedPartition[]): Promise<void> => {
+      const capAt = Date.now() + this.#options.requestTimeoutMs;
+      for (;;) {
+        if (wanted.some(useful)) return;
+        const now = Date.now();
+        if (mustSettle.some(pending) && now < capAt) await readAhead.wait(capAt - now);
+        else if (wanted.some(pending) && now < deadline) await readAhead.wait(deadline - now);
+        else return;
+      }
+    };
+
+    const immediate = wanted.filter((w) => !useful(w) && !pending(w));
+    this.#sendSubFetches(req, request, immediate, 0, share, readAhead);
+    await waitForData(immediate);
+    if (!wanted.some(useful) && Date.now() < deadline) {
+      this.#sendSubFetches(req, request, wanted.filter((w) => !pending(w)), deadline - Date.now(), share, readAhead);
+      await waitForData([]);
+    }
+
+    const byTopic = new Map<Struct, Struct[]>();
+    for (const w of wanted) {
+      const answer = readAhead.take(w.key, w.fetchOffset) ?? { ...FETCH_SHAPE.errorPartition(w.index, ErrorCode.NONE), ...readAhead.offsets(w.key) };
+      const list = byTopic.get(w.topic);
+      if (list === undefined) byTopic.set(w.topic, [answer]);
+      else list.push(answer);
+    }
+    const responses = [...byTopic].map(([topic, partitions]) => ({ topic: topic[names.topicName], topicId: topic[names.topicId ?? 'topicId'], partitions }));
+    return this.#respond(FETCH_SHAPE, req, [{ throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses, nodeEndpoints: [] }]);
+  }
+
+  /**
+   * One sub-fetch per owner for `partitions` (marked in flight); each answer is kept in `readAhead` when
+   * it arrives. A lost connection or a moved partition refreshes the metadata; the client's next Fetch
+   * goes to the new owner (Fetch is repeatable, nothing is lost).
+   */
+  #sendSubFetches(req: ClientRequest, request: Struct, partitions: readonly WantedPartition[], waitMs: number, share: number, readAhead: FetchReadAhead): void {
+    const names = FETCH_SHAPE.request;
+    const byOwner = new Map<string, Map<Struct, WantedPartition[]>>();
+    for (const w of partitions) {
+      let topics = byOwner.get(w.owner);
+      if (topics === undefined) byOwner.set(w.owner, (topics = new Map()));
+      const list = topics.get(w.topic);
+      if (list === undefined) topics.set(w.topic, [w]);
+      else list.push(w);
+    }
+    const timeoutMs = this.#options.requestTimeoutMs + waitMs;
+    for (const [owner, topics] of byOwner) {
+      const offsets = new Map<string, bigint>();
+      const subTopics: Struct[] = [];
+      for (const [topic, list] of topics) {
+        subTopics.push({ ...topic, [names.partitions]: list.map((w) => w.partition) });
+        for (const w of list) {
+          offsets.set(w.key, w.fetchOffset);
+          readAhead.markInFlight(w.key, w.fetchOffset);
+        }
+      }
+      const sub = { ...request, maxWaitMs: Math.max(0, Math.round(waitMs)), maxBytes: share, [names.topics]: subTopics };
+      const settle = (response: Struct | null): void => {
+        const moved = response !== null && partitionsWithErrors(FETCH_SHAPE, response, MOVED).size > 0;
+        if (response === null || moved) {
+          this.#options.onRetry(response === null ? 'connection' : 'moved');
+          void this.#view.refresh(Date.now()).catch(() => {});
+        }
+        for (const topic of (response?.['responses'] as Struct[] | undefined) ?? []) {
+          const topicKey = topicKeyOf(FETCH_SHAPE.response, topic);
+          for (const partition of (topic['partitions'] as Struct[] | undefined) ?? []) {
+            const key = partitionKey(topicKey, partition['partitionIndex'] as number);
+            const offset = offsets.get(key);
+            if (offset === undefined) continue;
+            offsets.delete(key);
+            readAhead.settle(key, offset, partition);
+          }
+        }
+        for (const [key, offset] of offsets) readAhead.settle(key, offset, null);
+        readAhead.notify();
+      };
+      this.#send(FETCH_SHAPE, req, owner, sub, false, timeoutMs, true).then(
+        (result) => settle(result.response),
+        () => settle(null),
+      );
+    }
   }
 
   /** Refreshes the metadata once when some partition has no known owner (a new topic, a first request). */

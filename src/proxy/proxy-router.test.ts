@@ -315,3 +315,45 @@ test('ListGroups asks every broker and merges', async () => {
   const answer = await h.send(16, 4, { statesFilter: [] });
   assert.deepEqual((answer['groups'] as Array<{ groupId: string }>).map((g) => g.groupId).sort(), ['ga', 'gb']);
 });
+
+test('a slow owner does not hold a multi-owner Fetch; its late answer is served on the next Fetch, not fetched twice', async () => {
+  const h = await harness();
+  const answerFor = (body: Struct, value: string): Struct => {
+    const topics = body['topics'] as Array<{ topicId: string; partitions: Array<{ partition: number; fetchOffset: bigint }> }>;
+    return {
+      throttleTimeMs: 0, errorCode: 0, sessionId: 0, nodeEndpoints: [],
+      responses: topics.map((t) => ({
+        topic: '', topicId: t.topicId,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partition, errorCode: 0, highWatermark: 50n, lastStableOffset: 50n, logStartOffset: 0n, abortedTransactions: null, preferredReadReplica: -1,
+          records: encodeRecordBatch({ baseOffset: p.fetchOffset, records: [{ value: Buffer.from(`${value}@${p.fetchOffset}`) }] }),
+        })),
+      })),
+    };
+  };
+  h.a.handler = (_apiKey, body) => answerFor(body, 'a');
+  h.b.handler = (_apiKey, body) => new Promise((resolve) => setTimeout(() => resolve(answerFor(body, 'b')), 400));
+  const fetch = (offsetA: bigint, offsetB: bigint) => h.send(1, 13, {
+    replicaId: -1, maxWaitMs: 3_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: '', topicId: TOPIC_ID, partitions: [[0, offsetA], [1, offsetB]].map(([partition, fetchOffset]) => ({ partition: Number(partition), currentLeaderEpoch: -1, fetchOffset: BigInt(fetchOffset ?? 0n), lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: ZERO_UUID })) }],
+    forgottenTopicsData: [], rackId: '',
+  }, 10_000);
+  const withRecords = (answer: Struct): number[] =>
+    (answer['responses'] as Array<{ partitions: Array<{ partitionIndex: number; records: Buffer | null }> }>).flatMap((t) => t.partitions).filter((p) => (p.records?.length ?? 0) > 0).map((p) => p.partitionIndex).sort();
+
+  let startedAt = Date.now();
+  const first = await fetch(10n, 20n);
+  assert.ok(Date.now() - startedAt < 300, `the first answer came after ${Date.now() - startedAt} ms, not after the slow owner's 400`);
+  assert.deepEqual(withRecords(first), [0]);
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  startedAt = Date.now();
+  const second = await fetch(11n, 20n);
+  assert.ok(Date.now() - startedAt < 300, 'the kept answer of the slow owner is served at once');
+  // The kept answer goes out at once; partition 0's new sub-fetch (offset 11) is answered meanwhile and kept in turn.
+  assert.deepEqual(withRecords(second), [1]);
+  assert.equal(h.b.count(1), 1, 'partition 1 at offset 20 was fetched from its owner once');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const third = await fetch(11n, 21n);
+  assert.deepEqual(withRecords(third), [0]);
+  assert.equal(h.a.count(1), 2, 'partition 0 at offset 11 was fetched from its owner once');
+});

@@ -13,6 +13,7 @@ import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { ClientRequest } from './broker-link.ts';
+import { FetchReadAhead } from './fetch-read-ahead.ts';
 import type { ProxyRouter } from './proxy-router.ts';
 
 export interface ProxyServerOptions {
@@ -36,6 +37,7 @@ class ClientConnection {
   readonly #decoder: FrameDecoder;
   readonly #maxInflight: number;
   readonly #slots: Slot[] = [];
+  readonly #readAhead = new FetchReadAhead();
   #inFlight = 0;
   #paused = false;
   #draining = false;
@@ -71,6 +73,7 @@ class ClientConnection {
     this.#metrics.connectionsActive.dec();
     this.#metrics.connectionsClosedTotal.inc({ reason });
     this.#socket.destroy();
+    this.#readAhead.clear();
     this.#idle?.();
   }
 
@@ -102,6 +105,7 @@ class ClientConnection {
       clientId: header.clientId,
       frame,
       bodyOffset: header.bodyOffset,
+      readAhead: this.#readAhead,
     };
     const slot = new Slot();
     this.#slots.push(slot);

@@ -1,0 +1,106 @@
+/**
+ * Per client connection: answers to sub-fetches that arrived after the proxy had already answered the
+ * client (one owner had data first), kept for the client's next Fetch of the same partition at the same
+ * offset, and the sub-fetches still in flight. So a Fetch over several owners never waits for the
+ * slowest owner, and no fetched data is thrown away: what arrives late is served next time (see
+ * docs/design/proxy.md, "Fetch over several owners").
+ *
+ * Entries are keyed by partition and fetch offset: records at an offset never change, so an entry is
+ * valid for exactly that request; a client that moved on (seek, rebalance) never matches it again and
+ * the entry ages out. Memory is bounded by one answer per partition the connection fetches.
+ */
+
+type Struct = Record<string, unknown>;
+
+/** An answer older than this is dropped (the high watermark in it would be stale). */
+const MAX_AGE_MS = 10_000;
+
+interface Entry {
+  readonly fetchOffset: bigint;
+  readonly answer: Struct;
+  readonly atMs: number;
+}
+
+export class FetchReadAhead {
+  readonly #ready = new Map<string, Entry>();
+  readonly #inFlight = new Map<string, bigint>();
+  /** Last high watermark, last stable offset and log start offset seen per partition, for placeholders. */
+  readonly #offsets = new Map<string, { highWatermark: bigint; lastStableOffset: bigint; logStartOffset: bigint }>();
+  #waiters: Array<() => void> = [];
+
+  /** The kept answer for this partition at this offset, or null; an entry for another offset or too old is dropped. */
+  peek(key: string, fetchOffset: bigint): Struct | null {
+    const entry = this.#ready.get(key);
+    if (entry === undefined) return null;
+    if (entry.fetchOffset !== fetchOffset || Date.now() - entry.atMs > MAX_AGE_MS) {
+      this.#ready.delete(key);
+      return null;
+    }
+    return entry.answer;
+  }
+
+  /** Like peek(), and removes the entry: an answer is served once. */
+  take(key: string, fetchOffset: bigint): Struct | null {
+    const answer = this.peek(key, fetchOffset);
+    if (answer !== null) this.#ready.delete(key);
+    return answer;
+  }
+
+  inFlight(key: string, fetchOffset: bigint): boolean {
+    return this.#inFlight.get(key) === fetchOffset;
+  }
+
+  markInFlight(key: string, fetchOffset: bigint): void {
+    this.#inFlight.set(key, fetchOffset);
+  }
+
+  /** A sub-fetch answered (answer) or failed (null) for this partition at this offset. */
+  settle(key: string, fetchOffset: bigint, answer: Struct | null): void {
+    if (this.#inFlight.get(key) === fetchOffset) this.#inFlight.delete(key);
+    if (answer !== null) {
+      this.#ready.set(key, { fetchOffset, answer, atMs: Date.now() });
+      const highWatermark = answer['highWatermark'];
+      if (typeof highWatermark === 'bigint' && highWatermark >= 0n) {
+        this.#offsets.set(key, {
+          highWatermark,
+          lastStableOffset: (answer['lastStableOffset'] as bigint | undefined) ?? highWatermark,
+          logStartOffset: (answer['logStartOffset'] as bigint | undefined) ?? -1n,
+        });
+      }
+    }
+  }
+
+  /** Wakes every wait() after a batch of settle() calls. */
+  notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves at the next notify() or after timeoutMs, whichever comes first. */
+  wait(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== wake);
+        resolve();
+      }, Math.max(0, timeoutMs));
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#waiters.push(wake);
+    });
+  }
+
+  /** The last offsets seen for a partition (high watermark −1 when never seen). */
+  offsets(key: string): { highWatermark: bigint; lastStableOffset: bigint; logStartOffset: bigint } {
+    return this.#offsets.get(key) ?? { highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n };
+  }
+
+  clear(): void {
+    this.#ready.clear();
+    this.#inFlight.clear();
+    this.#offsets.clear();
+    this.notify();
+  }
+}
