@@ -7,6 +7,8 @@
  *
  *   produce   acks=all throughput of --messages records of --size bytes over 6 partitions (MB/s)
  *   consume   reading those records back from the beginning (MB/s)
+ *   request   2,000 sequential ListOffsets round trips on one connection (p50, p99): the time the proxy
+ *             itself adds, without the flush (S3 PUT + etcd commit) that dominates produce latency
  *   latency   produce→consume end-to-end at --rate msg/s (p50, p99; one proxy hop each way)
  *
  *   --messages n   per produce/consume run (default 20000)
@@ -20,13 +22,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster } from '../test/helpers/cluster.ts';
+import { WireClient } from '../test/helpers/wire-client.ts';
 import { startProxy } from '../test/proxy/proxy-process.ts';
 import { openNativeClient } from './native-client.ts';
 
 const PARTITIONS = 6;
 const TIMEOUT_MS = 180_000;
+const ROUND_TRIPS = 2_000;
+
+/** `count` sequential ListOffsets(latest) requests for partition 0, each timed (ms). */
+async function listOffsetsRoundTrips(bootstrap: string, topic: string, count: number): Promise<number[]> {
+  const [host, port] = bootstrap.split(':');
+  const client = await WireClient.connect(host ?? '127.0.0.1', Number(port), 'kafscale-bench-proxy');
+  const times: number[] = [];
+  try {
+    const body = { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 1 }] }] };
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      const answer = await client.send(2, 7, body);
+      times.push(performance.now() - started);
+      if (answer.topics[0]?.partitions[0]?.errorCode !== 0) throw new Error(`ListOffsets ${topic}/0 answered error ${answer.topics[0]?.partitions[0]?.errorCode}`);
+    }
+  } finally {
+    client.close();
+  }
+  return times;
+}
 
 interface Row {
+  /** Sequential ListOffsets round trips (one partition, one connection): the proxy's own added time. */
+  readonly roundTripP50Ms: number[];
+  readonly roundTripP99Ms: number[];
   readonly produceMbPerSec: number[];
   readonly consumeMbPerSec: number[];
   readonly latencyP50Ms: number[];
@@ -67,8 +93,8 @@ async function main(): Promise<number> {
   const cluster = await startCluster({ brokers: 3, sessionTtlMs: 5_000 });
   const startedAt = new Date().toISOString();
   const rows: Record<'direct' | 'proxy', Row> = {
-    direct: { produceMbPerSec: [], consumeMbPerSec: [], latencyP50Ms: [], latencyP99Ms: [] },
-    proxy: { produceMbPerSec: [], consumeMbPerSec: [], latencyP50Ms: [], latencyP99Ms: [] },
+    direct: { roundTripP50Ms: [], roundTripP99Ms: [], produceMbPerSec: [], consumeMbPerSec: [], latencyP50Ms: [], latencyP99Ms: [] },
+    proxy: { roundTripP50Ms: [], roundTripP99Ms: [], produceMbPerSec: [], consumeMbPerSec: [], latencyP50Ms: [], latencyP99Ms: [] },
   };
   try {
     const proxy = await startProxy({ bootstrap: cluster.bootstrap });
@@ -83,9 +109,14 @@ async function main(): Promise<number> {
           const produced = await client.produce(bootstraps[path], topic, messages, sizeBytes, TIMEOUT_MS);
           const consumed = await client.consume(bootstraps[path], topic, PARTITIONS, messages, TIMEOUT_MS);
           const row = rows[path];
+          const owner = (await cluster.metadata(topic)).partitions[0]?.leaderId ?? 0;
+          const ownerBroker = cluster.brokers[owner];
+          const roundTrips = await listOffsetsRoundTrips(path === 'direct' && ownerBroker !== undefined ? ownerBroker.bootstrap : proxy.bootstrap, topic, ROUND_TRIPS);
+          row.roundTripP50Ms.push(percentile(roundTrips, 0.5));
+          row.roundTripP99Ms.push(percentile(roundTrips, 0.99));
           row.produceMbPerSec.push(produced.bytes / 1e6 / produced.seconds);
           row.consumeMbPerSec.push(consumed.bytes / 1e6 / consumed.seconds);
-          let line = `round ${round + 1} ${path}: produce ${(produced.bytes / 1e6 / produced.seconds).toFixed(2)} MB/s, consume ${(consumed.bytes / 1e6 / consumed.seconds).toFixed(2)} MB/s`;
+          let line = `round ${round + 1} ${path}: round trip p50 ${percentile(roundTrips, 0.5).toFixed(3)} ms, produce ${(produced.bytes / 1e6 / produced.seconds).toFixed(2)} MB/s, consume ${(consumed.bytes / 1e6 / consumed.seconds).toFixed(2)} MB/s`;
           if (client.latency !== null) {
             const latencyTopic = `bench-latency-${path}-${round}`;
             await cluster.createTopic(latencyTopic, 1);
@@ -106,6 +137,8 @@ async function main(): Promise<number> {
     rmSync(workDir, { recursive: true, force: true });
   }
   const summary = (row: Row) => ({
+    roundTripP50Ms: median(row.roundTripP50Ms),
+    roundTripP99Ms: median(row.roundTripP99Ms),
     produceMbPerSec: median(row.produceMbPerSec),
     consumeMbPerSec: median(row.consumeMbPerSec),
     latencyP50Ms: median(row.latencyP50Ms),
@@ -126,6 +159,7 @@ async function main(): Promise<number> {
     produceRatio: viaProxy.produceMbPerSec / direct.produceMbPerSec,
     consumeRatio: viaProxy.consumeMbPerSec / direct.consumeMbPerSec,
     addedP50Ms: viaProxy.latencyP50Ms - direct.latencyP50Ms,
+    addedRoundTripP50Ms: viaProxy.roundTripP50Ms - direct.roundTripP50Ms,
     runs: rows,
   };
   if (values.json) {
@@ -134,10 +168,11 @@ async function main(): Promise<number> {
   }
   const f = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
   console.log(`proxy bench ${startedAt}: ${client.name}, ${messages} x ${sizeBytes} B over ${PARTITIONS} partitions, 3 brokers (etcd + s3rver), median of ${repeats}`);
-  console.log('path   | produce MB/s | consume MB/s | e2e p50 ms | e2e p99 ms');
-  console.log(`direct | ${f(direct.produceMbPerSec)} | ${f(direct.consumeMbPerSec)} | ${f(direct.latencyP50Ms)} | ${f(direct.latencyP99Ms)}`);
-  console.log(`proxy  | ${f(viaProxy.produceMbPerSec)} | ${f(viaProxy.consumeMbPerSec)} | ${f(viaProxy.latencyP50Ms)} | ${f(viaProxy.latencyP99Ms)}`);
-  console.log(`proxy/direct: produce ${f(report.produceRatio)}x, consume ${f(report.consumeRatio)}x (target >= 0.7x); added p50 ${f(report.addedP50Ms)} ms (target <= 2 ms)`);
+  console.log('path   | request p50 ms | request p99 ms | produce MB/s | consume MB/s | e2e p50 ms | e2e p99 ms');
+  for (const [name, r] of [['direct', direct], ['proxy ', viaProxy]] as const) {
+    console.log(`${name} | ${f(r.roundTripP50Ms, 3)} | ${f(r.roundTripP99Ms, 3)} | ${f(r.produceMbPerSec)} | ${f(r.consumeMbPerSec)} | ${f(r.latencyP50Ms)} | ${f(r.latencyP99Ms)}`);
+  }
+  console.log(`proxy/direct: produce ${f(report.produceRatio)}x, consume ${f(report.consumeRatio)}x (target >= 0.7x); added p50: request ${f(report.addedRoundTripP50Ms, 3)} ms, end to end ${f(report.addedP50Ms)} ms (target <= 2 ms)`);
   return 0;
 }
 

@@ -27,6 +27,7 @@ export class FetchReadAhead {
   /** Last high watermark, last stable offset and log start offset seen per partition, for placeholders. */
   readonly #offsets = new Map<string, { highWatermark: bigint; lastStableOffset: bigint; logStartOffset: bigint }>();
   #waiters: Array<() => void> = [];
+  #sweptAtMs = Date.now();
 
   /** The kept answer for this partition at this offset, or null; an entry for another offset or too old is dropped. */
   peek(key: string, fetchOffset: bigint): Struct | null {
@@ -57,6 +58,7 @@ export class FetchReadAhead {
   /** A sub-fetch answered (answer) or failed (null) for this partition at this offset. */
   settle(key: string, fetchOffset: bigint, answer: Struct | null): void {
     if (this.#inFlight.get(key) === fetchOffset) this.#inFlight.delete(key);
+    this.#sweep();
     if (answer !== null) {
       this.#ready.set(key, { fetchOffset, answer, atMs: Date.now() });
       const highWatermark = answer['highWatermark'];
@@ -95,6 +97,14 @@ export class FetchReadAhead {
   /** The last offsets seen for a partition (high watermark −1 when never seen). */
   offsets(key: string): { highWatermark: bigint; lastStableOffset: bigint; logStartOffset: bigint } {
     return this.#offsets.get(key) ?? { highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n };
+  }
+
+  /** Drops answers nobody took in time (a partition the client stopped fetching, e.g. after a rebalance). */
+  #sweep(): void {
+    const now = Date.now();
+    if (now - this.#sweptAtMs < MAX_AGE_MS) return;
+    this.#sweptAtMs = now;
+    for (const [key, entry] of this.#ready) if (now - entry.atMs > MAX_AGE_MS) this.#ready.delete(key);
   }
 
   clear(): void {

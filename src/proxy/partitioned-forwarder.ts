@@ -44,6 +44,12 @@ type Struct = Record<string, unknown>;
 const ANY_BROKER = '';
 const MOVED: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER]);
 const UNKNOWN_OWNER_STALENESS_MS = 1_000;
+/**
+ * How long a multi-owner Fetch that has data waits for the other owners of the same round: long enough
+ * for owners answering at the same time to share one answer, short enough that a slow owner costs the
+ * client little (its answer is kept for the next Fetch).
+ */
+const PROMPT_OWNER_GRACE_MS = 10;
 
 interface WantedPartition {
   readonly key: string;
@@ -144,13 +150,20 @@ export class PartitionedForwarder {
     const useful = (w: WantedPartition): boolean => isUseful(readAhead.peek(w.key, w.fetchOffset));
     const pending = (w: WantedPartition): boolean => readAhead.inFlight(w.key, w.fetchOffset);
     // Until a partition has data; answers of this round's immediate sub-fetches are always awaited
-    // (even with MaxWaitMs 0 they are the answer), long polls only until the client's deadline.
+    // when nothing else has data (even with MaxWaitMs 0 they are the answer), and for a short grace
+    // when something has (so one answer carries every prompt owner's data: fewer client round trips),
+    // long polls only until the client's deadline.
     const waitForData = async (mustSettle: readonly WantedPartition[]): Promise<void> => {
       const capAt = Date.now() + this.#options.requestTimeoutMs;
+      let dataSince = -1;
       for (;;) {
-        if (wanted.some(useful)) return;
         const now = Date.now();
-        if (mustSettle.some(pending) && now < capAt) await readAhead.wait(capAt - now);
+        if (wanted.some(useful)) {
+          if (!mustSettle.some(pending)) return;
+          if (dataSince < 0) dataSince = now;
+          if (now - dataSince >= PROMPT_OWNER_GRACE_MS) return;
+          await readAhead.wait(PROMPT_OWNER_GRACE_MS - (now - dataSince));
+        } else if (mustSettle.some(pending) && now < capAt) await readAhead.wait(capAt - now);
         else if (wanted.some(pending) && now < deadline) await readAhead.wait(deadline - now);
         else return;
       }
