@@ -26,6 +26,8 @@ const MAX_IDLE_EXCLUSIVE = 32;
 const DRAIN_MS = 10_000;
 /** Pipelined requests per client connection before the proxy stops reading it. */
 const MAX_INFLIGHT_PER_CONNECTION = 64;
+/** Record bytes the Fetch read-ahead may hold for all clients together before it stops fetching ahead. */
+const READ_AHEAD_MAX_BYTES = 128 * 1024 * 1024;
 
 export class ProxyApp {
   readonly metrics = new ProxyMetrics({ collectProcessMetrics: true });
@@ -83,7 +85,7 @@ export class ProxyApp {
     await this.#view.start();
     this.#server = new ProxyServer(
       router,
-      { host: listen.host, port: listen.port, maxFrameBytes: config.socket.requestMaxBytes, maxInflightPerConnection: MAX_INFLIGHT_PER_CONNECTION },
+      { host: listen.host, port: listen.port, maxFrameBytes: config.socket.requestMaxBytes, maxInflightPerConnection: MAX_INFLIGHT_PER_CONNECTION, readAheadMaxBytes: READ_AHEAD_MAX_BYTES },
       this.#log.child({ component: 'proxy-server' }),
       this.metrics,
     );

@@ -19,22 +19,53 @@ interface Entry {
   readonly fetchOffset: bigint;
   readonly answer: Struct;
   readonly atMs: number;
+  readonly bytes: number;
+}
+
+/** Record bytes kept by every connection's read-ahead of one proxy, against a bound. */
+export class ReadAheadBudget {
+  readonly maxBytes: number;
+  usedBytes = 0;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  get available(): boolean {
+    return this.usedBytes < this.maxBytes;
+  }
+}
+
+function recordBytes(answer: Struct): number {
+  const records = answer['records'];
+  return records instanceof Buffer ? records.length : 0;
 }
 
 export class FetchReadAhead {
+  readonly #budget: ReadAheadBudget;
   readonly #ready = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, bigint>();
+  /** partition key → fetch offset being fetched, and whether it is a long poll. */
+  readonly #inFlight = new Map<string, { fetchOffset: bigint; longPoll: boolean }>();
   /** Last high watermark, last stable offset and log start offset seen per partition, for placeholders. */
   readonly #offsets = new Map<string, { highWatermark: bigint; lastStableOffset: bigint; logStartOffset: bigint }>();
   #waiters: Array<() => void> = [];
   #sweptAtMs = Date.now();
+
+  constructor(budget: ReadAheadBudget = new ReadAheadBudget(Number.POSITIVE_INFINITY)) {
+    this.#budget = budget;
+  }
+
+  /** Whether fetching ahead of the client (answers nobody asked for yet) fits the proxy's budget. */
+  get canFetchAhead(): boolean {
+    return this.#budget.available;
+  }
 
   /** The kept answer for this partition at this offset, or null; an entry for another offset or too old is dropped. */
   peek(key: string, fetchOffset: bigint): Struct | null {
     const entry = this.#ready.get(key);
     if (entry === undefined) return null;
     if (entry.fetchOffset !== fetchOffset || Date.now() - entry.atMs > MAX_AGE_MS) {
-      this.#ready.delete(key);
+      this.#drop(key, entry);
       return null;
     }
     return entry.answer;
@@ -43,24 +74,35 @@ export class FetchReadAhead {
   /** Like peek(), and removes the entry: an answer is served once. */
   take(key: string, fetchOffset: bigint): Struct | null {
     const answer = this.peek(key, fetchOffset);
-    if (answer !== null) this.#ready.delete(key);
+    const entry = this.#ready.get(key);
+    if (answer !== null && entry !== undefined) this.#drop(key, entry);
     return answer;
   }
 
   inFlight(key: string, fetchOffset: bigint): boolean {
-    return this.#inFlight.get(key) === fetchOffset;
+    return this.#inFlight.get(key)?.fetchOffset === fetchOffset;
   }
 
-  markInFlight(key: string, fetchOffset: bigint): void {
-    this.#inFlight.set(key, fetchOffset);
+  /** Being fetched without a wait (its answer is due at once, unlike a long poll's). */
+  inFlightPrompt(key: string, fetchOffset: bigint): boolean {
+    const entry = this.#inFlight.get(key);
+    return entry !== undefined && entry.fetchOffset === fetchOffset && !entry.longPoll;
+  }
+
+  markInFlight(key: string, fetchOffset: bigint, longPoll: boolean): void {
+    this.#inFlight.set(key, { fetchOffset, longPoll });
   }
 
   /** A sub-fetch answered (answer) or failed (null) for this partition at this offset. */
   settle(key: string, fetchOffset: bigint, answer: Struct | null): void {
-    if (this.#inFlight.get(key) === fetchOffset) this.#inFlight.delete(key);
+    if (this.#inFlight.get(key)?.fetchOffset === fetchOffset) this.#inFlight.delete(key);
     this.#sweep();
     if (answer !== null) {
-      this.#ready.set(key, { fetchOffset, answer, atMs: Date.now() });
+      const previous = this.#ready.get(key);
+      if (previous !== undefined) this.#drop(key, previous);
+      const bytes = recordBytes(answer);
+      this.#budget.usedBytes += bytes;
+      this.#ready.set(key, { fetchOffset, answer, atMs: Date.now(), bytes });
       const highWatermark = answer['highWatermark'];
       if (typeof highWatermark === 'bigint' && highWatermark >= 0n) {
         this.#offsets.set(key, {
@@ -104,11 +146,16 @@ export class FetchReadAhead {
     const now = Date.now();
     if (now - this.#sweptAtMs < MAX_AGE_MS) return;
     this.#sweptAtMs = now;
-    for (const [key, entry] of this.#ready) if (now - entry.atMs > MAX_AGE_MS) this.#ready.delete(key);
+    for (const [key, entry] of this.#ready) if (now - entry.atMs > MAX_AGE_MS) this.#drop(key, entry);
+  }
+
+  #drop(key: string, entry: Entry): void {
+    this.#ready.delete(key);
+    this.#budget.usedBytes -= entry.bytes;
   }
 
   clear(): void {
-    this.#ready.clear();
+    for (const [key, entry] of this.#ready) this.#drop(key, entry);
     this.#inFlight.clear();
     this.#offsets.clear();
     this.notify();

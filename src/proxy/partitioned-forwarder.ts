@@ -17,7 +17,7 @@
  */
 import { decodeRequest, decodeResponse, encodeResponse } from '../protocol/codec/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { PRODUCER_ID_OFFSET, RECORDS_OFFSET } from '../protocol/records/index.ts';
+import { PRODUCER_ID_OFFSET, RECORDS_OFFSET, nextOffset, splitBatches } from '../protocol/records/index.ts';
 import { isKafscaleError } from '../telemetry/kafscale-error.ts';
 import type { BrokerLink, ClientRequest } from './broker-link.ts';
 import type { ClusterView } from './cluster-view.ts';
@@ -59,6 +59,14 @@ interface WantedPartition {
   readonly topic: Struct;
   readonly partition: Struct;
   readonly index: number;
+}
+
+/** The offset after the last whole batch of a Fetch answer's records; null without a whole batch. */
+function offsetAfter(records: unknown): bigint | null {
+  if (!(records instanceof Buffer) || records.length === 0) return null;
+  const { batches } = splitBatches(records);
+  const last = batches.at(-1);
+  return last === undefined ? null : nextOffset(last);
 }
 
 /** A kept Fetch answer worth answering the client at once: records, or an error it must see. */
@@ -159,7 +167,7 @@ export class PartitionedForwarder {
       for (;;) {
         const now = Date.now();
         if (wanted.some(useful)) {
-          if (!mustSettle.some(pending)) return;
+          if (!wanted.some((w) => readAhead.inFlightPrompt(w.key, w.fetchOffset))) return;
           if (dataSince < 0) dataSince = now;
           if (now - dataSince >= PROMPT_OWNER_GRACE_MS) return;
           await readAhead.wait(PROMPT_OWNER_GRACE_MS - (now - dataSince));
@@ -178,12 +186,18 @@ export class PartitionedForwarder {
     }
 
     const byTopic = new Map<Struct, Struct[]>();
+    const ahead: WantedPartition[] = [];
     for (const w of wanted) {
       const answer = readAhead.take(w.key, w.fetchOffset) ?? { ...FETCH_SHAPE.errorPartition(w.index, ErrorCode.NONE), ...readAhead.offsets(w.key) };
       const list = byTopic.get(w.topic);
       if (list === undefined) byTopic.set(w.topic, [answer]);
       else list.push(answer);
+      const next = answer['errorCode'] === ErrorCode.NONE ? offsetAfter(answer['records']) : null;
+      if (next !== null && !readAhead.inFlight(w.key, next)) ahead.push({ ...w, fetchOffset: next, partition: { ...w.partition, fetchOffset: next } });
     }
+    // Read ahead: the client will ask for these offsets next; their answers are then on their way (or
+    // kept) while it processes this one. Bounded by the proxy's read-ahead budget.
+    if (ahead.length > 0 && readAhead.canFetchAhead) this.#sendSubFetches(req, request, ahead, 0, share, readAhead);
     const responses = [...byTopic].map(([topic, partitions]) => ({ topic: topic[names.topicName], topicId: topic[names.topicId ?? 'topicId'], partitions }));
     return this.#respond(FETCH_SHAPE, req, [{ throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses, nodeEndpoints: [] }]);
   }
@@ -211,7 +225,7 @@ export class PartitionedForwarder {
         subTopics.push({ ...topic, [names.partitions]: list.map((w) => w.partition) });
         for (const w of list) {
           offsets.set(w.key, w.fetchOffset);
-          readAhead.markInFlight(w.key, w.fetchOffset);
+          readAhead.markInFlight(w.key, w.fetchOffset, waitMs > 0);
         }
       }
       const sub = { ...request, maxWaitMs: Math.max(0, Math.round(waitMs)), maxBytes: share, [names.topics]: subTopics };

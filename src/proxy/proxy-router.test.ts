@@ -155,7 +155,7 @@ async function harness(): Promise<Harness> {
   const partitioned = new PartitionedForwarder(view, link, identity, { requestTimeoutMs: 5_000, onRetry });
   const router = new ProxyRouter(view, pool, link, partitioned, identity, { requestTimeoutMs: 5_000, clientId: 'test-proxy', onRetry });
   await view.start();
-  const server = new ProxyServer(router, { host: '127.0.0.1', port: 0, maxFrameBytes: 1 << 26, maxInflightPerConnection: 16 }, log, metrics);
+  const server = new ProxyServer(router, { host: '127.0.0.1', port: 0, maxFrameBytes: 1 << 26, maxInflightPerConnection: 16, readAheadMaxBytes: 1 << 26 }, log, metrics);
   const port = await server.start();
   closers.push(async () => {
     await server.close(100);
@@ -316,7 +316,7 @@ test('ListGroups asks every broker and merges', async () => {
   assert.deepEqual((answer['groups'] as Array<{ groupId: string }>).map((g) => g.groupId).sort(), ['ga', 'gb']);
 });
 
-test('a slow owner does not hold a multi-owner Fetch; its late answer is served on the next Fetch, not fetched twice', async () => {
+test('a slow owner does not hold a multi-owner Fetch; late and read-ahead answers are served on the next Fetch, nothing fetched twice', async () => {
   const h = await harness();
   const answerFor = (body: Struct, value: string): Struct => {
     const topics = body['topics'] as Array<{ topicId: string; partitions: Array<{ partition: number; fetchOffset: bigint }> }>;
@@ -341,16 +341,22 @@ test('a slow owner does not hold a multi-owner Fetch; its late answer is served 
   const withRecords = (answer: Struct): number[] =>
     (answer['responses'] as Array<{ partitions: Array<{ partitionIndex: number; records: Buffer | null }> }>).flatMap((t) => t.partitions).filter((p) => (p.records?.length ?? 0) > 0).map((p) => p.partitionIndex).sort();
 
+  const fetchedAt = (broker: FakeBroker, offset: bigint): number =>
+    broker.seen.filter((x) => x.apiKey === 1).flatMap((x) => (x.body['topics'] as Array<{ partitions: Array<{ fetchOffset: bigint }> }>).flatMap((t) => t.partitions)).filter((p) => p.fetchOffset === offset).length;
+
   let startedAt = Date.now();
   const first = await fetch(10n, 20n);
   assert.ok(Date.now() - startedAt < 300, `the first answer came after ${Date.now() - startedAt} ms, not after the slow owner's 400`);
   assert.deepEqual(withRecords(first), [0]);
   await new Promise((resolve) => setTimeout(resolve, 600));
+  // Read-ahead: the offset after partition 0's answer was fetched before the client asked for it.
+  assert.equal(fetchedAt(h.a, 11n), 1);
   startedAt = Date.now();
   const second = await fetch(11n, 20n);
   assert.ok(Date.now() - startedAt < 300, 'the kept answer of the slow owner is served at once');
-  // The kept answer, and partition 0's new answer from its prompt owner within the grace.
+  // Both kept answers: the slow owner's late one and partition 0's read-ahead.
   assert.deepEqual(withRecords(second), [0, 1]);
-  assert.equal(h.b.count(1), 1, 'partition 1 at offset 20 was fetched from its owner once');
-  assert.equal(h.a.count(1), 2);
+  assert.equal(fetchedAt(h.b, 20n), 1, 'partition 1 at offset 20 was fetched from its owner once');
+  assert.equal(fetchedAt(h.a, 10n), 1);
+  assert.equal(fetchedAt(h.a, 11n), 1, 'partition 0 at offset 11 was fetched once, ahead of the client');
 });

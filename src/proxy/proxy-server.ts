@@ -13,7 +13,7 @@ import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { ClientRequest } from './broker-link.ts';
-import { FetchReadAhead } from './fetch-read-ahead.ts';
+import { FetchReadAhead, ReadAheadBudget } from './fetch-read-ahead.ts';
 import type { ProxyRouter } from './proxy-router.ts';
 
 export interface ProxyServerOptions {
@@ -21,6 +21,8 @@ export interface ProxyServerOptions {
   readonly port: number;
   readonly maxFrameBytes: number;
   readonly maxInflightPerConnection: number;
+  /** Bound on record bytes fetched ahead of clients (all connections together), see fetch-read-ahead.ts. */
+  readonly readAheadMaxBytes: number;
 }
 
 /** One response slot, in request order; `chunks` null with `done` = no response due (acks=0). */
@@ -37,7 +39,7 @@ class ClientConnection {
   readonly #decoder: FrameDecoder;
   readonly #maxInflight: number;
   readonly #slots: Slot[] = [];
-  readonly #readAhead = new FetchReadAhead();
+  readonly #readAhead: FetchReadAhead;
   #inFlight = 0;
   #paused = false;
   #draining = false;
@@ -45,13 +47,14 @@ class ClientConnection {
   readonly closed: Promise<void>;
   #idle: (() => void) | null = null;
 
-  constructor(socket: Socket, router: ProxyRouter, options: ProxyServerOptions, log: Logger, metrics: ProxyMetrics) {
+  constructor(socket: Socket, router: ProxyRouter, options: ProxyServerOptions, log: Logger, metrics: ProxyMetrics, budget: ReadAheadBudget) {
     this.#socket = socket;
     this.#router = router;
     this.#log = log;
     this.#metrics = metrics;
     this.#decoder = new FrameDecoder(options.maxFrameBytes);
     this.#maxInflight = options.maxInflightPerConnection;
+    this.#readAhead = new FetchReadAhead(budget);
     socket.setNoDelay(true);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -170,6 +173,7 @@ export class ProxyServer {
   readonly #metrics: ProxyMetrics;
   readonly #server: Server;
   readonly #connections = new Set<ClientConnection>();
+  readonly #readAheadBudget: ReadAheadBudget;
   #closing: Promise<void> | null = null;
 
   constructor(router: ProxyRouter, options: ProxyServerOptions, log: Logger, metrics: ProxyMetrics) {
@@ -178,6 +182,12 @@ export class ProxyServer {
     this.#log = log;
     this.#metrics = metrics;
     this.#server = createServer((socket) => this.#accept(socket));
+    this.#readAheadBudget = new ReadAheadBudget(options.readAheadMaxBytes);
+  }
+
+  /** Record bytes the Fetch read-ahead of every connection holds now. */
+  get readAheadBytes(): number {
+    return this.#readAheadBudget.usedBytes;
   }
 
   async start(): Promise<number> {
@@ -224,7 +234,7 @@ export class ProxyServer {
       socket.destroy();
       return;
     }
-    const connection = new ClientConnection(socket, this.#router, this.#options, this.#log, this.#metrics);
+    const connection = new ClientConnection(socket, this.#router, this.#options, this.#log, this.#metrics, this.#readAheadBudget);
     this.#metrics.connectionsActive.inc();
     this.#connections.add(connection);
     void connection.closed.then(() => {
