@@ -14,7 +14,7 @@
  */
 import { ApiKey } from '../protocol/api-keys.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { UpstreamConnection, type UpstreamConnectionOptions } from './upstream-connection.ts';
+import { UpstreamConnection, UpstreamFailure, type UpstreamConnectionOptions } from './upstream-connection.ts';
 
 export interface ApiRange {
   readonly apiKey: number;
@@ -29,6 +29,8 @@ export interface UpstreamPoolOptions extends UpstreamConnectionOptions {
   readonly requestTimeoutMs: number;
 }
 
+/** After a failed connect to a broker, further connects to it fail at once for this long. */
+const RECONNECT_BACKOFF_MS = 500;
 /** ApiVersions v3 is flexible (KIP-511); every broker since Kafka 2.4 answers it. */
 const API_VERSIONS_VERSION = 3;
 
@@ -43,6 +45,8 @@ export class BrokerConnections {
   readonly #busy = new Set<UpstreamConnection>();
   #apiRanges: readonly ApiRange[] | null = null;
   #closed = false;
+  /** When the last connect attempt failed (0: never); connects fail fast for a moment after it. */
+  #connectFailedAtMs = 0;
 
   constructor(host: string, port: number, options: UpstreamPoolOptions) {
     this.host = host;
@@ -117,8 +121,22 @@ export class BrokerConnections {
     return connection;
   }
 
-  #open(): Promise<UpstreamConnection> {
-    return UpstreamConnection.open(this.host, this.port, this.#options);
+  /**
+   * A broker that just refused (or timed out) a connect is not dialled again for RECONNECT_BACKOFF_MS:
+   * in Kubernetes a dead pod's IP often swallows SYNs, and every request would otherwise wait the full
+   * connect timeout before the proxy can answer NOT_LEADER_OR_FOLLOWER and the client moves on.
+   */
+  async #open(): Promise<UpstreamConnection> {
+    const sinceFailureMs = Date.now() - this.#connectFailedAtMs;
+    if (sinceFailureMs < RECONNECT_BACKOFF_MS) {
+      throw new UpstreamFailure(this.address, `a connect failed ${sinceFailureMs} ms ago; not dialling again yet`, false);
+    }
+    try {
+      return await UpstreamConnection.open(this.host, this.port, this.#options);
+    } catch (error) {
+      this.#connectFailedAtMs = Date.now();
+      throw error;
+    }
   }
 
   async #negotiate(connection: UpstreamConnection): Promise<void> {
