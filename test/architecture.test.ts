@@ -9,6 +9,8 @@
  *   server                        protocol/frame, broker/dispatch (`import type` only), telemetry
  *   ops                           services, telemetry
  *   cli                           protocol, config, telemetry (it talks Kafka protocol and ops HTTP)
+ *   proxy                         protocol, telemetry (its broker connections live in proxy/ itself;
+ *                                 never services, storage, broker, server or config — app/ wires it)
  *   app, bin                      anything (app is the composition root; bin hands process.env to config)
  *
  * Telemetry is allowed in every layer above the leaves because KafscaleError and the logger live there
@@ -52,6 +54,7 @@ const LAYER_RULES: Readonly<Record<string, readonly Allowed[] | typeof ANYTHING>
   server: [{ path: 'protocol/frame.ts' }, { path: 'broker/dispatch.ts', typeOnly: true }, { path: 'telemetry/' }],
   ops: [{ path: 'services/' }, { path: 'telemetry/' }],
   cli: [{ path: 'protocol/' }, { path: 'config/' }, { path: 'telemetry/' }],
+  proxy: [{ path: 'protocol/' }, { path: 'telemetry/' }],
   app: ANYTHING,
   bin: ANYTHING,
 };
@@ -247,6 +250,12 @@ test('the rule checker flags forbidden imports and allows the permitted ones', (
   bad('server/kafka-server.ts', '../broker/dispatch.ts', false);
   bad('server/kafka-server.ts', '../protocol/codec/index.ts');
   ok('app/broker-app.ts', '../storage/meta/embedded-store.ts');
+  ok('proxy/proxy-router.ts', '../protocol/codec/index.ts');
+  ok('proxy/proxy-router.ts', '../telemetry/kafscale-error.ts');
+  bad('proxy/proxy-router.ts', '../services/cluster/topics.ts');
+  bad('proxy/upstream-pool.ts', '../storage/meta/etcd-store.ts');
+  bad('proxy/proxy-server.ts', '../server/kafka-server.ts');
+  bad('proxy/proxy-router.ts', '../config/index.ts');
   bad('unknown/thing.ts', '../protocol/frame.ts');
   bad('protocol/frame.ts', '../../test/helpers/x.ts');
 });

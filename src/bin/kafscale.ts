@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BrokerApp } from '../app/broker-app.ts';
 import { userAdminOpener } from '../app/user-admin.ts';
+import { ProxyApp } from '../app/proxy-app.ts';
 import { runCli } from '../cli/index.ts';
 import { formatConfigHelp, isConfigError, loadConfig } from '../config/index.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -14,6 +15,7 @@ import { createLogger } from '../telemetry/logger.ts';
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'broker') return runBroker(rest);
+  if (command === 'proxy') return runProxy(rest);
   if (command === 'bench') return runBench(rest);
   return runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, openUserAdmin: userAdminOpener(process.env, process.cwd()) });
 }
@@ -82,6 +84,56 @@ async function runBroker(args: readonly string[]): Promise<number> {
   log.flush?.();
   // As after a signal: exit now, whatever handles a failed part may have left open.
   process.exit(1);
+}
+
+/** `kafscale proxy`: the Kafka-aware proxy in front of the brokers (docs/design/proxy.md). */
+async function runProxy(args: readonly string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: kafscale proxy [settings]\n\nThe proxy reads KAFSCALE_PROXY_* (listen, advertised host/port, bootstrap), KAFSCALE_METRICS_ADDR and KAFSCALE_LOG_LEVEL.\n\n${formatConfigHelp()}\n`);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
+  } catch (error) {
+    if (isConfigError(error)) {
+      process.stderr.write(`kafscale proxy: invalid configuration\n${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger({ level: config.logLevel });
+  let app: ProxyApp;
+  try {
+    app = new ProxyApp(config, log);
+  } catch (error) {
+    process.stderr.write(`kafscale proxy: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'proxy draining');
+    void app.close().then(() => {
+      log.flush?.();
+      process.exit(process.exitCode ?? 0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await app.start();
+  } catch (error) {
+    log.fatal({ err: error }, `proxy failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    log.flush?.();
+    await app.close();
+    return 1;
+  }
+  return new Promise<number>(() => {});
 }
 
 main(process.argv.slice(2)).then(

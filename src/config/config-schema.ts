@@ -53,6 +53,9 @@ export const CONFIG_DEFAULTS = {
   connectionsMaxReauthMs: 0,
   opsTls: false,
   logInvariantChecks: false,
+  proxyAddr: '0.0.0.0:9092',
+  proxyAdvertisedHost: 'localhost',
+  proxyMetadataRefreshMs: 5_000,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -224,6 +227,25 @@ function mechanismList() {
   });
 }
 
+/** `host:port` list (comma-separated from the environment or flags; an array in a file), e.g. broker addresses. */
+function hostPortList() {
+  return z
+    .preprocess(
+      (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter((part) => part !== '') : value),
+      z.array(z.string({ error: 'must be a list of host:port' }), { error: 'must be a comma-separated list of host:port' }),
+    )
+    .transform((entries, ctx): HostPort[] => {
+      const parsed: HostPort[] = [];
+      for (const entry of entries) {
+        const hostPort = parseHostPort(entry, 1);
+        if (typeof hostPort === 'string') ctx.issues.push({ code: 'custom', message: `"${entry}": ${hostPort}`, input: entry });
+        else parsed.push(hostPort);
+      }
+      if (entries.length === 0) ctx.issues.push({ code: 'custom', message: 'must name at least one host:port', input: entries });
+      return parsed;
+    });
+}
+
 /** The flat settings. Optional ones have no default; `dataDir` and TLS paths arrive resolved. */
 export const settingsSchema = z.strictObject({
   /** Unset: 0 with embedded metadata; allocated from the store with etcd (EMBEDDED_BROKER_ID, `broker.allocateId`). */
@@ -285,6 +307,11 @@ export const settingsSchema = z.strictObject({
   opsTls: boolean(),
   opsTokenFile: text().optional(),
   logInvariantChecks: boolean(),
+  proxyAddr: listenAddress(),
+  proxyAdvertisedHost: text(),
+  proxyAdvertisedPort: integer(1, 65535).optional(),
+  proxyBootstrap: hostPortList().optional(),
+  proxyMetadataRefreshMs: integer(100, 3_600_000),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -341,6 +368,10 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
   const host = settings.brokerHost;
   if (host === '0.0.0.0' || host === '::' || host === '[::]') {
     ctx.addIssue({ code: 'custom', path: ['brokerHost'], message: 'is the advertised host clients connect to; a wildcard address cannot be dialled. Set a reachable host name or IP' });
+  }
+  const proxyHost = settings.proxyAdvertisedHost;
+  if (proxyHost === '0.0.0.0' || proxyHost === '::' || proxyHost === '[::]') {
+    ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedHost'], message: 'is the host clients connect to; a wildcard address cannot be dialled. Set the Service name or a reachable IP' });
   }
   const ops = settings.metricsAddr;
   for (const kafka of settings.listeners ?? [settings.brokerAddr]) {
@@ -519,6 +550,13 @@ function toConfig(s: Settings) {
       authorizer: s.authorizer,
       superUsers: s.superUsers ?? [],
       allowEveryoneIfNoAclFound: s.allowEveryoneIfNoAclFound,
+    },
+    proxy: {
+      listen: s.proxyAddr,
+      // Advertised port defaults to the listen port; a listen port of 0 (tests) is fixed up by app/ once bound.
+      advertised: { host: s.proxyAdvertisedHost, port: s.proxyAdvertisedPort ?? s.proxyAddr.port },
+      bootstrap: s.proxyBootstrap ?? [],
+      metadataRefreshMs: s.proxyMetadataRefreshMs,
     },
     groups: {
       initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,

@@ -77,6 +77,11 @@ const DOCS = {
   opsTls: { description: 'Serve the ops HTTP listener over HTTPS with the listener certificate (tlsCertFile/tlsKeyFile)' },
   opsTokenFile: { description: 'File holding a bearer token every ops HTTP request but /healthz must send', path: true },
   logInvariantChecks: { description: 'Check the partition log invariants after every commit and log violations (tests, fault runs)' },
+  proxyAddr: { description: '`kafscale proxy`: Kafka listener address of the proxy, host:port' },
+  proxyAdvertisedHost: { description: '`kafscale proxy`: host the proxy names as the only broker in Metadata (the Service name)' },
+  proxyAdvertisedPort: { description: '`kafscale proxy`: port the proxy names in Metadata', defaultNote: 'the proxy listen port' },
+  proxyBootstrap: { description: '`kafscale proxy`: comma-separated broker host:port list the proxy asks for metadata first' },
+  proxyMetadataRefreshMs: { description: '`kafscale proxy`: refresh partition ownership from the brokers this often (also after every ownership error)' },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

@@ -28,6 +28,10 @@ export type KafscaleErrorCode =
   | 'KSC_LISTEN_FAILED'
   /** The broker id allocated to this broker was taken by another broker while this one had lost its session. */
   | 'KSC_BROKER_ID_TAKEN'
+  /** The proxy lost (or could not open) its connection to a broker; `retriable`, see src/proxy. */
+  | 'KSC_PROXY_UPSTREAM_FAILED'
+  /** The proxy knows no broker that answers (bootstrap list and metadata exhausted). */
+  | 'KSC_PROXY_NO_BROKER'
   | 'KSC_INTERNAL';
 
 export class KafscaleError extends Error {

@@ -1,0 +1,124 @@
+/**
+ * `kafscale proxy`: composes the Kafka-aware proxy (src/proxy) with its ops HTTP listener. Start order:
+ * connection pool → cluster view (first metadata) → Kafka listener → ops listener; close in reverse,
+ * draining client requests first (SIGTERM).
+ */
+import { OpsServer } from '../ops/ops-server.ts';
+import type { KafscaleConfig } from '../config/index.ts';
+import { BrokerLink } from '../proxy/broker-link.ts';
+import { ClusterView } from '../proxy/cluster-view.ts';
+import { PartitionedForwarder } from '../proxy/partitioned-forwarder.ts';
+import { PROXY_NODE_ID, type ProxyIdentity } from '../proxy/proxy-identity.ts';
+import { ProxyRouter } from '../proxy/proxy-router.ts';
+import { ProxyServer } from '../proxy/proxy-server.ts';
+import { UpstreamPool } from '../proxy/upstream-pool.ts';
+import { KafscaleError } from '../telemetry/kafscale-error.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
+
+const CLIENT_ID = 'kafscale-proxy';
+const CONNECT_TIMEOUT_MS = 5_000;
+/** Added to a request's own wait (Fetch MaxWaitMs, Produce timeoutMs) before a broker counts as hung. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Idle exclusive connections (Fetch, JoinGroup, SyncGroup) kept per broker. */
+const MAX_IDLE_EXCLUSIVE = 32;
+/** How long SIGTERM waits for answers to requests already read. */
+const DRAIN_MS = 10_000;
+/** Pipelined requests per client connection before the proxy stops reading it. */
+const MAX_INFLIGHT_PER_CONNECTION = 64;
+/** Record bytes the Fetch read-ahead may hold for all clients together before it stops fetching ahead. */
+const READ_AHEAD_MAX_BYTES = 128 * 1024 * 1024;
+
+export class ProxyApp {
+  readonly metrics = new ProxyMetrics({ collectProcessMetrics: true });
+  readonly #config: KafscaleConfig;
+  readonly #log: Logger;
+  readonly #pool: UpstreamPool;
+  readonly #view: ClusterView;
+  #server: ProxyServer | null = null;
+  #ops: OpsServer | null = null;
+  #kafkaPort = 0;
+  #opsPort = 0;
+  #closing: Promise<void> | null = null;
+
+  constructor(config: KafscaleConfig, log: Logger) {
+    if (config.proxy.bootstrap.length === 0) {
+      throw new KafscaleError('KSC_CONFIG_INVALID', 'kafscale proxy needs brokers to ask: set KAFSCALE_PROXY_BOOTSTRAP (--proxy-bootstrap) to a comma-separated host:port list');
+    }
+    this.#config = config;
+    this.#log = log;
+    this.#pool = new UpstreamPool({ connectTimeoutMs: CONNECT_TIMEOUT_MS, maxIdleExclusive: MAX_IDLE_EXCLUSIVE, clientId: CLIENT_ID, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    this.#view = new ClusterView(
+      this.#pool,
+      { bootstrap: config.proxy.bootstrap, refreshIntervalMs: config.proxy.metadataRefreshMs, requestTimeoutMs: REQUEST_TIMEOUT_MS, clientId: CLIENT_ID },
+      log.child({ component: 'cluster-view' }),
+    );
+    this.#view.onRefresh = (outcome) => this.metrics.metadataRefreshesTotal.inc({ outcome });
+    this.metrics.setSources({ metadataAgeSeconds: () => this.#view.ageMs / 1000, upstreamConnections: () => this.#pool.openConnections });
+  }
+
+  get kafkaPort(): number {
+    return this.#kafkaPort;
+  }
+
+  get opsPort(): number {
+    return this.#opsPort;
+  }
+
+  async start(): Promise<void> {
+    const config = this.#config;
+    const listen = config.proxy.listen;
+    // A listen port of 0 (tests) is only known once bound; the identity reads it lazily.
+    const advertised = config.proxy.advertised;
+    const identity: ProxyIdentity = {
+      nodeId: PROXY_NODE_ID,
+      host: advertised.host,
+      get port() {
+        return advertised.port === 0 ? app.#kafkaPort : advertised.port;
+      },
+    };
+    const app = this;
+    const onRetry = (reason: string): void => this.metrics.retriesTotal.inc({ reason });
+    const link = new BrokerLink(this.#pool);
+    const partitioned = new PartitionedForwarder(this.#view, link, identity, { requestTimeoutMs: REQUEST_TIMEOUT_MS, onRetry });
+    const router = new ProxyRouter(this.#view, this.#pool, link, partitioned, identity, { requestTimeoutMs: REQUEST_TIMEOUT_MS, clientId: CLIENT_ID, onRetry });
+    await this.#view.start();
+    this.#server = new ProxyServer(
+      router,
+      { host: listen.host, port: listen.port, maxFrameBytes: config.socket.requestMaxBytes, maxInflightPerConnection: MAX_INFLIGHT_PER_CONNECTION, readAheadMaxBytes: READ_AHEAD_MAX_BYTES },
+      this.#log.child({ component: 'proxy-server' }),
+      this.metrics,
+    );
+    this.#kafkaPort = await this.#server.start();
+    const freshnessMs = Math.max(3 * config.proxy.metadataRefreshMs, 15_000);
+    this.#ops = new OpsServer({
+      host: config.ops.listen.host,
+      port: config.ops.listen.port,
+      registry: this.metrics.registry,
+      readiness: {
+        metadata: async () => {
+          if (this.#closing !== null) return 'shutting down';
+          const age = this.#view.ageMs;
+          return age <= freshnessMs ? null : `no fresh metadata from any broker (last ${Number.isFinite(age) ? `${Math.round(age)} ms ago` : 'never'})`;
+        },
+      },
+      log: this.#log.child({ component: 'ops' }),
+    });
+    this.#opsPort = await this.#ops.start();
+    this.#log.info(
+      { listen: `${listen.host}:${this.#kafkaPort}`, advertised: `${identity.host}:${identity.port}`, ops: `${config.ops.listen.host}:${this.#opsPort}`, bootstrap: config.proxy.bootstrap.map((b) => `${b.host}:${b.port}`) },
+      'kafscale proxy started',
+    );
+  }
+
+  /** Drains client requests (bounded), then closes the listener, the broker connections and the ops listener. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#server?.close(DRAIN_MS);
+      this.#view.close();
+      this.#pool.close();
+      await this.#ops?.close();
+    })();
+    return this.#closing;
+  }
+}
