@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runChaos } from '../test/fault/chaos/chaos-run.ts';
-import { formatSummary, violations } from '../test/fault/chaos/chaos-summary.ts';
+import { evidence, formatSummary, violations } from '../test/fault/chaos/chaos-summary.ts';
 
 const USAGE = 'usage: npm run chaos -- --minutes N [--seed S] [--partitions P] [--report file.json]';
 
@@ -51,8 +51,8 @@ async function main(): Promise<number> {
   const report = await runChaos({ faultMs: Math.round(args.minutes * 60_000), seed: args.seed, partitions: args.partitions, log });
   console.log(formatSummary(report));
   if (args.report !== undefined) {
-    const { acks, ...rest } = report;
-    writeFileSync(args.report, JSON.stringify({ ...rest, acknowledgedRecords: acks.length, violations: violations(report) }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
+    const { acks, stored: _stored, ...rest } = report;
+    writeFileSync(args.report, JSON.stringify({ ...rest, acknowledgedRecords: acks.length, violations: violations(report), evidence: evidence(report) }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
     console.log(`chaos: report written to ${args.report}`);
   }
   return violations(report).length === 0 ? 0 : 1;

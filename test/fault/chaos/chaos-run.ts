@@ -69,6 +69,8 @@ export interface ChaosReport {
   readonly harnessProblems: string[];
   readonly brokerErrors: Array<{ readonly broker: number; readonly level: string; readonly msg: string; readonly count: number }>;
   readonly highWatermarks: string[];
+  /** Per partition, [offset, value] pairs as read back (for the evidence around violations). */
+  readonly stored?: Array<Array<[string, string]>>;
 }
 
 const QUIET_MS = 8_000;
@@ -242,6 +244,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       producers, verdict, acks, groups, offsetRegressions: monitor.regressions,
       committedPolls: { polls: monitor.polls, failed: monitor.failedPolls },
       viewMismatches, harnessProblems, brokerErrors, highWatermarks,
+      stored: primary.map((l) => [...l.records].map(([o, v]): [string, string] => [String(o), v])),
     };
   } finally {
     for (const stop of stops.reverse()) {

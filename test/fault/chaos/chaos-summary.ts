@@ -40,6 +40,7 @@ function runsOf(items: ReadonlyArray<{ ack: AckedRecord; detail: string }>): Run
 }
 
 function at(report: ChaosReport, ms: number): string {
+  if (Number.isNaN(ms)) return 'never';
   return `+${((ms - report.runStartMs) / 1000).toFixed(1)} s`;
 }
 
@@ -78,7 +79,18 @@ export function violations(report: ChaosReport): string[] {
     const where = first === undefined ? '' : `first one ${first.detail}, its offset holds ${first.atItsOffset ?? 'nothing'}`;
     out.push(`MISPLACED ${runLine(report, { ...run, detail: where })}`);
   }
-  out.push(...capped(verdict.duplicated.map((d) => `DUPLICATED ${d.value} stored at ${d.storedAt.join(', ')}`)));
+  // Duplicates grouped like losses: by the acknowledgement of the value (or its first copy when none).
+  const ackOf = new Map(report.acks.map((a) => [a.value, a]));
+  const dupItems = verdict.duplicated.map((d) => {
+    const ack = ackOf.get(d.value);
+    const [p, o] = (d.storedAt[0] ?? '0/0').split('/');
+    const detail = `stored at ${d.storedAt.join(', ')}${ack === undefined ? ' (never acknowledged)' : ''}`;
+    return { ack: ack ?? { producer: d.value.slice(0, d.value.indexOf('-')), partition: Number(p), offset: BigInt(o ?? '0'), value: d.value, ackedMs: Number.NaN }, detail };
+  });
+  for (const run of runsOf(dupItems)) {
+    const first = dupItems.find((d) => d.ack.producer === run.producer && d.ack.partition === run.partition && d.ack.offset === run.from);
+    out.push(`DUPLICATED ${runLine(report, { ...run, detail: `first value ${first?.ack.value} ${first?.detail ?? ''}` })}`);
+  }
   out.push(...capped(verdict.doubleAcked.map((d) => `ACKED TWICE offset ${d.slot} to ${d.values.join(' and ')}`)));
   out.push(...capped(verdict.logAnomalies.map((a) => `LOG ${a}`)));
   out.push(...report.viewMismatches.map((m) => `VIEWS ${m}`));
@@ -115,7 +127,38 @@ export function formatSummary(report: ChaosReport): string {
   const found = violations(report);
   lines.push(found.length === 0 ? 'RESULT: no violation' : `RESULT: ${found.length} violation line(s):`);
   for (const line of found) lines.push(`  ${line}`);
+  for (const item of evidence(report, 6, 3)) {
+    lines.push(`  around ${item.slot}: acknowledged [${item.acks.join(' | ')}]`);
+    lines.push(`  around ${item.slot}: stored [${item.stored.join(' | ')}]`);
+  }
   lines.push('fault log:');
   for (const event of report.faultLog) lines.push(`  ${describeFault(report, event)} ${event.detail}${event.problem === null ? '' : ` PROBLEM: ${event.problem}`}`);
   return lines.join('\n');
+}
+
+/**
+ * For the first violations, what surrounds them: every acknowledgement on the same partition within
+ * `radius` offsets (producer, offsets, time) and what the log holds there — the raw material to tell
+ * which write took whose offsets.
+ */
+export function evidence(report: ChaosReport, radius = 20, max = 10): Array<{ readonly slot: string; readonly acks: string[]; readonly stored: string[] }> {
+  const { verdict, acks } = report;
+  const slots: Array<{ partition: number; offset: bigint }> = [
+    ...verdict.doubleAcked.map((d) => {
+      const [p, o] = d.slot.split('/');
+      return { partition: Number(p), offset: BigInt(o ?? '0') };
+    }),
+    ...verdict.lost.map((a) => ({ partition: a.partition, offset: a.offset })),
+    ...verdict.misplaced.map((m) => ({ partition: m.ack.partition, offset: m.ack.offset })),
+  ].slice(0, max);
+  return slots.map(({ partition, offset }) => {
+    const near = acks
+      .filter((a) => a.partition === partition && a.offset >= offset - BigInt(radius) && a.offset <= offset + BigInt(radius))
+      .sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : a.ackedMs - b.ackedMs));
+    return {
+      slot: `${partition}/${offset}`,
+      acks: near.map((a) => `${a.offset} ${a.value} acked ${at(report, a.ackedMs)}`),
+      stored: (report.stored?.[partition] ?? []).filter(([o]) => BigInt(o) >= offset - BigInt(radius) && BigInt(o) <= offset + BigInt(radius)).map(([o, v]) => `${o} ${v}`),
+    };
+  });
 }
