@@ -20,7 +20,7 @@ function parse(): { frames: number; seed: number; connections: number; report: s
     options: {
       frames: { type: 'string', default: '1000000' },
       seed: { type: 'string' },
-      connections: { type: 'string', default: '8' },
+      connections: { type: 'string', default: '16' },
       report: { type: 'string' },
       help: { type: 'boolean', default: false },
     },

@@ -206,11 +206,24 @@ export class FrameFactory {
   readonly #produceVersions: readonly number[];
   #correlationId = 1;
 
-  /** `produceVersions`: Produce versions the broker advertises (bad batches are sent with these). */
-  constructor(seed: number, maxFrameBytes: number, produceVersions: readonly number[]) {
+  readonly #advertised: readonly ApiEntry[];
+
+  /**
+   * `advertised`: the broker's ApiVersions ranges. Schema frames go to an advertised (apiKey,
+   * version) three times in four, so most reach a handler; the rest cover every schema.
+   */
+  constructor(seed: number, maxFrameBytes: number, advertised: ReadonlyMap<number, { readonly min: number; readonly max: number }>) {
     this.#rnd = new Random(seed);
     this.#maxFrameBytes = maxFrameBytes;
-    this.#produceVersions = produceVersions;
+    const produce = advertised.get(PRODUCE_KEY) ?? { min: 3, max: 9 };
+    this.#produceVersions = Array.from({ length: produce.max - produce.min + 1 }, (_, i) => produce.min + i);
+    this.#advertised = APIS.flatMap((api) => {
+      const range = advertised.get(api.apiKey);
+      if (range === undefined) return [];
+      const min = Math.max(api.min, range.min);
+      const max = Math.min(api.max, range.max);
+      return min <= max ? [{ ...api, min, max }] : [];
+    });
   }
 
   next(kind: FrameKind): FuzzFrame {
@@ -247,7 +260,8 @@ export class FrameFactory {
 
   #schemaFrame(): Buffer {
     const rnd = this.#rnd;
-    const api = APIS[rnd.int(0, APIS.length - 1)]!;
+    const pool = this.#advertised.length > 0 && rnd.chance(0.75) ? this.#advertised : APIS;
+    const api = pool[rnd.int(0, pool.length - 1)]!;
     const version = rnd.int(api.min, api.max);
     const value = randomStruct(compileMessage(api.schema, version), rnd);
     steer(value, rnd);
