@@ -12,16 +12,18 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runChaos } from '../test/fault/chaos/chaos-run.ts';
 import { evidence, formatSummary, violations } from '../test/fault/chaos/chaos-summary.ts';
+import { FAULT_KINDS, type FaultKind } from '../test/fault/chaos/fault-schedule.ts';
 
-const USAGE = 'usage: npm run chaos -- --minutes N [--seed S] [--partitions P] [--report file.json]';
+const USAGE = `usage: npm run chaos -- --minutes N [--seed S] [--partitions P] [--faults ${FAULT_KINDS.join(',')}] [--report file.json]`;
 
-function parse(): { minutes: number; seed: number; partitions: number; report: string | undefined } {
+function parse(): { minutes: number; seed: number; partitions: number; kinds: FaultKind[]; report: string | undefined } {
   const { values } = parseArgs({
     options: {
       minutes: { type: 'string', default: '1' },
       seed: { type: 'string' },
       partitions: { type: 'string', default: '4' },
       report: { type: 'string' },
+      faults: { type: 'string', default: FAULT_KINDS.join(',') },
       help: { type: 'boolean', default: false },
     },
   });
@@ -35,7 +37,10 @@ function parse(): { minutes: number; seed: number; partitions: number; report: s
   if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 240) throw new Error(`--minutes must be a number in (0, 240], got ${values.minutes}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 64) throw new Error(`--partitions must be an integer in [1, 64], got ${values.partitions}`);
-  return { minutes, seed, partitions, report: values.report };
+  const kinds = values.faults.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
+  if (kinds.length === 0 || unknown.length > 0) throw new Error(`--faults takes a comma list of ${FAULT_KINDS.join(', ')}; unknown: ${unknown.join(', ') || '(empty list)'}`);
+  return { minutes, seed, partitions, kinds: kinds as FaultKind[], report: values.report };
 }
 
 async function main(): Promise<number> {
@@ -48,7 +53,7 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const log = (line: string): void => console.log(`[+${((Date.now() - started) / 1000).toFixed(1)} s] ${line}`);
-  const report = await runChaos({ faultMs: Math.round(args.minutes * 60_000), seed: args.seed, partitions: args.partitions, log });
+  const report = await runChaos({ faultMs: Math.round(args.minutes * 60_000), seed: args.seed, partitions: args.partitions, kinds: args.kinds, log });
   console.log(formatSummary(report));
   if (args.report !== undefined) {
     const { acks, stored: _stored, ...rest } = report;

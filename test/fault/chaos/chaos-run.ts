@@ -25,6 +25,8 @@ export interface ChaosOptions {
   readonly sessionTtlMs?: number;
   /** Pacing of the schedule (1 = full; the short test uses less). */
   readonly pace?: number;
+  /** Only these fault kinds (default: all). */
+  readonly kinds?: readonly FaultKind[];
   readonly log?: (line: string) => void;
 }
 
@@ -142,7 +144,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(3_000);
 
     const faultStartMs = Date.now();
-    const schedule = new FaultSchedule({ cluster: started, proxy: chaosProxy, seed: options.seed, untilMs: faultStartMs + options.faultMs, pace: options.pace ?? 1, log });
+    const schedule = new FaultSchedule({ cluster: started, proxy: chaosProxy, seed: options.seed, untilMs: faultStartMs + options.faultMs, pace: options.pace ?? 1, ...(options.kinds === undefined ? {} : { kinds: options.kinds }), log });
     schedule.start();
     const progress = setInterval(() => {
       const acked = wire.reduce((n, p) => n + p.acks().length, 0) + kjsIdem.acks.length + kjsPlain.acks.length + rdkIdem.acks.length + rdkPlain.acks.length;

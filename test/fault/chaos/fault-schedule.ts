@@ -35,6 +35,8 @@ export interface ScheduleOptions {
   readonly untilMs: number;
   /** Scale of pauses and durations; 1 = the full run's pacing, < 1 for short runs. */
   readonly pace?: number;
+  /** Only these kinds (default: all), to isolate one fault's effect. */
+  readonly kinds?: readonly FaultKind[];
   readonly log?: (line: string) => void;
 }
 
@@ -105,13 +107,23 @@ export class FaultSchedule {
     return event;
   }
 
+  #allowed(kinds: readonly FaultKind[], weights: Readonly<Partial<Record<FaultKind, number>>>): { kinds: FaultKind[]; weights: Partial<Record<FaultKind, number>> } {
+    const only = this.#options.kinds ?? FAULT_KINDS;
+    return {
+      kinds: kinds.filter((k) => only.includes(k)),
+      weights: Object.fromEntries(Object.entries(weights).filter(([k]) => only.includes(k as FaultKind))),
+    };
+  }
+
   async #processLane(rnd: Random): Promise<void> {
     const { cluster, untilMs } = this.#options;
-    const first = shuffled(PROCESS_KINDS, rnd);
+    const allowed = this.#allowed(PROCESS_KINDS, PROCESS_WEIGHTS);
+    if (allowed.kinds.length === 0) return;
+    const first = shuffled(allowed.kinds, rnd);
     while (Date.now() < untilMs) {
       await sleep(this.#ms(2_000, 6_000, rnd));
       if (Date.now() >= untilMs) break;
-      const kind = first.shift() ?? weighted(PROCESS_WEIGHTS, rnd);
+      const kind = first.shift() ?? weighted(allowed.weights, rnd);
       if (kind === 'kill9') {
         const target = rnd.int(0, cluster.brokers.length - 1);
         const downMs = this.#ms(300, 3_000, rnd);
@@ -155,11 +167,13 @@ export class FaultSchedule {
 
   async #s3Lane(rnd: Random): Promise<void> {
     const { proxy, untilMs } = this.#options;
-    const first = shuffled(S3_KINDS, rnd);
+    const allowed = this.#allowed(S3_KINDS, S3_WEIGHTS);
+    if (allowed.kinds.length === 0) return;
+    const first = shuffled(allowed.kinds, rnd);
     while (Date.now() < untilMs) {
       await sleep(this.#ms(1_000, 5_000, rnd));
       if (Date.now() >= untilMs) break;
-      const kind = first.shift() ?? weighted(S3_WEIGHTS, rnd);
+      const kind = first.shift() ?? weighted(allowed.weights, rnd);
       const durationMs = this.#ms(3_000, 10_000, rnd);
       let event: FaultEvent;
       if (kind === 's3-503') {
