@@ -71,6 +71,13 @@ export interface ChaosReport {
   readonly harnessProblems: string[];
   readonly brokerErrors: Array<{ readonly broker: number; readonly level: string; readonly msg: string; readonly count: number }>;
   readonly highWatermarks: string[];
+  /**
+   * Wire-client attempts answered with an error code (not a dropped connection or a timeout) whose
+   * records are nevertheless in the log, by error code: committed data reported as failed. Not a
+   * violation by itself (clients retry; duplicates follow for non-idempotent ones), but an idempotent
+   * producer's retry of such a batch must then be de-duplicated.
+   */
+  readonly failedButStored: Record<string, number>;
   /** Per partition, [offset, value] pairs as read back (for the evidence around violations). */
   readonly stored?: Array<Array<[string, string]>>;
 }
@@ -238,6 +245,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ];
     if (rdkIdem.fatalErrors > 0) harnessProblems.push(`librdkafka idempotent producer hit ${rdkIdem.fatalErrors} fatal errors (idempotence state lost or out of order)`);
 
+    const failedButStored: Record<string, number> = {};
+    for (const producer of wire) {
+      for (const a of producer.attempts) {
+        if (a.outcome === 0 || a.outcome === 'network') continue;
+        if (a.values.some((v) => storedValues.has(v))) failedButStored[`error ${a.outcome}`] = (failedButStored[`error ${a.outcome}`] ?? 0) + 1;
+      }
+    }
     const brokerErrors = collectBrokerErrors(started);
     const highWatermarks = primary.map((l) => `p${l.partition}: log start ${l.logStartOffset}, HWM ${l.highWatermark}, ${l.records.size} records`);
     return {
@@ -245,7 +259,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faults: schedule.counts(), faultLog: schedule.events, runStartMs, proxy: { ...chaosProxy.counters },
       producers, verdict, acks, groups, offsetRegressions: monitor.regressions,
       committedPolls: { polls: monitor.polls, failed: monitor.failedPolls },
-      viewMismatches, harnessProblems, brokerErrors, highWatermarks,
+      viewMismatches, harnessProblems, brokerErrors, highWatermarks, failedButStored,
       stored: primary.map((l) => [...l.records].map(([o, v]): [string, string] => [String(o), v])),
     };
   } finally {

@@ -118,6 +118,8 @@ export function formatSummary(report: ChaosReport): string {
     `records acknowledged ${verdict.acknowledgedRecords}, stored ${verdict.storedRecords}; lost ${verdict.lost.length}, misplaced ${verdict.misplaced.length}, ` +
       `duplicated ${verdict.duplicated.length} (plus ${verdict.allowedDuplicates} allowed at-least-once duplicates of non-idempotent retries), offsets acknowledged twice ${verdict.doubleAcked.length}, log anomalies ${verdict.logAnomalies.length}`,
   );
+  const failedButStored = Object.entries(report.failedButStored);
+  if (failedButStored.length > 0) lines.push(`wire-client batches answered with an error code although their records are in the log: ${failedButStored.map(([code, n]) => `${n}× ${code}`).join(', ')}`);
   for (const group of report.groups) {
     lines.push(`group ${group.name}: ${group.distinctSeen} distinct records received; missing ${group.missingStored} stored + ${group.missingLost} lost${group.notes.length > 0 ? ` (${group.notes.join(' | ').slice(0, 300)})` : ''}`);
   }
