@@ -34,6 +34,8 @@ export class CommittedOffsetsMonitor {
   readonly #partitions: number;
   readonly #groups: readonly string[];
   readonly #intervalMs: number;
+  /** The low value last reported per group/partition, so one regression read again is reported once. */
+  readonly #lastLow = new Map<string, bigint>();
   #loop: Promise<void> | null = null;
   #stopped = false;
 
@@ -115,9 +117,13 @@ export class CommittedOffsetsMonitor {
         for (const p of topic.partitions) {
           if (p.errorCode !== 0 || p.committedOffset < 0n) continue;
           const before = highest.get(p.partitionIndex);
-          if (before !== undefined && p.committedOffset < before) {
+          const lastKey = `${group}/${p.partitionIndex}`;
+          const repeated = this.#lastLow.get(lastKey) === p.committedOffset;
+          if (before !== undefined && p.committedOffset < before && !repeated) {
             this.regressions.push({ group, partition: p.partitionIndex, from: before, to: p.committedOffset, atMs: Date.now(), coordinator: coordinator.nodeId });
           }
+          if (before !== undefined && p.committedOffset < before) this.#lastLow.set(lastKey, p.committedOffset);
+          else this.#lastLow.delete(lastKey);
           if (before === undefined || p.committedOffset > before) highest.set(p.partitionIndex, p.committedOffset);
         }
       }
