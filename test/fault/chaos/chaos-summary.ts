@@ -123,6 +123,7 @@ export function formatSummary(report: ChaosReport): string {
   for (const group of report.groups) {
     lines.push(`group ${group.name}: ${group.distinctSeen} distinct records received; missing ${group.missingStored} stored + ${group.missingLost} lost${group.notes.length > 0 ? ` (${group.notes.join(' | ').slice(0, 300)})` : ''}`);
   }
+  for (const note of report.runNotes) lines.push(`run note (not a violation): ${note.split('\n')[0]}`);
   lines.push(`committed offsets: ${report.committedPolls.polls} polls (${report.committedPolls.failed} unanswered during faults), ${report.offsetRegressions.length} regressions`);
   const errors = report.brokerErrors.filter((e) => e.level === 'error').slice(0, 8);
   if (errors.length > 0) lines.push(`broker error logs: ${errors.map((e) => `broker ${e.broker} ${e.count}× "${e.msg}"`).join('; ')}`);
