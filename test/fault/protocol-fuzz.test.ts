@@ -14,8 +14,12 @@ import type { BadBatchKind } from './fuzz/fuzz-frames.ts';
 
 const FRAMES = 4_000;
 const SEED = 42;
-/** Corruption inside the records section that only parsing the records can find (Kafka's LogValidator does). */
-const RECORD_LEVEL: readonly BadBatchKind[] = ['count-fewer', 'compression-garbage', 'records-garbage'];
+/**
+ * Corruption a self-consistent batch header cannot show, found only by parsing the records (Kafka's
+ * LogValidator does): more or fewer records than the count says, compression over uncompressed bytes,
+ * a records section that is not records.
+ */
+const RECORD_LEVEL: readonly BadBatchKind[] = ['count-more', 'count-fewer', 'compression-garbage', 'records-garbage'];
 
 let report: FuzzReport | undefined;
 

@@ -30,7 +30,7 @@ export function formatFuzzSummary(report: FuzzReport): string {
   }
   const closedWellFormed = Object.entries(report.wellFormedClosed).sort((a, b) => b[1] - a[1]);
   if (closedWellFormed.length > 0) lines.push(`  well-formed requests of advertised versions answered by closing the connection: ${closedWellFormed.slice(0, 12).map(([k, n]) => `${k}×${n}`).join(', ')}`);
-  lines.push(`  control connection: ${report.control.rounds} produce+fetch rounds, ${report.control.failures.length} failures, slowest ${report.control.maxLatencyMs} ms`);
+  lines.push(`  control connection: ${report.control.rounds} produce+fetch rounds, ${report.control.failures.length} failures, slowest ${report.control.maxLatencyMs} ms${report.control.idleCloses > 0 ? `, ${report.control.idleCloses} closed as idle after this process stalled past connections.max.idle.ms` : ''}`);
   if (report.undecodableStored > 0) lines.push(`  fuzz topic: ${report.undecodableStored} stored batches whose records do not decode (from acknowledged corrupt batches)`);
   lines.push(`  broker RSS at the end: ${report.brokerRssMiB} MiB`);
   if (report.brokerErrors.length > 0) lines.push(`  broker error logs: ${report.brokerErrors.map((e) => `${e.count}× "${e.msg}"`).join('; ')}`);

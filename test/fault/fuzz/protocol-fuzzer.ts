@@ -21,7 +21,8 @@ import { BAD_BATCH_KINDS, FRAME_KINDS, FUZZ_PARTITIONS, FUZZ_TOPIC, FrameFactory
 
 export const CONTROL_TOPIC = 'fuzz-control';
 const MAX_FRAME_BYTES = 1024 * 1024;
-const IDLE_CLOSE_MS = 2_000;
+/** connections.max.idle.ms: short, so that connections holding half a frame are closed within the run. */
+const IDLE_CLOSE_MS = 5_000;
 /** Beyond the request's own wait: on a busy 2-core machine a broker can take seconds to answer. */
 const HANG_BOUND_MS = 15_000;
 /** Frames whose decoded request asks for a longer wait than this are legitimately held; not sent. */
@@ -62,7 +63,8 @@ export interface FuzzReport {
   readonly badResponses: string[];
   readonly acceptedBadBatches: string[];
   readonly unclosed: string[];
-  readonly control: { readonly rounds: number; readonly failures: string[]; readonly maxLatencyMs: number };
+  /** idleCloses: the control connection was closed after this process itself left it idle past connections.max.idle.ms. */
+  readonly control: { readonly rounds: number; readonly failures: string[]; readonly maxLatencyMs: number; readonly idleCloses: number };
   readonly storedProblems: string[];
   /** Stored batches in the fuzz topic whose records do not decode (they came from acknowledged corrupt batches). */
   readonly undecodableStored: number;
@@ -228,13 +230,17 @@ async function fuzzBroker(broker: BrokerProcess, options: FuzzOptions, log: (lin
   };
 
   // Control connection: produce one record, fetch it back, every CONTROL_INTERVAL_MS.
-  const control = { rounds: 0, failures: [] as string[], maxLatencyMs: 0 };
+  const control = { rounds: 0, failures: [] as string[], maxLatencyMs: 0, idleCloses: 0 };
   const controlAcks: Array<{ offset: bigint; value: string }> = [];
   const controlLoop = (async () => {
     let client = await WireClient.connect(broker.host, broker.port, 'fuzz-control');
+    let lastAnswerMs = Date.now();
     while (!stop) {
       const value = `control-${control.rounds}`;
       const began = Date.now();
+      // On a starved machine this process can sleep past connections.max.idle.ms between rounds; the
+      // broker then rightly closes the idle connection. That is not a failure of the broker.
+      const idleBeforeMs = began - lastAnswerMs;
       try {
         const produced = await client.send(0, 9, { transactionalId: null, acks: -1, timeoutMs: 5_000, topicData: [{ name: CONTROL_TOPIC, partitionData: [{ index: 0, records: encodeRecordBatch({ records: [{ value }] }) }] }] }, CONTROL_SLOW_MS);
         const result = produced.responses[0]?.partitionResponses[0];
@@ -248,8 +254,11 @@ async function fuzzBroker(broker: BrokerProcess, options: FuzzOptions, log: (lin
         const data = fetched.responses[0]?.partitions[0];
         if (data?.errorCode !== 0 || (data.records?.length ?? 0) === 0) throw new Error(`fetch of ${result.baseOffset} answered error ${data?.errorCode} with ${data?.records?.length ?? 0} bytes`);
         if (!data.records!.includes(Buffer.from(value))) throw new Error(`fetch of ${result.baseOffset} did not return ${value}`);
+        lastAnswerMs = Date.now();
       } catch (error) {
-        note(control.failures, `round ${control.rounds} at +${Math.round((Date.now() - startedMs) / 1000)} s: ${(error as Error).message}`);
+        if (client.isClosed && idleBeforeMs >= IDLE_CLOSE_MS) control.idleCloses++;
+        else note(control.failures, `round ${control.rounds} at +${Math.round((Date.now() - startedMs) / 1000)} s (idle ${idleBeforeMs} ms before it): ${(error as Error).message}`);
+        lastAnswerMs = Date.now();
         client.close();
         client = await WireClient.connect(broker.host, broker.port, 'fuzz-control').catch(() => client);
       }
