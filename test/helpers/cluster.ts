@@ -38,6 +38,11 @@ export interface StartClusterOptions {
   readonly allocateBrokerIds?: boolean;
   /** Listeners besides PLAINTEXT on every broker (see StartBrokerOptions.extraListeners). */
   readonly extraListeners?: readonly string[];
+  /**
+   * Puts something between the brokers and s3rver (e.g. a fault-injecting HTTP proxy): called once
+   * s3rver runs; the brokers use the returned endpoint; stop() runs before s3rver stops.
+   */
+  readonly wrapS3?: (s3: S3TestServer) => Promise<{ readonly endpoint: string; stop(): Promise<void> }>;
 }
 
 export interface PartitionMetadata {
@@ -109,10 +114,16 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
     parts.push({ stop: () => etcd.close() });
     const s3 = await startS3Server({ bucket: `kafscale-${randomUUID().slice(0, 8)}` });
     parts.push(s3);
+    let s3Endpoint = s3.endpoint;
+    if (options.wrapS3 !== undefined) {
+      const wrapper = await options.wrapS3(s3);
+      parts.push(wrapper);
+      s3Endpoint = wrapper.endpoint;
+    }
     const env: Record<string, string> = {
       KAFSCALE_ETCD_ENDPOINTS: etcd.endpoint,
       KAFSCALE_S3_BUCKET: s3.bucket,
-      KAFSCALE_S3_ENDPOINT: s3.endpoint,
+      KAFSCALE_S3_ENDPOINT: s3Endpoint,
       KAFSCALE_S3_PATH_STYLE: 'true',
       KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
       KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,

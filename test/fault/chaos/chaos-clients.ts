@@ -1,0 +1,155 @@
+/**
+ * The chaos suite's real-client producers, recording every acknowledgement with its time (so a lost
+ * record can be matched with the faults around it): kafkajs (in process; idempotent or not, N records
+ * per send) and confluent-kafka / librdkafka (chaos-producer.py in a child process, bursts of N records
+ * per partition so that batches of about N records reach the broker).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
+import type { AckedRecord } from './chaos-verify.ts';
+
+const PYTHON = '/usr/bin/python3';
+const PRODUCER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'chaos-producer.py');
+
+/** kafkajs: one lane per partition, `batch` records per send(), acks=all. */
+export class ChaosKafkajsProducer {
+  readonly acks: AckedRecord[] = [];
+  readonly errors = new Map<string, number>();
+  sends = 0;
+  readonly name: string;
+  readonly #producer: kafkajs.Producer;
+  readonly #topic: string;
+  readonly #partitions: number;
+  readonly #batch: number;
+  readonly #pauseMs: number;
+  #lanes: Promise<void>[] = [];
+  #stopped = false;
+  #sequence = 0;
+
+  constructor(options: { name: string; brokers: string[]; topic: string; partitions: number; idempotent: boolean; batch: number; pauseMs: number }) {
+    this.name = options.name;
+    const kafka = new kafkajs.Kafka({
+      clientId: `chaos-${options.name}`,
+      brokers: options.brokers,
+      logLevel: kafkajs.logLevel.NOTHING,
+      requestTimeout: 10_000,
+      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3_000 },
+    });
+    this.#producer = kafka.producer(options.idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {});
+    this.#topic = options.topic;
+    this.#partitions = options.partitions;
+    this.#batch = options.batch;
+    this.#pauseMs = options.pauseMs;
+  }
+
+  async start(): Promise<void> {
+    await this.#producer.connect();
+    this.#lanes = Array.from({ length: this.#partitions }, (_, partition) => this.#lane(partition));
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(this.#lanes);
+    await this.#producer.disconnect().catch(() => {});
+  }
+
+  async #lane(partition: number): Promise<void> {
+    while (!this.#stopped) {
+      const values = Array.from({ length: this.#batch }, () => `${this.name}-p${partition}-s${this.#sequence++}`);
+      this.sends++;
+      try {
+        const [meta] = await this.#producer.send({ topic: this.#topic, acks: -1, messages: values.map((value) => ({ value, partition })) });
+        if (meta !== undefined && meta.errorCode === 0 && meta.baseOffset !== undefined) {
+          const base = BigInt(meta.baseOffset);
+          const ackedMs = Date.now();
+          values.forEach((value, i) => this.acks.push({ producer: this.name, partition, offset: base + BigInt(i), value, ackedMs }));
+        } else {
+          this.#error(`answered ${JSON.stringify(meta)}`);
+        }
+      } catch (error) {
+        this.#error(`${(error as Error).name}: ${(error as Error).message}`);
+        await sleep(200);
+      }
+      await sleep(this.#pauseMs);
+    }
+  }
+
+  #error(message: string): void {
+    const key = message.slice(0, 160);
+    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+}
+
+export interface LibrdkafkaOutcome {
+  readonly sent: number;
+  readonly remaining: number;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+}
+
+/** librdkafka through confluent-kafka: chaos-producer.py, acknowledgements parsed as they come. */
+export class ChaosLibrdkafkaProducer {
+  readonly acks: AckedRecord[] = [];
+  readonly failures = new Map<string, number>();
+  fatalErrors = 0;
+  readonly name: string;
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<unknown[]>;
+  #partial = '';
+  #stderr = '';
+  #sent = 0;
+  #remaining = -1;
+
+  constructor(options: { name: string; bootstrap: string; topic: string; partitions: number; seconds: number; idempotent: boolean; burst: number; intervalMs: number; lingerMs: number }) {
+    this.name = options.name;
+    this.#child = spawn(
+      PYTHON,
+      [PRODUCER_SCRIPT, options.bootstrap, options.topic, String(options.partitions), options.name, String(options.seconds), options.idempotent ? '1' : '0', String(options.burst), String(options.intervalMs), String(options.lingerMs)],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.#exited = once(this.#child, 'exit');
+    this.#child.stdout?.on('data', (chunk: Buffer) => this.#onData(chunk.toString('utf8')));
+    this.#child.stderr?.on('data', (chunk: Buffer) => (this.#stderr = (this.#stderr + chunk.toString('utf8')).slice(-8_000)));
+  }
+
+  /** Waits for the script to end by itself (it flushes, bounded by 40 s); SIGKILL after `timeoutMs`. */
+  async finish(timeoutMs: number): Promise<LibrdkafkaOutcome> {
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), timeoutMs);
+    await this.#exited;
+    clearTimeout(timer);
+    return { sent: this.#sent, remaining: this.#remaining, exitCode: this.#child.exitCode, stderr: this.#stderr };
+  }
+
+  /** SIGTERM: the script stops producing and flushes what it holds (bounded at 40 s), then exits. */
+  stopProducing(): void {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGTERM');
+  }
+
+  kill(): void {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
+  }
+
+  #onData(text: string): void {
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop() ?? '';
+    const now = Date.now();
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const parsed = JSON.parse(line) as { v?: string; p?: number; o?: number; err?: string; fatal?: boolean; done?: boolean; sent?: number; remaining?: number };
+      if (parsed.done === true) {
+        this.#sent = parsed.sent ?? 0;
+        this.#remaining = parsed.remaining ?? -1;
+      } else if (parsed.err === undefined && parsed.v !== undefined && parsed.p !== undefined && parsed.o !== undefined) {
+        this.acks.push({ producer: this.name, partition: parsed.p, offset: BigInt(parsed.o), value: parsed.v, ackedMs: now });
+      } else if (parsed.err !== undefined) {
+        if (parsed.fatal === true) this.fatalErrors++;
+        const key = parsed.err.slice(0, 160);
+        this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
+      }
+    }
+  }
+}
