@@ -127,3 +127,48 @@ test('offsets of a deleted topic: hidden from OffsetFetch at once, removed from 
   }
   assert.equal(await coordinator.removeOffsetsOfTopics(['gone']), 0, 'nothing left to remove');
 });
+
+test('a commit still in flight from a previous coordinator (paused past its lease) cannot take committed offsets back', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-groups-'));
+  const store = await EmbeddedMetadataStore.open({ dir, log });
+  // The old coordinator's store: its transactions can be held, as a SIGSTOPped broker holds a request it
+  // has built but not sent, and released after another coordinator took the group over.
+  let hold: Promise<void> | null = null;
+  const held = new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'txn') {
+        return async (...args: Parameters<typeof store.txn>) => {
+          if (hold !== null) await hold;
+          return target.txn(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const settings: GroupSettings = { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1 };
+  const old = new GroupCoordinator(held, placement(1), settings, log);
+  const replacement = new GroupCoordinator(store, placement(1), settings, log);
+  t.after(async () => {
+    await old.close();
+    await replacement.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const joined = await old.join(joinReq('g'));
+  await old.sync({ groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [{ memberId: joined.memberId, assignment: Buffer.from('a') }] });
+  const commit = (coordinator: GroupCoordinator, offset: bigint) =>
+    coordinator.commitOffsets({ groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 't', partition: 0, offset, leaderEpoch: -1, metadata: null }] });
+  assert.deepEqual(await commit(old, 100n), [ErrorCode.NONE]);
+
+  let release!: () => void;
+  hold = new Promise<void>((resolve) => (release = resolve));
+  const stale = commit(old, 150n);
+  // The group moves: the replacement loads it and the member commits further there.
+  assert.deepEqual(await commit(replacement, 300n), [ErrorCode.NONE]);
+  release();
+  hold = null;
+  assert.deepEqual(await stale, [ErrorCode.NOT_COORDINATOR], 'the old coordinator is fenced by the replacement having loaded the group');
+  const fetched = await replacement.fetchOffsets('g', [{ name: 't', partitions: [0] }]);
+  assert.equal(fetched.offsets[0]?.offset, 300n);
+});

@@ -1,4 +1,5 @@
 import type { MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { ClassicGroup, GroupMember, GroupState } from './classic-group.ts';
 
@@ -95,6 +96,9 @@ export function decodeGroup(groupId: string, value: Buffer, revision: number, no
   return group;
 }
 
+/** Loads racing another coordinator's writes before giving up (COORDINATOR_NOT_AVAILABLE; the client retries). */
+const MAX_LOAD_ATTEMPTS = 5;
+
 export type SaveOutcome = 'ok' | 'conflict' | 'too-large';
 
 /**
@@ -110,9 +114,21 @@ export class GroupStore {
     this.#store = store;
   }
 
+  /**
+   * Loads a group and claims it for this coordinator: the key is re-put unchanged, guarded by the
+   * revision just read, so its mod revision moves on. Every write of a previous coordinator still in
+   * flight (guarded by the old revision — one SIGSTOPped past its lease, or queued behind a store
+   * outage) then fails instead of landing later and taking committed offsets back.
+   */
   async load(groupId: string, nowMs: number): Promise<ClassicGroup | null> {
-    const kv = await this.#store.get(MetaKeys.group(groupId));
-    return kv === null ? null : decodeGroup(groupId, kv.value, kv.modRevision, nowMs);
+    const key = MetaKeys.group(groupId);
+    for (let attempt = 1; attempt <= MAX_LOAD_ATTEMPTS; attempt++) {
+      const kv = await this.#store.get(key);
+      if (kv === null) return null;
+      const result = await this.#store.txn({ compare: [{ key, target: 'modRevision', op: '==', value: kv.modRevision }], success: [{ type: 'put', key, value: kv.value }] });
+      if (result.succeeded) return decodeGroup(groupId, kv.value, result.revision, nowMs);
+    }
+    throw new KafscaleError('KSC_META_UNAVAILABLE', `group ${groupId} changed under every one of ${MAX_LOAD_ATTEMPTS} loads; another coordinator is writing it`, { retriable: true });
   }
 
   async save(group: ClassicGroup, extraOps: readonly TxnOp[] = []): Promise<SaveOutcome> {
