@@ -41,33 +41,11 @@ async function runBroker(args: readonly string[]): Promise<number> {
     process.stdout.write(`usage: kafscale broker [settings]\n\n${formatConfigHelp()}\n`);
     return 0;
   }
-  let config;
-  try {
-    config = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
-  } catch (error) {
-    if (isConfigError(error)) {
-      process.stderr.write(`kafscale: invalid configuration\n${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const config = configOrNull(args, 'kafscale');
+  if (config === null) return 2;
   const log = createLogger({ level: config.logLevel });
   const app = new BrokerApp(config, log);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    void app.close().then(() => {
-      log.flush?.();
-      process.exit(process.exitCode ?? 0);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  const signals = closeOnSignals(app, log, 'shutting down');
   try {
     await app.start();
   } catch (error) {
@@ -77,13 +55,48 @@ async function runBroker(args: readonly string[]): Promise<number> {
   }
   // Keep running until a signal closes the app, or the app cannot go on (it says why; a restart fixes it).
   await app.fatal;
-  if (!stopping) {
-    stopping = true;
-    await app.close();
-  }
+  if (signals.claim()) await app.close();
   log.flush?.();
   // As after a signal: exit now, whatever handles a failed part may have left open.
   process.exit(1);
+}
+
+/** The validated config, or null after printing every problem (the caller exits 2). */
+function configOrNull(args: readonly string[], command: string): ReturnType<typeof loadConfig> | null {
+  try {
+    return loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    process.stderr.write(`${command}: invalid configuration\n${error.message}\n`);
+    return null;
+  }
+}
+
+/**
+ * SIGTERM / SIGINT close the app (drain) and exit; a second signal exits at once. `claim()` is true for
+ * the one caller that gets to close the app when no signal did.
+ */
+function closeOnSignals(app: { close(): Promise<void> }, log: ReturnType<typeof createLogger>, message: string): { claim(): boolean } {
+  let stopping = false;
+  const claim = (): boolean => {
+    if (stopping) return false;
+    stopping = true;
+    return true;
+  };
+  const stop = (signal: string): void => {
+    if (!claim()) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, message);
+    void app.close().then(() => {
+      log.flush?.();
+      process.exit(process.exitCode ?? 0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return { claim };
 }
 
 /** `kafscale proxy`: the Kafka-aware proxy in front of the brokers (docs/design/proxy.md). */
@@ -92,16 +105,8 @@ async function runProxy(args: readonly string[]): Promise<number> {
     process.stdout.write(`usage: kafscale proxy [settings]\n\nThe proxy reads KAFSCALE_PROXY_* (listen, advertised host/port, bootstrap), KAFSCALE_METRICS_ADDR and KAFSCALE_LOG_LEVEL.\n\n${formatConfigHelp()}\n`);
     return 0;
   }
-  let config;
-  try {
-    config = loadConfig({ argv: args, env: process.env, cwd: process.cwd() });
-  } catch (error) {
-    if (isConfigError(error)) {
-      process.stderr.write(`kafscale proxy: invalid configuration\n${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
+  const config = configOrNull(args, 'kafscale proxy');
+  if (config === null) return 2;
   const log = createLogger({ level: config.logLevel });
   let app: ProxyApp;
   try {
@@ -110,21 +115,7 @@ async function runProxy(args: readonly string[]): Promise<number> {
     process.stderr.write(`kafscale proxy: ${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'proxy draining');
-    void app.close().then(() => {
-      log.flush?.();
-      process.exit(process.exitCode ?? 0);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  closeOnSignals(app, log, 'proxy draining');
   try {
     await app.start();
   } catch (error) {
