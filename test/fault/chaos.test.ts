@@ -5,9 +5,8 @@
  * acks=all producers of batch sizes 1..60 (wire client, kafkajs, librdkafka; idempotent and not) and
  * two consumer groups. Passes only when every acknowledged record is at its offset, nothing
  * acknowledged is lost or misplaced, no offset was acknowledged twice, both groups received everything,
- * and no committed offset went back. Idempotent batches stored twice (docs/reliability.md, open finding:
- * librdkafka re-sends after an epoch bump a batch the broker reported failed although it was stored)
- * are a separate `todo` test until that is fixed.
+ * and no committed offset went back. Idempotent librdkafka batches stored twice (docs/reliability.md,
+ * open finding 1) are a separate `todo` test until that is fixed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,7 +38,7 @@ test(`chaos: ${FAULT_MS / 1000} s of seeded faults (seed ${SEED}) lose or mispla
   }
 });
 
-test('chaos: no idempotent batch is stored twice', { todo: 'open finding in docs/reliability.md: a batch reported failed but stored is re-sent by librdkafka under a bumped epoch' }, () => {
+test('chaos: no idempotent batch is stored twice', { todo: 'open finding 1 in docs/reliability.md: idempotent librdkafka batches stored twice under combined faults' }, () => {
   assert.ok(duplicates !== null, 'the chaos run above ran');
   assert.deepEqual(duplicates, []);
 });
