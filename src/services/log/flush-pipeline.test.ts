@@ -310,3 +310,42 @@ test('the invariant check reports an overlap and a high watermark that went back
   // The last entry (by base offset) now ends at 3: the high watermark fell from 5 to 4.
   assert.match(invariants.violations.join('\n'), /high watermark went back from 5 to 4/);
 });
+
+test('a commit that applied and timed out while the partition was lost: the append is answered REQUEST_TIMED_OUT (may be written), never NOT_LEADER_OR_FOLLOWER (not written)', async (t) => {
+  const inner = await embeddedStore(t);
+  const faulty = new FaultyMetadataStore(inner);
+  // The session ends between the commit and its fence: the owner key is gone when the fence runs.
+  let dropOwnerBeforeFence = false;
+  const store = new Proxy(faulty.store, {
+    get(target, property, receiver) {
+      if (property === 'txn') {
+        return async (txn: Parameters<MetadataStore['txn']>[0]) => {
+          const ownerPut = txn.success.find((op) => op.type === 'put' && op.key.endsWith('/owner'));
+          if (dropOwnerBeforeFence && ownerPut !== undefined && ownerPut.type === 'put') {
+            dropOwnerBeforeFence = false;
+            await inner.delete(ownerPut.key);
+          }
+          return target.txn(txn);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const objects = new MemoryObjectStore();
+  const service = await open(t, store, objects, { flush: { lingerMs: 0 } });
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  let fired = false;
+  faulty.rule = (txn) => {
+    if (fired || !isLogCommit(txn)) return null;
+    fired = true;
+    dropOwnerBeforeFence = true;
+    return 'applied-then-timeout';
+  };
+  const a = await service.append(tp, 0, [batchOf('a', 2)]);
+  assert.equal(a.errorCode, ErrorCode.REQUEST_TIMED_OUT, 'the outcome was unknown to the broker');
+  // It was written: a client told NOT_LEADER_OR_FOLLOWER might re-send it under a new producer epoch.
+  const reader = await open(t, inner, objects, { brokerId: 9 });
+  assert.deepEqual(recordsOf((await reader.read(tp.id, 0, 0, 1 << 20)).records), [[0, 'a-0'], [1, 'a-1']]);
+});

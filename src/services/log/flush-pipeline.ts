@@ -318,6 +318,7 @@ export class FlushPipeline implements FlushScheduler {
       success.push({ type: 'put', key: run.entryKey, value: run.entryValue });
       failure.push({ type: 'get', key: run.log.claim.ownerKey }, { type: 'get', key: run.entryKey });
     }
+    for (const run of runs) for (const pending of run.taken) pending.commitSent = true;
     let result;
     try {
       result = await this.#store.txn({ compare, success, failure });
@@ -387,7 +388,7 @@ export class FlushPipeline implements FlushScheduler {
       return;
     }
     if (reads === null) {
-      run.log.fence('owner key changed or expired');
+      run.log.fence('owner key changed or expired', 'unknown');
       return;
     }
     const existing = reads[0] ?? null;

@@ -529,6 +529,7 @@ export class LogService {
 
   #onLeaseLost(): void {
     if (this.#closed) return;
-    for (const log of this.#owned.values()) log.fence('session lease lost');
+    // Commits in flight may still have applied before the lease ended: their outcome is unknown.
+    for (const log of this.#owned.values()) log.fence('session lease lost', 'unknown');
   }
 }

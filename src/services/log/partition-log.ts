@@ -63,6 +63,9 @@ export class PendingAppend {
   /** The WAL object of the flush that took this append (null: still queued). */
   objectKey: string | null = null;
   settled = false;
+  /** Set when a commit carrying this append was sent to the metadata store: from then on, until it is
+   * resolved, whether the append is written is unknown to anyone but the store. */
+  commitSent = false;
   readonly #resolve: (result: AppendResult) => void;
   readonly promise: Promise<AppendResult>;
 
@@ -211,7 +214,7 @@ export class PartitionLog {
   exclusive<T>(task: () => Promise<T>): Promise<T> {
     const next = this.#exclusive.catch(() => undefined).then(async () => {
       // A txn of this claim may still apply (an ambiguous outcome whose fence failed): fence it first.
-      if (this.#fencePending && (await this.fenceOlderWritesLocked([])) === null) this.fence('owner key changed');
+      if (this.#fencePending && (await this.fenceOlderWritesLocked([])) === null) this.fence('owner key changed', 'unknown');
       return task();
     });
     this.#exclusive = next;
@@ -567,11 +570,22 @@ export class PartitionLog {
     this.#producers.expire(now, this.#producerIdExpirationMs);
   }
 
-  /** The claim is no longer valid: nothing more is committed or accepted here. */
-  fence(reason: string): void {
+  /**
+   * The claim is no longer valid: nothing more is committed or accepted here. `outcome` 'unknown': a
+   * commit of appends taken by a flush may have applied (a session lost or an owner key gone while a
+   * commit's outcome was unresolved). Those appends get REQUEST_TIMED_OUT, Kafka's "may or may not be
+   * written": a client then retries with the same producer epoch and sequence, which the new owner
+   * de-duplicates; NOT_LEADER_OR_FOLLOWER would tell it the batch is not written, and an idempotent
+   * client that bumps its epoch meanwhile re-sends it as new data (a duplicate no broker can detect).
+   */
+  fence(reason: string, outcome: 'known' | 'unknown' = 'known'): void {
     if (this.#status === 'fenced' || this.#status === 'closed') return;
     this.#status = 'fenced';
-    this.#log.warn({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, reason }, 'partition ownership lost; failing unacknowledged appends');
+    this.#log.warn({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, reason, outcome }, 'partition ownership lost; failing unacknowledged appends');
+    if (outcome === 'unknown') {
+      const unknown = failure(ErrorCode.REQUEST_TIMED_OUT, `this broker lost the partition (${reason}) while the outcome of this write was unknown; retry`, this.state.logStartOffset);
+      for (const pending of this.#inflight) if (pending.commitSent) pending.settle(unknown);
+    }
     this.#failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer owns the partition (${reason})`);
   }
 
@@ -595,7 +609,7 @@ export class PartitionLog {
         if (this.#status !== 'reloading') return;
         if (fenced === null) {
           this.#status = 'active';
-          this.fence('owner key changed');
+          this.fence('owner key changed', 'unknown');
           return;
         }
         const fenceRevision = this.#claim.ownerModRevision;
