@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { encodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { startBroker } from '../helpers/broker-process.ts';
-import { startS3Server } from '../helpers/s3-server.ts';
+import { brokerS3Env, startS3Server } from '../helpers/s3-server.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { verifyAcknowledged, type Ack } from './crash-produce-run.ts';
 import { ToggleProxy } from './toggle-proxy.ts';
@@ -40,12 +40,7 @@ test('S3 down during produce: storage errors, never success; produce resumes whe
   cleanups.push(() => proxy.down());
   const broker = await startBroker({
     env: {
-      KAFSCALE_S3_BUCKET: s3.bucket,
-      KAFSCALE_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
-      KAFSCALE_S3_PATH_STYLE: 'true',
-      KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
-      KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
-      KAFSCALE_S3_REGION: s3.region,
+      ...brokerS3Env(s3, `http://127.0.0.1:${proxy.port}`),
     },
   });
   cleanups.push(() => broker.stop());

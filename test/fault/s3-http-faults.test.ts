@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { startBroker } from '../helpers/broker-process.ts';
 import { FaultProxy } from '../helpers/s3-fault-proxy.ts';
-import { startS3Server } from '../helpers/s3-server.ts';
+import { brokerS3Env, startS3Server } from '../helpers/s3-server.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { readPartition } from './partition-reader.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../src/protocol/records/index.ts';
@@ -31,12 +31,7 @@ test('S3 503/500 and slowness: retriable errors only, client retries succeed, ca
   cleanups.push(() => proxy.close());
   const broker = await startBroker({
     env: {
-      KAFSCALE_S3_BUCKET: s3.bucket,
-      KAFSCALE_S3_ENDPOINT: proxy.endpoint,
-      KAFSCALE_S3_PATH_STYLE: 'true',
-      KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
-      KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
-      KAFSCALE_S3_REGION: s3.region,
+      ...brokerS3Env(s3, proxy.endpoint),
     },
   });
   cleanups.push(() => broker.stop());

@@ -15,7 +15,7 @@ import { decodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { runConfluentProducer } from '../cluster/real-clients.ts';
 import { startBroker } from '../helpers/broker-process.ts';
 import { FaultProxy } from '../helpers/s3-fault-proxy.ts';
-import { startS3Server } from '../helpers/s3-server.ts';
+import { brokerS3Env, startS3Server } from '../helpers/s3-server.ts';
 import { readPartition } from './partition-reader.ts';
 
 const PRODUCE_SECONDS = 12;
@@ -31,12 +31,7 @@ test('S3 503 SlowDown most of the time, three acks=all librdkafka producers: eve
   cleanups.push(() => proxy.close());
   const broker = await startBroker({
     env: {
-      KAFSCALE_S3_BUCKET: s3.bucket,
-      KAFSCALE_S3_ENDPOINT: proxy.endpoint,
-      KAFSCALE_S3_PATH_STYLE: 'true',
-      KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
-      KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
-      KAFSCALE_S3_REGION: s3.region,
+      ...brokerS3Env(s3, proxy.endpoint),
       KAFSCALE_LOG_INVARIANT_CHECKS: 'true',
     },
   });

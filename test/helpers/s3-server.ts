@@ -32,6 +32,18 @@ export interface S3TestServer {
 const CHILD = fileURLToPath(new URL('./s3rver-process.ts', import.meta.url));
 const START_TIMEOUT_MS = 15_000;
 
+/** The broker settings that put its objects on `s3`, reached at `endpoint` (default: s3 itself; e.g. a fault proxy). */
+export function brokerS3Env(s3: S3TestServer, endpoint: string = s3.endpoint): Record<string, string> {
+  return {
+    KAFSCALE_S3_BUCKET: s3.bucket,
+    KAFSCALE_S3_ENDPOINT: endpoint,
+    KAFSCALE_S3_PATH_STYLE: 'true',
+    KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
+    KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
+    KAFSCALE_S3_REGION: s3.region,
+  };
+}
+
 export async function startS3Server(options: { readonly bucket?: string } = {}): Promise<S3TestServer> {
   const bucket = options.bucket ?? 'kafscale-test';
   const directory = await mkdtemp(join(tmpdir(), 'kafscale-s3rver-'));
