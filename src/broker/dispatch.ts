@@ -14,6 +14,7 @@ import type { ApiTable } from './api-table.ts';
 import type { BrokerServices, RequestContext } from './broker-services.ts';
 import { apiVersionsBody } from './handlers/api-versions.ts';
 import { authenticateRawToken } from './handlers/sasl.ts';
+import { ProduceOrder } from './produce-order.ts';
 
 /** The principal of a connection that has not authenticated (Kafka's `User:ANONYMOUS`). */
 export const ANONYMOUS_PRINCIPAL = 'User:ANONYMOUS';
@@ -37,6 +38,8 @@ export interface ConnectionContext {
   readonly listenerName: string;
   /** SASL state of the connection; null on listeners without SASL (PLAINTEXT, SSL). */
   readonly sasl: SaslConnectionState | null;
+  /** Keeps pipelined Produce requests in step after a refusal; absent where nothing pipelines (tests). */
+  readonly produceOrder?: ProduceOrder;
 }
 
 /**
@@ -75,6 +78,11 @@ export interface SaslConnectionState {
  */
 export interface RequestDispatcher {
   handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null>;
+  /**
+   * A new connection's Produce ordering state (ConnectionContext.produceOrder): the server calls its
+   * received() as it hands each frame to handle() and written() as each response goes out.
+   */
+  newProduceOrder?(): ProduceOrder;
 }
 
 /**
@@ -93,6 +101,10 @@ export class Dispatcher implements RequestDispatcher {
     this.#table = table;
     this.#services = services;
     this.#observe = observe;
+  }
+
+  newProduceOrder(): ProduceOrder {
+    return new ProduceOrder();
   }
 
   async handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null> {

@@ -153,6 +153,7 @@ export class KafkaConnection {
     });
     const remoteAddress = socket.remoteAddress ?? 'unknown';
     const remotePort = socket.remotePort ?? 0;
+    const produceOrder = options.dispatcher.newProduceOrder?.();
     this.context = {
       id: options.id,
       remoteAddress,
@@ -162,6 +163,7 @@ export class KafkaConnection {
       principal: options.principal ?? 'User:ANONYMOUS',
       listenerName: options.listenerName ?? 'PLAINTEXT',
       sasl: options.saslMechanisms === undefined || options.saslMechanisms === null ? null : newSaslState(options.saslMechanisms),
+      ...(produceOrder === undefined ? {} : { produceOrder }),
     };
     this.#idleTimer = setTimeout(this.#onIdle, this.#idleTimeoutMs);
     this.#idleTimer.unref();
@@ -316,6 +318,7 @@ export class KafkaConnection {
     // Request header v0+: api_key is the first int16. Used only as a bounded metric label.
     const apiKey = apiKeyLabel(frame.length >= 2 ? frame.readInt16BE(0) : -1);
     let promise: Promise<readonly Buffer[] | null>;
+    this.context.produceOrder?.received();
     try {
       promise = this.#dispatcher.handle(frame, this.context);
     } catch (error) {
@@ -354,6 +357,7 @@ export class KafkaConnection {
         this.#queue.shift();
         this.#metrics.requestsInFlight.dec();
         if (response !== null) this.#write(response);
+        this.context.produceOrder?.written();
         this.#metrics.requestDurationSeconds.observe({ api_key: head.apiKey }, (performance.now() - head.startedMs) / 1000);
         if (this.context.sasl?.closeAfterResponse === true) {
           // Failed authentication (or an illegal SASL sequence): this response was the last one.

@@ -6,6 +6,7 @@ import { splitBatches } from '../../protocol/records/index.ts';
 import type { AppendResult } from '../../services/log/partition-log.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
+import type { ProduceTicket } from '../produce-order.ts';
 import { allowed, Op, Resource } from './authorize.ts';
 import { endpointOf } from '../../services/cluster/broker-registry.ts';
 
@@ -13,6 +14,21 @@ type PartitionResponse = Encodable<ProduceResponse['responses'][number]['partiti
 type NodeEndpoint = ProduceResponse['nodeEndpoints'][number];
 
 const NO_LEADER = { leaderId: -1, leaderEpoch: -1 };
+
+/**
+ * Retriable answers that mean "not written, send it again": a request pipelined behind one of these for
+ * the same partition is refused too, so the client's retries keep the batches in order (produce-order.ts).
+ */
+const REFUSALS: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.REQUEST_TIMED_OUT]);
+
+const PIPELINED_BEHIND_REFUSAL = {
+  errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+  errorMessage: 'not written: an earlier request on this connection was refused for this partition; retry in order',
+  baseOffset: -1,
+  logAppendTimeMs: -1,
+  logStartOffset: -1,
+  recordErrors: [],
+} as const satisfies AppendResult;
 
 /**
  * Produce 0–11 (magic 2 batches only). Batches are validated and given offsets by the partition's owner in
@@ -34,6 +50,8 @@ export const produceApi = defineApi({
     const endpoints = new Map<number, NodeEndpoint>();
     const pending: Array<Promise<PartitionResponse>> = [];
     const shape: Array<{ name: string; count: number }> = [];
+    // Read now, synchronously: the connection's counters move as soon as this handler awaits.
+    const ticket = context.connection?.produceOrder?.ticket() ?? null;
     for (const topicData of request.topicData) {
       shape.push({ name: topicData.name, count: topicData.partitionData.length });
       const writable = allowed(context, Op.WRITE, Resource.TOPIC, topicData.name);
@@ -45,7 +63,7 @@ export const produceApi = defineApi({
         } else if (request.transactionalId !== null) {
           pending.push(Promise.resolve(failed(partitionData.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'kafscale does not support transactions; produce without a transactional id')));
         } else {
-          pending.push(appendPartition(topicData.name, partitionData.index, partitionData.records, services, endpoints, context));
+          pending.push(appendPartition(topicData.name, partitionData.index, partitionData.records, services, endpoints, context, ticket));
         }
       }
     }
@@ -74,6 +92,7 @@ async function appendPartition(
   services: BrokerServices,
   endpoints: Map<number, NodeEndpoint>,
   context: RequestContext,
+  ticket: ProduceTicket | null,
 ): Promise<PartitionResponse> {
   const topic = services.topics.get(topicName);
   if (topic === undefined || partition < 0 || partition >= topic.partitions) {
@@ -86,14 +105,23 @@ async function appendPartition(
   if (split.trailingKind !== null || split.batches.length === 0) {
     return failed(partition, ErrorCode.CORRUPT_MESSAGE, 'the records field ends with a truncated or malformed batch');
   }
+  const order = ticket === null ? undefined : context.connection?.produceOrder;
   // Fast path without an await keeps batches of pipelined requests in arrival order.
   let owned = services.logs.owned(topic.id, partition);
   if (owned === undefined || owned.status !== 'active') {
     const acquired = await services.assigner.ensureOwned(topic.id, partition);
-    if (acquired === null) return notLeader(topic.id, partition, services, endpoints, undefined, context.listenerName);
+    if (acquired === null) {
+      if (order !== undefined && ticket !== null) order.refuse(topic.id, partition, ticket);
+      return notLeader(topic.id, partition, services, endpoints, undefined, context.listenerName);
+    }
     owned = acquired;
   }
+  if (order !== undefined && ticket !== null && order.fenced(topic.id, partition, ticket)) {
+    order.refuse(topic.id, partition, ticket);
+    return notLeader(topic.id, partition, services, endpoints, PIPELINED_BEHIND_REFUSAL, context.listenerName);
+  }
   const result = await services.logs.append(topic, partition, split.batches);
+  if (order !== undefined && ticket !== null && REFUSALS.has(result.errorCode)) order.refuse(topic.id, partition, ticket);
   if (result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return notLeader(topic.id, partition, services, endpoints, result, context.listenerName);
   if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
     context.log.debug({ topic: topicName, partition, errorCode: result.errorCode, message: result.errorMessage }, 'produce to partition failed');
