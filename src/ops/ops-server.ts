@@ -28,6 +28,21 @@ export interface OpsServerOptions {
   readonly token?: string;
 }
 
+/** How long one readiness probe may take before it counts as failed (the manifests give /readyz 3 s). */
+const READINESS_PROBE_TIMEOUT_MS = 2_000;
+
+async function boundedProbe(probe: ReadinessProbe): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${READINESS_PROBE_TIMEOUT_MS} ms`), READINESS_PROBE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([probe().catch((error: unknown) => (error instanceof Error ? error.message : String(error))), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The ops HTTP listener: `/healthz` (the process is alive), `/readyz` (every readiness probe passes),
  * `/metrics` (Prometheus text format).
@@ -93,10 +108,14 @@ export class OpsServer {
     }
     if (path === '/readyz') {
       const failures: Record<string, string> = {};
-      for (const [name, probe] of Object.entries(this.#options.readiness)) {
-        const problem = await probe().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+      // In parallel, each bounded: a store that hangs (retries, a black-holed endpoint) must make the
+      // broker not ready within a kubelet probe's timeout, not hold the answer for minutes.
+      const probes = Object.entries(this.#options.readiness);
+      const problems = await Promise.all(probes.map(([, probe]) => boundedProbe(probe)));
+      probes.forEach(([name], i) => {
+        const problem = problems[i] ?? null;
         if (problem !== null) failures[name] = problem;
-      }
+      });
       const ready = Object.keys(failures).length === 0;
       res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready, failures }) + '\n');
       return;

@@ -244,6 +244,22 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * One cheap request proving the bucket exists and the credentials work: a listing of at most one key,
+   * one attempt, bounded by `timeoutMs`. Never throws; says what kind of failure it saw (s3-errors.ts).
+   */
+  async probe(timeoutMs: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly kind: S3FailureKind; readonly error: unknown }> {
+    if (this.#closed) return { ok: false, kind: 'permanent', error: closedError('S3') };
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      await this.#client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.#prefix, MaxKeys: 1 }), { abortSignal: signal });
+      return { ok: true };
+    } catch (error) {
+      if (signal.aborted) return { ok: false, kind: 'transient', error: new KafscaleError('KSC_OBJECT_UNAVAILABLE', `no response within ${timeoutMs} ms`, { cause: error, retriable: true }) };
+      return { ok: false, kind: classifyS3Failure(error), error };
+    }
+  }
+
   async delete(keys: readonly string[]): Promise<void> {
     for (const key of keys) assertValidKey(key);
     for (let start = 0; start < keys.length; start += DELETE_BATCH) {
