@@ -36,11 +36,25 @@ export function kafkajsRetriable(error: unknown): boolean {
   return false;
 }
 
-/** kafkajs producer: one lane per partition, one message per send(), so every ack names its offset. */
+/**
+ * kafkajs producer: one lane per partition, one message per send(), so every ack names its offset.
+ *
+ * Idempotent lanes each have their own producer and replace it after a failed send. kafkajs 2.2.4
+ * rolls a partition's sequence number back when a send fails (sendMessages.js), also when the request
+ * reached the broker and was written before the connection died; the next send then reuses that
+ * sequence, and any broker (Kafka's too) answers it as a duplicate of the written batch — kafkajs
+ * acknowledges the new record at the old record's offset and the new record is never written. A fresh
+ * producer (new producer id, sequence 0) is what an application has to do to stay correct.
+ */
 export class KafkajsLaneProducer {
   readonly acks: Ack[] = [];
   readonly errors: ClientError[] = [];
-  readonly #producer: kafkajs.Producer;
+  /** Producers replaced after a failed send (idempotent lanes only). */
+  replaced = 0;
+  readonly #kafka: kafkajs.Kafka;
+  readonly #idempotent: boolean;
+  /** Non-idempotent: one producer shared by every lane. Idempotent: one per lane. */
+  readonly #producers: kafkajs.Producer[] = [];
   readonly #topic: string;
   readonly #partitions: number;
   readonly #prefix: string;
@@ -50,30 +64,37 @@ export class KafkajsLaneProducer {
   #sequence = 0;
 
   constructor(options: { brokers: string[]; topic: string; partitions: number; prefix: string; idempotent: boolean; pauseMs?: number }) {
-    const kafka = new kafkajs.Kafka({ clientId: `kafscale-cluster-${options.prefix}`, brokers: options.brokers, logLevel: kafkajs.logLevel.NOTHING });
-    this.#producer = kafka.producer(options.idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {});
+    this.#kafka = new kafkajs.Kafka({ clientId: `kafscale-cluster-${options.prefix}`, brokers: options.brokers, logLevel: kafkajs.logLevel.NOTHING });
+    this.#idempotent = options.idempotent;
     this.#topic = options.topic;
     this.#partitions = options.partitions;
     this.#prefix = options.prefix;
     this.#pauseMs = options.pauseMs ?? 20;
   }
 
+  #newProducer(): kafkajs.Producer {
+    return this.#kafka.producer(this.#idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {});
+  }
+
   async start(): Promise<void> {
-    await this.#producer.connect();
+    const count = this.#idempotent ? this.#partitions : 1;
+    for (let i = 0; i < count; i++) this.#producers.push(this.#newProducer());
+    await Promise.all(this.#producers.map((producer) => producer.connect()));
     this.#lanes = Array.from({ length: this.#partitions }, (_, partition) => this.#lane(partition));
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     await Promise.all(this.#lanes);
-    await this.#producer.disconnect().catch(() => {});
+    await Promise.all(this.#producers.map((producer) => producer.disconnect().catch(() => {})));
   }
 
   async #lane(partition: number): Promise<void> {
+    const slot = this.#idempotent ? partition : 0;
     while (!this.#stopped) {
       const value = `${this.#prefix}-p${partition}-s${this.#sequence++}`;
       try {
-        const [meta] = await this.#producer.send({ topic: this.#topic, acks: -1, messages: [{ value, partition }] });
+        const [meta] = await (this.#producers[slot] as kafkajs.Producer).send({ topic: this.#topic, acks: -1, messages: [{ value, partition }] });
         if (meta !== undefined && meta.errorCode === 0 && meta.baseOffset !== undefined) {
           this.acks.push({ partition, baseOffset: BigInt(meta.baseOffset), values: [value] });
         } else {
@@ -81,9 +102,27 @@ export class KafkajsLaneProducer {
         }
       } catch (error) {
         this.errors.push({ atMs: Date.now(), message: `${(error as Error).name}: ${(error as Error).message}`, retriable: kafkajsRetriable(error) });
+        if (this.#idempotent) await this.#replace(slot);
         await sleep(100);
       }
       await sleep(this.#pauseMs);
+    }
+  }
+
+  /** A new idempotent producer for the lane (see the class comment); retried while brokers are down. */
+  async #replace(slot: number): Promise<void> {
+    const old = this.#producers[slot] as kafkajs.Producer;
+    await old.disconnect().catch(() => {});
+    const fresh = this.#newProducer();
+    this.#producers[slot] = fresh;
+    this.replaced++;
+    while (!this.#stopped) {
+      try {
+        await fresh.connect();
+        return;
+      } catch {
+        await sleep(200);
+      }
     }
   }
 }
