@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProduceOrder } from './produce-order.ts';
+import { ProduceOrder, REFUSAL_MEMORY_MS } from './produce-order.ts';
 
 const T = 'topic-id';
 
@@ -52,4 +52,22 @@ test('a later refusal recorded first does not fence an earlier request', () => {
   assert.equal(order.fenced(T, 0, first), false);
   order.refuse(T, 0, first);
   assert.equal(order.fenced(T, 0, second), true);
+});
+
+test('a refusal is remembered for REFUSAL_MEMORY_MS; derived refusals (fence) do not extend it', () => {
+  let nowMs = 1_000;
+  const order = new ProduceOrder(() => nowMs);
+  order.received();
+  const first = order.ticket();
+  assert.equal(order.refusedRecently(T, 0), false);
+  order.refuse(T, 0, first);
+  order.written();
+  assert.equal(order.refusedRecently(T, 0), true);
+  assert.equal(order.refusedRecently(T, 1), false);
+  nowMs += REFUSAL_MEMORY_MS - 1;
+  order.received();
+  order.fence(T, 0, order.ticket());
+  order.written();
+  nowMs += 1;
+  assert.equal(order.refusedRecently(T, 0), false, 'the window ends REFUSAL_MEMORY_MS after the first refusal');
 });

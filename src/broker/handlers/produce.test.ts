@@ -16,6 +16,8 @@ const TOPIC = { name: 'orders', id: '11111111-2222-4333-8444-555555555555', part
 class FakePartition {
   owned = false;
   readonly appended: number[] = [];
+  /** The idempotent check: the next sequence the partition expects. */
+  nextSequence = 0;
 }
 
 function context(partition: FakePartition, order: ProduceOrder): RequestContext {
@@ -41,7 +43,12 @@ function context(partition: FakePartition, order: ProduceOrder): RequestContext 
       logs: {
         owned: () => (partition.owned ? { status: 'active' } : undefined),
         append: async (_topic: unknown, _partition: number, batches: readonly Buffer[]) => {
-          for (const batch of batches) partition.appended.push(batch.readInt32BE(53));
+          const sequence = batches[0]!.readInt32BE(53);
+          if (sequence !== partition.nextSequence) {
+            return { errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, errorMessage: `expected ${partition.nextSequence}`, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [] };
+          }
+          partition.nextSequence++;
+          partition.appended.push(sequence);
           return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: 0, logAppendTimeMs: -1, logStartOffset: 0, recordErrors: [] };
         },
       },
@@ -82,4 +89,22 @@ test('control: without an earlier refusal a pipelined produce to an owned partit
   assert.equal(await send(order, partition, 0), ErrorCode.NONE);
   assert.equal(await send(order, partition, 1), ErrorCode.NONE);
   assert.deepEqual(partition.appended, [0, 1]);
+});
+
+test('a sequence gap right after a refusal on the connection is answered as a refusal, not OUT_OF_ORDER_SEQUENCE_NUMBER', async () => {
+  let nowMs = 0;
+  const order = new ProduceOrder(() => nowMs);
+  const partition = new FakePartition();
+  assert.equal(await send(order, partition, 0), ErrorCode.NOT_LEADER_OR_FOLLOWER, 'sequence 0 refused: not ours yet');
+  order.written(); // the refusal is on the wire; sequence 1 was sent before the client read it
+  partition.owned = true;
+  assert.equal(await send(order, partition, 1), ErrorCode.NOT_LEADER_OR_FOLLOWER, 'not written, retriable: the client resends 0 then 1');
+  order.written();
+  assert.equal(await send(order, partition, 0), ErrorCode.NONE);
+  order.written();
+  assert.equal(await send(order, partition, 1), ErrorCode.NONE);
+  order.written();
+  assert.deepEqual(partition.appended, [0, 1]);
+  nowMs += 60_000; // long after the refusal a real gap is OUT_OF_ORDER_SEQUENCE_NUMBER again
+  assert.equal(await send(order, partition, 5), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
 });

@@ -30,6 +30,11 @@ const PIPELINED_BEHIND_REFUSAL = {
   recordErrors: [],
 } as const satisfies AppendResult;
 
+const GAP_AFTER_REFUSAL = {
+  ...PIPELINED_BEHIND_REFUSAL,
+  errorMessage: 'not written: a sequence gap after a batch refused on this connection for this partition; resend in order',
+} as const satisfies AppendResult;
+
 /**
  * Produce 0–11 (magic 2 batches only). Batches are validated and given offsets by the partition's owner in
  * arrival order; the response is sent only when every batch of the request is durable in object storage
@@ -117,11 +122,18 @@ async function appendPartition(
     owned = acquired;
   }
   if (order !== undefined && ticket !== null && order.fenced(topic.id, partition, ticket)) {
-    order.refuse(topic.id, partition, ticket);
+    order.fence(topic.id, partition, ticket);
     return notLeader(topic.id, partition, services, endpoints, PIPELINED_BEHIND_REFUSAL, context.listenerName);
   }
   const result = await services.logs.append(topic, partition, split.batches);
-  if (order !== undefined && ticket !== null && REFUSALS.has(result.errorCode)) order.refuse(topic.id, partition, ticket);
+  if (order !== undefined && ticket !== null) {
+    if (result.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && order.refusedRecently(topic.id, partition)) {
+      // Nothing was written; the gap is most likely the batch refused a moment ago (produce-order.ts).
+      order.fence(topic.id, partition, ticket);
+      return notLeader(topic.id, partition, services, endpoints, GAP_AFTER_REFUSAL, context.listenerName);
+    }
+    if (REFUSALS.has(result.errorCode)) order.refuse(topic.id, partition, ticket);
+  }
   if (result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return notLeader(topic.id, partition, services, endpoints, result, context.listenerName);
   if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
     context.log.debug({ topic: topicName, partition, errorCode: result.errorCode, message: result.errorMessage }, 'produce to partition failed');
