@@ -112,7 +112,9 @@ function connectError(error: unknown, options: EtcdMetadataStoreOptions): unknow
     if (options.endpoints.every((endpoint) => endpoint.startsWith('http://'))) {
       return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd serves TLS, use https:// endpoints and give its CA`, { cause: error.cause, retriable: error.retriable });
     }
-    if (/before secure TLS connection was established/.test(detail)) {
+    // Usually "before secure TLS connection was established"; under load the same mistake can surface
+    // as a plain reset, so the hint does not depend on the wording (issue 15, item 8).
+    if (options.endpoints.every((endpoint) => endpoint.startsWith('https://'))) {
       return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd does not serve TLS, use http:// endpoints`, { cause: error.cause, retriable: error.retriable });
     }
   }
