@@ -5,6 +5,7 @@ import type { KafscaleConfig } from '../config/index.ts';
 import { createApiTable } from '../broker/api-table.ts';
 import type { BrokerServices, BrokerSettings } from '../broker/broker-services.ts';
 import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../broker/dispatch.ts';
+import { ProduceOrder } from '../broker/produce-order.ts';
 import { OpsServer } from '../ops/ops-server.ts';
 import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
 import { KafkaServer } from '../server/kafka-server.ts';
@@ -504,6 +505,11 @@ class DispatcherGate implements RequestDispatcher {
       return (this.#dispatcher as unknown as RequestDispatcher).handle(copy, connection);
     }
     return this.#dispatcher.handle(frame, connection);
+  }
+
+  /** Connections may open before the gate does: every one gets its ordering state from the start. */
+  newProduceOrder(): ProduceOrder {
+    return new ProduceOrder();
   }
 }
 

@@ -82,7 +82,7 @@ export interface RequestDispatcher {
    * A new connection's Produce ordering state (ConnectionContext.produceOrder): the server calls its
    * received() as it hands each frame to handle() and written() as each response goes out.
    */
-  newProduceOrder?(): ProduceOrder;
+  newProduceOrder(): ProduceOrder;
 }
 
 /**

@@ -153,7 +153,6 @@ export class KafkaConnection {
     });
     const remoteAddress = socket.remoteAddress ?? 'unknown';
     const remotePort = socket.remotePort ?? 0;
-    const produceOrder = options.dispatcher.newProduceOrder?.();
     this.context = {
       id: options.id,
       remoteAddress,
@@ -163,7 +162,7 @@ export class KafkaConnection {
       principal: options.principal ?? 'User:ANONYMOUS',
       listenerName: options.listenerName ?? 'PLAINTEXT',
       sasl: options.saslMechanisms === undefined || options.saslMechanisms === null ? null : newSaslState(options.saslMechanisms),
-      ...(produceOrder === undefined ? {} : { produceOrder }),
+      produceOrder: options.dispatcher.newProduceOrder(),
     };
     this.#idleTimer = setTimeout(this.#onIdle, this.#idleTimeoutMs);
     this.#idleTimer.unref();

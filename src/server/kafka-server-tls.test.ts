@@ -17,11 +17,16 @@ import { createTestPki, type TestPki } from '../../test/helpers/security.ts';
 import { CertificatePrincipalMapper } from './certificate-principal.ts';
 import { KafkaServer } from './kafka-server.ts';
 import { TlsCertificates } from './tls-certificates.ts';
+import { ProduceOrder } from '../broker/produce-order.ts';
 
 /** Answers every request with the connection's principal and listener name. */
 class PrincipalEcho implements RequestDispatcher {
   async handle(_frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[]> {
     return [Buffer.from(`${connection.principal}|${connection.listenerName}`)];
+  }
+
+  newProduceOrder(): ProduceOrder {
+    return new ProduceOrder();
   }
 }
 

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
 import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
+import { ProduceOrder, type ProduceTicket } from '../broker/produce-order.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { createLogger, silentLogger } from '../telemetry/logger.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
@@ -27,13 +28,20 @@ function correlationOf(frame: Buffer): number {
 class FakeDispatcher implements RequestDispatcher {
   readonly calls: number[] = [];
   readonly contexts = new Set<ConnectionContext>();
+  /** The connection's Produce ordering ticket as each request was dispatched. */
+  readonly tickets: Array<ProduceTicket | undefined> = [];
   respond: (correlationId: number) => Promise<readonly Buffer[] | null> | readonly Buffer[] | null = (id) => [header(id)];
 
   async handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null> {
     const id = correlationOf(frame);
     this.calls.push(id);
+    this.tickets.push(connection.produceOrder?.ticket());
     this.contexts.add(connection);
     return this.respond(id);
+  }
+
+  newProduceOrder(): ProduceOrder {
+    return new ProduceOrder();
   }
 }
 
@@ -151,6 +159,33 @@ describe('KafkaServer', () => {
     client.socket.write(Buffer.concat(Array.from({ length: count }, (_, i) => request(i))));
     await client.waitForResponses(count);
     assert.deepEqual(client.responses, Array.from({ length: count }, (_, i) => i));
+  });
+
+  test('every connection has Produce ordering state; requests received and responses written are counted', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    dispatcher.respond = async (id) => {
+      if (id === 0) await held; // the first response holds back the two pipelined behind it
+      return id === 1 ? null : [header(id)];
+    };
+    const server = await startServer(t, dispatcher);
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(Buffer.concat([request(0), request(1), request(2)]));
+    await until(() => dispatcher.calls.length === 3, 'three requests dispatched');
+    release();
+    await client.waitForResponses(2);
+    client.socket.write(request(3));
+    await client.waitForResponses(3);
+    // Index n is the request's position; writtenBefore counts answered requests (a null answer included).
+    assert.deepEqual(dispatcher.tickets, [
+      { index: 1, writtenBefore: 0 },
+      { index: 2, writtenBefore: 0 },
+      { index: 3, writtenBefore: 0 },
+      { index: 4, writtenBefore: 3 },
+    ]);
   });
 
   test('a null result writes nothing but keeps the order of the others', async (t) => {

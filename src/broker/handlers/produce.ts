@@ -135,7 +135,10 @@ async function appendPartition(
     if (REFUSALS.has(result.errorCode)) order.refuse(topic.id, partition, ticket);
   }
   if (result.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER) return notLeader(topic.id, partition, services, endpoints, result, context.listenerName);
-  if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
+  if (result.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) {
+    // Rare and telling (a client and the broker disagree about a producer's history): always logged.
+    context.log.warn({ topic: topicName, partition, clientId: context.clientId, message: result.errorMessage }, 'produce refused with OUT_OF_ORDER_SEQUENCE_NUMBER');
+  } else if (result.errorCode !== ErrorCode.NONE && result.errorCode !== ErrorCode.DUPLICATE_SEQUENCE_NUMBER) {
     context.log.debug({ topic: topicName, partition, errorCode: result.errorCode, message: result.errorMessage }, 'produce to partition failed');
   }
   return fromAppend(partition, result);
