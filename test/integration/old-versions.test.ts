@@ -24,7 +24,10 @@ const LIST_OFFSETS = 2;
 const FETCH = 1;
 const OFFSET_COMMIT = 8;
 const OFFSET_FETCH = 9;
+const FIND_COORDINATOR = 10;
 const JOIN_GROUP = 11;
+const HEARTBEAT = 12;
+const LEAVE_GROUP = 13;
 const SYNC_GROUP = 14;
 const CREATE_TOPICS = 19;
 const DELETE_TOPICS = 20;
@@ -189,6 +192,21 @@ test('OffsetCommit v1 of a group member is checked against its generation; v0 in
   assert.equal(simple.topics[0]?.partitions[0]?.errorCode, UNKNOWN_MEMBER_ID);
   const fetched = await wire.send(OFFSET_FETCH, 0, { groupId: group, topics: [{ name: topic, partitionIndexes: [0] }] });
   assert.equal(fetched.topics[0]?.partitions[0]?.committedOffset, 2n, 'only the member commit counted');
+  const beat = await wire.send(HEARTBEAT, 0, { groupId: group, generationId: joined.generationId, memberId: joined.memberId });
+  assert.equal(beat.errorCode, 0);
+  const left = await wire.send(LEAVE_GROUP, 0, { groupId: group, memberId: joined.memberId });
+  assert.equal(left.errorCode, 0);
+  const afterLeave = await wire.send(OFFSET_COMMIT, 0, { groupId: group, topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: null }] }] });
+  assert.equal(afterLeave.topics[0]?.partitions[0]?.errorCode, 0, 'a simple commit once the group is Empty');
+});
+
+test('Metadata v0 (an empty list is every topic) and FindCoordinator v0 answer', async () => {
+  const metadata = await wire.send(METADATA, 0, { topics: [] });
+  assert.deepEqual(metadata.brokers.map((b) => [b.nodeId, b.host, b.port]), [[0, broker.host, broker.port]]);
+  const ours = metadata.topics.find((t) => t.name === topic);
+  assert.deepEqual(ours?.partitions.map((p) => [p.partitionIndex, p.errorCode, p.leaderId]), [[0, 0, 0], [1, 0, 0]]);
+  const coordinator = await wire.send(FIND_COORDINATOR, 0, { key: `${topic}-simple` });
+  assert.deepEqual([coordinator.errorCode, coordinator.nodeId, coordinator.host, coordinator.port], [0, 0, broker.host, broker.port]);
 });
 
 test('a version still unsupported (Fetch v3) closes the connection and is logged once per client id, API and version', async () => {
