@@ -15,6 +15,7 @@ import { ZERO_UUID } from '../../src/broker/handlers/metadata.ts';
 import { REQUEST_SCHEMAS } from '../../src/protocol/messages/index.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { ConnectionClosedError, WireClient } from '../helpers/wire-client.ts';
+import { startProxy } from '../proxy/proxy-process.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -254,4 +255,26 @@ test('ApiVersions of an unknown version answers UNSUPPORTED_VERSION with the tab
   assert.equal(answer.body.errorCode, UNSUPPORTED_VERSION);
   assert.ok(answer.body.apiKeys.some((k) => k.apiKey === OFFSET_COMMIT && k.minVersion === 0));
   client.close();
+});
+
+test('through the proxy: the old versions are advertised and answered the same way', async () => {
+  const proxy = await startProxy({ bootstrap: broker.bootstrap });
+  try {
+    const client = await WireClient.connect(proxy.host, proxy.port);
+    const versions = await client.send(API_VERSIONS, 3, { clientSoftwareName: 'old-versions', clientSoftwareVersion: '1' });
+    const min = (apiKey: number) => versions.apiKeys.find((k) => k.apiKey === apiKey)?.minVersion;
+    assert.deepEqual([min(OFFSET_COMMIT), min(OFFSET_FETCH), min(LIST_OFFSETS), min(DESCRIBE_CONFIGS), min(FETCH)], [0, 0, 0, 0, 4]);
+    const offsets = await client.send(LIST_OFFSETS, 0, { replicaId: -1, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n, maxNumOffsets: 10 }, { partitionIndex: 1, currentLeaderEpoch: -1, timestamp: -2n, maxNumOffsets: 10 }] }] });
+    assert.deepEqual(offsets.topics[0]?.partitions.map((p) => [p.partitionIndex, p.errorCode, p.oldStyleOffsets]), [[0, 0, [5n, 0n]], [1, 0, [0n]]]);
+    const group = `${topic}-proxy`;
+    const committed = await client.send(OFFSET_COMMIT, 1, { groupId: group, generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: topic, partitions: [{ partitionIndex: 1, committedOffset: 0n, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: 'p' }] }] });
+    assert.equal(committed.topics[0]?.partitions[0]?.errorCode, 0);
+    const fetched = await client.send(OFFSET_FETCH, 0, { groupId: group, topics: [{ name: topic, partitionIndexes: [1] }] });
+    assert.deepEqual(fetched.topics[0]?.partitions.map((p) => [p.committedOffset, p.metadata, p.errorCode]), [[0n, 'p', 0]]);
+    const configs = await client.send(DESCRIBE_CONFIGS, 0, { resources: [{ resourceType: TOPIC_RESOURCE, resourceName: topic, configurationKeys: ['cleanup.policy'] }] });
+    assert.deepEqual(configs.results[0]?.configs.map((c) => [c.name, c.value, c.isDefault]), [['cleanup.policy', 'delete', true]]);
+    client.close();
+  } finally {
+    await proxy.stop();
+  }
 });
