@@ -53,6 +53,8 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
   },
   // test/compat/sarama builds a Go program offline in GOPATH mode against Debian's sarama (no module downloads).
   { what: 'go binary', debianPackage: 'golang-go', present: () => commandRuns('go', ['version']) },
+  // sarama imports DataDog/zstd, a cgo package: the build needs a C compiler (golang-go only recommends it).
+  { what: 'gcc binary', debianPackage: 'gcc', present: () => commandRuns('gcc', ['--version']) },
   {
     what: 'sarama Go sources under /usr/share/gocode',
     debianPackage: 'golang-github-shopify-sarama-dev',

@@ -29,6 +29,7 @@ const PARTITIONS = 3;
 
 function missing(): string | false {
   if (spawnSync('go', ['version'], { stdio: 'ignore' }).status !== 0) return 'no go binary (apt-get install golang-go)';
+  if (spawnSync('gcc', ['--version'], { stdio: 'ignore' }).status !== 0) return 'no gcc for cgo (apt-get install gcc)';
   if (!existsSync(join(GOPATH, 'src/github.com/Shopify/sarama/sarama.go'))) return 'no sarama sources (apt-get install golang-github-shopify-sarama-dev)';
   return false;
 }
