@@ -51,6 +51,15 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
     debianPackage: 'python3-confluent-kafka',
     present: () => commandRuns('/usr/bin/python3', ['-c', 'import confluent_kafka']),
   },
+  // test/compat/sarama builds a Go program offline in GOPATH mode against Debian's sarama (no module downloads).
+  { what: 'go binary', debianPackage: 'golang-go', present: () => commandRuns('go', ['version']) },
+  // sarama imports DataDog/zstd, a cgo package: the build needs a C compiler (golang-go only recommends it).
+  { what: 'gcc binary', debianPackage: 'gcc', present: () => commandRuns('gcc', ['--version']) },
+  {
+    what: 'sarama Go sources under /usr/share/gocode',
+    debianPackage: 'golang-github-shopify-sarama-dev',
+    present: () => existsSync('/usr/share/gocode/src/github.com/Shopify/sarama/sarama.go'),
+  },
   // `kubectl kustomize` renders deploy/kubernetes (test/deploy). Debian ships kubectl as kubernetes-client.
   { what: 'kubectl binary', debianPackage: 'kubernetes-client', present: () => commandRuns('kubectl', ['version', '--client']) },
   // scripts/build-image.sh (test/deploy/container-image.test.ts): a Debian root filesystem, the image, a stripped node.

@@ -14,7 +14,11 @@ import type { ApiTable } from './api-table.ts';
 import type { BrokerServices, RequestContext } from './broker-services.ts';
 import { apiVersionsBody } from './handlers/api-versions.ts';
 import { authenticateRawToken } from './handlers/sasl.ts';
+import { BoundedKeySet } from './bounded-key-set.ts';
 import { ProduceOrder } from './produce-order.ts';
+
+/** How many (client id, API, version) triples of unsupported requests are remembered as already logged. */
+const UNSUPPORTED_LOGGED_MAX_KEYS = 1024;
 
 /** The principal of a connection that has not authenticated (Kafka's `User:ANONYMOUS`). */
 export const ANONYMOUS_PRINCIPAL = 'User:ANONYMOUS';
@@ -96,6 +100,7 @@ export class Dispatcher implements RequestDispatcher {
   readonly #table: ApiTable;
   readonly #services: BrokerServices;
   readonly #observe: RequestObserver;
+  readonly #unsupportedLogged = new BoundedKeySet(UNSUPPORTED_LOGGED_MAX_KEYS);
 
   constructor(table: ApiTable, services: BrokerServices, observe: RequestObserver = () => {}) {
     this.#table = table;
@@ -125,10 +130,14 @@ export class Dispatcher implements RequestDispatcher {
         // KIP-511: answer an unknown ApiVersions version with v0 carrying UNSUPPORTED_VERSION and the table.
         return encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, apiVersionsBody(this.#table.ranges(), ErrorCode.UNSUPPORTED_VERSION));
       }
-      connection.log.warn(
-        { api: handler.name, apiVersion: header.apiVersion, supported: `${handler.minVersion}-${handler.maxVersion}`, clientId: header.clientId },
-        'unsupported API version; closing the connection',
-      );
+      // Kafka closes the connection too. A client retries on every new connection: log once per
+      // (client id, API, version), remembering a bounded number of them.
+      if (this.#unsupportedLogged.add(`${header.clientId ?? ''}\0${header.apiKey}\0${header.apiVersion}`)) {
+        connection.log.warn(
+          { api: handler.name, apiVersion: header.apiVersion, supported: `${handler.minVersion}-${handler.maxVersion}`, clientId: header.clientId },
+          'unsupported API version; closing the connection (logged once per client id, API and version)',
+        );
+      }
       throw new ProtocolError('KSC_PROTOCOL_UNSUPPORTED_VERSION', `${handler.name} v${header.apiVersion} is not supported (${handler.minVersion}-${handler.maxVersion})`);
     }
     const apiKey = header.apiKey as ApiKeyOf;

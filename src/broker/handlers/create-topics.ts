@@ -12,12 +12,13 @@ type ResultTopic = CreateTopicsResponse['topics'][number];
 /**
  * CreateTopics. Replication is object storage's job in kafscale, so any replication factor ≥ 1 (or -1,
  * the broker default) is accepted and reported as 1; explicit replica assignments only give the
- * partition count (placement is dynamic ownership, not a static assignment).
+ * partition count (placement is dynamic ownership, not a static assignment). v0 has no validateOnly and
+ * answers only name and error code, v1 adds the error message; v5+ the created topic's details.
  */
 export const createTopicsApi = defineApi({
   apiKey: ApiKey.CreateTopics,
   name: 'CreateTopics',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 7,
   async handle(request, context) {
     const { topics } = context.services;

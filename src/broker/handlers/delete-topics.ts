@@ -7,11 +7,11 @@ import { ZERO_UUID } from './metadata.ts';
 
 type Result = DeleteTopicsResponse['responses'][number];
 
-/** DeleteTopics by name (v1–5) or by name or id (v6+). */
+/** DeleteTopics by name (v0–5; v0 has no throttle time) or by name or id (v6+). */
 export const deleteTopicsApi = defineApi({
   apiKey: ApiKey.DeleteTopics,
   name: 'DeleteTopics',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 6,
   async handle(request, context) {
     const { topics } = context.services;

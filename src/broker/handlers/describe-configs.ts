@@ -11,10 +11,15 @@ type Result = DescribeConfigsResponse['results'][number];
 type Entry = Result['configs'][number];
 type Resource = DescribeConfigsRequest['resources'][number];
 
+/**
+ * DescribeConfigs 0–4. v0 (KIP-896 removed it in Kafka 4.0; sarama still sends it) answers `isDefault`
+ * instead of a config source and has no synonyms, config types or documentation: the codec writes only
+ * the fields of the version, and isDefault is set on every entry.
+ */
 export const describeConfigsApi = defineApi({
   apiKey: ApiKey.DescribeConfigs,
   name: 'DescribeConfigs',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 4,
   async handle(request, context) {
     const results = request.resources.map((resource): Result => {

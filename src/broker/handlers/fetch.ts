@@ -30,7 +30,9 @@ interface Wanted {
 }
 
 /**
- * Fetch 4–17. Any broker serves any partition from committed data (tail, cache, object store). Long
+ * Fetch 4–17. v4 is the floor on purpose: v0–3 can only carry message format v0/v1 (magic 0/1) record
+ * sets, and kafscale stores and serves v2 record batches only (older formats get
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT on produce), so an older Fetch could not be answered. Any broker serves any partition from committed data (tail, cache, object store). Long
  * polls wait on data notifications (local commit or metadata watch), never on polling timers. Fetch
  * sessions (KIP-227) are not created: every response carries session id 0, which tells clients to keep
  * sending full fetch requests.

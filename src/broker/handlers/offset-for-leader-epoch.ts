@@ -9,13 +9,14 @@ import { leaderEpochError } from './leader-epoch.ts';
 type EpochEndOffset = OffsetForLeaderEpochResponse['topics'][number]['partitions'][number];
 
 /**
- * OffsetForLeaderEpoch 2–4 (KIP-320): the end offset of the requested epoch, answered from the
- * partition's epoch history; consumers use it to detect log truncation after a leader change.
+ * OffsetForLeaderEpoch 0–4 (KIP-101, KIP-320): the end offset of the requested epoch, answered from the
+ * partition's epoch history; consumers use it to detect log truncation after a leader change. v0 has no
+ * leader epoch in the answer and v0–1 no current leader epoch in the request (-1: not checked).
  */
 export const offsetForLeaderEpochApi = defineApi({
   apiKey: ApiKey.OffsetForLeaderEpoch,
   name: 'OffsetForLeaderEpoch',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 4,
   async handle(request, context) {
     const topics = [];

@@ -98,6 +98,19 @@ test('offsets of an empty group expire after offsets.retention.minutes, then the
   assert.ok(!(await c.list()).some((g) => g.groupId === 'old'));
 });
 
+test('an OffsetCommit v1 commit timestamp is the commit time the offset ages from (-1: now)', async (t) => {
+  const { open, advance } = await setup(t);
+  const c = open();
+  const offset = (partition: number, commitTimestampMs: number) => ({ topic: 't', partition, offset: 1n, leaderEpoch: -1, metadata: null, commitTimestampMs });
+  // Retention is 1 minute: committed "50 s ago" by the client's clock, it is gone 11 s later; "now" is not.
+  const results = await c.commitOffsets({ groupId: 'v1', generationId: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1, offsets: [offset(0, 1_000_000 - 50_000), offset(1, -1)] });
+  assert.deepEqual(results, [ErrorCode.NONE, ErrorCode.NONE]);
+  assert.deepEqual((await c.fetchOffsets('v1', null)).offsets.map((o) => [o.partition, o.commitTimestampMs]), [[0, 950_000], [1, 1_000_000]]);
+  advance(11_000);
+  assert.equal(await c.expireOffsets(), 1);
+  assert.deepEqual((await c.fetchOffsets('v1', null)).offsets.map((o) => o.partition), [1]);
+});
+
 test('offsets of a deleted topic: hidden from OffsetFetch at once, removed from every coordinated group', async (t) => {
   const { open } = await setup(t);
   const coordinator = open();

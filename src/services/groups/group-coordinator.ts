@@ -37,7 +37,8 @@ export interface OffsetCommitRequest {
   readonly groupInstanceId: string | null;
   /** OffsetCommit v2–v4 retention time; -1 when absent. */
   readonly retentionTimeMs: number;
-  readonly offsets: readonly { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string | null }[];
+  /** commitTimestampMs: OffsetCommit v1's per-partition commit time; absent or -1 means now (as Kafka). */
+  readonly offsets: readonly { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string | null; commitTimestampMs?: number }[];
 }
 
 export interface GroupDescription {
@@ -279,8 +280,12 @@ export class GroupCoordinator {
           const refusal = this.#commitRefusal(group, req);
           if (refusal !== ErrorCode.NONE) return all(refusal);
           const offsets: CommittedOffset[] = req.offsets.map((o) => ({
-            ...o,
-            commitTimestampMs: nowMs,
+            topic: o.topic,
+            partition: o.partition,
+            offset: o.offset,
+            leaderEpoch: o.leaderEpoch,
+            metadata: o.metadata,
+            commitTimestampMs: o.commitTimestampMs === undefined || o.commitTimestampMs === -1 ? nowMs : o.commitTimestampMs,
             expireTimestampMs: req.retentionTimeMs > 0 ? nowMs + req.retentionTimeMs : null,
           }));
           // A group that exists only in memory (new, never stable) gets its state key with the first offsets.

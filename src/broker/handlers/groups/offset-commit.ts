@@ -8,14 +8,19 @@ import { allowed, Op, Resource } from '../authorize.ts';
 export const OFFSET_METADATA_MAX_BYTES = 4096;
 
 /**
- * OffsetCommit 2–9. Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION and oversized metadata
+ * OffsetCommit 0–9. v0 has no generation or member (KIP-896 removed v0–1 in Kafka 4.0; deployed clients
+ * such as sarama still send v1): it is a simple commit, generation -1 and no member, which the
+ * coordinator accepts while the group is Empty, as any such commit (Kafka kept v0 offsets in ZooKeeper;
+ * kafscale keeps them with every other commit). v1 carries a commit timestamp per partition (-1: now)
+ * that becomes the offset's commit time, from which the offset ages out. v2–4 carry a retention time.
+ * Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION and oversized metadata
  * OFFSET_METADATA_TOO_LARGE (as KafkaApis checks them); the rest go to the coordinator in one call,
  * which writes them in as few metadata transactions as the limits allow.
  */
 export const offsetCommitApi = defineApi({
   apiKey: ApiKey.OffsetCommit,
   name: 'OffsetCommit',
-  minVersion: 2,
+  minVersion: 0,
   maxVersion: 9,
   async handle(request, context) {
     const { topics, groups } = context.services;
@@ -30,11 +35,19 @@ export const offsetCommitApi = defineApi({
         return ErrorCode.NONE;
       }),
     );
-    const valid: { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string | null; at: [number, number] }[] = [];
+    const valid: { topic: string; partition: number; offset: bigint; leaderEpoch: number; metadata: string | null; commitTimestampMs: number; at: [number, number] }[] = [];
     request.topics.forEach((t, ti) =>
       t.partitions.forEach((p, pi) => {
         if (codes[ti]?.[pi] !== ErrorCode.NONE) return;
-        valid.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: context.apiVersion >= 6 ? p.committedLeaderEpoch : -1, metadata: p.committedMetadata, at: [ti, pi] });
+        valid.push({
+          topic: t.name,
+          partition: p.partitionIndex,
+          offset: p.committedOffset,
+          leaderEpoch: context.apiVersion >= 6 ? p.committedLeaderEpoch : -1,
+          metadata: p.committedMetadata,
+          commitTimestampMs: context.apiVersion === 1 ? Number(p.commitTimestamp) : -1,
+          at: [ti, pi],
+        });
       }),
     );
     if (valid.length > 0 || request.groupId === '') {

@@ -10,15 +10,15 @@ type FetchedTopic = OffsetFetchResponse['topics'][number];
 type WantedTopics = readonly { name: string; partitionIndexes: readonly number[] }[] | null;
 
 /**
- * OffsetFetch 1–9. Topics null (v2+) means every partition with a commit; a partition without one gets
- * offset -1. v8+ fetches several groups at once (KIP-709). v1 has no group-level error field, so a
+ * OffsetFetch 0–9 (v0 is v1 on the wire; Kafka read v0 offsets from ZooKeeper, kafscale has one store). Topics null (v2+) means every partition with a commit; a partition without one gets
+ * offset -1. v8+ fetches several groups at once (KIP-709). v0–1 have no group-level error field, so a
  * group-level error is reported on every partition. There are no transactions, so no offset is ever
  * pending and require_stable (KIP-447) needs no waiting.
  */
 export const offsetFetchApi = defineApi({
   apiKey: ApiKey.OffsetFetch,
   name: 'OffsetFetch',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 9,
   async handle(request, context) {
     if (context.apiVersion >= 8) {
