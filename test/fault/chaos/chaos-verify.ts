@@ -19,6 +19,8 @@ export interface StoredLog {
   readonly logStartOffset: bigint;
   /** offset → record value (utf8). */
   readonly records: Map<bigint, string>;
+  /** offset → the idempotent writer of its batch ("pid 7 epoch 2 seq 1200"), for records written by one. */
+  readonly writers?: Map<bigint, string>;
   readonly anomalies: string[];
 }
 
@@ -68,6 +70,7 @@ async function fetchOnce(client: WireClient, topic: string, partition: number, o
 /** Reads a partition from its log start to its high watermark, recording every anomaly on the way. */
 export async function readLogTolerant(host: string, port: number, topic: string, partition: number): Promise<StoredLog> {
   const records = new Map<bigint, string>();
+  const writers = new Map<bigint, string>();
   const anomalies: string[] = [];
   let client = await WireClient.connect(host, port, 'chaos-verifier');
   let offset = 0n;
@@ -130,8 +133,11 @@ export async function readLogTolerant(host: string, port: number, topic: string,
           progressed = true;
           continue;
         }
+        // Which producer session wrote it: tells a client's re-send under a new epoch from a broker duplicate.
+        const writer = batch.readBigInt64BE(43) >= 0n ? `pid ${batch.readBigInt64BE(43)} epoch ${batch.readInt16BE(51)} seq ${batch.readInt32BE(53)}` : null;
         for (const record of decoded.records) {
           if (record.offset < offset) continue; // a fetch may start inside a batch
+          if (writer !== null) writers.set(record.offset, writer);
           const value = record.value?.toString('utf8') ?? '';
           const already = records.get(record.offset);
           if (already !== undefined) anomalies.push(`partition ${partition}: offset ${record.offset} served twice (${already} and ${value})`);
@@ -146,13 +152,20 @@ export async function readLogTolerant(host: string, port: number, topic: string,
     client.close();
   }
   if (highWatermark >= 0n && offset !== highWatermark && anomalies.length === 0) anomalies.push(`partition ${partition}: read up to ${offset}, HWM ${highWatermark}`);
-  return { partition, highWatermark, logStartOffset, records, anomalies };
+  return { partition, highWatermark, logStartOffset, records, writers, anomalies };
 }
 
 /** A digest of what a broker serves for a partition, to compare brokers' views. */
 export function logDigest(log: StoredLog): string {
   const parts = [...log.records.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([o, v]) => `${o}=${v}`);
   return `${log.highWatermark}|${parts.length}|${parts.join(',')}`;
+}
+
+/** "0/61126" → "0/61126 (pid 7 epoch 2 seq 1200)" when the log says which idempotent writer stored it. */
+function withWriter(slot: string, byPartition: ReadonlyMap<number, StoredLog>): string {
+  const [partition, offset] = slot.split('/');
+  const writer = byPartition.get(Number(partition))?.writers?.get(BigInt(offset ?? '0'));
+  return writer === undefined ? slot : `${slot} (${writer})`;
 }
 
 export function verify(acks: readonly AckedRecord[], logs: readonly StoredLog[], producers: readonly ProducerInfo[]): Verdict {
@@ -203,7 +216,7 @@ export function verify(acks: readonly AckedRecord[], logs: readonly StoredLog[],
     if (storedAt.length < 2) continue;
     const producer = value.slice(0, value.indexOf('-'));
     if (mayDuplicate.get(producer) === true) allowedDuplicates += storedAt.length - 1;
-    else duplicated.push({ value, storedAt });
+    else duplicated.push({ value, storedAt: storedAt.map((slot) => withWriter(slot, byPartition)) });
   }
   return { acknowledgedRecords: acks.length, lost, misplaced, duplicated, allowedDuplicates, doubleAcked, logAnomalies, storedRecords };
 }
