@@ -1,5 +1,5 @@
 /**
- * @platformatic/kafka 1.35 Admin consumer-group views against a real broker, with a live 3-member group
+ * @platformatic/kafka 2.x Admin consumer-group views against a real broker, with a live 3-member group
  * on a 6-partition topic: listGroups (with state, and the states filter), describeGroups (members with
  * client id, host and decoded assignment), lag (log end from Admin.listOffsets minus the committed
  * offsets from listConsumerGroupOffsets), reset offsets with alterConsumerGroupOffsets (refused with
