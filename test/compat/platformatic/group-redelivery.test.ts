@@ -14,7 +14,7 @@
  * What is left are deliveries to a member that did NOT own the partition: records of a Fetch it sent
  * under its previous assignment, still in the broker's long poll when the rebalance completed, which the
  * client hands to the application instead of dropping (the Java client drops them; see
- * docs/compatibility-platformatic.md). Their count is reported, not asserted: it depends on whether
+ * docs/compatibility.md, "@platformatic/kafka: copies of messages after a rebalance"). Their count is reported, not asserted: it depends on whether
  * a poll was in flight across a rebalance.
  */
 import { after, before, test } from 'node:test';
