@@ -185,3 +185,34 @@ test('a commit still in flight from a previous coordinator (paused past its leas
   const fetched = await replacement.fetchOffsets('g', [{ name: 't', partitions: [0] }]);
   assert.equal(fetched.offsets[0]?.offset, 300n);
 });
+
+test('the group log: one debug line per state change, with generation and assigned partitions; none per heartbeat', async (t) => {
+  const lines: { msg: string; groupId: string; from: string; to: string; generationId: number; members: { memberId: string; partitions: number | null }[] }[] = [];
+  const captured = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+  const dir = mkdtempSync(join(tmpdir(), 'kafscale-groups-'));
+  const store = await EmbeddedMetadataStore.open({ dir, log });
+  const coordinator = new GroupCoordinator(store, placement(1), { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1 }, captured);
+  t.after(async () => {
+    await coordinator.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const joined = await coordinator.join(joinReq('g'));
+  // ConsumerProtocolAssignment v0: topic "t", partitions 0 and 1, no user data.
+  const assignment = Buffer.from([0, 0, 0, 0, 0, 1, 0, 1, 0x74, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff]);
+  await coordinator.sync({ groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [{ memberId: joined.memberId, assignment }] });
+  for (let i = 0; i < 5; i++) assert.equal(await coordinator.heartbeat('g', { memberId: joined.memberId, groupInstanceId: null }, joined.generationId), ErrorCode.NONE);
+  assert.deepEqual((await coordinator.leave('g', [{ memberId: joined.memberId, groupInstanceId: null }])).members, [ErrorCode.NONE]);
+
+  const changes = lines.filter((l) => l.msg === 'group state change');
+  assert.equal(changes.length, lines.filter((l) => l.groupId === 'g').length, 'no other debug line about the group');
+  assert.deepEqual(changes.map((l) => [l.from, l.to, l.generationId]), [
+    ['Empty', 'PreparingRebalance', 0],
+    ['PreparingRebalance', 'CompletingRebalance', 1],
+    ['CompletingRebalance', 'Stable', 1],
+    ['Stable', 'PreparingRebalance', 1],
+    ['PreparingRebalance', 'Empty', 2],
+  ]);
+  assert.deepEqual(changes[2]?.members, [{ memberId: joined.memberId, clientId: 'c', partitions: 2 }], 'Stable names every member with its partition count');
+  assert.deepEqual(changes[4]?.members, [], 'the member left');
+});

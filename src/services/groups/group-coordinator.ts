@@ -3,6 +3,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { MetadataStore } from '../../storage/meta/metadata-store.ts';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 import { rendezvousScore } from '../cluster/partition-leaders.ts';
+import { assignedPartitionCount } from './assigned-partition-count.ts';
 import { ClassicGroup, GroupState, type JoinOutcome, type SyncOutcome } from './classic-group.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { encodeGroup, GroupStore } from './group-store.ts';
@@ -109,6 +110,7 @@ export class GroupCoordinator {
       nowMs: () => this.#now(),
       initialRebalanceDelayMs: settings.initialRebalanceDelayMs,
       persist: (group) => this.#persist(group),
+      transitioned: (group, from) => this.#logTransition(group, from),
     });
   }
 
@@ -578,6 +580,21 @@ export class GroupCoordinator {
       this.#log.warn({ err: error, groupId: group.groupId }, 'could not store group state');
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
+  }
+
+  /**
+   * The group log: one debug line per state transition with the generation, the leader and every member
+   * with the number of partitions it was assigned (null when the assignment is not the consumer
+   * protocol's; 0 before the leader's SyncGroup). Enough to tell an extra rebalance from a client that
+   * keeps reading partitions it lost.
+   */
+  #logTransition(group: ClassicGroup, from: GroupState): void {
+    if (!this.#log.isLevelEnabled('debug')) return;
+    const members = [...group.members.values()].map((m) => ({ memberId: m.memberId, clientId: m.clientId, partitions: assignedPartitionCount(m.assignment) }));
+    this.#log.debug(
+      { groupId: group.groupId, from, to: group.state, generationId: group.generationId, leaderId: group.leaderId, protocol: group.protocolName, members },
+      'group state change',
+    );
   }
 
   #unload(slot: Slot, errorCode: number): void {

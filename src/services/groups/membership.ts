@@ -44,6 +44,8 @@ export interface MembershipHost {
   readonly initialRebalanceDelayMs: number;
   /** Writes the group's state; returns a Kafka error code (NONE on success). */
   persist(group: ClassicGroup): Promise<number>;
+  /** Called after every state transition (the group log); never per request. */
+  transitioned?(group: ClassicGroup, from: GroupState): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -213,7 +215,7 @@ export class Membership {
       if (!group.unloaded) this.#prepareRebalance(group);
       return;
     }
-    group.transition(GroupState.Stable, this.#host.nowMs());
+    this.#transition(group, GroupState.Stable, this.#host.nowMs());
     group.phaseDeadlineMs = null;
     for (const member of group.members.values()) respondSync(member, this.#syncAnswer(group, member.assignment));
   }
@@ -326,7 +328,7 @@ export class Membership {
       group.initialDelay = null;
       group.phaseDeadlineMs = nowMs + group.rebalanceTimeoutMs();
     }
-    group.transition(GroupState.PreparingRebalance, nowMs);
+    this.#transition(group, GroupState.PreparingRebalance, nowMs);
   }
 
   async #completeJoin(group: ClassicGroup): Promise<void> {
@@ -338,12 +340,12 @@ export class Membership {
     if (group.members.size === 0) {
       group.protocolName = null;
       group.phaseDeadlineMs = null;
-      group.transition(GroupState.Empty, nowMs);
+      this.#transition(group, GroupState.Empty, nowMs);
       await this.#host.persist(group);
       return;
     }
     group.protocolName = group.selectProtocol() ?? '';
-    group.transition(GroupState.CompletingRebalance, nowMs);
+    this.#transition(group, GroupState.CompletingRebalance, nowMs);
     group.phaseDeadlineMs = nowMs + group.rebalanceTimeoutMs();
     for (const member of group.members.values()) {
       const isLeader = group.isLeader(member.memberId);
@@ -351,6 +353,12 @@ export class Membership {
       member.lastHeartbeatMs = nowMs;
       respondJoin(member, this.#currentGeneration(group, member.memberId, isLeader));
     }
+  }
+
+  #transition(group: ClassicGroup, state: GroupState, nowMs: number): void {
+    const from = group.state;
+    group.transition(state, nowMs);
+    this.#host.transitioned?.(group, from);
   }
 
   #currentGeneration(group: ClassicGroup, memberId: string, withMembers: boolean): JoinOutcome {

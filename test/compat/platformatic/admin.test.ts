@@ -1,5 +1,5 @@
 /**
- * @platformatic/kafka 1.35 Admin against a real broker (this milestone: topics and configs).
+ * @platformatic/kafka 2.x Admin against a real broker (this milestone: topics and configs).
  *
  * Expected to pass: createTopics with configs (returns the topic id), listTopics, metadata (brokers,
  * partition count, leader), describeConfigs for a topic and for the broker, alterConfigs,

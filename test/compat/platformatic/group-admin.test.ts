@@ -1,5 +1,5 @@
 /**
- * @platformatic/kafka 1.35 Admin consumer-group views against a real broker, with a live 3-member group
+ * @platformatic/kafka 2.x Admin consumer-group views against a real broker, with a live 3-member group
  * on a 6-partition topic: listGroups (with state, and the states filter), describeGroups (members with
  * client id, host and decoded assignment), lag (log end from Admin.listOffsets minus the committed
  * offsets from listConsumerGroupOffsets), reset offsets with alterConsumerGroupOffsets (refused with
@@ -165,16 +165,18 @@ test('platformatic Admin: list, describe, lag, reset, delete offsets and delete 
   await until('every message consumed', () => members.reduce((n, m) => n + m.seen.length, 0) >= PER_PARTITION * PARTITIONS);
   await until('the autocommits reach the log end', async () => [...(await committed(groupId, topic)).values()].every((o) => o === BigInt(PER_PARTITION)));
 
-  // list: the live group with its state; the states filter keeps it out of an EMPTY-only listing.
+  // list: the live group with its state (2.x reports Kafka's wire value, 'Stable'); the states filter
+  // keeps it out of an Empty-only listing. 2.x still accepts 1.x's 'STABLE' spelling as a filter.
   const listed = await admin.listGroups();
-  assert.deepEqual(listed.get(groupId), { id: groupId, state: 'STABLE', groupType: 'classic', protocolType: 'consumer' });
-  assert.equal((await admin.listGroups({ states: ['EMPTY'] })).has(groupId), false, 'a stable group is not in an EMPTY listing');
-  assert.equal((await admin.listGroups({ states: ['STABLE'] })).has(groupId), true);
+  assert.deepEqual(listed.get(groupId), { id: groupId, state: 'Stable', groupType: 'classic', protocolType: 'consumer' });
+  assert.equal((await admin.listGroups({ states: ['Empty'] })).has(groupId), false, 'a stable group is not in an Empty listing');
+  assert.equal((await admin.listGroups({ states: ['Stable'] })).has(groupId), true);
+  assert.equal((await admin.listGroups({ states: ['STABLE'] })).has(groupId), true, "1.x's spelling of the filter");
 
   // describe: every member with its client id, host and the assignment it was given.
   const described = (await admin.describeGroups({ groups: [groupId] })).get(groupId);
   assert.ok(described !== undefined);
-  assert.equal(described.state, 'STABLE');
+  assert.equal(described.state, 'Stable');
   assert.equal(described.protocolType, 'consumer');
   assert.ok(described.protocol.length > 0, 'the chosen assignor is named');
   assert.equal(described.members.size, 3);
@@ -198,9 +200,9 @@ test('platformatic Admin: list, describe, lag, reset, delete offsets and delete 
   assert.equal((await committed(groupId, topic)).get(0), BigInt(PER_PARTITION), 'nothing changed by the refused calls');
 
   for (const m of members.splice(0)) await closeForced(m.consumer);
-  await until('the group is empty', async () => (await admin.listGroups()).get(groupId)?.state === 'EMPTY');
+  await until('the group is empty', async () => (await admin.listGroups()).get(groupId)?.state === 'Empty');
   assert.equal((await admin.describeGroups({ groups: [groupId] })).get(groupId)?.members.size, 0);
-  assert.equal((await admin.listGroups({ states: ['EMPTY'] })).has(groupId), true, 'an empty group with offsets is listed');
+  assert.equal((await admin.listGroups({ states: ['Empty'] })).has(groupId), true, 'an empty group with offsets is listed');
 
   // lag grows with the log while nobody consumes.
   await produce(topic, 2);

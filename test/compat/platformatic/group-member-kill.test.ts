@@ -1,5 +1,5 @@
 /**
- * A @platformatic/kafka 1.35 group member dies without a word (SIGKILL: no LeaveGroup, no final commit).
+ * A @platformatic/kafka 2.x group member dies without a word (SIGKILL: no LeaveGroup, no final commit).
  * Three platformatic Consumers run in child processes (group-member.ts) on a 6-partition topic while a
  * producer keeps writing; one is killed. The scenario and its assertions are in
  * test/helpers/group-member-kill.ts: hand-over within the session timeout plus a rebalance (and not

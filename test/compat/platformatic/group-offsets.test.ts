@@ -1,5 +1,5 @@
 /**
- * @platformatic/kafka 1.35 group offsets against a real broker: a new group started with
+ * @platformatic/kafka 2.x group offsets against a real broker: a new group started with
  * fallbackMode 'latest' (auto.offset.reset=latest) consumes only what is produced after it joined, and
  * its committed offsets survive a consumer restart and a broker restart (a new Consumer in mode
  * 'committed' reads only what came after the last commit).

@@ -1,5 +1,5 @@
 /**
- * @platformatic/kafka 1.35 consumer group (classic protocol) against a real broker: three Consumers in
+ * @platformatic/kafka 2.x consumer group (classic protocol) against a real broker: three Consumers in
  * one group on a 6-partition topic get every partition exactly once (two each), every message is
  * consumed by exactly one member, and when a member leaves (close → LeaveGroup) the two others take
  * over its partitions from its committed offsets, so nothing is consumed twice or lost.

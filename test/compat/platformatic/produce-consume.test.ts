@@ -1,5 +1,5 @@
 /**
- * @platformatic/kafka 1.35 Producer and Consumer data path against a real broker on the embedded store.
+ * @platformatic/kafka 2.x Producer and Consumer data path against a real broker on the embedded store.
  *
  * Expected to pass: Producer.send with acks=ALL of keyed messages with binary headers and values to a
  * 6-partition topic (explicit partitions), every partition's returned offsets; a Consumer (group,
