@@ -5,6 +5,7 @@ import type { KafscaleConfig } from '../config/index.ts';
 import { createApiTable } from '../broker/api-table.ts';
 import type { BrokerServices, BrokerSettings } from '../broker/broker-services.ts';
 import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../broker/dispatch.ts';
+import { FetchSessionCache } from '../broker/fetch-session-cache.ts';
 import { ProduceOrder } from '../broker/produce-order.ts';
 import { OpsServer } from '../ops/ops-server.ts';
 import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
@@ -238,6 +239,7 @@ export class BrokerApp {
       get groups() {
         return app.#currentSession().groups;
       },
+      fetchSessions: new FetchSessionCache({ maxSlots: config.fetchSessions.maxSlots }),
       producerIds,
       authorizer,
       acls,
@@ -566,6 +568,7 @@ function brokerSettings(config: KafscaleConfig): BrokerSettings {
       'group.min.session.timeout.ms': String(config.groups.minSessionTimeoutMs),
       'group.max.session.timeout.ms': String(config.groups.maxSessionTimeoutMs),
       'offsets.retention.minutes': String(config.groups.offsetsRetentionMinutes),
+      'max.incremental.fetch.session.cache.slots': String(config.fetchSessions.maxSlots),
       'broker.rack': config.broker.rack ?? '',
     },
   };
