@@ -11,10 +11,10 @@ function partitions(count: number, topicKey = 't'): CachedPartition[] {
 }
 
 /** A cache on a clock the test moves, with ids 1, 2, 3… */
-function cache(maxSlots: number, evictionMs = 1_000): { cache: FetchSessionCache; clock: { now: number } } {
+function cache(maxSlots: number, evictionMs = 1_000, maxPartitions?: number): { cache: FetchSessionCache; clock: { now: number } } {
   const clock = { now: 0 };
   let nextId = 0;
-  return { cache: new FetchSessionCache({ maxSlots, evictionMs, nowMs: () => clock.now, randomId: () => ++nextId }), clock };
+  return { cache: new FetchSessionCache({ maxSlots, evictionMs, nowMs: () => clock.now, randomId: () => ++nextId, ...(maxPartitions === undefined ? {} : { maxPartitions }) }), clock };
 }
 
 describe('FetchSessionCache', () => {
@@ -47,7 +47,8 @@ describe('FetchSessionCache', () => {
   test('an incremental update adds new partitions, updates known ones and removes forgotten ones', () => {
     const { cache: c } = cache(10);
     const session = c.get(c.create(false, partitions(3))) as NonNullable<ReturnType<FetchSessionCache['get']>>;
-    session.update([state('t', 1, 42), state('u', 0, 5)], [{ topicKey: 't', partition: 2 }, { topicKey: 't', partition: 9 }]);
+    assert.equal(c.update(session, [state('t', 1, 42), state('u', 0, 5)], [{ topicKey: 't', partition: 2 }, { topicKey: 't', partition: 9 }]), true);
+    assert.equal(c.partitionCount, 3);
     assert.deepEqual([...session.partitions.keys()], [partitionKey('t', 0), partitionKey('t', 1), partitionKey('u', 0)]);
     assert.equal(session.partitions.get(partitionKey('t', 1))?.fetchOffset, 42);
     assert.equal(session.partitions.get(partitionKey('u', 0))?.fetchOffset, 5);
@@ -131,5 +132,28 @@ describe('FetchSessionCache', () => {
       assert.ok(c.size <= 5);
     }
     assert.ok(c.evictions > 0);
+  });
+
+  test('the partition bound: a new session that would pass it frees room by the eviction rules or is not kept', () => {
+    const { cache: c, clock } = cache(100, 1_000, 10);
+    const a = c.create(false, partitions(6));
+    assert.notEqual(a, INVALID_SESSION_ID);
+    assert.equal(c.create(false, partitions(5)), INVALID_SESSION_ID, '6 + 5 > 10 and the first session is young');
+    assert.equal(c.create(false, partitions(11)), INVALID_SESSION_ID, 'larger than the whole bound');
+    clock.now = 2_000;
+    const b = c.create(false, partitions(5));
+    assert.notEqual(b, INVALID_SESSION_ID, 'the idle session made room');
+    assert.equal(c.get(a), undefined);
+    assert.equal(c.partitionCount, 5);
+  });
+
+  test('the partition bound: an incremental fetch that would pass it closes its session', () => {
+    const { cache: c } = cache(100, 1_000, 10);
+    const id = c.create(false, partitions(8));
+    const session = c.get(id) as NonNullable<ReturnType<FetchSessionCache['get']>>;
+    assert.equal(c.update(session, [state('u', 0), state('u', 1)], []), true, 'exactly at the bound');
+    assert.equal(c.update(session, [state('u', 2)], []), false);
+    assert.equal(c.get(id), undefined);
+    assert.equal(c.partitionCount, 0);
   });
 });

@@ -21,6 +21,13 @@ export const FINAL_EPOCH = -1;
 /** Kafka's MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS: a session is safe from eviction this long. */
 export const MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS = 120_000;
 
+/**
+ * Partitions all sessions of a broker may cache together (measured ~175 bytes each with a topic-id key: ~45 MB). Kafka bounds
+ * only the number of sessions; this bounds memory too, because a client may ask for a new session on
+ * every fetch (epoch 0) and never use it, filling every slot with its whole partition list.
+ */
+export const MAX_CACHED_PARTITIONS = 250_000;
+
 /** The epoch that follows `epoch` (Kafka's FetchMetadata.nextEpoch): 1 after Int32 max, never 0. */
 export function nextEpoch(epoch: number): number {
   if (epoch < 0) return FINAL_EPOCH;
@@ -151,11 +158,15 @@ export interface FetchSessionCacheOptions {
   readonly nowMs?: () => number;
   /** A random positive Int32 (tests make it predictable). */
   readonly randomId?: () => number;
+  /** Partitions cached over all sessions at most (MAX_CACHED_PARTITIONS). */
+  readonly maxPartitions?: number;
 }
 
 export class FetchSessionCache {
   readonly maxSlots: number;
   readonly evictionMs: number;
+  readonly maxPartitions: number;
+  #partitionCount = 0;
   readonly #nowMs: () => number;
   readonly #randomId: () => number;
   /** In least-recently-used order: the first entry is the one unused longest. */
@@ -168,6 +179,7 @@ export class FetchSessionCache {
     this.evictionMs = options.evictionMs ?? MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS;
     this.#nowMs = options.nowMs ?? Date.now;
     this.#randomId = options.randomId ?? (() => 1 + Math.floor(Math.random() * 0x7ffffffe));
+    this.maxPartitions = options.maxPartitions ?? MAX_CACHED_PARTITIONS;
   }
 
   get size(): number {
@@ -176,9 +188,7 @@ export class FetchSessionCache {
 
   /** Partitions cached over all sessions. */
   get partitionCount(): number {
-    let count = 0;
-    for (const session of this.#sessions.values()) count += session.size;
-    return count;
+    return this.#partitionCount;
   }
 
   nowMs(): number {
@@ -190,7 +200,25 @@ export class FetchSessionCache {
   }
 
   remove(id: number): boolean {
-    return this.#sessions.delete(id);
+    const session = this.#sessions.get(id);
+    if (session === undefined) return false;
+    this.#sessions.delete(id);
+    this.#partitionCount -= session.size;
+    return true;
+  }
+
+  /**
+   * An incremental request changes a session's partitions (FetchSession.update). False when the
+   * partitions it adds would take the cache past its partition bound: the session is then closed, and
+   * the client, told FETCH_SESSION_ID_NOT_FOUND, starts over with a full fetch.
+   */
+  update(session: FetchSession, states: readonly PartitionFetchState[], forgotten: readonly { readonly topicKey: string; readonly partition: number }[]): boolean {
+    const before = session.size;
+    session.update(states, forgotten);
+    this.#partitionCount += session.size - before;
+    if (this.#partitionCount <= this.maxPartitions) return true;
+    this.remove(session.id);
+    return false;
   }
 
   /** A session was used: it becomes the most recently used. */
@@ -205,14 +233,19 @@ export class FetchSessionCache {
    * rules; its id, or INVALID_SESSION_ID when the cache keeps no session for it.
    */
   create(usesTopicIds: boolean, partitions: readonly CachedPartition[]): number {
-    if (this.maxSlots <= 0) return INVALID_SESSION_ID;
+    if (this.maxSlots <= 0 || partitions.length > this.maxPartitions) return INVALID_SESSION_ID;
     const now = this.#nowMs();
     if (this.#sessions.size >= this.maxSlots && !this.#tryEvict(partitions.length, now)) return INVALID_SESSION_ID;
+    // The partition bound frees room by the same rules; a new session never pushes the cache past it.
+    while (this.#partitionCount + partitions.length > this.maxPartitions) {
+      if (!this.#tryEvict(partitions.length, now)) return INVALID_SESSION_ID;
+    }
     let id = this.#randomId();
     while (id === INVALID_SESSION_ID || this.#sessions.has(id)) id = this.#randomId();
     const map = new Map<string, CachedPartition>();
     for (const p of partitions) map.set(partitionKey(p.topicKey, p.partition), p);
     this.#sessions.set(id, new FetchSession(id, usesTopicIds, now, map));
+    this.#partitionCount += map.size;
     return id;
   }
 
@@ -239,7 +272,7 @@ export class FetchSessionCache {
   }
 
   #evict(session: FetchSession): void {
-    this.#sessions.delete(session.id);
+    this.remove(session.id);
     this.evictions++;
   }
 }

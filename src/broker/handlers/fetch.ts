@@ -88,7 +88,10 @@ function sessionFor(request: FetchRequest, context: RequestContext): FetchSessio
   if (session.epoch !== request.sessionEpoch) return ErrorCode.INVALID_FETCH_SESSION_EPOCH;
   const byIds = context.apiVersion >= 13;
   if (session.usesTopicIds !== byIds) return ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR;
-  session.update(requestedStates(request, byIds), forgottenOf(request, byIds));
+  if (!cache.update(session, requestedStates(request, byIds), forgottenOf(request, byIds))) {
+    context.log.debug({ sessionId: session.id, maxPartitions: cache.maxPartitions }, 'fetch session closed: the session cache is at its partition bound');
+    return ErrorCode.FETCH_SESSION_ID_NOT_FOUND;
+  }
   if (session.size === 0) {
     // Kafka: a session left without partitions is closed; the answer is sessionless (and empty).
     cache.remove(session.id);
@@ -158,7 +161,8 @@ function createSession(request: FetchRequest, wanted: readonly Wanted[], reads: 
     partitions.push(cached);
   }
   const sessionId = cache.create(byIds, partitions);
-  if (sessionId === INVALID_SESSION_ID && request.topics.length > 0) context.log.debug({ slots: cache.maxSlots }, 'fetch session cache full; answering sessionless');
+  if (sessionId === INVALID_SESSION_ID) context.log.debug({ slots: cache.maxSlots }, 'no fetch session slot free; answering sessionless');
+  else context.log.debug({ sessionId, partitions: partitions.length }, 'fetch session created');
   return sessionId;
 }
 
