@@ -222,6 +222,7 @@ export class BrokerApp {
     const app = this;
     const producerIds = new ProducerIdManager(meta);
     const settings = brokerSettings(config);
+    const fetchSessions = new FetchSessionCache({ maxSlots: config.fetchSessions.maxSlots });
     // Session-bound services are read through getters: after a session recovery the same dispatcher
     // serves with the new session's services.
     const services: BrokerServices = {
@@ -239,7 +240,7 @@ export class BrokerApp {
       get groups() {
         return app.#currentSession().groups;
       },
-      fetchSessions: new FetchSessionCache({ maxSlots: config.fetchSessions.maxSlots }),
+      fetchSessions,
       producerIds,
       authorizer,
       acls,
@@ -255,7 +256,7 @@ export class BrokerApp {
     };
     const requestMetrics = new RequestMetrics(this.metrics, { exists: (name) => topics.get(name) !== undefined, nameOf: (id) => topics.getById(id)?.name });
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed, request, response) => requestMetrics.observe(apiKey, failed, request, response));
-    this.#useScrapeSources(topics);
+    this.#useScrapeSources(topics, fetchSessions);
     this.#dispatcher = dispatcher;
     gate.open(dispatcher);
 
@@ -328,8 +329,9 @@ export class BrokerApp {
   }
 
   /** Scrape-time metrics read the current session (whichever is current after a recovery). */
-  #useScrapeSources(topics: TopicRegistry): void {
+  #useScrapeSources(topics: TopicRegistry, fetchSessions: FetchSessionCache): void {
     this.metrics.useScrapeSources({
+      fetchSessions: () => ({ sessions: fetchSessions.size, partitions: fetchSessions.partitionCount, evictions: fetchSessions.evictions }),
       cache: () => this.#session?.logs.cacheStats() ?? null,
       partitionsOwned: () => this.#session?.logs.ownedLogs().length ?? 0,
       groups: async () => {

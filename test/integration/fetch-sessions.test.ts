@@ -2,7 +2,7 @@
  * Fetch sessions (KIP-227) on the wire against a real broker process: a full fetch gets a session, and
  * incremental fetches answer only the partitions that changed; a session outlives its connection (as in
  * Kafka); refusals (unknown session, wrong epoch); the cache bound from
- * KAFSCALE_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS, also reported by DescribeConfigs.
+ * KAFSCALE_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS, also reported by DescribeConfigs and /metrics.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,4 +126,8 @@ test(`the cache holds ${SLOTS} sessions (KAFSCALE_MAX_INCREMENTAL_FETCH_SESSION_
   assert.ok(ids.slice(0, SLOTS).some((id) => id !== 0));
   const configs = await client.send(32, 4, { resources: [{ resourceType: 4, resourceName: '', configurationKeys: ['max.incremental.fetch.session.cache.slots'] }], includeSynonyms: false, includeDocumentation: false });
   assert.equal(configs.results[0]?.configs.find((c) => c.name === 'max.incremental.fetch.session.cache.slots')?.value, String(SLOTS));
+  const metrics = await (await globalThis.fetch(`http://127.0.0.1:${broker.opsPort}/metrics`)).text();
+  assert.match(metrics, new RegExp(`^kafscale_fetch_sessions(\\{[^}]*\\})? ${SLOTS}$`, 'm'), 'the cache is full');
+  assert.match(metrics, new RegExp(`^kafscale_fetch_session_partitions(\\{[^}]*\\})? ${SLOTS * PARTITIONS}$`, 'm'));
+  assert.match(metrics, /^kafscale_fetch_session_evictions_total(\{[^}]*\})? 0$/m);
 });
