@@ -241,6 +241,17 @@ describe('Fetch sessions (KIP-227)', () => {
     assert.equal(gone.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
   });
 
+  test('a full fetch with epoch 0 naming a session replaces it with a new one', async (t) => {
+    const c = await cluster(t, 2);
+    const first = ((await fetchApi.handle(fetchRequest(2, { sessionEpoch: 0 }), c.context)) as FetchResponse).sessionId;
+    const second = (await fetchApi.handle(fetchRequest(2, { sessionId: first, sessionEpoch: 0 }), c.context)) as FetchResponse;
+    assert.notEqual(second.sessionId, 0);
+    assert.notEqual(second.sessionId, first);
+    assert.equal(c.sessions.get(first), undefined, 'the old session is gone');
+    assert.equal(c.sessions.size, 1);
+    assert.equal(c.sessions.get(second.sessionId)?.epoch, 1, 'the new session expects epoch 1');
+  });
+
   test('a sessionless full fetch (epoch -1) creates no session', async (t) => {
     const c = await cluster(t, 2);
     const response = (await fetchApi.handle(fetchRequest(2), c.context)) as FetchResponse;
