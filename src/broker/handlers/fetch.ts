@@ -173,11 +173,17 @@ function respondIncremental(session: FetchSession, wanted: readonly Wanted[], re
     const w = wanted[i] as Wanted;
     const read = reads[i] as PartitionRead;
     const cached = w.cached as CachedPartition;
-    const recordBytes = read.records.length === 0 ? 0 : read.records.reduce((sum, b) => sum + b.length, 0);
+    const recordBytes = bytesOf(read.records);
     include.push(cached.mustRespond({ errorCode: read.errorCode, highWatermark: read.highWatermark, logStartOffset: read.logStartOffset, recordBytes }));
     if (recordBytes > 0) session.rotate(cached);
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session.id, responses: assemble(wanted, reads, include), nodeEndpoints: [] };
+}
+
+function bytesOf(records: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const batch of records) bytes += batch.length;
+  return bytes;
 }
 
 function resolve(request: FetchRequest, context: RequestContext): Wanted[] {
