@@ -252,6 +252,21 @@ describe('Fetch sessions (KIP-227)', () => {
     assert.equal(c.sessions.get(second.sessionId)?.epoch, 1, 'the new session expects epoch 1');
   });
 
+  test('an incremental fetch answers a partition in error every time, and once more when the error clears', async (t) => {
+    const c = await cluster(t, 3);
+    const session = ((await fetchApi.handle(fetchRequest(3, { sessionEpoch: 0 }), c.context)) as FetchResponse).sessionId;
+    const incremental = (epoch: number, partitions: ReturnType<typeof partitionAt>[]) =>
+      fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: epoch, topics: partitions.length === 0 ? [] : [{ topic: 'orders', topicId: ZERO, partitions }] } as Partial<FetchRequest>), c.context) as Promise<FetchResponse>;
+    const codes = (response: FetchResponse) => response.responses.flatMap((r) => r.partitions.map((p) => [p.partitionIndex, p.errorCode]));
+    assert.deepEqual(answered(await incremental(1, [0, 1, 2].map((p) => partitionAt(p, 1n)))), []);
+    // Partition 1 asks past its end: OFFSET_OUT_OF_RANGE, in every answer while it lasts.
+    assert.deepEqual(codes(await incremental(2, [partitionAt(1, 5n)])), [[1, ErrorCode.OFFSET_OUT_OF_RANGE]]);
+    assert.deepEqual(codes(await incremental(3, [])), [[1, ErrorCode.OFFSET_OUT_OF_RANGE]]);
+    // Back in range: answered once more (its high watermark was forgotten on the error), then quiet.
+    assert.deepEqual(answered(await incremental(4, [partitionAt(1, 1n)])), [[1, [], 1n]]);
+    assert.deepEqual(answered(await incremental(5, [])), []);
+  });
+
   test('a sessionless full fetch (epoch -1) creates no session', async (t) => {
     const c = await cluster(t, 2);
     const response = (await fetchApi.handle(fetchRequest(2), c.context)) as FetchResponse;
