@@ -5,6 +5,7 @@ import type { KafscaleConfig } from '../config/index.ts';
 import { createApiTable } from '../broker/api-table.ts';
 import type { BrokerServices, BrokerSettings } from '../broker/broker-services.ts';
 import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../broker/dispatch.ts';
+import { FetchSessionCache } from '../broker/fetch-session-cache.ts';
 import { ProduceOrder } from '../broker/produce-order.ts';
 import { OpsServer } from '../ops/ops-server.ts';
 import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
@@ -221,6 +222,7 @@ export class BrokerApp {
     const app = this;
     const producerIds = new ProducerIdManager(meta);
     const settings = brokerSettings(config);
+    const fetchSessions = new FetchSessionCache({ maxSlots: config.fetchSessions.maxSlots });
     // Session-bound services are read through getters: after a session recovery the same dispatcher
     // serves with the new session's services.
     const services: BrokerServices = {
@@ -238,6 +240,7 @@ export class BrokerApp {
       get groups() {
         return app.#currentSession().groups;
       },
+      fetchSessions,
       producerIds,
       authorizer,
       acls,
@@ -253,7 +256,7 @@ export class BrokerApp {
     };
     const requestMetrics = new RequestMetrics(this.metrics, { exists: (name) => topics.get(name) !== undefined, nameOf: (id) => topics.getById(id)?.name });
     const dispatcher = new Dispatcher(createApiTable(), services, (apiKey, _version, _durationMs, failed, request, response) => requestMetrics.observe(apiKey, failed, request, response));
-    this.#useScrapeSources(topics);
+    this.#useScrapeSources(topics, fetchSessions);
     this.#dispatcher = dispatcher;
     gate.open(dispatcher);
 
@@ -326,8 +329,9 @@ export class BrokerApp {
   }
 
   /** Scrape-time metrics read the current session (whichever is current after a recovery). */
-  #useScrapeSources(topics: TopicRegistry): void {
+  #useScrapeSources(topics: TopicRegistry, fetchSessions: FetchSessionCache): void {
     this.metrics.useScrapeSources({
+      fetchSessions: () => ({ sessions: fetchSessions.size, partitions: fetchSessions.partitionCount, evictions: fetchSessions.evictions }),
       cache: () => this.#session?.logs.cacheStats() ?? null,
       partitionsOwned: () => this.#session?.logs.ownedLogs().length ?? 0,
       groups: async () => {
@@ -566,6 +570,7 @@ function brokerSettings(config: KafscaleConfig): BrokerSettings {
       'group.min.session.timeout.ms': String(config.groups.minSessionTimeoutMs),
       'group.max.session.timeout.ms': String(config.groups.maxSessionTimeoutMs),
       'offsets.retention.minutes': String(config.groups.offsetsRetentionMinutes),
+      'max.incremental.fetch.session.cache.slots': String(config.fetchSessions.maxSlots),
       'broker.rack': config.broker.rack ?? '',
     },
   };

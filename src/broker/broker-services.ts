@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ConnectionContext } from './dispatch.ts';
+import type { FetchSessionCache } from './fetch-session-cache.ts';
 import type { SecurityServices } from '../services/security/security-services.ts';
 import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
 import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
@@ -34,6 +35,8 @@ export interface BrokerServices {
   readonly assigner: PartitionAssigner;
   /** Consumer groups and committed offsets (classic protocol) of the groups this broker coordinates. */
   readonly groups: GroupCoordinator;
+  /** Incremental fetch sessions (KIP-227) of this broker; bounded, in memory. */
+  readonly fetchSessions: FetchSessionCache;
   /** Producer ids and epochs for InitProducerId (idempotent producers). */
   readonly producerIds: ProducerIdManager;
   /** Authorization decisions (ALLOW_ALL unless `KAFSCALE_AUTHORIZER=acl`). */

@@ -43,6 +43,7 @@ export const CONFIG_DEFAULTS = {
   groupMinSessionTimeoutMs: 6_000,
   groupMaxSessionTimeoutMs: 1_800_000,
   offsetsRetentionMinutes: 10_080,
+  maxIncrementalFetchSessionCacheSlots: 1_000,
   authorizer: 'none',
   allowEveryoneIfNoAclFound: false,
   tlsClientAuth: 'none',
@@ -289,6 +290,7 @@ export const settingsSchema = z.strictObject({
   groupMinSessionTimeoutMs: integer(1, 2_147_483_647),
   groupMaxSessionTimeoutMs: integer(1, 2_147_483_647),
   offsetsRetentionMinutes: integer(1, 2_147_483_647),
+  maxIncrementalFetchSessionCacheSlots: integer(0, 1_000_000),
   authorizer: z.enum(AUTHORIZERS, { error: `must be one of ${AUTHORIZERS.join(', ')}` }),
   superUsers: principalList().optional(),
   allowEveryoneIfNoAclFound: boolean(),
@@ -564,6 +566,7 @@ function toConfig(s: Settings) {
       maxSessionTimeoutMs: s.groupMaxSessionTimeoutMs,
       offsetsRetentionMinutes: s.offsetsRetentionMinutes,
     },
+    fetchSessions: { maxSlots: s.maxIncrementalFetchSessionCacheSlots },
     checks: { logInvariants: s.logInvariantChecks },
   } as const;
 }

@@ -59,6 +59,7 @@ const DOCS = {
   groupMinSessionTimeoutMs: { description: 'Smallest consumer session timeout accepted (group.min.session.timeout.ms)' },
   groupMaxSessionTimeoutMs: { description: 'Largest consumer session timeout accepted (group.max.session.timeout.ms)' },
   offsetsRetentionMinutes: { description: 'Keep committed offsets of empty groups this long (offsets.retention.minutes)' },
+  maxIncrementalFetchSessionCacheSlots: { description: 'Incremental fetch sessions (KIP-227) a broker keeps at once; 0 turns them off (max.incremental.fetch.session.cache.slots)' },
   authorizer: { description: "Authorization: 'none' allows every request; 'acl' enforces Kafka ACLs from the metadata store (authorizer.class.name)" },
   superUsers: { description: "Principals allowed everything with the ACL authorizer, separated by ';' (super.users), e.g. User:admin;User:ops", defaultNote: 'none' },
   allowEveryoneIfNoAclFound: { description: 'With the ACL authorizer, allow everyone on resources no ACL applies to (allow.everyone.if.no.acl.found)' },

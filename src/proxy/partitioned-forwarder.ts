@@ -36,6 +36,7 @@ import {
   type PartitionedShape,
 } from './partition-split.ts';
 import type { ProxyIdentity } from './proxy-identity.ts';
+import { fetchErrorResponse, sessionlessFetch } from './sessionless-fetch.ts';
 import { isUpstreamFailure, type UpstreamFailure } from './upstream-connection.ts';
 
 type Struct = Record<string, unknown>;
@@ -106,6 +107,10 @@ export class PartitionedForwarder {
   /** Response chunks for the client, or null when none is due (Produce with acks=0). */
   async handle(shape: PartitionedShape, req: ClientRequest): Promise<Buffer[] | null> {
     const request = decodeRequest(shape.apiKey as 0, req.apiVersion, req.frame, req.bodyOffset) as unknown as Struct;
+    if (shape === FETCH_SHAPE) {
+      const verdict = sessionlessFetch(req.apiVersion, req.frame, req.bodyOffset, request);
+      if (verdict !== 'forward') return fetchErrorResponse(req.apiVersion, req.correlationId, verdict);
+    }
     const startedAt = Date.now();
     await this.#learnOwners(shape, request, startedAt);
     const groups = this.#split(shape, request);

@@ -308,6 +308,37 @@ test('a long-poll Fetch over two owners answers when one has data, without waiti
   assert.equal(h.a.seen.find((s) => s.apiKey === 1)?.body['maxBytes'], (1 << 20) / 2);
 });
 
+test('fetch sessions: the proxy fetches upstream sessionless (epoch -1) and answers an incremental fetch FETCH_SESSION_ID_NOT_FOUND', async () => {
+  const h = await harness();
+  const quiet = (body: Struct): Struct => ({
+    throttleTimeMs: 0, errorCode: 0, sessionId: 0, nodeEndpoints: [],
+    responses: (body['topics'] as Array<{ topicId: string; partitions: Array<{ partition: number }> }>).map((t) => ({
+      topic: '', topicId: t.topicId,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, errorCode: 0, highWatermark: 1n, lastStableOffset: 1n, logStartOffset: 0n, abortedTransactions: null, preferredReadReplica: -1, records: null })),
+    })),
+  });
+  h.a.handler = (_apiKey, body) => quiet(body);
+  h.b.handler = (_apiKey, body) => quiet(body);
+  const request = (partitions: number[], sessionId: number, sessionEpoch: number): Struct => ({
+    replicaId: -1, maxWaitMs: 0, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId, sessionEpoch,
+    topics: [{ topic: '', topicId: TOPIC_ID, partitions: partitions.map((partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 1n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: ZERO_UUID })) }],
+    forgottenTopicsData: [], rackId: '',
+  });
+  const sessionFields = (broker: FakeBroker): number[][] => broker.seen.filter((s) => s.apiKey === 1).map((s) => [s.body['sessionId'] as number, s.body['sessionEpoch'] as number]);
+  // One owner (the client's frame is forwarded as it is) and two owners (split): both go upstream sessionless.
+  const one = await h.send(1, 13, request([0], 0, 0));
+  assert.equal(one['sessionId'], 0);
+  const two = await h.send(1, 13, request([0, 1], 555, 0));
+  assert.equal(two['sessionId'], 0);
+  assert.ok(sessionFields(h.a).length >= 2 && sessionFields(h.b).length >= 1);
+  for (const fields of [...sessionFields(h.a), ...sessionFields(h.b)]) assert.deepEqual(fields, [0, -1]);
+  // An incremental fetch names a session the proxy never handed out: no broker sees it.
+  const before = h.a.count(1) + h.b.count(1);
+  const incremental = await h.send(1, 13, request([0], 555, 1));
+  assert.equal(incremental['errorCode'], ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+  assert.equal(h.a.count(1) + h.b.count(1), before);
+});
+
 test('ListGroups asks every broker and merges', async () => {
   const h = await harness();
   h.a.handler = () => ({ errorCode: 0, groups: [{ groupId: 'ga', protocolType: 'consumer', groupState: 'Stable', groupType: 'classic' }] });

@@ -39,6 +39,8 @@ export interface ScrapeSources {
   partitionsOwned(): number;
   /** Consumer groups this broker coordinates, counted by state, and their lag per partition (bounded). */
   groups(): Promise<GroupsSnapshot>;
+  /** The incremental fetch session cache (KIP-227): sessions and partitions held, evictions since start. */
+  fetchSessions?(): { readonly sessions: number; readonly partitions: number; readonly evictions: number };
 }
 
 export interface GroupsSnapshot {
@@ -95,6 +97,9 @@ export class KafscaleMetrics {
   readonly cacheBytes: Gauge;
   readonly cacheHitRatio: Gauge;
   readonly partitionsOwned: Gauge;
+  readonly fetchSessions: Gauge;
+  readonly fetchSessionPartitions: Gauge;
+  readonly fetchSessionEvictionsTotal: Counter;
   readonly consumerGroups: Gauge<'state'>;
   readonly consumerGroupLag: Gauge<'group' | 'topic' | 'partition'>;
   #sources: ScrapeSources | null = null;
@@ -247,6 +252,33 @@ export class KafscaleMetrics {
       collect() {
         const cache = metrics.#read((s) => s.cache());
         if (cache !== null && cache !== undefined) this.set(cache.hits + cache.misses === 0 ? Number.NaN : cache.hits / (cache.hits + cache.misses));
+      },
+    });
+    this.fetchSessions = new Gauge({
+      name: 'kafscale_fetch_sessions',
+      help: 'Incremental fetch sessions (KIP-227) this broker keeps (bounded by KAFSCALE_MAX_INCREMENTAL_FETCH_SESSION_CACHE_SLOTS)',
+      registers,
+      collect() {
+        const cache = metrics.#read((s) => s.fetchSessions?.());
+        if (cache !== undefined) this.set(cache.sessions);
+      },
+    });
+    this.fetchSessionPartitions = new Gauge({
+      name: 'kafscale_fetch_session_partitions',
+      help: 'Partitions cached by all fetch sessions of this broker',
+      registers,
+      collect() {
+        const cache = metrics.#read((s) => s.fetchSessions?.());
+        if (cache !== undefined) this.set(cache.partitions);
+      },
+    });
+    this.fetchSessionEvictionsTotal = new Counter({
+      name: 'kafscale_fetch_session_evictions_total',
+      help: 'Fetch sessions evicted to make room for a new one',
+      registers,
+      collect() {
+        const cache = metrics.#read((s) => s.fetchSessions?.());
+        if (cache !== undefined) setCounter(this, cache.evictions);
       },
     });
     this.partitionsOwned = new Gauge({

@@ -16,10 +16,12 @@ import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
 import type { ByteRange, ObjectStore } from '../../storage/object/object-store.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import type { RequestContext } from '../broker-services.ts';
+import { FetchSessionCache } from '../fetch-session-cache.ts';
 import { FETCH_READ_CONCURRENCY, fetchApi } from './fetch.ts';
 import { listOffsetsApi } from './list-offsets.ts';
 
 const log = pino({ level: 'silent' });
+const ZERO = '00000000-0000-0000-0000-000000000000';
 
 /** The reader broker's view of the shared object store: GETs can be slowed and one object made to fail. */
 class ReaderObjects {
@@ -59,6 +61,9 @@ interface Cluster {
   objectOf: string[];
   objects: ReaderObjects;
   context: RequestContext;
+  /** The owner broker: appends become visible to the reader through the metadata store. */
+  writer: LogService;
+  sessions: FetchSessionCache;
 }
 
 /**
@@ -90,6 +95,7 @@ async function cluster(t: TestContext, partitions: number): Promise<Cluster> {
   const reader = await LogService.open({ store, objects: objects.store, log, brokerId: 2, lease: await store.grantLease(10_000), namespace: 'ns', merge: false });
   t.after(() => reader.close());
   const topic = { name: 'orders', id: topicId, partitions, configs: {}, createdMs: 0 };
+  const sessions = new FetchSessionCache({ maxSlots: 10 });
   const context = {
     apiKey: 1,
     apiVersion: 12,
@@ -101,11 +107,12 @@ async function cluster(t: TestContext, partitions: number): Promise<Cluster> {
       topics: { get: (name: string) => (name === topic.name ? topic : undefined), getById: (id: string) => (id === topic.id ? topic : undefined) },
       logs: reader,
       authorizer: ALLOW_ALL,
+      fetchSessions: sessions,
     },
     principal: 'User:ANONYMOUS',
     listenerName: 'PLAINTEXT',
   } as unknown as RequestContext;
-  return { topicId, objectOf, objects, context };
+  return { topicId, objectOf, objects, context, writer, sessions };
 }
 
 function fetchRequest(partitions: number, overrides: Partial<FetchRequest> = {}): FetchRequest {
@@ -169,6 +176,137 @@ describe('Fetch', () => {
     const one = (await fetchApi.handle(fetchRequest(3, { maxBytes: 1 }), c.context)) as FetchResponse;
     assert.deepEqual(one.responses[0]?.partitions.map((p) => valuesOf(p.records)), [['p0'], [], []]);
     assert.deepEqual(one.responses[0]?.partitions.map((p) => p.highWatermark), [1n, 1n, 1n], 'partitions past the budget still report their offsets');
+  });
+});
+
+/** The partitions of a Fetch answer: [index, values, high watermark]. */
+function answered(response: FetchResponse): [number, string[], bigint][] {
+  return response.responses.flatMap((t) => t.partitions.map((p): [number, string[], bigint] => [p.partitionIndex, valuesOf(p.records), p.highWatermark]));
+}
+
+function partitionAt(partition: number, fetchOffset: bigint): FetchRequest['topics'][number]['partitions'][number] {
+  return { partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: '' } as FetchRequest['topics'][number]['partitions'][number];
+}
+
+describe('Fetch sessions (KIP-227)', () => {
+  test('a full fetch with epoch 0 creates a session; incremental fetches answer only partitions with something new', async (t) => {
+    const c = await cluster(t, 4);
+    const full = (await fetchApi.handle(fetchRequest(4, { sessionEpoch: 0 }), c.context)) as FetchResponse;
+    assert.notEqual(full.sessionId, 0, 'a session was created');
+    assert.deepEqual(answered(full), [[0, ['p0'], 1n], [1, ['p1'], 1n], [2, ['p2'], 1n], [3, ['p3'], 1n]]);
+    const session = full.sessionId;
+
+    // Epoch 1, nothing sent: the session still fetches offset 0 everywhere, so every partition has records again.
+    const same = (await fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: 1, topics: [] }), c.context)) as FetchResponse;
+    assert.equal(same.sessionId, session);
+    assert.deepEqual(answered(same).map(([p]) => p).sort(), [0, 1, 2, 3]);
+
+    // Epoch 2: the client moved every partition to offset 1 (caught up): nothing to say.
+    const caughtUp = fetchRequest(0, { sessionId: session, sessionEpoch: 2, topics: [{ topic: 'orders', topicId: ZERO, partitions: [0, 1, 2, 3].map((p) => partitionAt(p, 1n)) }] } as Partial<FetchRequest>);
+    const quiet = (await fetchApi.handle(caughtUp, c.context)) as FetchResponse;
+    assert.equal(quiet.errorCode, ErrorCode.NONE);
+    assert.deepEqual(answered(quiet), [], 'no partition has anything new');
+
+    // Epoch 3, a long poll with no partitions sent: new data on partition 2 ends it, and only partition 2 is answered.
+    const poll = fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: 3, topics: [], maxWaitMs: 5_000 }), c.context) as Promise<FetchResponse>;
+    await sleep(50);
+    assert.equal((await c.writer.append({ id: c.topicId, configs: {} }, 2, [encodeRecordBatch({ records: [{ value: 'late', timestamp: 2_000n }] })])).errorCode, ErrorCode.NONE);
+    const polled = await poll;
+    assert.deepEqual(answered(polled), [[2, ['late'], 2n]]);
+
+    // Epoch 4: partition 2 moves on; the others stay quiet.
+    const after = fetchRequest(0, { sessionId: session, sessionEpoch: 4, topics: [{ topic: 'orders', topicId: ZERO, partitions: [partitionAt(2, 2n)] }] } as Partial<FetchRequest>);
+    assert.deepEqual(answered((await fetchApi.handle(after, c.context)) as FetchResponse), []);
+  });
+
+  test('an unknown session, a wrong epoch and a topic-id mismatch are refused; epoch -1 closes the session', async (t) => {
+    const c = await cluster(t, 2);
+    const unknown = (await fetchApi.handle(fetchRequest(0, { sessionId: 12345, sessionEpoch: 1, topics: [] }), c.context)) as FetchResponse;
+    assert.equal(unknown.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+
+    const session = ((await fetchApi.handle(fetchRequest(2, { sessionEpoch: 0 }), c.context)) as FetchResponse).sessionId;
+    const stale = (await fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: 5, topics: [] }), c.context)) as FetchResponse;
+    assert.equal(stale.errorCode, ErrorCode.INVALID_FETCH_SESSION_EPOCH);
+    assert.equal(stale.sessionId, 0);
+    const byIds = (await fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: 1, topics: [] }), { ...c.context, apiVersion: 13 })) as FetchResponse;
+    assert.equal(byIds.errorCode, ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR, 'a session made by names cannot be used by topic id');
+    const ok = (await fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: 1, topics: [] }), c.context)) as FetchResponse;
+    assert.equal(ok.errorCode, ErrorCode.NONE, 'refused requests did not advance the epoch');
+
+    const closing = (await fetchApi.handle(fetchRequest(2, { sessionId: session, sessionEpoch: -1 }), c.context)) as FetchResponse;
+    assert.equal(closing.sessionId, 0, 'a sessionless answer');
+    assert.equal(answered(closing).length, 2, 'answered as a full fetch');
+    assert.equal(c.sessions.get(session), undefined);
+    const gone = (await fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: 2, topics: [] }), c.context)) as FetchResponse;
+    assert.equal(gone.errorCode, ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
+  });
+
+  test('a full fetch with epoch 0 naming a session replaces it with a new one', async (t) => {
+    const c = await cluster(t, 2);
+    const first = ((await fetchApi.handle(fetchRequest(2, { sessionEpoch: 0 }), c.context)) as FetchResponse).sessionId;
+    const second = (await fetchApi.handle(fetchRequest(2, { sessionId: first, sessionEpoch: 0 }), c.context)) as FetchResponse;
+    assert.notEqual(second.sessionId, 0);
+    assert.notEqual(second.sessionId, first);
+    assert.equal(c.sessions.get(first), undefined, 'the old session is gone');
+    assert.equal(c.sessions.size, 1);
+    assert.equal(c.sessions.get(second.sessionId)?.epoch, 1, 'the new session expects epoch 1');
+  });
+
+  test('an incremental fetch answers a partition in error every time, and once more when the error clears', async (t) => {
+    const c = await cluster(t, 3);
+    const session = ((await fetchApi.handle(fetchRequest(3, { sessionEpoch: 0 }), c.context)) as FetchResponse).sessionId;
+    const incremental = (epoch: number, partitions: ReturnType<typeof partitionAt>[]) =>
+      fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: epoch, topics: partitions.length === 0 ? [] : [{ topic: 'orders', topicId: ZERO, partitions }] } as Partial<FetchRequest>), c.context) as Promise<FetchResponse>;
+    const codes = (response: FetchResponse) => response.responses.flatMap((r) => r.partitions.map((p) => [p.partitionIndex, p.errorCode]));
+    assert.deepEqual(answered(await incremental(1, [0, 1, 2].map((p) => partitionAt(p, 1n)))), []);
+    // Partition 1 asks past its end: OFFSET_OUT_OF_RANGE, in every answer while it lasts.
+    assert.deepEqual(codes(await incremental(2, [partitionAt(1, 5n)])), [[1, ErrorCode.OFFSET_OUT_OF_RANGE]]);
+    assert.deepEqual(codes(await incremental(3, [])), [[1, ErrorCode.OFFSET_OUT_OF_RANGE]]);
+    // Back in range: answered once more (its high watermark was forgotten on the error), then quiet.
+    assert.deepEqual(answered(await incremental(4, [partitionAt(1, 1n)])), [[1, [], 1n]]);
+    assert.deepEqual(answered(await incremental(5, [])), []);
+  });
+
+  test('a sessionless full fetch (epoch -1) creates no session', async (t) => {
+    const c = await cluster(t, 2);
+    const response = (await fetchApi.handle(fetchRequest(2), c.context)) as FetchResponse;
+    assert.equal(response.sessionId, 0);
+    assert.equal(c.sessions.size, 0);
+  });
+
+  test('forgotten partitions leave the session; a session left empty is closed', async (t) => {
+    const c = await cluster(t, 3);
+    const session = ((await fetchApi.handle(fetchRequest(3, { sessionEpoch: 0 }), c.context)) as FetchResponse).sessionId;
+    const forget = (epoch: number, partitions: number[]) =>
+      fetchApi.handle(fetchRequest(0, { sessionId: session, sessionEpoch: epoch, topics: [], forgottenTopicsData: [{ topic: 'orders', topicId: ZERO, partitions }] } as Partial<FetchRequest>), c.context) as Promise<FetchResponse>;
+    const one = await forget(1, [0, 2]);
+    assert.equal(one.sessionId, session);
+    assert.deepEqual(answered(one), [[1, ['p1'], 1n]], 'only partition 1 is left (still at offset 0)');
+    const none = await forget(2, [1]);
+    assert.equal(none.sessionId, 0, 'the empty session was closed');
+    assert.equal(c.sessions.size, 0);
+  });
+
+  test('Fetch v13+: sessions key partitions by topic id', async (t) => {
+    const c = await cluster(t, 2);
+    const v13 = { ...c.context, apiVersion: 13 };
+    const topics = [{ topic: '', topicId: c.topicId, partitions: [partitionAt(0, 1n), partitionAt(1, 0n)] }];
+    const full = (await fetchApi.handle(fetchRequest(0, { sessionEpoch: 0, topics } as Partial<FetchRequest>), v13)) as FetchResponse;
+    assert.notEqual(full.sessionId, 0);
+    assert.equal(full.responses[0]?.topicId, c.topicId);
+    const next = fetchRequest(0, { sessionId: full.sessionId, sessionEpoch: 1, topics: [{ topic: '', topicId: c.topicId, partitions: [partitionAt(1, 1n)] }] } as Partial<FetchRequest>);
+    assert.deepEqual(answered((await fetchApi.handle(next, v13)) as FetchResponse), [], 'both partitions caught up, nothing changed');
+    const forget = fetchRequest(0, { sessionId: full.sessionId, sessionEpoch: 2, topics: [], forgottenTopicsData: [{ topic: '', topicId: c.topicId, partitions: [0, 1] }] } as Partial<FetchRequest>);
+    assert.equal(((await fetchApi.handle(forget, v13)) as FetchResponse).sessionId, 0);
+  });
+
+  test('a full cache answers sessionless', async (t) => {
+    const c = await cluster(t, 1);
+    const small = { ...c.context, services: { ...c.context.services, fetchSessions: new FetchSessionCache({ maxSlots: 1 }) } };
+    assert.notEqual(((await fetchApi.handle(fetchRequest(1, { sessionEpoch: 0 }), small)) as FetchResponse).sessionId, 0);
+    const second = (await fetchApi.handle(fetchRequest(1, { sessionEpoch: 0 }), small)) as FetchResponse;
+    assert.equal(second.sessionId, 0);
+    assert.deepEqual(answered(second), [[0, ['p0'], 1n]], 'still a full answer');
   });
 });
 

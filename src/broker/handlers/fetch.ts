@@ -7,6 +7,7 @@ import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
 import { errorCodeFor } from '../dispatch.ts';
 import { allowed, Op, Resource } from './authorize.ts';
+import { CachedPartition, FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, nextEpoch, type FetchSession, type PartitionFetchState } from '../fetch-session-cache.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { leaderEpochError } from './leader-epoch.ts';
 import { ZERO_UUID } from './metadata.ts';
@@ -27,6 +28,8 @@ interface Wanted {
   readonly currentLeaderEpoch: number;
   /** READ on the topic (Kafka checks it before existence for names, after it for topic ids). */
   readonly authorized: boolean;
+  /** The partition's state in the session of an incremental fetch. */
+  readonly cached?: CachedPartition;
 }
 
 /**
@@ -34,8 +37,8 @@ interface Wanted {
  * sets, and kafscale stores and serves v2 record batches only (older formats get
  * UNSUPPORTED_FOR_MESSAGE_FORMAT on produce), so an older Fetch could not be answered. Any broker serves any partition from committed data (tail, cache, object store). Long
  * polls wait on data notifications (local commit or metadata watch), never on polling timers. Fetch
- * sessions (KIP-227) are not created: every response carries session id 0, which tells clients to keep
- * sending full fetch requests.
+ * sessions (KIP-227, v7+) as Kafka keeps them: see fetch-session-cache.ts and
+ * docs/design/fetch-sessions.md.
  */
 export const fetchApi = defineApi({
   apiKey: ApiKey.Fetch,
@@ -43,18 +46,18 @@ export const fetchApi = defineApi({
   minVersion: 4,
   maxVersion: 17,
   async handle(request, context) {
-    if (request.sessionId !== 0) {
-      // We never hand out sessions, so an incremental fetch names one we do not know.
-      return topLevelError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND);
-    }
-    const wanted = resolve(request, context);
+    const session = sessionFor(request, context);
+    if (typeof session === 'number') return topLevelError(session);
+    const wanted = session === null ? resolve(request, context) : resolveSession(session, context);
     const maxWaitMs = Math.min(Math.max(request.maxWaitMs, 0), MAX_WAIT_CAP_MS);
     const deadline = Date.now() + maxWaitMs;
     for (;;) {
-      const { responses, bytes, readable } = await readAll(wanted, request, context);
+      const { reads, bytes, readable } = await readAll(wanted, request, context);
       const remainingMs = deadline - Date.now();
       if (bytes >= request.minBytes || remainingMs <= 0 || context.signal.aborted || readable.length === 0) {
-        return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses, nodeEndpoints: [] };
+        if (session !== null) return respondIncremental(session, wanted, reads);
+        const sessionId = request.sessionEpoch === INITIAL_EPOCH ? createSession(request, wanted, reads, context) : INVALID_SESSION_ID;
+        return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses: assemble(wanted, reads, null), nodeEndpoints: [] };
       }
       await waitForAny(readable, remainingMs, context);
     }
@@ -65,7 +68,122 @@ export const fetchApi = defineApi({
 });
 
 function topLevelError(errorCode: number): Encodable<FetchResponse> {
-  return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: [], nodeEndpoints: [] };
+  return { throttleTimeMs: 0, errorCode, sessionId: INVALID_SESSION_ID, responses: [], nodeEndpoints: [] };
+}
+
+/**
+ * Kafka's FetchManager.newContext: null for a full fetch (sessionless, or one that creates a session
+ * when it is answered), the session of an incremental fetch (updated by the request), or the error
+ * code that answers the request.
+ */
+function sessionFor(request: FetchRequest, context: RequestContext): FetchSession | null | number {
+  const cache = context.services.fetchSessions;
+  if (request.sessionEpoch === INITIAL_EPOCH || request.sessionEpoch === FINAL_EPOCH) {
+    // A full fetch naming a session closes it (epoch -1: the client is done; epoch 0: it starts over).
+    if (request.sessionId !== INVALID_SESSION_ID) cache.remove(request.sessionId);
+    return null;
+  }
+  const session = request.sessionId === INVALID_SESSION_ID ? undefined : cache.get(request.sessionId);
+  if (session === undefined) return ErrorCode.FETCH_SESSION_ID_NOT_FOUND;
+  if (session.epoch !== request.sessionEpoch) return ErrorCode.INVALID_FETCH_SESSION_EPOCH;
+  const byIds = context.apiVersion >= 13;
+  if (session.usesTopicIds !== byIds) return ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR;
+  if (!cache.update(session, requestedStates(request, byIds), forgottenOf(request, byIds))) {
+    context.log.debug({ sessionId: session.id, maxPartitions: cache.maxPartitions }, 'fetch session closed: the session cache is at its partition bound');
+    return ErrorCode.FETCH_SESSION_ID_NOT_FOUND;
+  }
+  if (session.size === 0) {
+    // Kafka: a session left without partitions is closed; the answer is sessionless (and empty).
+    cache.remove(session.id);
+    return null;
+  }
+  cache.touch(session);
+  session.epoch = nextEpoch(session.epoch);
+  return session;
+}
+
+function requestedStates(request: FetchRequest, byIds: boolean): PartitionFetchState[] {
+  const states: PartitionFetchState[] = [];
+  for (const t of request.topics) {
+    const topicKey = byIds ? t.topicId : t.topic;
+    for (const p of t.partitions) {
+      states.push({ topicKey, partition: p.partition, fetchOffset: Number(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes, currentLeaderEpoch: p.currentLeaderEpoch });
+    }
+  }
+  return states;
+}
+
+function forgottenOf(request: FetchRequest, byIds: boolean): { topicKey: string; partition: number }[] {
+  return request.forgottenTopicsData.flatMap((t) => t.partitions.map((partition) => ({ topicKey: byIds ? t.topicId : t.topic, partition })));
+}
+
+/** Every partition of an incremental fetch's session, in the session's fetch order. */
+function resolveSession(session: FetchSession, context: RequestContext): Wanted[] {
+  const { topics } = context.services;
+  const byIds = session.usesTopicIds;
+  const wanted: Wanted[] = [];
+  let lastKey: string | null = null;
+  let topic: TopicRecord | undefined;
+  let authorized = true;
+  for (const cached of session.partitions.values()) {
+    if (cached.topicKey !== lastKey) {
+      lastKey = cached.topicKey;
+      topic = byIds ? topics.getById(cached.topicKey) : topics.get(cached.topicKey);
+      const name = byIds ? topic?.name : cached.topicKey;
+      authorized = name === undefined || allowed(context, Op.READ, Resource.TOPIC, name);
+    }
+    wanted.push({
+      topic,
+      topicName: byIds ? '' : cached.topicKey,
+      topicId: byIds ? cached.topicKey : (topic?.id ?? ZERO_UUID),
+      partition: cached.partition,
+      fetchOffset: cached.fetchOffset,
+      partitionMaxBytes: cached.partitionMaxBytes,
+      currentLeaderEpoch: cached.currentLeaderEpoch,
+      authorized,
+      cached,
+    });
+  }
+  return wanted;
+}
+
+/** A full fetch with epoch 0 asks for a session: created from what this answer tells the client. */
+function createSession(request: FetchRequest, wanted: readonly Wanted[], reads: readonly PartitionRead[], context: RequestContext): number {
+  const cache = context.services.fetchSessions;
+  const byIds = context.apiVersion >= 13;
+  const partitions: CachedPartition[] = [];
+  for (let i = 0; i < wanted.length; i++) {
+    const w = wanted[i] as Wanted;
+    const read = reads[i] as PartitionRead;
+    const cached = new CachedPartition({ topicKey: byIds ? w.topicId : w.topicName, partition: w.partition, fetchOffset: w.fetchOffset, partitionMaxBytes: w.partitionMaxBytes, currentLeaderEpoch: w.currentLeaderEpoch });
+    cached.highWatermark = read.highWatermark;
+    cached.logStartOffset = read.logStartOffset;
+    partitions.push(cached);
+  }
+  const sessionId = cache.create(byIds, partitions);
+  if (sessionId === INVALID_SESSION_ID) context.log.debug({ slots: cache.maxSlots }, 'no fetch session slot free; answering sessionless');
+  else context.log.debug({ sessionId, partitions: partitions.length }, 'fetch session created');
+  return sessionId;
+}
+
+/** An incremental answer: only partitions with something to say (Kafka's IncrementalFetchContext). */
+function respondIncremental(session: FetchSession, wanted: readonly Wanted[], reads: readonly PartitionRead[]): Encodable<FetchResponse> {
+  const include: boolean[] = [];
+  for (let i = 0; i < wanted.length; i++) {
+    const w = wanted[i] as Wanted;
+    const read = reads[i] as PartitionRead;
+    const cached = w.cached as CachedPartition;
+    const recordBytes = bytesOf(read.records);
+    include.push(cached.mustRespond({ errorCode: read.errorCode, highWatermark: read.highWatermark, logStartOffset: read.logStartOffset, recordBytes }));
+    if (recordBytes > 0) session.rotate(cached);
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session.id, responses: assemble(wanted, reads, include), nodeEndpoints: [] };
+}
+
+function bytesOf(records: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const batch of records) bytes += batch.length;
+  return bytes;
 }
 
 function resolve(request: FetchRequest, context: RequestContext): Wanted[] {
@@ -113,21 +231,14 @@ class PartitionRead {
   }
 }
 
-async function readAll(wanted: readonly Wanted[], request: FetchRequest, context: RequestContext): Promise<{ responses: TopicResponse[]; bytes: number; readable: Wanted[] }> {
+async function readAll(wanted: readonly Wanted[], request: FetchRequest, context: RequestContext): Promise<{ reads: PartitionRead[]; bytes: number; readable: Wanted[] }> {
   const totalBytes = Math.max(request.maxBytes, 0);
   const reads = await readConcurrently(wanted, totalBytes, context);
-  const responses: TopicResponse[] = [];
   const readable: Wanted[] = [];
   let budget = totalBytes;
   let bytes = 0;
-  let current: { topic: string; topicId: string; partitions: PartitionResponse[] } | null = null;
   for (let i = 0; i < wanted.length; i++) {
-    const w = wanted[i] as Wanted;
     const read = reads[i] as PartitionRead;
-    if (current === null || current.topic !== w.topicName || current.topicId !== w.topicId) {
-      current = { topic: w.topicName, topicId: w.topicId, partitions: [] };
-      responses.push(current);
-    }
     // The response's MaxBytes in request order; KIP-74: its first batch is returned whole even when larger.
     let kept = 0;
     let keptBytes = 0;
@@ -139,10 +250,26 @@ async function readAll(wanted: readonly Wanted[], request: FetchRequest, context
     if (kept < read.records.length) read.records.length = kept;
     budget -= keptBytes;
     bytes += keptBytes;
-    if (read.caughtUp) readable.push(w);
+    if (read.caughtUp) readable.push(wanted[i] as Wanted);
+  }
+  return { reads, bytes, readable };
+}
+
+/** The response's topics: every partition, or those `include` marks; consecutive partitions of one topic share an entry. */
+function assemble(wanted: readonly Wanted[], reads: readonly PartitionRead[], include: readonly boolean[] | null): TopicResponse[] {
+  const responses: TopicResponse[] = [];
+  let current: { topic: string; topicId: string; partitions: PartitionResponse[] } | null = null;
+  for (let i = 0; i < wanted.length; i++) {
+    if (include !== null && include[i] !== true) continue;
+    const w = wanted[i] as Wanted;
+    const read = reads[i] as PartitionRead;
+    if (current === null || current.topic !== w.topicName || current.topicId !== w.topicId) {
+      current = { topic: w.topicName, topicId: w.topicId, partitions: [] };
+      responses.push(current);
+    }
     current.partitions.push(partitionData(w.partition, read.errorCode, read.highWatermark, read.logStartOffset, read.records));
   }
-  return { responses, bytes, readable };
+  return responses;
 }
 
 /** Reads every wanted partition, FETCH_READ_CONCURRENCY at a time; results in request order, never a rejection. */
