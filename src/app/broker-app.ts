@@ -6,7 +6,7 @@ import { createApiTable } from '../broker/api-table.ts';
 import type { BrokerServices, BrokerSettings } from '../broker/broker-services.ts';
 import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../broker/dispatch.ts';
 import { FetchSessionCache } from '../broker/fetch-session-cache.ts';
-import { ProduceOrder } from '../broker/produce-order.ts';
+import { ProduceOrder } from '../protocol/produce-order.ts';
 import { OpsServer } from '../ops/ops-server.ts';
 import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
 import { KafkaServer } from '../server/kafka-server.ts';

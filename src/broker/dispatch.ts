@@ -15,7 +15,7 @@ import type { BrokerServices, RequestContext } from './broker-services.ts';
 import { apiVersionsBody } from './handlers/api-versions.ts';
 import { authenticateRawToken } from './handlers/sasl.ts';
 import { BoundedKeySet } from './bounded-key-set.ts';
-import { ProduceOrder } from './produce-order.ts';
+import { ProduceOrder } from '../protocol/produce-order.ts';
 
 /** How many (client id, API, version) triples of unsupported requests are remembered as already logged. */
 const UNSUPPORTED_LOGGED_MAX_KEYS = 1024;

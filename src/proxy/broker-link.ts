@@ -7,6 +7,7 @@ import type { Encodable, RequestByKey } from '../protocol/codec/index.ts';
 import type { FetchReadAhead } from './fetch-read-ahead.ts';
 import type { ProxyApiKey, UpstreamConnection } from './upstream-connection.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
+import type { ProduceOrder } from '../protocol/produce-order.ts';
 
 export interface ClientRequest {
   readonly apiKey: number;
@@ -18,6 +19,8 @@ export interface ClientRequest {
   readonly bodyOffset: number;
   /** The client connection's kept Fetch answers (fetch-read-ahead.ts); absent: nothing is kept between requests. */
   readonly readAhead?: FetchReadAhead;
+  /** The client connection's Produce refusals (protocol/produce-order.ts); absent: sequence gaps pass as they are. */
+  readonly produceOrder?: ProduceOrder;
 }
 
 export function splitAddress(address: string): { host: string; port: number } {

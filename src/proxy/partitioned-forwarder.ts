@@ -17,6 +17,7 @@
  */
 import { decodeRequest, decodeResponse, encodeResponse } from '../protocol/codec/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
+import type { ProduceOrder } from '../protocol/produce-order.ts';
 import { PRODUCER_ID_OFFSET, RECORDS_OFFSET, nextOffset, splitBatches } from '../protocol/records/index.ts';
 import { isKafscaleError } from '../telemetry/kafscale-error.ts';
 import type { BrokerLink, ClientRequest } from './broker-link.ts';
@@ -44,6 +45,12 @@ type Struct = Record<string, unknown>;
 /** Owner key for partitions without a known owner: any broker answers them (with the right error). */
 const ANY_BROKER = '';
 const MOVED: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER]);
+
+/** Produce answers meaning "not written, send it again" (as the broker's produce handler counts them). */
+const REFUSED: ReadonlySet<number> = new Set([ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.REQUEST_TIMED_OUT]);
+
+/** What the client sees for a sequence gap right after a refusal (see #keepProduceInStep). */
+const GAP_AFTER_REFUSAL = 'not written: a sequence gap after a batch refused on this connection for this partition; resend in order';
 const UNKNOWN_OWNER_STALENESS_MS = 1_000;
 /**
  * How long a multi-owner Fetch that has data waits for the other owners of the same round: long enough
@@ -377,6 +384,7 @@ export class PartitionedForwarder {
   /** An answer that can go to the client as the broker sent it: nothing moved, no broker named. */
   #clean(shape: PartitionedShape, response: Struct): boolean {
     if (partitionsWithErrors(shape, response, MOVED).size > 0) return false;
+    if (shape === PRODUCE_SHAPE && partitionsWithErrors(shape, response, IN_STEP_CODES).size > 0) return false;
     if (shape !== PRODUCE_SHAPE && shape !== FETCH_SHAPE) return true;
     const endpoints = response['nodeEndpoints'] as unknown[] | undefined;
     if (endpoints !== undefined && endpoints.length > 0) return false;
@@ -389,6 +397,7 @@ export class PartitionedForwarder {
       merged['sessionId'] = 0;
       merged['errorCode'] = responses.map((r) => r['errorCode'] as number | undefined).find((code) => code !== undefined && code !== 0) ?? 0;
     }
+    if (shape === PRODUCE_SHAPE && req.produceOrder !== undefined) keepProduceInStep(merged, req.produceOrder);
     if (shape === PRODUCE_SHAPE || shape === FETCH_SHAPE) this.#nameProxyAsLeader(shape, merged);
     return encodeResponse(shape.apiKey as 0, req.apiVersion, req.correlationId, merged as never);
   }
@@ -410,6 +419,33 @@ export class PartitionedForwarder {
     response['nodeEndpoints'] = named || (endpoints !== undefined && endpoints.length > 0)
       ? [{ nodeId: this.#identity.nodeId, host: this.#identity.host, port: this.#identity.port, rack: null }]
       : [];
+  }
+}
+
+const IN_STEP_CODES: ReadonlySet<number> = new Set([...REFUSED, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER]);
+
+/**
+ * The proxy's part of produce-order.ts: it sends a client's batches for one partition over whichever
+ * broker connection owns it now, and retries refused ones, so a later batch can reach the owner before a
+ * refused earlier one. For REFUSAL_MEMORY_MS after the client was told a partition's batch was not
+ * written, a sequence gap on that partition (OUT_OF_ORDER_SEQUENCE_NUMBER: nothing written either) is
+ * answered as a refusal, and the client resends in order instead of failing (librdkafka 2.0.2) or
+ * bumping its epoch.
+ */
+function keepProduceInStep(response: Struct, order: ProduceOrder): void {
+  const names = PRODUCE_SHAPE.response;
+  for (const topic of (response[names.topics] as Struct[] | undefined) ?? []) {
+    const topicKey = topicKeyOf(names, topic);
+    for (const partition of (topic[names.partitions] as Struct[] | undefined) ?? []) {
+      const index = partition[names.index] as number;
+      const code = partition['errorCode'] as number;
+      if (code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER && order.refusedRecently(topicKey, index)) {
+        partition['errorCode'] = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+        partition['errorMessage'] = GAP_AFTER_REFUSAL;
+      } else if (REFUSED.has(code)) {
+        order.noteRefusal(topicKey, index);
+      }
+    }
   }
 }
 

@@ -228,6 +228,24 @@ test('NOT_LEADER_OR_FOLLOWER: the proxy refreshes metadata and sends the partiti
   assert.deepEqual((metadata['brokers'] as Array<{ host: string; port: number }>).map((x) => `${x.host}:${x.port}`), ['proxy.example:9092']);
 });
 
+test('a sequence gap answered right after the client was told a batch was not written reaches it as a refusal (resend in order), not OUT_OF_ORDER_SEQUENCE_NUMBER', async () => {
+  const h = await harness();
+  let round = 0;
+  // Round 1: partition 0's batch is refused by both owners (a handover in progress). Round 2: the next
+  // batch reaches an owner that never saw the first: a sequence gap, nothing written.
+  h.a.handler = h.b.handler = (_apiKey, body, broker) =>
+    produceAnswer(body, broker, () => (round === 1 ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER));
+  round = 1;
+  const refused = await h.send(0, 9, produceBody(77n, [0]));
+  assert.deepEqual(partitionsOf(refused), [[0, ErrorCode.NOT_LEADER_OR_FOLLOWER, -1n]]);
+  round = 2;
+  const gap = await h.send(0, 9, produceBody(77n, [0]));
+  assert.deepEqual(partitionsOf(gap), [[0, ErrorCode.NOT_LEADER_OR_FOLLOWER, -1n]]);
+  // A gap on a partition with no refusal is passed on as the broker said it.
+  const other = await h.send(0, 9, produceBody(77n, [1]));
+  assert.deepEqual(partitionsOf(other), [[1, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, -1n]]);
+});
+
 test('a connection dying after a plain Produce was written: REQUEST_TIMED_OUT, never resent (it may have been stored)', async () => {
   const h = await harness();
   h.a.handler = () => 'die';

@@ -15,6 +15,7 @@ import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
 import type { ClientRequest } from './broker-link.ts';
 import { FetchReadAhead, ReadAheadBudget } from './fetch-read-ahead.ts';
 import type { ProxyRouter } from './proxy-router.ts';
+import { ProduceOrder } from '../protocol/produce-order.ts';
 
 export interface ProxyServerOptions {
   readonly host: string;
@@ -40,6 +41,7 @@ class ClientConnection {
   readonly #maxInflight: number;
   readonly #slots: Slot[] = [];
   readonly #readAhead: FetchReadAhead;
+  readonly #produceOrder = new ProduceOrder();
   #inFlight = 0;
   #paused = false;
   #draining = false;
@@ -109,6 +111,7 @@ class ClientConnection {
       frame,
       bodyOffset: header.bodyOffset,
       readAhead: this.#readAhead,
+      produceOrder: this.#produceOrder,
     };
     const slot = new Slot();
     this.#slots.push(slot);

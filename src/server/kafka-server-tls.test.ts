@@ -17,7 +17,7 @@ import { createTestPki, type TestPki } from '../../test/helpers/security.ts';
 import { CertificatePrincipalMapper } from './certificate-principal.ts';
 import { KafkaServer } from './kafka-server.ts';
 import { TlsCertificates } from './tls-certificates.ts';
-import { ProduceOrder } from '../broker/produce-order.ts';
+import { ProduceOrder } from '../protocol/produce-order.ts';
 
 /** Answers every request with the connection's principal and listener name. */
 class PrincipalEcho implements RequestDispatcher {

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
 import type { ConnectionContext, RequestDispatcher } from '../broker/dispatch.ts';
-import { ProduceOrder, type ProduceTicket } from '../broker/produce-order.ts';
+import { ProduceOrder, type ProduceTicket } from '../protocol/produce-order.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { createLogger, silentLogger } from '../telemetry/logger.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';

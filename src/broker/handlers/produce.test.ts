@@ -7,7 +7,7 @@ import { encodeRecordBatch } from '../../protocol/records/record-batch-codec.ts'
 import { ALLOW_ALL } from '../../services/security/acl-authorizer.ts';
 import type { RequestContext } from '../broker-services.ts';
 import type { ConnectionContext } from '../dispatch.ts';
-import { ProduceOrder } from '../produce-order.ts';
+import { ProduceOrder } from '../../protocol/produce-order.ts';
 import { produceApi } from './produce.ts';
 
 const TOPIC = { name: 'orders', id: '11111111-2222-4333-8444-555555555555', partitions: 1, configs: {}, createdMs: 0 };

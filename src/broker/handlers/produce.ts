@@ -6,7 +6,7 @@ import { splitBatches } from '../../protocol/records/index.ts';
 import type { AppendResult } from '../../services/log/partition-log.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
-import type { ProduceTicket } from '../produce-order.ts';
+import type { ProduceTicket } from '../../protocol/produce-order.ts';
 import { allowed, Op, Resource } from './authorize.ts';
 import { endpointOf } from '../../services/cluster/broker-registry.ts';
 

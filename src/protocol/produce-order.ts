@@ -108,6 +108,11 @@ export class ProduceOrder {
     if (refusals[at - 1]?.index !== ticket.index) refusals.splice(at, 0, refusal);
   }
 
+  /** Opens the REFUSAL_MEMORY_MS window without fencing (the proxy, which does not count requests). */
+  noteRefusal(topicId: string, partition: number): void {
+    this.#remember(`${topicId}/${partition}`, this.#now());
+  }
+
   /** Whether this connection had a request refused for the partition within REFUSAL_MEMORY_MS. */
   refusedRecently(topicId: string, partition: number): boolean {
     if (this.#lastRefusalMs.size === 0) return false;
