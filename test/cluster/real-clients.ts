@@ -185,7 +185,7 @@ export class KafkajsGroupConsumer {
 export interface ConfluentDelivery {
   readonly v: string;
   readonly p?: number;
-  readonly o?: number;
+  readonly o?: number | null;
   readonly err?: string;
   readonly retriable?: boolean;
   readonly fatal?: boolean;
@@ -193,6 +193,12 @@ export interface ConfluentDelivery {
 
 export interface ConfluentResult {
   readonly acks: Ack[];
+  /**
+   * Delivered without an offset: librdkafka marks an idempotent batch delivered with no offset when a
+   * later batch succeeded after this one's outcome was unknown (an implicit acknowledgement), or when the
+   * broker answered DUPLICATE_SEQUENCE_NUMBER. Stored once somewhere in its partition, offset unknown.
+   */
+  readonly acksWithoutOffset: Array<{ readonly partition: number; readonly value: string }>;
   readonly failures: ConfluentDelivery[];
   readonly sent: number;
   /** Messages still undelivered when flush() gave up. */
@@ -225,6 +231,7 @@ async function collectConfluent(child: ChildProcess): Promise<ConfluentResult> {
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-8_000)));
   const [exitCode] = (await once(child, 'exit')) as [number | null];
   const acks: Ack[] = [];
+  const acksWithoutOffset: Array<{ partition: number; value: string }> = [];
   const failures: ConfluentDelivery[] = [];
   let sent = 0;
   let remaining = -1;
@@ -234,11 +241,13 @@ async function collectConfluent(child: ChildProcess): Promise<ConfluentResult> {
     if (parsed.done === true) {
       sent = parsed.sent ?? 0;
       remaining = parsed.remaining ?? -1;
-    } else if (parsed.err === undefined && parsed.p !== undefined && parsed.o !== undefined) {
+    } else if (parsed.err === undefined && parsed.p !== undefined && parsed.o !== undefined && parsed.o !== null) {
       acks.push({ partition: parsed.p, baseOffset: BigInt(parsed.o), values: [parsed.v] });
+    } else if (parsed.err === undefined && parsed.p !== undefined) {
+      acksWithoutOffset.push({ partition: parsed.p, value: parsed.v });
     } else failures.push(parsed);
   }
-  return { acks, failures, sent, remaining, exitCode, stderr };
+  return { acks, acksWithoutOffset, failures, sent, remaining, exitCode, stderr };
 }
 
 /** kcat -P fed line by line: values are written while the test runs; end() closes stdin and waits. */

@@ -160,6 +160,8 @@ export async function verifyAcknowledged(
   topic: string,
   partitions: number,
   acks: readonly Ack[],
+  /** Acknowledged without an offset (librdkafka's implicit acknowledgements): stored once, in their partition. */
+  acksWithoutOffset: ReadonlyArray<{ readonly partition: number; readonly value: string }> = [],
 ): Promise<{ storedRecords: number; acknowledgedRecords: number }> {
   const stored = new Map<number, Map<bigint, string>>();
   let storedRecords = 0;
@@ -194,6 +196,12 @@ export async function verifyAcknowledged(
       assert.equal(byOffset.get(offset), value, `acknowledged record ${value} is at ${slot}`);
       acknowledgedRecords++;
     });
+  }
+  for (const { partition, value } of acksWithoutOffset) {
+    const byOffset = stored.get(partition);
+    assert.ok(byOffset);
+    assert.ok([...byOffset.values()].includes(value), `record ${value}, acknowledged without an offset, is stored in partition ${partition}`);
+    acknowledgedRecords++;
   }
   return { storedRecords, acknowledgedRecords };
 }

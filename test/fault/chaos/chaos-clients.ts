@@ -124,6 +124,8 @@ export interface LibrdkafkaOutcome {
 export class ChaosLibrdkafkaProducer {
   readonly acks: AckedRecord[] = [];
   readonly failures = new Map<string, number>();
+  /** Deliveries librdkafka reported without an offset (not checked against the log: no offset to check). */
+  acksWithoutOffset = 0;
   fatalErrors = 0;
   readonly name: string;
   readonly #child: ChildProcess;
@@ -168,12 +170,15 @@ export class ChaosLibrdkafkaProducer {
     const now = Date.now();
     for (const line of lines) {
       if (line.trim() === '') continue;
-      const parsed = JSON.parse(line) as { v?: string; p?: number; o?: number; err?: string; fatal?: boolean; done?: boolean; sent?: number; remaining?: number };
+      const parsed = JSON.parse(line) as { v?: string; p?: number; o?: number | null; err?: string; fatal?: boolean; done?: boolean; sent?: number; remaining?: number };
       if (parsed.done === true) {
         this.#sent = parsed.sent ?? 0;
         this.#remaining = parsed.remaining ?? -1;
-      } else if (parsed.err === undefined && parsed.v !== undefined && parsed.p !== undefined && parsed.o !== undefined) {
+      } else if (parsed.err === undefined && parsed.v !== undefined && parsed.p !== undefined && parsed.o !== undefined && parsed.o !== null) {
         this.acks.push({ producer: this.name, partition: parsed.p, offset: BigInt(parsed.o), value: parsed.v, ackedMs: now });
+      } else if (parsed.err === undefined && parsed.v !== undefined && parsed.p !== undefined) {
+        // Delivered without an offset (librdkafka's implicit acknowledgement after an unknown outcome).
+        this.acksWithoutOffset++;
       } else if (parsed.err !== undefined) {
         if (parsed.fatal === true) this.fatalErrors++;
         const key = parsed.err.slice(0, 160);
