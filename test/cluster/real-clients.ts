@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import type { Ack } from '../fault/crash-produce-run.ts';
+import { KafkajsLaneProducers } from '../helpers/kafkajs-lane-producers.ts';
 
 const PYTHON = '/usr/bin/python3';
 const CONFLUENT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'confluent-producer.py');
@@ -38,23 +39,13 @@ export function kafkajsRetriable(error: unknown): boolean {
 
 /**
  * kafkajs producer: one lane per partition, one message per send(), so every ack names its offset.
- *
- * Idempotent lanes each have their own producer and replace it after a failed send. kafkajs 2.2.4
- * rolls a partition's sequence number back when a send fails (sendMessages.js), also when the request
- * reached the broker and was written before the connection died; the next send then reuses that
- * sequence, and any broker (Kafka's too) answers it as a duplicate of the written batch — kafkajs
- * acknowledges the new record at the old record's offset and the new record is never written. A fresh
- * producer (new producer id, sequence 0) is what an application has to do to stay correct.
+ * Idempotent lanes each have their own producer and replace it after a failed send
+ * (test/helpers/kafkajs-lane-producers.ts: kafkajs 2.2.4 reuses a sequence number after a failure).
  */
 export class KafkajsLaneProducer {
   readonly acks: Ack[] = [];
   readonly errors: ClientError[] = [];
-  /** Producers replaced after a failed send (idempotent lanes only). */
-  replaced = 0;
-  readonly #kafka: kafkajs.Kafka;
-  readonly #idempotent: boolean;
-  /** Non-idempotent: one producer shared by every lane. Idempotent: one per lane. */
-  readonly #producers: kafkajs.Producer[] = [];
+  readonly #producers: KafkajsLaneProducers;
   readonly #topic: string;
   readonly #partitions: number;
   readonly #prefix: string;
@@ -64,37 +55,35 @@ export class KafkajsLaneProducer {
   #sequence = 0;
 
   constructor(options: { brokers: string[]; topic: string; partitions: number; prefix: string; idempotent: boolean; pauseMs?: number }) {
-    this.#kafka = new kafkajs.Kafka({ clientId: `kafscale-cluster-${options.prefix}`, brokers: options.brokers, logLevel: kafkajs.logLevel.NOTHING });
-    this.#idempotent = options.idempotent;
+    const kafka = new kafkajs.Kafka({ clientId: `kafscale-cluster-${options.prefix}`, brokers: options.brokers, logLevel: kafkajs.logLevel.NOTHING });
+    this.#producers = new KafkajsLaneProducers(kafka, options.idempotent, options.partitions);
     this.#topic = options.topic;
     this.#partitions = options.partitions;
     this.#prefix = options.prefix;
     this.#pauseMs = options.pauseMs ?? 20;
   }
 
-  #newProducer(): kafkajs.Producer {
-    return this.#kafka.producer(this.#idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {});
+  /** Producers replaced after a failed send (idempotent lanes only). */
+  get replaced(): number {
+    return this.#producers.replaced;
   }
 
   async start(): Promise<void> {
-    const count = this.#idempotent ? this.#partitions : 1;
-    for (let i = 0; i < count; i++) this.#producers.push(this.#newProducer());
-    await Promise.all(this.#producers.map((producer) => producer.connect()));
+    await this.#producers.connect();
     this.#lanes = Array.from({ length: this.#partitions }, (_, partition) => this.#lane(partition));
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     await Promise.all(this.#lanes);
-    await Promise.all(this.#producers.map((producer) => producer.disconnect().catch(() => {})));
+    await this.#producers.disconnect();
   }
 
   async #lane(partition: number): Promise<void> {
-    const slot = this.#idempotent ? partition : 0;
     while (!this.#stopped) {
       const value = `${this.#prefix}-p${partition}-s${this.#sequence++}`;
       try {
-        const [meta] = await (this.#producers[slot] as kafkajs.Producer).send({ topic: this.#topic, acks: -1, messages: [{ value, partition }] });
+        const [meta] = await this.#producers.of(partition).send({ topic: this.#topic, acks: -1, messages: [{ value, partition }] });
         if (meta !== undefined && meta.errorCode === 0 && meta.baseOffset !== undefined) {
           this.acks.push({ partition, baseOffset: BigInt(meta.baseOffset), values: [value] });
         } else {
@@ -102,27 +91,10 @@ export class KafkajsLaneProducer {
         }
       } catch (error) {
         this.errors.push({ atMs: Date.now(), message: `${(error as Error).name}: ${(error as Error).message}`, retriable: kafkajsRetriable(error) });
-        if (this.#idempotent) await this.#replace(slot);
+        await this.#producers.failed(partition);
         await sleep(100);
       }
       await sleep(this.#pauseMs);
-    }
-  }
-
-  /** A new idempotent producer for the lane (see the class comment); retried while brokers are down. */
-  async #replace(slot: number): Promise<void> {
-    const old = this.#producers[slot] as kafkajs.Producer;
-    await old.disconnect().catch(() => {});
-    const fresh = this.#newProducer();
-    this.#producers[slot] = fresh;
-    this.replaced++;
-    while (!this.#stopped) {
-      try {
-        await fresh.connect();
-        return;
-      } catch {
-        await sleep(200);
-      }
     }
   }
 }

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
+import { KafkajsLaneProducers } from '../../helpers/kafkajs-lane-producers.ts';
 import type { AckedRecord } from './chaos-verify.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -17,18 +18,14 @@ const PRODUCER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'chaos-pro
 
 /**
  * kafkajs: one lane per partition, `batch` records per send(), acks=all. Idempotent lanes each have
- * their own producer and replace it after a failed send: kafkajs 2.2.4 rolls the sequence back after a
- * failure even when the batch was written, so its next send would be answered as a duplicate of it
- * (test/cluster/real-clients.ts, KafkajsLaneProducer, has the details).
+ * their own producer and replace it after a failed send (test/helpers/kafkajs-lane-producers.ts).
  */
 export class ChaosKafkajsProducer {
   readonly acks: AckedRecord[] = [];
   readonly errors = new Map<string, number>();
   sends = 0;
   readonly name: string;
-  readonly #kafka: kafkajs.Kafka;
-  readonly #idempotent: boolean;
-  readonly #producers: kafkajs.Producer[] = [];
+  readonly #producers: KafkajsLaneProducers;
   readonly #topic: string;
   readonly #partitions: number;
   readonly #batch: number;
@@ -39,44 +36,37 @@ export class ChaosKafkajsProducer {
 
   constructor(options: { name: string; brokers: string[]; topic: string; partitions: number; idempotent: boolean; batch: number; pauseMs: number }) {
     this.name = options.name;
-    this.#kafka = new kafkajs.Kafka({
+    const kafka = new kafkajs.Kafka({
       clientId: `chaos-${options.name}`,
       brokers: options.brokers,
       logLevel: kafkajs.logLevel.NOTHING,
       requestTimeout: 10_000,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3_000 },
     });
-    this.#idempotent = options.idempotent;
+    this.#producers = new KafkajsLaneProducers(kafka, options.idempotent, options.partitions);
     this.#topic = options.topic;
     this.#partitions = options.partitions;
     this.#batch = options.batch;
     this.#pauseMs = options.pauseMs;
   }
 
-  #newProducer(): kafkajs.Producer {
-    return this.#kafka.producer(this.#idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {});
-  }
-
   async start(): Promise<void> {
-    const count = this.#idempotent ? this.#partitions : 1;
-    for (let i = 0; i < count; i++) this.#producers.push(this.#newProducer());
-    await Promise.all(this.#producers.map((producer) => producer.connect()));
+    await this.#producers.connect();
     this.#lanes = Array.from({ length: this.#partitions }, (_, partition) => this.#lane(partition));
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     await Promise.all(this.#lanes);
-    await Promise.all(this.#producers.map((producer) => producer.disconnect().catch(() => {})));
+    await this.#producers.disconnect();
   }
 
   async #lane(partition: number): Promise<void> {
-    const slot = this.#idempotent ? partition : 0;
     while (!this.#stopped) {
       const values = Array.from({ length: this.#batch }, () => `${this.name}-p${partition}-s${this.#sequence++}`);
       this.sends++;
       try {
-        const [meta] = await (this.#producers[slot] as kafkajs.Producer).send({ topic: this.#topic, acks: -1, messages: values.map((value) => ({ value, partition })) });
+        const [meta] = await this.#producers.of(partition).send({ topic: this.#topic, acks: -1, messages: values.map((value) => ({ value, partition })) });
         if (meta !== undefined && meta.errorCode === 0 && meta.baseOffset !== undefined) {
           const base = BigInt(meta.baseOffset);
           const ackedMs = Date.now();
@@ -86,24 +76,10 @@ export class ChaosKafkajsProducer {
         }
       } catch (error) {
         this.#error(`${(error as Error).name}: ${(error as Error).message}`);
-        if (this.#idempotent) await this.#replace(slot);
+        await this.#producers.failed(partition);
         await sleep(200);
       }
       await sleep(this.#pauseMs);
-    }
-  }
-
-  async #replace(slot: number): Promise<void> {
-    await (this.#producers[slot] as kafkajs.Producer).disconnect().catch(() => {});
-    const fresh = this.#newProducer();
-    this.#producers[slot] = fresh;
-    while (!this.#stopped) {
-      try {
-        await fresh.connect();
-        return;
-      } catch {
-        await sleep(200);
-      }
     }
   }
 
