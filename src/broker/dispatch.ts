@@ -16,12 +16,19 @@ import { apiVersionsBody } from './handlers/api-versions.ts';
 import { authenticateRawToken } from './handlers/sasl.ts';
 import { BoundedKeySet } from './bounded-key-set.ts';
 import { ProduceOrder } from '../protocol/produce-order.ts';
+import { readEnvelopeRequest, wrapResponse, ENVELOPE_VERSION } from '../protocol/envelope.ts';
+import { AclOperation, CLUSTER_RESOURCE_NAME, ResourceType } from '../protocol/acl-codes.ts';
 
 /** How many (client id, API, version) triples of unsupported requests are remembered as already logged. */
 const UNSUPPORTED_LOGGED_MAX_KEYS = 1024;
 
 /** The principal of a connection that has not authenticated (Kafka's `User:ANONYMOUS`). */
 export const ANONYMOUS_PRINCIPAL = 'User:ANONYMOUS';
+/** A forwarded principal must look like `Type:name` (User:alice). */
+const PRINCIPAL_FORMAT = /^[A-Za-z][A-Za-z0-9_-]*:.+$/;
+/** APIs that may not travel inside an Envelope: authentication belongs to the outer connection. */
+const NOT_IN_ENVELOPE: ReadonlySet<number> = new Set([ApiKey.Envelope, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
+
 /** The listener name of the single plaintext listener. */
 export const DEFAULT_LISTENER_NAME = 'PLAINTEXT';
 
@@ -120,6 +127,7 @@ export class Dispatcher implements RequestDispatcher {
       return authenticateRawToken(frame, connection, { services: this.#services, log: connection.log });
     }
     const header = decodeRequestHeader(frame);
+    if (header.apiKey === ApiKey.Envelope) return this.#envelope(frame, header, connection);
     const handler = this.#table.get(header.apiKey);
     if (handler === undefined) {
       connection.log.warn({ apiKey: header.apiKey, apiVersion: header.apiVersion, clientId: header.clientId }, 'unknown API key; closing the connection');
@@ -178,6 +186,56 @@ export class Dispatcher implements RequestDispatcher {
     if (response === null) return null;
     return encodeResponse(apiKey, header.apiVersion, header.correlationId, response);
   }
+
+  /**
+   * Envelope (KIP-590): a request the proxy forwards on behalf of a client it authenticated
+   * (docs/design/proxy.md, "Security"). Only a connection whose principal may CLUSTER_ACTION on the
+   * cluster may send one (with the ACL authorizer: a super user or an explicit ACL; without it anyone,
+   * as every principal may do everything then). The inner request is then handled exactly as if it had
+   * arrived from the client: authorized as the carried principal, with the client's address. An inner
+   * request the broker cannot read gets an error in the Envelope answer instead of closing the
+   * connection, which carries other clients' requests too; the proxy closes that client's connection.
+   */
+  async #envelope(frame: Buffer, header: EnvelopeHeader, connection: ConnectionContext): Promise<readonly Buffer[] | null> {
+    if (header.apiVersion !== ENVELOPE_VERSION || header.bodyOffset < 0) {
+      throw new ProtocolError('KSC_PROTOCOL_UNSUPPORTED_VERSION', `Envelope v${header.apiVersion} is not supported (0-0)`);
+    }
+    const body = readEnvelopeRequest(frame, header.bodyOffset);
+    const refuse = (errorCode: number, reason: string): Buffer[] => {
+      connection.log.warn({ principal: connection.principal, forwarded: body.principal, remote: connection.remoteAddress, clientId: header.clientId, errorCode }, reason);
+      return wrapResponse(header.correlationId, null, errorCode);
+    };
+    const requester = { principal: connection.principal, remoteAddress: connection.remoteAddress };
+    if (!this.#services.authorizer.authorize(requester, AclOperation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME)) {
+      return refuse(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'Envelope from a principal without CLUSTER_ACTION on the cluster; refused');
+    }
+    if (body.principal === null || !PRINCIPAL_FORMAT.test(body.principal)) return refuse(ErrorCode.INVALID_REQUEST, 'Envelope without a principal of the form Type:name; refused');
+    let innerApiKey: number;
+    try {
+      innerApiKey = decodeRequestHeader(body.requestData).apiKey;
+    } catch {
+      return refuse(ErrorCode.INVALID_REQUEST, 'Envelope with an unreadable inner request header; refused');
+    }
+    if (NOT_IN_ENVELOPE.has(innerApiKey)) return refuse(ErrorCode.INVALID_REQUEST, `Envelope carrying apiKey ${innerApiKey}, which may not be forwarded; refused`);
+    const inner: ConnectionContext = { ...connection, principal: body.principal, remoteAddress: body.clientHost, sasl: null };
+    let chunks: readonly Buffer[] | null;
+    try {
+      chunks = await this.handle(body.requestData, inner);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      const code = error.code === 'KSC_PROTOCOL_UNSUPPORTED_VERSION' ? ErrorCode.UNSUPPORTED_VERSION : ErrorCode.INVALID_REQUEST;
+      return refuse(code, `Envelope with an inner request the broker cannot serve (${error.message}); answered with an error`);
+    }
+    return chunks === null ? null : wrapResponse(header.correlationId, chunks, ErrorCode.NONE);
+  }
+}
+
+/** The header fields the Envelope handler reads. */
+interface EnvelopeHeader {
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+  readonly bodyOffset: number;
 }
 
 /** How infrastructure faults and bugs are reported to clients: retriable faults as retriable codes. */

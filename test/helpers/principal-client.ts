@@ -42,6 +42,12 @@ export class PrincipalClient {
     return decodeResponse(apiKey, version, Buffer.concat(response)).body;
   }
 
+  /** Sends a whole request frame (no size prefix); resolves with the response frame, or null when none is due. */
+  async sendFrame(frame: Buffer): Promise<Buffer | null> {
+    const response = await this.#dispatcher.handle(frame, this.connection);
+    return response === null ? null : Buffer.concat(response);
+  }
+
   close(): void {
     this.#abort.abort();
   }

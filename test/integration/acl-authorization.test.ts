@@ -11,6 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { BrokerApp } from '../../src/app/broker-app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
+import { decodeResponse, encodeRequest } from '../../src/protocol/codec/index.ts';
+import { unwrapResponse, wrapRequest } from '../../src/protocol/envelope.ts';
 import { encodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { AclOperation as Op, AclPermission, PatternType, ResourceType } from '../../src/services/security/acl.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
@@ -278,5 +280,45 @@ describe('ACL authorization per API (dispatcher, KAFSCALE_AUTHORIZER=acl)', { ti
     assert.equal(await fetchError(admin, 'payments'), ErrorCode.NONE);
     const anonymous = new PrincipalClient(app.dispatcher, 'User:ANONYMOUS');
     assert.equal(await fetchError(anonymous, 'payments'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  });
+
+  /** An Envelope (KIP-590) sent by `sender`, carrying `inner` on behalf of `principal`. */
+  async function viaEnvelope(sender: PrincipalClient, principal: string | null, inner: Buffer[]): Promise<{ errorCode: number; inner: Buffer | null }> {
+    const frame = Buffer.concat(wrapRequest(inner, 4242, 'kafscale-proxy', { principal: principal ?? '', clientHost: '10.0.0.7' }));
+    const response = await sender.sendFrame(frame);
+    assert.ok(response !== null);
+    assert.equal(response.readInt32BE(0), 4242, 'the Envelope answer carries the Envelope correlation id');
+    return unwrapResponse(response);
+  }
+
+  test('Envelope: a super user forwards requests authorized as the carried principal; others get CLUSTER_AUTHORIZATION_FAILED', async () => {
+    const metadata = encodeRequest(3, 12, 7, 'client', { topics: null, allowAutoTopicCreation: false });
+    const asAlice = await viaEnvelope(admin, 'User:alice', metadata);
+    assert.equal(asAlice.errorCode, ErrorCode.NONE);
+    assert.ok(asAlice.inner !== null);
+    const seen = decodeResponse(3, 12, asAlice.inner);
+    assert.equal(seen.correlationId, 7, 'the inner answer keeps the inner correlation id');
+    assert.ok(seen.body.topics.some((t) => t.name === 'app-logs'), 'alice may write (so describe) app-logs');
+    assert.ok(!seen.body.topics.some((t) => t.name === 'payments'), 'filtered for alice, not for the admin who sent the envelope');
+    const produce = encodeRequest(0, 9, 8, 'client', produceBody('payments'));
+    const asBob = await viaEnvelope(admin, 'User:bob', produce);
+    assert.equal(decodeResponse(0, 9, asBob.inner as Buffer).body.responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    const fromAlice = await viaEnvelope(alice, 'User:admin', metadata);
+    assert.deepEqual(fromAlice, { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, inner: null }, 'alice may not act for others');
+  });
+
+  test('Envelope: no principal, SASL or a nested Envelope inside, or an inner version the broker lacks are refused in the answer', async () => {
+    const metadata = encodeRequest(3, 12, 7, 'client', { topics: null, allowAutoTopicCreation: false });
+    assert.equal((await viaEnvelope(admin, null, metadata)).errorCode, ErrorCode.INVALID_REQUEST);
+    assert.equal((await viaEnvelope(admin, 'alice', metadata)).errorCode, ErrorCode.INVALID_REQUEST, 'not Type:name');
+    const handshake = encodeRequest(17, 1, 9, 'client', { mechanism: 'PLAIN' });
+    assert.equal((await viaEnvelope(admin, 'User:alice', handshake)).errorCode, ErrorCode.INVALID_REQUEST);
+    const nested = wrapRequest(metadata, 10, null, { principal: 'User:admin', clientHost: '10.0.0.7' });
+    assert.equal((await viaEnvelope(admin, 'User:alice', nested)).errorCode, ErrorCode.INVALID_REQUEST);
+    const tooNew = Buffer.concat(metadata);
+    tooNew.writeInt16BE(99, 2);
+    assert.equal((await viaEnvelope(admin, 'User:alice', [tooNew])).errorCode, ErrorCode.UNSUPPORTED_VERSION);
+    // The connection that sent them still works.
+    assert.equal((await viaEnvelope(admin, 'User:alice', metadata)).errorCode, ErrorCode.NONE);
   });
 });
