@@ -17,7 +17,8 @@ import {
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { CliError, EXIT_FAILED, EXIT_UNREACHABLE, type ExitCode } from './cli-error.ts';
-import { SaslClientExchange, type ClientSecurity } from './client-security.ts';
+import { SaslClientExchange } from '../protocol/sasl-client.ts';
+import type { ClientSecurity } from './client-security.ts';
 
 /** An API this codec can both encode the request of and decode the response of. */
 export type ClientApiKey = keyof RequestByKey & keyof ResponseByKey;
