@@ -534,7 +534,7 @@ function withBrokerId(config: KafscaleConfig, id: number): KafscaleConfig {
 }
 
 /** The ops bearer token: the file's first line; an empty file is a configuration error. */
-function readOpsToken(file: string): string {
+export function readOpsToken(file: string): string {
   let token: string;
   try {
     token = (readFileSync(file, 'utf8').split('\n')[0] ?? '').trim();

@@ -3,6 +3,7 @@
  * connection pool → cluster view (first metadata) → Kafka listener → ops listener; close in reverse,
  * draining client requests first (SIGTERM).
  */
+import { readFileSync } from 'node:fs';
 import { OpsServer } from '../ops/ops-server.ts';
 import type { KafscaleConfig } from '../config/index.ts';
 import { BrokerLink } from '../proxy/broker-link.ts';
@@ -10,8 +11,12 @@ import { ClusterView } from '../proxy/cluster-view.ts';
 import { PartitionedForwarder } from '../proxy/partitioned-forwarder.ts';
 import { PROXY_NODE_ID, type ProxyIdentity } from '../proxy/proxy-identity.ts';
 import { ProxyRouter } from '../proxy/proxy-router.ts';
-import { ProxyServer } from '../proxy/proxy-server.ts';
+import { ProxyServer, type ProxySasl, type ProxyTls } from '../proxy/proxy-server.ts';
+import { UpstreamConnection, type UpstreamSecurity } from '../proxy/upstream-connection.ts';
 import { UpstreamPool } from '../proxy/upstream-pool.ts';
+import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
+import { TlsCertificates } from '../server/tls-certificates.ts';
+import { readOpsToken } from './broker-app.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
@@ -35,6 +40,8 @@ export class ProxyApp {
   readonly #log: Logger;
   readonly #pool: UpstreamPool;
   readonly #view: ClusterView;
+  readonly #upstreamSecurity: UpstreamSecurity;
+  #certificates: TlsCertificates | null = null;
   #server: ProxyServer | null = null;
   #ops: OpsServer | null = null;
   #kafkaPort = 0;
@@ -47,7 +54,10 @@ export class ProxyApp {
     }
     this.#config = config;
     this.#log = log;
-    this.#pool = new UpstreamPool({ connectTimeoutMs: CONNECT_TIMEOUT_MS, maxIdleExclusive: MAX_IDLE_EXCLUSIVE, clientId: CLIENT_ID, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    this.#upstreamSecurity = upstreamSecurity(config);
+    this.#pool = new UpstreamPool({
+      connectTimeoutMs: CONNECT_TIMEOUT_MS, maxIdleExclusive: MAX_IDLE_EXCLUSIVE, clientId: CLIENT_ID, requestTimeoutMs: REQUEST_TIMEOUT_MS, security: this.#upstreamSecurity,
+    });
     this.#view = new ClusterView(
       this.#pool,
       { bootstrap: config.proxy.bootstrap, refreshIntervalMs: config.proxy.metadataRefreshMs, requestTimeoutMs: REQUEST_TIMEOUT_MS, clientId: CLIENT_ID },
@@ -79,13 +89,24 @@ export class ProxyApp {
     };
     const app = this;
     const onRetry = (reason: string): void => this.metrics.retriesTotal.inc({ reason });
+    const protocol = config.proxy.securityProtocol;
+    const saslOn = protocol.startsWith('SASL');
     const link = new BrokerLink(this.#pool);
     const partitioned = new PartitionedForwarder(this.#view, link, identity, { requestTimeoutMs: REQUEST_TIMEOUT_MS, onRetry });
-    const router = new ProxyRouter(this.#view, this.#pool, link, partitioned, identity, { requestTimeoutMs: REQUEST_TIMEOUT_MS, clientId: CLIENT_ID, onRetry });
+    const router = new ProxyRouter(this.#view, this.#pool, link, partitioned, identity, { requestTimeoutMs: REQUEST_TIMEOUT_MS, clientId: CLIENT_ID, onRetry, sasl: saslOn });
+    const certificates = this.#openCertificates();
     await this.#view.start();
+    const tls = protocol.endsWith('SSL') && certificates !== null ? this.#clientTls(certificates) : undefined;
+    const sasl = saslOn ? this.#clientSasl() : undefined;
+    // Principals are forwarded whenever either side is secured: a proxy logged in to brokers as itself must
+    // never lend its own rights to the clients behind it (plaintext clients then act as User:ANONYMOUS).
+    const forwardPrincipal = protocol !== 'PLAINTEXT' || config.proxy.upstream.securityProtocol !== 'PLAINTEXT';
     this.#server = new ProxyServer(
       router,
-      { host: listen.host, port: listen.port, maxFrameBytes: config.socket.requestMaxBytes, maxInflightPerConnection: MAX_INFLIGHT_PER_CONNECTION, readAheadMaxBytes: READ_AHEAD_MAX_BYTES },
+      {
+        host: listen.host, port: listen.port, maxFrameBytes: config.socket.requestMaxBytes, maxInflightPerConnection: MAX_INFLIGHT_PER_CONNECTION, readAheadMaxBytes: READ_AHEAD_MAX_BYTES,
+        forwardPrincipal, ...(tls === undefined ? {} : { tls }), ...(sasl === undefined ? {} : { sasl }),
+      },
       this.#log.child({ component: 'proxy-server' }),
       this.metrics,
     );
@@ -103,12 +124,50 @@ export class ProxyApp {
         },
       },
       log: this.#log.child({ component: 'ops' }),
+      ...(config.ops.tls && certificates !== null ? { tls: certificates } : {}),
+      ...(config.ops.tokenFile === null ? {} : { token: readOpsToken(config.ops.tokenFile) }),
     });
     this.#opsPort = await this.#ops.start();
     this.#log.info(
-      { listen: `${listen.host}:${this.#kafkaPort}`, advertised: `${identity.host}:${identity.port}`, ops: `${config.ops.listen.host}:${this.#opsPort}`, bootstrap: config.proxy.bootstrap.map((b) => `${b.host}:${b.port}`) },
+      { listen: `${listen.host}:${this.#kafkaPort}`, securityProtocol: protocol, upstreamSecurityProtocol: config.proxy.upstream.securityProtocol, forwardPrincipal, advertised: `${identity.host}:${identity.port}`, ops: `${config.ops.listen.host}:${this.#opsPort}`, bootstrap: config.proxy.bootstrap.map((b) => `${b.host}:${b.port}`) },
       'kafscale proxy started',
     );
+  }
+
+  /** The proxy's certificate (KAFSCALE_TLS_*), watched for changes; null without one. */
+  #openCertificates(): TlsCertificates | null {
+    const tls = this.#config.tls;
+    if (tls === null) return null;
+    const certificates = new TlsCertificates({ certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile }, this.#log.child({ component: 'tls' }), tls.reloadIntervalMs);
+    certificates.start();
+    this.#certificates = certificates;
+    return certificates;
+  }
+
+  #clientTls(certificates: TlsCertificates): ProxyTls {
+    const tls = this.#config.tls;
+    const mapper = new CertificatePrincipalMapper(tls?.principalMappingRules ?? 'DEFAULT');
+    return {
+      get options() {
+        return certificates.options;
+      },
+      onReload: (listener) => certificates.onReload(listener),
+      clientAuth: tls?.clientAuth ?? 'none',
+      principalOf: (der) => mapper.principalOf(der),
+    };
+  }
+
+  /** Client logins are relayed to a broker over a fresh connection that does not log in as the proxy. */
+  #clientSasl(): ProxySasl {
+    const options = { connectTimeoutMs: CONNECT_TIMEOUT_MS, security: this.#upstreamSecurity };
+    return {
+      mechanisms: this.#config.sasl.mechanisms,
+      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+      openRelay: () => {
+        const broker = this.#view.anyBroker();
+        return UpstreamConnection.open(broker.host, broker.port, options, false);
+      },
+    };
   }
 
   /** Drains client requests (bounded), then closes the listener, the broker connections and the ops listener. */
@@ -117,8 +176,37 @@ export class ProxyApp {
       await this.#server?.close(DRAIN_MS);
       this.#view.close();
       this.#pool.close();
+      await this.#certificates?.close();
       await this.#ops?.close();
     })();
     return this.#closing;
   }
+}
+
+/** TLS material and the proxy's own login for its broker connections (KAFSCALE_PROXY_UPSTREAM_*). */
+function upstreamSecurity(config: KafscaleConfig): UpstreamSecurity {
+  const upstream = config.proxy.upstream;
+  const read = (file: string | null, setting: string): Buffer | undefined => {
+    if (file === null) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new KafscaleError('KSC_CONFIG_INVALID', `cannot read ${setting} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    }
+  };
+  const tls = upstream.tls === null
+    ? null
+    : {
+        ...optional('ca', read(upstream.tls.caFile, 'KAFSCALE_PROXY_UPSTREAM_TLS_CA_FILE')),
+        ...optional('cert', read(upstream.tls.certFile, 'KAFSCALE_PROXY_UPSTREAM_TLS_CERT_FILE')),
+        ...optional('key', read(upstream.tls.keyFile, 'KAFSCALE_PROXY_UPSTREAM_TLS_KEY_FILE')),
+      };
+  if (upstream.sasl === null) return { tls, sasl: null };
+  const password = (read(upstream.sasl.passwordFile, 'KAFSCALE_PROXY_UPSTREAM_SASL_PASSWORD_FILE')?.toString('utf8').split('\n')[0] ?? '').trimEnd();
+  if (password === '') throw new KafscaleError('KSC_CONFIG_INVALID', `KAFSCALE_PROXY_UPSTREAM_SASL_PASSWORD_FILE ${upstream.sasl.passwordFile} holds no password on its first line`);
+  return { tls, sasl: { mechanism: upstream.sasl.mechanism, username: upstream.sasl.username, password } };
+}
+
+function optional<K extends string>(key: K, value: Buffer | undefined): Partial<Record<K, Buffer>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, Buffer>);
 }

@@ -57,6 +57,9 @@ export const CONFIG_DEFAULTS = {
   proxyAddr: '0.0.0.0:9092',
   proxyAdvertisedHost: 'localhost',
   proxyMetadataRefreshMs: 5_000,
+  proxySecurityProtocol: 'PLAINTEXT',
+  proxyUpstreamSecurityProtocol: 'PLAINTEXT',
+  proxyUpstreamSaslMechanism: 'SCRAM-SHA-512',
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -314,6 +317,14 @@ export const settingsSchema = z.strictObject({
   proxyAdvertisedPort: integer(1, 65535).optional(),
   proxyBootstrap: hostPortList().optional(),
   proxyMetadataRefreshMs: integer(100, 3_600_000),
+  proxySecurityProtocol: z.enum(SECURITY_PROTOCOLS, { error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` }),
+  proxyUpstreamSecurityProtocol: z.enum(SECURITY_PROTOCOLS, { error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` }),
+  proxyUpstreamTlsCaFile: text().optional(),
+  proxyUpstreamTlsCertFile: text().optional(),
+  proxyUpstreamTlsKeyFile: text().optional(),
+  proxyUpstreamSaslMechanism: z.enum(SASL_MECHANISM_NAMES, { error: `must be one of ${SASL_MECHANISM_NAMES.join(', ')}` }),
+  proxyUpstreamSaslUsername: text().optional(),
+  proxyUpstreamSaslPasswordFile: text().optional(),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -341,6 +352,8 @@ const REQUIRES: ReadonlyArray<readonly [dependent: SettingKey, required: Setting
   ['tlsCaFile', 'tlsCertFile'],
   ['advertisedListeners', 'listeners'],
   ['listenerSecurityProtocolMap', 'listeners'],
+  ['proxyUpstreamTlsCertFile', 'proxyUpstreamTlsKeyFile'],
+  ['proxyUpstreamTlsKeyFile', 'proxyUpstreamTlsCertFile'],
 ];
 
 /**
@@ -382,6 +395,22 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
     }
   }
   checkListeners(settings, ctx);
+  checkProxySecurity(settings, ctx);
+}
+
+/** The proxy's client side needs TLS material for SSL; SASL at the proxy is checked by a broker, so upstream must be SASL too. */
+function checkProxySecurity(settings: Settings, ctx: z.RefinementCtx): void {
+  const client = settings.proxySecurityProtocol;
+  const upstream = settings.proxyUpstreamSecurityProtocol;
+  if ((client === 'SSL' || client === 'SASL_SSL') && settings.tlsCertFile === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['tlsCertFile'], message: `is required: {proxySecurityProtocol} is ${client}; set {tlsCertFile} and {tlsKeyFile} to the proxy's PEM files` });
+  }
+  if (client.startsWith('SASL') && !upstream.startsWith('SASL')) {
+    ctx.addIssue({ code: 'custom', path: ['proxyUpstreamSecurityProtocol'], message: `is ${upstream}, but {proxySecurityProtocol} ${client} has brokers check the clients' SASL logins: connect to a SASL_PLAINTEXT or SASL_SSL broker listener` });
+  }
+  if (upstream.startsWith('SASL') && (settings.proxyUpstreamSaslUsername === undefined || settings.proxyUpstreamSaslPasswordFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['proxyUpstreamSaslUsername'], message: `and {proxyUpstreamSaslPasswordFile} are required: {proxyUpstreamSecurityProtocol} is ${upstream}, so the proxy logs in to brokers as its own user` });
+  }
 }
 
 /** Every listener has a protocol, a free port, TLS material when it needs it; advertised names exist. */
@@ -559,6 +588,16 @@ function toConfig(s: Settings) {
       advertised: { host: s.proxyAdvertisedHost, port: s.proxyAdvertisedPort ?? s.proxyAddr.port },
       bootstrap: s.proxyBootstrap ?? [],
       metadataRefreshMs: s.proxyMetadataRefreshMs,
+      securityProtocol: s.proxySecurityProtocol,
+      upstream: {
+        securityProtocol: s.proxyUpstreamSecurityProtocol,
+        tls: s.proxyUpstreamSecurityProtocol.endsWith('SSL')
+          ? { caFile: s.proxyUpstreamTlsCaFile ?? null, certFile: s.proxyUpstreamTlsCertFile ?? null, keyFile: s.proxyUpstreamTlsKeyFile ?? null }
+          : null,
+        sasl: s.proxyUpstreamSecurityProtocol.startsWith('SASL')
+          ? { mechanism: s.proxyUpstreamSaslMechanism, username: s.proxyUpstreamSaslUsername ?? '', passwordFile: s.proxyUpstreamSaslPasswordFile ?? '' }
+          : null,
+      },
     },
     groups: {
       initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,

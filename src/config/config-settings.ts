@@ -83,6 +83,14 @@ const DOCS = {
   proxyAdvertisedPort: { description: '`kafscale proxy`: port the proxy names in Metadata', defaultNote: 'the proxy listen port' },
   proxyBootstrap: { description: '`kafscale proxy`: comma-separated broker host:port list the proxy asks for metadata first' },
   proxyMetadataRefreshMs: { description: '`kafscale proxy`: refresh partition ownership from the brokers this often (also after every ownership error)' },
+  proxySecurityProtocol: { description: '`kafscale proxy`: security protocol of the proxy\'s client listener (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); TLS and SASL settings as for brokers' },
+  proxyUpstreamSecurityProtocol: { description: '`kafscale proxy`: security protocol of the broker listener the proxy connects to (the bootstrap addresses)' },
+  proxyUpstreamTlsCaFile: { description: '`kafscale proxy`: PEM CA bundle that broker certificates must chain to', defaultNote: 'the system CAs', path: true },
+  proxyUpstreamTlsCertFile: { description: '`kafscale proxy`: PEM client certificate the proxy shows brokers (mTLS)', path: true },
+  proxyUpstreamTlsKeyFile: { description: '`kafscale proxy`: PEM private key of the upstream client certificate', path: true },
+  proxyUpstreamSaslMechanism: { description: '`kafscale proxy`: SASL mechanism of the proxy\'s own login to brokers' },
+  proxyUpstreamSaslUsername: { description: '`kafscale proxy`: user the proxy logs in to brokers as (needs CLUSTER_ACTION on the cluster, e.g. a super user)' },
+  proxyUpstreamSaslPasswordFile: { description: '`kafscale proxy`: file holding that user\'s password (never on the command line)', path: true },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

@@ -4,6 +4,7 @@
  * broker may hold: Fetch long polls, JoinGroup, SyncGroup; see upstream-pool.ts).
  */
 import type { Encodable, RequestByKey } from '../protocol/codec/index.ts';
+import type { EnvelopeSender } from '../protocol/envelope.ts';
 import type { FetchReadAhead } from './fetch-read-ahead.ts';
 import type { ProxyApiKey, UpstreamConnection } from './upstream-connection.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
@@ -21,6 +22,11 @@ export interface ClientRequest {
   readonly readAhead?: FetchReadAhead;
   /** The client connection's Produce refusals (protocol/produce-order.ts); absent: sequence gaps pass as they are. */
   readonly produceOrder?: ProduceOrder;
+  /**
+   * Who the client is, when the proxy forwards principals (docs/design/proxy.md, "Security"): every
+   * request to a broker then goes in an Envelope, so the broker authorizes it as this principal.
+   */
+  readonly sender?: EnvelopeSender;
 }
 
 export function splitAddress(address: string): { host: string; port: number } {
@@ -37,8 +43,9 @@ export class BrokerLink {
 
   /** Forwards the client's frame (its correlation id is rewritten); resolves with the response frame. */
   async forward(address: string, request: ClientRequest, timeoutMs: number, exclusive: boolean): Promise<Buffer> {
-    if (!exclusive) return (await this.#shared(address)).forward(request.frame, timeoutMs) as Promise<Buffer>;
-    return this.#withExclusive(address, (connection) => connection.forward(request.frame, timeoutMs) as Promise<Buffer>);
+    const as = request.sender ?? null;
+    if (!exclusive) return (await this.#shared(address)).forward(request.frame, timeoutMs, true, as) as Promise<Buffer>;
+    return this.#withExclusive(address, (connection) => connection.forward(request.frame, timeoutMs, true, as) as Promise<Buffer>);
   }
 
   /** Encodes `body` at the client's version and sends it; resolves with the response frame. */
@@ -50,18 +57,20 @@ export class BrokerLink {
     timeoutMs: number,
     exclusive: boolean,
   ): Promise<Buffer> {
-    if (!exclusive) return (await this.#shared(address)).requestFrame(apiKey, request.apiVersion, request.clientId, body, timeoutMs);
-    return this.#withExclusive(address, (connection) => connection.requestFrame(apiKey, request.apiVersion, request.clientId, body, timeoutMs));
+    const as = request.sender ?? null;
+    if (!exclusive) return (await this.#shared(address)).requestFrame(apiKey, request.apiVersion, request.clientId, body, timeoutMs, as);
+    return this.#withExclusive(address, (connection) => connection.requestFrame(apiKey, request.apiVersion, request.clientId, body, timeoutMs, as));
   }
 
   /** For requests without an answer (Produce acks=0): the frame as it is, or an encoded body. */
   async sendOneWay(address: string, request: ClientRequest, body: Partial<Encodable<RequestByKey[0]>> | null): Promise<void> {
     const connection = await this.#shared(address);
+    const as = request.sender ?? null;
     if (body === null) {
-      await connection.forward(request.frame, 0, false);
+      await connection.forward(request.frame, 0, false, as);
       return;
     }
-    connection.sendOneWay(0, request.apiVersion, request.clientId, body);
+    connection.sendOneWay(0, request.apiVersion, request.clientId, body, as);
   }
 
   #shared(address: string): Promise<UpstreamConnection> {

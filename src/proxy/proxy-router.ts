@@ -24,6 +24,7 @@ import type { ClusterView } from './cluster-view.ts';
 import { DELETE_RECORDS_SHAPE, FETCH_SHAPE, LIST_OFFSETS_SHAPE, OFFSET_FOR_LEADER_EPOCH_SHAPE, PRODUCE_SHAPE, type PartitionedShape } from './partition-split.ts';
 import type { PartitionedForwarder } from './partitioned-forwarder.ts';
 import type { ProxyIdentity } from './proxy-identity.ts';
+import { SASL_AUTHENTICATE_VERSIONS, SASL_HANDSHAKE_VERSIONS } from './sasl-relay.ts';
 import { isUpstreamFailure } from './upstream-connection.ts';
 import type { ApiRange, UpstreamPool } from './upstream-pool.ts';
 
@@ -69,7 +70,7 @@ const ANY_BROKER_READS: ReadonlySet<number> = new Set([
 const LOCAL: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.FindCoordinator]);
 const REWRITTEN: ReadonlySet<number> = new Set([ApiKey.Metadata, ApiKey.DescribeCluster, ApiKey.DescribeTopicPartitions]);
 
-/** Every API the proxy routes. SASL is not among them yet (docs/design/proxy.md, "Security"). */
+/** Every API the proxy routes to brokers. SASL requests are the client connection's own (sasl-relay.ts). */
 export const ROUTED_API_KEYS: readonly number[] = [
   ...LOCAL, ...REWRITTEN, ...PARTITIONED.keys(), ...GROUP_APIS, ...MULTI_GROUP.keys(), ApiKey.ListGroups, ...ANY_BROKER_WRITES, ...ANY_BROKER_READS,
 ].sort((a, b) => a - b);
@@ -86,6 +87,8 @@ export interface ProxyRouterOptions {
   readonly requestTimeoutMs: number;
   readonly clientId: string;
   readonly onRetry: (reason: 'moved' | 'connection' | 'coordinator') => void;
+  /** The client listener runs SASL (sasl-relay.ts): ApiVersions offers SaslHandshake v1 and SaslAuthenticate. */
+  readonly sasl?: boolean;
 }
 
 export class ProxyRouter {
@@ -128,6 +131,10 @@ export class ProxyRouter {
         max = Math.min(max, broker.maxVersion);
       }
       if (max >= min) supported.push({ apiKey, minVersion: min, maxVersion: max });
+    }
+    if (this.#options.sasl === true) {
+      supported.push({ apiKey: ApiKey.SaslHandshake, ...SASL_HANDSHAKE_VERSIONS }, { apiKey: ApiKey.SaslAuthenticate, ...SASL_AUTHENTICATE_VERSIONS });
+      supported.sort((a, b) => a.apiKey - b.apiKey);
     }
     return supported;
   }

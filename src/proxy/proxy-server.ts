@@ -6,6 +6,7 @@
  * retry.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { ApiKey } from '../protocol/api-keys.ts';
 import { decodeRequestHeader } from '../protocol/codec/index.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
@@ -16,6 +17,30 @@ import type { ClientRequest } from './broker-link.ts';
 import { FetchReadAhead, ReadAheadBudget } from './fetch-read-ahead.ts';
 import type { ProxyRouter } from './proxy-router.ts';
 import { ProduceOrder } from '../protocol/produce-order.ts';
+import { SASL_MAX_RECEIVE_BYTES, SaslSession, type RelayOpener } from './sasl-relay.ts';
+
+/** Kafka's principal of a connection that has not authenticated. */
+const ANONYMOUS = 'User:ANONYMOUS';
+/** How long a TLS handshake may take before the connection is dropped. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** TLS on the proxy's client listener (SSL, SASL_SSL); the app builds it from the broker's TLS settings. */
+export interface ProxyTls {
+  /** Current certificate, key and CA bundle (TLS 1.2 minimum). */
+  readonly options: SecureContextOptions;
+  /** Calls `listener` with new options after the files changed (certificates reloaded without a restart). */
+  onReload(listener: (options: SecureContextOptions) => void): () => void;
+  readonly clientAuth: 'none' | 'requested' | 'required';
+  /** SSL listeners: the principal of a verified client certificate (DER), or null (User:ANONYMOUS). */
+  principalOf(certificateDer: Buffer): string | null;
+}
+
+/** SASL on the proxy's client listener (SASL_PLAINTEXT, SASL_SSL): exchanges relayed to brokers (sasl-relay.ts). */
+export interface ProxySasl {
+  readonly mechanisms: readonly string[];
+  readonly openRelay: RelayOpener;
+  readonly requestTimeoutMs: number;
+}
 
 export interface ProxyServerOptions {
   readonly host: string;
@@ -24,12 +49,18 @@ export interface ProxyServerOptions {
   readonly maxInflightPerConnection: number;
   /** Bound on record bytes fetched ahead of clients (all connections together), see fetch-read-ahead.ts. */
   readonly readAheadMaxBytes: number;
+  readonly tls?: ProxyTls;
+  readonly sasl?: ProxySasl;
+  /** Send every request to brokers in an Envelope naming the client's principal (docs/design/proxy.md, "Security"). */
+  readonly forwardPrincipal?: boolean;
 }
 
 /** One response slot, in request order; `chunks` null with `done` = no response due (acks=0). */
 class Slot {
   done = false;
   chunks: Buffer[] | null = null;
+  /** This answer is the connection's last (failed SASL step): close once it is written. */
+  closeAfter = false;
 }
 
 class ClientConnection {
@@ -42,6 +73,11 @@ class ClientConnection {
   readonly #slots: Slot[] = [];
   readonly #readAhead: FetchReadAhead;
   readonly #produceOrder = new ProduceOrder();
+  /** Who the client is without SASL: User:ANONYMOUS or its mapped TLS client certificate. */
+  readonly #basePrincipal: string;
+  readonly #sasl: SaslSession | null;
+  readonly #forwardPrincipal: boolean;
+  readonly #clientHost: string;
   #inFlight = 0;
   #paused = false;
   #draining = false;
@@ -51,6 +87,10 @@ class ClientConnection {
 
   constructor(socket: Socket, router: ProxyRouter, options: ProxyServerOptions, log: Logger, metrics: ProxyMetrics, budget: ReadAheadBudget) {
     this.#socket = socket;
+    this.#basePrincipal = certificatePrincipal(socket, options);
+    this.#sasl = options.sasl === undefined ? null : new SaslSession(options.sasl.mechanisms, options.sasl.openRelay, options.sasl.requestTimeoutMs, log);
+    this.#forwardPrincipal = options.forwardPrincipal === true;
+    this.#clientHost = socket.remoteAddress ?? '0.0.0.0';
     this.#router = router;
     this.#log = log;
     this.#metrics = metrics;
@@ -79,14 +119,29 @@ class ClientConnection {
     this.#metrics.connectionsClosedTotal.inc({ reason });
     this.#socket.destroy();
     this.#readAhead.clear();
+    this.#sasl?.close();
     this.#idle?.();
+  }
+
+  /** The client's principal now: the SASL user once logged in, else the certificate's or User:ANONYMOUS. */
+  get principal(): string {
+    return this.#sasl?.principal ?? this.#basePrincipal;
   }
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
     try {
       this.#decoder.push(chunk);
-      for (let frame = this.#decoder.next(); frame !== null; frame = this.#decoder.next()) this.#request(frame);
+      for (let frame = this.#decoder.next(); frame !== null; frame = this.#decoder.next()) {
+        if (this.#closed) return;
+        this.#request(frame);
+      }
+      if (this.#sasl?.unauthenticated === true && (this.#decoder.pendingFrameBytes ?? 0) > SASL_MAX_RECEIVE_BYTES) {
+        // Kafka's sasl.server.max.receive.size: an unauthenticated client cannot make the proxy buffer more.
+        this.#log.info({ frameBytes: this.#decoder.pendingFrameBytes, limit: SASL_MAX_RECEIVE_BYTES }, 'frame larger than allowed before SASL authentication; closing the client connection');
+        this.close('sasl');
+        return;
+      }
     } catch (error) {
       this.#log.warn({ err: error }, 'unreadable request frame; closing the client connection');
       this.close('frame');
@@ -100,8 +155,18 @@ class ClientConnection {
 
   #request(frame: Buffer): void {
     const header = decodeRequestHeader(frame);
-    if ((header.bodyOffset < 0 && header.apiKey !== ApiKey.ApiVersions) || !this.#router.routes(header.apiKey)) {
+    const sasl = this.#sasl;
+    if (sasl !== null && (!sasl.allows(header.apiKey) || (sasl.unauthenticated && frame.length > SASL_MAX_RECEIVE_BYTES))) {
+      this.#log.info({ apiKey: header.apiKey, principal: this.principal }, sasl.unauthenticated ? 'request before SASL authentication; closing the client connection' : 'request after the SASL session expired without re-authentication; closing the client connection');
+      this.close('sasl');
+      return;
+    }
+    const saslRequest = sasl !== null && (header.apiKey === ApiKey.SaslHandshake || header.apiKey === ApiKey.SaslAuthenticate);
+    if ((header.bodyOffset < 0 && header.apiKey !== ApiKey.ApiVersions) || (!saslRequest && !this.#router.routes(header.apiKey))) {
       throw new KafscaleError('KSC_PROTOCOL_UNSUPPORTED_VERSION', `the proxy does not serve apiKey ${header.apiKey} v${header.apiVersion}`);
+    }
+    if (saslRequest && header.apiKey === ApiKey.SaslHandshake && header.apiVersion < 1) {
+      throw new KafscaleError('KSC_PROTOCOL_UNSUPPORTED_VERSION', 'the proxy relays SaslHandshake v1 only (v0 is followed by raw SASL tokens, which the proxy does not relay)');
     }
     const request: ClientRequest = {
       apiKey: header.apiKey,
@@ -112,15 +177,18 @@ class ClientConnection {
       bodyOffset: header.bodyOffset,
       readAhead: this.#readAhead,
       produceOrder: this.#produceOrder,
+      ...(this.#forwardPrincipal ? { sender: { principal: this.principal, clientHost: this.#clientHost } } : {}),
     };
     const slot = new Slot();
     this.#slots.push(slot);
     this.#inFlight++;
     const startedAt = performance.now();
-    this.#router.handle(request).then(
+    const answered = saslRequest ? sasl.handle(request) : this.#router.handle(request);
+    answered.then(
       (chunks) => {
         this.#metrics.observeRequest(request.apiKey, (performance.now() - startedAt) / 1000);
         slot.chunks = chunks;
+        slot.closeAfter = saslRequest && sasl.closeAfterResponse;
         slot.done = true;
         this.#finished();
       },
@@ -140,15 +208,28 @@ class ClientConnection {
     let head = this.#slots[0];
     if (head?.done === true) {
       socket.cork();
-      while (head?.done === true) {
+      let last = false;
+      while (head?.done === true && !last) {
         this.#slots.shift();
         if (head.chunks !== null) {
           socket.write(sizePrefix(head.chunks));
           for (const chunk of head.chunks) socket.write(chunk);
         }
+        last = head.closeAfter;
         head = this.#slots[0];
       }
       socket.uncork();
+      if (last) {
+        // A failed SASL step: the answer goes out, then the connection ends (Kafka's behaviour).
+        this.#closed = true;
+        this.#metrics.connectionsActive.dec();
+        this.#metrics.connectionsClosedTotal.inc({ reason: 'sasl' });
+        this.#sasl?.close();
+        this.#readAhead.clear();
+        socket.end();
+        socket.destroySoon();
+        return;
+      }
     }
     if (this.#inFlight === 0) {
       const idle = this.#idle;
@@ -177,6 +258,7 @@ export class ProxyServer {
   readonly #server: Server;
   readonly #connections = new Set<ClientConnection>();
   readonly #readAheadBudget: ReadAheadBudget;
+  #stopReload: () => void = () => {};
   #closing: Promise<void> | null = null;
 
   constructor(router: ProxyRouter, options: ProxyServerOptions, log: Logger, metrics: ProxyMetrics) {
@@ -184,8 +266,21 @@ export class ProxyServer {
     this.#options = options;
     this.#log = log;
     this.#metrics = metrics;
-    this.#server = createServer((socket) => this.#accept(socket));
     this.#readAheadBudget = new ReadAheadBudget(options.readAheadMaxBytes);
+    const tls = options.tls;
+    if (tls === undefined) {
+      this.#server = createServer((socket) => this.#accept(socket));
+    } else {
+      const server = createTlsServer({
+        ...tls.options,
+        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        requestCert: tls.clientAuth !== 'none',
+        rejectUnauthorized: tls.clientAuth === 'required',
+      }, (socket) => this.#accept(socket));
+      server.on('tlsClientError', (error) => this.#log.info({ err: error }, 'TLS handshake with a client failed'));
+      this.#stopReload = tls.onReload((secureOptions) => server.setSecureContext(secureOptions));
+      this.#server = server;
+    }
   }
 
   /** Record bytes the Fetch read-ahead of every connection holds now. */
@@ -218,6 +313,7 @@ export class ProxyServer {
    */
   close(drainMs: number): Promise<void> {
     this.#closing ??= (async () => {
+      this.#stopReload();
       const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const connection of this.#connections) connection.markDraining();
       let timer: NodeJS.Timeout | undefined;
@@ -245,4 +341,14 @@ export class ProxyServer {
       this.#connections.delete(connection);
     });
   }
+}
+
+/** SSL listeners with client authentication (no SASL): the verified certificate's mapped principal. */
+function certificatePrincipal(socket: Socket, options: ProxyServerOptions): string {
+  const tls = options.tls;
+  if (tls === undefined || options.sasl !== undefined || tls.clientAuth === 'none') return ANONYMOUS;
+  const tlsSocket = socket as TLSSocket;
+  if (!tlsSocket.authorized) return ANONYMOUS;
+  const certificate = tlsSocket.getPeerCertificate();
+  return certificate.raw === undefined ? ANONYMOUS : (tls.principalOf(certificate.raw) ?? ANONYMOUS);
 }

@@ -9,9 +9,14 @@
  * `UpstreamFailure.written` tells whether the broker may have seen the request — a connect failure is
  * always safe to retry, a connection that died after the write is ambiguous.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { ApiKey } from '../protocol/api-keys.ts';
 import { decodeResponse, encodeRequest, type Encodable, type RequestByKey, type ResponseByKey } from '../protocol/codec/index.ts';
+import { unwrapResponse, wrapRequest, type EnvelopeSender } from '../protocol/envelope.ts';
+import { ErrorCode } from '../protocol/error-codes.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { SaslClientExchange, type SaslCredentials } from '../protocol/sasl-client.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
 
 /** An API the codec can both encode the request and decode the response of. */
@@ -42,17 +47,50 @@ class PendingRequest {
   readonly resolve: (frame: Buffer) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
+  /** The request went in an Envelope: the answer is unwrapped before it is resolved. */
+  readonly enveloped: boolean;
 
-  constructor(resolve: (frame: Buffer) => void, reject: (error: Error) => void, timer: NodeJS.Timeout) {
+  constructor(resolve: (frame: Buffer) => void, reject: (error: Error) => void, timer: NodeJS.Timeout, enveloped: boolean) {
     this.resolve = resolve;
     this.reject = reject;
     this.timer = timer;
+    this.enveloped = enveloped;
   }
 }
 
+/** How the proxy reaches the broker listener it connects to (KAFSCALE_PROXY_UPSTREAM_*). */
+export interface UpstreamSecurity {
+  /** TLS client options (CA bundle; certificate and key for mTLS); null: plain TCP. */
+  readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer } | null;
+  /** The proxy's own SASL login; null: none. */
+  readonly sasl: SaslCredentials | null;
+}
+
+export const PLAINTEXT_UPSTREAM: UpstreamSecurity = { tls: null, sasl: null };
+
 export interface UpstreamConnectionOptions {
   readonly connectTimeoutMs: number;
+  /** Default: plain TCP, no login. */
+  readonly security?: UpstreamSecurity;
 }
+
+/** A broker refused an Envelope (the proxy's principal lacks CLUSTER_ACTION) or could not serve its inner request. */
+export class EnvelopeRefused extends KafscaleError {
+  readonly errorCode: number;
+
+  constructor(address: string, errorCode: number) {
+    const hint = errorCode === ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+      ? 'the proxy\'s user needs CLUSTER_ACTION on the cluster (a super user, or an ACL); see docs/security.md'
+      : 'the broker could not serve the client\'s request';
+    super('KSC_PROXY_ENVELOPE_REFUSED', `broker ${address} refused a forwarded request (error ${errorCode}): ${hint}`);
+    this.errorCode = errorCode;
+  }
+}
+
+/** Re-authenticate (by replacing the connection) when this share of the broker's SASL session lifetime has passed. */
+const SESSION_RENEW_SHARE = 0.8;
+const SASL_HANDSHAKE_VERSION = 1;
+const SASL_AUTHENTICATE_VERSION = 2;
 
 export class UpstreamConnection {
   readonly host: string;
@@ -63,6 +101,9 @@ export class UpstreamConnection {
   readonly #pending = new Map<number, PendingRequest>();
   #nextCorrelationId = 1;
   #closedError: UpstreamFailure | null = null;
+  /** Date.now() after which the pool stops handing this connection out (KIP-368 session lifetime); 0: never. */
+  #renewAtMs = 0;
+  #retiring = false;
   /** Called once when the connection ends, for the pool to forget it. */
   onClose: (() => void) | null = null;
 
@@ -76,9 +117,18 @@ export class UpstreamConnection {
     socket.on('close', () => this.#fail(new UpstreamFailure(this.address, 'the broker closed the connection', true)));
   }
 
-  static async open(host: string, port: number, options: UpstreamConnectionOptions): Promise<UpstreamConnection> {
+  /**
+   * Connects (TLS when the security says so) and logs in with the proxy's own SASL credentials unless
+   * `login` is false (the connection that relays a client's SASL exchange logs in as that client).
+   */
+  static async open(host: string, port: number, options: UpstreamConnectionOptions, login = true): Promise<UpstreamConnection> {
     const address = `${host}:${port}`;
-    const socket = connect({ host, port });
+    const security = options.security ?? PLAINTEXT_UPSTREAM;
+    const tls = security.tls;
+    const socket = tls === null
+      ? connect({ host, port })
+      : connectTls({ host, port, ...tls, minVersion: 'TLSv1.2', ...(isIP(host) === 0 ? { servername: host } : {}) });
+    const ready = tls === null ? 'connect' : 'secureConnect';
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     await new Promise<void>((resolve, reject) => {
@@ -86,7 +136,7 @@ export class UpstreamConnection {
         socket.destroy();
         reject(new UpstreamFailure(address, `no connection within ${options.connectTimeoutMs} ms`, false));
       }, options.connectTimeoutMs);
-      socket.once('connect', () => {
+      socket.once(ready, () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve();
@@ -94,10 +144,51 @@ export class UpstreamConnection {
       socket.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         socket.destroy();
-        reject(new UpstreamFailure(address, `cannot connect (${error.code ?? error.message})`, false, error));
+        const what = tls === null ? 'cannot connect' : 'cannot connect over TLS';
+        reject(new UpstreamFailure(address, `${what} (${error.code ?? error.message})`, false, error));
       });
     });
-    return new UpstreamConnection(socket, host, port);
+    const connection = new UpstreamConnection(socket, host, port);
+    if (login && security.sasl !== null) {
+      try {
+        await connection.#login(security.sasl, options.connectTimeoutMs);
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+    }
+    return connection;
+  }
+
+  /** SaslHandshake v1 + SaslAuthenticate until the exchange completes; a refusal fails the connect (not written). */
+  async #login(sasl: SaslCredentials, timeoutMs: number): Promise<void> {
+    const refused = (why: string): UpstreamFailure =>
+      new UpstreamFailure(this.address, `the broker refused the proxy's SASL ${sasl.mechanism} login as ${sasl.username}: ${why} (check KAFSCALE_PROXY_UPSTREAM_SASL_*)`, false);
+    const handshake = await this.request(ApiKey.SaslHandshake, SASL_HANDSHAKE_VERSION, 'kafscale-proxy', { mechanism: sasl.mechanism }, timeoutMs);
+    if (handshake.errorCode !== ErrorCode.NONE) throw refused(`mechanism not offered (offered: ${handshake.mechanisms.join(', ') || 'none'})`);
+    const exchange = new SaslClientExchange(sasl);
+    let token: Buffer | null = exchange.first();
+    while (token !== null) {
+      const answer = await this.request(ApiKey.SaslAuthenticate, SASL_AUTHENTICATE_VERSION, 'kafscale-proxy', { authBytes: token }, timeoutMs);
+      if (answer.errorCode !== ErrorCode.NONE) throw refused(answer.errorMessage ?? `error ${answer.errorCode}`);
+      try {
+        token = exchange.next(answer.authBytes);
+      } catch (error) {
+        throw refused((error as Error).message);
+      }
+      if (token === null && answer.sessionLifetimeMs > 0n) this.#renewAtMs = Date.now() + Math.floor(Number(answer.sessionLifetimeMs) * SESSION_RENEW_SHARE);
+    }
+  }
+
+  /** True once the broker's SASL session lifetime is mostly used up: the pool opens a fresh connection instead. */
+  get expiring(): boolean {
+    return this.#renewAtMs > 0 && Date.now() >= this.#renewAtMs;
+  }
+
+  /** Closes the connection once the answers still due have arrived (a replaced, expiring connection). */
+  retire(): void {
+    this.#retiring = true;
+    if (this.#pending.size === 0) this.close();
   }
 
   get closed(): boolean {
@@ -114,11 +205,11 @@ export class UpstreamConnection {
    * resolves with the response frame (no size prefix, this connection's correlation id in front).
    * `expectResponse` false (Produce acks=0): written and resolved at once with null.
    */
-  forward(frame: Buffer, timeoutMs: number, expectResponse = true): Promise<Buffer | null> {
+  forward(frame: Buffer, timeoutMs: number, expectResponse = true, as: EnvelopeSender | null = null): Promise<Buffer | null> {
     if (this.#closedError !== null) return Promise.reject(this.#notWritten());
     const correlationId = this.#takeCorrelationId();
     frame.writeInt32BE(correlationId, REQUEST_CORRELATION_OFFSET);
-    return this.#send([frame], correlationId, timeoutMs, expectResponse);
+    return this.#send([frame], correlationId, timeoutMs, expectResponse, as);
   }
 
   /** Encodes and sends a request the proxy built; resolves with the decoded body. */
@@ -140,18 +231,20 @@ export class UpstreamConnection {
     clientId: string | null,
     body: Partial<Encodable<RequestByKey[K]>>,
     timeoutMs: number,
+    as: EnvelopeSender | null = null,
   ): Promise<Buffer> {
     if (this.#closedError !== null) return Promise.reject(this.#notWritten());
     const correlationId = this.#takeCorrelationId();
     const chunks = encodeRequest(apiKey, version, correlationId, clientId, body);
-    return this.#send(chunks, correlationId, timeoutMs, true) as Promise<Buffer>;
+    return this.#send(chunks, correlationId, timeoutMs, true, as) as Promise<Buffer>;
   }
 
   /** Sends an encoded request that gets no response (Produce acks=0). */
-  sendOneWay<K extends ProxyApiKey>(apiKey: K, version: number, clientId: string | null, body: Partial<Encodable<RequestByKey[K]>>): void {
+  sendOneWay<K extends ProxyApiKey>(apiKey: K, version: number, clientId: string | null, body: Partial<Encodable<RequestByKey[K]>>, as: EnvelopeSender | null = null): void {
     if (this.#closedError !== null) throw this.#notWritten();
     const correlationId = this.#takeCorrelationId();
-    this.#write(encodeRequest(apiKey, version, correlationId, clientId, body));
+    const chunks = encodeRequest(apiKey, version, correlationId, clientId, body);
+    this.#write(as === null ? chunks : wrapRequest(chunks, correlationId, clientId, as));
   }
 
   close(): void {
@@ -169,15 +262,17 @@ export class UpstreamConnection {
     return new UpstreamFailure(this.address, `connection already closed (${this.#closedError?.message ?? 'closed'})`, false);
   }
 
-  #send(chunks: readonly Buffer[], correlationId: number, timeoutMs: number, expectResponse: boolean): Promise<Buffer | null> {
+  /** `as`: sent in an Envelope on behalf of that client (the broker authorizes it as the client's principal). */
+  #send(chunks: readonly Buffer[], correlationId: number, timeoutMs: number, expectResponse: boolean, as: EnvelopeSender | null = null): Promise<Buffer | null> {
+    const frame = as === null ? chunks : wrapRequest(chunks, correlationId, null, as);
     if (!expectResponse) {
-      this.#write(chunks);
+      this.#write(frame);
       return Promise.resolve(null);
     }
     return new Promise<Buffer | null>((resolve, reject) => {
       const timer = setTimeout(() => this.#timeout(correlationId, timeoutMs), timeoutMs);
-      this.#pending.set(correlationId, new PendingRequest(resolve, reject, timer));
-      this.#write(chunks);
+      this.#pending.set(correlationId, new PendingRequest(resolve, reject, timer, as !== null));
+      this.#write(frame);
     });
   }
 
@@ -209,7 +304,13 @@ export class UpstreamConnection {
         if (pending === undefined) continue;
         this.#pending.delete(correlationId);
         clearTimeout(pending.timer);
-        pending.resolve(frame);
+        if (!pending.enveloped) pending.resolve(frame);
+        else {
+          const { errorCode, inner } = unwrapResponse(frame);
+          if (errorCode === ErrorCode.NONE && inner !== null) pending.resolve(inner);
+          else pending.reject(new EnvelopeRefused(this.address, errorCode));
+        }
+        if (this.#retiring && this.#pending.size === 0) this.close();
       }
     } catch (error) {
       this.#fail(new UpstreamFailure(this.address, `malformed response: ${(error as Error).message}`, true, error));

@@ -67,7 +67,12 @@ export class BrokerConnections {
   /** The shared pipelined connection, opened (and ApiVersions asked) on first use or after it died. */
   shared(): Promise<UpstreamConnection> {
     const current = this.#shared;
-    if (current !== null && !current.closed) return Promise.resolve(current);
+    if (current !== null && !current.closed && !current.expiring) return Promise.resolve(current);
+    if (current !== null && current.expiring && this.#opening === null) {
+      // The broker's SASL session is nearly over: requests move to a freshly logged-in connection.
+      this.#shared = null;
+      current.retire();
+    }
     this.#opening ??= this.#openShared().finally(() => {
       this.#opening = null;
     });
@@ -77,7 +82,8 @@ export class BrokerConnections {
   /** An exclusive connection (idle or new); hand it back with release() once its answer arrived. */
   async acquire(): Promise<UpstreamConnection> {
     for (let connection = this.#idle.pop(); connection !== undefined; connection = this.#idle.pop()) {
-      if (!connection.closed) {
+      if (connection.expiring) connection.close();
+      else if (!connection.closed) {
         this.#busy.add(connection);
         return connection;
       }
@@ -91,7 +97,7 @@ export class BrokerConnections {
   release(connection: UpstreamConnection): void {
     this.#busy.delete(connection);
     if (connection.closed) return;
-    if (this.#closed || this.#idle.length >= this.#options.maxIdleExclusive || connection.inFlight > 0) {
+    if (this.#closed || this.#idle.length >= this.#options.maxIdleExclusive || connection.inFlight > 0 || connection.expiring) {
       connection.close();
       return;
     }

@@ -30,6 +30,8 @@ export type KafscaleErrorCode =
   | 'KSC_BROKER_ID_TAKEN'
   /** The proxy lost (or could not open) its connection to a broker; `retriable`, see src/proxy. */
   | 'KSC_PROXY_UPSTREAM_FAILED'
+  /** A broker refused a request the proxy forwarded in an Envelope (the proxy's principal lacks CLUSTER_ACTION, or the inner request). */
+  | 'KSC_PROXY_ENVELOPE_REFUSED'
   /** The proxy knows no broker that answers (bootstrap list and metadata exhausted). */
   | 'KSC_PROXY_NO_BROKER'
   | 'KSC_INTERNAL';

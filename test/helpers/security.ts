@@ -100,9 +100,10 @@ export interface SecureBroker {
 
 /**
  * A broker with PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL listeners (PLAIN, SCRAM-SHA-256 and
- * SCRAM-SHA-512 offered) and one user created with `kafscale users set` before it started.
+ * SCRAM-SHA-512 offered) and one user (plus `options.users`) created with `kafscale users set` before it
+ * started; `options.env` adds broker settings (e.g. the ACL authorizer).
  */
-export async function startSecureBroker(): Promise<SecureBroker> {
+export async function startSecureBroker(options: { env?: Readonly<Record<string, string>>; users?: ReadonlyArray<readonly [user: string, password: string]> } = {}): Promise<SecureBroker> {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { startBroker } = await import('./broker-process.ts');
@@ -113,6 +114,7 @@ export async function startSecureBroker(): Promise<SecureBroker> {
   const user = 'alice';
   const password = 'alice-Secret-1';
   await createUser({ KAFSCALE_DATA_DIR: dataDir }, user, password, 'SCRAM-SHA-512');
+  for (const [name, secret] of options.users ?? []) await createUser({ KAFSCALE_DATA_DIR: dataDir }, name, secret, 'SCRAM-SHA-512');
   const broker = await startBroker({
     dataDir,
     extraListeners: ['SSL', 'SASL_PLAINTEXT', 'SASL_SSL'],
@@ -123,6 +125,7 @@ export async function startSecureBroker(): Promise<SecureBroker> {
       KAFSCALE_SASL_MECHANISMS: 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
       KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
       KAFSCALE_AUTH_FAILURE_DELAY_MS: '50',
+      ...options.env,
     },
   });
   return {
