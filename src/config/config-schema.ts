@@ -204,6 +204,14 @@ function listenerList(what: string) {
   });
 }
 
+/** One of Kafka's security protocols, in any case (librdkafka's properties write them lower-case). */
+function securityProtocolName() {
+  return z
+    .string({ error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` })
+    .transform((value) => value.trim().toUpperCase())
+    .pipe(z.enum(SECURITY_PROTOCOLS, { error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` }));
+}
+
 /** Kafka's listener.security.protocol.map: `NAME:PROTOCOL,…`. */
 function protocolMap() {
   return z.string({ error: 'must be NAME:PROTOCOL[,NAME:PROTOCOL…]' }).transform((value, ctx): Record<string, SecurityProtocol> => {
@@ -317,8 +325,8 @@ export const settingsSchema = z.strictObject({
   proxyAdvertisedPort: integer(1, 65535).optional(),
   proxyBootstrap: hostPortList().optional(),
   proxyMetadataRefreshMs: integer(100, 3_600_000),
-  proxySecurityProtocol: z.enum(SECURITY_PROTOCOLS, { error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` }),
-  proxyUpstreamSecurityProtocol: z.enum(SECURITY_PROTOCOLS, { error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` }),
+  proxySecurityProtocol: securityProtocolName(),
+  proxyUpstreamSecurityProtocol: securityProtocolName(),
   proxyUpstreamTlsCaFile: text().optional(),
   proxyUpstreamTlsCertFile: text().optional(),
   proxyUpstreamTlsKeyFile: text().optional(),

@@ -64,3 +64,32 @@ test('every listener problem is reported, naming the setting', () => {
   assert.match(semantic, /KAFSCALE_TLS_CLIENT_AUTH.*KAFSCALE_TLS_CA_FILE/);
   assert.match(problems({ KAFSCALE_LISTENERS: 'PLAINTEXT://:9093' }), /KAFSCALE_METRICS_ADDR.*9093/);
 });
+
+test('proxy security: defaults are plaintext both ways; a secured proxy resolves its files and names its own login', () => {
+  const plain = load({});
+  assert.equal(plain.proxy.securityProtocol, 'PLAINTEXT');
+  assert.deepEqual(plain.proxy.upstream, { securityProtocol: 'PLAINTEXT', tls: null, sasl: null });
+  const secured = load({
+    KAFSCALE_PROXY_SECURITY_PROTOCOL: 'sasl_ssl',
+    KAFSCALE_TLS_CERT_FILE: 'tls/proxy.pem',
+    KAFSCALE_TLS_KEY_FILE: 'tls/proxy-key.pem',
+    KAFSCALE_PROXY_UPSTREAM_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFSCALE_PROXY_UPSTREAM_TLS_CA_FILE: 'tls/ca.pem',
+    KAFSCALE_PROXY_UPSTREAM_SASL_USERNAME: 'proxy',
+    KAFSCALE_PROXY_UPSTREAM_SASL_PASSWORD_FILE: 'secrets/proxy-password',
+  });
+  assert.equal(secured.proxy.securityProtocol, 'SASL_SSL');
+  assert.deepEqual(secured.proxy.upstream, {
+    securityProtocol: 'SASL_SSL',
+    tls: { caFile: '/srv/kafscale/tls/ca.pem', certFile: null, keyFile: null },
+    sasl: { mechanism: 'SCRAM-SHA-512', username: 'proxy', passwordFile: '/srv/kafscale/secrets/proxy-password' },
+  });
+});
+
+test('proxy security: each incomplete combination is refused with the setting to fix', () => {
+  assert.match(problems({ KAFSCALE_PROXY_SECURITY_PROTOCOL: 'SSL' }), /KAFSCALE_TLS_CERT_FILE.*proxy/);
+  assert.match(problems({ KAFSCALE_PROXY_SECURITY_PROTOCOL: 'SASL_PLAINTEXT' }), /KAFSCALE_PROXY_UPSTREAM_SECURITY_PROTOCOL.*SASL_PLAINTEXT or SASL_SSL/);
+  assert.match(problems({ KAFSCALE_PROXY_UPSTREAM_SECURITY_PROTOCOL: 'SASL_SSL' }), /KAFSCALE_PROXY_UPSTREAM_SASL_USERNAME.*KAFSCALE_PROXY_UPSTREAM_SASL_PASSWORD_FILE/);
+  assert.match(problems({ KAFSCALE_PROXY_UPSTREAM_SECURITY_PROTOCOL: 'SSL', KAFSCALE_PROXY_UPSTREAM_TLS_CERT_FILE: 'c.pem' }), /KAFSCALE_PROXY_UPSTREAM_TLS_KEY_FILE/);
+  assert.match(problems({ KAFSCALE_PROXY_SECURITY_PROTOCOL: 'TLS' }), /KAFSCALE_PROXY_SECURITY_PROTOCOL.*PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL/);
+});
