@@ -8,18 +8,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { AclOperation, AclPermission, PatternType, ResourceType } from '../../src/protocol/acl-codes.ts';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
+import { kcat, kcatMissing } from '../helpers/kcat.ts';
 import { scramLogin, startSecureBroker, type SecureBroker } from '../helpers/security.ts';
 import { ConnectionClosedError, WireClient } from '../helpers/wire-client.ts';
 import { startProxy, type ProxyProcess } from './proxy-process.ts';
 
-const kcatMissing = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0 ? false : 'kcat is not installed (apt-get install kcat)';
 const BOB_PASSWORD = 'bob-Secret-2';
 const PROXY_PASSWORD = 'proxy-Secret-3';
 const MECHANISMS = 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512';
@@ -104,20 +103,6 @@ function kcatConfig(user: string, password: string, mechanism = 'SCRAM-SHA-512')
   const file = join(secure.dir, `kcat-${randomUUID().slice(0, 8)}.properties`);
   writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
   return file;
-}
-
-function kcat(args: readonly string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdin.end(input);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.once('exit', (code) => {
-    clearTimeout(timer);
-    resolve({ code: code ?? 1, stdout, stderr });
-  }));
 }
 
 for (const mechanism of ['SCRAM-SHA-512', 'PLAIN']) {

@@ -6,13 +6,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { kcat, kcatMissing } from '../../helpers/kcat.ts';
 import { alterUser, startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
-
-const kcatMissing = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0 ? false : 'kcat is not installed (apt-get install kcat)';
 
 let secure: SecureBroker | undefined;
 
@@ -35,20 +33,6 @@ function configFile(s: SecureBroker, listener: Listener, mechanism: string, pass
   const file = join(s.dir, `kcat-${randomUUID().slice(0, 8)}.properties`);
   writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
   return file;
-}
-
-function kcat(args: readonly string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  child.stdin.end(input);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.once('exit', (code) => {
-    clearTimeout(timer);
-    resolve({ code: code ?? 1, stdout, stderr });
-  }));
 }
 
 const CASES = [['SSL', '-'], ['SASL_PLAINTEXT', 'SCRAM-SHA-512'], ['SASL_SSL', 'SCRAM-SHA-512'], ['SASL_SSL', 'SCRAM-SHA-256'], ['SASL_SSL', 'PLAIN']] as const;
@@ -98,7 +82,6 @@ async function createUserThroughBroker(s: SecureBroker, user: string, password: 
     client.close();
   }
 }
-
 
 test('kcat: a user deleted while the broker runs cannot connect any more', { skip: kcatMissing }, async () => {
   const s = secure as SecureBroker;
