@@ -57,6 +57,7 @@ export const CONFIG_DEFAULTS = {
   proxyAddr: '0.0.0.0:9092',
   proxyAdvertisedHost: 'localhost',
   proxyMetadataRefreshMs: 5_000,
+  proxyVirtualBrokers: 1,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -314,6 +315,7 @@ export const settingsSchema = z.strictObject({
   proxyAdvertisedPort: integer(1, 65535).optional(),
   proxyBootstrap: hostPortList().optional(),
   proxyMetadataRefreshMs: integer(100, 3_600_000),
+  proxyVirtualBrokers: integer(1, 64),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -375,6 +377,7 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
   if (proxyHost === '0.0.0.0' || proxyHost === '::' || proxyHost === '[::]') {
     ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedHost'], message: 'is the host clients connect to; a wildcard address cannot be dialled. Set the Service name or a reachable IP' });
   }
+  checkProxyPorts(settings, ctx);
   const ops = settings.metricsAddr;
   for (const kafka of settings.listeners ?? [settings.brokerAddr]) {
     if (kafka.port !== 0 && kafka.port === ops.port && (kafka.host === ops.host || kafka.host === '0.0.0.0' || ops.host === '0.0.0.0')) {
@@ -382,6 +385,19 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
     }
   }
   checkListeners(settings, ctx);
+}
+
+/** The proxy's virtual brokers take consecutive ports from its listen and advertised ports. */
+function checkProxyPorts(settings: Settings, ctx: z.RefinementCtx): void {
+  const last = settings.proxyVirtualBrokers - 1;
+  if (last === 0) return;
+  if (settings.proxyAddr.port !== 0 && settings.proxyAddr.port + last > 65535) {
+    ctx.addIssue({ code: 'custom', path: ['proxyAddr'], message: `port ${settings.proxyAddr.port} leaves no room for {proxyVirtualBrokers} (${settings.proxyVirtualBrokers}) consecutive ports; choose a lower port` });
+  }
+  const advertised = settings.proxyAdvertisedPort;
+  if (advertised !== undefined && advertised + last > 65535) {
+    ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedPort'], message: `port ${advertised} leaves no room for {proxyVirtualBrokers} (${settings.proxyVirtualBrokers}) consecutive ports; choose a lower port` });
+  }
 }
 
 /** Every listener has a protocol, a free port, TLS material when it needs it; advertised names exist. */
@@ -559,6 +575,7 @@ function toConfig(s: Settings) {
       advertised: { host: s.proxyAdvertisedHost, port: s.proxyAdvertisedPort ?? s.proxyAddr.port },
       bootstrap: s.proxyBootstrap ?? [],
       metadataRefreshMs: s.proxyMetadataRefreshMs,
+      virtualBrokers: s.proxyVirtualBrokers,
     },
     groups: {
       initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,

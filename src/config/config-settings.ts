@@ -83,6 +83,7 @@ const DOCS = {
   proxyAdvertisedPort: { description: '`kafscale proxy`: port the proxy names in Metadata', defaultNote: 'the proxy listen port' },
   proxyBootstrap: { description: '`kafscale proxy`: comma-separated broker host:port list the proxy asks for metadata first' },
   proxyMetadataRefreshMs: { description: '`kafscale proxy`: refresh partition ownership from the brokers this often (also after every ownership error)' },
+  proxyVirtualBrokers: { description: '`kafscale proxy`: brokers the proxy presents to clients, on that many consecutive ports from the listen (and advertised) port; partitions and coordinators are spread over them so clients use one connection per virtual broker' },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

@@ -19,7 +19,8 @@ import { ProduceOrder } from '../protocol/produce-order.ts';
 
 export interface ProxyServerOptions {
   readonly host: string;
-  readonly port: number;
+  /** One listener per port (the virtual brokers, proxy-identity.ts); every listener serves the same. */
+  readonly ports: readonly number[];
   readonly maxFrameBytes: number;
   readonly maxInflightPerConnection: number;
   /** Bound on record bytes fetched ahead of clients (all connections together), see fetch-read-ahead.ts. */
@@ -174,7 +175,7 @@ export class ProxyServer {
   readonly #options: ProxyServerOptions;
   readonly #log: Logger;
   readonly #metrics: ProxyMetrics;
-  readonly #server: Server;
+  readonly #servers: Server[];
   readonly #connections = new Set<ClientConnection>();
   readonly #readAheadBudget: ReadAheadBudget;
   #closing: Promise<void> | null = null;
@@ -184,7 +185,7 @@ export class ProxyServer {
     this.#options = options;
     this.#log = log;
     this.#metrics = metrics;
-    this.#server = createServer((socket) => this.#accept(socket));
+    this.#servers = options.ports.map(() => createServer((socket) => this.#accept(socket)));
     this.#readAheadBudget = new ReadAheadBudget(options.readAheadMaxBytes);
   }
 
@@ -193,19 +194,26 @@ export class ProxyServer {
     return this.#readAheadBudget.usedBytes;
   }
 
-  async start(): Promise<number> {
+  /** Listens on every port; resolves with the bound ports (a port of 0 binds a free one). */
+  async start(): Promise<number[]> {
+    const bound: number[] = [];
+    for (const [index, server] of this.#servers.entries()) bound.push(await this.#listen(server, this.#options.ports[index] ?? 0));
+    return bound;
+  }
+
+  async #listen(server: Server, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
-        reject(new KafscaleError('KSC_LISTEN_FAILED', `the proxy cannot listen on ${this.#options.host}:${this.#options.port} (${error.code ?? error.message}); set KAFSCALE_PROXY_ADDR`, { cause: error }));
+        reject(new KafscaleError('KSC_LISTEN_FAILED', `the proxy cannot listen on ${this.#options.host}:${port} (${error.code ?? error.message}); set KAFSCALE_PROXY_ADDR (and KAFSCALE_PROXY_VIRTUAL_BROKERS: the proxy listens on that many consecutive ports)`, { cause: error }));
       };
-      this.#server.once('error', onError);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off('error', onError);
+      server.once('error', onError);
+      server.listen(port, this.#options.host, () => {
+        server.off('error', onError);
         resolve();
       });
     });
-    const address = this.#server.address();
-    return typeof address === 'object' && address !== null ? address.port : this.#options.port;
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : port;
   }
 
   get connections(): number {
@@ -218,7 +226,7 @@ export class ProxyServer {
    */
   close(drainMs: number): Promise<void> {
     this.#closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      const stopped = Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       for (const connection of this.#connections) connection.markDraining();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
