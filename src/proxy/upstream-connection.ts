@@ -11,8 +11,9 @@
  */
 import { connect, type Socket } from 'node:net';
 import { decodeResponse, encodeRequest, type Encodable, type RequestByKey, type ResponseByKey } from '../protocol/codec/index.ts';
-import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { sizePrefix } from '../protocol/frame.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
+import { FrameReader } from './frame-reader.ts';
 
 /** An API the codec can both encode the request and decode the response of. */
 export type ProxyApiKey = keyof RequestByKey & keyof ResponseByKey;
@@ -59,7 +60,6 @@ export class UpstreamConnection {
   readonly port: number;
   readonly address: string;
   readonly #socket: Socket;
-  readonly #decoder = new FrameDecoder(MAX_RESPONSE_BYTES);
   readonly #pending = new Map<number, PendingRequest>();
   #nextCorrelationId = 1;
   #closedError: UpstreamFailure | null = null;
@@ -71,14 +71,28 @@ export class UpstreamConnection {
     this.host = host;
     this.port = port;
     this.address = `${host}:${port}`;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error) => this.#fail(new UpstreamFailure(this.address, `connection failed: ${error.message}`, true, error)));
     socket.on('close', () => this.#fail(new UpstreamFailure(this.address, 'the broker closed the connection', true)));
   }
 
   static async open(host: string, port: number, options: UpstreamConnectionOptions): Promise<UpstreamConnection> {
     const address = `${host}:${port}`;
-    const socket = connect({ host, port });
+    // Responses are read into their own buffers (frame-reader.ts); the connection exists before any answer can.
+    let connection: UpstreamConnection | null = null;
+    const reader = new FrameReader(MAX_RESPONSE_BYTES, (frame) => {
+      if (connection !== null) connection.#onFrame(frame);
+    });
+    // Returning false would pause the socket; a malformed stream is destroyed instead.
+    const onRead = (bytes: number): boolean => {
+      try {
+        reader.filled(bytes);
+      } catch (error) {
+        if (connection !== null) connection.#malformed(error);
+        else socket.destroy();
+      }
+      return true;
+    };
+    const socket = connect({ host, port, onread: { buffer: () => reader.target(), callback: onRead } });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     await new Promise<void>((resolve, reject) => {
@@ -97,7 +111,8 @@ export class UpstreamConnection {
         reject(new UpstreamFailure(address, `cannot connect (${error.code ?? error.message})`, false, error));
       });
     });
-    return new UpstreamConnection(socket, host, port);
+    connection = new UpstreamConnection(socket, host, port);
+    return connection;
   }
 
   get closed(): boolean {
@@ -199,22 +214,22 @@ export class UpstreamConnection {
     socket.uncork();
   }
 
-  #onData(chunk: Buffer): void {
-    try {
-      this.#decoder.push(chunk);
-      for (let frame = this.#decoder.next(); frame !== null; frame = this.#decoder.next()) {
-        if (frame.length < 4) throw new Error(`a ${frame.length}-byte response frame has no correlation id`);
-        const correlationId = frame.readInt32BE(0);
-        const pending = this.#pending.get(correlationId);
-        if (pending === undefined) continue;
-        this.#pending.delete(correlationId);
-        clearTimeout(pending.timer);
-        pending.resolve(frame);
-      }
-    } catch (error) {
-      this.#fail(new UpstreamFailure(this.address, `malformed response: ${(error as Error).message}`, true, error));
-      this.#socket.destroy();
+  #onFrame(frame: Buffer): void {
+    if (frame.length < 4) {
+      this.#malformed(new Error(`a ${frame.length}-byte response frame has no correlation id`));
+      return;
     }
+    const correlationId = frame.readInt32BE(0);
+    const pending = this.#pending.get(correlationId);
+    if (pending === undefined) return;
+    this.#pending.delete(correlationId);
+    clearTimeout(pending.timer);
+    pending.resolve(frame);
+  }
+
+  #malformed(error: unknown): void {
+    this.#fail(new UpstreamFailure(this.address, `malformed response: ${(error as Error).message}`, true, error));
+    this.#socket.destroy();
   }
 
   #fail(error: UpstreamFailure): void {
