@@ -15,6 +15,7 @@
  *   --size n       record bytes (default 1024)
  *   --rate n       latency rate, msg/s (default 200), --latency-messages n (default 1000)
  *   --repeats n    rounds (default 2); medians are reported
+ *   --virtual-brokers n   KAFSCALE_PROXY_VIRTUAL_BROKERS for the proxy (default: the proxy's default)
  *   --json         print the result document instead of the table
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { startCluster } from '../test/helpers/cluster.ts';
 import { WireClient } from '../test/helpers/wire-client.ts';
 import { startProxy } from '../test/proxy/proxy-process.ts';
+import { CONFIG_DEFAULTS } from '../src/config/index.ts';
 import { openNativeClient } from './native-client.ts';
 
 const PARTITIONS = 6;
@@ -78,6 +80,7 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '200' },
       'latency-messages': { type: 'string', default: '1000' },
       repeats: { type: 'string', default: '2' },
+      'virtual-brokers': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -87,6 +90,7 @@ async function main(): Promise<number> {
   const rate = Number(values.rate);
   const latencyMessages = Number(values['latency-messages']);
   const repeats = Number(values.repeats);
+  const virtualBrokers = values['virtual-brokers'] === undefined ? CONFIG_DEFAULTS.proxyVirtualBrokers : Number(values['virtual-brokers']);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const workDir = mkdtempSync(join(tmpdir(), 'kafscale-bench-proxy-'));
   const client = await openNativeClient(workDir, log);
@@ -97,7 +101,7 @@ async function main(): Promise<number> {
     proxy: { roundTripP50Ms: [], roundTripP99Ms: [], produceMbPerSec: [], consumeMbPerSec: [], latencyP50Ms: [], latencyP99Ms: [] },
   };
   try {
-    const proxy = await startProxy({ bootstrap: cluster.bootstrap });
+    const proxy = await startProxy({ bootstrap: cluster.bootstrap, virtualBrokers });
     try {
       const bootstraps = { direct: cluster.bootstrap, proxy: proxy.bootstrap };
       for (let round = 0; round < repeats; round++) {
@@ -152,6 +156,7 @@ async function main(): Promise<number> {
     messages,
     sizeBytes,
     partitions: PARTITIONS,
+    virtualBrokers,
     latency: { ratePerSec: rate, messages: latencyMessages },
     repeats,
     direct,
@@ -167,7 +172,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const f = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-  console.log(`proxy bench ${startedAt}: ${client.name}, ${messages} x ${sizeBytes} B over ${PARTITIONS} partitions, 3 brokers (etcd + s3rver), median of ${repeats}`);
+  console.log(`proxy bench ${startedAt}: ${client.name}, ${messages} x ${sizeBytes} B over ${PARTITIONS} partitions, 3 brokers (etcd + s3rver), proxy with ${virtualBrokers} virtual broker${virtualBrokers === 1 ? '' : 's'}, median of ${repeats}`);
   console.log('path   | request p50 ms | request p99 ms | produce MB/s | consume MB/s | e2e p50 ms | e2e p99 ms');
   for (const [name, r] of [['direct', direct], ['proxy ', viaProxy]] as const) {
     console.log(`${name} | ${f(r.roundTripP50Ms, 3)} | ${f(r.roundTripP99Ms, 3)} | ${f(r.produceMbPerSec)} | ${f(r.consumeMbPerSec)} | ${f(r.latencyP50Ms)} | ${f(r.latencyP99Ms)}`);
