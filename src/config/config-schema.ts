@@ -398,6 +398,11 @@ function checkProxyPorts(settings: Settings, ctx: z.RefinementCtx): void {
   if (advertised !== undefined && advertised + last > 65535) {
     ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedPort'], message: `port ${advertised} leaves no room for {proxyVirtualBrokers} (${settings.proxyVirtualBrokers}) consecutive ports; choose a lower port` });
   }
+  const { host, port } = settings.proxyAddr;
+  const ops = settings.metricsAddr;
+  if (port !== 0 && ops.port >= port && ops.port <= port + last && (ops.host === host || ops.host === '0.0.0.0' || host === '0.0.0.0')) {
+    ctx.addIssue({ code: 'custom', path: ['metricsAddr'], message: `uses port ${ops.port}, which the proxy's ${settings.proxyVirtualBrokers} virtual brokers (ports ${port}-${port + last}, {proxyVirtualBrokers}) listen on; choose another port` });
+  }
 }
 
 /** Every listener has a protocol, a free port, TLS material when it needs it; advertised names exist. */
