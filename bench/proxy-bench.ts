@@ -15,7 +15,8 @@
  *   --size n       record bytes (default 1024)
  *   --rate n       latency rate, msg/s (default 200), --latency-messages n (default 1000)
  *   --repeats n    rounds (default 2); medians are reported
- *   --virtual-brokers n   KAFSCALE_PROXY_VIRTUAL_BROKERS for the proxy (default: the proxy's default)
+ *   --virtual-brokers n   KAFSCALE_PROXY_VIRTUAL_BROKERS for the proxy (default 3, as deploy/kubernetes runs it;
+ *                  1 = the proxy's own default, one broker)
  *   --json         print the result document instead of the table
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,12 +26,13 @@ import { parseArgs } from 'node:util';
 import { startCluster } from '../test/helpers/cluster.ts';
 import { WireClient } from '../test/helpers/wire-client.ts';
 import { startProxy } from '../test/proxy/proxy-process.ts';
-import { CONFIG_DEFAULTS } from '../src/config/index.ts';
 import { openNativeClient } from './native-client.ts';
 
 const PARTITIONS = 6;
 const TIMEOUT_MS = 180_000;
 const ROUND_TRIPS = 2_000;
+/** KAFSCALE_PROXY_VIRTUAL_BROKERS in deploy/kubernetes/brokers/proxy-deployment.yaml. */
+const DEPLOYED_VIRTUAL_BROKERS = 3;
 
 /** `count` sequential ListOffsets(latest) requests for partition 0, each timed (ms). */
 async function listOffsetsRoundTrips(bootstrap: string, topic: string, count: number): Promise<number[]> {
@@ -80,7 +82,7 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '200' },
       'latency-messages': { type: 'string', default: '1000' },
       repeats: { type: 'string', default: '2' },
-      'virtual-brokers': { type: 'string' },
+      'virtual-brokers': { type: 'string', default: String(DEPLOYED_VIRTUAL_BROKERS) },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -90,7 +92,8 @@ async function main(): Promise<number> {
   const rate = Number(values.rate);
   const latencyMessages = Number(values['latency-messages']);
   const repeats = Number(values.repeats);
-  const virtualBrokers = values['virtual-brokers'] === undefined ? CONFIG_DEFAULTS.proxyVirtualBrokers : Number(values['virtual-brokers']);
+  const virtualBrokers = Number(values['virtual-brokers']);
+  if (!Number.isInteger(virtualBrokers) || virtualBrokers < 1) throw new Error(`--virtual-brokers must be a positive integer, got ${values['virtual-brokers']}`);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const workDir = mkdtempSync(join(tmpdir(), 'kafscale-bench-proxy-'));
   const client = await openNativeClient(workDir, log);
