@@ -15,6 +15,8 @@
  *   --size n       record bytes (default 1024)
  *   --rate n       latency rate, msg/s (default 200), --latency-messages n (default 1000)
  *   --repeats n    rounds (default 2); medians are reported
+ *   --virtual-brokers n   KAFSCALE_PROXY_VIRTUAL_BROKERS for the proxy (default 3, as deploy/kubernetes runs it;
+ *                  1 = the proxy's own default, one broker)
  *   --json         print the result document instead of the table
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,6 +31,8 @@ import { openNativeClient } from './native-client.ts';
 const PARTITIONS = 6;
 const TIMEOUT_MS = 180_000;
 const ROUND_TRIPS = 2_000;
+/** KAFSCALE_PROXY_VIRTUAL_BROKERS in deploy/kubernetes/brokers/proxy-deployment.yaml. */
+const DEPLOYED_VIRTUAL_BROKERS = 3;
 
 /** `count` sequential ListOffsets(latest) requests for partition 0, each timed (ms). */
 async function listOffsetsRoundTrips(bootstrap: string, topic: string, count: number): Promise<number[]> {
@@ -78,6 +82,7 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '200' },
       'latency-messages': { type: 'string', default: '1000' },
       repeats: { type: 'string', default: '2' },
+      'virtual-brokers': { type: 'string', default: String(DEPLOYED_VIRTUAL_BROKERS) },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -87,6 +92,8 @@ async function main(): Promise<number> {
   const rate = Number(values.rate);
   const latencyMessages = Number(values['latency-messages']);
   const repeats = Number(values.repeats);
+  const virtualBrokers = Number(values['virtual-brokers']);
+  if (!Number.isInteger(virtualBrokers) || virtualBrokers < 1) throw new Error(`--virtual-brokers must be a positive integer, got ${values['virtual-brokers']}`);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const workDir = mkdtempSync(join(tmpdir(), 'kafscale-bench-proxy-'));
   const client = await openNativeClient(workDir, log);
@@ -97,7 +104,7 @@ async function main(): Promise<number> {
     proxy: { roundTripP50Ms: [], roundTripP99Ms: [], produceMbPerSec: [], consumeMbPerSec: [], latencyP50Ms: [], latencyP99Ms: [] },
   };
   try {
-    const proxy = await startProxy({ bootstrap: cluster.bootstrap });
+    const proxy = await startProxy({ bootstrap: cluster.bootstrap, virtualBrokers });
     try {
       const bootstraps = { direct: cluster.bootstrap, proxy: proxy.bootstrap };
       for (let round = 0; round < repeats; round++) {
@@ -152,6 +159,7 @@ async function main(): Promise<number> {
     messages,
     sizeBytes,
     partitions: PARTITIONS,
+    virtualBrokers,
     latency: { ratePerSec: rate, messages: latencyMessages },
     repeats,
     direct,
@@ -167,7 +175,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const f = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-  console.log(`proxy bench ${startedAt}: ${client.name}, ${messages} x ${sizeBytes} B over ${PARTITIONS} partitions, 3 brokers (etcd + s3rver), median of ${repeats}`);
+  console.log(`proxy bench ${startedAt}: ${client.name}, ${messages} x ${sizeBytes} B over ${PARTITIONS} partitions, 3 brokers (etcd + s3rver), proxy with ${virtualBrokers} virtual broker${virtualBrokers === 1 ? '' : 's'}, median of ${repeats}`);
   console.log('path   | request p50 ms | request p99 ms | produce MB/s | consume MB/s | e2e p50 ms | e2e p99 ms');
   for (const [name, r] of [['direct', direct], ['proxy ', viaProxy]] as const) {
     console.log(`${name} | ${f(r.roundTripP50Ms, 3)} | ${f(r.roundTripP99Ms, 3)} | ${f(r.produceMbPerSec)} | ${f(r.consumeMbPerSec)} | ${f(r.latencyP50Ms)} | ${f(r.latencyP99Ms)}`);

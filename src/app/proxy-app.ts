@@ -9,7 +9,7 @@ import type { KafscaleConfig } from '../config/index.ts';
 import { BrokerLink } from '../proxy/broker-link.ts';
 import { ClusterView } from '../proxy/cluster-view.ts';
 import { PartitionedForwarder } from '../proxy/partitioned-forwarder.ts';
-import { PROXY_NODE_ID, type ProxyIdentity } from '../proxy/proxy-identity.ts';
+import { ProxyIdentity } from '../proxy/proxy-identity.ts';
 import { ProxyRouter } from '../proxy/proxy-router.ts';
 import { ProxyServer, type ProxySasl, type ProxyTls } from '../proxy/proxy-server.ts';
 import { UpstreamConnection, type UpstreamSecurity } from '../proxy/upstream-connection.ts';
@@ -44,7 +44,7 @@ export class ProxyApp {
   #certificates: TlsCertificates | null = null;
   #server: ProxyServer | null = null;
   #ops: OpsServer | null = null;
-  #kafkaPort = 0;
+  #kafkaPorts: number[] = [];
   #opsPort = 0;
   #closing: Promise<void> | null = null;
 
@@ -67,8 +67,14 @@ export class ProxyApp {
     this.metrics.setSources({ metadataAgeSeconds: () => this.#view.ageMs / 1000, upstreamConnections: () => this.#pool.openConnections });
   }
 
+  /** The first listener's port (virtual broker 0). */
   get kafkaPort(): number {
-    return this.#kafkaPort;
+    return this.#kafkaPorts[0] ?? 0;
+  }
+
+  /** Every listener's port, in virtual-broker order. */
+  get kafkaPorts(): readonly number[] {
+    return this.#kafkaPorts;
   }
 
   get opsPort(): number {
@@ -78,16 +84,9 @@ export class ProxyApp {
   async start(): Promise<void> {
     const config = this.#config;
     const listen = config.proxy.listen;
-    // A listen port of 0 (tests) is only known once bound; the identity reads it lazily.
-    const advertised = config.proxy.advertised;
-    const identity: ProxyIdentity = {
-      nodeId: PROXY_NODE_ID,
-      host: advertised.host,
-      get port() {
-        return advertised.port === 0 ? app.#kafkaPort : advertised.port;
-      },
-    };
-    const app = this;
+    // A listen port of 0 (tests) is only known once bound: the identity then advertises the bound ports.
+    const virtualBrokers = config.proxy.virtualBrokers;
+    const identity = new ProxyIdentity(config.proxy.advertised.host, virtualBrokers, config.proxy.advertised.port);
     const onRetry = (reason: string): void => this.metrics.retriesTotal.inc({ reason });
     const protocol = config.proxy.securityProtocol;
     const saslOn = protocol.startsWith('SASL');
@@ -104,13 +103,15 @@ export class ProxyApp {
     this.#server = new ProxyServer(
       router,
       {
-        host: listen.host, port: listen.port, maxFrameBytes: config.socket.requestMaxBytes, maxInflightPerConnection: MAX_INFLIGHT_PER_CONNECTION, readAheadMaxBytes: READ_AHEAD_MAX_BYTES,
+        host: listen.host, ports: Array.from({ length: virtualBrokers }, (_, i) => (listen.port === 0 ? 0 : listen.port + i)),
+        maxFrameBytes: config.socket.requestMaxBytes, maxInflightPerConnection: MAX_INFLIGHT_PER_CONNECTION, readAheadMaxBytes: READ_AHEAD_MAX_BYTES,
         forwardPrincipal, ...(tls === undefined ? {} : { tls }), ...(sasl === undefined ? {} : { sasl }),
       },
       this.#log.child({ component: 'proxy-server' }),
       this.metrics,
     );
-    this.#kafkaPort = await this.#server.start();
+    this.#kafkaPorts = await this.#server.start();
+    identity.listening(this.#kafkaPorts);
     const freshnessMs = Math.max(3 * config.proxy.metadataRefreshMs, 15_000);
     this.#ops = new OpsServer({
       host: config.ops.listen.host,
@@ -129,7 +130,10 @@ export class ProxyApp {
     });
     this.#opsPort = await this.#ops.start();
     this.#log.info(
-      { listen: `${listen.host}:${this.#kafkaPort}`, securityProtocol: protocol, upstreamSecurityProtocol: config.proxy.upstream.securityProtocol, forwardPrincipal, advertised: `${identity.host}:${identity.port}`, ops: `${config.ops.listen.host}:${this.#opsPort}`, bootstrap: config.proxy.bootstrap.map((b) => `${b.host}:${b.port}`) },
+      {
+        listen: this.#kafkaPorts.map((port) => `${listen.host}:${port}`), securityProtocol: protocol, upstreamSecurityProtocol: config.proxy.upstream.securityProtocol, forwardPrincipal,
+        advertised: identity.brokers().map((b) => `${b.host}:${b.port}`), ops: `${config.ops.listen.host}:${this.#opsPort}`, bootstrap: config.proxy.bootstrap.map((b) => `${b.host}:${b.port}`),
+      },
       'kafscale proxy started',
     );
   }

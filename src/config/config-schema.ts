@@ -60,6 +60,7 @@ export const CONFIG_DEFAULTS = {
   proxySecurityProtocol: 'PLAINTEXT',
   proxyUpstreamSecurityProtocol: 'PLAINTEXT',
   proxyUpstreamSaslMechanism: 'SCRAM-SHA-512',
+  proxyVirtualBrokers: 1,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
 
 function parseIntegerString(value: unknown): unknown {
@@ -333,6 +334,7 @@ export const settingsSchema = z.strictObject({
   proxyUpstreamSaslMechanism: z.enum(SASL_MECHANISM_NAMES, { error: `must be one of ${SASL_MECHANISM_NAMES.join(', ')}` }),
   proxyUpstreamSaslUsername: text().optional(),
   proxyUpstreamSaslPasswordFile: text().optional(),
+  proxyVirtualBrokers: integer(1, 64),
 });
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
@@ -396,6 +398,7 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
   if (proxyHost === '0.0.0.0' || proxyHost === '::' || proxyHost === '[::]') {
     ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedHost'], message: 'is the host clients connect to; a wildcard address cannot be dialled. Set the Service name or a reachable IP' });
   }
+  checkProxyPorts(settings, ctx);
   const ops = settings.metricsAddr;
   for (const kafka of settings.listeners ?? [settings.brokerAddr]) {
     if (kafka.port !== 0 && kafka.port === ops.port && (kafka.host === ops.host || kafka.host === '0.0.0.0' || ops.host === '0.0.0.0')) {
@@ -418,6 +421,24 @@ function checkProxySecurity(settings: Settings, ctx: z.RefinementCtx): void {
   }
   if (upstream.startsWith('SASL') && (settings.proxyUpstreamSaslUsername === undefined || settings.proxyUpstreamSaslPasswordFile === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['proxyUpstreamSaslUsername'], message: `and {proxyUpstreamSaslPasswordFile} are required: {proxyUpstreamSecurityProtocol} is ${upstream}, so the proxy logs in to brokers as its own user` });
+  }
+}
+
+/** The proxy's virtual brokers take consecutive ports from its listen and advertised ports. */
+function checkProxyPorts(settings: Settings, ctx: z.RefinementCtx): void {
+  const last = settings.proxyVirtualBrokers - 1;
+  if (last === 0) return;
+  if (settings.proxyAddr.port !== 0 && settings.proxyAddr.port + last > 65535) {
+    ctx.addIssue({ code: 'custom', path: ['proxyAddr'], message: `port ${settings.proxyAddr.port} leaves no room for {proxyVirtualBrokers} (${settings.proxyVirtualBrokers}) consecutive ports; choose a lower port` });
+  }
+  const advertised = settings.proxyAdvertisedPort;
+  if (advertised !== undefined && advertised + last > 65535) {
+    ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedPort'], message: `port ${advertised} leaves no room for {proxyVirtualBrokers} (${settings.proxyVirtualBrokers}) consecutive ports; choose a lower port` });
+  }
+  const { host, port } = settings.proxyAddr;
+  const ops = settings.metricsAddr;
+  if (port !== 0 && ops.port >= port && ops.port <= port + last && (ops.host === host || ops.host === '0.0.0.0' || host === '0.0.0.0')) {
+    ctx.addIssue({ code: 'custom', path: ['metricsAddr'], message: `uses port ${ops.port}, which the proxy's ${settings.proxyVirtualBrokers} virtual brokers (ports ${port}-${port + last}, {proxyVirtualBrokers}) listen on; choose another port` });
   }
 }
 
@@ -606,6 +627,7 @@ function toConfig(s: Settings) {
           ? { mechanism: s.proxyUpstreamSaslMechanism, username: s.proxyUpstreamSaslUsername ?? '', passwordFile: s.proxyUpstreamSaslPasswordFile ?? '' }
           : null,
       },
+      virtualBrokers: s.proxyVirtualBrokers,
     },
     groups: {
       initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,

@@ -91,6 +91,7 @@ const DOCS = {
   proxyUpstreamSaslMechanism: { description: '`kafscale proxy`: SASL mechanism of the proxy\'s own login to brokers' },
   proxyUpstreamSaslUsername: { description: '`kafscale proxy`: user the proxy logs in to brokers as (needs CLUSTER_ACTION on the cluster, e.g. a super user)' },
   proxyUpstreamSaslPasswordFile: { description: '`kafscale proxy`: file holding that user\'s password (never on the command line)', path: true },
+  proxyVirtualBrokers: { description: '`kafscale proxy`: brokers the proxy presents to clients, on that many consecutive ports from the listen (and advertised) port; partitions and coordinators are spread over them so clients use one connection per virtual broker' },
 } as const satisfies Record<SettingKey, SettingDoc>;
 
 export interface SettingInfo {

@@ -298,3 +298,21 @@ describe('documentation', () => {
     }
   });
 });
+
+describe('proxy virtual brokers', () => {
+  test('default 1; N takes N consecutive listen and advertised ports, refused past 65535', () => {
+    assert.equal(load().proxy.virtualBrokers, 1);
+    const config = load([], { KAFSCALE_PROXY_VIRTUAL_BROKERS: '3', KAFSCALE_PROXY_ADDR: '0.0.0.0:19092', KAFSCALE_PROXY_ADVERTISED_PORT: '9092' });
+    assert.equal(config.proxy.virtualBrokers, 3);
+    assert.deepEqual(config.proxy.listen, { host: '0.0.0.0', port: 19092 });
+    assert.equal(config.proxy.advertised.port, 9092);
+    assert.ok(problemsOf([], { KAFSCALE_PROXY_VIRTUAL_BROKERS: '0' }).some((p) => p.includes('KAFSCALE_PROXY_VIRTUAL_BROKERS')));
+    assert.ok(problemsOf([], { KAFSCALE_PROXY_VIRTUAL_BROKERS: '4', KAFSCALE_PROXY_ADDR: ':65534' }).some((p) => p.includes('KAFSCALE_PROXY_ADDR') && p.includes('consecutive')));
+    assert.ok(problemsOf([], { KAFSCALE_PROXY_VIRTUAL_BROKERS: '4', KAFSCALE_PROXY_ADVERTISED_PORT: '65533' }).some((p) => p.includes('KAFSCALE_PROXY_ADVERTISED_PORT')));
+    // The default ops port (9093) is inside 9092..9094.
+    assert.ok(problemsOf([], { KAFSCALE_PROXY_VIRTUAL_BROKERS: '3' }).some((p) => p.includes('KAFSCALE_METRICS_ADDR') && p.includes('9092-9094')));
+    assert.equal(load([], { KAFSCALE_PROXY_VIRTUAL_BROKERS: '3', KAFSCALE_METRICS_ADDR: '0.0.0.0:9095' }).proxy.virtualBrokers, 3);
+    // Listen port 0 (tests): every listener binds a free port.
+    assert.equal(load([], { KAFSCALE_PROXY_VIRTUAL_BROKERS: '64', KAFSCALE_PROXY_ADDR: '127.0.0.1:0' }).proxy.virtualBrokers, 64);
+  });
+});

@@ -36,7 +36,7 @@ import {
   topicKeyOf,
   type PartitionedShape,
 } from './partition-split.ts';
-import type { ProxyIdentity } from './proxy-identity.ts';
+import { PROXY_NODE_ID, type ProxyIdentity } from './proxy-identity.ts';
 import { fetchErrorResponse, sessionlessFetch } from './sessionless-fetch.ts';
 import { isUpstreamFailure, type UpstreamFailure } from './upstream-connection.ts';
 
@@ -402,23 +402,36 @@ export class PartitionedForwarder {
     return encodeResponse(shape.apiKey as 0, req.apiVersion, req.correlationId, merged as never);
   }
 
-  /** KIP-951 leader hints name the proxy: clients must never learn a broker address. */
+  /**
+   * KIP-951 leader hints name the partition's virtual broker (proxy-identity.ts), the one Metadata names:
+   * clients must never learn a broker address, and a hint must not move a partition between virtual brokers.
+   */
   #nameProxyAsLeader(shape: PartitionedShape, response: Struct): void {
     const names = shape.response;
-    let named = false;
+    const identity = this.#identity;
+    const named = new Set<number>();
     for (const topic of (response[names.topics] as Struct[] | undefined) ?? []) {
       const partitions = (topic[names.partitions] as Struct[] | undefined) ?? [];
+      let topicName: string | null = null;
       topic[names.partitions] = partitions.map((partition) => {
         const leader = partition['currentLeader'] as { leaderId: number; leaderEpoch: number } | undefined;
         if (leader === undefined || leader.leaderId < 0) return partition;
-        named = true;
-        return { ...partition, currentLeader: { leaderId: this.#identity.nodeId, leaderEpoch: leader.leaderEpoch } };
+        topicName ??= this.#responseTopicName(shape, topic);
+        const leaderId = identity.leaderOf(topicName, partition[names.index] as number);
+        named.add(leaderId);
+        return { ...partition, currentLeader: { leaderId, leaderEpoch: leader.leaderEpoch } };
       });
     }
     const endpoints = response['nodeEndpoints'] as unknown[] | undefined;
-    response['nodeEndpoints'] = named || (endpoints !== undefined && endpoints.length > 0)
-      ? [{ nodeId: this.#identity.nodeId, host: this.#identity.host, port: this.#identity.port, rack: null }]
-      : [];
+    if (named.size === 0 && endpoints !== undefined && endpoints.length > 0) named.add(PROXY_NODE_ID);
+    response['nodeEndpoints'] = [...named].sort((a, b) => a - b).map((nodeId) => ({ ...identity.broker(nodeId), rack: null }));
+  }
+
+  #responseTopicName(shape: PartitionedShape, topic: Struct): string {
+    const name = topic[shape.response.topicName];
+    if (typeof name === 'string' && name !== '') return name;
+    const id = shape.response.topicId === null ? null : topic[shape.response.topicId];
+    return (typeof id === 'string' ? this.#view.topicName(id) : null) ?? '';
   }
 }
 

@@ -20,6 +20,7 @@ import { PartitionedForwarder } from './partitioned-forwarder.ts';
 import { WireClient } from '../../test/helpers/wire-client.ts';
 import { ROUTED_API_KEYS, ProxyRouter } from './proxy-router.ts';
 import { ProxyServer } from './proxy-server.ts';
+import { ProxyIdentity, stableHash } from './proxy-identity.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
 type Struct = Record<string, unknown>;
@@ -128,7 +129,10 @@ interface Harness {
   readonly a: FakeBroker;
   readonly b: FakeBroker;
   readonly metrics: ProxyMetrics;
-  /** Sends one request to the proxy; resolves with the decoded answer. */
+  readonly identity: ProxyIdentity;
+  /** The proxy's listener ports (one per virtual broker). */
+  readonly ports: readonly number[];
+  /** Sends one request to the proxy (over its first listener); resolves with the decoded answer. */
   send(apiKey: number, version: number, body: Struct, timeoutMs?: number): Promise<Struct>;
 }
 
@@ -137,7 +141,7 @@ after(async () => {
   for (const close of closers.reverse()) await close();
 });
 
-async function harness(): Promise<Harness> {
+async function harness(virtualBrokers = 1): Promise<Harness> {
   const state: ClusterState = { owners: [0, 1], epochs: [5, 7], coordinator: 0, brokers: [] };
   const a = new FakeBroker(0, state);
   const b = new FakeBroker(1, state);
@@ -149,23 +153,23 @@ async function harness(): Promise<Harness> {
   const metrics = new ProxyMetrics();
   const pool = new UpstreamPool({ connectTimeoutMs: 1_000, maxIdleExclusive: 4, clientId: 'test-proxy', requestTimeoutMs: 5_000 });
   const view = new ClusterView(pool, { bootstrap: [{ host: '127.0.0.1', port: a.port }], refreshIntervalMs: 60_000, requestTimeoutMs: 5_000, clientId: 'test-proxy' }, log);
-  const identity = { nodeId: 0, host: 'proxy.example', port: 9092 };
+  const identity = new ProxyIdentity('proxy.example', virtualBrokers, 9092);
   const onRetry = (reason: string): void => metrics.retriesTotal.inc({ reason });
   const link = new BrokerLink(pool);
   const partitioned = new PartitionedForwarder(view, link, identity, { requestTimeoutMs: 5_000, onRetry });
   const router = new ProxyRouter(view, pool, link, partitioned, identity, { requestTimeoutMs: 5_000, clientId: 'test-proxy', onRetry });
   await view.start();
-  const server = new ProxyServer(router, { host: '127.0.0.1', port: 0, maxFrameBytes: 1 << 26, maxInflightPerConnection: 16, readAheadMaxBytes: 1 << 26 }, log, metrics);
-  const port = await server.start();
+  const server = new ProxyServer(router, { host: '127.0.0.1', ports: Array.from({ length: virtualBrokers }, () => 0), maxFrameBytes: 1 << 26, maxInflightPerConnection: 16, readAheadMaxBytes: 1 << 26 }, log, metrics);
+  const ports = await server.start();
   closers.push(async () => {
     await server.close(100);
     view.close();
     pool.close();
   });
-  const client = await WireClient.connect('127.0.0.1', port);
+  const client = await WireClient.connect('127.0.0.1', ports[0] ?? 0);
   closers.push(() => client.close());
   return {
-    state, a, b, metrics,
+    state, a, b, metrics, identity, ports,
     send: (apiKey, version, body, timeoutMs) => client.send(apiKey as 0, version, body as never, timeoutMs) as unknown as Promise<Struct>,
   };
 }
@@ -408,4 +412,100 @@ test('a slow owner does not hold a multi-owner Fetch; late and read-ahead answer
   assert.equal(fetchedAt(h.b, 20n), 1, 'partition 1 at offset 20 was fetched from its owner once');
   assert.equal(fetchedAt(h.a, 10n), 1);
   assert.equal(fetchedAt(h.a, 11n), 1, 'partition 0 at offset 11 was fetched once, ahead of the client');
+});
+
+test('virtual brokers: leaders go round-robin per topic from a name-hash start, coordinators by key hash; same answers from any proxy', () => {
+  // FNV-1a 32-bit reference values: the mapping must not change between versions (proxies of two versions behind one Service).
+  assert.equal(stableHash(''), 0x811c9dc5);
+  assert.equal(stableHash('a'), 0xe40c292c);
+  assert.equal(stableHash('foobar'), 0xbf9cf968);
+  const one = new ProxyIdentity('p', 1, 9092);
+  assert.deepEqual([0, 1, 2, 7].map((p) => one.leaderOf('orders', p)), [0, 0, 0, 0]);
+  assert.equal(one.coordinatorOf('group'), 0);
+  assert.deepEqual(one.brokers(), [{ nodeId: 0, host: 'p', port: 9092 }]);
+  const three = new ProxyIdentity('p', 3, 9092);
+  const again = new ProxyIdentity('p', 3, 9092);
+  const leaders = [0, 1, 2, 3, 4, 5].map((p) => three.leaderOf('orders', p));
+  assert.deepEqual(leaders, [0, 1, 2, 3, 4, 5].map((p) => again.leaderOf('orders', p)));
+  for (let p = 1; p < 6; p++) assert.equal(leaders[p], ((leaders[0] ?? 0) + p) % 3, 'consecutive partitions on consecutive virtual brokers');
+  assert.deepEqual([0, 1, 2].map((b) => leaders.filter((l) => l === b).length), [2, 2, 2]);
+  // Many one-partition topics spread too.
+  const counts = [0, 0, 0];
+  for (let t = 0; t < 300; t++) counts[three.leaderOf(`topic-${t}`, 0)]! += 1;
+  for (const count of counts) assert.ok(count > 60, `one-partition topics spread: ${counts.join(',')}`);
+  assert.equal(three.coordinatorOf('group-a'), stableHash('group-a') % 3);
+  assert.deepEqual(three.brokers().map((b) => `${b.nodeId}@${b.host}:${b.port}`), ['0@p:9092', '1@p:9093', '2@p:9094']);
+  // Listen port 0 (tests): the bound ports are advertised.
+  const bound = new ProxyIdentity('p', 2, 0);
+  bound.listening([4000, 5000]);
+  assert.deepEqual(bound.brokers().map((b) => b.port), [4000, 5000]);
+  assert.throws(() => new ProxyIdentity('p', 0, 9092), RangeError);
+});
+
+test('virtual brokers: Metadata, DescribeCluster and FindCoordinator name N brokers; leaders do not follow real ownership; every listener answers', async () => {
+  const h = await harness(3);
+  assert.equal(h.ports.length, 3);
+  const metadataOf = async (client: WireClient): Promise<Struct> =>
+    (await client.send(3, 12, { topics: [{ topicId: ZERO_UUID, name: 't' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false } as never)) as unknown as Struct;
+  const leadersOf = (metadata: Struct): Array<[number, number, number[]]> =>
+    ((metadata['topics'] as Array<{ partitions: Array<{ partitionIndex: number; leaderId: number; replicaNodes: number[] }> }>)[0]?.partitions ?? []).map((p) => [p.partitionIndex, p.leaderId, p.replicaNodes]);
+  const expected = [0, 1].map((p): [number, number, number[]] => [p, h.identity.leaderOf('t', p), [h.identity.leaderOf('t', p)]]);
+  assert.notEqual(expected[0]?.[1], expected[1]?.[1], 'two partitions of one topic on two virtual brokers');
+  for (const port of h.ports) {
+    const client = await WireClient.connect('127.0.0.1', port);
+    closers.push(() => client.close());
+    const metadata = await metadataOf(client);
+    assert.deepEqual((metadata['brokers'] as Array<{ nodeId: number; host: string; port: number }>).map((x) => `${x.nodeId}@${x.host}:${x.port}`), ['0@proxy.example:9092', '1@proxy.example:9093', '2@proxy.example:9094']);
+    assert.equal(metadata['controllerId'], 0);
+    assert.deepEqual(leadersOf(metadata), expected);
+    // Any listener serves partitioned requests for any partition (routing is per partition).
+    h.a.handler = (_apiKey, body, broker) => produceAnswer(body, broker);
+    h.b.handler = (_apiKey, body, broker) => produceAnswer(body, broker);
+    const produced = (await client.send(0, 9, produceBody(-1n, [0, 1]) as never)) as unknown as Struct;
+    assert.deepEqual(partitionsOf(produced), [[0, 0, 100n], [1, 0, 101n]]);
+  }
+  // A real ownership move changes nothing clients see.
+  h.state.owners = [1, 0];
+  h.state.epochs = [6, 8];
+  const client = await WireClient.connect('127.0.0.1', h.ports[2] ?? 0);
+  closers.push(() => client.close());
+  assert.deepEqual(leadersOf(await metadataOf(client)), expected);
+
+  h.a.handler = () => ({ throttleTimeMs: 0, errorCode: 0, errorMessage: null, clusterId: 'fake', controllerId: 0, brokers: [], clusterAuthorizedOperations: -2147483648 });
+  h.b.handler = h.a.handler;
+  const cluster = await h.send(60, 0, { includeClusterAuthorizedOperations: false });
+  assert.deepEqual((cluster['brokers'] as Array<{ brokerId: number; port: number }>).map((x) => [x.brokerId, x.port]), [[0, 9092], [1, 9093], [2, 9094]]);
+  for (const group of ['g', 'orders-consumers', 'x']) {
+    const node = h.identity.coordinatorOf(group);
+    const old = await h.send(10, 3, { key: group, keyType: 0 });
+    assert.deepEqual([old['nodeId'], old['host'], old['port']], [node, 'proxy.example', 9092 + node]);
+  }
+  const batched = await h.send(10, 4, { keyType: 0, coordinatorKeys: ['g', 'orders-consumers', 'x'] });
+  assert.deepEqual(
+    (batched['coordinators'] as Array<{ key: string; nodeId: number; port: number }>).map((c) => [c.key, c.nodeId, c.port]),
+    ['g', 'orders-consumers', 'x'].map((key) => [key, h.identity.coordinatorOf(key), 9092 + h.identity.coordinatorOf(key)]),
+  );
+});
+
+test('virtual brokers: KIP-951 leader hints name the partition\'s virtual broker and its endpoint, never a real broker', async () => {
+  const h = await harness(3);
+  const refuse = (body: Struct, broker: FakeBroker): Struct => {
+    const answer = produceAnswer(body, broker, () => ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    for (const topic of answer['responses'] as Array<{ partitionResponses: Struct[] }>) {
+      for (const partition of topic.partitionResponses) partition['currentLeader'] = { leaderId: 1 - broker.nodeId, leaderEpoch: 9 };
+    }
+    const other = h.state.brokers[1 - broker.nodeId];
+    answer['nodeEndpoints'] = [{ nodeId: 1 - broker.nodeId, host: '127.0.0.1', port: other?.port ?? 0, rack: null }];
+    return answer;
+  };
+  h.a.handler = (_apiKey, body, broker) => refuse(body, broker);
+  h.b.handler = (_apiKey, body, broker) => refuse(body, broker);
+  const answer = await h.send(0, 10, produceBody(-1n, [0, 1]));
+  const hints = (answer['responses'] as Array<{ partitionResponses: Array<{ index: number; errorCode: number; currentLeader: { leaderId: number; leaderEpoch: number } }> }>)
+    .flatMap((t) => t.partitionResponses.map((p) => [p.index, p.errorCode, p.currentLeader.leaderId, p.currentLeader.leaderEpoch]))
+    .sort((x, y) => (x[0] ?? 0) - (y[0] ?? 0));
+  const leaderOf = (p: number): number => h.identity.leaderOf('t', p);
+  assert.deepEqual(hints, [[0, ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderOf(0), 9], [1, ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderOf(1), 9]]);
+  const endpoints = (answer['nodeEndpoints'] as Array<{ nodeId: number; host: string; port: number }>).map((e) => [e.nodeId, e.host, e.port]);
+  assert.deepEqual(endpoints, [...new Set([leaderOf(0), leaderOf(1)])].sort((x, y) => x - y).map((n) => [n, 'proxy.example', 9092 + n]));
 });

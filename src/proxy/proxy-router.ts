@@ -23,7 +23,7 @@ import type { BrokerLink, ClientRequest } from './broker-link.ts';
 import type { ClusterView } from './cluster-view.ts';
 import { DELETE_RECORDS_SHAPE, FETCH_SHAPE, LIST_OFFSETS_SHAPE, OFFSET_FOR_LEADER_EPOCH_SHAPE, PRODUCE_SHAPE, type PartitionedShape } from './partition-split.ts';
 import type { PartitionedForwarder } from './partitioned-forwarder.ts';
-import type { ProxyIdentity } from './proxy-identity.ts';
+import { PROXY_NODE_ID, type ProxyIdentity } from './proxy-identity.ts';
 import { SASL_AUTHENTICATE_VERSIONS, SASL_HANDSHAKE_VERSIONS } from './sasl-relay.ts';
 import { isUpstreamFailure } from './upstream-connection.ts';
 import type { ApiRange, UpstreamPool } from './upstream-pool.ts';
@@ -190,37 +190,48 @@ export class ProxyRouter {
     return encodeResponse(ApiKey.ApiVersions, supported ? req.apiVersion : 0, req.correlationId, body);
   }
 
+  /** Every group's (and transactional id's) coordinator is a virtual broker chosen by the key's hash. */
   #findCoordinator(req: ClientRequest): Buffer[] {
     const request = decodeRequest(ApiKey.FindCoordinator, req.apiVersion, req.frame, req.bodyOffset);
-    const { nodeId, host, port } = this.#identity;
+    const identity = this.#identity;
     const coordinators = req.apiVersion >= 4
-      ? request.coordinatorKeys.map((key) => ({ key, nodeId, host, port, errorCode: ErrorCode.NONE, errorMessage: null }))
+      ? request.coordinatorKeys.map((key) => ({ key, ...identity.broker(identity.coordinatorOf(key)), errorCode: ErrorCode.NONE, errorMessage: null }))
       : [];
+    const { nodeId, host, port } = identity.broker(identity.coordinatorOf(req.apiVersion >= 4 ? (request.coordinatorKeys[0] ?? '') : request.key));
     return encodeResponse(ApiKey.FindCoordinator, req.apiVersion, req.correlationId, {
       throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port, coordinators,
     });
   }
 
-  /** Metadata, DescribeCluster, DescribeTopicPartitions: a broker answers, the proxy becomes every leader. */
+  /**
+   * Metadata, DescribeCluster, DescribeTopicPartitions: a broker answers; the brokers become the proxy's
+   * virtual brokers and every partition is led by its virtual broker (proxy-identity.ts), leader epochs
+   * stay the real ones.
+   */
   async #rewritten(req: ClientRequest): Promise<Buffer[]> {
     const frame = await this.#toAnyBrokerFrame(req, true);
     const apiKey = req.apiKey as 3;
     const body = decodeResponse(apiKey, req.apiVersion, frame).body as unknown as Struct;
     if (req.apiKey === ApiKey.Metadata) this.#view.absorb(body as unknown as MetadataResponse);
-    const proxy = this.#identity;
-    const asLeader = (partition: Struct): Struct => {
-      const led = (partition['leaderId'] as number) >= 0;
-      const nodes = led ? [proxy.nodeId] : [];
-      return { ...partition, leaderId: led ? proxy.nodeId : -1, replicaNodes: nodes, isrNodes: nodes, offlineReplicas: [] };
-    };
+    const identity = this.#identity;
     const topics = body['topics'] as Struct[] | undefined;
-    if (topics !== undefined) body['topics'] = topics.map((t) => ({ ...t, partitions: ((t['partitions'] as Struct[] | undefined) ?? []).map(asLeader) }));
+    if (topics !== undefined) {
+      body['topics'] = topics.map((t) => {
+        const name = typeof t['name'] === 'string' ? t['name'] : (typeof t['topicId'] === 'string' ? this.#view.topicName(t['topicId']) : null) ?? '';
+        const asLeader = (partition: Struct): Struct => {
+          const leaderId = (partition['leaderId'] as number) >= 0 ? identity.leaderOf(name, partition['partitionIndex'] as number) : -1;
+          const nodes = leaderId >= 0 ? [leaderId] : [];
+          return { ...partition, leaderId, replicaNodes: nodes, isrNodes: nodes, offlineReplicas: [] };
+        };
+        return { ...t, partitions: ((t['partitions'] as Struct[] | undefined) ?? []).map(asLeader) };
+      });
+    }
     if (req.apiKey === ApiKey.Metadata) {
-      body['brokers'] = [{ nodeId: proxy.nodeId, host: proxy.host, port: proxy.port, rack: null }];
-      body['controllerId'] = proxy.nodeId;
+      body['brokers'] = identity.brokers().map((b) => ({ ...b, rack: null }));
+      body['controllerId'] = PROXY_NODE_ID;
     } else if (req.apiKey === ApiKey.DescribeCluster) {
-      body['brokers'] = [{ brokerId: proxy.nodeId, host: proxy.host, port: proxy.port, rack: null }];
-      body['controllerId'] = proxy.nodeId;
+      body['brokers'] = identity.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: null }));
+      body['controllerId'] = PROXY_NODE_ID;
     }
     return encodeResponse(apiKey, req.apiVersion, req.correlationId, body as never);
   }

@@ -44,7 +44,8 @@ export interface ProxySasl {
 
 export interface ProxyServerOptions {
   readonly host: string;
-  readonly port: number;
+  /** One listener per port (the virtual brokers, proxy-identity.ts); every listener serves the same. */
+  readonly ports: readonly number[];
   readonly maxFrameBytes: number;
   readonly maxInflightPerConnection: number;
   /** Bound on record bytes fetched ahead of clients (all connections together), see fetch-read-ahead.ts. */
@@ -255,10 +256,10 @@ export class ProxyServer {
   readonly #options: ProxyServerOptions;
   readonly #log: Logger;
   readonly #metrics: ProxyMetrics;
-  readonly #server: Server;
+  readonly #servers: Server[];
   readonly #connections = new Set<ClientConnection>();
   readonly #readAheadBudget: ReadAheadBudget;
-  #stopReload: () => void = () => {};
+  readonly #stopReload: Array<() => void> = [];
   #closing: Promise<void> | null = null;
 
   constructor(router: ProxyRouter, options: ProxyServerOptions, log: Logger, metrics: ProxyMetrics) {
@@ -267,20 +268,23 @@ export class ProxyServer {
     this.#log = log;
     this.#metrics = metrics;
     this.#readAheadBudget = new ReadAheadBudget(options.readAheadMaxBytes);
-    const tls = options.tls;
-    if (tls === undefined) {
-      this.#server = createServer((socket) => this.#accept(socket));
-    } else {
-      const server = createTlsServer({
-        ...tls.options,
-        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
-        requestCert: tls.clientAuth !== 'none',
-        rejectUnauthorized: tls.clientAuth === 'required',
-      }, (socket) => this.#accept(socket));
-      server.on('tlsClientError', (error) => this.#log.info({ err: error }, 'TLS handshake with a client failed'));
-      this.#stopReload = tls.onReload((secureOptions) => server.setSecureContext(secureOptions));
-      this.#server = server;
-    }
+    this.#servers = options.ports.map(() => this.#createServer());
+  }
+
+  /** One listener: plain TCP, or TLS with the current certificate (swapped in when the files change). */
+  #createServer(): Server {
+    const tls = this.#options.tls;
+    if (tls === undefined) return createServer((socket) => this.#accept(socket));
+    const server = createTlsServer({
+      ...tls.options,
+      handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+      requestCert: tls.clientAuth !== 'none',
+      rejectUnauthorized: tls.clientAuth === 'required',
+    }, (socket) => this.#accept(socket));
+    server.on('tlsClientError', (error) => this.#log.info({ err: error }, 'TLS handshake with a client failed'));
+    const stop = tls.onReload((secureOptions) => server.setSecureContext(secureOptions));
+    this.#stopReload.push(stop);
+    return server;
   }
 
   /** Record bytes the Fetch read-ahead of every connection holds now. */
@@ -288,19 +292,26 @@ export class ProxyServer {
     return this.#readAheadBudget.usedBytes;
   }
 
-  async start(): Promise<number> {
+  /** Listens on every port; resolves with the bound ports (a port of 0 binds a free one). */
+  async start(): Promise<number[]> {
+    const bound: number[] = [];
+    for (const [index, server] of this.#servers.entries()) bound.push(await this.#listen(server, this.#options.ports[index] ?? 0));
+    return bound;
+  }
+
+  async #listen(server: Server, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
-        reject(new KafscaleError('KSC_LISTEN_FAILED', `the proxy cannot listen on ${this.#options.host}:${this.#options.port} (${error.code ?? error.message}); set KAFSCALE_PROXY_ADDR`, { cause: error }));
+        reject(new KafscaleError('KSC_LISTEN_FAILED', `the proxy cannot listen on ${this.#options.host}:${port} (${error.code ?? error.message}); set KAFSCALE_PROXY_ADDR (and KAFSCALE_PROXY_VIRTUAL_BROKERS: the proxy listens on that many consecutive ports)`, { cause: error }));
       };
-      this.#server.once('error', onError);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
-        this.#server.off('error', onError);
+      server.once('error', onError);
+      server.listen(port, this.#options.host, () => {
+        server.off('error', onError);
         resolve();
       });
     });
-    const address = this.#server.address();
-    return typeof address === 'object' && address !== null ? address.port : this.#options.port;
+    const address = server.address();
+    return typeof address === 'object' && address !== null ? address.port : port;
   }
 
   get connections(): number {
@@ -313,8 +324,8 @@ export class ProxyServer {
    */
   close(drainMs: number): Promise<void> {
     this.#closing ??= (async () => {
-      this.#stopReload();
-      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      for (const stop of this.#stopReload) stop();
+      const stopped = Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       for (const connection of this.#connections) connection.markDraining();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

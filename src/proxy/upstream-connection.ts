@@ -15,9 +15,10 @@ import { ApiKey } from '../protocol/api-keys.ts';
 import { decodeResponse, encodeRequest, type Encodable, type RequestByKey, type ResponseByKey } from '../protocol/codec/index.ts';
 import { unwrapResponse, wrapRequest, type EnvelopeSender } from '../protocol/envelope.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
-import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { sizePrefix } from '../protocol/frame.ts';
 import { SaslClientExchange, type SaslCredentials } from '../protocol/sasl-client.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
+import { FrameReader } from './frame-reader.ts';
 
 /** An API the codec can both encode the request and decode the response of. */
 export type ProxyApiKey = keyof RequestByKey & keyof ResponseByKey;
@@ -97,7 +98,6 @@ export class UpstreamConnection {
   readonly port: number;
   readonly address: string;
   readonly #socket: Socket;
-  readonly #decoder = new FrameDecoder(MAX_RESPONSE_BYTES);
   readonly #pending = new Map<number, PendingRequest>();
   #nextCorrelationId = 1;
   #closedError: UpstreamFailure | null = null;
@@ -112,7 +112,6 @@ export class UpstreamConnection {
     this.host = host;
     this.port = port;
     this.address = `${host}:${port}`;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error) => this.#fail(new UpstreamFailure(this.address, `connection failed: ${error.message}`, true, error)));
     socket.on('close', () => this.#fail(new UpstreamFailure(this.address, 'the broker closed the connection', true)));
   }
@@ -125,9 +124,37 @@ export class UpstreamConnection {
     const address = `${host}:${port}`;
     const security = options.security ?? PLAINTEXT_UPSTREAM;
     const tls = security.tls;
-    const socket = tls === null
-      ? connect({ host, port })
+    // Responses are read into their own buffers (frame-reader.ts); the connection exists before any answer can.
+    let connection: UpstreamConnection | null = null;
+    const reader = new FrameReader(MAX_RESPONSE_BYTES, (frame) => {
+      if (connection !== null) connection.#onFrame(frame);
+    });
+    const readFailed = (error: unknown): void => {
+      if (connection !== null) connection.#malformed(error);
+      else socket.destroy();
+    };
+    // Returning false would pause the socket; a malformed stream is destroyed instead.
+    const onRead = (bytes: number): boolean => {
+      try {
+        reader.filled(bytes);
+      } catch (error) {
+        readFailed(error);
+      }
+      return true;
+    };
+    // TLS sockets deliver decrypted chunks (no onread): they are copied into the frame buffers.
+    const socket: Socket = tls === null
+      ? connect({ host, port, onread: { buffer: () => reader.target(), callback: onRead } })
       : connectTls({ host, port, ...tls, minVersion: 'TLSv1.2', ...(isIP(host) === 0 ? { servername: host } : {}) });
+    if (tls !== null) {
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          reader.push(chunk);
+        } catch (error) {
+          readFailed(error);
+        }
+      });
+    }
     const ready = tls === null ? 'connect' : 'secureConnect';
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
@@ -148,16 +175,17 @@ export class UpstreamConnection {
         reject(new UpstreamFailure(address, `${what} (${error.code ?? error.message})`, false, error));
       });
     });
-    const connection = new UpstreamConnection(socket, host, port);
+    const opened = new UpstreamConnection(socket, host, port);
+    connection = opened;
     if (login && security.sasl !== null) {
       try {
-        await connection.#login(security.sasl, options.connectTimeoutMs);
+        await opened.#login(security.sasl, options.connectTimeoutMs);
       } catch (error) {
-        connection.close();
+        opened.close();
         throw error;
       }
     }
-    return connection;
+    return opened;
   }
 
   /** SaslHandshake v1 + SaslAuthenticate until the exchange completes; a refusal fails the connect (not written). */
@@ -294,28 +322,34 @@ export class UpstreamConnection {
     socket.uncork();
   }
 
-  #onData(chunk: Buffer): void {
-    try {
-      this.#decoder.push(chunk);
-      for (let frame = this.#decoder.next(); frame !== null; frame = this.#decoder.next()) {
-        if (frame.length < 4) throw new Error(`a ${frame.length}-byte response frame has no correlation id`);
-        const correlationId = frame.readInt32BE(0);
-        const pending = this.#pending.get(correlationId);
-        if (pending === undefined) continue;
-        this.#pending.delete(correlationId);
-        clearTimeout(pending.timer);
-        if (!pending.enveloped) pending.resolve(frame);
-        else {
-          const { errorCode, inner } = unwrapResponse(frame);
-          if (errorCode === ErrorCode.NONE && inner !== null) pending.resolve(inner);
-          else pending.reject(new EnvelopeRefused(this.address, errorCode));
-        }
-        if (this.#retiring && this.#pending.size === 0) this.close();
-      }
-    } catch (error) {
-      this.#fail(new UpstreamFailure(this.address, `malformed response: ${(error as Error).message}`, true, error));
-      this.#socket.destroy();
+  #onFrame(frame: Buffer): void {
+    if (frame.length < 4) {
+      this.#malformed(new Error(`a ${frame.length}-byte response frame has no correlation id`));
+      return;
     }
+    const correlationId = frame.readInt32BE(0);
+    const pending = this.#pending.get(correlationId);
+    if (pending === undefined) return;
+    this.#pending.delete(correlationId);
+    clearTimeout(pending.timer);
+    if (!pending.enveloped) pending.resolve(frame);
+    else {
+      try {
+        const { errorCode, inner } = unwrapResponse(frame);
+        if (errorCode === ErrorCode.NONE && inner !== null) pending.resolve(inner);
+        else pending.reject(new EnvelopeRefused(this.address, errorCode));
+      } catch (error) {
+        pending.reject(new UpstreamFailure(this.address, `malformed Envelope answer: ${(error as Error).message}`, true, error));
+        this.#malformed(error);
+        return;
+      }
+    }
+    if (this.#retiring && this.#pending.size === 0) this.close();
+  }
+
+  #malformed(error: unknown): void {
+    this.#fail(new UpstreamFailure(this.address, `malformed response: ${(error as Error).message}`, true, error));
+    this.#socket.destroy();
   }
 
   #fail(error: UpstreamFailure): void {

@@ -14,7 +14,7 @@ import { findKubectl, overlayNames, renderOverlay, unknownFields, validateObject
 const BROKER_DRAIN_BUDGET_S = 20;
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 /** The proxy's settings (the interface the proxy implements, docs/kubernetes.md) beside the shared ones. */
-const PROXY_ENV = new Set(['KAFSCALE_PROXY_ADDR', 'KAFSCALE_PROXY_ADVERTISED_HOST', 'KAFSCALE_PROXY_ADVERTISED_PORT', 'KAFSCALE_PROXY_BOOTSTRAP', 'KAFSCALE_METRICS_ADDR', 'KAFSCALE_LOG_LEVEL']);
+const PROXY_ENV = new Set(['KAFSCALE_PROXY_ADDR', 'KAFSCALE_PROXY_ADVERTISED_HOST', 'KAFSCALE_PROXY_ADVERTISED_PORT', 'KAFSCALE_PROXY_BOOTSTRAP', 'KAFSCALE_PROXY_VIRTUAL_BROKERS', 'KAFSCALE_METRICS_ADDR', 'KAFSCALE_LOG_LEVEL']);
 const BROKER_ENV = new Set(CONFIG_SETTINGS.map((s) => s.env));
 
 interface Container {
@@ -283,6 +283,16 @@ describe('Kubernetes manifests (deploy/kubernetes)', { skip }, () => {
       assert.ok(selects(service.spec.selector, proxy.spec.template.metadata.labels), 'Service kafscale fronts the proxy');
       assert.equal(proxyEnv['KAFSCALE_PROXY_ADVERTISED_HOST'], 'kafscale.streaming.svc', 'the proxy advertises its Service');
       assert.equal(Number(proxyEnv['KAFSCALE_PROXY_ADVERTISED_PORT']), service.spec.ports[0]?.port);
+      // Every virtual broker's advertised port is a Service port reaching that virtual broker's listener.
+      const proxyConfig = loadConfig({ argv: [], env: proxyEnv, cwd: '/app' });
+      assert.ok(proxyConfig.proxy.virtualBrokers > 1, 'the proxy presents several virtual brokers');
+      const servicePorts = service.spec.ports as Array<{ port: number; targetPort?: string | number }>;
+      for (let i = 0; i < proxyConfig.proxy.virtualBrokers; i++) {
+        const exposed = servicePorts.find((sp) => sp.port === proxyConfig.proxy.advertised.port + i);
+        assert.ok(exposed !== undefined, `virtual broker ${i}: the Service exposes port ${proxyConfig.proxy.advertised.port + i}`);
+        const target = p.ports?.find((cp) => cp.name === exposed.targetPort || cp.containerPort === exposed.targetPort);
+        assert.equal(target?.containerPort, proxyConfig.proxy.listen.port + i, `virtual broker ${i}: Service port ${exposed.port} reaches listener ${proxyConfig.proxy.listen.port + i}`);
+      }
       for (const kind of ['PodDisruptionBudget', 'HorizontalPodAutoscaler', 'ServiceMonitor', 'NetworkPolicy']) {
         assert.ok(objects.some((o) => o.kind === kind), `${overlay} has no ${kind}`);
       }

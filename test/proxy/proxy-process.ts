@@ -6,6 +6,7 @@
  *   after(() => proxy.stop());
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,8 @@ const MAX_LOG_CHARS = 2 * 1024 * 1024;
 export interface ProxyProcess {
   readonly host: string;
   readonly port: number;
+  /** Every virtual broker's port (consecutive, from `port`). */
+  readonly ports: readonly number[];
   readonly opsPort: number;
   /** `host:port` for clients. */
   readonly bootstrap: string;
@@ -42,11 +45,15 @@ export async function startProxy(options: {
   logLevel?: string;
   /** Wait for /readyz (default) or only /healthz (a proxy whose brokers are unreachable never gets ready). */
   waitFor?: '/readyz' | '/healthz';
+  /** KAFSCALE_PROXY_VIRTUAL_BROKERS (default: the proxy's default); the proxy listens on that many consecutive ports. */
+  virtualBrokers?: number;
 }): Promise<ProxyProcess> {
   const host = '127.0.0.1';
-  const port = await freePort(host);
+  const count = options.virtualBrokers ?? 1;
+  const port = count === 1 ? await freePort(host) : await freePortRange(host, count);
+  const ports = Array.from({ length: count }, (_, i) => port + i);
   let opsPort = await freePort(host);
-  for (let attempt = 0; opsPort === port && attempt < 5; attempt++) opsPort = await freePort(host);
+  for (let attempt = 0; ports.includes(opsPort) && attempt < 5; attempt++) opsPort = await freePort(host);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('KAFSCALE_')) delete env[name];
   Object.assign(env, {
@@ -56,6 +63,7 @@ export async function startProxy(options: {
     KAFSCALE_PROXY_BOOTSTRAP: options.bootstrap,
     KAFSCALE_METRICS_ADDR: `${host}:${opsPort}`,
     KAFSCALE_LOG_LEVEL: options.logLevel ?? 'warn',
+    ...(options.virtualBrokers === undefined ? {} : { KAFSCALE_PROXY_VIRTUAL_BROKERS: String(options.virtualBrokers) }),
     ...options.env,
   });
   const child = spawn(process.execPath, [ENTRY, 'proxy'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -100,6 +108,7 @@ export async function startProxy(options: {
   return {
     host,
     port,
+    ports,
     opsPort,
     bootstrap: `${host}:${port}`,
     pid: child.pid ?? -1,
@@ -117,4 +126,25 @@ export async function startProxy(options: {
       return stopping;
     },
   };
+}
+
+/** The first of `count` consecutive ports that were all free a moment ago (same race as freePort). */
+async function freePortRange(host: string, count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await freePort(host);
+    if (first + count - 1 > 65535) continue;
+    const held: Server[] = [];
+    let free = true;
+    for (let port = first; port < first + count && free; port++) {
+      const server = createServer();
+      free = await new Promise<boolean>((resolveListen) => {
+        server.once('error', () => resolveListen(false));
+        server.listen(port, host, () => resolveListen(true));
+      });
+      if (free) held.push(server);
+    }
+    await Promise.all(held.map((server) => new Promise<void>((resolveClose) => server.close(() => resolveClose()))));
+    if (free) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports on ${host}`);
 }
