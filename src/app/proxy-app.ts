@@ -4,6 +4,7 @@
  * draining client requests first (SIGTERM).
  */
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { OpsServer } from '../ops/ops-server.ts';
 import type { KafscaleConfig } from '../config/index.ts';
 import { BrokerLink } from '../proxy/broker-link.ts';
@@ -33,6 +34,14 @@ const DRAIN_MS = 10_000;
 const MAX_INFLIGHT_PER_CONNECTION = 64;
 /** Record bytes the Fetch read-ahead may hold for all clients together before it stops fetching ahead. */
 const READ_AHEAD_MAX_BYTES = 128 * 1024 * 1024;
+/**
+ * The proxy holds every broker answer in a buffer of its own (MBs per Fetch) for a few ms. V8's default
+ * heuristic starts a full GC whenever such external memory grew by ~64 MB: while consuming at 600 MB/s
+ * that was a mark-compact every ~60 ms, ~20 % of the proxy's CPU. Counting external memory in the global
+ * heap limit instead (a V8 GC-heuristic switch, read when limits are computed) measured 0.21-0.24 s of
+ * proxy CPU per 200 MB consumed instead of 0.31-0.45 s, for ~60 MB more peak RSS (290 vs 225 MB).
+ */
+const V8_GC_FLAGS = '--external-memory-accounted-in-global-limit';
 
 export class ProxyApp {
   readonly metrics = new ProxyMetrics({ collectProcessMetrics: true });
@@ -54,6 +63,7 @@ export class ProxyApp {
     }
     this.#config = config;
     this.#log = log;
+    setFlagsFromString(V8_GC_FLAGS);
     this.#upstreamSecurity = upstreamSecurity(config);
     this.#pool = new UpstreamPool({
       connectTimeoutMs: CONNECT_TIMEOUT_MS, maxIdleExclusive: MAX_IDLE_EXCLUSIVE, clientId: CLIENT_ID, requestTimeoutMs: REQUEST_TIMEOUT_MS, security: this.#upstreamSecurity,

@@ -1,8 +1,8 @@
 /**
  * Reads size-prefixed frames from a socket with `onread` (net.connect's user-buffer reads), so a large
  * frame (a Fetch answer of several MB) is read by the kernel straight into its own buffer: no 64 KiB
- * chunk per read, no join of the chunks afterwards. Measured on the proxy's consume path, that join and
- * the garbage of the chunks were a third of its CPU time per byte.
+ * chunk per read, no join of the chunks afterwards. On the proxy's consume path the join (Buffer.concat)
+ * alone was 13 % of its CPU time (docs/benchmarks.md, "Proxy").
  *
  * Small frames arrive in a reused scratch buffer and are copied out (they are small: cheap).
  *
@@ -28,26 +28,21 @@ export class FrameReader {
   /** A large frame being filled directly, and how much of it is filled. */
   #frame: Buffer | null = null;
   #frameFilled = 0;
-  /** The buffer the last target() returned (a read fills it from its start). */
-  #target: Buffer | null = null;
 
   constructor(maxFrameBytes: number, onFrame: (frame: Buffer) => void) {
     this.#maxFrameBytes = maxFrameBytes;
     this.#onFrame = onFrame;
   }
 
-  /** Where the next socket read should go. */
+  /** Where the next socket read should go (a read fills it from its start; then call filled()). */
   target(): Buffer {
-    if (this.#frame !== null) this.#target = this.#frame.subarray(this.#frameFilled);
-    else {
-      if (this.#start > 0) {
-        this.#scratch.copy(this.#scratch, 0, this.#start, this.#end);
-        this.#end -= this.#start;
-        this.#start = 0;
-      }
-      this.#target = this.#scratch.subarray(this.#end);
+    if (this.#frame !== null) return this.#frame.subarray(this.#frameFilled);
+    if (this.#start > 0) {
+      this.#scratch.copy(this.#scratch, 0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
     }
-    return this.#target;
+    return this.#scratch.subarray(this.#end);
   }
 
   /** `bytes` were read into the buffer target() returned last. Throws ProtocolError on a bad size. */
