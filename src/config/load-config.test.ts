@@ -68,6 +68,8 @@ describe('loadConfig defaults', () => {
       initialRebalanceDelayMs: 3000,
       minSessionTimeoutMs: 6000,
       maxSessionTimeoutMs: 1_800_000,
+      consumerSessionTimeoutMs: 45_000,
+      consumerHeartbeatIntervalMs: 5_000,
       offsetsRetentionMinutes: 10_080,
     });
   });
