@@ -1,0 +1,245 @@
+/**
+ * KIP-848 consumer groups on the wire (codec-typed WireClient against a broker process):
+ * ConsumerGroupHeartbeat join/heartbeat/leave, incremental reconciliation (a partition moves only
+ * after its owner revoked it), epoch fencing, session timeout, OffsetCommit v9 member-epoch checks,
+ * ConsumerGroupDescribe, ListGroups types, and what classic APIs answer for a consumer group.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode } from '../../src/protocol/error-codes.ts';
+import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
+import { WireClient } from '../helpers/wire-client.ts';
+
+const HEARTBEAT = 68;
+const DESCRIBE = 69;
+const COMMIT = 8;
+const FETCH = 9;
+const SESSION_TIMEOUT_MS = 2_000;
+
+let broker: BrokerProcess;
+let wire: WireClient;
+let topicId = '';
+let groupCounter = 0;
+const TOPIC = 'kip848-wire';
+
+before(async () => {
+  broker = await startBroker({
+    env: {
+      KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '500',
+      KAFSCALE_GROUP_CONSUMER_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+      KAFSCALE_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS: '700',
+    },
+    logLevel: 'warn',
+  });
+  wire = await WireClient.connect(broker.host, broker.port);
+  const created = await wire.send(19, 7, { topics: [{ name: TOPIC, numPartitions: 6, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(created.topics[0]?.errorCode, ErrorCode.NONE);
+  topicId = created.topics[0]?.topicId ?? '';
+});
+
+after(async () => {
+  wire?.close();
+  await broker?.stop();
+});
+
+const newGroup = (): string => `kip848-group-${++groupCounter}`;
+
+interface Member {
+  memberId: string;
+  epoch: number;
+  owned: number[];
+}
+
+function heartbeat(groupId: string, m: Member, extra: Record<string, unknown> = {}, version = 1) {
+  return wire.send(HEARTBEAT, version, {
+    groupId,
+    memberId: m.memberId,
+    memberEpoch: m.epoch,
+    instanceId: null,
+    rackId: null,
+    rebalanceTimeoutMs: 10_000,
+    subscribedTopicNames: [TOPIC],
+    subscribedTopicRegex: null,
+    serverAssignor: null,
+    topicPartitions: m.owned.length === 0 ? [] : [{ topicId, partitions: m.owned }],
+    ...extra,
+  });
+}
+
+/** One heartbeat that must succeed; the member then owns what the answer says (a real consumer's behaviour). */
+async function beat(groupId: string, m: Member, extra: Record<string, unknown> = {}) {
+  const r = await heartbeat(groupId, m, extra);
+  assert.equal(r.errorCode, ErrorCode.NONE, `${m.memberId}: ${r.errorMessage}`);
+  m.epoch = r.memberEpoch;
+  if (r.assignment !== null) m.owned = r.assignment.topicPartitions.flatMap((t) => (t.topicId === topicId ? t.partitions : [])).sort((a, b) => a - b);
+  return r;
+}
+
+async function joinNew(groupId: string, name: string, extra: Record<string, unknown> = {}): Promise<Member> {
+  const m: Member = { memberId: `${name}-${groupId}`, epoch: 0, owned: [] };
+  await beat(groupId, m, extra);
+  return m;
+}
+
+function assertDisjoint(...members: Member[]) {
+  const all = members.flatMap((m) => m.owned);
+  assert.equal(new Set(all).size, all.length, `co-owned: ${JSON.stringify(members)}`);
+}
+
+test('ApiVersions advertises ConsumerGroupHeartbeat 0-1 and ConsumerGroupDescribe 0', async () => {
+  const r = await wire.send(18, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' });
+  assert.deepEqual(r.apiKeys.find((k) => k.apiKey === HEARTBEAT), { apiKey: HEARTBEAT, minVersion: 0, maxVersion: 1 });
+  assert.deepEqual(r.apiKeys.find((k) => k.apiKey === DESCRIBE), { apiKey: DESCRIBE, minVersion: 0, maxVersion: 0 });
+});
+
+test('v0 join gets a broker-chosen member id; v1 needs the client to choose one; the first member gets every partition', async () => {
+  const groupId = newGroup();
+  const v0 = await heartbeat(groupId, { memberId: '', epoch: 0, owned: [] }, {}, 0);
+  assert.equal(v0.errorCode, ErrorCode.NONE);
+  assert.ok((v0.memberId ?? '').length > 0);
+  assert.equal(v0.memberEpoch, 1);
+  assert.equal(v0.heartbeatIntervalMs, 700);
+  assert.deepEqual(v0.assignment?.topicPartitions, [{ topicId, partitions: [0, 1, 2, 3, 4, 5] }]);
+  const v1 = await heartbeat(newGroup(), { memberId: '', epoch: 0, owned: [] });
+  assert.equal(v1.errorCode, ErrorCode.INVALID_REQUEST);
+  const badAssignor = await heartbeat(newGroup(), { memberId: 'x', epoch: 0, owned: [] }, { serverAssignor: 'sticky-ish' });
+  assert.equal(badAssignor.errorCode, ErrorCode.UNSUPPORTED_ASSIGNOR);
+});
+
+test('incremental reconciliation: a partition moves only after its owner stopped listing it; leave frees partitions', async () => {
+  const groupId = newGroup();
+  const a = await joinNew(groupId, 'a');
+  assert.deepEqual(a.owned, [0, 1, 2, 3, 4, 5]);
+  const b = await joinNew(groupId, 'b');
+  assert.equal(b.epoch, 2);
+  assert.deepEqual(b.owned, [], 'b gets nothing while a still owns everything');
+  // a is asked to revoke: it keeps its epoch until its heartbeat no longer lists the revoked ones.
+  const revoke = await beat(groupId, a, { topicPartitions: [{ topicId, partitions: [0, 1, 2, 3, 4, 5] }] });
+  assert.equal(revoke.memberEpoch, 1);
+  assert.equal(a.owned.length, 3);
+  // b still gets nothing: a has not confirmed.
+  await beat(groupId, b);
+  assert.deepEqual(b.owned, []);
+  await beat(groupId, a);
+  assert.equal(a.epoch, 2);
+  await beat(groupId, b);
+  assert.equal(b.owned.length, 3);
+  assertDisjoint(a, b);
+  const c = await joinNew(groupId, 'c', { serverAssignor: 'range' });
+  for (let round = 0; round < 4; round++) {
+    for (const m of [a, b, c]) {
+      await beat(groupId, m);
+      assertDisjoint(a, b, c);
+    }
+  }
+  assert.deepEqual([a.owned.length, b.owned.length, c.owned.length], [2, 2, 2]);
+  // The range assignor (named by c, the only vote): contiguous ranges by member id order (a, b, c).
+  assert.deepEqual([a.owned, b.owned, c.owned], [[0, 1], [2, 3], [4, 5]]);
+  const left = await heartbeat(groupId, { ...c, epoch: -1 });
+  assert.equal(left.errorCode, ErrorCode.NONE);
+  assert.equal(left.memberEpoch, -1);
+  for (let round = 0; round < 3; round++) for (const m of [a, b]) await beat(groupId, m);
+  assert.equal(a.owned.length + b.owned.length, 6);
+  assertDisjoint(a, b);
+  const described = await wire.send(DESCRIBE, 0, { groupIds: [groupId, 'no-such-group'], includeAuthorizedOperations: false });
+  const g = described.groups[0];
+  assert.equal(g?.errorCode, ErrorCode.NONE);
+  assert.equal(g?.groupState, 'Stable');
+  assert.equal(g?.groupEpoch, a.epoch);
+  assert.equal(g?.members.length, 2);
+  assert.deepEqual(g?.members.find((m) => m.memberId === a.memberId)?.assignment.topicPartitions, [{ topicId, topicName: TOPIC, partitions: a.owned }]);
+  assert.equal(described.groups[1]?.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+});
+
+test('fencing: an epoch ahead is FENCED_MEMBER_EPOCH, an unknown member UNKNOWN_MEMBER_ID; a fenced member rejoins with epoch 0', async () => {
+  const groupId = newGroup();
+  const a = await joinNew(groupId, 'a');
+  assert.equal((await heartbeat(groupId, { ...a, epoch: a.epoch + 5 })).errorCode, ErrorCode.FENCED_MEMBER_EPOCH);
+  assert.equal((await heartbeat(groupId, { ...a, memberId: 'stranger' })).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+  const rejoin: Member = { memberId: a.memberId, epoch: 0, owned: [] };
+  await beat(groupId, rejoin);
+  assert.deepEqual(rejoin.owned, [0, 1, 2, 3, 4, 5]);
+});
+
+test('session timeout removes a silent member and its partitions go to the others', async () => {
+  const groupId = newGroup();
+  const a = await joinNew(groupId, 'a');
+  const b = await joinNew(groupId, 'b');
+  for (let round = 0; round < 3; round++) for (const m of [a, b]) await beat(groupId, m);
+  assert.equal(a.owned.length, 3);
+  // b goes silent; a keeps heartbeating.
+  const deadline = Date.now() + SESSION_TIMEOUT_MS * 4;
+  while (a.owned.length < 6 && Date.now() < deadline) {
+    await sleep(300);
+    await beat(groupId, a);
+  }
+  assert.deepEqual(a.owned, [0, 1, 2, 3, 4, 5]);
+  assert.equal((await heartbeat(groupId, b)).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+});
+
+function commit(groupId: string, memberId: string, epoch: number, offset: bigint, version = 9) {
+  return wire.send(COMMIT, version, {
+    groupId,
+    generationIdOrMemberEpoch: epoch,
+    memberId,
+    groupInstanceId: null,
+    retentionTimeMs: -1n,
+    topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, commitTimestamp: -1n, committedMetadata: '' }] }],
+  });
+}
+
+const commitCode = (r: Awaited<ReturnType<typeof commit>>) => r.topics[0]?.partitions[0]?.errorCode;
+
+test('OffsetCommit v9 checks member epochs; simple commits work once the group is empty', async () => {
+  const groupId = newGroup();
+  const a = await joinNew(groupId, 'a');
+  assert.equal(commitCode(await commit(groupId, a.memberId, a.epoch, 10n)), ErrorCode.NONE);
+  const b = await joinNew(groupId, 'b');
+  for (let round = 0; round < 3; round++) for (const m of [a, b]) await beat(groupId, m);
+  assert.equal(a.epoch, 2);
+  assert.equal(commitCode(await commit(groupId, a.memberId, 1, 11n)), ErrorCode.STALE_MEMBER_EPOCH);
+  assert.equal(commitCode(await commit(groupId, 'stranger', a.epoch, 11n)), ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal(commitCode(await commit(groupId, '', -1, 11n)), ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal(commitCode(await commit(groupId, a.memberId, a.epoch, 11n, 8)), ErrorCode.UNSUPPORTED_VERSION);
+  assert.equal(commitCode(await commit(groupId, a.memberId, a.epoch, 12n)), ErrorCode.NONE);
+  for (const m of [a, b]) assert.equal((await heartbeat(groupId, { ...m, epoch: -1 })).errorCode, ErrorCode.NONE);
+  assert.equal(commitCode(await commit(groupId, '', -1, 13n)), ErrorCode.NONE);
+  const fetched = await wire.send(FETCH, 8, { groupId: '', topics: null, groups: [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: TOPIC, partitionIndexes: [0] }] }], requireStable: false });
+  assert.equal(fetched.groups[0]?.topics[0]?.partitions[0]?.committedOffset, 13n);
+});
+
+test('classic APIs and a consumer group: ListGroups types, DescribeGroups, JoinGroup; ConsumerGroupHeartbeat on a classic group', async () => {
+  const groupId = newGroup();
+  const a = await joinNew(groupId, 'a');
+  const listed = await wire.send(16, 5, { statesFilter: [], typesFilter: ['consumer'] });
+  const row = listed.groups.find((g) => g.groupId === groupId);
+  assert.deepEqual(row, { groupId, protocolType: 'consumer', groupState: 'Stable', groupType: 'consumer' });
+  const classicOnly = await wire.send(16, 5, { statesFilter: [], typesFilter: ['classic'] });
+  assert.equal(classicOnly.groups.find((g) => g.groupId === groupId), undefined);
+  const described = await wire.send(15, 5, { groups: [groupId], includeAuthorizedOperations: false });
+  assert.equal(described.groups[0]?.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+  const joined = await wire.send(11, 9, { groupId, memberId: '', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('m') }], reason: null });
+  assert.equal(joined.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+  assert.equal((await heartbeat(groupId, { ...a, epoch: -1 })).errorCode, ErrorCode.NONE);
+
+  // A classic group with a member: ConsumerGroupHeartbeat answers GROUP_ID_NOT_FOUND.
+  const classic = newGroup();
+  const first = await wire.send(11, 9, { groupId: classic, memberId: '', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('m') }], reason: null });
+  const second = await wire.send(11, 9, { groupId: classic, memberId: first.memberId, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('m') }], reason: null });
+  assert.equal(second.errorCode, ErrorCode.NONE);
+  assert.equal((await heartbeat(classic, { memberId: 'k1', epoch: 0, owned: [] })).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
+});
+
+test('consumer group state survives a broker restart (stored in the metadata store)', async () => {
+  const groupId = newGroup();
+  const a = await joinNew(groupId, 'a');
+  await broker.restart();
+  wire.close();
+  wire = await WireClient.connect(broker.host, broker.port);
+  const r = await beat(groupId, a);
+  assert.equal(r.memberEpoch, 1);
+  const described = await wire.send(DESCRIBE, 0, { groupIds: [groupId], includeAuthorizedOperations: false });
+  assert.equal(described.groups[0]?.members[0]?.memberId, a.memberId);
+});
