@@ -232,6 +232,65 @@ test('classic APIs and a consumer group: ListGroups types, DescribeGroups, JoinG
   assert.equal((await heartbeat(classic, { memberId: 'k1', epoch: 0, owned: [] })).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
 });
 
+async function createTopic(name: string, partitions: number): Promise<string> {
+  const created = await wire.send(19, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(created.topics[0]?.errorCode, ErrorCode.NONE);
+  return created.topics[0]?.topicId ?? '';
+}
+
+test('partition-count growth and regex subscriptions: new partitions and newly created matching topics get assigned', async () => {
+  const groupId = newGroup();
+  const grownId = await createTopic('kip848-grow', 2);
+  const m = { memberId: `r-${groupId}`, epoch: 0 };
+  const hb = (extra: Record<string, unknown> = {}) =>
+    wire.send(HEARTBEAT, 1, { groupId, memberId: m.memberId, memberEpoch: m.epoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 10_000, subscribedTopicNames: null, subscribedTopicRegex: null, serverAssignor: null, topicPartitions: null, ...extra });
+  let r = await hb({ subscribedTopicNames: [], subscribedTopicRegex: 'kip848-(grow|later-.*)', topicPartitions: [] });
+  assert.equal(r.errorCode, ErrorCode.NONE, r.errorMessage ?? '');
+  m.epoch = r.memberEpoch;
+  assert.deepEqual(r.assignment?.topicPartitions, [{ topicId: grownId, partitions: [0, 1] }]);
+  const grown = await wire.send(37, 3, { topics: [{ name: 'kip848-grow', count: 4, assignments: null }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(grown.results[0]?.errorCode, ErrorCode.NONE);
+  r = await hb();
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  assert.equal(r.memberEpoch, m.epoch + 1, 'the partition count change bumped the epoch');
+  m.epoch = r.memberEpoch;
+  assert.deepEqual(r.assignment?.topicPartitions, [{ topicId: grownId, partitions: [0, 1, 2, 3] }]);
+  const laterId = await createTopic('kip848-later-1', 1);
+  r = await hb();
+  assert.equal(r.memberEpoch, m.epoch + 1, 'a newly created matching topic bumped the epoch');
+  const got = new Map(r.assignment?.topicPartitions.map((t) => [t.topicId, t.partitions]));
+  assert.deepEqual(got.get(laterId), [0]);
+  assert.deepEqual(got.get(grownId), [0, 1, 2, 3]);
+  const described = await wire.send(DESCRIBE, 0, { groupIds: [groupId], includeAuthorizedOperations: false });
+  assert.equal(described.groups[0]?.members[0]?.subscribedTopicRegex, 'kip848-(grow|later-.*)');
+  const bad = await wire.send(HEARTBEAT, 1, { groupId: newGroup(), memberId: 'bad', memberEpoch: 0, instanceId: null, rackId: null, rebalanceTimeoutMs: 10_000, subscribedTopicNames: null, subscribedTopicRegex: '(unclosed', serverAssignor: null, topicPartitions: [] });
+  assert.equal(bad.errorCode, ErrorCode.INVALID_REGULAR_EXPRESSION);
+});
+
+test('static membership: leave with -2 keeps the partitions; the instance rejoins under a new member id and gets them back', async () => {
+  const groupId = newGroup();
+  const a = await joinNew(groupId, 'a', { instanceId: 'inst-a' });
+  const b = await joinNew(groupId, 'b');
+  for (let round = 0; round < 3; round++) for (const m of [a, b]) await beat(groupId, m, m === a ? { instanceId: 'inst-a' } : {});
+  assert.equal(a.owned.length, 3);
+  const aOwned = a.owned;
+  const epochBefore = b.epoch;
+  const busy = await heartbeat(groupId, { memberId: `a2-${groupId}`, epoch: 0, owned: [] }, { instanceId: 'inst-a' });
+  assert.equal(busy.errorCode, ErrorCode.UNRELEASED_INSTANCE_ID);
+  const left = await heartbeat(groupId, { ...a, epoch: -2 }, { instanceId: 'inst-a' });
+  assert.equal(left.errorCode, ErrorCode.NONE);
+  assert.equal(left.memberEpoch, -2);
+  // b keeps only its own: the static member's partitions are not reassigned while it is away.
+  await beat(groupId, b);
+  assert.equal(b.epoch, epochBefore);
+  assert.equal(b.owned.length, 3);
+  const back: Member = { memberId: `a2-${groupId}`, epoch: 0, owned: [] };
+  await beat(groupId, back, { instanceId: 'inst-a' });
+  assert.deepEqual(back.owned, aOwned);
+  assert.equal(back.epoch, epochBefore);
+  assertDisjoint(back, b);
+});
+
 test('consumer group state survives a broker restart (stored in the metadata store)', async () => {
   const groupId = newGroup();
   const a = await joinNew(groupId, 'a');

@@ -23,6 +23,30 @@ export const JOIN_EPOCH = 0;
 export const LEAVE_EPOCH = -1;
 export const STATIC_LEAVE_EPOCH = -2;
 
+/** Topics a member subscribes to: its names and what its regex matches. */
+export function effectiveTopics(m: ConsumerMember): string[] {
+  return m.regexTopics.length === 0 ? m.subscribedTopicNames : [...new Set([...m.subscribedTopicNames, ...m.regexTopics])].sort();
+}
+
+const compiled = new Map<string, RegExp | null>();
+
+/**
+ * Compiles a SubscribedTopicRegex the way Kafka matches it (the whole topic name must match, as Java's
+ * Matcher.matches()); null when JS cannot compile it. Compiled patterns are cached (bounded).
+ */
+export function compileTopicRegex(pattern: string): RegExp | null {
+  let re = compiled.get(pattern);
+  if (re !== undefined) return re;
+  try {
+    re = new RegExp(`^(?:${pattern})$`, 'u');
+  } catch {
+    re = null;
+  }
+  if (compiled.size >= 1_000) compiled.clear();
+  compiled.set(pattern, re);
+  return re;
+}
+
 export class ConsumerMember {
   memberId: string;
   instanceId: string | null;
@@ -30,6 +54,10 @@ export class ConsumerMember {
   clientId: string;
   clientHost: string;
   subscribedTopicNames: string[] = [];
+  /** KIP-848 SubscribedTopicRegex (JS RegExp, matched against the whole topic name); null when none. */
+  subscribedTopicRegex: string | null = null;
+  /** The existing topics the regex matched at the last heartbeat of any member. */
+  regexTopics: string[] = [];
   serverAssignor: string | null = null;
   rebalanceTimeoutMs: number;
   memberEpoch = 0;
@@ -143,7 +171,7 @@ export class ConsumerGroup {
   computeTargetIfNeeded(): void {
     if (this.assignmentEpoch === this.groupEpoch) return;
     const assignor = ASSIGNORS.get(this.assignorName) ?? (ASSIGNORS.get(DEFAULT_ASSIGNOR) as NonNullable<ReturnType<typeof ASSIGNORS.get>>);
-    const members = [...this.members.values()].map((m) => ({ memberId: m.memberId, topics: m.subscribedTopicNames }));
+    const members = [...this.members.values()].map((m) => ({ memberId: m.memberId, topics: effectiveTopics(m) }));
     this.target = assignor.assign(members, this.topics, this.target);
     this.assignmentEpoch = this.groupEpoch;
   }
@@ -203,6 +231,8 @@ export interface HeartbeatEnv {
   readonly heartbeatIntervalMs: number;
   /** Looks a topic up by name (undefined when it does not exist). */
   readonly topic: (name: string) => AssignableTopic | undefined;
+  /** Every existing topic name a regex may match (internal topics excluded, as in Kafka). */
+  readonly topicNames?: () => readonly string[];
 }
 
 /**
@@ -216,6 +246,9 @@ export function consumerHeartbeat(group: ConsumerGroup, req: ConsumerHeartbeatRe
   });
   const invalid = checkRequest(req);
   if (invalid !== null) return fail(ErrorCode.INVALID_REQUEST, invalid);
+  if (req.subscribedTopicRegex !== null && req.subscribedTopicRegex !== '' && compileTopicRegex(req.subscribedTopicRegex) === null) {
+    return fail(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${req.subscribedTopicRegex} is not a valid regular expression`);
+  }
   if (req.serverAssignor !== null && !ASSIGNORS.has(req.serverAssignor)) return fail(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${req.serverAssignor} is not supported; supported: ${[...ASSIGNORS.keys()].join(', ')}`);
   const answer = (member: ConsumerMember, assignment: Partitions | null, changed: boolean) => ({
     outcome: {
@@ -316,14 +349,34 @@ export function consumerHeartbeat(group: ConsumerGroup, req: ConsumerHeartbeatRe
       bump = true;
     }
   }
+  if (req.subscribedTopicRegex !== null) {
+    const regex = req.subscribedTopicRegex === '' ? null : req.subscribedTopicRegex;
+    if (regex !== member.subscribedTopicRegex) {
+      member.subscribedTopicRegex = regex;
+      bump = true;
+    }
+  }
   if (req.serverAssignor !== null && req.serverAssignor !== member.serverAssignor) {
     member.serverAssignor = req.serverAssignor;
     bump = true;
   }
+  // Regexes are resolved against the topics that exist now: a matching topic created or deleted moves them.
+  const withRegex = [...group.members.values()].filter((m) => m.subscribedTopicRegex !== null);
+  if (withRegex.length > 0) {
+    const names = env.topicNames?.() ?? [];
+    for (const m of withRegex) {
+      const re = compileTopicRegex(m.subscribedTopicRegex as string);
+      const matched = re === null ? [] : names.filter((n) => re.test(n)).sort();
+      if (matched.join('\0') !== m.regexTopics.join('\0')) {
+        m.regexTopics = matched;
+        changed = true;
+      }
+    }
+  }
   // Topic metadata of every subscription: a topic created, deleted or grown bumps the epoch.
   const topics = new Map<string, AssignableTopic>();
   for (const m of group.members.values()) {
-    for (const name of m.subscribedTopicNames) {
+    for (const name of effectiveTopics(m)) {
       const topic = env.topic(name);
       if (topic !== undefined) topics.set(name, { name: topic.name, id: topic.id, partitions: topic.partitions });
     }
@@ -364,7 +417,6 @@ function checkRequest(req: ConsumerHeartbeatRequest): string | null {
   } else if (req.memberEpoch < STATIC_LEAVE_EPOCH) {
     return `MemberEpoch ${req.memberEpoch} is invalid`;
   }
-  if (req.subscribedTopicRegex !== null) return 'SubscribedTopicRegex is not supported by kafscale yet; subscribe by topic names';
   return null;
 }
 

@@ -322,7 +322,11 @@ export class GroupCoordinator {
    * only holds offsets) becomes a consumer group, keeping its offsets. Every change but the session
    * clock is persisted before the answer, so a new coordinator continues from it.
    */
-  async consumerHeartbeat(req: ConsumerHeartbeatRequest, topic: (name: string) => AssignableTopic | undefined): Promise<ConsumerHeartbeatOutcome> {
+  async consumerHeartbeat(
+    req: ConsumerHeartbeatRequest,
+    topic: (name: string) => AssignableTopic | undefined,
+    topicNames?: () => readonly string[],
+  ): Promise<ConsumerHeartbeatOutcome> {
     const fail = (errorCode: number, errorMessage: string | null = null): ConsumerHeartbeatOutcome => ({ errorCode, errorMessage, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null });
     if (req.groupId === '') return fail(ErrorCode.INVALID_REQUEST, 'GroupId can not be empty');
     const refused = this.#refusal(req.groupId);
@@ -345,7 +349,7 @@ export class GroupCoordinator {
           }
           const group = slot.consumer;
           const stateBefore = group.state;
-          const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.consumerHeartbeatIntervalMs, topic });
+          const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.consumerHeartbeatIntervalMs, topic, topicNames: topicNames ?? (() => []) });
           if (!changed) return outcome;
           if (group.state !== stateBefore) group.stateSinceMs = nowMs;
           const persisted = await this.#persistConsumer(slot, group);
@@ -397,7 +401,7 @@ export class GroupCoordinator {
               clientId: m.clientId,
               clientHost: m.clientHost,
               subscribedTopicNames: m.subscribedTopicNames,
-              subscribedTopicRegex: null,
+              subscribedTopicRegex: m.subscribedTopicRegex,
               assignment: toPartitionList(m.assigned),
               targetAssignment: toPartitionList(group.target.get(m.memberId) ?? new Map()),
             })),

@@ -64,6 +64,8 @@ interface StoredConsumerGroup {
     clientId: string;
     clientHost: string;
     subscribedTopicNames: string[];
+    subscribedTopicRegex?: string | null;
+    regexTopics?: string[];
     serverAssignor: string | null;
     rebalanceTimeoutMs: number;
     memberEpoch: number;
@@ -92,6 +94,8 @@ export function encodeConsumerGroup(group: ConsumerGroup): Buffer {
       clientId: m.clientId,
       clientHost: m.clientHost,
       subscribedTopicNames: m.subscribedTopicNames,
+      subscribedTopicRegex: m.subscribedTopicRegex,
+      regexTopics: m.regexTopics,
       serverAssignor: m.serverAssignor,
       rebalanceTimeoutMs: m.rebalanceTimeoutMs,
       memberEpoch: m.memberEpoch,
@@ -115,6 +119,8 @@ export function decodeConsumerGroup(groupId: string, stored: StoredConsumerGroup
     const member = new ConsumerMember({ ...m, nowMs });
     member.subscribedTopicNames = m.subscribedTopicNames;
     member.serverAssignor = m.serverAssignor;
+    member.subscribedTopicRegex = m.subscribedTopicRegex ?? null;
+    member.regexTopics = m.regexTopics ?? [];
     member.memberEpoch = m.memberEpoch;
     member.previousMemberEpoch = m.previousMemberEpoch;
     member.state = m.state as MemberState;

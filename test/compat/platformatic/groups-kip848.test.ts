@@ -54,10 +54,9 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
     clientId: 'kafscale-compat-platformatic-kip848',
     groupId,
     groupProtocol: 'consumer',
-    sessionTimeout: 6_000,
-    heartbeatInterval: 500,
     bootstrapBrokers: [broker.bootstrap],
-    rebalanceTimeout: 10_000,
+    // The client checks rebalanceTimeout ≥ its (classic) default sessionTimeout; the broker's settings apply.
+    rebalanceTimeout: 60_000,
     maxWaitTime: 200,
     retries: 5,
     timeout: 10_000,

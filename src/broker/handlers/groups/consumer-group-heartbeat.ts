@@ -1,5 +1,6 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
+import { isInternalTopic } from '../../../services/cluster/topic-name.ts';
 import { defineApi } from '../../api-handler.ts';
 import { allowed, Op, Resource } from '../authorize.ts';
 import { clientHostOf } from './join-group.ts';
@@ -7,8 +8,8 @@ import { clientHostOf } from './join-group.ts';
 /**
  * ConsumerGroupHeartbeat 0–1 (KIP-848): join (epoch 0), heartbeat, leave (-1) and static leave (-2)
  * of a consumer-protocol member, with the broker computing the assignment. v0 lets the broker choose
- * the member id of a joining member; v1 has the client choose it (KIP-1082). Topic names only:
- * SubscribedTopicRegex answers INVALID_REQUEST for now (see docs/design/consumer-groups-kip848.md).
+ * the member id of a joining member; v1 has the client choose it (KIP-1082). v1's SubscribedTopicRegex
+ * is a JS RegExp matched against whole topic names (RE2/J differences: docs/design/consumer-groups-kip848.md).
  */
 export const consumerGroupHeartbeatApi = defineApi({
   apiKey: ApiKey.ConsumerGroupHeartbeat,
@@ -39,6 +40,8 @@ export const consumerGroupHeartbeatApi = defineApi({
         apiVersion: context.apiVersion,
       },
       (name) => topics.get(name),
+      // Kafka matches regexes against the topics the member may DESCRIBE, internal topics excluded.
+      () => topics.list().filter((t) => !isInternalTopic(t.name) && allowed(context, Op.DESCRIBE, Resource.TOPIC, t.name)).map((t) => t.name),
     );
     return {
       throttleTimeMs: 0,
