@@ -153,11 +153,12 @@ test('incremental reconciliation: a partition moves only after its owner stopped
   assert.equal(described.groups[1]?.errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
 });
 
-test('fencing: an epoch ahead is FENCED_MEMBER_EPOCH, an unknown member UNKNOWN_MEMBER_ID; a fenced member rejoins with epoch 0', async () => {
+test('fencing: an epoch ahead is FENCED_MEMBER_EPOCH, an unknown member UNKNOWN_MEMBER_ID, an unknown group GROUP_ID_NOT_FOUND; a fenced member rejoins with epoch 0', async () => {
   const groupId = newGroup();
   const a = await joinNew(groupId, 'a');
   assert.equal((await heartbeat(groupId, { ...a, epoch: a.epoch + 5 })).errorCode, ErrorCode.FENCED_MEMBER_EPOCH);
   assert.equal((await heartbeat(groupId, { ...a, memberId: 'stranger' })).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal((await heartbeat(newGroup(), { ...a })).errorCode, ErrorCode.GROUP_ID_NOT_FOUND, 'only a join creates a group');
   const rejoin: Member = { memberId: a.memberId, epoch: 0, owned: [] };
   await beat(groupId, rejoin);
   assert.deepEqual(rejoin.owned, [0, 1, 2, 3, 4, 5]);

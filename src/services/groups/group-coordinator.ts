@@ -344,7 +344,8 @@ export class GroupCoordinator {
             slot.consumer.storeRevision = revision;
           }
           if (slot.consumer === null) {
-            if (req.memberEpoch !== 0) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+            // Kafka: a group that does not exist is created only by a join (epoch 0).
+            if (req.memberEpoch !== 0) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${req.groupId} not found.`);
             slot.consumer = new ConsumerGroup(req.groupId, nowMs);
           }
           const group = slot.consumer;
