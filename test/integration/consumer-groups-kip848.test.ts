@@ -193,7 +193,7 @@ function commit(groupId: string, memberId: string, epoch: number, offset: bigint
 
 const commitCode = (r: Awaited<ReturnType<typeof commit>>) => r.topics[0]?.partitions[0]?.errorCode;
 
-test('OffsetCommit v9 checks member epochs; simple commits work once the group is empty', async () => {
+test('OffsetCommit v9 and OffsetFetch v9 check member epochs; simple commits work once the group is empty', async () => {
   const groupId = newGroup();
   const a = await joinNew(groupId, 'a');
   assert.equal(commitCode(await commit(groupId, a.memberId, a.epoch, 10n)), ErrorCode.NONE);
@@ -205,6 +205,12 @@ test('OffsetCommit v9 checks member epochs; simple commits work once the group i
   assert.equal(commitCode(await commit(groupId, '', -1, 11n)), ErrorCode.UNKNOWN_MEMBER_ID);
   assert.equal(commitCode(await commit(groupId, a.memberId, a.epoch, 11n, 8)), ErrorCode.UNSUPPORTED_VERSION);
   assert.equal(commitCode(await commit(groupId, a.memberId, a.epoch, 12n)), ErrorCode.NONE);
+  const fetchAs = (memberId: string | null, memberEpoch: number) =>
+    wire.send(FETCH, 9, { groupId: '', topics: null, groups: [{ groupId, memberId, memberEpoch, topics: [{ name: TOPIC, partitionIndexes: [0] }] }], requireStable: false });
+  assert.equal((await fetchAs(a.memberId, a.epoch)).groups[0]?.topics[0]?.partitions[0]?.committedOffset, 12n);
+  assert.equal((await fetchAs(a.memberId, 1)).groups[0]?.errorCode, ErrorCode.STALE_MEMBER_EPOCH);
+  assert.equal((await fetchAs('stranger', a.epoch)).groups[0]?.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal((await fetchAs(null, -1)).groups[0]?.errorCode, ErrorCode.NONE, 'admin fetches are not checked');
   for (const m of [a, b]) assert.equal((await heartbeat(groupId, { ...m, epoch: -1 })).errorCode, ErrorCode.NONE);
   assert.equal(commitCode(await commit(groupId, '', -1, 13n)), ErrorCode.NONE);
   const fetched = await wire.send(FETCH, 8, { groupId: '', topics: null, groups: [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: TOPIC, partitionIndexes: [0] }] }], requireStable: false });

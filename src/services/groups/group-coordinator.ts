@@ -546,12 +546,26 @@ export class GroupCoordinator {
   async fetchOffsets(
     groupId: string,
     topics: readonly { name: string; partitions: readonly number[] }[] | null,
+    member: { readonly memberId: string | null; readonly memberEpoch: number } | null = null,
   ): Promise<{ errorCode: number; offsets: CommittedOffset[] }> {
     if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, offsets: [] };
     const refused = this.#refusal(groupId);
     if (refused !== null) return { errorCode: refused, offsets: [] };
     return this.#guarded<{ errorCode: number; offsets: CommittedOffset[] }>(
       async () => {
+        // OffsetFetch v9 from a KIP-848 member (Kafka's ConsumerGroup.validateOffsetFetch): the member
+        // must exist and ask with its current epoch. Admin fetches (no member, epoch < 0) and classic
+        // groups are not checked.
+        if (member !== null && (member.memberId !== null || member.memberEpoch >= 0)) {
+          const refusal = await this.#withGroup(groupId, (slot) => {
+            const consumer = slot.consumer;
+            if (consumer === null || consumer.unloaded) return ErrorCode.NONE;
+            const known = consumer.members.get(member.memberId ?? '');
+            if (known === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+            return known.memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH;
+          });
+          if (refusal !== ErrorCode.NONE) return { errorCode: refusal, offsets: [] };
+        }
         const stored = (await this.#offsets.fetchAll(groupId)).filter((o) => this.#topicExists(o.topic));
         if (topics === null) return { errorCode: ErrorCode.NONE, offsets: stored };
         const byKey = new Map(stored.map((o) => [`${o.topic}\0${o.partition}`, o]));
