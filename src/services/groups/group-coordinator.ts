@@ -445,6 +445,24 @@ export class GroupCoordinator {
     return all(ErrorCode.NONE);
   }
 
+  /**
+   * Offset retention of an Empty consumer group (Kafka: offsets expire offsets.retention.minutes after
+   * the group became empty; an explicit v2–v4 retention time wins); a group left without offsets is deleted.
+   */
+  async #expireConsumerOffsets(slot: Slot, group: ConsumerGroup, retentionMs: number): Promise<number> {
+    if (group.unloaded || group.members.size > 0) return 0;
+    const nowMs = this.#now();
+    const offsets = await this.#offsets.fetchAll(group.groupId);
+    const stale = offsets.filter((o) => (o.expireTimestampMs !== null ? o.expireTimestampMs <= nowMs : group.stateSinceMs + retentionMs <= nowMs));
+    if (stale.length === offsets.length) {
+      const outcome = await this.#groups.delete(group);
+      this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+      return outcome === 'ok' ? stale.length : 0;
+    }
+    if (!(await this.#offsets.delete(group.groupId, group.storeRevision, stale))) this.#unload(slot, ErrorCode.NOT_COORDINATOR);
+    return stale.length;
+  }
+
   /** Session timeouts and missed revocation deadlines: the member goes and its partitions are freed. */
   async #expireConsumerMembers(slot: Slot, group: ConsumerGroup): Promise<void> {
     const expired = expiredMembers(group, this.#now(), this.consumerSessionTimeoutMs);
@@ -456,12 +474,26 @@ export class GroupCoordinator {
     await this.#persistConsumer(slot, group);
   }
 
+  /**
+   * Writes the group; on any failure the in-memory group is dropped, so the next request reloads the
+   * last state that was stored (what the members were last told stays the truth).
+   */
   async #persistConsumer(slot: Slot, group: ConsumerGroup): Promise<number> {
+    try {
+      return await this.#saveConsumer(slot, group);
+    } catch (error) {
+      if (slot.consumer === group) this.#unload(slot, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      throw error;
+    }
+  }
+
+  async #saveConsumer(slot: Slot, group: ConsumerGroup): Promise<number> {
     try {
       const outcome = await this.#groups.save(group);
       if (outcome === 'ok') return ErrorCode.NONE;
       if (outcome === 'too-large') {
         this.#log.warn({ groupId: group.groupId }, 'consumer group state exceeds the metadata value limit');
+        this.#unload(slot, ErrorCode.UNKNOWN_SERVER_ERROR);
         return ErrorCode.UNKNOWN_SERVER_ERROR;
       }
       this.#log.warn({ groupId: group.groupId }, 'consumer group state was changed by another coordinator; handing the group over');
@@ -470,6 +502,7 @@ export class GroupCoordinator {
     } catch (error) {
       if (isKafscaleError(error) && error.code.startsWith('KSC_META_')) throw error;
       this.#log.warn({ err: error, groupId: group.groupId }, 'could not store consumer group state');
+      this.#unload(slot, ErrorCode.COORDINATOR_NOT_AVAILABLE);
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
   }
@@ -718,6 +751,7 @@ export class GroupCoordinator {
     for (const stored of await this.#groups.list()) {
       if (this.#closed || stored.state !== GroupState.Empty || !this.isCoordinator(stored.groupId)) continue;
       expired += await this.#withGroup(stored.groupId, async (slot): Promise<number> => {
+        if (slot.consumer !== null) return this.#expireConsumerOffsets(slot, slot.consumer, retentionMs);
         const group = slot.group;
         if (group === null || group.unloaded || group.state !== GroupState.Empty) return 0;
         const nowMs = this.#now();
