@@ -60,6 +60,7 @@ const DOCS = {
   groupMaxSessionTimeoutMs: { description: 'Largest consumer session timeout accepted (group.max.session.timeout.ms)' },
   groupConsumerSessionTimeoutMs: { description: 'Session timeout of KIP-848 consumer-group members (group.consumer.session.timeout.ms)' },
   groupConsumerHeartbeatIntervalMs: { description: 'Heartbeat interval told to KIP-848 consumer-group members (group.consumer.heartbeat.interval.ms)' },
+  groupConsumerAssignors: { description: "KIP-848 server-side assignors, separated by ','; the first is the default, a member naming another gets UNSUPPORTED_ASSIGNOR (group.consumer.assignors)" },
   offsetsRetentionMinutes: { description: 'Keep committed offsets of empty groups this long (offsets.retention.minutes)' },
   maxIncrementalFetchSessionCacheSlots: { description: 'Incremental fetch sessions (KIP-227) a broker keeps at once; 0 turns them off (max.incremental.fetch.session.cache.slots)' },
   authorizer: { description: "Authorization: 'none' allows every request; 'acl' enforces Kafka ACLs from the metadata store (authorizer.class.name)" },

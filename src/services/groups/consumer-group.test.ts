@@ -204,4 +204,13 @@ describe('consumer group reconciliation', () => {
     assert.equal(back.assignment?.flatMap((t) => t.partitions).length, 9);
     assert.equal(consumerHeartbeat(group, request({ memberId: 'a3', epoch: 0, owned: new Map(), alive: true }, { instanceId: 'i1' }), env()).outcome.errorCode, ErrorCode.UNRELEASED_INSTANCE_ID);
   });
+
+  it('group.consumer.assignors: the first enabled assignor is the default; a disabled one is UNSUPPORTED_ASSIGNOR', () => {
+    const group = new ConsumerGroup('g', 0);
+    group.enabledAssignors = ['range'];
+    assert.equal(consumerHeartbeat(group, request({ memberId: 'u', epoch: 0, owned: new Map(), alive: true }, { serverAssignor: 'uniform' }), env()).outcome.errorCode, ErrorCode.UNSUPPORTED_ASSIGNOR);
+    const a: Client = { memberId: 'a', epoch: 0, owned: new Map(), alive: true };
+    beat(group, a);
+    assert.equal(group.assignorName, 'range');
+  });
 });

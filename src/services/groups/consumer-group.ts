@@ -134,11 +134,14 @@ export class ConsumerGroup {
     return ConsumerGroupState.Stable;
   }
 
-  /** The assignor in use: the one most members name (ties: by name), the default when none does. */
+  /** The broker's group.consumer.assignors (the first is the default); every assignor kafscale has when unset. */
+  enabledAssignors: readonly string[] = [...ASSIGNORS.keys()];
+
+  /** The assignor in use: the one most members name (ties: by name), the broker's default when none does. */
   get assignorName(): string {
     const votes = new Map<string, number>();
     for (const m of this.members.values()) if (m.serverAssignor !== null) votes.set(m.serverAssignor, (votes.get(m.serverAssignor) ?? 0) + 1);
-    let best = DEFAULT_ASSIGNOR;
+    let best = this.enabledAssignors[0] ?? DEFAULT_ASSIGNOR;
     let bestVotes = 0;
     for (const [name, n] of [...votes].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
       if (n > bestVotes) {
@@ -249,7 +252,9 @@ export function consumerHeartbeat(group: ConsumerGroup, req: ConsumerHeartbeatRe
   if (req.subscribedTopicRegex !== null && req.subscribedTopicRegex !== '' && compileTopicRegex(req.subscribedTopicRegex) === null) {
     return fail(ErrorCode.INVALID_REGULAR_EXPRESSION, `SubscribedTopicRegex ${req.subscribedTopicRegex} is not a valid regular expression`);
   }
-  if (req.serverAssignor !== null && !ASSIGNORS.has(req.serverAssignor)) return fail(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${req.serverAssignor} is not supported; supported: ${[...ASSIGNORS.keys()].join(', ')}`);
+  if (req.serverAssignor !== null && (!ASSIGNORS.has(req.serverAssignor) || !group.enabledAssignors.includes(req.serverAssignor))) {
+    return fail(ErrorCode.UNSUPPORTED_ASSIGNOR, `ServerAssignor ${req.serverAssignor} is not supported; supported: ${group.enabledAssignors.join(', ')}`);
+  }
   const answer = (member: ConsumerMember, assignment: Partitions | null, changed: boolean) => ({
     outcome: {
       errorCode: ErrorCode.NONE,

@@ -28,6 +28,8 @@ export interface GroupSettings {
   readonly consumerSessionTimeoutMs?: number;
   /** KIP-848 groups: group.consumer.heartbeat.interval.ms (Kafka's default 5 s). */
   readonly consumerHeartbeatIntervalMs?: number;
+  /** KIP-848 groups: group.consumer.assignors, the first one the default (default: uniform, range). */
+  readonly consumerAssignors?: readonly string[];
 }
 
 /** ConsumerGroupDescribe's view of one group. */
@@ -349,6 +351,7 @@ export class GroupCoordinator {
             slot.consumer = new ConsumerGroup(req.groupId, nowMs);
           }
           const group = slot.consumer;
+          if (this.settings.consumerAssignors !== undefined) group.enabledAssignors = this.settings.consumerAssignors;
           const stateBefore = group.state;
           const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.consumerHeartbeatIntervalMs, topic, topicNames: topicNames ?? (() => []) });
           if (!changed) return outcome;
@@ -832,6 +835,7 @@ export class GroupCoordinator {
           const loaded = await this.#groups.load(groupId, this.#now());
           current.group = loaded instanceof ConsumerGroup ? null : loaded;
           current.consumer = loaded instanceof ConsumerGroup ? loaded : null;
+          if (current.consumer !== null && this.settings.consumerAssignors !== undefined) current.consumer.enabledAssignors = this.settings.consumerAssignors;
           current.loaded = true;
         }
         return task(current);
