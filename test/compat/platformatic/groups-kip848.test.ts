@@ -3,7 +3,8 @@
  * ConsumerGroupHeartbeat with broker-side assignment) against a real broker: three Consumers on a
  * 6-partition topic get every partition exactly once (two each), every message is consumed by exactly
  * one member; when a member leaves (epoch -1) the two others take over its partitions from its
- * committed offsets; a member started after everyone left resumes from the committed offsets.
+ * committed offsets; a member started after everyone left resumes from the committed offsets. The same
+ * scenario runs a second time through a kafscale proxy in front of the broker.
  * Known to fail: none known.
  */
 import { after, before, test } from 'node:test';
@@ -13,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
+import { startProxy } from '../../proxy/proxy-process.ts';
 
 const PARTITIONS = 6;
 const FIRST = 600;
@@ -22,12 +24,15 @@ const THIRD = 120;
 const SETTLE_MS = 1_000;
 
 let broker: BrokerProcess;
+/** Where the clients connect: the broker, or a kafscale proxy in front of it (second test). */
+let clientBootstrap = '';
 const streamErrors: string[] = [];
 let wire: WireClient;
 
 before(async () => {
   broker = await startBroker({ env: { KAFSCALE_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS: '500', KAFSCALE_GROUP_CONSUMER_SESSION_TIMEOUT_MS: '6000' }, logLevel: 'warn' });
   wire = await WireClient.connect(broker.host, broker.port);
+  clientBootstrap = broker.bootstrap;
 });
 
 after(async () => {
@@ -54,7 +59,7 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
     clientId: 'kafscale-compat-platformatic-kip848',
     groupId,
     groupProtocol: 'consumer',
-    bootstrapBrokers: [broker.bootstrap],
+    bootstrapBrokers: [clientBootstrap],
     // The client checks rebalanceTimeout ≥ its (classic) default sessionTimeout; the broker's settings apply.
     rebalanceTimeout: 60_000,
     maxWaitTime: 200,
@@ -84,7 +89,7 @@ function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promis
 }
 
 async function produce(topic: string, from: number, count: number): Promise<void> {
-  const producer = new Producer({ clientId: 'kafscale-compat-platformatic-kip848', bootstrapBrokers: [broker.bootstrap], acks: ProduceAcks.ALL, retries: 1, timeout: 10_000 });
+  const producer = new Producer({ clientId: 'kafscale-compat-platformatic-kip848', bootstrapBrokers: [clientBootstrap], acks: ProduceAcks.ALL, retries: 1, timeout: 10_000 });
   try {
     for (let start = from; start < from + count; start += 100) {
       const messages = Array.from({ length: Math.min(100, from + count - start) }, (_, j) => ({ topic, partition: (start + j) % PARTITIONS, value: Buffer.from(`m${start + j}`) }));
@@ -100,10 +105,10 @@ async function committedTotal(groupId: string, topic: string): Promise<bigint> {
   return (fetched.topics[0]?.partitions ?? []).reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n);
 }
 
-test('platformatic (KIP-848 consumer protocol): three members share six partitions, each message consumed once, a leaving member hands over, a new member resumes', { timeout: 90_000 }, async (t) => {
+const scenario = async (t: import('node:test').TestContext): Promise<void> => {
   const topic = `platformatic-kip848-${randomUUID().slice(0, 8)}`;
   const groupId = `g-${topic}`;
-  const admin = new Admin({ clientId: 'kafscale-compat-platformatic-kip848', bootstrapBrokers: [broker.bootstrap], retries: 1, timeout: 10_000 });
+  const admin = new Admin({ clientId: 'kafscale-compat-platformatic-kip848', bootstrapBrokers: [clientBootstrap], retries: 1, timeout: 10_000 });
   try {
     await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
   } finally {
@@ -178,4 +183,17 @@ test('platformatic (KIP-848 consumer protocol): three members share six partitio
   await sleep(500);
   assert.equal(late.seen.length, THIRD, 'the new member resumed from the committed offsets');
   assert.ok(late.seen.every((v) => Number(v.slice(1)) >= FIRST + SECOND));
+};
+
+test('platformatic (KIP-848 consumer protocol): three members share six partitions, each message consumed once, a leaving member hands over, a new member resumes', { timeout: 90_000 }, scenario);
+
+test('the same through a kafscale proxy in front of the broker (ConsumerGroupHeartbeat routed to the coordinator)', { timeout: 120_000 }, async (t) => {
+  const proxy = await startProxy({ bootstrap: broker.bootstrap });
+  t.after(() => proxy.stop());
+  clientBootstrap = proxy.bootstrap;
+  try {
+    await scenario(t);
+  } finally {
+    clientBootstrap = broker.bootstrap;
+  }
 });
