@@ -239,6 +239,21 @@ test('classic APIs and a consumer group: ListGroups types, DescribeGroups, JoinG
   assert.equal((await heartbeat(classic, { memberId: 'k1', epoch: 0, owned: [] })).errorCode, ErrorCode.GROUP_ID_NOT_FOUND);
 });
 
+test('an empty classic group (offsets only) becomes a consumer group on a join and keeps its offsets; an emptied consumer group becomes classic on JoinGroup', async () => {
+  const groupId = newGroup();
+  assert.equal(commitCode(await commit(groupId, '', -1, 42n, 7)), ErrorCode.NONE);
+  const listedClassic = await wire.send(16, 5, { statesFilter: [], typesFilter: [] });
+  assert.equal(listedClassic.groups.find((g) => g.groupId === groupId)?.groupType, 'classic');
+  const a = await joinNew(groupId, 'a');
+  assert.equal(a.owned.length, 6);
+  const fetched = await wire.send(FETCH, 8, { groupId: '', topics: null, groups: [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: TOPIC, partitionIndexes: [0] }] }], requireStable: false });
+  assert.equal(fetched.groups[0]?.topics[0]?.partitions[0]?.committedOffset, 42n, 'offsets kept across the upgrade');
+  assert.equal((await heartbeat(groupId, { ...a, epoch: -1 })).errorCode, ErrorCode.NONE);
+  const joined = await wire.send(11, 9, { groupId, memberId: '', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: Buffer.from('m') }], reason: null });
+  assert.notEqual(joined.errorCode, ErrorCode.INCONSISTENT_GROUP_PROTOCOL, 'an empty consumer group takes a classic member');
+  assert.equal(joined.errorCode, ErrorCode.MEMBER_ID_REQUIRED, 'and answers it as a classic group does (KIP-394)');
+});
+
 async function createTopic(name: string, partitions: number): Promise<string> {
   const created = await wire.send(19, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
   assert.equal(created.topics[0]?.errorCode, ErrorCode.NONE);

@@ -339,7 +339,10 @@ export class GroupCoordinator {
           const nowMs = this.#now();
           if (slot.group !== null) {
             if (slot.group.unloaded) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-            if (slot.group.state !== GroupState.Empty || slot.group.pendingMembers.size > 0) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a consumer group.`);
+            // Only a join turns an empty classic group into a consumer group.
+            if (req.memberEpoch !== 0 || slot.group.state !== GroupState.Empty || slot.group.pendingMembers.size > 0) {
+              return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a consumer group.`);
+            }
             const revision = slot.group.storeRevision;
             slot.group = null;
             slot.consumer = new ConsumerGroup(req.groupId, nowMs);
@@ -682,7 +685,8 @@ export class GroupCoordinator {
     return this.#guarded(
       () =>
         this.#withGroup(groupId, (slot) => {
-          if (slot.consumer !== null) return { ...failed(ErrorCode.GROUP_ID_NOT_FOUND), errorMessage: `Group ${groupId} is not a classic group.` };
+          // Kafka: DescribeGroups of a KIP-848 group is GROUP_ID_NOT_FOUND ("not a classic group").
+          if (slot.consumer !== null) return failed(ErrorCode.GROUP_ID_NOT_FOUND);
           const group = slot.group;
           // Kafka (DescribeGroups < v6) describes an unknown group as Dead, without an error.
           if (group === null || group.unloaded) return { ...failed(ErrorCode.NONE), state: GroupState.Dead };
