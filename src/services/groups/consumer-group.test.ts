@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { rangeAssignor, uniformAssignor, type AssignableTopic, type TargetAssignment } from './assignors.ts';
-import { ConsumerGroup, consumerHeartbeat, expiredMembers, type ConsumerHeartbeatRequest } from './consumer-group.ts';
+import { compileTopicRegex, ConsumerGroup, consumerHeartbeat, expiredMembers, type ConsumerHeartbeatRequest } from './consumer-group.ts';
 
 const T1: AssignableTopic = { name: 't1', id: '00000000-0000-0000-0000-000000000001', partitions: 6 };
 const T2: AssignableTopic = { name: 't2', id: '00000000-0000-0000-0000-000000000002', partitions: 3 };
@@ -212,5 +212,17 @@ describe('consumer group reconciliation', () => {
     const a: Client = { memberId: 'a', epoch: 0, owned: new Map(), alive: true };
     beat(group, a);
     assert.equal(group.assignorName, 'range');
+  });
+
+  it('SubscribedTopicRegex matches whole topic names (as Java matches()); JS-only and RE2/J-only syntax as documented', () => {
+    const re = compileTopicRegex('orders-.*') as RegExp;
+    assert.ok(re.test('orders-eu'));
+    assert.ok(!re.test('old-orders-eu'), 'anchored at the start');
+    assert.ok(!(compileTopicRegex('orders') as RegExp).test('orders-eu'), 'anchored at the end');
+    assert.ok(!(compileTopicRegex('a|b') as RegExp).test('ab'), 'alternation stays inside the anchors');
+    // Lookahead: RE2/J refuses it, JS accepts it (documented difference); (?P<name>…) the other way round.
+    assert.ok((compileTopicRegex('(?!tmp-).*') as RegExp).test('orders'));
+    assert.equal(compileTopicRegex('(?P<n>x)'), null);
+    assert.equal(compileTopicRegex('(unclosed'), null);
   });
 });
