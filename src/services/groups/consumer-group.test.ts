@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { rangeAssignor, uniformAssignor, type AssignableTopic, type TargetAssignment } from './assignors.ts';
-import { compileTopicRegex, ConsumerGroup, consumerHeartbeat, expiredMembers, type ConsumerHeartbeatRequest } from './consumer-group.ts';
+import { compileTopicRegex, ConsumerGroup } from './consumer-group.ts';
+import { consumerHeartbeat, expiredMembers, type ConsumerHeartbeatRequest } from './consumer-heartbeat.ts';
 
 const T1: AssignableTopic = { name: 't1', id: '00000000-0000-0000-0000-000000000001', partitions: 6 };
 const T2: AssignableTopic = { name: 't2', id: '00000000-0000-0000-0000-000000000002', partitions: 3 };

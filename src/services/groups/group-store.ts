@@ -2,7 +2,8 @@ import type { MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts'
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { ClassicGroup, GroupMember, GroupState } from './classic-group.ts';
-import { ConsumerGroup, ConsumerMember, type MemberState, type Partitions } from './consumer-group.ts';
+import { ConsumerGroup, ConsumerMember, type MemberState } from './consumer-group.ts';
+import type { Partitions } from './partition-sets.ts';
 
 /**
  * Largest serialized group state kafscale writes (one metadata-store value). etcd takes 1.5 MiB per
