@@ -54,6 +54,8 @@ interface Client {
   epoch: number;
   owned: Map<string, number[]>;
   alive: boolean;
+  /** Topic names; both topics when absent. */
+  topics?: string[];
 }
 
 function request(client: Client, extra: Partial<ConsumerHeartbeatRequest> = {}): ConsumerHeartbeatRequest {
@@ -64,7 +66,7 @@ function request(client: Client, extra: Partial<ConsumerHeartbeatRequest> = {}):
     instanceId: null,
     rackId: null,
     rebalanceTimeoutMs: 60_000,
-    subscribedTopicNames: ['t1', 't2'],
+    subscribedTopicNames: client.topics ?? ['t1', 't2'],
     subscribedTopicRegex: null,
     serverAssignor: null,
     ownedTopicPartitions: [...client.owned].map(([topicId, partitions]) => ({ topicId, partitions })),
@@ -100,7 +102,7 @@ function assertNoCoOwnership(clients: readonly Client[]): void {
 }
 
 describe('consumer group reconciliation', () => {
-  it('never lets two members own a partition across random joins, leaves and heartbeats, and converges', () => {
+  it('never lets two members own a partition across random joins (mixed subscriptions), leaves and heartbeats, and converges', () => {
     let seed = 42;
     const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
     for (let run = 0; run < 20; run++) {
@@ -110,7 +112,10 @@ describe('consumer group reconciliation', () => {
         const r = random();
         const live = clients.filter((c) => c.alive);
         if (r < 0.1 && live.length < 5) {
-          const client: Client = { memberId: `m${clients.length}`, epoch: 0, owned: new Map(), alive: true };
+          // Mixed subscriptions: some members read one topic only.
+          const pick = random();
+          const topics = pick < 0.2 ? ['t1'] : pick < 0.35 ? ['t2'] : ['t1', 't2'];
+          const client: Client = { memberId: `m${clients.length}`, epoch: 0, owned: new Map(), alive: true, topics };
           clients.push(client);
           beat(group, client);
         } else if (r < 0.15 && live.length > 0) {
@@ -131,7 +136,8 @@ describe('consumer group reconciliation', () => {
       if (live.length > 0) {
         assert.equal(group.state, 'Stable');
         const owned = live.flatMap((c) => [...c.owned].flatMap(([t, ps]) => ps.map((p) => `${t}:${p}`)));
-        assert.equal(owned.length, 9);
+        const subscribed = new Set(live.flatMap((c) => c.topics ?? ['t1', 't2']));
+        assert.equal(owned.length, (subscribed.has('t1') ? 6 : 0) + (subscribed.has('t2') ? 3 : 0));
         for (const c of live) assert.equal(c.epoch, group.groupEpoch);
       }
     }
