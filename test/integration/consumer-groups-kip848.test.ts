@@ -254,6 +254,15 @@ test('an empty classic group (offsets only) becomes a consumer group on a join a
   assert.equal(joined.errorCode, ErrorCode.MEMBER_ID_REQUIRED, 'and answers it as a classic group does (KIP-394)');
 });
 
+test('DescribeConfigs on a GROUP resource answers the broker\'s consumer session timeout and heartbeat interval; altering them is refused', async () => {
+  const described = await wire.send(32, 4, { resources: [{ resourceType: 32, resourceName: 'any-group', configurationKeys: null }], includeSynonyms: false, includeDocumentation: false });
+  const r = described.results[0];
+  assert.equal(r?.errorCode, ErrorCode.NONE);
+  assert.deepEqual(Object.fromEntries((r?.configs ?? []).map((c) => [c.name, c.value])), { 'consumer.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'consumer.heartbeat.interval.ms': '700' });
+  const altered = await wire.send(44, 1, { resources: [{ resourceType: 32, resourceName: 'any-group', configs: [{ name: 'consumer.heartbeat.interval.ms', configOperation: 0, value: '1000' }] }], validateOnly: false });
+  assert.equal(altered.responses[0]?.errorCode, ErrorCode.INVALID_REQUEST);
+});
+
 async function createTopic(name: string, partitions: number): Promise<string> {
   const created = await wire.send(19, 7, { topics: [{ name, numPartitions: partitions, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
   assert.equal(created.topics[0]?.errorCode, ErrorCode.NONE);

@@ -71,6 +71,18 @@ function describeResource(resource: Resource, request: DescribeConfigsRequest, s
     }
     return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
   }
+  if (resource.resourceType === ResourceType.GROUP) {
+    // KIP-848 group configs: every group has the broker's values (per-group overrides are not done yet).
+    const groups = services.groups;
+    const values: Record<string, number> = { 'consumer.session.timeout.ms': groups.consumerSessionTimeoutMs, 'consumer.heartbeat.interval.ms': groups.consumerHeartbeatIntervalMs };
+    const configs: Entry[] = [];
+    for (const [name, value] of Object.entries(values)) {
+      if (wanted !== null && !wanted.has(name)) continue;
+      const synonyms = request.includeSynonyms ? [{ name: `group.${name}`, value: String(value), source: ConfigSource.STATIC_BROKER_CONFIG }] : [];
+      configs.push(entry(name, String(value), true, ConfigSource.STATIC_BROKER_CONFIG, synonyms, CONFIG_TYPE_CODE.int, request.includeDocumentation ? 'From the broker setting; per-group overrides are not supported by kafscale yet.' : null));
+    }
+    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
+  }
   return { ...base, ...unsupportedResource(resource.resourceType), configs: [] };
 }
 
