@@ -254,13 +254,40 @@ test('an empty classic group (offsets only) becomes a consumer group on a join a
   assert.equal(joined.errorCode, ErrorCode.MEMBER_ID_REQUIRED, 'and answers it as a classic group does (KIP-394)');
 });
 
-test('DescribeConfigs on a GROUP resource answers the broker\'s consumer session timeout and heartbeat interval; altering them is refused', async () => {
-  const described = await wire.send(32, 4, { resources: [{ resourceType: 32, resourceName: 'any-group', configurationKeys: null }], includeSynonyms: false, includeDocumentation: false });
-  const r = described.results[0];
-  assert.equal(r?.errorCode, ErrorCode.NONE);
-  assert.deepEqual(Object.fromEntries((r?.configs ?? []).map((c) => [c.name, c.value])), { 'consumer.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'consumer.heartbeat.interval.ms': '700' });
-  const altered = await wire.send(44, 1, { resources: [{ resourceType: 32, resourceName: 'any-group', configs: [{ name: 'consumer.heartbeat.interval.ms', configOperation: 0, value: '1000' }] }], validateOnly: false });
-  assert.equal(altered.responses[0]?.errorCode, ErrorCode.INVALID_REQUEST);
+test('GROUP configs: described with the broker\'s values, overridden per group with IncrementalAlterConfigs (heartbeat interval in the answers, session timeout in expiry), validated, deleted', async () => {
+  const groupId = newGroup();
+  const describe = async () => {
+    const described = await wire.send(32, 4, { resources: [{ resourceType: 32, resourceName: groupId, configurationKeys: null }], includeSynonyms: false, includeDocumentation: false });
+    assert.equal(described.results[0]?.errorCode, ErrorCode.NONE);
+    return Object.fromEntries((described.results[0]?.configs ?? []).map((c) => [c.name, [c.value, c.configSource]]));
+  };
+  assert.deepEqual(await describe(), { 'consumer.session.timeout.ms': [String(SESSION_TIMEOUT_MS), 4], 'consumer.heartbeat.interval.ms': ['700', 4] });
+  const alter = (configs: { name: string; configOperation: number; value: string | null }[]) =>
+    wire.send(44, 1, { resources: [{ resourceType: 32, resourceName: groupId, configs }], validateOnly: false }).then((r) => r.responses[0]?.errorCode);
+  assert.equal(await alter([{ name: 'consumer.heartbeat.interval.ms', configOperation: 0, value: '250' }, { name: 'consumer.session.timeout.ms', configOperation: 0, value: '1000' }]), ErrorCode.NONE);
+  assert.deepEqual(await describe(), { 'consumer.session.timeout.ms': ['1000', 8], 'consumer.heartbeat.interval.ms': ['250', 8] });
+  assert.equal(await alter([{ name: 'consumer.heartbeat.interval.ms', configOperation: 0, value: '5000' }]), ErrorCode.INVALID_CONFIG, 'heartbeat interval must stay below the session timeout');
+  assert.equal(await alter([{ name: 'consumer.no.such', configOperation: 0, value: '1' }]), ErrorCode.INVALID_CONFIG);
+  assert.equal(await alter([{ name: 'consumer.session.timeout.ms', configOperation: 0, value: 'soon' }]), ErrorCode.INVALID_CONFIG);
+
+  const a = await joinNew(groupId, 'a');
+  const hb = await beat(groupId, a);
+  assert.equal(hb.heartbeatIntervalMs, 250, 'the group override is in the answer');
+  const b = await joinNew(groupId, 'b');
+  for (let round = 0; round < 3; round++) for (const m of [a, b]) await beat(groupId, m);
+  assert.equal(a.owned.length, 3);
+  // b goes silent: with the group's 1 s session timeout (broker: 2 s) it is gone well before 2 s.
+  const started = Date.now();
+  while (a.owned.length < 6 && Date.now() - started < 1_900) {
+    await sleep(150);
+    await beat(groupId, a);
+  }
+  assert.deepEqual(a.owned, [0, 1, 2, 3, 4, 5], 'b expired after the group\'s session timeout');
+  assert.equal((await heartbeat(groupId, b)).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+
+  assert.equal(await alter([{ name: 'consumer.heartbeat.interval.ms', configOperation: 1, value: null }, { name: 'consumer.session.timeout.ms', configOperation: 1, value: null }]), ErrorCode.NONE);
+  assert.deepEqual(await describe(), { 'consumer.session.timeout.ms': [String(SESSION_TIMEOUT_MS), 4], 'consumer.heartbeat.interval.ms': ['700', 4] });
+  assert.equal((await beat(groupId, a)).heartbeatIntervalMs, 700);
 });
 
 async function createTopic(name: string, partitions: number): Promise<string> {

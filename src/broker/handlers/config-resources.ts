@@ -39,7 +39,7 @@ export function checkBrokerResource(resourceName: string, services: BrokerServic
 export function unsupportedResource(resourceType: number): ResourceCheck {
   return {
     errorCode: ErrorCode.INVALID_REQUEST,
-    errorMessage: `Resource type ${resourceType} is not supported by kafscale (TOPIC and BROKER are; GROUP can be described, not altered yet).`,
+    errorMessage: `Resource type ${resourceType} is not supported by kafscale (TOPIC, BROKER and GROUP are).`,
   };
 }
 

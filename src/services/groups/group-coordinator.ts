@@ -9,6 +9,7 @@ import { MetaKeys } from '../cluster/meta-keys.ts';
 import { ConsumerGroup } from './consumer-group.ts';
 import { consumerHeartbeat, expiredMembers, type ConsumerHeartbeatOutcome, type ConsumerHeartbeatRequest } from './consumer-heartbeat.ts';
 import type { AssignableTopic } from './assignors.ts';
+import { GROUP_HEARTBEAT_INTERVAL, GROUP_SESSION_TIMEOUT, GroupConfigs, type GroupConfigOutcome } from './group-configs.ts';
 import { encodeGroup, GroupStore } from './group-store.ts';
 import { joinError, Membership, syncError, type JoinRequest, type MemberIdentity, type Pending, type SyncRequest } from './membership.ts';
 import { OffsetStore, type CommittedOffset } from './offset-store.ts';
@@ -130,6 +131,7 @@ export class GroupCoordinator {
   readonly #placement: CoordinatorPlacement;
   readonly #groups: GroupStore;
   readonly #offsets: OffsetStore;
+  readonly #configs: GroupConfigs;
   readonly #membership: Membership;
   readonly #log: Logger;
   readonly #slots = new Map<string, Slot>();
@@ -146,6 +148,7 @@ export class GroupCoordinator {
     this.#placement = placement;
     this.#groups = new GroupStore(store);
     this.#offsets = new OffsetStore(store);
+    this.#configs = new GroupConfigs(store, log);
     this.#log = log;
     this.#now = settings.nowMs ?? Date.now;
     this.#membership = new Membership({
@@ -164,6 +167,8 @@ export class GroupCoordinator {
     this.#retentionTimer = setInterval(() => void this.expireOffsets().catch((error: unknown) => this.#log.warn({ err: error }, 'offset expiry sweep failed')), this.settings.retentionCheckIntervalMs ?? 60_000);
     this.#retentionTimer.unref();
     this.#unsubscribe = this.#placement.onChange(() => this.#releaseMovedGroups());
+    // Per-group config overrides; until the mirror is read, groups use the broker's settings.
+    this.#configs.open().catch((error: unknown) => this.#log.warn({ err: error }, 'could not read the group configs; groups use the broker settings'));
   }
 
   /** Stops the timers and answers every waiting member with NOT_COORDINATOR; idempotent. */
@@ -173,6 +178,7 @@ export class GroupCoordinator {
     if (this.#timer !== null) clearInterval(this.#timer);
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
     this.#unsubscribe?.();
+    await this.#configs.close().catch(() => {});
     for (const slot of this.#slots.values()) if (slot.group !== null) Membership.unload(slot.group, ErrorCode.NOT_COORDINATOR);
     this.#slots.clear();
   }
@@ -319,6 +325,25 @@ export class GroupCoordinator {
     return this.settings.consumerSessionTimeoutMs ?? 45_000;
   }
 
+  /** A group's consumer.session.timeout.ms and consumer.heartbeat.interval.ms: its overrides, else the broker's. */
+  groupConfig(groupId: string): { sessionTimeoutMs: number; heartbeatIntervalMs: number; overridden: ReadonlySet<string> } {
+    const overrides = this.#configs.overrides(groupId);
+    return {
+      sessionTimeoutMs: this.#configs.valueMs(groupId, GROUP_SESSION_TIMEOUT) ?? this.consumerSessionTimeoutMs,
+      heartbeatIntervalMs: this.#configs.valueMs(groupId, GROUP_HEARTBEAT_INTERVAL) ?? this.consumerHeartbeatIntervalMs,
+      overridden: new Set(Object.keys(overrides)),
+    };
+  }
+
+  /** AlterConfigs / IncrementalAlterConfigs on a GROUP resource (any broker may take it; all see it). */
+  alterGroupConfig(
+    groupId: string,
+    alterations: Parameters<GroupConfigs['alter']>[1],
+    options: { readonly incremental: boolean; readonly validateOnly: boolean },
+  ): Promise<GroupConfigOutcome> {
+    return this.#configs.alter(groupId, alterations, options, { sessionTimeoutMs: this.consumerSessionTimeoutMs, heartbeatIntervalMs: this.consumerHeartbeatIntervalMs });
+  }
+
   /**
    * ConsumerGroupHeartbeat: join, heartbeat, leave of a KIP-848 member. A classic group with members
    * answers GROUP_ID_NOT_FOUND (Kafka: "not a consumer group"); an empty classic group (e.g. one that
@@ -357,7 +382,7 @@ export class GroupCoordinator {
           const group = slot.consumer;
           if (this.settings.consumerAssignors !== undefined) group.enabledAssignors = this.settings.consumerAssignors;
           const stateBefore = group.state;
-          const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.consumerHeartbeatIntervalMs, topic, topicNames: topicNames ?? (() => []) });
+          const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.groupConfig(req.groupId).heartbeatIntervalMs, topic, topicNames: topicNames ?? (() => []) });
           if (!changed) return outcome;
           if (group.state !== stateBefore) group.stateSinceMs = nowMs;
           const persisted = await this.#persistConsumer(slot, group);
@@ -472,7 +497,7 @@ export class GroupCoordinator {
 
   /** Session timeouts and missed revocation deadlines: the member goes and its partitions are freed. */
   async #expireConsumerMembers(slot: Slot, group: ConsumerGroup): Promise<void> {
-    const expired = expiredMembers(group, this.#now(), this.consumerSessionTimeoutMs);
+    const expired = expiredMembers(group, this.#now(), this.groupConfig(group.groupId).sessionTimeoutMs);
     if (expired.length === 0) return;
     for (const member of expired) group.remove(member.memberId);
     group.computeTargetIfNeeded();
