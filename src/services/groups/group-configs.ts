@@ -30,6 +30,7 @@ export class GroupConfigs {
   readonly #store: MetadataStore;
   readonly #log: Logger;
   #mirror: WatchedPrefix | null = null;
+  #closed = false;
 
   constructor(store: MetadataStore, log: Logger) {
     this.#store = store;
@@ -38,10 +39,14 @@ export class GroupConfigs {
 
   /** Starts mirroring the overrides; until it has, every group has the broker's values. */
   async open(): Promise<void> {
-    this.#mirror = await WatchedPrefix.open(this.#store, MetaKeys.groupConfigsPrefix, this.#log);
+    const mirror = await WatchedPrefix.open(this.#store, MetaKeys.groupConfigsPrefix, this.#log);
+    // Closed while opening: do not leave a watch behind.
+    if (this.#closed) await mirror.close();
+    else this.#mirror = mirror;
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#mirror?.close();
     this.#mirror = null;
   }
