@@ -42,6 +42,9 @@ export const CONFIG_DEFAULTS = {
   groupInitialRebalanceDelayMs: 3_000,
   groupMinSessionTimeoutMs: 6_000,
   groupMaxSessionTimeoutMs: 1_800_000,
+  groupConsumerSessionTimeoutMs: 45_000,
+  groupConsumerHeartbeatIntervalMs: 5_000,
+  groupConsumerAssignors: ['uniform', 'range'],
   offsetsRetentionMinutes: 10_080,
   maxIncrementalFetchSessionCacheSlots: 1_000,
   authorizer: 'none',
@@ -154,6 +157,24 @@ function endpointList() {
 export const AUTHORIZERS = ['none', 'acl'] as const;
 
 /** Kafka's `super.users`: principals separated by ';' (an array in a file), each `Type:name`. */
+/** KIP-848 server-side assignors kafscale has (group.consumer.assignors); the first one is the default. */
+const CONSUMER_ASSIGNORS = ['uniform', 'range'] as const;
+
+function assignorList() {
+  return z
+    .preprocess(
+      (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter((part) => part !== '') : value),
+      z.array(z.string(), { error: "must be assignor names separated by ',', e.g. uniform,range" }),
+    )
+    .transform((names, ctx) => {
+      if (names.length === 0) ctx.issues.push({ code: 'custom', message: `must name at least one of ${CONSUMER_ASSIGNORS.join(', ')}`, input: names });
+      for (const name of names) {
+        if (!(CONSUMER_ASSIGNORS as readonly string[]).includes(name)) ctx.issues.push({ code: 'custom', message: `"${name}" is not an assignor kafscale has (${CONSUMER_ASSIGNORS.join(', ')})`, input: name });
+      }
+      return [...new Set(names)];
+    });
+}
+
 function principalList() {
   return z
     .preprocess(
@@ -301,6 +322,9 @@ export const settingsSchema = z.strictObject({
   groupInitialRebalanceDelayMs: integer(0, 3_600_000),
   groupMinSessionTimeoutMs: integer(1, 2_147_483_647),
   groupMaxSessionTimeoutMs: integer(1, 2_147_483_647),
+  groupConsumerSessionTimeoutMs: integer(1, 2_147_483_647),
+  groupConsumerHeartbeatIntervalMs: integer(1, 2_147_483_647),
+  groupConsumerAssignors: assignorList(),
   offsetsRetentionMinutes: integer(1, 2_147_483_647),
   maxIncrementalFetchSessionCacheSlots: integer(0, 1_000_000),
   authorizer: z.enum(AUTHORIZERS, { error: `must be one of ${AUTHORIZERS.join(', ')}` }),
@@ -633,6 +657,9 @@ function toConfig(s: Settings) {
       initialRebalanceDelayMs: s.groupInitialRebalanceDelayMs,
       minSessionTimeoutMs: s.groupMinSessionTimeoutMs,
       maxSessionTimeoutMs: s.groupMaxSessionTimeoutMs,
+      consumerSessionTimeoutMs: s.groupConsumerSessionTimeoutMs,
+      consumerHeartbeatIntervalMs: s.groupConsumerHeartbeatIntervalMs,
+      consumerAssignors: s.groupConsumerAssignors,
       offsetsRetentionMinutes: s.offsetsRetentionMinutes,
     },
     fetchSessions: { maxSlots: s.maxIncrementalFetchSessionCacheSlots },

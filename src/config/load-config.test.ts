@@ -68,6 +68,9 @@ describe('loadConfig defaults', () => {
       initialRebalanceDelayMs: 3000,
       minSessionTimeoutMs: 6000,
       maxSessionTimeoutMs: 1_800_000,
+      consumerSessionTimeoutMs: 45_000,
+      consumerHeartbeatIntervalMs: 5_000,
+      consumerAssignors: ['uniform', 'range'],
       offsetsRetentionMinutes: 10_080,
     });
   });
@@ -220,6 +223,7 @@ describe('loadConfig validation', () => {
     { name: 'wildcard advertised host', env: { KAFSCALE_BROKER_HOST: '0.0.0.0' }, expect: /^KAFSCALE_BROKER_HOST is the advertised host/ },
     { name: 'ops port clash', env: { KAFSCALE_METRICS_ADDR: '0.0.0.0:9092' }, expect: /^KAFSCALE_METRICS_ADDR uses port 9092, which KAFSCALE_BROKER_ADDR/ },
     { name: 'bad authorizer', env: { KAFSCALE_AUTHORIZER: 'simple' }, expect: /^KAFSCALE_AUTHORIZER must be one of none, acl/ },
+    { name: 'unknown assignor', env: { KAFSCALE_GROUP_CONSUMER_ASSIGNORS: 'uniform,sticky' }, expect: /^KAFSCALE_GROUP_CONSUMER_ASSIGNORS "sticky" is not an assignor kafscale has/ },
     { name: 'bad super user', env: { KAFSCALE_SUPER_USERS: 'User:admin;ops' }, expect: /^KAFSCALE_SUPER_USERS "ops" is not a principal of the form Type:name/ },
     { name: 'min > max session timeout', env: { KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '2000000' }, expect: /^KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS must not exceed KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS/ },
     { name: 'unknown flag', argv: ['--brokr-id', '1'], expect: /^unknown flag --brokr-id/ },

@@ -19,7 +19,8 @@ import { WireClient } from './wire-client.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const PARTITIONS = 6;
-const SESSION_TIMEOUT_MS = 3_000;
+/** The members' session timeout (classic: JoinGroup's; KIP-848 scenarios set the broker's to it). */
+export const SESSION_TIMEOUT_MS = 3_000;
 /** Detection on the coordinator's 250 ms timer, a heartbeat interval, one JoinGroup/SyncGroup round. */
 const REBALANCE_SLACK_MS = 2_500;
 const BATCHES = 40;
@@ -37,6 +38,10 @@ export interface MemberKillScenario {
    * Clients whose first fetch comes later than kafkajs' need a moment.
    */
   readonly victimConsumedWithinMs: number;
+  /** Extra arguments after `<sessionTimeoutMs>` (e.g. the group protocol); none by default. */
+  readonly memberArgs?: readonly string[];
+  /** Extra broker environment (e.g. the KIP-848 session timeout); none by default. */
+  readonly brokerEnv?: Readonly<Record<string, string>>;
 }
 
 interface Member {
@@ -54,7 +59,7 @@ export function registerMemberKillTest(scenario: MemberKillScenario): void {
   const children = new Set<ChildProcess>();
 
   before(async () => {
-    broker = await startBroker({ env: { KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0', KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '1000' }, logLevel: 'warn' });
+    broker = await startBroker({ env: { KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0', KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '1000', ...scenario.brokerEnv }, logLevel: 'warn' });
     producer = new Kafka({ clientId: `kafscale-${scenario.label}-kill-producer`, brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer();
     await producer.connect();
     wire = await WireClient.connect(broker.host, broker.port);
@@ -68,7 +73,7 @@ export function registerMemberKillTest(scenario: MemberKillScenario): void {
   });
 
   function startMember(groupId: string, topic: string): Member {
-    const child = spawn(process.execPath, ['--no-warnings', scenario.memberScript, broker.bootstrap, groupId, topic, String(SESSION_TIMEOUT_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--no-warnings', scenario.memberScript, broker.bootstrap, groupId, topic, String(SESSION_TIMEOUT_MS), ...(scenario.memberArgs ?? [])], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.add(child);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     void exited.then(() => children.delete(child));

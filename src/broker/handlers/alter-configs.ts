@@ -94,5 +94,8 @@ async function alterOne(resource: ResourceAlteration, incremental: boolean, vali
       errorMessage: `Cannot update these configs dynamically: ${alterations.map((a) => a.name).join(', ')}. kafscale broker settings come from KAFSCALE_* environment variables, flags or the config file; topic configs can be altered per topic.`,
     };
   }
+  if (resource.resourceType === ResourceType.GROUP) {
+    return services.groups.alterGroupConfig(resource.resourceName, alterations, { incremental, validateOnly });
+  }
   return unsupportedResource(resource.resourceType);
 }

@@ -9,6 +9,8 @@ export const ResourceType = {
   TOPIC: 2,
   BROKER: 4,
   BROKER_LOGGER: 8,
+  /** KIP-848 group configs (consumer.session.timeout.ms, consumer.heartbeat.interval.ms). */
+  GROUP: 32,
 } as const;
 
 export interface ResourceCheck {
@@ -37,17 +39,20 @@ export function checkBrokerResource(resourceName: string, services: BrokerServic
 export function unsupportedResource(resourceType: number): ResourceCheck {
   return {
     errorCode: ErrorCode.INVALID_REQUEST,
-    errorMessage: `Resource type ${resourceType} is not supported by kafscale (TOPIC and BROKER are).`,
+    errorMessage: `Resource type ${resourceType} is not supported by kafscale (TOPIC, BROKER and GROUP are).`,
   };
 }
 
 /**
  * Kafka's config authorization: a TOPIC needs `operation` (DESCRIBE_CONFIGS / ALTER_CONFIGS) on the
- * topic, a BROKER or BROKER_LOGGER the same on the cluster. Null when allowed.
+ * topic, a GROUP on the group, a BROKER or BROKER_LOGGER the same on the cluster. Null when allowed.
  */
 export function configAccessDenied(resourceType: number, resourceName: string, operation: AclOperationCode, context: RequestContext): ResourceCheck | null {
   if (resourceType === ResourceType.TOPIC) {
     return allowed(context, operation, Resource.TOPIC, resourceName) ? null : { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: `Not authorized for the configs of topic '${resourceName}'.` };
+  }
+  if (resourceType === ResourceType.GROUP) {
+    return allowed(context, operation, Resource.GROUP, resourceName) ? null : { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: `Not authorized for the configs of group '${resourceName}'.` };
   }
   if (resourceType === ResourceType.BROKER || resourceType === ResourceType.BROKER_LOGGER) {
     return clusterAllowed(context, operation) ? null : { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Not authorized for broker configs (needs the operation on the cluster).' };

@@ -11,6 +11,9 @@ type Result = DescribeConfigsResponse['results'][number];
 type Entry = Result['configs'][number];
 type Resource = DescribeConfigsRequest['resources'][number];
 
+/** Kafka's ConfigSource for a per-group config (KIP-848). */
+const DYNAMIC_GROUP_CONFIG = 8;
+
 /**
  * DescribeConfigs 0–4. v0 (KIP-896 removed it in Kafka 4.0; sarama still sends it) answers `isDefault`
  * instead of a config source and has no synonyms, config types or documentation: the codec writes only
@@ -68,6 +71,27 @@ function describeResource(resource: Resource, request: DescribeConfigsRequest, s
       if (wanted !== null && !wanted.has(name)) continue;
       const synonyms = request.includeSynonyms ? [{ name, value, source: ConfigSource.STATIC_BROKER_CONFIG }] : [];
       configs.push(entry(name, value, true, ConfigSource.STATIC_BROKER_CONFIG, synonyms, 0, null));
+    }
+    return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
+  }
+  if (resource.resourceType === ResourceType.GROUP) {
+    // KIP-848 group configs: the group's override (DYNAMIC_GROUP_CONFIG), else the broker's group.* setting.
+    const groups = services.groups;
+    const config = groups.groupConfig(resource.resourceName);
+    const values: Record<string, [number, number]> = {
+      'consumer.session.timeout.ms': [config.sessionTimeoutMs, groups.consumerSessionTimeoutMs],
+      'consumer.heartbeat.interval.ms': [config.heartbeatIntervalMs, groups.consumerHeartbeatIntervalMs],
+    };
+    const configs: Entry[] = [];
+    for (const [name, [value, brokerValue]] of Object.entries(values)) {
+      if (wanted !== null && !wanted.has(name)) continue;
+      const source = config.overridden.has(name) ? DYNAMIC_GROUP_CONFIG : ConfigSource.STATIC_BROKER_CONFIG;
+      const synonyms = [];
+      if (request.includeSynonyms) {
+        if (source === DYNAMIC_GROUP_CONFIG) synonyms.push({ name, value: String(value), source });
+        synonyms.push({ name: `group.${name}`, value: String(brokerValue), source: ConfigSource.STATIC_BROKER_CONFIG });
+      }
+      configs.push(entry(name, String(value), false, source, synonyms, CONFIG_TYPE_CODE.int, null));
     }
     return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
   }

@@ -49,6 +49,9 @@ export const MetaKeys = {
    */
   groupsPrefix: `${ROOT}/groups/`,
   group: (groupId: string): string => `${ROOT}/groups/${encodeURIComponent(groupId)}`,
+  /** KIP-848 per-group config overrides (DescribeConfigs/IncrementalAlterConfigs on GROUP resources). */
+  groupConfigsPrefix: `${ROOT}/group-configs/`,
+  groupConfig: (groupId: string): string => `${ROOT}/group-configs/${encodeURIComponent(groupId)}`,
   /** Committed offsets of one group: one key per (topic, partition). */
   groupOffsetsPrefix: (groupId: string): string => `${ROOT}/group-offsets/${encodeURIComponent(groupId)}/`,
   groupOffset: (groupId: string, topic: string, partition: number): string =>

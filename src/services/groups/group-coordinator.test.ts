@@ -216,3 +216,31 @@ test('the group log: one debug line per state change, with generation and assign
   assert.deepEqual(changes[2]?.members, [{ memberId: joined.memberId, clientId: 'c', partitions: 2 }], 'Stable names every member with its partition count');
   assert.deepEqual(changes[4]?.members, [], 'the member left');
 });
+
+const TOPIC_T = { name: 't', id: '00000000-0000-0000-0000-0000000000aa', partitions: 4 };
+const consumerReq = (groupId: string, memberId: string, memberEpoch: number) => ({
+  groupId, memberId, memberEpoch, instanceId: null, rackId: null, rebalanceTimeoutMs: 10_000, subscribedTopicNames: ['t'], subscribedTopicRegex: null,
+  serverAssignor: null, ownedTopicPartitions: [], clientId: 'c', clientHost: '/127.0.0.1', apiVersion: 1,
+});
+
+test('KIP-848 group: a replacement coordinator restores members and epochs; offsets of the emptied group expire after retention', async (t) => {
+  const { open, advance } = await setup(t, { consumerSessionTimeoutMs: 10_000 });
+  const first = open();
+  const topic = (name: string) => (name === 't' ? TOPIC_T : undefined);
+  const joined = await first.consumerHeartbeat(consumerReq('k', 'm1', 0), topic);
+  assert.equal(joined.errorCode, ErrorCode.NONE);
+  assert.equal(joined.memberEpoch, 1);
+  assert.deepEqual(await first.commitOffsets({ groupId: 'k', generationId: 1, memberId: 'm1', groupInstanceId: null, retentionTimeMs: -1, offsets: [{ topic: 't', partition: 0, offset: 5n, leaderEpoch: -1, metadata: null }] }), [ErrorCode.NONE]);
+  await first.close();
+
+  const second = open();
+  const again = await second.consumerHeartbeat({ ...consumerReq('k', 'm1', 1), ownedTopicPartitions: [{ topicId: TOPIC_T.id, partitions: [0, 1, 2, 3] }] }, topic);
+  assert.equal(again.errorCode, ErrorCode.NONE, 'the member continues on the new coordinator');
+  assert.equal(again.memberEpoch, 1);
+  assert.equal((await second.consumerHeartbeat(consumerReq('k', 'm1', -1), topic)).memberEpoch, -1);
+  assert.deepEqual((await second.list()).find((g) => g.groupId === 'k'), { groupId: 'k', protocolType: 'consumer', state: 'Empty', groupType: 'consumer' });
+  assert.equal(await second.expireOffsets(), 0, 'kept within retention');
+  advance(61_000);
+  assert.equal(await second.expireOffsets(), 1);
+  assert.equal((await second.list()).find((g) => g.groupId === 'k'), undefined, 'the emptied group without offsets is deleted');
+});

@@ -4,28 +4,45 @@
  *   {"type":"assigned","partitions":[0,3]}   after every rebalance (consumer:group:join)
  *   {"type":"consumed","value":"v17"}       per message, as the stream delivers it
  *
- *   node test/compat/platformatic/group-member.ts <bootstrap> <groupId> <topic> <sessionTimeoutMs>
+ *   node test/compat/platformatic/group-member.ts <bootstrap> <groupId> <topic> <sessionTimeoutMs> [classic|consumer]
+ *
+ * With `consumer` the member uses the KIP-848 protocol (ConsumerGroupHeartbeat; the broker's session
+ * timeout applies) and reports its assignment whenever the client's `assignments` change.
  */
 import { Consumer, type GroupAssignment } from '@platformatic/kafka';
 
-const [bootstrap, groupId, topic, sessionTimeoutArg] = process.argv.slice(2);
+const [bootstrap, groupId, topic, sessionTimeoutArg, protocolArg = 'classic'] = process.argv.slice(2);
 if (bootstrap === undefined || groupId === undefined || topic === undefined || sessionTimeoutArg === undefined) {
   process.stderr.write('usage: group-member.ts <bootstrap> <groupId> <topic> <sessionTimeoutMs>\n');
   process.exit(2);
 }
 
 const emit = (event: object): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
-const consumer = new Consumer({
-  clientId: 'kafscale-killed-platformatic-member',
-  groupId,
-  bootstrapBrokers: [bootstrap],
-  sessionTimeout: Number(sessionTimeoutArg),
-  heartbeatInterval: 300,
-  rebalanceTimeout: 10_000,
-  maxWaitTime: 200,
-  retries: 5,
-  timeout: 10_000,
-});
+const consumer =
+  protocolArg === 'consumer'
+    ? new Consumer({ clientId: 'kafscale-killed-platformatic-member', groupId, groupProtocol: 'consumer', bootstrapBrokers: [bootstrap], rebalanceTimeout: 60_000, maxWaitTime: 200, retries: 5, timeout: 10_000 })
+    : new Consumer({
+        clientId: 'kafscale-killed-platformatic-member',
+        groupId,
+        bootstrapBrokers: [bootstrap],
+        sessionTimeout: Number(sessionTimeoutArg),
+        heartbeatInterval: 300,
+        rebalanceTimeout: 10_000,
+        maxWaitTime: 200,
+        retries: 5,
+        timeout: 10_000,
+      });
+if (protocolArg === 'consumer') {
+  // KIP-848: assignments arrive in heartbeat answers; report each change.
+  let last = '';
+  setInterval(() => {
+    const partitions = (consumer.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
+    if (consumer.assignments !== null && partitions.join(',') !== last) {
+      last = partitions.join(',');
+      emit({ type: 'assigned', partitions });
+    }
+  }, 50).unref();
+}
 consumer.on('consumer:group:join', (event: { assignments: GroupAssignment[] | null }) => {
   emit({ type: 'assigned', partitions: (event.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b) });
 });

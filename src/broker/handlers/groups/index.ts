@@ -1,4 +1,6 @@
 import type { AnyApiHandler } from '../../api-handler.ts';
+import { consumerGroupDescribeApi } from './consumer-group-describe.ts';
+import { consumerGroupHeartbeatApi } from './consumer-group-heartbeat.ts';
 import { deleteGroupsApi } from './delete-groups.ts';
 import { describeGroupsApi } from './describe-groups.ts';
 import { findCoordinatorApi } from './find-coordinator.ts';
@@ -24,4 +26,6 @@ export const groupApis: readonly AnyApiHandler[] = [
   listGroupsApi,
   deleteGroupsApi,
   offsetDeleteApi,
+  consumerGroupHeartbeatApi,
+  consumerGroupDescribeApi,
 ];

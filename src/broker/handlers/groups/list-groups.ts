@@ -3,12 +3,10 @@ import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
 import { clusterVisible, Op, Resource, visible } from '../authorize.ts';
 
-/** Every group kafscale runs is a classic-protocol group (KIP-848 groups come later). */
-const GROUP_TYPE = 'classic';
-
 /**
  * ListGroups 0–5: the groups this broker coordinates (admin clients ask every broker and merge), with
- * the v4 state filter and v5 type filter, both case-insensitive as in Kafka. Empty groups that only
+ * the v4 state filter and v5 type filter ('classic' or 'consumer' for KIP-848 groups), both
+ * case-insensitive as in Kafka. Empty groups that only
  * hold offsets are listed.
  */
 export const listGroupsApi = defineApi({
@@ -33,8 +31,8 @@ export const listGroupsApi = defineApi({
       errorCode: ErrorCode.NONE,
       groups: groups
         .filter((g) => all || visible(context, Op.DESCRIBE, Resource.GROUP, g.groupId))
-        .filter((g) => (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has(GROUP_TYPE)))
-        .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: GROUP_TYPE })),
+        .filter((g) => (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has(g.groupType)))
+        .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.groupType })),
     };
   },
   errorResponse(_request, errorCode) {

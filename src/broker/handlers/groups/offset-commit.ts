@@ -57,6 +57,7 @@ export const offsetCommitApi = defineApi({
         memberId: request.memberId,
         groupInstanceId: context.apiVersion >= 7 ? request.groupInstanceId : null,
         retentionTimeMs: context.apiVersion <= 4 ? Number(request.retentionTimeMs) : -1,
+        apiVersion: context.apiVersion,
         offsets: valid,
       });
       valid.forEach((v, i) => {
