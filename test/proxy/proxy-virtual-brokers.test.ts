@@ -102,8 +102,10 @@ test('kcat: lists three brokers, produces to every partition and consumes everyt
   const identity = new ProxyIdentity(proxy.host, VIRTUAL_BROKERS, proxy.port);
   for (const p of listing.topics[0]?.partitions ?? []) assert.equal(p.leader, identity.leaderOf(topic, p.partition));
   const values = Array.from({ length: 3_000 }, (_, i) => `kcat-vb-${i}`);
-  const child = execFile('kcat', ['-P', '-b', proxy.bootstrap, '-t', topic, '-X', 'acks=all', '-X', 'partitioner=random'], { timeout: 60_000 });
-  child.stdin?.end(values.join('\n') + '\n');
+  // Keyed messages (key = the value): librdkafka hashes each key to a partition, so all six partitions
+  // get messages every time (keyless messages stick to one partition per linger window).
+  const child = execFile('kcat', ['-P', '-b', proxy.bootstrap, '-t', topic, '-X', 'acks=all', '-K', '\t'], { timeout: 60_000 });
+  child.stdin?.end(values.map((v) => `${v}\t${v}`).join('\n') + '\n');
   await new Promise<void>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kcat -P exited ${code}`)))));
   // Bootstrapping from the last virtual broker: any port is a full entry point.
   const consumed = await run('kcat', ['-C', '-b', `${proxy.host}:${proxy.ports.at(-1)}`, '-t', topic, '-o', 'beginning', '-e', '-f', '%p %s\\n'], { timeout: 60_000, maxBuffer: 16 << 20 });
