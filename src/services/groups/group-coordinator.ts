@@ -460,15 +460,7 @@ export class GroupCoordinator {
       if ((req.apiVersion ?? 9) < 9) return all(ErrorCode.UNSUPPORTED_VERSION);
       if (req.generationId !== member.memberEpoch) return all(ErrorCode.STALE_MEMBER_EPOCH);
     }
-    const offsets: CommittedOffset[] = req.offsets.map((o) => ({
-      topic: o.topic,
-      partition: o.partition,
-      offset: o.offset,
-      leaderEpoch: o.leaderEpoch,
-      metadata: o.metadata,
-      commitTimestampMs: o.commitTimestampMs === undefined || o.commitTimestampMs === -1 ? nowMs : o.commitTimestampMs,
-      expireTimestampMs: req.retentionTimeMs > 0 ? nowMs + req.retentionTimeMs : null,
-    }));
+    const offsets = committedOffsets(req, nowMs);
     const result = await this.#offsets.commit(group.groupId, group.storeRevision, offsets);
     if (result.conflict) {
       this.#unload(slot, ErrorCode.NOT_COORDINATOR);
@@ -576,15 +568,7 @@ export class GroupCoordinator {
           const group = slot.group;
           const refusal = this.#commitRefusal(group, req);
           if (refusal !== ErrorCode.NONE) return all(refusal);
-          const offsets: CommittedOffset[] = req.offsets.map((o) => ({
-            topic: o.topic,
-            partition: o.partition,
-            offset: o.offset,
-            leaderEpoch: o.leaderEpoch,
-            metadata: o.metadata,
-            commitTimestampMs: o.commitTimestampMs === undefined || o.commitTimestampMs === -1 ? nowMs : o.commitTimestampMs,
-            expireTimestampMs: req.retentionTimeMs > 0 ? nowMs + req.retentionTimeMs : null,
-          }));
+          const offsets = committedOffsets(req, nowMs);
           // A group that exists only in memory (new, never stable) gets its state key with the first offsets.
           const firstOps = group.storeRevision === 0 ? [{ type: 'put' as const, key: MetaKeys.group(group.groupId), value: encodeGroup(group) }] : [];
           try {
@@ -969,4 +953,17 @@ export class GroupCoordinator {
       this.#log.info({ groupId }, 'group moved to another coordinator');
     }
   }
+}
+
+/** The offsets of an OffsetCommit as stored: commit time now unless the client gave one (v1), expiry from v2–v4's retention. */
+function committedOffsets(req: OffsetCommitRequest, nowMs: number): CommittedOffset[] {
+  return req.offsets.map((o) => ({
+    topic: o.topic,
+    partition: o.partition,
+    offset: o.offset,
+    leaderEpoch: o.leaderEpoch,
+    metadata: o.metadata,
+    commitTimestampMs: o.commitTimestampMs === undefined || o.commitTimestampMs === -1 ? nowMs : o.commitTimestampMs,
+    expireTimestampMs: req.retentionTimeMs > 0 ? nowMs + req.retentionTimeMs : null,
+  }));
 }
