@@ -1,7 +1,9 @@
 /**
  * The layering of src/ (DESIGN.md §3), checked by scanning every import of every non-test file:
  *
- *   protocol, telemetry, config   import nothing from other src/ folders
+ *   errors, timing                the foundation every layer may import: the error catalogue, and
+ *                                 cancellable waits and backoff (timing may use errors; errors nothing)
+ *   protocol, telemetry, config   import nothing from other src/ folders but errors and timing
  *   storage                       telemetry only
  *   services                      storage ports (metadata-store.ts, object-store.ts — never an adapter),
  *                                 protocol/records, protocol/error-codes, protocol/acl-codes, telemetry
@@ -37,7 +39,12 @@ interface Allowed {
 
 const ANYTHING = 'anything';
 
+/** The bottom layers: every layer may import them, and they import nothing from src/. */
+const FOUNDATION = new Set(['errors', 'timing']);
+
 const LAYER_RULES: Readonly<Record<string, readonly Allowed[] | typeof ANYTHING>> = {
+  errors: [],
+  timing: [{ path: 'errors/' }],
   protocol: [],
   telemetry: [],
   config: [],
@@ -140,6 +147,7 @@ function checkImport(fileInSrc: string, site: ImportSite): string | null {
   if (targetLayer === layer) return null;
   const rules = LAYER_RULES[layer];
   if (rules === undefined) return `${where}: src/${layer || fileInSrc} is not a known layer (see DESIGN.md §3)`;
+  if (FOUNDATION.has(targetLayer) && !FOUNDATION.has(layer)) return null;
   if (rules === ANYTHING) return null;
   const rule = rules.find((allowed) =>
     allowed.path.endsWith('/') ? target.startsWith(allowed.path) : target === allowed.path,
@@ -258,6 +266,11 @@ test('the rule checker flags forbidden imports and allows the permitted ones', (
   bad('proxy/proxy-router.ts', '../config/index.ts');
   bad('unknown/thing.ts', '../protocol/frame.ts');
   bad('protocol/frame.ts', '../../test/helpers/x.ts');
+  ok('protocol/frame.ts', '../errors/kafscale-error.ts');
+  ok('storage/meta/etcd-store.ts', '../../timing/backoff.ts');
+  bad('errors/kafscale-error.ts', '../telemetry/logger.ts');
+  ok('timing/backoff.ts', '../errors/kafscale-error.ts');
+  bad('errors/kafscale-error.ts', '../timing/backoff.ts');
 });
 
 test('the env and syntax checks catch what they are meant to', () => {
