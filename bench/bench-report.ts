@@ -77,7 +77,8 @@ export interface BenchReport {
 const fmt = (value: number | null, digits = 0): string =>
   value === null || !Number.isFinite(value) ? 'n/a' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+/** A plain-text table: first column left-aligned, the rest right-aligned. */
+export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
@@ -91,7 +92,7 @@ export function formatReport(report: BenchReport): string {
   if (report.produce.length > 0) {
     parts.push(
       `\nProduce, acks=all (median of repeats)\n` +
-        table(
+        formatTable(
           ['size', 'partitions', 'messages', 'repeats', 'msg/s', 'MB/s', 'PUTs/GB'],
           report.produce.map((row) => [`${row.sizeBytes} B`, String(row.partitions), fmt(row.messages), String(row.repeats), fmt(row.msgsPerSec), fmt(row.mbPerSec, 1), fmt(row.putsPerGb ?? null)]),
         ),
@@ -100,7 +101,7 @@ export function formatReport(report: BenchReport): string {
   if (report.consume.length > 0) {
     parts.push(
       `\nConsume from the beginning (cold = first read after a broker restart)\n` +
-        table(
+        formatTable(
           ['kind', 'size', 'partitions', 'messages', 'repeats', 'msg/s', 'MB/s'],
           report.consume.map((row) => [row.kind, `${row.sizeBytes} B`, String(row.partitions), fmt(row.messages), String(row.repeats), fmt(row.msgsPerSec), fmt(row.mbPerSec, 1)]),
         ),
@@ -111,7 +112,7 @@ export function formatReport(report: BenchReport): string {
     const l = points[0] as LatencyRow;
     parts.push(
       `\nEnd-to-end latency, ${l.sizeBytes} B, ${l.partitions} partition(s), acks=all (ms)\n` +
-        table(['msg/s', 'messages', 'p50', 'p95', 'p99', 'p99.9', 'max'], points.map((p) => [fmt(p.ratePerSec), fmt(p.messages), fmt(p.p50Ms, 2), fmt(p.p95Ms, 2), fmt(p.p99Ms, 2), fmt(p.p999Ms, 2), fmt(p.maxMs, 2)])),
+        formatTable(['msg/s', 'messages', 'p50', 'p95', 'p99', 'p99.9', 'max'], points.map((p) => [fmt(p.ratePerSec), fmt(p.messages), fmt(p.p50Ms, 2), fmt(p.p95Ms, 2), fmt(p.p99Ms, 2), fmt(p.p999Ms, 2), fmt(p.maxMs, 2)])),
     );
   }
   if (report.nodeClient !== null) {
@@ -125,7 +126,7 @@ export function formatReport(report: BenchReport): string {
   if (report.reference.length > 0) {
     parts.push(
       `\nKafScale reference workloads (256 B messages, kcat) vs KafScale's published local run (2026-01-03)\n` +
-        table(
+        formatTable(
           ['workload', 'messages', 'seconds', 'msg/s', 'KafScale s', 'KafScale msg/s', 'ratio'],
           report.reference.map((row) => [
             `${row.id}: ${row.description}`,
@@ -177,7 +178,7 @@ export function formatComparison(previous: BenchReport, current: BenchReport, pr
   }
   if (rows.length === 0) return `No numbers in common with ${previousName} (different mode or workloads).`;
   const note = previous.mode === current.mode ? '' : ` (previous run was ${previous.mode} mode)`;
-  return `Compared with ${previousName}${note}:\n${table(['metric', 'previous', 'now', 'change'], rows)}`;
+  return `Compared with ${previousName}${note}:\n${formatTable(['metric', 'previous', 'now', 'change'], rows)}`;
 }
 
 /** The newest stored result in `dir` (by its startedAt) other than the file `exclude`. */

@@ -10,6 +10,8 @@
  *   --kcat             measure with kcat even when the C client can be built
  *   --s3               the started broker stores objects in a local S3 server (s3rver) instead of files
  *   --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side (security-bench.ts)
+ *   --soak MINUTES     produce and consume at a share (--soak-share, default 0.25) of the measured maximum
+ *                      and report latency, RSS and event-loop delay per minute (soak-bench.ts)
  *
  * Exit codes: 0 done (or skipped because the broker does not serve Produce/Fetch yet), 1 failed, 2 usage.
  */
@@ -29,7 +31,10 @@ const USAGE = `usage: npm run bench -- [options]   (or: kafscale bench [options]
   --save             also write bench/results/<date>.json and compare with the previous stored run
   --kcat             measure with kcat even when the C client can be built
   --s3               the started broker stores objects in a local S3 server (s3rver) instead of files
-  --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side`;
+  --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side
+  --soak MINUTES     produce and consume at a share of the measured maximum for MINUTES (1-1440) and
+                     report latency, RSS and event-loop delay per minute (soak-bench.ts)
+  --soak-share F     that share, 0 < F <= 1 (default 0.25)`;
 
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -55,6 +60,8 @@ async function main(): Promise<number> {
         kcat: { type: 'boolean', default: false },
         s3: { type: 'boolean', default: false },
         security: { type: 'boolean', default: false },
+        soak: { type: 'string' },
+        'soak-share': { type: 'string', default: '0.25' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -66,6 +73,27 @@ async function main(): Promise<number> {
   if (values.help) {
     console.log(USAGE);
     return 0;
+  }
+  if (values.soak !== undefined) {
+    const minutes = Number(values.soak);
+    const share = Number(values['soak-share']);
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+      console.error(`bench: --soak takes whole minutes from 1 to 1440, got '${values.soak}'`);
+      return 2;
+    }
+    if (!(share > 0 && share <= 1)) {
+      console.error(`bench: --soak-share takes a share of the maximum rate, 0 < F <= 1, got '${values['soak-share']}'`);
+      return 2;
+    }
+    const { formatSoakReport, runSoakBench } = await import('./soak-bench.ts');
+    try {
+      const report = await runSoakBench({ minutes, share, s3: values.s3, log: (line) => console.error(line) });
+      console.log(values.json ? JSON.stringify(report, null, 2) : formatSoakReport(report));
+      return 0;
+    } catch (error) {
+      console.error(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return 1;
+    }
   }
   if (values.security) {
     const { formatSecurityReport, runSecurityBench } = await import('./security-bench.ts');
