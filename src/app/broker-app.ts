@@ -17,6 +17,7 @@ import { ScramCredentialStore } from '../services/security/scram-credential-stor
 import { loadOrCreateClusterId } from '../services/cluster/cluster-identity.ts';
 import { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
 import { TopicRegistry } from '../services/cluster/topic-registry.ts';
+import { TOPIC_CONFIGS } from '../services/cluster/topic-configs.ts';
 import { OwnerDirectory } from '../services/cluster/owner-directory.ts';
 import { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
 import { AclAuthorizer, ALLOW_ALL, type Authorizer } from '../services/security/acl-authorizer.ts';
@@ -555,17 +556,19 @@ function brokerSettings(config: KafscaleConfig): BrokerSettings {
       'broker.id': String(config.broker.id),
       'auto.create.topics.enable': String(config.topics.autoCreate),
       'num.partitions': String(config.topics.autoCreatePartitions),
+      // No replicas: every acknowledged write is durable in object storage (topic-configs.ts).
       'default.replication.factor': '1',
-      'min.insync.replicas': '1',
+      'min.insync.replicas': TOPIC_CONFIGS['min.insync.replicas'].defaultValue,
       'socket.request.max.bytes': String(config.socket.requestMaxBytes),
       'connections.max.idle.ms': String(config.socket.connectionsMaxIdleMs),
       'queued.max.request.bytes': String(config.socket.queuedMaxRequestBytes),
       'max.connections': String(config.socket.maxConnections),
       'max.connections.per.ip': String(config.socket.maxConnectionsPerIp),
-      'message.max.bytes': '1048588',
-      'log.retention.ms': '604800000',
-      'log.retention.bytes': '-1',
-      'log.segment.bytes': '1073741824',
+      // The broker-wide defaults of the topic configs are the topic configs' own defaults.
+      'message.max.bytes': TOPIC_CONFIGS['max.message.bytes'].defaultValue,
+      'log.retention.ms': TOPIC_CONFIGS['retention.ms'].defaultValue,
+      'log.retention.bytes': TOPIC_CONFIGS['retention.bytes'].defaultValue,
+      'log.segment.bytes': TOPIC_CONFIGS['segment.bytes'].defaultValue,
       'group.initial.rebalance.delay.ms': String(config.groups.initialRebalanceDelayMs),
       'group.min.session.timeout.ms': String(config.groups.minSessionTimeoutMs),
       'group.max.session.timeout.ms': String(config.groups.maxSessionTimeoutMs),

@@ -1,8 +1,7 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DeleteAclsMatchingAcl, DescribeAclsResource } from '../../protocol/messages/index.ts';
-import { invalidBinding, invalidFilter, type AclBinding, type AclBindingFilter, type AclOperationCode, type AclPermissionCode, type PatternTypeCode, type ResourceTypeCode } from '../../services/security/acl.ts';
-import type { AclStore } from '../../services/security/acl-store.ts';
+import { invalidBinding, invalidFilter, type AclBinding, type AclBindingFilter, type AclOperationCode, type AclPermissionCode, type PatternTypeCode, type ResourceTypeCode, type AclStore } from '../../services/security/index.ts';
 import { defineApi } from '../api-handler.ts';
 import { clusterAllowed, Op } from './authorize.ts';
 

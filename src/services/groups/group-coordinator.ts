@@ -26,12 +26,12 @@ export interface GroupSettings {
   readonly retentionCheckIntervalMs?: number;
   /** Clock, for tests. */
   readonly nowMs?: () => number;
-  /** KIP-848 groups: group.consumer.session.timeout.ms (Kafka's default 45 s). */
-  readonly consumerSessionTimeoutMs?: number;
-  /** KIP-848 groups: group.consumer.heartbeat.interval.ms (Kafka's default 5 s). */
-  readonly consumerHeartbeatIntervalMs?: number;
-  /** KIP-848 groups: group.consumer.assignors, the first one the default (default: uniform, range). */
-  readonly consumerAssignors?: readonly string[];
+  /** KIP-848 groups: group.consumer.session.timeout.ms (its default is the config's, CONFIG_DEFAULTS). */
+  readonly consumerSessionTimeoutMs: number;
+  /** KIP-848 groups: group.consumer.heartbeat.interval.ms. */
+  readonly consumerHeartbeatIntervalMs: number;
+  /** KIP-848 groups: group.consumer.assignors, the first one the default. */
+  readonly consumerAssignors: readonly string[];
 }
 
 /** ConsumerGroupDescribe's view of one group. */
@@ -318,11 +318,11 @@ export class GroupCoordinator {
   // ---- KIP-848 consumer groups -------------------------------------------------------------------
 
   get consumerHeartbeatIntervalMs(): number {
-    return this.settings.consumerHeartbeatIntervalMs ?? 5_000;
+    return this.settings.consumerHeartbeatIntervalMs;
   }
 
   get consumerSessionTimeoutMs(): number {
-    return this.settings.consumerSessionTimeoutMs ?? 45_000;
+    return this.settings.consumerSessionTimeoutMs;
   }
 
   /** A group's consumer.session.timeout.ms and consumer.heartbeat.interval.ms: its overrides, else the broker's. */
@@ -380,7 +380,7 @@ export class GroupCoordinator {
             slot.consumer = new ConsumerGroup(req.groupId, nowMs);
           }
           const group = slot.consumer;
-          if (this.settings.consumerAssignors !== undefined) group.enabledAssignors = this.settings.consumerAssignors;
+          group.enabledAssignors = this.settings.consumerAssignors;
           const stateBefore = group.state;
           const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.groupConfig(req.groupId).heartbeatIntervalMs, topic, topicNames: topicNames ?? (() => []) });
           if (!changed) return outcome;
@@ -849,7 +849,7 @@ export class GroupCoordinator {
           const loaded = await this.#groups.load(groupId, this.#now());
           current.group = loaded instanceof ConsumerGroup ? null : loaded;
           current.consumer = loaded instanceof ConsumerGroup ? loaded : null;
-          if (current.consumer !== null && this.settings.consumerAssignors !== undefined) current.consumer.enabledAssignors = this.settings.consumerAssignors;
+          if (current.consumer !== null) current.consumer.enabledAssignors = this.settings.consumerAssignors;
           current.loaded = true;
         }
         return task(current);
