@@ -72,42 +72,23 @@ export class ClassicGroupCoordinator {
   }
 
   async sync(req: SyncRequest): Promise<SyncOutcome> {
-    if (req.groupId === '') return syncError(ErrorCode.INVALID_GROUP_ID);
-    const refused = this.#slots.refusal(req.groupId);
-    if (refused !== null) return syncError(refused);
-    const pending = await this.#slots.guarded(
-      () => this.#slots.withGroup(req.groupId, (slot) => this.#membership.sync(slot.group, req)),
-      (code): Pending<SyncOutcome> => ({ now: syncError(code) }),
-    );
+    const pending = await this.#slots.run(req.groupId, (code): Pending<SyncOutcome> => ({ now: syncError(code) }), (slot) => this.#membership.sync(slot.group, req));
     return 'now' in pending ? pending.now : pending.later;
   }
 
   async heartbeat(groupId: string, member: MemberIdentity, generationId: number): Promise<number> {
-    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
-    const refused = this.#slots.refusal(groupId);
-    if (refused !== null) return refused;
-    return this.#slots.guarded(
-      () => this.#slots.withGroup(groupId, (slot) => this.#membership.heartbeat(slot.group, member, generationId)),
-      (code) => code,
-    );
+    return this.#slots.run(groupId, (code) => code, (slot) => this.#membership.heartbeat(slot.group, member, generationId));
   }
 
   /** LeaveGroup: a group-level error code (or NONE) and one code per leaving member. */
   async leave(groupId: string, members: readonly MemberIdentity[]): Promise<{ errorCode: number; members: number[] }> {
     const whole = (code: number) => ({ errorCode: code, members: members.map(() => code) });
-    if (groupId === '') return whole(ErrorCode.INVALID_GROUP_ID);
-    const refused = this.#slots.refusal(groupId);
-    if (refused !== null) return whole(refused);
-    return this.#slots.guarded(
-      () =>
-        this.#slots.withGroup(groupId, async (slot) => {
-          if (slot.group?.unloaded === true) return whole(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-          const codes = members.map((m) => this.#membership.leave(slot.group, m));
-          if (slot.group !== null) await this.#membership.checkJoin(slot.group);
-          return { errorCode: ErrorCode.NONE, members: codes };
-        }),
-      whole,
-    );
+    return this.#slots.run(groupId, whole, async (slot) => {
+      if (slot.group?.unloaded === true) return whole(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      const codes = members.map((m) => this.#membership.leave(slot.group, m));
+      if (slot.group !== null) await this.#membership.checkJoin(slot.group);
+      return { errorCode: ErrorCode.NONE, members: codes };
+    });
   }
 
   /** Session and rebalance timeouts of one group (the coordinator's coarse timer). */

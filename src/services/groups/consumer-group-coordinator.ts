@@ -98,42 +98,37 @@ export class ConsumerGroupCoordinator {
     topicNames?: () => readonly string[],
   ): Promise<ConsumerHeartbeatOutcome> {
     const fail = (errorCode: number, errorMessage: string | null = null): ConsumerHeartbeatOutcome => ({ errorCode, errorMessage, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null });
+    // Kafka answers an empty group id here with INVALID_REQUEST (not INVALID_GROUP_ID).
     if (req.groupId === '') return fail(ErrorCode.INVALID_REQUEST, 'GroupId can not be empty');
-    const refused = this.#slots.refusal(req.groupId);
-    if (refused !== null) return fail(refused);
-    return this.#slots.guarded(
-      () =>
-        this.#slots.withGroup(req.groupId, async (slot) => {
-          const nowMs = this.#slots.now();
-          if (slot.group !== null) {
-            if (slot.group.unloaded) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-            // Only a join turns an empty classic group into a consumer group.
-            if (req.memberEpoch !== 0 || slot.group.state !== GroupState.Empty || slot.group.pendingMembers.size > 0) {
-              return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a consumer group.`);
-            }
-            const revision = slot.group.storeRevision;
-            slot.group = null;
-            slot.consumer = new ConsumerGroup(req.groupId, nowMs);
-            slot.consumer.storeRevision = revision;
-          }
-          if (slot.consumer === null) {
-            // Kafka: a group that does not exist is created only by a join (epoch 0).
-            if (req.memberEpoch !== 0) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${req.groupId} not found.`);
-            slot.consumer = new ConsumerGroup(req.groupId, nowMs);
-          }
-          const group = slot.consumer;
-          group.enabledAssignors = this.#settings.consumerAssignors;
-          const stateBefore = group.state;
-          const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.groupConfig(req.groupId).heartbeatIntervalMs, topic, topicNames: topicNames ?? (() => []) });
-          if (!changed) return outcome;
-          if (group.state !== stateBefore) group.stateSinceMs = nowMs;
-          const persisted = await this.#persist(slot, group);
-          if (persisted !== ErrorCode.NONE) return fail(persisted);
-          this.#logChange(group, 'heartbeat', req.memberId);
-          return outcome;
-        }),
-      (code) => fail(code),
-    );
+    return this.#slots.run(req.groupId, (code) => fail(code), async (slot) => {
+      const nowMs = this.#slots.now();
+      if (slot.group !== null) {
+        if (slot.group.unloaded) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        // Only a join turns an empty classic group into a consumer group.
+        if (req.memberEpoch !== 0 || slot.group.state !== GroupState.Empty || slot.group.pendingMembers.size > 0) {
+          return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Group ${req.groupId} is not a consumer group.`);
+        }
+        const revision = slot.group.storeRevision;
+        slot.group = null;
+        slot.consumer = new ConsumerGroup(req.groupId, nowMs);
+        slot.consumer.storeRevision = revision;
+      }
+      if (slot.consumer === null) {
+        // Kafka: a group that does not exist is created only by a join (epoch 0).
+        if (req.memberEpoch !== 0) return fail(ErrorCode.GROUP_ID_NOT_FOUND, `Consumer group ${req.groupId} not found.`);
+        slot.consumer = new ConsumerGroup(req.groupId, nowMs);
+      }
+      const group = slot.consumer;
+      group.enabledAssignors = this.#settings.consumerAssignors;
+      const stateBefore = group.state;
+      const { outcome, changed } = consumerHeartbeat(group, req, { nowMs, heartbeatIntervalMs: this.groupConfig(req.groupId).heartbeatIntervalMs, topic, topicNames: topicNames ?? (() => []) });
+      if (!changed) return outcome;
+      if (group.state !== stateBefore) group.stateSinceMs = nowMs;
+      const persisted = await this.#persist(slot, group);
+      if (persisted !== ErrorCode.NONE) return fail(persisted);
+      this.#logChange(group, 'heartbeat', req.memberId);
+      return outcome;
+    });
   }
 
   /** ConsumerGroupDescribe for one group: GROUP_ID_NOT_FOUND for unknown and classic groups, as Kafka. */
@@ -149,42 +144,35 @@ export class ConsumerGroupCoordinator {
       members: [],
       topicName: (id: string) => topicName(id) ?? '',
     });
-    if (groupId === '') return failed(ErrorCode.INVALID_GROUP_ID);
-    const refused = this.#slots.refusal(groupId);
-    if (refused !== null) return failed(refused);
-    return this.#slots.guarded(
-      () =>
-        this.#slots.withGroup(groupId, (slot) => {
-          const group = slot.consumer;
-          if (group === null || group.unloaded) {
-            return failed(ErrorCode.GROUP_ID_NOT_FOUND, slot.group === null ? `Group ${groupId} not found.` : `Group ${groupId} is not a consumer group.`);
-          }
-          const names = new Map([...group.topics.values()].map((t) => [t.id, t.name]));
-          return {
-            errorCode: ErrorCode.NONE,
-            errorMessage: null,
-            groupId,
-            groupState: group.state,
-            groupEpoch: group.groupEpoch,
-            assignmentEpoch: group.assignmentEpoch,
-            assignorName: group.assignorName,
-            members: [...group.members.values()].map((m) => ({
-              memberId: m.memberId,
-              instanceId: m.instanceId,
-              rackId: m.rackId,
-              memberEpoch: m.memberEpoch,
-              clientId: m.clientId,
-              clientHost: m.clientHost,
-              subscribedTopicNames: m.subscribedTopicNames,
-              subscribedTopicRegex: m.subscribedTopicRegex,
-              assignment: toPartitionList(m.assigned),
-              targetAssignment: toPartitionList(group.target.get(m.memberId) ?? new Map()),
-            })),
-            topicName: (id: string) => names.get(id) ?? topicName(id) ?? '',
-          };
-        }),
-      (code) => failed(code),
-    );
+    return this.#slots.run(groupId, (code) => failed(code), (slot) => {
+      const group = slot.consumer;
+      if (group === null || group.unloaded) {
+        return failed(ErrorCode.GROUP_ID_NOT_FOUND, slot.group === null ? `Group ${groupId} not found.` : `Group ${groupId} is not a consumer group.`);
+      }
+      const names = new Map([...group.topics.values()].map((t) => [t.id, t.name]));
+      return {
+        errorCode: ErrorCode.NONE,
+        errorMessage: null,
+        groupId,
+        groupState: group.state,
+        groupEpoch: group.groupEpoch,
+        assignmentEpoch: group.assignmentEpoch,
+        assignorName: group.assignorName,
+        members: [...group.members.values()].map((m) => ({
+          memberId: m.memberId,
+          instanceId: m.instanceId,
+          rackId: m.rackId,
+          memberEpoch: m.memberEpoch,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          subscribedTopicNames: m.subscribedTopicNames,
+          subscribedTopicRegex: m.subscribedTopicRegex,
+          assignment: toPartitionList(m.assigned),
+          targetAssignment: toPartitionList(group.target.get(m.memberId) ?? new Map()),
+        })),
+        topicName: (id: string) => names.get(id) ?? topicName(id) ?? '',
+      };
+    });
   }
 
   /** Session timeouts and missed revocation deadlines: the member goes and its partitions are freed. */

@@ -213,36 +213,29 @@ export class GroupCoordinator {
 
   async describe(groupId: string): Promise<GroupDescription> {
     const failed = (code: number): GroupDescription => ({ errorCode: code, groupId, state: '', protocolType: '', protocolData: '', members: [] });
-    if (groupId === '') return failed(ErrorCode.INVALID_GROUP_ID);
-    const refused = this.#slots.refusal(groupId);
-    if (refused !== null) return failed(refused);
-    return this.#slots.guarded(
-      () =>
-        this.#slots.withGroup(groupId, (slot) => {
-          // Kafka: DescribeGroups of a KIP-848 group is GROUP_ID_NOT_FOUND ("not a classic group").
-          if (slot.consumer !== null) return failed(ErrorCode.GROUP_ID_NOT_FOUND);
-          const group = slot.group;
-          // Kafka (DescribeGroups < v6) describes an unknown group as Dead, without an error.
-          if (group === null || group.unloaded) return { ...failed(ErrorCode.NONE), state: GroupState.Dead };
-          const stable = group.state === GroupState.Stable;
-          return {
-            errorCode: ErrorCode.NONE,
-            groupId,
-            state: group.state,
-            protocolType: group.protocolType ?? '',
-            protocolData: stable ? (group.protocolName ?? '') : '',
-            members: [...group.members.values()].map((m) => ({
-              memberId: m.memberId,
-              groupInstanceId: m.groupInstanceId,
-              clientId: m.clientId,
-              clientHost: m.clientHost,
-              metadata: stable ? m.metadataFor(group.protocolName) : EMPTY,
-              assignment: stable ? m.assignment : EMPTY,
-            })),
-          };
-        }),
-      failed,
-    );
+    return this.#slots.run(groupId, failed, (slot) => {
+      // Kafka: DescribeGroups of a KIP-848 group is GROUP_ID_NOT_FOUND ("not a classic group").
+      if (slot.consumer !== null) return failed(ErrorCode.GROUP_ID_NOT_FOUND);
+      const group = slot.group;
+      // Kafka (DescribeGroups < v6) describes an unknown group as Dead, without an error.
+      if (group === null || group.unloaded) return { ...failed(ErrorCode.NONE), state: GroupState.Dead };
+      const stable = group.state === GroupState.Stable;
+      return {
+        errorCode: ErrorCode.NONE,
+        groupId,
+        state: group.state,
+        protocolType: group.protocolType ?? '',
+        protocolData: stable ? (group.protocolName ?? '') : '',
+        members: [...group.members.values()].map((m) => ({
+          memberId: m.memberId,
+          groupInstanceId: m.groupInstanceId,
+          clientId: m.clientId,
+          clientHost: m.clientHost,
+          metadata: stable ? m.metadataFor(group.protocolName) : EMPTY,
+          assignment: stable ? m.assignment : EMPTY,
+        })),
+      };
+    });
   }
 
   /** Groups this broker coordinates: those in memory and those only in the store (e.g. Empty with offsets). */
@@ -263,21 +256,14 @@ export class GroupCoordinator {
 
   /** DeleteGroups for one group: its state and all its offsets go; NON_EMPTY_GROUP while members remain. */
   async deleteGroup(groupId: string): Promise<number> {
-    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
-    const refused = this.#slots.refusal(groupId);
-    if (refused !== null) return refused;
-    return this.#slots.guarded(
-      () =>
-        this.#slots.withGroup(groupId, async (slot) => {
-          const group = slot.group ?? slot.consumer;
-          if (group === null || group.unloaded) return ErrorCode.GROUP_ID_NOT_FOUND;
-          if (group.state !== GroupState.Empty) return ErrorCode.NON_EMPTY_GROUP;
-          const outcome = await this.#groups.delete(group);
-          this.#slots.unload(slot, outcome === 'ok' ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.NOT_COORDINATOR);
-          return outcome === 'ok' ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR;
-        }),
-      (code) => code,
-    );
+    return this.#slots.run(groupId, (code) => code, async (slot) => {
+      const group = slot.group ?? slot.consumer;
+      if (group === null || group.unloaded) return ErrorCode.GROUP_ID_NOT_FOUND;
+      if (group.state !== GroupState.Empty) return ErrorCode.NON_EMPTY_GROUP;
+      const outcome = await this.#groups.delete(group);
+      this.#slots.unload(slot, outcome === 'ok' ? ErrorCode.COORDINATOR_NOT_AVAILABLE : ErrorCode.NOT_COORDINATOR);
+      return outcome === 'ok' ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR;
+    });
   }
 
   /**

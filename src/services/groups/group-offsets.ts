@@ -57,43 +57,36 @@ export class GroupOffsets {
   /** Commits offsets; returns one error code per offset, in request order. */
   async commit(req: OffsetCommitRequest): Promise<number[]> {
     const all = (code: number) => req.offsets.map(() => code);
-    if (req.groupId === '') return all(ErrorCode.INVALID_GROUP_ID);
-    const refused = this.#slots.refusal(req.groupId);
-    if (refused !== null) return all(refused);
-    return this.#slots.guarded(
-      () =>
-        this.#slots.withGroup(req.groupId, async (slot) => {
-          const nowMs = this.#slots.now();
-          if (slot.consumer !== null) return this.#commitToConsumerGroup(slot, slot.consumer, req, nowMs);
-          let created = false;
-          if (slot.group === null) {
-            // Kafka: a commit with generation < 0 for an unknown group comes from a consumer that manages
-            // its partitions itself (or an admin tool); the group is created Empty just to hold offsets.
-            if (req.generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
-            slot.group = new ClassicGroup(req.groupId, nowMs);
-            created = true;
-          }
-          const group = slot.group;
-          const refusal = this.#commitRefusal(group, req);
-          if (refusal !== ErrorCode.NONE) return all(refusal);
-          const offsets = committedOffsets(req, nowMs);
-          // A group that exists only in memory (new, never stable) gets its state key with the first offsets.
-          const firstOps = group.storeRevision === 0 ? [{ type: 'put' as const, key: MetaKeys.group(group.groupId), value: encodeGroup(group) }] : [];
-          try {
-            const result = await this.#offsets.commit(group.groupId, group.storeRevision, offsets, firstOps);
-            group.storeRevision = result.groupRevision;
-            if (result.conflict) {
-              this.#slots.unload(slot, ErrorCode.NOT_COORDINATOR);
-              return req.offsets.map((_, i) => (i < result.written ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR));
-            }
-            return all(ErrorCode.NONE);
-          } catch (error) {
-            if (created) slot.group = null;
-            throw error;
-          }
-        }),
-      all,
-    );
+    return this.#slots.run(req.groupId, all, async (slot) => {
+      const nowMs = this.#slots.now();
+      if (slot.consumer !== null) return this.#commitToConsumerGroup(slot, slot.consumer, req, nowMs);
+      let created = false;
+      if (slot.group === null) {
+        // Kafka: a commit with generation < 0 for an unknown group comes from a consumer that manages
+        // its partitions itself (or an admin tool); the group is created Empty just to hold offsets.
+        if (req.generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
+        slot.group = new ClassicGroup(req.groupId, nowMs);
+        created = true;
+      }
+      const group = slot.group;
+      const refusal = this.#commitRefusal(group, req);
+      if (refusal !== ErrorCode.NONE) return all(refusal);
+      const offsets = committedOffsets(req, nowMs);
+      // A group that exists only in memory (new, never stable) gets its state key with the first offsets.
+      const firstOps = group.storeRevision === 0 ? [{ type: 'put' as const, key: MetaKeys.group(group.groupId), value: encodeGroup(group) }] : [];
+      try {
+        const result = await this.#offsets.commit(group.groupId, group.storeRevision, offsets, firstOps);
+        group.storeRevision = result.groupRevision;
+        if (result.conflict) {
+          this.#slots.unload(slot, ErrorCode.NOT_COORDINATOR);
+          return req.offsets.map((_, i) => (i < result.written ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR));
+        }
+        return all(ErrorCode.NONE);
+      } catch (error) {
+        if (created) slot.group = null;
+        throw error;
+      }
+    });
   }
 
   /**
@@ -188,34 +181,27 @@ export class GroupOffsets {
     subscribedTopics: (metadata: Buffer) => readonly string[] | null,
   ): Promise<{ errorCode: number; partitions: number[] }> {
     const whole = (code: number) => ({ errorCode: code, partitions: [] as number[] });
-    if (groupId === '') return whole(ErrorCode.INVALID_GROUP_ID);
-    const refused = this.#slots.refusal(groupId);
-    if (refused !== null) return whole(refused);
-    return this.#slots.guarded(
-      () =>
-        this.#slots.withGroup(groupId, async (slot) => {
-          let subscribed: ReadonlySet<string> | 'all';
-          let storeRevision: number;
-          if (slot.consumer !== null && !slot.consumer.unloaded) {
-            subscribed = new Set([...slot.consumer.members.values()].flatMap((m) => m.subscribedTopicNames));
-            storeRevision = slot.consumer.storeRevision;
-          } else {
-            const group = slot.group;
-            if (group === null || group.unloaded) return whole(ErrorCode.GROUP_ID_NOT_FOUND);
-            if (group.state !== GroupState.Empty && group.protocolType !== 'consumer') return whole(ErrorCode.NON_EMPTY_GROUP);
-            subscribed = group.state === GroupState.Empty ? new Set() : classicSubscriptions(group, subscribedTopics);
-            storeRevision = group.storeRevision;
-          }
-          const codes = partitions.map((p) => (subscribed === 'all' || subscribed.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
-          const deletable = partitions.filter((_, i) => codes[i] === ErrorCode.NONE);
-          if (!(await this.#offsets.delete(groupId, storeRevision, deletable))) {
-            this.#slots.unload(slot, ErrorCode.NOT_COORDINATOR);
-            return whole(ErrorCode.NOT_COORDINATOR);
-          }
-          return { errorCode: ErrorCode.NONE, partitions: codes };
-        }),
-      whole,
-    );
+    return this.#slots.run(groupId, whole, async (slot) => {
+      let subscribed: ReadonlySet<string> | 'all';
+      let storeRevision: number;
+      if (slot.consumer !== null && !slot.consumer.unloaded) {
+        subscribed = new Set([...slot.consumer.members.values()].flatMap((m) => m.subscribedTopicNames));
+        storeRevision = slot.consumer.storeRevision;
+      } else {
+        const group = slot.group;
+        if (group === null || group.unloaded) return whole(ErrorCode.GROUP_ID_NOT_FOUND);
+        if (group.state !== GroupState.Empty && group.protocolType !== 'consumer') return whole(ErrorCode.NON_EMPTY_GROUP);
+        subscribed = group.state === GroupState.Empty ? new Set() : classicSubscriptions(group, subscribedTopics);
+        storeRevision = group.storeRevision;
+      }
+      const codes = partitions.map((p) => (subscribed === 'all' || subscribed.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
+      const deletable = partitions.filter((_, i) => codes[i] === ErrorCode.NONE);
+      if (!(await this.#offsets.delete(groupId, storeRevision, deletable))) {
+        this.#slots.unload(slot, ErrorCode.NOT_COORDINATOR);
+        return whole(ErrorCode.NOT_COORDINATOR);
+      }
+      return { errorCode: ErrorCode.NONE, partitions: codes };
+    });
   }
 
   /**

@@ -130,6 +130,17 @@ export class GroupSlots {
     }
   }
 
+  /**
+   * The frame of a group request: INVALID_GROUP_ID for an empty id, the refusal (closed, another broker
+   * coordinates the group), else `task` under the group's lock with store faults answered as `fail` does.
+   */
+  async run<T>(groupId: string, fail: (errorCode: number) => T, task: (slot: Slot) => Promise<T> | T): Promise<T> {
+    if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    const refused = this.refusal(groupId);
+    if (refused !== null) return fail(refused);
+    return this.guarded(() => this.withGroup(groupId, task), fail);
+  }
+
   /** Maps store faults to the codes Kafka's coordinator answers when its log is unavailable. */
   async guarded<T>(task: () => Promise<T>, onFailure: (errorCode: number) => T): Promise<T> {
     try {
