@@ -7,13 +7,17 @@
  *   storage                       telemetry only
  *   services                      storage ports (metadata-store.ts, object-store.ts — never an adapter),
  *                                 protocol/records, protocol/error-codes, protocol/acl-codes, telemetry
- *   broker                        protocol, services, telemetry
+ *   broker                        protocol, services (each folder's index.ts only), telemetry
  *   server                        protocol/frame, broker/dispatch (`import type` only), telemetry
- *   ops                           services, telemetry
+ *   ops, console                  services (each folder's index.ts only), telemetry
  *   cli                           protocol, config, telemetry (it talks Kafka protocol and ops HTTP)
  *   proxy                         protocol, telemetry (its broker connections live in proxy/ itself;
  *                                 never services, storage, broker, server or config — app/ wires it)
  *   app, bin                      anything (app is the composition root; bin hands process.env to config)
+ *
+ * "index.ts only": a services folder's index.ts is its public face (STYLE.md); the layers above reach a
+ * service through it, never into its internals — type-only imports included, so that moving a type
+ * inside a service never breaks a handler.
  *
  * Telemetry is allowed in every layer above the leaves because KafscaleError and the logger live there
  * (dispatch.ts turns KafscaleErrors into error codes). Tests (`*.test.ts`) may import anything.
@@ -35,7 +39,12 @@ interface Allowed {
   /** A folder prefix ending in '/' or an exact file path, relative to src/. */
   readonly path: string;
   readonly typeOnly?: boolean;
+  /** With a folder `path`: only the index.ts of each folder directly under it (a service's public face). */
+  readonly indexOnly?: boolean;
 }
+
+/** Every services/<folder>/index.ts, never a service's internals. */
+const SERVICE_FACES: Allowed = { path: 'services/', indexOnly: true };
 
 const ANYTHING = 'anything';
 
@@ -57,9 +66,10 @@ const LAYER_RULES: Readonly<Record<string, readonly Allowed[] | typeof ANYTHING>
     { path: 'protocol/acl-codes.ts' },
     { path: 'telemetry/' },
   ],
-  broker: [{ path: 'protocol/' }, { path: 'services/' }, { path: 'telemetry/' }],
+  broker: [{ path: 'protocol/' }, SERVICE_FACES, { path: 'telemetry/' }],
   server: [{ path: 'protocol/frame.ts' }, { path: 'broker/dispatch.ts', typeOnly: true }, { path: 'telemetry/' }],
-  ops: [{ path: 'services/' }, { path: 'telemetry/' }],
+  ops: [SERVICE_FACES, { path: 'telemetry/' }],
+  console: [SERVICE_FACES, { path: 'telemetry/' }],
   cli: [{ path: 'protocol/' }, { path: 'config/' }, { path: 'telemetry/' }],
   proxy: [{ path: 'protocol/' }, { path: 'telemetry/' }],
   app: ANYTHING,
@@ -154,6 +164,9 @@ function checkImport(fileInSrc: string, site: ImportSite): string | null {
   );
   const allowedList = rules.length === 0 ? 'nothing outside itself' : rules.map((r) => r.path).join(', ');
   if (rule === undefined) return `${where}: ${layer} may import only ${allowedList} (DESIGN.md §3)`;
+  if (rule.indexOnly === true && !/^[^/]+\/index\.ts$/.test(target.slice(rule.path.length))) {
+    return `${where}: ${layer} may import a services folder only through its index.ts (src/${rule.path}<folder>/index.ts); export what it needs there`;
+  }
   if (rule.typeOnly === true && !site.typeOnly) {
     return `${where}: ${layer} may import src/${rule.path} for types only; write \`import type\``;
   }
@@ -252,7 +265,14 @@ test('the rule checker flags forbidden imports and allows the permitted ones', (
   ok('services/cluster/topics.ts', '../../protocol/error-codes.ts');
   bad('services/cluster/topics.ts', '../../protocol/codec/index.ts');
   bad('services/cluster/topics.ts', '../../broker/dispatch.ts');
-  ok('broker/handlers/metadata.ts', '../../services/cluster/topics.ts');
+  ok('broker/handlers/metadata.ts', '../../services/cluster/index.ts');
+  ok('broker/broker-services.ts', '../services/groups/index.ts', true);
+  bad('broker/handlers/metadata.ts', '../../services/cluster/topics.ts');
+  bad('broker/broker-services.ts', '../services/groups/group-coordinator.ts', true);
+  bad('broker/handlers/groups/join-group.ts', '../../../services/groups/sub/index.ts');
+  ok('ops/ops-server.ts', '../services/log/index.ts');
+  bad('ops/ops-server.ts', '../services/log/log-service.ts', true);
+  bad('console/console-routes.ts', '../services/groups/group-store.ts');
   bad('broker/handlers/metadata.ts', '../../storage/meta/embedded-store.ts');
   ok('server/kafka-server.ts', '../broker/dispatch.ts', true);
   bad('server/kafka-server.ts', '../broker/dispatch.ts', false);

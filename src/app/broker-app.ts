@@ -1,15 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { KafscaleConfig } from '../config/index.ts';
 import { createApiTable } from '../broker/api-table.ts';
-import type { BrokerServices, BrokerSettings } from '../broker/broker-services.ts';
-import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../broker/dispatch.ts';
+import type { BrokerServices } from '../broker/broker-services.ts';
+import { Dispatcher, type RequestDispatcher } from '../broker/dispatch.ts';
 import { FetchSessionCache } from '../broker/fetch-session-cache.ts';
-import { ProduceOrder } from '../protocol/produce-order.ts';
 import { OpsServer } from '../ops/ops-server.ts';
-import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
-import { KafkaServer } from '../server/kafka-server.ts';
+import type { KafkaServer } from '../server/kafka-server.ts';
 import { TlsCertificates } from '../server/tls-certificates.ts';
 import { BrokerRegistry, type ListenerEndpoint } from '../services/cluster/broker-registry.ts';
 import { SaslAuthenticator } from '../services/security/sasl-authenticator.ts';
@@ -21,20 +17,19 @@ import { OwnerDirectory } from '../services/cluster/owner-directory.ts';
 import { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
 import { AclAuthorizer, ALLOW_ALL, type Authorizer } from '../services/security/acl-authorizer.ts';
 import { AclStore } from '../services/security/acl-store.ts';
-import { EmbeddedMetadataStore } from '../storage/meta/embedded-metadata-store.ts';
 import { InstrumentedMetadataStore } from '../storage/meta/instrumented-metadata-store.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
-import { FsObjectStore } from '../storage/object/fs-object-store.ts';
 import { InstrumentedObjectStore } from '../storage/object/instrumented-object-store.ts';
-import type { ObjectStore } from '../storage/object/object-store.ts';
 import { isKafscaleError, KafscaleError } from '../telemetry/kafscale-error.ts';
-import { BrokerSession, type SessionDependencies } from './broker-session.ts';
+import { SessionKeeper, type BrokerSession } from './broker-session.ts';
+import { brokerSettings } from './broker-settings.ts';
+import { DispatcherGate } from './dispatcher-gate.ts';
+import { startKafkaListeners } from './kafka-listeners.ts';
+import { openMetadataStore, openObjectStore } from './open-stores.ts';
+import { readOpsToken } from './ops-token.ts';
 import { KafscaleMetrics } from '../telemetry/metrics.ts';
 import type { FlushObserver } from '../services/log/flush-observer.ts';
 import { RequestMetrics } from './request-metrics.ts';
-
-/** How long session recovery waits for the lost session's services to close before starting anew. */
-const OLD_SESSION_CLOSE_MS = 10_000;
 
 /**
  * The composition root: the only place that names concrete adapters. Starts the parts in dependency
@@ -50,10 +45,7 @@ export class BrokerApp {
   #opsPort = 0;
   #servers: KafkaServer[] = [];
   #listenerPorts = new Map<string, number>();
-  #sessionDeps: SessionDependencies | null = null;
-  #session: BrokerSession | null = null;
-  #recovering: Promise<void> | null = null;
-  #sessionsStarted = 0;
+  #sessions: SessionKeeper | null = null;
   #dispatcher: Dispatcher | null = null;
   readonly #fatal = Promise.withResolvers<KafscaleError>();
 
@@ -102,41 +94,19 @@ export class BrokerApp {
 
   /** Binds every listener (KAFSCALE_LISTENERS); returns each one's advertised address, bound ports filled in. */
   async #startListeners(dispatcher: RequestDispatcher, certificates: TlsCertificates | null): Promise<ListenerEndpoint[]> {
-    const { config } = this;
-    const tls = config.tls;
-    const principalMapper = tls === null ? null : new CertificatePrincipalMapper(tls.principalMappingRules);
     const endpoints: ListenerEndpoint[] = [];
-    // queued.max.request.bytes and max.connections(.per.ip) are broker-wide: one budget for every listener.
-    const shared = KafkaServer.sharedLimits({
-      queuedMaxRequestBytes: config.socket.queuedMaxRequestBytes,
-      maxConnections: config.socket.maxConnections,
-      maxConnectionsPerIp: config.socket.maxConnectionsPerIp,
-    });
-    for (const listener of config.listeners) {
-      const secure = listener.securityProtocol === 'SSL' || listener.securityProtocol === 'SASL_SSL';
-      const sasl = listener.securityProtocol === 'SASL_PLAINTEXT' || listener.securityProtocol === 'SASL_SSL';
-      if (secure && (certificates === null || tls === null)) throw new KafscaleError('KSC_CONFIG_INVALID', `listener ${listener.name} uses ${listener.securityProtocol}; set KAFSCALE_TLS_CERT_FILE and KAFSCALE_TLS_KEY_FILE`);
-      const server = new KafkaServer({
-        dispatcher,
-        host: listener.listen.host,
-        port: listener.listen.port,
-        maxFrameBytes: this.config.socket.requestMaxBytes,
-        maxInflightPerConnection: config.socket.maxInflightRequestsPerConnection,
-        idleTimeoutMs: config.socket.connectionsMaxIdleMs,
-        logger: this.log.child({ component: 'server', listener: listener.name }),
-        metrics: this.metrics,
-        shared,
-        listenerName: listener.name,
-        ...(secure && certificates !== null && tls !== null ? { tls: { certificates, clientAuth: tls.clientAuth, principalMapper } } : {}),
-        ...(sasl ? { saslMechanisms: config.sasl.mechanisms } : {}),
-      });
-      this.#servers.push(server);
-      const port = await server.start();
-      this.#onClose(`kafka listener ${listener.name}`, () => server.close({ drainMs: 5_000 }));
-      this.#listenerPorts.set(listener.name, port);
-      if (endpoints.length === 0) this.#kafkaPort = port;
-      endpoints.push({ name: listener.name, host: listener.advertised.host, port: listener.advertised.port === 0 ? port : listener.advertised.port });
-    }
+    await startKafkaListeners(
+      { config: this.config, dispatcher, certificates, log: this.log, metrics: this.metrics },
+      {
+        created: (server) => this.#servers.push(server),
+        started: (name, server, port, advertised) => {
+          this.#onClose(`kafka listener ${name}`, () => server.close({ drainMs: 5_000 }));
+          this.#listenerPorts.set(name, port);
+          if (endpoints.length === 0) this.#kafkaPort = port;
+          endpoints.push(advertised);
+        },
+      },
+    );
     return endpoints;
   }
 
@@ -152,9 +122,9 @@ export class BrokerApp {
   async #start(): Promise<void> {
     const { log } = this;
     let config = this.#config;
-    const meta = new InstrumentedMetadataStore(await this.#openMetadataStore(), this.metrics);
+    const meta = new InstrumentedMetadataStore(await openMetadataStore(this.#config, log), this.metrics);
     this.#onClose('metadata store', () => meta.close());
-    const objects = new InstrumentedObjectStore(await this.#openObjectStore(), this.metrics);
+    const objects = new InstrumentedObjectStore(await openObjectStore(this.#config, log), this.metrics);
     this.#onClose('object store', () => objects.close());
 
     const clusterId = await loadOrCreateClusterId(meta, config.clusterId ?? undefined);
@@ -203,12 +173,12 @@ export class BrokerApp {
       const owned = this.#session?.logs.owned(topicId, partition);
       return owned !== undefined && (owned.status === 'active' || owned.status === 'reloading') ? owned.epoch : undefined;
     });
-    this.#sessionDeps = { config, log, meta, objects, topics, brokers, leaders, directory, flushObserver: flushMetrics(this.metrics) };
-    this.#session = await BrokerSession.start(this.#sessionDeps, lease);
+    const sessionDeps = { config, log, meta, objects, topics, brokers, leaders, directory, flushObserver: flushMetrics(this.metrics) };
+    const sessions = await SessionKeeper.start(sessionDeps, lease, (error) => this.#fatal.resolve(error));
+    this.#sessions = sessions;
     // Closed after the listener (registered later, closed earlier): in-flight produce requests drain
     // first; then owned partitions are released and the lease revoked (registration gone at once).
-    this.#onClose('broker session', () => this.#closeSession());
-    this.#watchSession(lease);
+    this.#onClose('broker session', () => sessions.close());
     const stopTopicWatch = topics.onChange((changes) => {
       const deleted = changes.filter((c) => c.before !== null && (c.after === null || c.after.id !== c.before.id)).map((c) => c.name);
       if (deleted.length === 0) return;
@@ -302,6 +272,8 @@ export class BrokerApp {
   }
 
   async #closeAll(): Promise<void> {
+    // A lease lost from now on is the shutdown's doing: no new session.
+    this.#sessions?.stop();
     // The coordinator stops first: JoinGroup/SyncGroup requests parked for a rebalance are answered
     // (COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR) instead of holding the listener's drain for its
     // full 5 s. close() is idempotent, so its own closer below is a no-op.
@@ -377,7 +349,12 @@ export class BrokerApp {
 
   /** Sessions started so far: 1 after start, +1 per recovery. */
   get sessionsStarted(): number {
-    return this.#sessionsStarted;
+    return this.#sessions?.sessionsStarted ?? 0;
+  }
+
+  /** The current session; null before start. */
+  get #session(): BrokerSession | null {
+    return this.#sessions?.current ?? null;
   }
 
   #currentSession(): BrokerSession {
@@ -386,135 +363,6 @@ export class BrokerApp {
     return session;
   }
 
-  async #closeSession(): Promise<void> {
-    const session = this.#session;
-    await this.#recovering;
-    const current = this.#session ?? session;
-    if (current === null) return;
-    await current.close(this.log);
-    await current.lease.revoke();
-  }
-
-  #watchSession(lease: Lease): void {
-    this.#sessionsStarted++;
-    void lease.lost.then(() => {
-      if (this.#closing !== null || this.#session?.lease !== lease) return;
-      this.#recovering = this.#recover(lease).finally(() => {
-        this.#recovering = null;
-      });
-    });
-  }
-
-  /**
-   * Session recovery (docs/design/cluster.md): the lost session's services are closed — its partitions
-   * were already fenced by the log service, so pending produce requests fail with
-   * NOT_LEADER_OR_FOLLOWER and nothing more is committed — then a new lease is granted as soon as the
-   * store answers, the broker re-registers and a new session starts. Requests meanwhile reach the closed
-   * session and get retriable errors (NOT_LEADER_OR_FOLLOWER, COORDINATOR_NOT_AVAILABLE).
-   */
-  async #recover(lost: Lease): Promise<void> {
-    const deps = this.#sessionDeps;
-    const old = this.#session;
-    if (deps === null || old === null) return;
-    this.log.error({ leaseId: lost.id }, 'broker session lease lost; fencing its partitions and groups, then starting a new session');
-    // Bounded: a flush stuck on an unreachable store must not keep the broker from recovering. The old
-    // session is fenced already, so whatever it still does cannot commit.
-    let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([
-      old.close(this.log).then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), OLD_SESSION_CLOSE_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!closed) this.log.warn({ waitedMs: OLD_SESSION_CLOSE_MS }, 'the lost session is still closing; starting the new one anyway');
-    let delayMs = 200;
-    while (this.#closing === null) {
-      let lease: Lease | null = null;
-      try {
-        lease = await this.#meta().grantLease(this.config.broker.sessionTtlMs);
-        await deps.brokers.renew(lease);
-        const session = await BrokerSession.start(deps, lease);
-        if (this.#closing !== null) {
-          await session.close(this.log);
-          await lease.revoke();
-          return;
-        }
-        this.#session = session;
-        this.#watchSession(lease);
-        // warn, not info: the end of an incident operators look for next to the 'lease lost' error.
-        this.log.warn({ leaseId: lease.id, sessions: this.#sessionsStarted }, 'broker session recovered; serving with a new lease');
-        return;
-      } catch (error) {
-        await lease?.revoke().catch(() => undefined);
-        if (isKafscaleError(error, 'KSC_BROKER_ID_TAKEN')) {
-          this.log.fatal({ err: error }, error.message);
-          this.#fatal.resolve(error);
-          return;
-        }
-        this.log.warn({ err: error, retryInMs: delayMs }, 'cannot start a new broker session yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-        delayMs = Math.min(delayMs * 2, 2_000);
-      }
-    }
-  }
-
-  #meta(): MetadataStore {
-    const deps = this.#sessionDeps;
-    if (deps === null) throw new KafscaleError('KSC_INTERNAL', 'metadata store not open');
-    return deps.meta;
-  }
-
-  async #openMetadataStore(): Promise<MetadataStore> {
-    const cfg = this.config.metadataStore;
-    if (cfg.kind === 'embedded') {
-      await mkdir(cfg.dir, { recursive: true });
-      return EmbeddedMetadataStore.open({ dir: cfg.dir, log: this.log.child({ component: 'meta' }) });
-    }
-    const { openEtcdMetadataStore } = await import('./etcd-store-factory.ts');
-    return openEtcdMetadataStore(cfg, this.log.child({ component: 'meta' }));
-  }
-
-  async #openObjectStore(): Promise<ObjectStore> {
-    const cfg = this.config.objectStore;
-    if (cfg.kind === 'filesystem') {
-      await mkdir(cfg.rootDir, { recursive: true });
-      const store = new FsObjectStore({ root: cfg.rootDir });
-      // Temp files of puts interrupted by a crash are garbage; remove them before the first put.
-      const swept = await store.sweepTempFiles();
-      if (swept > 0) this.log.info({ swept }, 'removed temp files left by an interrupted put');
-      return store;
-    }
-    const { openS3ObjectStore } = await import('./s3-store-factory.ts');
-    return openS3ObjectStore(cfg, this.log.child({ component: 'objects' }));
-  }
-}
-
-/** Holds requests until the broker is registered; then hands every frame to the real dispatcher. */
-class DispatcherGate implements RequestDispatcher {
-  #dispatcher: RequestDispatcher | null = null;
-  #waiters: Array<() => void> = [];
-
-  open(dispatcher: RequestDispatcher): void {
-    this.#dispatcher = dispatcher;
-    for (const wake of this.#waiters) wake();
-    this.#waiters = [];
-  }
-
-  async handle(frame: Buffer, connection: ConnectionContext): Promise<readonly Buffer[] | null> {
-    if (this.#dispatcher === null) {
-      // The frame may be a view into a reused buffer; keep our own copy while we wait.
-      const copy = Buffer.from(frame);
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-      return (this.#dispatcher as unknown as RequestDispatcher).handle(copy, connection);
-    }
-    return this.#dispatcher.handle(frame, connection);
-  }
-
-  /** Connections may open before the gate does: every one gets its ordering state from the start. */
-  newProduceOrder(): ProduceOrder {
-    return new ProduceOrder();
-  }
 }
 
 /** kafscale_flushes_total, _flush_duration_seconds and _flush_object_bytes (objects written). */
@@ -531,47 +379,4 @@ function flushMetrics(metrics: KafscaleMetrics): FlushObserver {
 /** `config` with the broker id allocated at start, frozen like the loaded one. */
 function withBrokerId(config: KafscaleConfig, id: number): KafscaleConfig {
   return Object.freeze({ ...config, broker: Object.freeze({ ...config.broker, id }) });
-}
-
-/** The ops bearer token: the file's first line; an empty file is a configuration error. */
-export function readOpsToken(file: string): string {
-  let token: string;
-  try {
-    token = (readFileSync(file, 'utf8').split('\n')[0] ?? '').trim();
-  } catch (error) {
-    throw new KafscaleError('KSC_CONFIG_INVALID', `cannot read KAFSCALE_OPS_TOKEN_FILE ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  if (token.length < 16) throw new KafscaleError('KSC_CONFIG_INVALID', `KAFSCALE_OPS_TOKEN_FILE ${file} must hold a token of at least 16 characters on its first line`);
-  return token;
-}
-
-function brokerSettings(config: KafscaleConfig): BrokerSettings {
-  return {
-    brokerId: config.broker.id,
-    autoCreateTopics: config.topics.autoCreate,
-    defaultPartitions: config.topics.autoCreatePartitions,
-    socketRequestMaxBytes: config.socket.requestMaxBytes,
-    describedBrokerConfigs: {
-      'broker.id': String(config.broker.id),
-      'auto.create.topics.enable': String(config.topics.autoCreate),
-      'num.partitions': String(config.topics.autoCreatePartitions),
-      'default.replication.factor': '1',
-      'min.insync.replicas': '1',
-      'socket.request.max.bytes': String(config.socket.requestMaxBytes),
-      'connections.max.idle.ms': String(config.socket.connectionsMaxIdleMs),
-      'queued.max.request.bytes': String(config.socket.queuedMaxRequestBytes),
-      'max.connections': String(config.socket.maxConnections),
-      'max.connections.per.ip': String(config.socket.maxConnectionsPerIp),
-      'message.max.bytes': '1048588',
-      'log.retention.ms': '604800000',
-      'log.retention.bytes': '-1',
-      'log.segment.bytes': '1073741824',
-      'group.initial.rebalance.delay.ms': String(config.groups.initialRebalanceDelayMs),
-      'group.min.session.timeout.ms': String(config.groups.minSessionTimeoutMs),
-      'group.max.session.timeout.ms': String(config.groups.maxSessionTimeoutMs),
-      'offsets.retention.minutes': String(config.groups.offsetsRetentionMinutes),
-      'max.incremental.fetch.session.cache.slots': String(config.fetchSessions.maxSlots),
-      'broker.rack': config.broker.rack ?? '',
-    },
-  };
 }

@@ -12,6 +12,10 @@ import { PartitionAssigner } from '../services/log/partition-assigner.ts';
 import { RetentionTask } from '../services/log/retention-task.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../storage/object/object-store.ts';
+import { isKafscaleError, type KafscaleError } from '../telemetry/kafscale-error.ts';
+
+/** How long session recovery waits for the lost session's services to close before starting anew. */
+const OLD_SESSION_CLOSE_MS = 10_000;
 
 /** What outlives a session: the stores, the topic and broker mirrors, placement and the owner directory. */
 export interface SessionDependencies {
@@ -105,6 +109,119 @@ export class BrokerSession {
         await close();
       } catch (error) {
         log.warn({ err: error, part: name }, 'error while closing');
+      }
+    }
+  }
+}
+
+/**
+ * The broker's current session and its recovery (docs/design/cluster.md, "Session recovery"): when the
+ * lease is lost, the lost session's services are closed — its partitions were already fenced by the log
+ * service, so pending produce requests fail with NOT_LEADER_OR_FOLLOWER and nothing more is committed —
+ * then a new lease is granted as soon as the store answers, the broker re-registers and a new session
+ * starts. Requests meanwhile reach the closed session and get retriable errors (NOT_LEADER_OR_FOLLOWER,
+ * COORDINATOR_NOT_AVAILABLE).
+ */
+export class SessionKeeper {
+  readonly #deps: SessionDependencies;
+  readonly #fatal: (error: KafscaleError) => void;
+  #session: BrokerSession;
+  #recovering: Promise<void> | null = null;
+  #sessionsStarted = 0;
+  #stopped = false;
+
+  private constructor(deps: SessionDependencies, session: BrokerSession, fatal: (error: KafscaleError) => void) {
+    this.#deps = deps;
+    this.#session = session;
+    this.#fatal = fatal;
+  }
+
+  /**
+   * Starts the first session under `lease` and keeps one running. `fatal` is called when the broker
+   * cannot go on (its allocated broker id was taken while its session was lost).
+   */
+  static async start(deps: SessionDependencies, lease: Lease, fatal: (error: KafscaleError) => void): Promise<SessionKeeper> {
+    const keeper = new SessionKeeper(deps, await BrokerSession.start(deps, lease), fatal);
+    keeper.#watch(lease);
+    return keeper;
+  }
+
+  get current(): BrokerSession {
+    return this.#session;
+  }
+
+  /** Sessions started so far: 1 after start, +1 per recovery. */
+  get sessionsStarted(): number {
+    return this.#sessionsStarted;
+  }
+
+  /** No recovery starts from now on (the broker is shutting down); one under way gives up. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Closes the current session (after a recovery under way) and revokes its lease. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.#recovering;
+    const current = this.#session;
+    await current.close(this.#deps.log);
+    await current.lease.revoke();
+  }
+
+  #watch(lease: Lease): void {
+    this.#sessionsStarted++;
+    void lease.lost.then(() => {
+      if (this.#stopped || this.#session.lease !== lease) return;
+      this.#recovering = this.#recover(lease).finally(() => {
+        this.#recovering = null;
+      });
+    });
+  }
+
+  async #recover(lost: Lease): Promise<void> {
+    const deps = this.#deps;
+    const { log } = deps;
+    const old = this.#session;
+    log.error({ leaseId: lost.id }, 'broker session lease lost; fencing its partitions and groups, then starting a new session');
+    // Bounded: a flush stuck on an unreachable store must not keep the broker from recovering. The old
+    // session is fenced already, so whatever it still does cannot commit.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      old.close(log).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), OLD_SESSION_CLOSE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!closed) log.warn({ waitedMs: OLD_SESSION_CLOSE_MS }, 'the lost session is still closing; starting the new one anyway');
+    let delayMs = 200;
+    while (!this.#stopped) {
+      let lease: Lease | null = null;
+      try {
+        lease = await deps.meta.grantLease(deps.config.broker.sessionTtlMs);
+        await deps.brokers.renew(lease);
+        const session = await BrokerSession.start(deps, lease);
+        if (this.#stopped) {
+          await session.close(log);
+          await lease.revoke();
+          return;
+        }
+        this.#session = session;
+        this.#watch(lease);
+        // warn, not info: the end of an incident operators look for next to the 'lease lost' error.
+        log.warn({ leaseId: lease.id, sessions: this.#sessionsStarted }, 'broker session recovered; serving with a new lease');
+        return;
+      } catch (error) {
+        await lease?.revoke().catch(() => undefined);
+        if (isKafscaleError(error, 'KSC_BROKER_ID_TAKEN')) {
+          log.fatal({ err: error }, error.message);
+          this.#fatal(error);
+          return;
+        }
+        log.warn({ err: error, retryInMs: delayMs }, 'cannot start a new broker session yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+        delayMs = Math.min(delayMs * 2, 2_000);
       }
     }
   }

@@ -17,7 +17,7 @@ import { UpstreamConnection, type UpstreamSecurity } from '../proxy/upstream-con
 import { UpstreamPool } from '../proxy/upstream-pool.ts';
 import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
 import { TlsCertificates } from '../server/tls-certificates.ts';
-import { readOpsToken } from './broker-app.ts';
+import { readOpsToken } from './ops-token.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { ProxyMetrics } from '../telemetry/proxy-metrics.ts';

@@ -1,5 +1,8 @@
 import { ApiKey } from '../protocol/api-keys.ts';
+import type { FieldSchema } from '../protocol/codec/index.ts';
 import { errorInfo } from '../protocol/error-codes.ts';
+import { RESPONSE_SCHEMAS } from '../protocol/messages/index.ts';
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES, RECORD_COUNT_OFFSET } from '../protocol/records/index.ts';
 import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
 
 /** Topic names that exist now: per-topic series are only made for these (the label set stays bounded). */
@@ -10,19 +13,49 @@ export interface TopicNames {
 
 /** Deep enough for every response schema (e.g. OffsetFetch v8: groups → topics → partitions). */
 const MAX_DEPTH = 6;
-const BATCH_LENGTH_OFFSET = 8;
-const RECORD_COUNT_OFFSET = 57;
-const BATCH_HEADER_BYTES = 61;
-const LOG_OVERHEAD = 12;
+
+/**
+ * Where a response carries error codes, from its schema: the `errorCode` fields of a struct and the
+ * struct (or struct array) fields under which there are more. Compiled once per API key.
+ */
+interface ErrorPaths {
+  readonly hasCode: boolean;
+  readonly nested: readonly { readonly key: string; readonly array: boolean; readonly paths: ErrorPaths }[];
+}
+
+function errorPathsOf(fields: readonly FieldSchema[], depth: number): ErrorPaths | null {
+  const hasCode = fields.some((field) => field.key === 'errorCode');
+  const nested: { key: string; array: boolean; paths: ErrorPaths }[] = [];
+  if (depth < MAX_DEPTH) {
+    for (const field of fields) {
+      if (field.fields === undefined) continue;
+      const paths = errorPathsOf(field.fields, depth + 1);
+      if (paths !== null) nested.push({ key: field.key, array: field.type.startsWith('[]'), paths });
+    }
+  }
+  return hasCode || nested.length > 0 ? { hasCode, nested } : null;
+}
+
+const errorPathsByKey = new Map<number, ErrorPaths | null>();
+
+function errorPathsFor(apiKey: number): ErrorPaths | null {
+  let paths = errorPathsByKey.get(apiKey);
+  if (paths === undefined) {
+    const schema = (RESPONSE_SCHEMAS as Readonly<Record<number, { readonly fields: readonly FieldSchema[] } | undefined>>)[apiKey];
+    paths = schema === undefined ? null : errorPathsOf(schema.fields, 0);
+    errorPathsByKey.set(apiKey, paths);
+  }
+  return paths;
+}
 
 /**
  * Per-request metrics taken from the decoded request and the response object after the handler ran
  * (the Dispatcher's observer): `kafscale_request_errors_total` by the Kafka error codes the response
  * carries, and bytes/records in (acknowledged Produce) and out (Fetch) per topic.
  *
- * Cost: one walk over the response's objects (topics × partitions, the same nodes the encoder visits
- * next; Buffers are skipped, not scanned) and, for Produce and Fetch, one look at each batch header —
- * never at records. Label work (prom-client's label hashing) happens only for non-zero error codes and
+ * Cost: one walk along the response schema's paths to its error codes (compiled once per API key;
+ * only the structs that can hold a code are visited, records never) and, for Produce and Fetch, one
+ * look at each batch header — never at records. Label work (prom-client's label hashing) happens only for non-zero error codes and
  * once per topic in a Produce/Fetch.
  */
 export class RequestMetrics {
@@ -38,26 +71,27 @@ export class RequestMetrics {
     const apiKeyText = apiKeyLabel(apiKey);
     if (failed) this.#metrics.requestErrorsTotal.inc({ api_key: apiKeyText, error: 'exception' });
     if (response === null || typeof response !== 'object') return;
-    this.#countErrors(apiKeyText, response, 0);
+    const paths = errorPathsFor(apiKey);
+    if (paths !== null) this.#countErrors(apiKeyText, response, paths);
     if (apiKey === ApiKey.Produce) this.#produced(request, response);
     else if (apiKey === ApiKey.Fetch) this.#fetched(response);
   }
 
-  #countErrors(apiKeyText: string, node: object, depth: number): void {
-    for (const key in node) {
-      const value = (node as Record<string, unknown>)[key];
-      if (key === 'errorCode') {
-        if (typeof value === 'number' && value !== 0) this.#metrics.requestErrorsTotal.inc({ api_key: apiKeyText, error: errorInfo(value).name });
+  #countErrors(apiKeyText: string, node: object, paths: ErrorPaths): void {
+    const struct = node as Readonly<Record<string, unknown>>;
+    if (paths.hasCode) {
+      const code = struct['errorCode'];
+      if (typeof code === 'number' && code !== 0) this.#metrics.requestErrorsTotal.inc({ api_key: apiKeyText, error: errorInfo(code).name });
+    }
+    for (const next of paths.nested) {
+      const value = struct[next.key];
+      if (value === null || typeof value !== 'object') continue;
+      if (!next.array) {
+        this.#countErrors(apiKeyText, value, next.paths);
         continue;
       }
-      if (depth >= MAX_DEPTH || value === null || typeof value !== 'object' || Buffer.isBuffer(value)) continue;
-      if (Array.isArray(value)) {
-        for (const item of value) {
-          if (item !== null && typeof item === 'object' && !Buffer.isBuffer(item)) this.#countErrors(apiKeyText, item as object, depth + 1);
-        }
-      } else {
-        this.#countErrors(apiKeyText, value, depth + 1);
-      }
+      if (!Array.isArray(value)) continue;
+      for (const item of value) if (item !== null && typeof item === 'object') this.#countErrors(apiKeyText, item as object, next.paths);
     }
   }
 
@@ -118,7 +152,7 @@ export function recordCount(data: Buffer): number {
   let count = 0;
   let position = 0;
   while (position + BATCH_HEADER_BYTES <= data.length) {
-    const batchBytes = LOG_OVERHEAD + data.readInt32BE(position + BATCH_LENGTH_OFFSET);
+    const batchBytes = LOG_OVERHEAD_BYTES + data.readInt32BE(position + BATCH_LENGTH_OFFSET);
     if (batchBytes < BATCH_HEADER_BYTES || position + batchBytes > data.length) break;
     count += data.readInt32BE(position + RECORD_COUNT_OFFSET);
     position += batchBytes;

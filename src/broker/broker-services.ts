@@ -1,16 +1,11 @@
 import type { Logger } from 'pino';
 import type { ConnectionContext } from './dispatch.ts';
 import type { FetchSessionCache } from './fetch-session-cache.ts';
-import type { SecurityServices } from '../services/security/security-services.ts';
-import type { BrokerRegistry } from '../services/cluster/broker-registry.ts';
-import type { PartitionLeaders } from '../services/cluster/partition-leaders.ts';
-import type { TopicRegistry } from '../services/cluster/topic-registry.ts';
-import type { GroupCoordinator } from '../services/groups/group-coordinator.ts';
-import type { LogService } from '../services/log/log-service.ts';
-import type { PartitionAssigner } from '../services/log/partition-assigner.ts';
-import type { ProducerIdManager } from '../services/producers/producer-id-manager.ts';
-import type { Authorizer } from '../services/security/acl-authorizer.ts';
-import type { AclStore } from '../services/security/acl-store.ts';
+import type { BrokerRegistry, PartitionLeaders, TopicRegistry } from '../services/cluster/index.ts';
+import type { GroupCoordinator } from '../services/groups/index.ts';
+import type { LogService, PartitionAssigner } from '../services/log/index.ts';
+import type { ProducerIdManager } from '../services/producers/index.ts';
+import type { AclStore, Authorizer, SecurityServices } from '../services/security/index.ts';
 
 /** Broker settings the handlers need, in domain terms (the app maps the validated config onto this). */
 export interface BrokerSettings {

@@ -7,9 +7,31 @@
  * Strings from the environment or flags are parsed here (integers, booleans, lists), so a JSON config
  * file may give either `"9092"` or `9092`.
  */
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as z from 'zod';
+import { checkCombinations, checkPresence } from './config-checks.ts';
+import {
+  assignorList,
+  AUTHORIZERS,
+  boolean,
+  endpointList,
+  hostPortList,
+  integer,
+  listenAddress,
+  listenerList,
+  mechanismList,
+  principalList,
+  protocolMap,
+  SASL_MECHANISM_NAMES,
+  securityProtocolName,
+  securityProtocolOf,
+  text,
+  TLS_CLIENT_AUTH,
+  type HostPort,
+  type SecurityProtocol,
+} from './setting-types.ts';
+
+export { AUTHORIZERS, parseHostPort, SASL_MECHANISM_NAMES, SECURITY_PROTOCOLS, TLS_CLIENT_AUTH, type HostPort, type ListenerAddress, type SecurityProtocol } from './setting-types.ts';
 
 const MIB = 1024 * 1024;
 
@@ -65,220 +87,6 @@ export const CONFIG_DEFAULTS = {
   proxyUpstreamSaslMechanism: 'SCRAM-SHA-512',
   proxyVirtualBrokers: 1,
 } as const satisfies Partial<Record<SettingKey, unknown>>;
-
-function parseIntegerString(value: unknown): unknown {
-  if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) return Number(value.trim());
-  return value;
-}
-
-function integer(min: number, max: number) {
-  const message = `must be an integer from ${min} to ${max}`;
-  return z.preprocess(
-    parseIntegerString,
-    z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message }),
-  );
-}
-
-const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
-const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
-
-function boolean() {
-  return z.preprocess((value) => {
-    if (typeof value !== 'string') return value;
-    const word = value.trim().toLowerCase();
-    if (TRUE_WORDS.has(word)) return true;
-    if (FALSE_WORDS.has(word)) return false;
-    return value;
-  }, z.boolean({ error: 'must be true or false (also accepted: 1/0, yes/no, on/off)' }));
-}
-
-function text() {
-  return z.string({ error: 'must be a string' }).trim().min(1, { error: 'must not be empty' });
-}
-
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Parses `host:port`, `[v6]:port` or `:port` (all interfaces). Returns a message on failure. */
-export function parseHostPort(value: string, minPort: number): HostPort | string {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
-  if (match === null) return 'must be host:port (e.g. 0.0.0.0:9092, [::1]:9092 or :9092)';
-  const host = match[1] ?? (match[2] === '' || match[2] === undefined ? '0.0.0.0' : match[2]);
-  if (match[1] !== undefined && isIP(match[1]) !== 6) return `"${match[1]}" in brackets is not an IPv6 address`;
-  const port = Number(match[3]);
-  if (port < minPort || port > 65535) return `port must be from ${minPort} to 65535`;
-  return { host, port };
-}
-
-function listenAddress() {
-  return z.string({ error: 'must be host:port' }).transform((value, ctx): HostPort => {
-    const parsed = parseHostPort(value, 0);
-    if (typeof parsed === 'string') {
-      ctx.issues.push({ code: 'custom', message: parsed, input: value });
-      return z.NEVER;
-    }
-    return parsed;
-  });
-}
-
-/** etcd endpoints: a comma list (environment, flags) or an array (file); a missing scheme means http. */
-function endpointList() {
-  return z
-    .preprocess(
-      (value) =>
-        typeof value === 'string'
-          ? value
-              .split(',')
-              .map((part) => part.trim())
-              .filter((part) => part !== '')
-          : value,
-      z.array(z.string({ error: 'must be a list of URLs' }), { error: 'must be a comma-separated list of URLs' }),
-    )
-    .transform((endpoints, ctx) => {
-      const normalized: string[] = [];
-      for (const endpoint of endpoints) {
-        const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `http://${endpoint}`;
-        const url = URL.parse(withScheme);
-        if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
-          ctx.issues.push({ code: 'custom', message: `"${endpoint}" is not an http(s) URL or host:port`, input: endpoint });
-          continue;
-        }
-        normalized.push(`${url.protocol}//${url.host}`);
-      }
-      if (normalized.length === 0 && endpoints.length === 0) {
-        ctx.issues.push({ code: 'custom', message: 'must name at least one endpoint', input: endpoints });
-      }
-      return normalized;
-    });
-}
-
-export const AUTHORIZERS = ['none', 'acl'] as const;
-
-/** Kafka's `super.users`: principals separated by ';' (an array in a file), each `Type:name`. */
-/** KIP-848 server-side assignors kafscale has (group.consumer.assignors); the first one is the default. */
-const CONSUMER_ASSIGNORS = ['uniform', 'range'] as const;
-
-function assignorList() {
-  return z
-    .preprocess(
-      (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter((part) => part !== '') : value),
-      z.array(z.string(), { error: "must be assignor names separated by ',', e.g. uniform,range" }),
-    )
-    .transform((names, ctx) => {
-      if (names.length === 0) ctx.issues.push({ code: 'custom', message: `must name at least one of ${CONSUMER_ASSIGNORS.join(', ')}`, input: names });
-      for (const name of names) {
-        if (!(CONSUMER_ASSIGNORS as readonly string[]).includes(name)) ctx.issues.push({ code: 'custom', message: `"${name}" is not an assignor kafscale has (${CONSUMER_ASSIGNORS.join(', ')})`, input: name });
-      }
-      return [...new Set(names)];
-    });
-}
-
-function principalList() {
-  return z
-    .preprocess(
-      (value) => (typeof value === 'string' ? value.split(';').map((part) => part.trim()).filter((part) => part !== '') : value),
-      z.array(z.string({ error: 'must be a list of principals' }), { error: "must be principals separated by ';', e.g. User:admin;User:ops" }),
-    )
-    .transform((principals, ctx) => {
-      for (const principal of principals) {
-        if (!/^[^:;\s]+:[^;]+$/.test(principal)) ctx.issues.push({ code: 'custom', message: `"${principal}" is not a principal of the form Type:name (e.g. User:admin)`, input: principal });
-      }
-      return principals;
-    });
-}
-
-export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
-export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
-export const TLS_CLIENT_AUTH = ['none', 'requested', 'required'] as const;
-export const SASL_MECHANISM_NAMES = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
-
-export interface ListenerAddress {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-const LISTENER_NAME = /^[A-Z][A-Z0-9_]*$/;
-
-/** Kafka's `NAME://host:port,NAME://host:port` (listeners, advertised.listeners); names are upper-cased. */
-function listenerList(what: string) {
-  return z.string({ error: 'must be NAME://host:port[,NAME://host:port…]' }).transform((value, ctx): ListenerAddress[] => {
-    const listeners: ListenerAddress[] = [];
-    for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
-      const match = /^([A-Za-z][A-Za-z0-9_]*):\/\/(.*)$/.exec(part);
-      if (match === null) {
-        ctx.issues.push({ code: 'custom', message: `"${part}" is not NAME://host:port (e.g. SASL_SSL://0.0.0.0:9094)`, input: value });
-        continue;
-      }
-      const name = (match[1] as string).toUpperCase();
-      const address = parseHostPort(match[2] as string, 0);
-      if (typeof address === 'string') {
-        ctx.issues.push({ code: 'custom', message: `${name}: ${address}`, input: value });
-        continue;
-      }
-      if (listeners.some((l) => l.name === name)) ctx.issues.push({ code: 'custom', message: `names ${name} twice; every ${what.replace(/s$/, '')} needs its own name`, input: value });
-      listeners.push({ name, host: address.host, port: address.port });
-    }
-    if (listeners.length === 0) ctx.issues.push({ code: 'custom', message: 'must name at least one listener, e.g. PLAINTEXT://0.0.0.0:9092', input: value });
-    return listeners;
-  });
-}
-
-/** One of Kafka's security protocols, in any case (librdkafka's properties write them lower-case). */
-function securityProtocolName() {
-  return z
-    .string({ error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` })
-    .transform((value) => value.trim().toUpperCase())
-    .pipe(z.enum(SECURITY_PROTOCOLS, { error: `must be one of ${SECURITY_PROTOCOLS.join(', ')}` }));
-}
-
-/** Kafka's listener.security.protocol.map: `NAME:PROTOCOL,…`. */
-function protocolMap() {
-  return z.string({ error: 'must be NAME:PROTOCOL[,NAME:PROTOCOL…]' }).transform((value, ctx): Record<string, SecurityProtocol> => {
-    const map: Record<string, SecurityProtocol> = {};
-    for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
-      const [name, protocol] = part.split(':').map((p) => p.trim().toUpperCase());
-      if (name === undefined || protocol === undefined || !LISTENER_NAME.test(name) || !(SECURITY_PROTOCOLS as readonly string[]).includes(protocol)) {
-        ctx.issues.push({ code: 'custom', message: `"${part}" is not NAME:PROTOCOL with PROTOCOL one of ${SECURITY_PROTOCOLS.join(', ')}`, input: value });
-        continue;
-      }
-      map[name] = protocol as SecurityProtocol;
-    }
-    return map;
-  });
-}
-
-function mechanismList() {
-  return z.string({ error: `must be a comma-separated list of ${SASL_MECHANISM_NAMES.join(', ')}` }).transform((value, ctx): string[] => {
-    const mechanisms = [...new Set(value.split(',').map((p) => p.trim().toUpperCase()).filter((p) => p !== ''))];
-    for (const mechanism of mechanisms) {
-      if (!(SASL_MECHANISM_NAMES as readonly string[]).includes(mechanism)) ctx.issues.push({ code: 'custom', message: `"${mechanism}" is not supported; use ${SASL_MECHANISM_NAMES.join(', ')}`, input: value });
-    }
-    if (mechanisms.length === 0) ctx.issues.push({ code: 'custom', message: 'must name at least one mechanism', input: value });
-    return mechanisms;
-  });
-}
-
-/** `host:port` list (comma-separated from the environment or flags; an array in a file), e.g. broker addresses. */
-function hostPortList() {
-  return z
-    .preprocess(
-      (value) => (typeof value === 'string' ? value.split(',').map((part) => part.trim()).filter((part) => part !== '') : value),
-      z.array(z.string({ error: 'must be a list of host:port' }), { error: 'must be a comma-separated list of host:port' }),
-    )
-    .transform((entries, ctx): HostPort[] => {
-      const parsed: HostPort[] = [];
-      for (const entry of entries) {
-        const hostPort = parseHostPort(entry, 1);
-        if (typeof hostPort === 'string') ctx.issues.push({ code: 'custom', message: `"${entry}": ${hostPort}`, input: entry });
-        else parsed.push(hostPort);
-      }
-      if (entries.length === 0) ctx.issues.push({ code: 'custom', message: 'must name at least one host:port', input: entries });
-      return parsed;
-    });
-}
 
 /** The flat settings. Optional ones have no default; `dataDir` and TLS paths arrive resolved. */
 export const settingsSchema = z.strictObject({
@@ -363,137 +171,6 @@ export const settingsSchema = z.strictObject({
 
 export type SettingKey = keyof z.input<typeof settingsSchema>;
 export type Settings = z.output<typeof settingsSchema>;
-
-/** Settings that only make sense with another one set; naming both lets the error say what to fix. */
-const REQUIRES: ReadonlyArray<readonly [dependent: SettingKey, required: SettingKey]> = [
-  ['s3Endpoint', 's3Bucket'],
-  ['s3AccessKey', 's3Bucket'],
-  ['s3SecretKey', 's3Bucket'],
-  ['s3SseKmsKeyId', 's3Bucket'],
-  ['s3AccessKey', 's3SecretKey'],
-  ['s3SecretKey', 's3AccessKey'],
-  ['etcdUsername', 'etcdEndpoints'],
-  ['etcdPassword', 'etcdEndpoints'],
-  ['etcdCaFile', 'etcdEndpoints'],
-  ['etcdCertFile', 'etcdEndpoints'],
-  ['etcdKeyFile', 'etcdEndpoints'],
-  ['etcdUsername', 'etcdPassword'],
-  ['etcdPassword', 'etcdUsername'],
-  ['etcdCertFile', 'etcdKeyFile'],
-  ['etcdKeyFile', 'etcdCertFile'],
-  ['tlsCertFile', 'tlsKeyFile'],
-  ['tlsKeyFile', 'tlsCertFile'],
-  ['tlsCaFile', 'tlsCertFile'],
-  ['advertisedListeners', 'listeners'],
-  ['listenerSecurityProtocolMap', 'listeners'],
-  ['proxyUpstreamTlsCertFile', 'proxyUpstreamTlsKeyFile'],
-  ['proxyUpstreamTlsKeyFile', 'proxyUpstreamTlsCertFile'],
-];
-
-/**
- * Presence rules run even when other settings failed (`when`), so they are reported together with
- * per-setting errors; zod skips ordinary refinements of an object whose fields failed. Issues carry the path of the setting to change;
- * `{key}` in a message is replaced by the name the user knows it by.
- */
-function checkPresence(input: unknown, ctx: z.RefinementCtx): void {
-  if (typeof input !== 'object' || input === null) return;
-  const record = input as Readonly<Record<string, unknown>>;
-  for (const [dependent, required] of REQUIRES) {
-    if (record[dependent] !== undefined && record[required] === undefined) {
-      ctx.addIssue({ code: 'custom', path: [dependent], message: `is set, but only works together with {${required}}; set it too or unset this one` });
-    }
-  }
-}
-
-/** Rules across valid values. */
-function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
-  if (settings.groupMinSessionTimeoutMs > settings.groupMaxSessionTimeoutMs) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['groupMinSessionTimeoutMs'],
-      message: `must not exceed {groupMaxSessionTimeoutMs} (${settings.groupMaxSessionTimeoutMs})`,
-    });
-  }
-  const host = settings.brokerHost;
-  if (host === '0.0.0.0' || host === '::' || host === '[::]') {
-    ctx.addIssue({ code: 'custom', path: ['brokerHost'], message: 'is the advertised host clients connect to; a wildcard address cannot be dialled. Set a reachable host name or IP' });
-  }
-  const proxyHost = settings.proxyAdvertisedHost;
-  if (proxyHost === '0.0.0.0' || proxyHost === '::' || proxyHost === '[::]') {
-    ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedHost'], message: 'is the host clients connect to; a wildcard address cannot be dialled. Set the Service name or a reachable IP' });
-  }
-  checkProxyPorts(settings, ctx);
-  const ops = settings.metricsAddr;
-  for (const kafka of settings.listeners ?? [settings.brokerAddr]) {
-    if (kafka.port !== 0 && kafka.port === ops.port && (kafka.host === ops.host || kafka.host === '0.0.0.0' || ops.host === '0.0.0.0')) {
-      ctx.addIssue({ code: 'custom', path: ['metricsAddr'], message: `uses port ${ops.port}, which ${settings.listeners === undefined ? '{brokerAddr}' : '{listeners}'} already listens on; choose another port` });
-    }
-  }
-  checkListeners(settings, ctx);
-  checkProxySecurity(settings, ctx);
-}
-
-/** The proxy's client side needs TLS material for SSL; SASL at the proxy is checked by a broker, so upstream must be SASL too. */
-function checkProxySecurity(settings: Settings, ctx: z.RefinementCtx): void {
-  const client = settings.proxySecurityProtocol;
-  const upstream = settings.proxyUpstreamSecurityProtocol;
-  if ((client === 'SSL' || client === 'SASL_SSL') && settings.tlsCertFile === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['tlsCertFile'], message: `is required: {proxySecurityProtocol} is ${client}; set {tlsCertFile} and {tlsKeyFile} to the proxy's PEM files` });
-  }
-  if (client.startsWith('SASL') && !upstream.startsWith('SASL')) {
-    ctx.addIssue({ code: 'custom', path: ['proxyUpstreamSecurityProtocol'], message: `is ${upstream}, but {proxySecurityProtocol} ${client} has brokers check the clients' SASL logins: connect to a SASL_PLAINTEXT or SASL_SSL broker listener` });
-  }
-  if (upstream.startsWith('SASL') && (settings.proxyUpstreamSaslUsername === undefined || settings.proxyUpstreamSaslPasswordFile === undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['proxyUpstreamSaslUsername'], message: `and {proxyUpstreamSaslPasswordFile} are required: {proxyUpstreamSecurityProtocol} is ${upstream}, so the proxy logs in to brokers as its own user` });
-  }
-}
-
-/** The proxy's virtual brokers take consecutive ports from its listen and advertised ports. */
-function checkProxyPorts(settings: Settings, ctx: z.RefinementCtx): void {
-  const last = settings.proxyVirtualBrokers - 1;
-  if (last === 0) return;
-  if (settings.proxyAddr.port !== 0 && settings.proxyAddr.port + last > 65535) {
-    ctx.addIssue({ code: 'custom', path: ['proxyAddr'], message: `port ${settings.proxyAddr.port} leaves no room for {proxyVirtualBrokers} (${settings.proxyVirtualBrokers}) consecutive ports; choose a lower port` });
-  }
-  const advertised = settings.proxyAdvertisedPort;
-  if (advertised !== undefined && advertised + last > 65535) {
-    ctx.addIssue({ code: 'custom', path: ['proxyAdvertisedPort'], message: `port ${advertised} leaves no room for {proxyVirtualBrokers} (${settings.proxyVirtualBrokers}) consecutive ports; choose a lower port` });
-  }
-  const { host, port } = settings.proxyAddr;
-  const ops = settings.metricsAddr;
-  if (port !== 0 && ops.port >= port && ops.port <= port + last && (ops.host === host || ops.host === '0.0.0.0' || host === '0.0.0.0')) {
-    ctx.addIssue({ code: 'custom', path: ['metricsAddr'], message: `uses port ${ops.port}, which the proxy's ${settings.proxyVirtualBrokers} virtual brokers (ports ${port}-${port + last}, {proxyVirtualBrokers}) listen on; choose another port` });
-  }
-}
-
-/** Every listener has a protocol, a free port, TLS material when it needs it; advertised names exist. */
-function checkListeners(settings: Settings, ctx: z.RefinementCtx): void {
-  const listeners = settings.listeners;
-  if (listeners === undefined) return;
-  const ports = new Set<number>();
-  for (const listener of listeners) {
-    const protocol = securityProtocolOf(listener.name, settings.listenerSecurityProtocolMap);
-    if (protocol === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['listeners'], message: `listener ${listener.name} has no security protocol; name it PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, or map it in {listenerSecurityProtocolMap} (e.g. ${listener.name}:SASL_SSL)` });
-    } else if ((protocol === 'SSL' || protocol === 'SASL_SSL') && settings.tlsCertFile === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tlsCertFile'], message: `is required: listener ${listener.name} uses ${protocol}; set {tlsCertFile} and {tlsKeyFile} to PEM files` });
-    }
-    if (listener.port !== 0 && ports.has(listener.port)) ctx.addIssue({ code: 'custom', path: ['listeners'], message: `port ${listener.port} is used by two listeners; give each its own port` });
-    ports.add(listener.port);
-  }
-  for (const advertised of settings.advertisedListeners ?? []) {
-    if (!listeners.some((l) => l.name === advertised.name)) ctx.addIssue({ code: 'custom', path: ['advertisedListeners'], message: `names ${advertised.name}, which {listeners} does not define` });
-    if (advertised.port === 0 || advertised.host === '0.0.0.0' || advertised.host === '::') ctx.addIssue({ code: 'custom', path: ['advertisedListeners'], message: `${advertised.name}: an advertised address must be dialable (a real host and port), not ${advertised.host}:${advertised.port}` });
-  }
-  if (settings.tlsClientAuth !== 'none' && settings.tlsCaFile === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['tlsClientAuth'], message: `is ${settings.tlsClientAuth}, which verifies client certificates: set {tlsCaFile} to the CA bundle they chain to` });
-  }
-  if (settings.opsTls && settings.tlsCertFile === undefined) ctx.addIssue({ code: 'custom', path: ['opsTls'], message: 'serves the ops listener with the broker certificate: set {tlsCertFile} and {tlsKeyFile}' });
-}
-
-function securityProtocolOf(name: string, map: Readonly<Record<string, SecurityProtocol>> | undefined): SecurityProtocol | undefined {
-  return map?.[name] ?? (SECURITY_PROTOCOLS as readonly string[]).find((p) => p === name) as SecurityProtocol | undefined;
-}
 
 export interface ListenerConfig {
   readonly name: string;

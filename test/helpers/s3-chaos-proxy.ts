@@ -14,7 +14,7 @@
 import { once } from 'node:events';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Random } from '../../src/protocol/codec/random-value.ts';
+import { Random } from './random-value.ts';
 
 export interface S3ChaosSettings {
   /** Share (0..1) of PUT requests answered 503 SlowDown. */

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ZERO_UUID } from '../../src/broker/handlers/metadata.ts';
+import { ZERO_UUID } from '../../src/protocol/sentinel-values.ts';
 import { REQUEST_SCHEMAS } from '../../src/protocol/messages/index.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { ConnectionClosedError, WireClient } from '../helpers/wire-client.ts';

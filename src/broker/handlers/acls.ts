@@ -1,12 +1,41 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DeleteAclsMatchingAcl, DescribeAclsResource } from '../../protocol/messages/index.ts';
-import { invalidBinding, invalidFilter, type AclBinding, type AclBindingFilter, type AclOperationCode, type AclPermissionCode, type PatternTypeCode, type ResourceTypeCode } from '../../services/security/acl.ts';
-import type { AclStore } from '../../services/security/acl-store.ts';
+import { invalidBinding, invalidFilter, type AclBinding, type AclBindingFilter, type AclOperationCode, type AclPermissionCode, type PatternTypeCode, type ResourceTypeCode, type AclStore } from '../../services/security/index.ts';
 import { defineApi } from '../api-handler.ts';
+import type { RequestContext } from '../broker-services.ts';
 import { clusterAllowed, Op } from './authorize.ts';
 
 const NO_AUTHORIZER = 'No authorizer is configured on the broker; set KAFSCALE_AUTHORIZER=acl to use ACLs';
+
+/** The ACL store, or why the request is refused: no ACL authorizer, or `operation` not allowed on the cluster. */
+function aclStoreFor(context: RequestContext, operation: AclOperationCode, denied: string): AclStore | { errorCode: number; errorMessage: string } {
+  const acls = context.services.acls;
+  if (acls === null) return { errorCode: ErrorCode.SECURITY_DISABLED, errorMessage: NO_AUTHORIZER };
+  if (!clusterAllowed(context, operation)) return { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: denied };
+  return acls;
+}
+
+/** A DescribeAcls request or DeleteAcls filter (the same field names) as a binding filter. */
+function filterOf(f: {
+  readonly resourceTypeFilter: number;
+  readonly resourceNameFilter: string | null;
+  readonly patternTypeFilter: number;
+  readonly principalFilter: string | null;
+  readonly hostFilter: string | null;
+  readonly operation: number;
+  readonly permissionType: number;
+}): AclBindingFilter {
+  return {
+    resourceType: f.resourceTypeFilter,
+    resourceName: f.resourceNameFilter,
+    patternType: f.patternTypeFilter,
+    principal: f.principalFilter,
+    host: f.hostFilter,
+    operation: f.operation,
+    permission: f.permissionType,
+  };
+}
 
 /**
  * DescribeAcls 0–3 (Kafka 3.9's range): needs DESCRIBE on the cluster. The bindings matching the filter,
@@ -18,18 +47,9 @@ export const describeAclsApi = defineApi({
   minVersion: 0,
   maxVersion: 3,
   async handle(request, context) {
-    const acls = context.services.acls;
-    if (acls === null) return describeError(ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER);
-    if (!clusterAllowed(context, Op.DESCRIBE)) return describeError(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'DescribeAcls needs DESCRIBE on the cluster');
-    const filter: AclBindingFilter = {
-      resourceType: request.resourceTypeFilter,
-      resourceName: request.resourceNameFilter,
-      patternType: request.patternTypeFilter,
-      principal: request.principalFilter,
-      host: request.hostFilter,
-      operation: request.operation,
-      permission: request.permissionType,
-    };
+    const acls = aclStoreFor(context, Op.DESCRIBE, 'DescribeAcls needs DESCRIBE on the cluster');
+    if ('errorCode' in acls) return describeError(acls.errorCode, acls.errorMessage);
+    const filter = filterOf(request);
     const invalid = invalidFilter(filter);
     if (invalid !== null) return describeError(ErrorCode.INVALID_REQUEST, invalid);
     const resources = new Map<string, DescribeAclsResource>();
@@ -63,9 +83,8 @@ export const createAclsApi = defineApi({
   minVersion: 0,
   maxVersion: 3,
   async handle(request, context) {
-    const acls = context.services.acls;
-    if (acls === null) return createError(request.creations.length, ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER);
-    if (!clusterAllowed(context, Op.ALTER)) return createError(request.creations.length, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'CreateAcls needs ALTER on the cluster');
+    const acls = aclStoreFor(context, Op.ALTER, 'CreateAcls needs ALTER on the cluster');
+    if ('errorCode' in acls) return createError(request.creations.length, acls.errorCode, acls.errorMessage);
     const bindings = request.creations.map((c) => binding(c.resourceType, c.resourceName, c.resourcePatternType, c.principal, c.host, c.operation, c.permissionType));
     const problems = bindings.map(invalidBinding);
     const valid = bindings.filter((_b, i) => problems[i] === null);
@@ -95,18 +114,9 @@ export const deleteAclsApi = defineApi({
   minVersion: 0,
   maxVersion: 3,
   async handle(request, context) {
-    const acls = context.services.acls;
-    if (acls === null) return deleteError(request.filters.length, ErrorCode.SECURITY_DISABLED, NO_AUTHORIZER);
-    if (!clusterAllowed(context, Op.ALTER)) return deleteError(request.filters.length, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'DeleteAcls needs ALTER on the cluster');
-    const filters: AclBindingFilter[] = request.filters.map((f) => ({
-      resourceType: f.resourceTypeFilter,
-      resourceName: f.resourceNameFilter,
-      patternType: f.patternTypeFilter,
-      principal: f.principalFilter,
-      host: f.hostFilter,
-      operation: f.operation,
-      permission: f.permissionType,
-    }));
+    const acls = aclStoreFor(context, Op.ALTER, 'DeleteAcls needs ALTER on the cluster');
+    if ('errorCode' in acls) return deleteError(request.filters.length, acls.errorCode, acls.errorMessage);
+    const filters = request.filters.map(filterOf);
     const problems = filters.map(invalidFilter);
     const deleted = await deleteValid(acls, filters, problems);
     const count = deleted.reduce((sum, list) => sum + list.length, 0);

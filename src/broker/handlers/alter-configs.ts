@@ -1,6 +1,6 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import type { ConfigAlteration } from '../../services/cluster/topic-registry.ts';
+import type { ConfigAlteration } from '../../services/cluster/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
 import { Op } from './authorize.ts';

@@ -11,7 +11,7 @@ import {
   resourceTypeName,
   type AclOperationCode,
   type ResourceTypeCode,
-} from '../../services/security/acl.ts';
+} from '../../services/security/index.ts';
 import type { RequestContext } from '../broker-services.ts';
 
 export { AclOperation as Op, ResourceType as Resource };

@@ -1,5 +1,5 @@
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import type { AclOperationCode } from '../../services/security/acl.ts';
+import type { AclOperationCode } from '../../services/security/index.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
 import { allowed, clusterAllowed, Resource } from './authorize.ts';
 

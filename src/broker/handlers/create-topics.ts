@@ -1,11 +1,10 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { CreateTopicsResponse } from '../../protocol/messages/index.ts';
-import { ConfigSource, TOPIC_CONFIGS, type TopicConfigName } from '../../services/cluster/topic-configs.ts';
-import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
+import { ConfigSource, TOPIC_CONFIGS, type TopicConfigName, type TopicRecord } from '../../services/cluster/index.ts';
 import { defineApi } from '../api-handler.ts';
 import { allowed, clusterVisible, Op, Resource, visible } from './authorize.ts';
-import { ZERO_UUID } from './metadata.ts';
+import { ZERO_UUID } from '../../protocol/sentinel-values.ts';
 
 type ResultTopic = CreateTopicsResponse['topics'][number];
 

@@ -3,7 +3,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DeleteTopicsResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
 import { allowed, Op, Resource } from './authorize.ts';
-import { ZERO_UUID } from './metadata.ts';
+import { ZERO_UUID } from '../../protocol/sentinel-values.ts';
 
 type Result = DeleteTopicsResponse['responses'][number];
 

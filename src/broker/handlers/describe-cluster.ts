@@ -1,9 +1,10 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import { endpointOf } from '../../services/cluster/broker-registry.ts';
+import { endpointOf } from '../../services/cluster/index.ts';
 import { defineApi } from '../api-handler.ts';
 import { clusterAuthorizedOperations } from './authorize.ts';
-import { AUTHORIZED_OPERATIONS_OMITTED, controllerId } from './metadata.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED } from '../../protocol/sentinel-values.ts';
+import { controllerId } from './metadata.ts';
 
 /** Endpoint type 1 = brokers; 2 = controllers, which kafscale does not have (KIP-919). */
 const ENDPOINT_BROKERS = 1;

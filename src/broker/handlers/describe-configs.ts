@@ -1,7 +1,7 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../../protocol/messages/index.ts';
-import { CONFIG_TYPE_CODE, ConfigSource, TOPIC_CONFIGS, type TopicConfigName } from '../../services/cluster/topic-configs.ts';
+import { CONFIG_TYPE_CODE, ConfigSource, TOPIC_CONFIGS, type TopicConfigName } from '../../services/cluster/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices } from '../broker-services.ts';
 import { Op } from './authorize.ts';

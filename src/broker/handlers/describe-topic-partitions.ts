@@ -3,7 +3,8 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { DescribeTopicPartitionsResponse } from '../../protocol/messages/index.ts';
 import { defineApi } from '../api-handler.ts';
 import { allowed, authorizedOperations, Op, Resource, visible } from './authorize.ts';
-import { AUTHORIZED_OPERATIONS_OMITTED, describeTopic, ZERO_UUID } from './metadata.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED, ZERO_UUID } from '../../protocol/sentinel-values.ts';
+import { describeTopic } from './metadata.ts';
 
 type ResponseTopic = DescribeTopicPartitionsResponse['topics'][number];
 

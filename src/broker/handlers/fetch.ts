@@ -2,7 +2,7 @@ import { ApiKey } from '../../protocol/api-keys.ts';
 import type { Encodable } from '../../protocol/codec/index.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { FetchRequest, FetchResponse } from '../../protocol/messages/index.ts';
-import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
+import type { TopicRecord } from '../../services/cluster/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
 import { errorCodeFor } from '../dispatch.ts';
@@ -10,7 +10,7 @@ import { allowed, Op, Resource } from './authorize.ts';
 import { CachedPartition, FINAL_EPOCH, INITIAL_EPOCH, INVALID_SESSION_ID, nextEpoch, type FetchSession, type PartitionFetchState } from '../fetch-session-cache.ts';
 import { ConcurrencyLimit } from './concurrency-limit.ts';
 import { leaderEpochError } from './leader-epoch.ts';
-import { ZERO_UUID } from './metadata.ts';
+import { ZERO_UUID } from '../../protocol/sentinel-values.ts';
 
 type TopicResponse = Encodable<FetchResponse['responses'][number]>;
 type PartitionResponse = Encodable<FetchResponse['responses'][number]['partitions'][number]>;

@@ -1,7 +1,7 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { ListOffsetsRequest, ListOffsetsResponse } from '../../protocol/messages/index.ts';
-import type { OffsetQuery } from '../../services/log/log-service.ts';
+import type { OffsetQuery } from '../../services/log/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
 import { errorCodeFor } from '../dispatch.ts';

@@ -1,18 +1,14 @@
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { MetadataRequest, MetadataResponse } from '../../protocol/messages/index.ts';
-import { endpointOf } from '../../services/cluster/broker-registry.ts';
-import type { TopicRecord } from '../../services/cluster/topic-registry.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED, ZERO_UUID } from '../../protocol/sentinel-values.ts';
+import { endpointOf, type TopicRecord } from '../../services/cluster/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
 import { allowed, authorizedOperations, clusterAuthorizedOperations, clusterVisible, Op, Resource, visible } from './authorize.ts';
 
 type ResponseTopic = MetadataResponse['topics'][number];
 type ResponsePartition = ResponseTopic['partitions'][number];
-
-export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
-/** Kafka's "authorized operations not requested" marker. */
-export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
 export const metadataApi = defineApi({
   apiKey: ApiKey.Metadata,

@@ -3,12 +3,12 @@ import type { Encodable } from '../../protocol/codec/index.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { ProduceRequest, ProduceResponse } from '../../protocol/messages/index.ts';
 import { splitBatches } from '../../protocol/records/index.ts';
-import type { AppendResult } from '../../services/log/partition-log.ts';
+import type { AppendResult } from '../../services/log/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { BrokerServices, RequestContext } from '../broker-services.ts';
 import type { ProduceTicket } from '../../protocol/produce-order.ts';
 import { allowed, Op, Resource } from './authorize.ts';
-import { endpointOf } from '../../services/cluster/broker-registry.ts';
+import { endpointOf } from '../../services/cluster/index.ts';
 
 type PartitionResponse = Encodable<ProduceResponse['responses'][number]['partitionResponses'][number]>;
 type NodeEndpoint = ProduceResponse['nodeEndpoints'][number];

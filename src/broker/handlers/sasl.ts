@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiKey } from '../../protocol/api-keys.ts';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { SaslAuthenticateResponse } from '../../protocol/messages/index.ts';
-import type { SaslExchange } from '../../services/security/sasl-authenticator.ts';
+import type { SaslExchange } from '../../services/security/index.ts';
 import { defineApi } from '../api-handler.ts';
 import type { RequestContext } from '../broker-services.ts';
 import type { ConnectionContext, SaslConnectionState } from '../dispatch.ts';

@@ -14,7 +14,7 @@ import {
   SCRAM_MECHANISM_IDS,
   scramMechanismById,
   type ScramMechanism,
-} from '../../services/security/scram.ts';
+} from '../../services/security/index.ts';
 import { defineApi } from '../api-handler.ts';
 import { clusterAllowed, Op } from './authorize.ts';
 

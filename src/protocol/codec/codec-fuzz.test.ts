@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { decodeRequest, decodeRequestHeader, decodeResponse, encodeRequest, encodeResponse, type RequestByKey, type ResponseByKey } from './index.ts';
 import { REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from '../messages/index.ts';
 import { compileMessage, parseVersions } from './plan.ts';
-import { Random, randomStruct } from './random-value.ts';
+import { Random, randomStruct } from '../../../test/helpers/random-value.ts';
 import { ProtocolError } from '../protocol-error.ts';
 import type { MessageSchema } from './message-schema.ts';
 

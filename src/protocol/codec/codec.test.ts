@@ -6,7 +6,7 @@ import {
 } from './index.ts';
 import { REQUEST_SCHEMAS, RESPONSE_SCHEMAS } from '../messages/index.ts';
 import { compileMessage, parseVersions } from './plan.ts';
-import { Random, randomStruct } from './random-value.ts';
+import { Random, randomStruct } from '../../../test/helpers/random-value.ts';
 import { ProtocolError } from '../protocol-error.ts';
 import type { MessageSchema } from './message-schema.ts';
 

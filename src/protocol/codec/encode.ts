@@ -5,9 +5,10 @@
  */
 import { ProtocolError } from '../protocol-error.ts';
 import { Writer } from '../primitives/writer.ts';
+import { ZERO_UUID } from '../sentinel-values.ts';
 import {
   MODE_REGULAR, MODE_TAGGED, OP_ARRAY, OP_BOOL, OP_BYTES, OP_FLOAT64, OP_INT16, OP_INT32, OP_INT64, OP_INT8, OP_RECORDS,
-  OP_STRING, OP_STRUCT, OP_UINT16, OP_UINT32, OP_UUID, ZERO_UUID, defaultValue,
+  OP_STRING, OP_STRUCT, OP_UINT16, OP_UINT32, OP_UUID, defaultValue,
   type FieldStep, type StructPlan,
 } from './plan.ts';
 

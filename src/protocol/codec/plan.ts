@@ -3,6 +3,7 @@
  * steps in wire order that encode.ts and decode.ts interpret in a tight loop. A plan is compiled once
  * per (apiKey, version, request|response) and cached, so no per-message closures or version checks.
  */
+import { ZERO_UUID } from '../sentinel-values.ts';
 import type { FieldDefault, FieldSchema, MessageSchema } from './message-schema.ts';
 
 export const OP_INT8 = 0;
@@ -25,7 +26,6 @@ const PRIMITIVE_OPS: Readonly<Record<string, number>> = {
   float64: OP_FLOAT64, bool: OP_BOOL, uuid: OP_UUID, string: OP_STRING, bytes: OP_BYTES, records: OP_RECORDS,
 };
 
-export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 const EMPTY_BYTES = Buffer.alloc(0);
 
 /** A field absent at this version: decode fills its default, encode skips it. */

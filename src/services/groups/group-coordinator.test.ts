@@ -6,9 +6,17 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
+import { CONFIG_DEFAULTS } from '../../config/index.ts';
 import { GroupCoordinator, type CoordinatorPlacement, type GroupSettings } from './group-coordinator.ts';
 
 const log = pino({ level: 'silent' });
+
+/** The KIP-848 settings as the broker's config gives them by default. */
+const CONSUMER_GROUP_SETTINGS = {
+  consumerSessionTimeoutMs: CONFIG_DEFAULTS.groupConsumerSessionTimeoutMs,
+  consumerHeartbeatIntervalMs: CONFIG_DEFAULTS.groupConsumerHeartbeatIntervalMs,
+  consumerAssignors: CONFIG_DEFAULTS.groupConsumerAssignors,
+};
 
 function placement(selfId: number, liveIds: number[] = [selfId]): CoordinatorPlacement {
   return { self: { brokerId: selfId }, live: () => liveIds.map((brokerId) => ({ brokerId })), onChange: () => () => {} };
@@ -18,7 +26,7 @@ async function setup(t: import('node:test').TestContext, settings: Partial<Group
   const dir = mkdtempSync(join(tmpdir(), 'kafscale-groups-'));
   const store = await EmbeddedMetadataStore.open({ dir, log });
   let now = 1_000_000;
-  const full: GroupSettings = { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1, nowMs: () => now, ...settings };
+  const full: GroupSettings = { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1, nowMs: () => now, ...CONSUMER_GROUP_SETTINGS, ...settings };
   const coordinators: GroupCoordinator[] = [];
   const open = () => {
     const c = new GroupCoordinator(store, placement(1), full, log);
@@ -75,7 +83,7 @@ test('a coordinator that lost the group to another writer answers NOT_COORDINATO
 test('groups placed on another broker are refused with NOT_COORDINATOR', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kafscale-groups-'));
   const store = await EmbeddedMetadataStore.open({ dir, log });
-  const c = new GroupCoordinator(store, placement(1, [1, 2, 3]), { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1 }, log);
+  const c = new GroupCoordinator(store, placement(1, [1, 2, 3]), { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1, ...CONSUMER_GROUP_SETTINGS }, log);
   t.after(async () => {
     await c.close();
     await store.close();
@@ -159,7 +167,7 @@ test('a commit still in flight from a previous coordinator (paused past its leas
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  const settings: GroupSettings = { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1 };
+  const settings: GroupSettings = { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1, ...CONSUMER_GROUP_SETTINGS };
   const old = new GroupCoordinator(held, placement(1), settings, log);
   const replacement = new GroupCoordinator(store, placement(1), settings, log);
   t.after(async () => {
@@ -191,7 +199,7 @@ test('the group log: one debug line per state change, with generation and assign
   const captured = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
   const dir = mkdtempSync(join(tmpdir(), 'kafscale-groups-'));
   const store = await EmbeddedMetadataStore.open({ dir, log });
-  const coordinator = new GroupCoordinator(store, placement(1), { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1 }, captured);
+  const coordinator = new GroupCoordinator(store, placement(1), { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 100, maxSessionTimeoutMs: 60_000, offsetsRetentionMinutes: 1, ...CONSUMER_GROUP_SETTINGS }, captured);
   t.after(async () => {
     await coordinator.close();
     await store.close();

@@ -1,42 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import { ClassicGroup, GroupMember, GroupState, type JoinOutcome, type MemberProtocol, type SyncOutcome } from './classic-group.ts';
+import { ClassicGroup, GroupMember, GroupState, type JoinOutcome, type SyncOutcome } from './classic-group.ts';
 import { MAX_GROUP_STATE_BYTES } from './group-store.ts';
+import { awaitJoin, awaitSync, fence, joinError, respondJoin, respondSync, syncError, type JoinRequest, type MemberIdentity, type Pending, type SyncRequest } from './member-answers.ts';
 
-export interface JoinRequest {
-  readonly groupId: string;
-  /** '' for a member joining for the first time. */
-  readonly memberId: string;
-  readonly groupInstanceId: string | null;
-  readonly clientId: string;
-  readonly clientHost: string;
-  readonly sessionTimeoutMs: number;
-  readonly rebalanceTimeoutMs: number;
-  readonly protocolType: string;
-  readonly protocols: readonly MemberProtocol[];
-  /** JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED and its id (KIP-394). */
-  readonly requireKnownMemberId: boolean;
-  /** JoinGroup v9+: a static leader rejoining a stable group is told to skip the assignment (KIP-814). */
-  readonly supportSkipAssignment: boolean;
-}
-
-export interface SyncRequest {
-  readonly groupId: string;
-  readonly generationId: number;
-  readonly memberId: string;
-  readonly groupInstanceId: string | null;
-  readonly protocolType: string | null;
-  readonly protocolName: string | null;
-  readonly assignments: readonly { readonly memberId: string; readonly assignment: Buffer }[];
-}
-
-export interface MemberIdentity {
-  readonly memberId: string;
-  readonly groupInstanceId: string | null;
-}
-
-/** A JoinGroup/SyncGroup answer that is either ready now or arrives when the rebalance step completes. */
-export type Pending<T> = { readonly now: T } | { readonly later: Promise<T> };
+const EMPTY = Buffer.alloc(0);
 
 /** What the state machine needs from the coordinator around it. */
 export interface MembershipHost {
@@ -46,16 +14,6 @@ export interface MembershipHost {
   persist(group: ClassicGroup): Promise<number>;
   /** Called after every state transition (the group log); never per request. */
   transitioned?(group: ClassicGroup, from: GroupState): void;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-export function joinError(errorCode: number, memberId = ''): JoinOutcome {
-  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leaderId: '', memberId, skipAssignment: false, members: [] };
-}
-
-export function syncError(errorCode: number): SyncOutcome {
-  return { errorCode, protocolType: null, protocolName: null, assignment: EMPTY };
 }
 
 /**
@@ -399,39 +357,6 @@ function updateMember(member: GroupMember, req: JoinRequest, nowMs: number): voi
   member.clientId = req.clientId;
   member.clientHost = req.clientHost;
   member.lastHeartbeatMs = nowMs;
-}
-
-function awaitJoin(member: GroupMember): Promise<JoinOutcome> {
-  // A duplicate join (the client retried after a timeout) supersedes the earlier one.
-  respondJoin(member, joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId));
-  return new Promise((resolve) => {
-    member.awaitingJoin = resolve;
-  });
-}
-
-function awaitSync(member: GroupMember): Promise<SyncOutcome> {
-  respondSync(member, syncError(ErrorCode.REBALANCE_IN_PROGRESS));
-  return new Promise((resolve) => {
-    member.awaitingSync = resolve;
-  });
-}
-
-function respondJoin(member: GroupMember, outcome: JoinOutcome): void {
-  const resolve = member.awaitingJoin;
-  member.awaitingJoin = null;
-  resolve?.(outcome);
-}
-
-function respondSync(member: GroupMember, outcome: SyncOutcome): void {
-  const resolve = member.awaitingSync;
-  member.awaitingSync = null;
-  resolve?.(outcome);
-}
-
-/** The old instance of a static member learns it was replaced. */
-function fence(member: GroupMember): void {
-  respondJoin(member, joinError(ErrorCode.FENCED_INSTANCE_ID, member.memberId));
-  respondSync(member, syncError(ErrorCode.FENCED_INSTANCE_ID));
 }
 
 /** Whether the group's persisted state would still fit one metadata value with this member's metadata. */

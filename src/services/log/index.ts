@@ -6,3 +6,4 @@ export { FLUSH_DEFAULTS } from './flush-pipeline.ts';
 export type { FlushOptions } from './flush-pipeline.ts';
 export type { LogEntry, OwnerRecord, EpochStart } from './log-entry.ts';
 export { decodeWalObject } from './wal-object.ts';
+export { PartitionAssigner } from './partition-assigner.ts';

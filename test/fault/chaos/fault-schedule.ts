@@ -9,7 +9,7 @@
  * lane injects every kind of the lane once, in a seeded order, so even a short run covers them all.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Random } from '../../../src/protocol/codec/random-value.ts';
+import { Random } from '../../helpers/random-value.ts';
 import type { TestCluster } from '../../helpers/cluster.ts';
 import type { S3ChaosProxy } from '../../helpers/s3-chaos-proxy.ts';
 

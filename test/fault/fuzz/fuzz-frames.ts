@@ -15,7 +15,7 @@ import {
 } from '../../../src/protocol/records/index.ts';
 import { decodeRequest, decodeRequestHeader, encodeRequest, type RequestByKey } from '../../../src/protocol/codec/index.ts';
 import { compileMessage, parseVersions } from '../../../src/protocol/codec/plan.ts';
-import { Random, randomStruct } from '../../../src/protocol/codec/random-value.ts';
+import { Random, randomStruct } from '../../helpers/random-value.ts';
 import { REQUEST_SCHEMAS } from '../../../src/protocol/messages/index.ts';
 import type { MessageSchema } from '../../../src/protocol/codec/message-schema.ts';
 

@@ -2,7 +2,7 @@ import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
 import { allowed, authorizedOperations, Op, Resource } from '../authorize.ts';
-import { AUTHORIZED_OPERATIONS_OMITTED } from '../metadata.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED } from '../../../protocol/sentinel-values.ts';
 
 /** ConsumerGroupDescribe 0 (KIP-848): epochs, assignor, every member's assignment and target. */
 export const consumerGroupDescribeApi = defineApi({

@@ -1,6 +1,6 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
-import { isInternalTopic } from '../../../services/cluster/topic-name.ts';
+import { isInternalTopic } from '../../../services/cluster/index.ts';
 import { defineApi } from '../../api-handler.ts';
 import { allowed, Op, Resource } from '../authorize.ts';
 import { clientHostOf } from './join-group.ts';

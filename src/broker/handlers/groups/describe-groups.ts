@@ -2,7 +2,7 @@ import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import { defineApi } from '../../api-handler.ts';
 import { allowed, authorizedOperations, Op, Resource } from '../authorize.ts';
-import { AUTHORIZED_OPERATIONS_OMITTED } from '../metadata.ts';
+import { AUTHORIZED_OPERATIONS_OMITTED } from '../../../protocol/sentinel-values.ts';
 
 /** DescribeGroups 0–5: state, protocol and members (metadata and assignment only while Stable, as Kafka). */
 export const describeGroupsApi = defineApi({

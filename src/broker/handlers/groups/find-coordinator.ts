@@ -1,7 +1,7 @@
 import { ApiKey } from '../../../protocol/api-keys.ts';
 import { ErrorCode } from '../../../protocol/error-codes.ts';
 import type { FindCoordinatorResponse } from '../../../protocol/messages/index.ts';
-import { endpointOf } from '../../../services/cluster/broker-registry.ts';
+import { endpointOf } from '../../../services/cluster/index.ts';
 import { defineApi } from '../../api-handler.ts';
 import { allowed, Op, Resource } from '../authorize.ts';
 import type { RequestContext } from '../../broker-services.ts';

@@ -7,7 +7,7 @@ import {
   MODE_ABSENT, OP_ARRAY, OP_BOOL, OP_BYTES, OP_FLOAT64, OP_INT16, OP_INT32, OP_INT64, OP_INT8, OP_RECORDS,
   OP_STRING, OP_STRUCT, OP_UINT16, OP_UINT32, OP_UUID, defaultValue,
   type FieldStep, type StructPlan,
-} from './plan.ts';
+} from '../../src/protocol/codec/plan.ts';
 
 /** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
 export class Random {
