@@ -30,6 +30,9 @@ type Handler = (apiKey: number, body: Struct, broker: FakeBroker) => Answer;
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 const TOPIC_ID = '22222222-2222-2222-2222-222222222222';
 
+/** A group the fake brokers refuse in FindCoordinator, as a broker with ACLs would. */
+const DENIED_GROUP = 'not-yours';
+
 /** Which broker owns which partition of topic "t", shared by the fake brokers' Metadata answers. */
 interface ClusterState {
   owners: number[];
@@ -94,7 +97,11 @@ class FakeBroker {
       answer = this.#metadata();
     } else if (header.apiKey === ApiKey.FindCoordinator) {
       const coordinator = this.#state.brokers[this.#state.coordinator];
-      answer = { errorCode: 0, nodeId: coordinator?.nodeId ?? -1, host: '127.0.0.1', port: coordinator?.port ?? -1 };
+      const found = (key: string): Struct => key === DENIED_GROUP
+        ? { key, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: `not authorized to DESCRIBE group '${key}'`, nodeId: -1, host: '', port: -1 }
+        : { key, errorCode: 0, errorMessage: null, nodeId: coordinator?.nodeId ?? -1, host: '127.0.0.1', port: coordinator?.port ?? -1 };
+      const keys = header.apiVersion >= 4 ? (body['coordinatorKeys'] as string[]) : [body['key'] as string];
+      answer = header.apiVersion >= 4 ? { errorCode: 0, coordinators: keys.map(found) } : found(keys[0] ?? '');
     } else {
       this.seen.push({ apiKey: header.apiKey, body });
       const result = this.handler(header.apiKey, body, this);
@@ -284,9 +291,13 @@ test('NOT_COORDINATOR: the proxy finds the coordinator again and resends the gro
   assert.equal((answer['topics'] as Array<{ partitions: Array<{ errorCode: number }> }>)[0]?.partitions[0]?.errorCode, 0);
   assert.equal(h.a.count(8), 1);
   assert.equal(h.b.count(8), 1);
-  // FindCoordinator from a client always names the proxy.
+  // FindCoordinator from a client names the proxy — after a broker has checked it as the client.
   const found = await h.send(10, 3, { key: 'g', keyType: 0 });
   assert.deepEqual([found['nodeId'], found['host'], found['port']], [0, 'proxy.example', 9092]);
+  const denied = await h.send(10, 3, { key: DENIED_GROUP, keyType: 0 });
+  assert.deepEqual([denied['errorCode'], denied['nodeId'], denied['port']], [ErrorCode.GROUP_AUTHORIZATION_FAILED, -1, -1]);
+  const batch = await h.send(10, 4, { keyType: 0, coordinatorKeys: ['g', DENIED_GROUP] });
+  assert.deepEqual((batch['coordinators'] as Array<{ key: string; errorCode: number; port: number }>).map((c) => [c.key, c.errorCode, c.port]), [['g', 0, 9092], [DENIED_GROUP, ErrorCode.GROUP_AUTHORIZATION_FAILED, -1]]);
 });
 
 test('a long-poll Fetch over two owners answers when one has data, without waiting for the idle one', async () => {

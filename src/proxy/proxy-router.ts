@@ -1,10 +1,10 @@
 /**
  * What the proxy does with each API (docs/design/proxy.md has the table):
  *
- * - answered by the proxy itself: ApiVersions (what every broker and the proxy can serve),
- *   FindCoordinator (the proxy is every group's coordinator);
+ * - answered by the proxy itself: ApiVersions (what every broker and the proxy can serve);
  * - forwarded and rewritten so that the proxy is the only broker: Metadata, DescribeCluster,
- *   DescribeTopicPartitions (leader ids become the proxy's, leader epochs stay the real ones);
+ *   DescribeTopicPartitions (leader ids become the proxy's, leader epochs stay the real ones),
+ *   FindCoordinator (a broker checks it as the client; the coordinator becomes a virtual broker);
  * - by partition owner, split and merged: Produce, Fetch, ListOffsets, OffsetForLeaderEpoch,
  *   DeleteRecords (partitioned-forwarder.ts);
  * - to the group's coordinator (asked with FindCoordinator from a broker): the group APIs; the ones
@@ -67,8 +67,8 @@ const ANY_BROKER_READS: ReadonlySet<number> = new Set([
   ApiKey.DescribeConfigs, ApiKey.DescribeProducers, ApiKey.DescribeAcls, ApiKey.DescribeUserScramCredentials,
 ]);
 
-const LOCAL: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.FindCoordinator]);
-const REWRITTEN: ReadonlySet<number> = new Set([ApiKey.Metadata, ApiKey.DescribeCluster, ApiKey.DescribeTopicPartitions]);
+const LOCAL: ReadonlySet<number> = new Set([ApiKey.ApiVersions]);
+const REWRITTEN: ReadonlySet<number> = new Set([ApiKey.Metadata, ApiKey.DescribeCluster, ApiKey.DescribeTopicPartitions, ApiKey.FindCoordinator]);
 
 /** Every API the proxy routes to brokers. SASL requests are the client connection's own (sasl-relay.ts). */
 export const ROUTED_API_KEYS: readonly number[] = [
@@ -190,17 +190,20 @@ export class ProxyRouter {
     return encodeResponse(ApiKey.ApiVersions, supported ? req.apiVersion : 0, req.correlationId, body);
   }
 
-  /** Every group's (and transactional id's) coordinator is a virtual broker chosen by the key's hash. */
-  #findCoordinator(req: ClientRequest): Buffer[] {
+  /**
+   * Every group's coordinator is a virtual broker chosen by the key's hash. A broker answers first, as
+   * the client (in an Envelope when principals are forwarded), so that its checks apply exactly as on a
+   * direct connection — DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED), supported key types — and
+   * only its successful answers are re-pointed at the virtual coordinator.
+   */
+  async #findCoordinator(req: ClientRequest): Promise<Buffer[]> {
     const request = decodeRequest(ApiKey.FindCoordinator, req.apiVersion, req.frame, req.bodyOffset);
+    const frame = await this.#toAnyBrokerFrame(req, true);
+    const body = decodeResponse(ApiKey.FindCoordinator, req.apiVersion, frame).body;
     const identity = this.#identity;
-    const coordinators = req.apiVersion >= 4
-      ? request.coordinatorKeys.map((key) => ({ key, ...identity.broker(identity.coordinatorOf(key)), errorCode: ErrorCode.NONE, errorMessage: null }))
-      : [];
-    const { nodeId, host, port } = identity.broker(identity.coordinatorOf(req.apiVersion >= 4 ? (request.coordinatorKeys[0] ?? '') : request.key));
-    return encodeResponse(ApiKey.FindCoordinator, req.apiVersion, req.correlationId, {
-      throttleTimeMs: 0, errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port, coordinators,
-    });
+    const coordinators = body.coordinators.map((c) => (c.errorCode === ErrorCode.NONE ? { ...c, ...identity.broker(identity.coordinatorOf(c.key)) } : c));
+    const single = req.apiVersion < 4 && body.errorCode === ErrorCode.NONE ? identity.broker(identity.coordinatorOf(request.key)) : {};
+    return encodeResponse(ApiKey.FindCoordinator, req.apiVersion, req.correlationId, { ...body, ...single, coordinators });
   }
 
   /**

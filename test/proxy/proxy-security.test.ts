@@ -218,6 +218,12 @@ test('protocol at the proxy: only ApiVersions and SASL before login; a wrong SCR
     const names = metadata.topics.map((t) => t.name);
     assert.ok(names.includes(readable) && !names.includes(hidden), names.join(','));
     assert.deepEqual(metadata.brokers.map((b) => b.port), [proxy.port], 'the proxy is the only broker the client sees');
+    // FindCoordinator is checked by a broker as bob (DESCRIBE on the group), then points at the proxy.
+    const found = await good.send(10, 4, { keyType: 0, coordinatorKeys: ['bob-group', 'alices-group'] });
+    assert.deepEqual(
+      found.coordinators.map((c) => [c.key, c.errorCode, c.port]),
+      [['bob-group', ErrorCode.NONE, proxy.port], ['alices-group', ErrorCode.GROUP_AUTHORIZATION_FAILED, -1]],
+    );
   } finally {
     good.close();
   }
