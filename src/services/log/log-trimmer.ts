@@ -11,7 +11,7 @@
  */
 import type { MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
 import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
-import { MetaKeys } from '../cluster/meta-keys.ts';
+import { LogKeys, MetaKeys } from '../cluster/meta-keys.ts';
 import { encodeJson, type LogEntry } from './log-entry.ts';
 import type { PartitionLog } from './partition-log.ts';
 
@@ -62,9 +62,7 @@ export class LogTrimmer {
     }
     const ops: TxnOp[] = [];
     const moveStart = start > state.logStartOffset;
-    const startKey = MetaKeys.partitionLogStart(claim.topicId, claim.partition);
-    const startValue = encodeJson({ logStartOffset: start });
-    if (moveStart) ops.push({ type: 'put', key: startKey, value: startValue });
+    if (moveStart) ops.push({ type: 'put', key: MetaKeys.partitionLogStart(claim.topicId, claim.partition), value: encodeJson({ logStartOffset: start }) });
     for (const entry of dropped) ops.push({ type: 'delete', key: MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset) });
     let done = 0;
     for (let i = 0; i < ops.length; i += OPS_PER_TXN) {
@@ -86,9 +84,12 @@ export class LogTrimmer {
         return { ok: false, logStartOffset: state.logStartOffset, droppedEntries: done };
       }
       for (const op of chunk) {
-        const suffix = op.type === 'put' ? 'start' : `log/${(op as { key: string }).key.slice(-20)}`;
-        const kv = op.type === 'put' ? { key: startKey, value: startValue, createRevision: result.revision, modRevision: result.revision, version: 1, lease: null } : null;
-        if (state.apply(suffix, kv, result.revision) && op.type === 'delete') done++;
+        if (op.type === 'put') {
+          state.applyLogStart(start, result.revision);
+        } else if (op.type === 'delete') {
+          const baseOffset = LogKeys.baseOffsetOf(op.key);
+          if (baseOffset !== null && state.applyEntry(baseOffset, null, result.revision)) done++;
+        }
       }
       state.notify();
     }

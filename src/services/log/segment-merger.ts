@@ -282,9 +282,7 @@ export class SegmentMerger {
     const { claim, state } = log;
     const compare: Compare[] = [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }];
     const success: TxnOp[] = [];
-    const entryKey = MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset);
-    const value = encodeLogEntry(entry);
-    success.push({ type: 'put', key: entryKey, value });
+    success.push({ type: 'put', key: MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset), value: encodeLogEntry(entry) });
     for (let i = 0; i < chunk.length; i++) {
       const key = MetaKeys.partitionLogEntry(claim.topicId, claim.partition, chunk[i]!.baseOffset);
       compare.push({ key, target: 'modRevision', op: '==', value: revisions[i]! });
@@ -300,10 +298,9 @@ export class SegmentMerger {
       return 'conflict';
     }
     const rev = result.revision;
-    const suffixOf = (baseOffset: number): string => `log/${baseOffset.toString().padStart(20, '0')}`;
     // Read-your-writes, in the txn's order (put first); the watch's copies are ignored by revision.
-    state.apply(suffixOf(entry.baseOffset), { key: entryKey, value, createRevision: revisions[0]!, modRevision: rev, version: 2, lease: null }, rev);
-    for (let i = 1; i < chunk.length; i++) state.apply(suffixOf(chunk[i]!.baseOffset), null, rev);
+    state.applyEntry(entry.baseOffset, entry, rev);
+    for (let i = 1; i < chunk.length; i++) state.applyEntry(chunk[i]!.baseOffset, null, rev);
     state.notify();
     return 'ok';
   }
