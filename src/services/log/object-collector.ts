@@ -23,7 +23,7 @@
  */
 import type { Logger } from 'pino';
 import type { Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
-import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
+import { packOps } from '../../storage/meta/txn-packer.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
 import { decodeLogEntry, encodeJson } from './log-entry.ts';
@@ -69,8 +69,7 @@ export const COLLECTOR_DEFAULTS = {
   intervalMs: 60_000,
 } as const;
 
-/** Keys deleted per txn and read per range while emptying a deleted topic. */
-const DELETE_CHUNK = MAX_TXN_OPS;
+/** Keys read per range while emptying a deleted topic. */
 const RANGE_CHUNK = 1_000;
 /** Keys per page of the mark: log entries are a few hundred bytes, so a page stays far below 4 MiB. */
 const MARK_PAGE_KEYS = 1_000;
@@ -197,8 +196,7 @@ export class ObjectCollector {
         seen += keys.length;
         // Fence every owner before its log disappears under it.
         const ordered = [...keys.filter((k) => k.endsWith('/owner')), ...keys.filter((k) => !k.endsWith('/owner'))];
-        for (let i = 0; i < ordered.length; i += DELETE_CHUNK) {
-          const ops: TxnOp[] = ordered.slice(i, i + DELETE_CHUNK).map((key) => ({ type: 'delete', key }));
+        for (const ops of packOps(ordered.map((key): TxnOp => ({ type: 'delete', key })))) {
           await store.txn({ compare: [], success: ops });
           removed += ops.length;
         }

@@ -58,6 +58,7 @@ test('lower caps bound a transaction below the store limits, never above them', 
   assert.deepEqual(packOps(ops, { maxOps: 100 }).map((g) => g.length), [100, 100, 50]);
   assert.deepEqual(packOps(ops, { maxOps: 10_000 }).map((g) => g.length), [MAX_TXN_OPS, 250 - MAX_TXN_OPS]);
   assert.deepEqual(packOps([put('a', 10), put('b', 10)], { maxBytes: 15 }).map((g) => g.length), [1, 1]);
+  assert.deepEqual(packOps(ops, { maxItems: 30, maxOps: 100 }).map((g) => g.length), [30, 30, 30, 30, 30, 30, 30, 30, 10]);
   assert.deepEqual(packOps([]), []);
 });
 

@@ -23,6 +23,8 @@ export interface TxnPackOptions {
   readonly maxOps?: number;
   /** A lower byte budget than MAX_TXN_BYTES; never above it. */
   readonly maxBytes?: number;
+  /** At most this many items per transaction, when an item is a unit of work the caller bounds. */
+  readonly maxItems?: number;
 }
 
 interface Size {
@@ -40,13 +42,14 @@ interface Size {
 export function packTxns<T>(items: readonly T[], partOf: (item: T) => TxnPart, options: TxnPackOptions = {}): T[][] {
   const maxOps = Math.min(options.maxOps ?? MAX_TXN_OPS, MAX_TXN_OPS);
   const maxBytes = Math.min(options.maxBytes ?? MAX_TXN_BYTES, MAX_TXN_BYTES);
+  const maxItems = options.maxItems ?? Number.POSITIVE_INFINITY;
   const shared = sizeOf(options.shared ?? {});
   const groups: T[][] = [];
   let group: T[] = [];
   let used = { ...shared };
   for (const item of items) {
     const part = sizeOf(partOf(item));
-    const fits = used.compare + part.compare <= maxOps && used.success + part.success <= maxOps
+    const fits = group.length < maxItems && used.compare + part.compare <= maxOps && used.success + part.success <= maxOps
       && used.failure + part.failure <= maxOps && used.bytes + part.bytes <= maxBytes;
     if (group.length > 0 && !fits) {
       groups.push(group);
