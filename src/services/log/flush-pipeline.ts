@@ -16,6 +16,7 @@ import { MetaKeys } from '../cluster/meta-keys.ts';
 import { retainedBatches, type ProducerBatch } from '../producers/producer-state.ts';
 import type { FlushObserver } from './flush-observer.ts';
 import { LogCommitter, type Run } from './log-commit.ts';
+import { LOG_DEFAULTS } from './log-defaults.ts';
 import { encodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { OwnershipClaim } from './partition-ownership.ts';
 import type { PendingAppend } from './pending-append.ts';
@@ -33,12 +34,6 @@ export interface FlushOptions {
   readonly maxPendingBytes?: number;
 }
 
-export const FLUSH_DEFAULTS = {
-  lingerMs: 2,
-  maxBytes: 8 * 1024 * 1024,
-  maxInflight: 2,
-  maxPendingBytes: 64 * 1024 * 1024,
-} as const satisfies Required<FlushOptions>;
 
 /**
  * What the pipeline needs of an owned partition (PartitionLog): its queued appends, its claim, and where
@@ -124,10 +119,10 @@ export class FlushPipeline implements FlushScheduler {
     this.#brokerId = options.brokerId;
     this.#namespace = options.namespace;
     this.#now = options.now ?? Date.now;
-    this.#lingerMs = options.flush?.lingerMs ?? FLUSH_DEFAULTS.lingerMs;
-    this.#maxBytes = options.flush?.maxBytes ?? FLUSH_DEFAULTS.maxBytes;
-    this.#maxInflight = options.flush?.maxInflight ?? FLUSH_DEFAULTS.maxInflight;
-    this.budget = new PendingBytes(options.flush?.maxPendingBytes ?? FLUSH_DEFAULTS.maxPendingBytes);
+    this.#lingerMs = options.flush?.lingerMs ?? LOG_DEFAULTS.flush.lingerMs;
+    this.#maxBytes = options.flush?.maxBytes ?? LOG_DEFAULTS.flush.maxBytes;
+    this.#maxInflight = options.flush?.maxInflight ?? LOG_DEFAULTS.flush.maxInflight;
+    this.budget = new PendingBytes(options.flush?.maxPendingBytes ?? LOG_DEFAULTS.flush.maxPendingBytes);
     this.#observer = options.observer ?? null;
   }
 

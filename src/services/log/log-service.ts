@@ -12,6 +12,7 @@ import { PRODUCER_ID_EXPIRATION_MS_DEFAULT } from '../producers/producer-state.t
 import type { FlushObserver } from './flush-observer.ts';
 import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
+import { LOG_DEFAULTS } from './log-defaults.ts';
 import type { OwnerRecord } from './log-entry.ts';
 import { LogReader, type ReadResult } from './log-reader.ts';
 import { LogTrimmer } from './log-trimmer.ts';
@@ -81,9 +82,6 @@ export interface EpochEndOffset {
   readonly endOffset: number;
 }
 
-const CACHE_DEFAULT_BYTES = 256 * 1024 * 1024;
-const TAIL_DEFAULT_BYTES = 64 * 1024 * 1024;
-const SEGMENT_INDEX_CACHE_BYTES = 16 * 1024 * 1024;
 const RELEASE_ATTEMPTS = 4;
 
 function key(topicId: string, partition: number): string {
@@ -123,8 +121,8 @@ export class LogService {
       ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
-    this.#reader = new LogReader({ objects: options.objects, log: options.log, cacheBytes: options.cacheBytes ?? CACHE_DEFAULT_BYTES, indexCacheBytes: SEGMENT_INDEX_CACHE_BYTES });
-    this.#tailBudget = new TailBudget(options.tailBytes ?? TAIL_DEFAULT_BYTES);
+    this.#reader = new LogReader({ objects: options.objects, log: options.log, cacheBytes: options.cacheBytes ?? LOG_DEFAULTS.cacheBytes, indexCacheBytes: LOG_DEFAULTS.segmentIndexCacheBytes });
+    this.#tailBudget = new TailBudget(options.tailBytes ?? LOG_DEFAULTS.tailBytes);
     this.#trimmer = new LogTrimmer(options.store);
     const merge = options.merge;
     this.#merger = merge === false ? null : new SegmentMerger({
