@@ -60,6 +60,12 @@ export class FetchCache<V extends object, C> {
    */
   get(key: string, context: C, signal?: AbortSignal): Promise<V> {
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    // The hit path without lru-cache's async fetch (a load in flight reads as a miss here).
+    const hit = this.#cache.get(key);
+    if (hit !== undefined) {
+      this.hits++;
+      return Promise.resolve(hit);
+    }
     const status: LRUCache.Status<string, V, unknown> = {};
     // Never undefined: the loader resolves a value or rejects, and aborts are ignored (ignoreFetchAbort).
     const shared = this.#cache.fetch(key, { context, status }) as Promise<V>;
