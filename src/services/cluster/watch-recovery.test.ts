@@ -3,7 +3,7 @@
  * and LogCatalog): after the watch dies, a change made while it was down — and while re-watching failed —
  * is seen through the re-read, and closing stops the retries.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { embeddedStore, silentLog, until } from '../../../test/helpers/log-faults.ts';
@@ -57,6 +57,12 @@ class WatchKiller {
   }
 }
 
+/** An embedded store, and the same store seen through a WatchKiller. */
+async function killableStore(t: TestContext): Promise<{ inner: MetadataStore; killer: WatchKiller }> {
+  const inner = await embeddedStore(t);
+  return { inner, killer: new WatchKiller(inner) };
+}
+
 test('WatchRecovery retries a failing re-sync with backoff, one at a time, and stops on close', async () => {
   let attempts = 0;
   let succeedAt = 3;
@@ -86,8 +92,7 @@ test('WatchRecovery retries a failing re-sync with backoff, one at a time, and s
 });
 
 test('OwnerDirectory re-reads owners changed while its watch was down', async (t) => {
-  const inner = await embeddedStore(t);
-  const killer = new WatchKiller(inner);
+  const { inner, killer } = await killableStore(t);
   const topics = await TopicRegistry.open(inner, silentLog);
   t.after(() => topics.close());
   await topics.create('t', 2, {});
@@ -109,8 +114,7 @@ test('OwnerDirectory re-reads owners changed while its watch was down', async (t
 });
 
 test('LogCatalog re-reads loaded partitions changed while its watch was down', async (t) => {
-  const inner = await embeddedStore(t);
-  const killer = new WatchKiller(inner);
+  const { inner, killer } = await killableStore(t);
   const catalog = await LogCatalog.open(killer.store, silentLog);
   t.after(() => catalog.close());
   const topicId = randomUUID();
@@ -128,8 +132,7 @@ test('LogCatalog re-reads loaded partitions changed while its watch was down', a
 });
 
 test('WatchedPrefix reports keys changed while its watch was down', async (t) => {
-  const inner = await embeddedStore(t);
-  const killer = new WatchKiller(inner);
+  const { inner, killer } = await killableStore(t);
   const seen: string[] = [];
   const mirror = await WatchedPrefix.open(killer.store, '/p/', silentLog, (changes) => {
     for (const change of changes) seen.push(`${change.key}=${change.kv?.value.toString() ?? 'deleted'}`);
