@@ -16,7 +16,6 @@ import { MetaKeys } from '../cluster/meta-keys.ts';
 import { retainedBatches, type ProducerBatch } from '../producers/producer-state.ts';
 import type { FlushObserver } from './flush-observer.ts';
 import { LogCommitter, type Run } from './log-commit.ts';
-import { LOG_DEFAULTS } from './log-defaults.ts';
 import { encodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { OwnershipClaim } from './partition-ownership.ts';
 import type { PendingAppend } from './pending-append.ts';
@@ -106,8 +105,9 @@ export class FlushPipeline implements FlushScheduler {
     readonly log: Logger;
     readonly brokerId: number;
     readonly namespace: string;
-    readonly now?: () => number;
-    readonly flush?: FlushOptions;
+    readonly now: () => number;
+    /** Every value given (LogService fills in LOG_DEFAULTS). */
+    readonly flush: Required<FlushOptions>;
     readonly observer?: FlushObserver;
   }) {
     if (!NAMESPACE.test(options.namespace)) {
@@ -118,11 +118,11 @@ export class FlushPipeline implements FlushScheduler {
     this.#log = options.log;
     this.#brokerId = options.brokerId;
     this.#namespace = options.namespace;
-    this.#now = options.now ?? Date.now;
-    this.#lingerMs = options.flush?.lingerMs ?? LOG_DEFAULTS.flush.lingerMs;
-    this.#maxBytes = options.flush?.maxBytes ?? LOG_DEFAULTS.flush.maxBytes;
-    this.#maxInflight = options.flush?.maxInflight ?? LOG_DEFAULTS.flush.maxInflight;
-    this.budget = new PendingBytes(options.flush?.maxPendingBytes ?? LOG_DEFAULTS.flush.maxPendingBytes);
+    this.#now = options.now;
+    this.#lingerMs = options.flush.lingerMs;
+    this.#maxBytes = options.flush.maxBytes;
+    this.#maxInflight = options.flush.maxInflight;
+    this.budget = new PendingBytes(options.flush.maxPendingBytes);
     this.#observer = options.observer ?? null;
   }
 

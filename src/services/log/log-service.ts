@@ -117,7 +117,7 @@ export class LogService {
       brokerId: options.brokerId,
       namespace: options.namespace,
       now: this.#now,
-      ...(options.flush === undefined ? {} : { flush: options.flush }),
+      flush: { ...LOG_DEFAULTS.flush, ...options.flush },
       ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
