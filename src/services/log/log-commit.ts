@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import type { Compare, KeyValue, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
-import { packTxns, type TxnPart } from '../../storage/meta/txn-packer.ts';
+import { packTxns } from '../../storage/meta/txn-packer.ts';
 import type { FlushPartition } from './flush-pipeline.ts';
 import { decodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { PendingAppend } from './pending-append.ts';
@@ -153,7 +153,7 @@ export class LogCommitter {
  * put-if-absent of the entry — even a commit that was reported failed but applied later cannot be
  * overwritten; the failure branch reads both keys back, in this order (owner, entry).
  */
-function txnPart(run: Run): { compare: Compare[]; success: TxnOp[]; failure: TxnOp[] } & TxnPart {
+function txnPart(run: Run): { compare: Compare[]; success: TxnOp[]; failure: TxnOp[] } {
   const claim = run.log.claim;
   return {
     compare: [
