@@ -21,6 +21,27 @@ export interface ContractFixture {
 
 export type ContractFactory = () => Promise<ContractFixture>;
 
+/**
+ * A fixture over the store `connect` opens; `reopen` connects again to the same data (e.g. the same
+ * etcd namespace), and cleanup closes every store it opened.
+ */
+export async function reconnectingFixture(connect: () => Promise<MetadataStore>): Promise<ContractFixture> {
+  const stores: MetadataStore[] = [];
+  const store = await connect();
+  stores.push(store);
+  return {
+    store,
+    reopen: async () => {
+      const again = await connect();
+      stores.push(again);
+      return again;
+    },
+    cleanup: async () => {
+      for (const s of stores) await s.close();
+    },
+  };
+}
+
 /** Declares one contract test: `body` runs against a fresh fixture that is always cleaned up. */
 export type ContractTest = (title: string, body: (fx: ContractFixture) => Promise<void>) => void;
 

@@ -10,7 +10,7 @@ import { kvContract } from './metadata-store-contract-kv.ts';
 import { leaseContract } from './metadata-store-contract-leases.ts';
 import { watchContract } from './metadata-store-contract-watches.ts';
 
-export type { ContractFactory, ContractFixture } from './metadata-store-contract-support.ts';
+export { reconnectingFixture, type ContractFactory, type ContractFixture } from './metadata-store-contract-support.ts';
 
 export function runMetadataStoreContract(name: string, factory: ContractFactory): void {
   const it = contractTest(name, factory);
