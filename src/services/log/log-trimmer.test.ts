@@ -10,7 +10,7 @@ import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/ind
 import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
 import type { Lease } from '../../storage/meta/metadata-store.ts';
 import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
-import { MetaKeys } from '../cluster/meta-keys.ts';
+import { LogKeys, MetaKeys } from '../cluster/meta-keys.ts';
 import { LogService, type TopicRef } from './log-service.ts';
 
 const log = pino({ level: 'silent' });
@@ -55,7 +55,7 @@ async function threeEntries(service: LogService, tp: TopicRef): Promise<void> {
 
 async function entryKeys(env: Env, topicId: string): Promise<string[]> {
   const { kvs } = await env.store.range(MetaKeys.partitionLogPrefix(topicId, 0));
-  return kvs.map((kv) => kv.key.slice(-20)).map(Number).map(String);
+  return kvs.map((kv) => String(LogKeys.baseOffsetOf(kv.key)));
 }
 
 test('DeleteRecords moves the log start, drops whole entries below it and reads below it are out of range', async (t) => {

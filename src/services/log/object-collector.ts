@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
 import { packOps } from '../../storage/meta/txn-packer.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
-import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
+import { LogKeys, MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
 import { decodeLogEntry, encodeJson } from './log-entry.ts';
 import { segmentsPrefix } from './segment-format.ts';
 
@@ -219,7 +219,7 @@ export class ObjectCollector {
     for await (const page of store.rangePages(MetaKeys.partitionsPrefix, { pageSize: MARK_PAGE_KEYS })) {
       for (const kv of page.kvs) {
         const parsed = parsePartitionKey(kv.key);
-        if (parsed === null || !parsed.suffix.startsWith('log/')) continue;
+        if (parsed === null || LogKeys.parseSuffix(parsed.suffix) === null) continue;
         const entry = decodeLogEntry(kv.value);
         referenced.add(entry.objectKey);
         if (entry.indexKey !== undefined) referenced.add(entry.indexKey);
