@@ -6,6 +6,7 @@
  *   protocol, telemetry, config   import nothing from other src/ folders but errors and timing
  *   storage                       telemetry only
  *   services                      storage ports (metadata-store.ts, object-store.ts — never an adapter),
+ *                                 storage/meta/txn-packer.ts (packs writes under the store's limits),
  *                                 protocol/records, protocol/error-codes, protocol/acl-codes, telemetry
  *   broker                        protocol, services (each folder's index.ts only), telemetry
  *   server                        protocol/frame, broker/dispatch (`import type` only), telemetry
@@ -60,6 +61,7 @@ const LAYER_RULES: Readonly<Record<string, readonly Allowed[] | typeof ANYTHING>
   storage: [{ path: 'telemetry/' }],
   services: [
     { path: 'storage/meta/metadata-store.ts' },
+    { path: 'storage/meta/txn-packer.ts' },
     { path: 'storage/object/object-store.ts' },
     { path: 'protocol/records/' },
     { path: 'protocol/error-codes.ts' },

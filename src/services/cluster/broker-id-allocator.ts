@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import { sleep } from '../../timing/backoff.ts';
 import { MetaKeys } from './meta-keys.ts';
 
 /** A broker's registration without its id: what it advertises. */
@@ -44,7 +45,7 @@ export async function allocateBrokerId(store: MetadataStore, address: BrokerAddr
     }
     // Another broker created the key between our read and our transaction: read again.
     log.debug({ brokerId: candidate, attempt }, 'broker id taken concurrently; trying the next free one');
-    await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 20 * attempt)));
+    await sleep(Math.floor(Math.random() * 20 * attempt), { ref: true });
   }
   throw new KafscaleError(
     'KSC_META_UNAVAILABLE',

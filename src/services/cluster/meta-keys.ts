@@ -7,6 +7,26 @@
  */
 const ROOT = '/kafscale';
 
+const LOG_SUFFIX_PREFIX = 'log/';
+const LOG_OFFSET_DIGITS = 20;
+
+/**
+ * The log-entry part of a partition key, `log/{baseOffset}`, in both directions. The offset has 20
+ * digits so that any int64 offset sorts numerically; a key built or parsed anywhere else could drift
+ * from this format and make entries invisible to the read path and the merger.
+ */
+export const LogKeys = {
+  /** `log/{baseOffset:020}`: what follows the partition prefix of a log entry key. */
+  suffix: (baseOffset: number): string => `${LOG_SUFFIX_PREFIX}${baseOffset.toString().padStart(LOG_OFFSET_DIGITS, '0')}`,
+  /** The base offset of a partition-key suffix that names a log entry, else null ('owner', 'start', …). */
+  parseSuffix: parseLogSuffix,
+  /** The base offset of a full log entry key (MetaKeys.partitionLogEntry), else null. */
+  baseOffsetOf: (key: string): number | null => {
+    const suffixStart = key.length - LOG_SUFFIX_PREFIX.length - LOG_OFFSET_DIGITS;
+    return suffixStart > 0 && key[suffixStart - 1] === '/' ? parseLogSuffix(key.slice(suffixStart)) : null;
+  },
+} as const;
+
 export const MetaKeys = {
   clusterId: `${ROOT}/cluster/id`,
   brokersPrefix: `${ROOT}/brokers/`,
@@ -29,9 +49,9 @@ export const MetaKeys = {
   /** Log start offset (retention, DeleteRecords). Absent = 0. */
   partitionLogStart: (topicId: string, partition: number): string => `${MetaKeys.partitionPrefix(topicId, partition)}start`,
   partitionLogPrefix: (topicId: string, partition: number): string => `${MetaKeys.partitionPrefix(topicId, partition)}log/`,
-  /** One committed log entry, keyed by its base offset (20 digits: any int64 offset sorts numerically). */
+  /** One committed log entry, keyed by its base offset (parsed back by `LogKeys`). */
   partitionLogEntry: (topicId: string, partition: number, baseOffset: number): string =>
-    `${MetaKeys.partitionPrefix(topicId, partition)}log/${baseOffset.toString().padStart(20, '0')}`,
+    `${MetaKeys.partitionPrefix(topicId, partition)}${LogKeys.suffix(baseOffset)}`,
   /**
    * Producer-id allocation (docs/design/idempotence.md): `{next}` = first id not yet handed to any
    * broker. Brokers take blocks of ids from it by compare-and-swap, so ids are unique cluster-wide.
@@ -101,6 +121,16 @@ export function parsePartitionKey(key: string): PartitionKey | null {
   const partition = Number(rest.slice(slash1 + 1, slash2));
   if (!Number.isInteger(partition)) return null;
   return { topicId: rest.slice(0, slash1), partition, suffix: rest.slice(slash2 + 1) };
+}
+
+/** The base offset of a partition-key suffix that names a log entry, else null ('owner', 'start', …). */
+function parseLogSuffix(suffix: string): number | null {
+  if (suffix.length !== LOG_SUFFIX_PREFIX.length + LOG_OFFSET_DIGITS || !suffix.startsWith(LOG_SUFFIX_PREFIX)) return null;
+  for (let i = LOG_SUFFIX_PREFIX.length; i < suffix.length; i++) {
+    const code = suffix.charCodeAt(i);
+    if (code < 48 || code > 57) return null; // decimal digits only
+  }
+  return Number(suffix.slice(LOG_SUFFIX_PREFIX.length));
 }
 
 /** Zero-padded so that key order equals numeric order (range reads come back sorted by key). */

@@ -13,9 +13,10 @@
  */
 import type { Logger } from 'pino';
 import type { MetadataStore, TxnOp, Watch, WatchEvent } from '../../storage/meta/metadata-store.ts';
-import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
+import { packTxns } from '../../storage/meta/txn-packer.ts';
 import { MetaKeys, parsePartitionKey } from './meta-keys.ts';
 import type { TopicRegistry } from './topic-registry.ts';
+import { WatchRecovery } from './watch-recovery.ts';
 
 /** -1: nobody owns the partition (never acquired, released, or the owner's session ended). */
 export const NO_OWNER = -1;
@@ -40,23 +41,25 @@ class TopicOwners {
 
 export type OwnerChangeListener = (topicId: string, partition: number, ownerBrokerId: number) => void;
 
-const PARTITIONS_PER_TXN = Math.floor(MAX_TXN_OPS / 2);
-
 export class OwnerDirectory {
   readonly #store: MetadataStore;
   readonly #topics: TopicRegistry;
-  readonly #log: Logger;
   readonly #byTopic = new Map<string, TopicOwners>();
   readonly #listeners = new Set<OwnerChangeListener>();
+  readonly #recovery: WatchRecovery;
   #watch: Watch | null = null;
   #unsubscribe: (() => void) | null = null;
   #closed = false;
-  #resyncing = false;
 
   private constructor(store: MetadataStore, topics: TopicRegistry, log: Logger) {
     this.#store = store;
     this.#topics = topics;
-    this.#log = log;
+    this.#recovery = new WatchRecovery({
+      log,
+      resync: () => this.#resync(),
+      lostMessage: 'owner directory watch lost; re-reading owners',
+      retryMessage: 'owner directory re-sync failed; retrying',
+    });
   }
 
   /** Loads the owners of every known topic and starts the watch; later topics are loaded as they appear. */
@@ -102,6 +105,7 @@ export class OwnerDirectory {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#recovery.close();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     const watch = this.#watch;
@@ -121,21 +125,19 @@ export class OwnerDirectory {
     for (const topic of this.#topics.list()) await this.#loadTopic(topic.id, topic.partitions);
   }
 
-  /** Reads `owner` and `epoch` of every partition, 64 partitions per transaction (etcd's 128-op limit). */
+  /** Reads `owner` and `epoch` of every partition, in as few `get` transactions as the store's limits allow. */
   async #loadTopic(topicId: string, partitions: number): Promise<void> {
-    for (let first = 0; first < partitions && !this.#closed; first += PARTITIONS_PER_TXN) {
-      const last = Math.min(partitions, first + PARTITIONS_PER_TXN);
-      const ops: TxnOp[] = [];
-      for (let p = first; p < last; p++) {
-        ops.push({ type: 'get', key: MetaKeys.partitionOwner(topicId, p) }, { type: 'get', key: MetaKeys.partitionEpoch(topicId, p) });
-      }
-      const result = await this.#store.txn({ compare: [], success: ops });
+    const all = Array.from({ length: partitions }, (_, p) => p);
+    const gets = (p: number): TxnOp[] => [{ type: 'get', key: MetaKeys.partitionOwner(topicId, p) }, { type: 'get', key: MetaKeys.partitionEpoch(topicId, p) }];
+    for (const chunk of packTxns(all, (p) => ({ success: gets(p) }))) {
+      if (this.#closed) return;
+      const result = await this.#store.txn({ compare: [], success: chunk.flatMap(gets) });
       // The topic may have been deleted while we read.
       if (this.#topics.getById(topicId) === undefined) return;
-      for (let p = first; p < last; p++) {
-        const i = (p - first) * 2;
-        const owner = result.results[i];
-        const epoch = result.results[i + 1];
+      for (let i = 0; i < chunk.length; i++) {
+        const p = chunk[i] as number;
+        const owner = result.results[2 * i];
+        const epoch = result.results[2 * i + 1];
         const ownerKv = owner !== null && owner !== undefined && typeof owner === 'object' && !Array.isArray(owner) ? owner : null;
         const epochKv = epoch !== null && epoch !== undefined && typeof epoch === 'object' && !Array.isArray(epoch) ? epoch : null;
         this.#applyOwner(topicId, p, ownerKv?.value ?? null, ownerKv?.modRevision ?? result.revision, true);
@@ -191,33 +193,23 @@ export class OwnerDirectory {
     if (epoch > (slots.epoch[partition] ?? 0)) slots.epoch[partition] = epoch;
   }
 
+  /** Watch lost, or a topic's load failed: watch again and re-read every owner. */
   #onWatchError(error: Error): void {
-    if (this.#closed || this.#resyncing) return;
-    this.#resyncing = true;
-    const watch = this.#watch;
-    this.#watch = null;
-    void watch?.close().catch(() => undefined);
-    this.#log.warn({ err: error }, 'owner directory watch lost; re-reading owners');
-    void this.#resync().finally(() => {
-      this.#resyncing = false;
-    });
+    const dead = this.#watch;
+    if (!this.#recovery.lost(error)) return;
+    if (this.#watch === dead) this.#watch = null;
+    void dead?.close().catch(() => undefined);
   }
 
   async #resync(): Promise<void> {
-    let delayMs = 100;
-    while (!this.#closed) {
-      try {
-        await this.#startWatch();
-        await this.#loadAll();
-        return;
-      } catch (error) {
-        this.#log.warn({ err: error, retryInMs: delayMs }, 'owner directory re-sync failed; retrying');
-        const watch = this.#watch;
-        this.#watch = null;
-        await watch?.close().catch(() => undefined);
-        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-        delayMs = Math.min(delayMs * 2, 5_000);
-      }
+    try {
+      await this.#startWatch();
+      await this.#loadAll();
+    } catch (error) {
+      const watch = this.#watch;
+      this.#watch = null;
+      await watch?.close().catch(() => undefined);
+      throw error;
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { KeyValue, MetadataStore, Watch, WatchEvent } from '../../storage/meta/metadata-store.ts';
+import { WatchRecovery } from './watch-recovery.ts';
 
 export interface PrefixChange {
   readonly key: string;
@@ -18,21 +19,26 @@ export interface PrefixChange {
 export class WatchedPrefix {
   readonly prefix: string;
   readonly #store: MetadataStore;
-  readonly #log: Logger;
   readonly #onChange: (changes: readonly PrefixChange[]) => void;
   readonly #entries = new Map<string, KeyValue>();
   /** Highest revision seen per key, deletions included, so stale events are ignored. */
   readonly #keyRevision = new Map<string, number>();
+  readonly #recovery: WatchRecovery;
   #watch: Watch | null = null;
   #closed = false;
-  #resyncing: Promise<void> | null = null;
   #revision = 0;
 
   private constructor(store: MetadataStore, prefix: string, log: Logger, onChange: (changes: readonly PrefixChange[]) => void) {
     this.#store = store;
     this.prefix = prefix;
-    this.#log = log;
     this.#onChange = onChange;
+    this.#recovery = new WatchRecovery({
+      log,
+      resync: () => this.#sync(),
+      lostMessage: 'metadata watch lost; re-reading the prefix',
+      retryMessage: 'metadata re-sync failed; retrying',
+      context: { prefix },
+    });
   }
 
   static async open(
@@ -70,6 +76,7 @@ export class WatchedPrefix {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#recovery.close();
     const watch = this.#watch;
     this.#watch = null;
     await watch?.close();
@@ -124,25 +131,6 @@ export class WatchedPrefix {
   }
 
   #onWatchError(error: Error): void {
-    if (this.#closed || this.#resyncing !== null) return;
-    this.#log.warn({ err: error, prefix: this.prefix }, 'metadata watch lost; re-reading the prefix');
-    this.#watch = null;
-    this.#resyncing = this.#resyncLoop().finally(() => {
-      this.#resyncing = null;
-    });
-  }
-
-  async #resyncLoop(): Promise<void> {
-    let delayMs = 100;
-    while (!this.#closed) {
-      try {
-        await this.#sync();
-        return;
-      } catch (error) {
-        this.#log.warn({ err: error, prefix: this.prefix, retryInMs: delayMs }, 'metadata re-sync failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-        delayMs = Math.min(delayMs * 2, 5_000);
-      }
-    }
+    if (this.#recovery.lost(error)) this.#watch = null;
   }
 }

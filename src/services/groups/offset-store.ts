@@ -1,4 +1,5 @@
-import { MAX_TXN_BYTES, MAX_TXN_OPS, type MetadataStore, type TxnOp } from '../../storage/meta/metadata-store.ts';
+import type { Compare, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import { packOps, packTxns } from '../../storage/meta/txn-packer.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 
 /** One committed offset. Offsets are int64 on the wire and stay bigint here. */
@@ -21,14 +22,10 @@ interface StoredOffset {
   readonly x: number | null;
 }
 
-/** Room left in every transaction for the compare and for a group-state put in the first chunk. */
-const TXN_SLACK_BYTES = 16_384;
-
 /**
  * Committed offsets, one metadata key per (group, topic, partition): an OffsetCommit writes only the
  * partitions it names (no read-modify-write of a big per-group value), and any number of partitions
- * fits because a commit is packed into as few transactions as the limits allow (≤ MAX_TXN_OPS ops
- * and ≤ MAX_TXN_BYTES each). Every transaction is guarded by the group state key's mod revision, so
+ * fits because a commit is packed into as few transactions as the store's limits allow (txn-packer.ts). Every transaction is guarded by the group state key's mod revision, so
  * a coordinator that lost the group cannot write offsets any more.
  */
 export class OffsetStore {
@@ -52,28 +49,18 @@ export class OffsetStore {
   ): Promise<{ written: number; conflict: boolean; groupRevision: number }> {
     const groupKey = MetaKeys.group(groupId);
     const writesGroupKey = firstOps.some((op) => op.type === 'put' && op.key === groupKey);
+    const guard = (revision: number): Compare[] => [{ key: groupKey, target: 'modRevision', op: '==', value: revision }];
+    // firstOps are one item, so they go whole into the first transaction; there is always one (the guard).
+    const items: (readonly TxnOp[])[] = [firstOps, ...offsets.map((offset) => [putOp(groupId, offset)])];
+    const txns = packTxns(items, (ops) => ({ success: ops }), { shared: { compare: guard(guardRevision) } });
     let revision = guardRevision;
     let written = 0;
-    let index = 0;
-    let first = true;
-    while (first || index < offsets.length) {
-      const ops: TxnOp[] = first ? [...firstOps] : [];
-      let bytes = ops.reduce((total, op) => total + (op.type === 'put' ? op.key.length + op.value.length : 0), 0);
-      const start = index;
-      while (index < offsets.length && ops.length < MAX_TXN_OPS) {
-        const offset = offsets[index] as CommittedOffset;
-        const op = putOp(groupId, offset);
-        const opBytes = op.key.length + op.value.length;
-        if (ops.length > 0 && bytes + opBytes > MAX_TXN_BYTES - TXN_SLACK_BYTES) break;
-        ops.push(op);
-        bytes += opBytes;
-        index++;
-      }
-      const result = await this.#store.txn({ compare: [{ key: groupKey, target: 'modRevision', op: '==', value: revision }], success: ops });
+    for (let i = 0; i < txns.length; i++) {
+      const chunk = txns[i] as (readonly TxnOp[])[];
+      const result = await this.#store.txn({ compare: guard(revision), success: chunk.flat() });
       if (!result.succeeded) return { written, conflict: true, groupRevision: revision };
-      if (first && writesGroupKey) revision = result.revision;
-      written += index - start;
-      first = false;
+      if (i === 0 && writesGroupKey) revision = result.revision;
+      written += i === 0 ? chunk.length - 1 : chunk.length;
     }
     return { written, conflict: false, groupRevision: revision };
   }
@@ -109,12 +96,12 @@ export class OffsetStore {
     return kvs.map((kv) => Number(kv.key.slice(prefix.length))).filter((partition) => Number.isInteger(partition));
   }
 
-  /** Deletes the named offsets in guarded transactions of at most MAX_TXN_OPS deletes. */
+  /** Deletes the named offsets in guarded transactions packed within the store's limits. */
   async delete(groupId: string, guardRevision: number, partitions: readonly { topic: string; partition: number }[]): Promise<boolean> {
-    const groupKey = MetaKeys.group(groupId);
-    for (let i = 0; i < partitions.length; i += MAX_TXN_OPS) {
-      const ops: TxnOp[] = partitions.slice(i, i + MAX_TXN_OPS).map((p) => ({ type: 'delete', key: MetaKeys.groupOffset(groupId, p.topic, p.partition) }));
-      const result = await this.#store.txn({ compare: [{ key: groupKey, target: 'modRevision', op: '==', value: guardRevision }], success: ops });
+    const compare: Compare[] = [{ key: MetaKeys.group(groupId), target: 'modRevision', op: '==', value: guardRevision }];
+    const ops = partitions.map((p): TxnOp => ({ type: 'delete', key: MetaKeys.groupOffset(groupId, p.topic, p.partition) }));
+    for (const success of packOps(ops, { shared: { compare } })) {
+      const result = await this.#store.txn({ compare, success });
       if (!result.succeeded) return false;
     }
     return true;

@@ -33,11 +33,9 @@ test('a reload whose range read is older than a commit applied meanwhile does no
   const reload = catalog.reload(topicId, 0); // the range snapshot is taken now: entry 0..4 only
   await until(() => faulty.heldRanges.length === 1, 'the held range read');
   // The owner commits 5..9 and applies it at once (read-your-writes), as PartitionLog.committed does.
-  const key = MetaKeys.partitionLogEntry(topicId, 0, 5);
-  const value = encodeLogEntry(entry(5, 9));
-  const rev = await inner.put(key, value);
+  const rev = await inner.put(MetaKeys.partitionLogEntry(topicId, 0, 5), encodeLogEntry(entry(5, 9)));
   assert.ok(rev > firstRev);
-  state.apply('log/' + '5'.padStart(20, '0'), { key, value, createRevision: rev, modRevision: rev, version: 1, lease: null }, rev);
+  state.applyEntry(5, entry(5, 9), rev);
   assert.equal(state.highWatermark, 10);
   faulty.heldRanges[0]!.release();
   assert.equal(await reload, state);

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { KeyValue, MetadataStore, Watch, WatchEvent } from '../../storage/meta/metadata-store.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
+import { WatchRecovery } from '../cluster/watch-recovery.ts';
 import { PartitionState } from './partition-state.ts';
 
 interface Loading {
@@ -23,16 +24,19 @@ function partitionId(topicId: string, partition: number): string {
 
 export class LogCatalog {
   readonly #store: MetadataStore;
-  readonly #log: Logger;
   readonly #states = new Map<string, PartitionState>();
   readonly #loading = new Map<string, Loading>();
+  readonly #recovery: WatchRecovery;
   #watch: Watch | null = null;
-  #closed = false;
-  #resyncing = false;
 
   private constructor(store: MetadataStore, log: Logger) {
     this.#store = store;
-    this.#log = log;
+    this.#recovery = new WatchRecovery({
+      log,
+      resync: () => this.#resync(),
+      lostMessage: 'partition-state watch lost; re-reading loaded partitions',
+      retryMessage: 'partition-state re-sync failed; retrying',
+    });
   }
 
   static async open(store: MetadataStore, log: Logger): Promise<LogCatalog> {
@@ -90,7 +94,7 @@ export class LogCatalog {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#recovery.close();
     const watch = this.#watch;
     this.#watch = null;
     await watch?.close();
@@ -144,27 +148,20 @@ export class LogCatalog {
   }
 
   #onWatchError(error: Error): void {
-    if (this.#closed || this.#resyncing) return;
-    this.#resyncing = true;
-    this.#watch = null;
-    this.#log.warn({ err: error }, 'partition-state watch lost; re-reading loaded partitions');
-    void this.#resync().finally(() => {
-      this.#resyncing = false;
-    });
+    const dead = this.#watch;
+    if (this.#recovery.lost(error) && this.#watch === dead) this.#watch = null;
   }
 
+  /** Watches again, then re-reads every loaded partition (events in between are merged by revision). */
   async #resync(): Promise<void> {
-    let delayMs = 100;
-    while (!this.#closed) {
-      try {
-        await this.#startWatch();
-        await Promise.all([...this.#states.values()].map((s) => this.reload(s.topicId, s.partition)));
-        return;
-      } catch (error) {
-        this.#log.warn({ err: error, retryInMs: delayMs }, 'partition-state re-sync failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-        delayMs = Math.min(delayMs * 2, 5_000);
-      }
+    try {
+      await this.#startWatch();
+      await Promise.all([...this.#states.values()].map((s) => this.reload(s.topicId, s.partition)));
+    } catch (error) {
+      const watch = this.#watch;
+      this.#watch = null;
+      await watch?.close().catch(() => undefined);
+      throw error;
     }
   }
 }

@@ -5,22 +5,26 @@
  */
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import { decodeRecordBatch, lastOffset as batchLastOffset, maxTimestamp as batchMaxTimestamp, splitBatches } from '../../protocol/records/index.ts';
 import type { Lease, MetadataStore } from '../../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
+import { sleep } from '../../timing/backoff.ts';
+import { PRODUCER_ID_EXPIRATION_MS_DEFAULT } from '../producers/producer-state.ts';
 import type { FlushObserver } from './flush-observer.ts';
 import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
-import type { LogEntry, OwnerRecord } from './log-entry.ts';
+import { LOG_DEFAULTS } from './log-defaults.ts';
+import type { OwnerRecord } from './log-entry.ts';
+import { LogReader, type ReadResult } from './log-reader.ts';
 import { LogTrimmer } from './log-trimmer.ts';
 import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
 import { PartitionLog, type AppendResult, type InvariantHook } from './partition-log.ts';
 import { PartitionOwnership } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { TailBudget } from './partition-tail.ts';
-import { RangeCache } from './range-cache.ts';
-import { indexBlock, timeSearchStart } from './segment-format.ts';
-import { SegmentIndexCache } from './segment-index-cache.ts';
+import { listOffsets, type ListOffsetResult, type OffsetQuery } from './timestamp-search.ts';
+
+export type { ReadResult } from './log-reader.ts';
+export type { ListOffsetResult, OffsetQuery } from './timestamp-search.ts';
 
 export interface TopicRef {
   readonly id: string;
@@ -66,27 +70,6 @@ export type AcquireResult =
   /** Another live owner holds it (owner = null: it vanished meanwhile — try again). */
   | { readonly errorCode: number; readonly owner: OwnerRecord | null };
 
-export interface ReadResult {
-  readonly errorCode: number;
-  readonly highWatermark: number;
-  /** = highWatermark (no transactions). */
-  readonly lastStableOffset: number;
-  readonly logStartOffset: number;
-  /** Whole batches, in offset order; views, not copies. */
-  readonly records: Buffer[];
-  readonly bytes: number;
-}
-
-export type OffsetQuery = 'earliest' | 'latest' | 'maxTimestamp' | { readonly timestampMs: number };
-
-export interface ListOffsetResult {
-  readonly errorCode: number;
-  /** -1 when no record matches (Kafka's UNKNOWN_OFFSET). */
-  readonly offset: number;
-  readonly timestampMs: number;
-  readonly leaderEpoch: number;
-}
-
 export interface DeleteRecordsResult {
   readonly errorCode: number;
   /** The partition's log start offset afterwards (Kafka's low watermark), -1 on error. */
@@ -99,9 +82,6 @@ export interface EpochEndOffset {
   readonly endOffset: number;
 }
 
-const CACHE_DEFAULT_BYTES = 256 * 1024 * 1024;
-const TAIL_DEFAULT_BYTES = 64 * 1024 * 1024;
-const SEGMENT_INDEX_CACHE_BYTES = 16 * 1024 * 1024;
 const RELEASE_ATTEMPTS = 4;
 
 function key(topicId: string, partition: number): string {
@@ -114,21 +94,20 @@ export class LogService {
   readonly #catalog: LogCatalog;
   readonly #pipeline: FlushPipeline;
   readonly #ownership: PartitionOwnership;
-  readonly #cache: RangeCache;
-  readonly #indexes: SegmentIndexCache;
+  readonly #reader: LogReader;
   readonly #tailBudget: TailBudget;
   readonly #owned = new Map<string, PartitionLog>();
   readonly #acquiring = new Map<string, Promise<AcquireResult>>();
   readonly #trimmer: LogTrimmer;
   readonly #merger: SegmentMerger | null;
-  readonly #producerIdExpirationMs: number | undefined;
+  readonly #producerIdExpirationMs: number;
   readonly #invariantHook: InvariantHook | undefined;
   #closed = false;
 
   private constructor(options: LogServiceOptions, catalog: LogCatalog) {
     this.#log = options.log;
     this.#now = options.now ?? Date.now;
-    this.#producerIdExpirationMs = options.producerIdExpirationMs;
+    this.#producerIdExpirationMs = options.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT;
     this.#invariantHook = options.invariantHook;
     this.#catalog = catalog;
     this.#pipeline = new FlushPipeline({
@@ -138,13 +117,12 @@ export class LogService {
       brokerId: options.brokerId,
       namespace: options.namespace,
       now: this.#now,
-      ...(options.flush === undefined ? {} : { flush: options.flush }),
+      flush: { ...LOG_DEFAULTS.flush, ...options.flush },
       ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
-    this.#cache = new RangeCache(options.objects, options.cacheBytes ?? CACHE_DEFAULT_BYTES);
-    this.#indexes = new SegmentIndexCache(options.objects, SEGMENT_INDEX_CACHE_BYTES);
-    this.#tailBudget = new TailBudget(options.tailBytes ?? TAIL_DEFAULT_BYTES);
+    this.#reader = new LogReader({ objects: options.objects, log: options.log, cacheBytes: options.cacheBytes ?? LOG_DEFAULTS.cacheBytes, indexCacheBytes: LOG_DEFAULTS.segmentIndexCacheBytes });
+    this.#tailBudget = new TailBudget(options.tailBytes ?? LOG_DEFAULTS.tailBytes);
     this.#trimmer = new LogTrimmer(options.store);
     const merge = options.merge;
     this.#merger = merge === false ? null : new SegmentMerger({
@@ -172,12 +150,12 @@ export class LogService {
 
   /** Object GETs issued by the read path (tests, metrics). */
   get objectGets(): number {
-    return this.#cache.gets;
+    return this.#reader.objectGets;
   }
 
   /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
   cacheStats(): { hits: number; misses: number; bytes: number } {
-    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes };
+    return this.#reader.cacheStats();
   }
 
   get pipeline(): FlushPipeline {
@@ -231,13 +209,14 @@ export class LogService {
     const log = new PartitionLog({
       claim,
       state,
+      budget: this.#pipeline.budget,
       scheduler: this.#pipeline,
       tailBudget: this.#tailBudget,
       log: this.#log,
       now: this.#now,
       reloadState: (atLeastRevision) => this.#catalog.reload(topicId, partition, atLeastRevision),
       refence: (current, readKeys) => this.#ownership.refence(current, readKeys),
-      ...(this.#producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.#producerIdExpirationMs }),
+      producerIdExpirationMs: this.#producerIdExpirationMs,
       ...(this.#invariantHook === undefined ? {} : { invariantHook: this.#invariantHook }),
     });
     this.#owned.set(key(topicId, partition), log);
@@ -296,7 +275,7 @@ export class LogService {
         return;
       } catch (error) {
         if (attempt >= RELEASE_ATTEMPTS || !log.claim.lease.isAlive()) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt).unref());
+        await sleep(200 * attempt);
       }
     }
   }
@@ -320,70 +299,7 @@ export class LogService {
    */
   async read(topicId: string, partition: number, fetchOffset: number, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
     const state = await this.#catalog.state(topicId, partition);
-    const hwm = state.highWatermark;
-    const logStart = state.logStartOffset;
-    const records: Buffer[] = [];
-    if (fetchOffset < logStart || fetchOffset > hwm) {
-      return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: hwm, lastStableOffset: hwm, logStartOffset: logStart, records, bytes: 0 };
-    }
-    let offset = fetchOffset;
-    let bytes = 0;
-    const tail = this.#owned.get(key(topicId, partition))?.tail;
-    while (offset < hwm && (records.length === 0 || bytes < maxBytes)) {
-      if (tail !== undefined && offset >= tail.firstOffset) {
-        const got = tail.read(offset, hwm, maxBytes - bytes, records);
-        if (got !== null && got.nextOffset > offset) {
-          bytes += got.bytes;
-          offset = got.nextOffset;
-          break; // the tail holds everything up to the high watermark, or the byte budget is used
-        }
-      }
-      const index = state.entryIndexOf(offset);
-      if (index === -1) break; // dropped by retention meanwhile: return what we have
-      const entry = state.entries[index] as LogEntry;
-      const range = await this.#rangeFor(entry, offset, signal);
-      const data = await this.#cache.get(entry.objectKey, range.start, range.end, signal);
-      const before = offset;
-      let consumedAll = true;
-      for (const batch of splitBatches(data).batches) {
-        const last = Number(batchLastOffset(batch));
-        if (last < offset) continue;
-        if (records.length > 0 && bytes + batch.length > maxBytes) {
-          consumedAll = false;
-          break;
-        }
-        records.push(batch);
-        bytes += batch.length;
-        offset = last + 1;
-      }
-      const wholeEntry = range.end >= entry.byteEnd;
-      // The entry after this one is looked up again: a merge may have replaced entries meanwhile.
-      if (consumedAll) this.#readAhead(wholeEntry ? state.entries[state.entryIndexOf(offset)] : entry, offset);
-      // A segment block read to its end continues with the entry's next block.
-      if (!consumedAll || offset === before || (offset <= entry.lastOffset && wholeEntry)) break;
-    }
-    return { errorCode: ErrorCode.NONE, highWatermark: hwm, lastStableOffset: hwm, logStartOffset: logStart, records, bytes };
-  }
-
-  /**
-   * The byte range to GET for `offset` in `entry`: a WAL entry's whole range; for a segment entry the
-   * index block holding the offset (segment-format.ts), so a fetch never GETs a whole segment.
-   */
-  async #rangeFor(entry: LogEntry, offset: number, signal?: AbortSignal): Promise<{ start: number; end: number }> {
-    if (entry.indexKey === undefined) return { start: entry.byteStart, end: entry.byteEnd };
-    const index = await this.#indexes.get(entry.indexKey, signal);
-    return indexBlock(index, offset, entry.byteStart, entry.byteEnd);
-  }
-
-  /** Sequential consumers read in order: fetch the next range (entry or segment block) before it is asked for. */
-  #readAhead(next: LogEntry | undefined, offset: number): void {
-    if (next === undefined) return;
-    const from = Math.max(offset, next.baseOffset);
-    void this.#rangeFor(next, from)
-      .then((range) => (this.#cache.has(next.objectKey, range.start, range.end) ? undefined : this.#cache.get(next.objectKey, range.start, range.end)))
-      .catch((error: unknown) => {
-        this.#log.debug({ err: error, objectKey: next.objectKey }, 'read-ahead GET failed');
-      });
+    return this.#reader.read(state, this.#owned.get(key(topicId, partition))?.tail, fetchOffset, maxBytes, signal);
   }
 
   /** The background merger (null when disabled): tests and metrics. */
@@ -414,72 +330,7 @@ export class LogService {
   // ListOffsets / OffsetForLeaderEpoch -----------------------------------------------------------
 
   async listOffsets(topicId: string, partition: number, query: OffsetQuery): Promise<ListOffsetResult> {
-    const state = await this.#catalog.state(topicId, partition);
-    const leaderEpoch = state.epochs.at(-1)?.epoch ?? -1;
-    const none: ListOffsetResult = { errorCode: ErrorCode.NONE, offset: -1, timestampMs: -1, leaderEpoch: -1 };
-    if (query === 'earliest') return { errorCode: ErrorCode.NONE, offset: state.logStartOffset, timestampMs: -1, leaderEpoch };
-    if (query === 'latest') return { errorCode: ErrorCode.NONE, offset: state.highWatermark, timestampMs: -1, leaderEpoch };
-    const logStart = state.logStartOffset;
-    if (query === 'maxTimestamp') {
-      let best: LogEntry | undefined;
-      for (const entry of state.entries) if (entry.lastOffset >= logStart && (best === undefined || entry.maxTimestamp > best.maxTimestamp)) best = entry;
-      if (best === undefined) return none;
-      const found = await this.#findInEntry(best, logStart, (ts, max) => ts === max, best.maxTimestamp);
-      return found === null ? none : { errorCode: ErrorCode.NONE, offset: found.offset, timestampMs: found.timestampMs, leaderEpoch: this.#epochOf(state, found.offset) };
-    }
-    const target = query.timestampMs;
-    for (const entry of state.entries) {
-      if (entry.lastOffset < logStart || entry.maxTimestamp < target) continue;
-      const found = await this.#findInEntry(entry, logStart, (ts, t) => ts >= t, target);
-      if (found !== null) return { errorCode: ErrorCode.NONE, offset: found.offset, timestampMs: found.timestampMs, leaderEpoch: this.#epochOf(state, found.offset) };
-    }
-    return none;
-  }
-
-  /**
-   * The first record of the entry (at or after logStart) whose timestamp matches. Only this one entry is
-   * read and only the one batch whose maxTimestamp qualifies is decoded (ListOffsets is rare).
-   */
-  async #findInEntry(entry: LogEntry, logStart: number, match: (ts: number, target: number) => boolean, target: number): Promise<{ offset: number; timestampMs: number } | null> {
-    // A segment entry is searched block by block (its index), never GET whole, starting at the block its
-    // sparse time index names (segment-format.ts): usually the only one read.
-    const from = entry.indexKey === undefined
-      ? Math.max(logStart, entry.baseOffset)
-      : timeSearchStart(await this.#indexes.get(entry.indexKey), Math.max(logStart, entry.baseOffset), target);
-    if (from === null) return null;
-    let range = await this.#rangeFor(entry, from);
-    for (let blocks = 0; blocks < 1_000_000; blocks++) {
-      const batches = splitBatches(await this.#cache.get(entry.objectKey, range.start, range.end)).batches;
-      const found = this.#findInBatches(batches, logStart, match, target);
-      const last = batches.at(-1);
-      if (found !== null || last === undefined || range.end >= entry.byteEnd) return found;
-      range = await this.#rangeFor(entry, Number(batchLastOffset(last)) + 1);
-    }
-    return null;
-  }
-
-  #findInBatches(batches: readonly Buffer[], logStart: number, match: (ts: number, target: number) => boolean, target: number): { offset: number; timestampMs: number } | null {
-    for (const batch of batches) {
-      if (Number(batchLastOffset(batch)) < logStart || !match(Number(batchMaxTimestamp(batch)), target)) continue;
-      try {
-        for (const record of decodeRecordBatch(batch).records) {
-          const offset = Number(record.offset);
-          if (offset >= logStart && match(Number(record.timestamp), target)) return { offset, timestampMs: Number(record.timestamp) };
-        }
-      } catch {
-        // A batch that does not decode (every codec does; stored before the broker checked records): the
-        // batch is the best answer it can give.
-        const base = Number(batch.readBigInt64BE(0));
-        return { offset: Math.max(base, logStart), timestampMs: Number(batchMaxTimestamp(batch)) };
-      }
-    }
-    return null;
-  }
-
-  #epochOf(state: PartitionState, offset: number): number {
-    let epoch = -1;
-    for (const e of state.epochs) if (e.startOffset <= offset) epoch = e.epoch;
-    return epoch;
+    return listOffsets(this.#reader, await this.#catalog.state(topicId, partition), query);
   }
 
   /**

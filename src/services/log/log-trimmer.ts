@@ -9,9 +9,9 @@
  * Entries are dropped only from the front, keeping the rest contiguous. Objects are NOT deleted here: a
  * WAL object is shared by many partitions; the ObjectCollector deletes it once nothing references it.
  */
-import type { MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
-import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
-import { MetaKeys } from '../cluster/meta-keys.ts';
+import type { Compare, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import { packOps } from '../../storage/meta/txn-packer.ts';
+import { LogKeys, MetaKeys } from '../cluster/meta-keys.ts';
 import { encodeJson, type LogEntry } from './log-entry.ts';
 import type { PartitionLog } from './partition-log.ts';
 
@@ -21,9 +21,6 @@ export interface TrimResult {
   readonly logStartOffset: number;
   readonly droppedEntries: number;
 }
-
-/** One compare (owner) per txn; the rest are puts/deletes. */
-const OPS_PER_TXN = MAX_TXN_OPS - 1;
 
 export class LogTrimmer {
   readonly #store: MetadataStore;
@@ -62,19 +59,14 @@ export class LogTrimmer {
     }
     const ops: TxnOp[] = [];
     const moveStart = start > state.logStartOffset;
-    const startKey = MetaKeys.partitionLogStart(claim.topicId, claim.partition);
-    const startValue = encodeJson({ logStartOffset: start });
-    if (moveStart) ops.push({ type: 'put', key: startKey, value: startValue });
+    if (moveStart) ops.push({ type: 'put', key: MetaKeys.partitionLogStart(claim.topicId, claim.partition), value: encodeJson({ logStartOffset: start }) });
     for (const entry of dropped) ops.push({ type: 'delete', key: MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset) });
     let done = 0;
-    for (let i = 0; i < ops.length; i += OPS_PER_TXN) {
-      const chunk = ops.slice(i, i + OPS_PER_TXN);
+    const ownerGuard = (): Compare[] => [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }];
+    for (const chunk of packOps(ops, { shared: { compare: ownerGuard() } })) {
       let result;
       try {
-        result = await this.#store.txn({
-          compare: [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }],
-          success: chunk,
-        });
+        result = await this.#store.txn({ compare: ownerGuard(), success: chunk });
       } catch (error) {
         // Did it apply? If it applies later, after a merge re-put one of its keys with more offsets, its
         // delete-by-key would drop committed data: fence it before anything else runs (issue 10, item 5).
@@ -86,9 +78,12 @@ export class LogTrimmer {
         return { ok: false, logStartOffset: state.logStartOffset, droppedEntries: done };
       }
       for (const op of chunk) {
-        const suffix = op.type === 'put' ? 'start' : `log/${(op as { key: string }).key.slice(-20)}`;
-        const kv = op.type === 'put' ? { key: startKey, value: startValue, createRevision: result.revision, modRevision: result.revision, version: 1, lease: null } : null;
-        if (state.apply(suffix, kv, result.revision) && op.type === 'delete') done++;
+        if (op.type === 'put') {
+          state.applyLogStart(start, result.revision);
+        } else if (op.type === 'delete') {
+          const baseOffset = LogKeys.baseOffsetOf(op.key);
+          if (baseOffset !== null && state.applyEntry(baseOffset, null, result.revision)) done++;
+        }
       }
       state.notify();
     }

@@ -23,9 +23,9 @@
  */
 import type { Logger } from 'pino';
 import type { Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
-import { MAX_TXN_OPS } from '../../storage/meta/metadata-store.ts';
+import { packOps } from '../../storage/meta/txn-packer.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
-import { MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
+import { LogKeys, MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
 import { decodeLogEntry, encodeJson } from './log-entry.ts';
 import { segmentsPrefix } from './segment-format.ts';
 
@@ -69,8 +69,7 @@ export const COLLECTOR_DEFAULTS = {
   intervalMs: 60_000,
 } as const;
 
-/** Keys deleted per txn and read per range while emptying a deleted topic. */
-const DELETE_CHUNK = MAX_TXN_OPS;
+/** Keys read per range while emptying a deleted topic. */
 const RANGE_CHUNK = 1_000;
 /** Keys per page of the mark: log entries are a few hundred bytes, so a page stays far below 4 MiB. */
 const MARK_PAGE_KEYS = 1_000;
@@ -197,8 +196,7 @@ export class ObjectCollector {
         seen += keys.length;
         // Fence every owner before its log disappears under it.
         const ordered = [...keys.filter((k) => k.endsWith('/owner')), ...keys.filter((k) => !k.endsWith('/owner'))];
-        for (let i = 0; i < ordered.length; i += DELETE_CHUNK) {
-          const ops: TxnOp[] = ordered.slice(i, i + DELETE_CHUNK).map((key) => ({ type: 'delete', key }));
+        for (const ops of packOps(ordered.map((key): TxnOp => ({ type: 'delete', key })))) {
           await store.txn({ compare: [], success: ops });
           removed += ops.length;
         }
@@ -221,7 +219,7 @@ export class ObjectCollector {
     for await (const page of store.rangePages(MetaKeys.partitionsPrefix, { pageSize: MARK_PAGE_KEYS })) {
       for (const kv of page.kvs) {
         const parsed = parsePartitionKey(kv.key);
-        if (parsed === null || !parsed.suffix.startsWith('log/')) continue;
+        if (parsed === null || LogKeys.parseSuffix(parsed.suffix) === null) continue;
         const entry = decodeLogEntry(kv.value);
         referenced.add(entry.objectKey);
         if (entry.indexKey !== undefined) referenced.add(entry.indexKey);

@@ -5,6 +5,7 @@
  * Also the notification point for long polls: waiters wake when the high watermark moves.
  */
 import type { KeyValue } from '../../storage/meta/metadata-store.ts';
+import { LogKeys } from '../cluster/meta-keys.ts';
 import { decodeJson, decodeLogEntry, type EpochStart, type LogEntry, type OwnerRecord } from './log-entry.ts';
 
 interface Waiter {
@@ -72,14 +73,10 @@ export class PartitionState {
 
   /** Applies one put (kv) or delete (null) of the key `suffix`; returns whether anything changed. */
   apply(suffix: string, kv: KeyValue | null, revision: number): boolean {
-    const known = this.#keyRevision.get(suffix) ?? 0;
-    if (revision <= known) return false;
-    this.#keyRevision.set(suffix, revision);
-    if (revision > this.#revision) this.#revision = revision;
-    if (suffix.startsWith('log/')) {
-      const baseOffset = Number(suffix.slice(4));
-      if (kv === null) this.#removeEntry(baseOffset);
-      else this.#upsertEntry(decodeLogEntry(kv.value));
+    if (!this.#advance(suffix, revision)) return false;
+    const baseOffset = LogKeys.parseSuffix(suffix);
+    if (baseOffset !== null) {
+      this.#setEntry(baseOffset, kv === null ? null : decodeLogEntry(kv.value));
     } else if (suffix === 'start') {
       this.logStartOffset = kv === null ? 0 : decodeJson<{ logStartOffset: number }>(kv.value).logStartOffset;
     } else if (suffix === 'epochs') {
@@ -92,11 +89,28 @@ export class PartitionState {
   }
 
   /**
+   * Applies this broker's own put (entry) or delete (null) of the log entry at `baseOffset`, committed
+   * at `revision` — the entry object itself, never re-decoded; returns whether anything changed.
+   */
+  applyEntry(baseOffset: number, entry: LogEntry | null, revision: number): boolean {
+    if (!this.#advance(LogKeys.suffix(baseOffset), revision)) return false;
+    this.#setEntry(baseOffset, entry);
+    return true;
+  }
+
+  /** Applies this broker's own write of the log start offset, committed at `revision`. */
+  applyLogStart(logStartOffset: number, revision: number): boolean {
+    if (!this.#advance('start', revision)) return false;
+    this.logStartOffset = logStartOffset;
+    return true;
+  }
+
+  /**
    * Mod revision of the entry key at `baseOffset` as applied here (0 = unknown): the merger guards its
    * swap with it, so an entry changed or dropped meanwhile (retention) makes the swap fail, not undo it.
    */
   entryRevision(baseOffset: number): number {
-    return this.#keyRevision.get(`log/${baseOffset.toString().padStart(20, '0')}`) ?? 0;
+    return this.#keyRevision.get(LogKeys.suffix(baseOffset)) ?? 0;
   }
 
   /**
@@ -170,6 +184,20 @@ export class PartitionState {
   wakeAll(): void {
     for (const waiter of this.#waiters) waiter.resolve(true);
     this.#waiters.clear();
+  }
+
+  /** Records that `suffix` changed at `revision`; false when what is applied here is as new or newer. */
+  #advance(suffix: string, revision: number): boolean {
+    const known = this.#keyRevision.get(suffix) ?? 0;
+    if (revision <= known) return false;
+    this.#keyRevision.set(suffix, revision);
+    if (revision > this.#revision) this.#revision = revision;
+    return true;
+  }
+
+  #setEntry(baseOffset: number, entry: LogEntry | null): void {
+    if (entry === null) this.#removeEntry(baseOffset);
+    else this.#upsertEntry(entry);
   }
 
   #find(baseOffset: number): { index: number; found: boolean } {

@@ -21,6 +21,7 @@
 import type { Logger } from 'pino';
 import { splitBatches, lastOffset as batchLastOffset } from '../../protocol/records/index.ts';
 import type { MetadataStore, TxnOp, Compare, KeyValue } from '../../storage/meta/metadata-store.ts';
+import { packTxns } from '../../storage/meta/txn-packer.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { topicConfigNumber } from '../cluster/topic-configs.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
@@ -51,7 +52,7 @@ export const MERGE_DEFAULTS = {
 /** GETs one merge keeps in flight (the rest of its inputs come from the owner's tail). */
 const MERGE_READ_CONCURRENCY = 4;
 
-/** Entries replaced per txn: 1 + n compares and n ops, within MAX_TXN_OPS (128) per list. */
+/** Entries replaced per txn at most (packSwaps also keeps each txn within the store's limits). */
 export const SWAP_CHUNK = 100;
 
 export interface SegmentMergerOptions {
@@ -201,10 +202,10 @@ export class SegmentMerger {
     const byteOf = (batchIndex: number): number => segment.positions[batchIndex] ?? segment.sizeBytes - SEGMENT_FOOTER_BYTES;
     const swapped = await this.#o.logs.exclusive(log, async () => {
       let done = 0;
-      for (let i = 0; i < inputs.length; i += SWAP_CHUNK) {
+      for (const chunk of packSwaps(log, inputs)) {
         if (log.status !== 'active') return { done, fenced: true };
-        const chunk = inputs.slice(i, i + SWAP_CHUNK);
-        const chunkRevisions = revisions.slice(i, i + SWAP_CHUNK);
+        const i = done;
+        const chunkRevisions = revisions.slice(i, i + chunk.length);
         const first = chunk[0]!;
         const last = chunk.at(-1)!;
         const producers: ProducerBatch[] = [];
@@ -280,17 +281,15 @@ export class SegmentMerger {
   /** One guarded txn replacing `chunk` by `entry`; applies it to the owner's state on success. */
   async #swap(log: PartitionLog, chunk: readonly LogEntry[], revisions: readonly number[], entry: LogEntry): Promise<'ok' | 'conflict' | 'fenced'> {
     const { claim, state } = log;
-    const compare: Compare[] = [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }];
+    const compare: Compare[] = [ownerGuard(log)];
     const success: TxnOp[] = [];
-    const entryKey = MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset);
-    const value = encodeLogEntry(entry);
-    success.push({ type: 'put', key: entryKey, value });
+    success.push({ type: 'put', key: MetaKeys.partitionLogEntry(claim.topicId, claim.partition, entry.baseOffset), value: encodeLogEntry(entry) });
     for (let i = 0; i < chunk.length; i++) {
       const key = MetaKeys.partitionLogEntry(claim.topicId, claim.partition, chunk[i]!.baseOffset);
       compare.push({ key, target: 'modRevision', op: '==', value: revisions[i]! });
       if (i > 0) success.push({ type: 'delete', key });
     }
-    const result = await this.#o.store.txn({ compare, success, failure: [{ type: 'get', key: claim.ownerKey }] });
+    const result = await this.#o.store.txn({ compare, success, failure: ownerRead(log) });
     if (!result.succeeded) {
       const owner = result.results[0] as KeyValue | null | undefined;
       if (owner === null || owner === undefined || owner.modRevision !== claim.ownerModRevision) {
@@ -300,10 +299,9 @@ export class SegmentMerger {
       return 'conflict';
     }
     const rev = result.revision;
-    const suffixOf = (baseOffset: number): string => `log/${baseOffset.toString().padStart(20, '0')}`;
     // Read-your-writes, in the txn's order (put first); the watch's copies are ignored by revision.
-    state.apply(suffixOf(entry.baseOffset), { key: entryKey, value, createRevision: revisions[0]!, modRevision: rev, version: 2, lease: null }, rev);
-    for (let i = 1; i < chunk.length; i++) state.apply(suffixOf(chunk[i]!.baseOffset), null, rev);
+    state.applyEntry(entry.baseOffset, entry, rev);
+    for (let i = 1; i < chunk.length; i++) state.applyEntry(chunk[i]!.baseOffset, null, rev);
     state.notify();
     return 'ok';
   }
@@ -315,4 +313,25 @@ export class SegmentMerger {
     this.#timer = null;
     await this.#running;
   }
+}
+
+function ownerGuard(log: PartitionLog): Compare {
+  return { key: log.claim.ownerKey, target: 'modRevision', op: '==', value: log.claim.ownerModRevision };
+}
+
+function ownerRead(log: PartitionLog): TxnOp[] {
+  return [{ type: 'get', key: log.claim.ownerKey }];
+}
+
+/**
+ * The swap txns of a merge: ≤ SWAP_CHUNK entries each, every entry a compare of its mod revision and a
+ * delete (the first one's key gets the merged entry's put instead), beside the owner guard. The merged
+ * entry's value is not counted: its producer rows are capped (MAX_PRODUCER_ROWS_PER_ENTRY, ≈ 350 KB).
+ */
+function packSwaps(log: PartitionLog, inputs: readonly LogEntry[]): LogEntry[][] {
+  const { topicId, partition } = log.claim;
+  return packTxns(inputs, (e) => {
+    const key = MetaKeys.partitionLogEntry(topicId, partition, e.baseOffset);
+    return { compare: [{ key, target: 'modRevision', op: '==', value: 0 }], success: [{ type: 'delete', key }] };
+  }, { shared: { compare: [ownerGuard(log)], failure: ownerRead(log) }, maxItems: SWAP_CHUNK });
 }

@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, describe, test, type TestContext } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 import { DirectoryLock } from './directory-lock.ts';
+import { tempDirs } from '../../../test/helpers/temp-dir.ts';
 import { currentIdentity, readBootId, readProcessStat, type ProcessIdentity } from './process-identity.ts';
 
-const roots: string[] = [];
-after(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kafscale-lock-'));
-  roots.push(dir);
-  return dir;
-}
+const tempDir = tempDirs('kafscale-lock-');
 
 function writeLock(dir: string, identity: ProcessIdentity | string): void {
   writeFileSync(join(dir, 'kafscale.lock'), typeof identity === 'string' ? identity : `${JSON.stringify(identity)}\n`);

@@ -1,39 +1,18 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddedMetadataStore } from './embedded-metadata-store.ts';
-import { runMetadataStoreContract } from './metadata-store-contract.ts';
+import { reconnectingFixture, runMetadataStoreContract } from './metadata-store-contract.ts';
+import { tempDirs } from '../../../test/helpers/temp-dir.ts';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 
-const roots: string[] = [];
-after(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kafscale-meta-'));
-  roots.push(dir);
-  return dir;
-}
+const tempDir = tempDirs('kafscale-meta-');
 
-runMetadataStoreContract('embedded', async () => {
+runMetadataStoreContract('embedded', () => {
   const dir = tempDir();
-  const stores: EmbeddedMetadataStore[] = [];
-  const store = await EmbeddedMetadataStore.open({ dir });
-  stores.push(store);
-  return {
-    store,
-    reopen: async () => {
-      const again = await EmbeddedMetadataStore.open({ dir });
-      stores.push(again);
-      return again;
-    },
-    cleanup: async () => {
-      for (const s of stores) await s.close();
-    },
-  };
+  return reconnectingFixture(() => EmbeddedMetadataStore.open({ dir }));
 });
 
 const b = (text: string): Buffer => Buffer.from(text, 'utf8');

@@ -23,11 +23,11 @@ import type { Logger } from 'pino';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { DirectoryLock } from './directory-lock.ts';
 import { EmbeddedLease } from './embedded-lease.ts';
-import type { Compare, KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchEvent, WatchHandler, WatchOptions } from './metadata-store.ts';
+import { matchesCompare, toKeyValue, type StoredEvent, type StoredRecord } from './embedded-record.ts';
+import { EmbeddedWatchHub } from './embedded-watch-hub.ts';
+import type { KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchHandler, WatchOptions } from './metadata-store.ts';
+import { SingleOpWrites } from './single-op-writes.ts';
 import { assertTxnWithinLimits, prefixEnd } from './txn-limits.ts';
-
-interface StoredRecord { v: Buffer; c: number; m: number; n: number; l: string | null }
-interface StoredEvent { t: 'put' | 'delete'; k: string; r: StoredRecord }
 
 export interface EmbeddedMetadataStoreOptions {
   /** Directory holding the LMDB files and the lock file; created if missing. */
@@ -41,10 +41,6 @@ export interface EmbeddedMetadataStoreOptions {
 const MAX_KEY_BYTES = 1900;
 const EMPTY = Buffer.alloc(0);
 
-function toKeyValue(key: string, r: StoredRecord): KeyValue {
-  return { key, value: r.v, createRevision: r.c, modRevision: r.m, version: r.n, lease: r.l };
-}
-
 function keyBytes(key: string): Buffer {
   const bytes = Buffer.from(key, 'utf8');
   if (bytes.length > MAX_KEY_BYTES) {
@@ -53,54 +49,7 @@ function keyBytes(key: string): Buffer {
   return bytes;
 }
 
-function compareNumbers(actual: number, op: Compare['op'], expected: number): boolean {
-  switch (op) {
-    case '==': return actual === expected;
-    case '!=': return actual !== expected;
-    case '<': return actual < expected;
-    case '>': return actual > expected;
-  }
-}
-
-class WatchRegistration implements Watch {
-  readonly prefix: string;
-  readonly handler: WatchHandler;
-  /** Revisions up to this one were replayed or precede the watch: a commit still being fanned out is skipped. */
-  readonly afterRevision: number;
-  #store: EmbeddedMetadataStore;
-  closed = false;
-  constructor(store: EmbeddedMetadataStore, prefix: string, handler: WatchHandler, afterRevision: number) {
-    this.#store = store;
-    this.prefix = prefix;
-    this.handler = handler;
-    this.afterRevision = afterRevision;
-  }
-  /** `replay`: history read from the changelog at registration, which afterRevision does not filter. */
-  deliver(events: readonly WatchEvent[], replay = false): void {
-    const mine = events.filter((e) => e.key.startsWith(this.prefix) && (replay || e.revision > this.afterRevision));
-    if (mine.length === 0 || this.closed) return;
-    // Deliver after the writer's promise settles its bookkeeping; microtasks keep revision order.
-    queueMicrotask(() => {
-      if (this.closed) return;
-      try {
-        this.handler.onEvents(mine);
-      } catch (error) {
-        this.#store.log?.error({ err: error, prefix: this.prefix }, 'metadata watch handler threw; continuing');
-      }
-    });
-  }
-  fail(error: Error): void {
-    if (this.closed) return;
-    this.closed = true;
-    queueMicrotask(() => this.handler.onError(error));
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-    this.#store.unregister(this);
-  }
-}
-
-export class EmbeddedMetadataStore implements MetadataStore {
+export class EmbeddedMetadataStore extends SingleOpWrites implements MetadataStore {
   readonly dir: string;
   readonly log: Logger | undefined;
   readonly #historyRevisions: number;
@@ -111,15 +60,13 @@ export class EmbeddedMetadataStore implements MetadataStore {
   readonly #leases: Database<{ ttlMs: number }, string>;
   readonly #leaseKeys: Database<number, Buffer>;
   readonly #changelog: Database<StoredEvent[], number>;
-  readonly #watches = new Set<WatchRegistration>();
+  readonly #watches: EmbeddedWatchHub;
   readonly #liveLeases = new Map<string, EmbeddedLease>();
   readonly #orphanTimers = new Set<NodeJS.Timeout>();
-  /** Fan-out sequencer: the last revision delivered, and committed revisions waiting for an earlier one. */
-  #fannedOut: number;
-  readonly #heldFanOuts = new Map<number, StoredEvent[]>();
   #closed = false;
 
   private constructor(options: EmbeddedMetadataStoreOptions, lock: DirectoryLock) {
+    super();
     this.dir = options.dir;
     this.log = options.log;
     this.#historyRevisions = options.historyRevisions ?? 10_000;
@@ -130,7 +77,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     this.#leases = this.#root.openDB({ name: 'leases', encoding: 'msgpack' });
     this.#leaseKeys = this.#root.openDB({ name: 'leaseKeys', keyEncoding: 'binary', encoding: 'msgpack' });
     this.#changelog = this.#root.openDB({ name: 'changelog', encoding: 'msgpack' });
-    this.#fannedOut = this.#currentRevision();
+    this.#watches = new EmbeddedWatchHub(options.log, this.#currentRevision());
   }
 
   /** Opens (creating if needed) the store in `dir`; refuses a directory held by another live process. */
@@ -220,19 +167,6 @@ export class EmbeddedMetadataStore implements MetadataStore {
     }
   }
 
-  async put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {
-    const op: TxnOp = options?.lease === undefined ? { type: 'put', key, value } : { type: 'put', key, value, lease: options.lease };
-    return (await this.txn({ compare: [], success: [op] })).revision;
-  }
-
-  async delete(key: string): Promise<number> {
-    return (await this.txn({ compare: [], success: [{ type: 'delete', key }] })).results[0] as number;
-  }
-
-  async deletePrefix(prefix: string): Promise<number> {
-    return (await this.txn({ compare: [], success: [{ type: 'deletePrefix', prefix }] })).results[0] as number;
-  }
-
   async revision(): Promise<number> {
     this.#checkOpen();
     return this.#currentRevision();
@@ -247,36 +181,14 @@ export class EmbeddedMetadataStore implements MetadataStore {
     const outcome = await this.#root.childTransaction(() => {
       events.length = 0;
       const revision = this.#currentRevision() + 1;
-      const succeeded = txn.compare.every((c) => this.#evaluate(c));
+      const succeeded = txn.compare.every((c) => matchesCompare(this.#kv.get(keyBytes(c.key)), c));
       const ops = succeeded ? txn.success : (txn.failure ?? []);
       const results = ops.map((op) => this.#apply(op, revision, events));
       if (events.length > 0) this.#commitRevision(revision, events);
       return { succeeded, results, revision: events.length > 0 ? revision : revision - 1 };
     }) as TxnResult;
-    this.#fanOut(outcome.revision, events);
+    this.#watches.fanOut(outcome.revision, events);
     return outcome;
-  }
-
-  #evaluate(compare: Compare): boolean {
-    const record = this.#kv.get(keyBytes(compare.key));
-    switch (compare.target) {
-      case 'value': {
-        // etcd: a value compare against a missing key always fails, whatever the operator.
-        if (record === undefined || !Buffer.isBuffer(compare.value)) return false;
-        return compareNumbers(Buffer.compare(record.v, compare.value), compare.op, 0);
-      }
-      case 'lease': {
-        const expected = compare.value === '' || compare.value === null ? null : String(compare.value);
-        const actual = record?.l ?? null;
-        if (compare.op === '==') return actual === expected;
-        if (compare.op === '!=') return actual !== expected;
-        return compareNumbers(Number(actual ?? 0), compare.op, Number(expected ?? 0));
-      }
-      default: {
-        const actual = record === undefined ? 0 : compare.target === 'version' ? record.n : compare.target === 'createRevision' ? record.c : record.m;
-        return compareNumbers(actual, compare.op, Number(compare.value));
-      }
-    }
   }
 
   #apply(op: TxnOp, revision: number, events: StoredEvent[]): TxnOpResult {
@@ -333,50 +245,23 @@ export class EmbeddedMetadataStore implements MetadataStore {
     if (drop >= 2) this.#changelog.removeSync(drop);
   }
 
-  /**
-   * Delivers a committed revision's events once every earlier revision was delivered: an async commit
-   * can resolve after a later synchronous lease commit, and watchers must see revision order.
-   */
-  #fanOut(revision: number, stored: StoredEvent[]): void {
-    if (stored.length === 0) return;
-    if (revision <= this.#fannedOut) return;
-    this.#heldFanOuts.set(revision, stored);
-    for (let next = this.#fannedOut + 1; ; next++) {
-      const ready = this.#heldFanOuts.get(next);
-      if (ready === undefined) break;
-      this.#heldFanOuts.delete(next);
-      this.#fannedOut = next;
-      if (this.#watches.size === 0) continue;
-      const events = ready.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision: next }));
-      for (const watch of this.#watches) watch.deliver(events);
-    }
-  }
-
   async watch(prefix: string, options: WatchOptions, handler: WatchHandler): Promise<Watch> {
     this.#checkOpen();
     const current = this.#currentRevision();
-    // Committed revisions up to `current` are replayed below (or precede the watch); their fan-out may
-    // still be pending behind an async commit's promise and must not reach this watch a second time.
-    const registration = new WatchRegistration(this, prefix, handler, Math.max(current, (options.fromRevision ?? 0) - 1));
     const from = options.fromRevision;
     if (from !== undefined && from <= current) {
       const oldest = Math.max(2, current - this.#historyRevisions + 1);
       if (from < oldest) {
-        registration.fail(new KafscaleError('KSC_META_COMPACTED', `metadata history before revision ${oldest} is compacted (asked for ${from}); re-read the state and watch from its revision`));
-        return registration;
-      }
-      // Replay and registration happen in the same synchronous turn: no write can slip between them.
-      for (const { key, value } of this.#changelog.getRange({ start: from, end: current + 1 })) {
-        registration.deliver(value.map((e): WatchEvent => ({ type: e.t, key: e.k, kv: toKeyValue(e.k, e.r), revision: key })), true);
+        return this.#watches.failed(prefix, handler, new KafscaleError('KSC_META_COMPACTED', `metadata history before revision ${oldest} is compacted (asked for ${from}); re-read the state and watch from its revision`));
       }
     }
-    this.#watches.add(registration);
-    return registration;
-  }
-
-  /** @internal */
-  unregister(registration: WatchRegistration): void {
-    this.#watches.delete(registration);
+    // Replay and registration happen in the same synchronous turn: no write can slip between them.
+    const history = from !== undefined && from <= current
+      ? Array.from(this.#changelog.getRange({ start: from, end: current + 1 }), ({ key, value }) => ({ revision: key, events: value }))
+      : [];
+    // Committed revisions up to `current` are replayed (or precede the watch); their fan-out may still
+    // be pending behind an async commit's promise and must not reach this watch a second time.
+    return this.#watches.add(prefix, handler, Math.max(current, (from ?? 0) - 1), history);
   }
 
   async grantLease(ttlMs: number): Promise<Lease> {
@@ -412,7 +297,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
       if (events.length > 0) this.#commitRevision(next, events);
       return next;
     });
-    this.#fanOut(revision, events);
+    this.#watches.fanOut(revision, events);
     if (events.length > 0) this.log?.info({ lease: id, keys: events.length }, 'metadata lease ended; its keys were deleted');
   }
 
@@ -420,8 +305,7 @@ export class EmbeddedMetadataStore implements MetadataStore {
     if (this.#closed) return;
     this.#closed = true;
     const error = new KafscaleError('KSC_META_CLOSED', `embedded metadata store in ${this.dir} was closed`);
-    for (const watch of this.#watches) watch.fail(error);
-    this.#watches.clear();
+    this.#watches.failAll(error);
     // Leases are left in the database: the next open expires them one TTL later.
     for (const lease of this.#liveLeases.values()) lease.abandon();
     this.#liveLeases.clear();

@@ -16,7 +16,7 @@ import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 import type { KafscaleErrorCode } from '../../telemetry/kafscale-error.ts';
 import { EtcdMetadataStore } from './etcd-metadata-store.ts';
 import type { EtcdMetadataStoreOptions } from './etcd-metadata-store.ts';
-import { runMetadataStoreContract } from './metadata-store-contract.ts';
+import { reconnectingFixture, runMetadataStoreContract } from './metadata-store-contract.ts';
 import type { WatchEvent } from './metadata-store.ts';
 
 const USER = 'kafscale';
@@ -67,22 +67,9 @@ async function connect(namespace: string): Promise<EtcdMetadataStore> {
   return await EtcdMetadataStore.connect(options(namespace));
 }
 
-runMetadataStoreContract('etcd over TLS with a client certificate and username/password', async () => {
+runMetadataStoreContract('etcd over TLS with a client certificate and username/password', () => {
   const namespace = `/tls-${process.pid}-${namespaces++}/`;
-  const stores: EtcdMetadataStore[] = [];
-  const store = await connect(namespace);
-  stores.push(store);
-  return {
-    store,
-    reopen: async () => {
-      const again = await connect(namespace);
-      stores.push(again);
-      return again;
-    },
-    cleanup: async () => {
-      for (const s of stores) await s.close();
-    },
-  };
+  return reconnectingFixture(() => connect(namespace));
 });
 
 /** Rejects with `code`, not retriable, message matching `mentions`, within the request timeout. */

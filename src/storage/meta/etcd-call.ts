@@ -44,3 +44,16 @@ export async function callWithTimeout<T>(what: string, timeoutMs: number, call: 
     clearTimeout(timer);
   }
 }
+
+/** An etcd error that means the revision asked for was compacted away. */
+export function isCompaction(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  // etcd cancels a watch on a compacted revision with compact_revision set and an empty reason.
+  return /compact/i.test(message) || /^Watcher canceled: ?$/.test(message.trim());
+}
+
+/** grpc-js refusing a response over its receive limit ("Received message larger than max"). */
+export function isResponseTooLarge(error: unknown): boolean {
+  const text = `${String(error)} ${String((error as Error).cause ?? '')}`;
+  return /larger than max|RESOURCE_EXHAUSTED/i.test(text) || (error as { code?: string }).code === 'KSC_META_TXN_TOO_LARGE';
+}

@@ -4,7 +4,7 @@ import { startEtcdServer } from '../../../test/helpers/etcd-server.ts';
 import type { EtcdServer } from '../../../test/helpers/etcd-server.ts';
 import { isKafscaleError } from '../../telemetry/kafscale-error.ts';
 import { EtcdMetadataStore } from './etcd-metadata-store.ts';
-import { runMetadataStoreContract } from './metadata-store-contract.ts';
+import { reconnectingFixture, runMetadataStoreContract } from './metadata-store-contract.ts';
 import type { WatchEvent } from './metadata-store.ts';
 
 let server: EtcdServer;
@@ -18,23 +18,10 @@ async function connect(namespace: string, requestTimeoutMs = 2000): Promise<Etcd
   return await EtcdMetadataStore.connect({ endpoints: [server.endpoint], namespace, requestTimeoutMs });
 }
 
-runMetadataStoreContract('etcd', async () => {
+runMetadataStoreContract('etcd', () => {
   // A fresh namespace per test keeps tests apart on one etcd; revisions stay store-wide.
   const namespace = `/test-${process.pid}-${namespaces++}/`;
-  const stores: EtcdMetadataStore[] = [];
-  const store = await connect(namespace);
-  stores.push(store);
-  return {
-    store,
-    reopen: async () => {
-      const again = await connect(namespace);
-      stores.push(again);
-      return again;
-    },
-    cleanup: async () => {
-      for (const s of stores) await s.close();
-    },
-  };
+  return reconnectingFixture(() => connect(namespace));
 });
 
 const b = (text: string): Buffer => Buffer.from(text, 'utf8');

@@ -10,14 +10,17 @@
  * Watches require a leader (etcd's WithRequireLeader): a member cut off from its cluster cancels them
  * instead of leaving them silently without events, and they reconnect (possibly to another member).
  */
-import { Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError } from 'etcd3';
-import type { IKeyValue, IOptions, IRequestOp, IResponseOp, ICompare, Watcher, IWatchResponse } from 'etcd3';
+import { Etcd3 } from 'etcd3';
+import type { IKeyValue, IOptions, IRequestOp, IResponseOp, ICompare } from 'etcd3';
 import type { Logger } from 'pino';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
-import { callWithTimeout } from './etcd-call.ts';
+import { callWithTimeout, isCompaction, isResponseTooLarge } from './etcd-call.ts';
+import { connectError } from './etcd-connect-error.ts';
 import { EtcdLease } from './etcd-lease.ts';
+import { EtcdWatch, WATCH_CALL_OPTIONS } from './etcd-watch.ts';
 import { monotonicNowMs } from './monotonic-clock.ts';
-import type { Compare, KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchEvent, WatchHandler, WatchOptions } from './metadata-store.ts';
+import type { Compare, KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchHandler, WatchOptions } from './metadata-store.ts';
+import { SingleOpWrites } from './single-op-writes.ts';
 import { assertTxnWithinLimits, prefixEnd } from './txn-limits.ts';
 
 export interface EtcdMetadataStoreOptions {
@@ -43,154 +46,7 @@ const passThrough = {
     Promise.resolve().then(() => fn({ signal: new AbortController().signal, attempt: 0 })),
 };
 const constantBackoff = { duration: WATCH_RECONNECT_MS, next() { return constantBackoff; } };
-
-/** The parts of grpc-js' Metadata and InterceptingCall the interceptor touches (grpc-js is etcd3's dependency, not ours). */
-interface GrpcMetadata {
-  clone(): GrpcMetadata;
-  set(key: string, value: string): void;
-}
-interface GrpcInterceptingCall {
-  start(metadata: GrpcMetadata, listener?: unknown): void;
-}
-
-/**
- * etcd's require-leader (clientv3.WithRequireLeader): metadata `hasleader: true` makes the member end a
- * watch stream with "etcdserver: no leader" once it has lost its leader, rather than keep a watch that
- * will never see another event while the rest of the cluster moves on. etcd3 then reconnects it from
- * the last revision it saw.
- */
-function requireLeader(options: unknown, nextCall: (options: unknown) => GrpcInterceptingCall): GrpcInterceptingCall {
-  const call = nextCall(options);
-  const start = call.start.bind(call);
-  call.start = (metadata, listener) => {
-    // A copy: with auth, etcd3 shares one Metadata object between all calls.
-    const own = metadata.clone();
-    own.set('hasleader', 'true');
-    start(own, listener);
-  };
-  return call;
-}
-
-const WATCH_CALL_OPTIONS = { interceptors: [requireLeader] };
 const NO_CALL_OPTIONS = {};
-
-/** OpenSSL/Node wording of a refused or unverifiable certificate (alert 42 bad_certificate, 116 certificate_required). */
-const CLIENT_CERT_REFUSED = /bad certificate|certificate required|alert number (42|116)/i;
-const SERVER_CERT_UNTRUSTED = /unable to verify|self[- ]signed|certificate (has expired|is not yet valid)|unable to get (local )?issuer|Hostname\/IP does not match/i;
-
-/**
- * A failing first call is usually configuration, not an outage: wrong credentials or certificates
- * never heal by retrying, so they get their own non-retriable codes and say what to fix. Anything
- * else keeps the retriable code it had (etcd may just not be up yet).
- */
-function connectError(error: unknown, options: EtcdMetadataStoreOptions): unknown {
-  const cause = error instanceof KafscaleError && error.cause !== undefined ? error.cause : error;
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  const where = options.endpoints.join(',');
-  if (cause instanceof EtcdAuthenticationFailedError) {
-    return new KafscaleError('KSC_META_AUTH_FAILED', `etcd at ${where} rejected user "${options.username ?? ''}": wrong user name or password (${detail}); fix the etcd username and password`, { cause: error });
-  }
-  if (cause instanceof EtcdPermissionDeniedError || cause instanceof EtcdInvalidAuthTokenError) {
-    const why = options.username === undefined
-      ? 'etcd has authentication enabled and no username/password was given'
-      : `user "${options.username}" may not read the key range of namespace "${options.namespace ?? ''}"; grant one of its roles readwrite on it`;
-    return new KafscaleError('KSC_META_AUTH_FAILED', `etcd at ${where} denied access (${detail}): ${why}`, { cause: error });
-  }
-  if (CLIENT_CERT_REFUSED.test(detail)) {
-    const why = options.tls?.cert === undefined
-      ? 'etcd requires a client certificate and none was given; set a client certificate and key'
-      : 'etcd refused the client certificate; it must be signed by a CA in etcd\'s --trusted-ca-file';
-    return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: ${why} (${detail.trim()})`, { cause: error });
-  }
-  if (SERVER_CERT_UNTRUSTED.test(detail) && options.endpoints.some((endpoint) => endpoint.startsWith('https://'))) {
-    const why = options.tls === undefined ? 'no CA was given to verify the etcd server certificate' : 'the etcd server certificate does not verify against the given CA (or is not issued for this host)';
-    return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: ${why} (${detail.trim()})`, { cause: error });
-  }
-  if (error instanceof KafscaleError && error.code === 'KSC_META_UNAVAILABLE' && !/ECONNREFUSED/.test(detail)) {
-    // Something listens but hung up on us. These wordings have other causes too, so the error stays
-    // retriable and only gains a hint.
-    if (options.endpoints.every((endpoint) => endpoint.startsWith('http://'))) {
-      return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd serves TLS, use https:// endpoints and give its CA`, { cause: error.cause, retriable: error.retriable });
-    }
-    // Usually "before secure TLS connection was established"; under load the same mistake can surface
-    // as a plain reset, so the hint does not depend on the wording (issue 15, item 8).
-    if (options.endpoints.every((endpoint) => endpoint.startsWith('https://'))) {
-      return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd does not serve TLS, use http:// endpoints`, { cause: error.cause, retriable: error.retriable });
-    }
-  }
-  return error;
-}
-
-function isCompaction(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  // etcd cancels a watch on a compacted revision with compact_revision set and an empty reason.
-  return /compact/i.test(message) || /^Watcher canceled: ?$/.test(message.trim());
-}
-
-/** grpc-js refusing a response over its receive limit ("Received message larger than max"). */
-function isResponseTooLarge(error: unknown): boolean {
-  const text = `${String(error)} ${String((error as Error).cause ?? '')}`;
-  return /larger than max|RESOURCE_EXHAUSTED/i.test(text) || (error as { code?: string }).code === 'KSC_META_TXN_TOO_LARGE';
-}
-
-class EtcdWatch implements Watch {
-  #watcher: Watcher;
-  #handler: WatchHandler;
-  #strip: (key: Buffer) => string;
-  #dead = false;
-  #log: Logger | undefined;
-
-  constructor(watcher: Watcher, handler: WatchHandler, strip: (key: Buffer) => string, log: Logger | undefined) {
-    this.#watcher = watcher;
-    this.#handler = handler;
-    this.#strip = strip;
-    this.#log = log;
-    watcher.on('data', (res: IWatchResponse) => this.#onData(res));
-    watcher.on('error', (error: Error) => {
-      this.fail(isCompaction(error)
-        ? new KafscaleError('KSC_META_COMPACTED', 'etcd history needed by a metadata watch was compacted; re-read the state and watch from its revision', { cause: error })
-        : new KafscaleError('KSC_META_UNAVAILABLE', `etcd ended a metadata watch: ${error.message}`, { cause: error, retriable: true }));
-    });
-    watcher.on('disconnected', (error: Error) => this.#log?.warn({ err: error }, 'etcd watch disconnected; reconnecting'));
-  }
-
-  #onData(res: IWatchResponse): void {
-    if (this.#dead) return;
-    // One etcd response may hold several revisions: deliver one batch per transaction.
-    let batch: WatchEvent[] = [];
-    for (const event of res.events) {
-      const revision = Number(event.kv.mod_revision);
-      if (batch.length > 0 && batch[0]?.revision !== revision) {
-        this.#deliver(batch);
-        batch = [];
-      }
-      const kv = toKeyValue(event.kv, this.#strip);
-      batch.push({ type: event.type === 'Delete' ? 'delete' : 'put', key: kv.key, kv: event.type === 'Delete' ? { ...kv, value: EMPTY } : kv, revision });
-    }
-    if (batch.length > 0) this.#deliver(batch);
-  }
-
-  #deliver(events: WatchEvent[]): void {
-    try {
-      this.#handler.onEvents(events);
-    } catch (error) {
-      this.#log?.error({ err: error }, 'metadata watch handler threw; continuing');
-    }
-  }
-
-  fail(error: Error): void {
-    if (this.#dead) return;
-    this.#dead = true;
-    this.#watcher.cancel().catch(() => undefined);
-    this.#handler.onError(error);
-  }
-
-  async close(): Promise<void> {
-    if (this.#dead) return;
-    this.#dead = true;
-    await this.#watcher.cancel().catch(() => undefined);
-  }
-}
 
 function toKeyValue(kv: IKeyValue, strip: (key: Buffer) => string): KeyValue {
   const lease = kv.lease === undefined || String(kv.lease) === '0' ? null : String(kv.lease);
@@ -204,7 +60,7 @@ function toKeyValue(kv: IKeyValue, strip: (key: Buffer) => string): KeyValue {
   };
 }
 
-export class EtcdMetadataStore implements MetadataStore {
+export class EtcdMetadataStore extends SingleOpWrites implements MetadataStore {
   readonly #client: Etcd3;
   readonly #prefix: Buffer;
   readonly #timeoutMs: number;
@@ -214,6 +70,7 @@ export class EtcdMetadataStore implements MetadataStore {
   #closed = false;
 
   private constructor(client: Etcd3, options: EtcdMetadataStoreOptions) {
+    super();
     this.#client = client;
     this.#prefix = Buffer.from(options.namespace ?? '', 'utf8');
     this.#timeoutMs = options.requestTimeoutMs;
@@ -362,19 +219,6 @@ export class EtcdMetadataStore implements MetadataStore {
     }
   }
 
-  async put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {
-    const op: TxnOp = options?.lease === undefined ? { type: 'put', key, value } : { type: 'put', key, value, lease: options.lease };
-    return (await this.txn({ compare: [], success: [op] })).revision;
-  }
-
-  async delete(key: string): Promise<number> {
-    return (await this.txn({ compare: [], success: [{ type: 'delete', key }] })).results[0] as number;
-  }
-
-  async deletePrefix(prefix: string): Promise<number> {
-    return (await this.txn({ compare: [], success: [{ type: 'deletePrefix', prefix }] })).results[0] as number;
-  }
-
   async revision(): Promise<number> {
     this.#checkOpen();
     const response = await callWithTimeout('revision read', this.#timeoutMs, (deadline) =>
@@ -417,7 +261,7 @@ export class EtcdMetadataStore implements MetadataStore {
         this.#watches.delete(watch);
         handler.onError(error);
       },
-    }, this.#strip, this.#log);
+    }, (kv) => toKeyValue(kv, this.#strip), this.#log);
     this.#watches.add(watch);
     try {
       await callWithTimeout('watch start', this.#timeoutMs, () => new Promise<void>((resolve, reject) => {

@@ -1,39 +1,17 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KafscaleMetrics } from '../../telemetry/metrics.ts';
 import { EmbeddedMetadataStore } from './embedded-metadata-store.ts';
 import { InstrumentedMetadataStore } from './instrumented-metadata-store.ts';
-import { runMetadataStoreContract } from './metadata-store-contract.ts';
+import { reconnectingFixture, runMetadataStoreContract } from './metadata-store-contract.ts';
+import { tempDirs } from '../../../test/helpers/temp-dir.ts';
 
-const roots: string[] = [];
-after(() => {
-  for (const root of roots) rmSync(root, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kafscale-meta-instr-'));
-  roots.push(dir);
-  return dir;
-}
+const tempDir = tempDirs('kafscale-meta-instr-');
 
 // The decorator must be invisible: the whole port contract holds through it.
-runMetadataStoreContract('instrumented(embedded)', async () => {
+runMetadataStoreContract('instrumented(embedded)', () => {
   const dir = tempDir();
-  const inner: EmbeddedMetadataStore[] = [];
-  const wrap = async () => {
-    const store = await EmbeddedMetadataStore.open({ dir });
-    inner.push(store);
-    return new InstrumentedMetadataStore(store, new KafscaleMetrics());
-  };
-  return {
-    store: await wrap(),
-    reopen: wrap,
-    cleanup: async () => {
-      for (const s of inner) await s.close();
-    },
-  };
+  return reconnectingFixture(async () => new InstrumentedMetadataStore(await EmbeddedMetadataStore.open({ dir }), new KafscaleMetrics()));
 });
 
 test('every call is counted by operation and outcome, and timed', async (t) => {

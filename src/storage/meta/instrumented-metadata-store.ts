@@ -1,4 +1,5 @@
 import type { KafscaleMetrics } from '../../telemetry/metrics.ts';
+import { RequestObserver } from '../request-observer.ts';
 import type { KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnResult, Watch, WatchHandler, WatchOptions } from './metadata-store.ts';
 
 /**
@@ -9,19 +10,19 @@ import type { KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnResult, Watch
  */
 export class InstrumentedMetadataStore implements MetadataStore {
   readonly #inner: MetadataStore;
-  readonly #metrics: KafscaleMetrics;
+  readonly #calls: RequestObserver;
 
   constructor(inner: MetadataStore, metrics: KafscaleMetrics) {
     this.#inner = inner;
-    this.#metrics = metrics;
+    this.#calls = new RequestObserver(metrics.metadataStoreRequestsTotal, metrics.metadataStoreRequestDurationSeconds);
   }
 
   get(key: string): Promise<KeyValue | null> {
-    return this.#observe('get', this.#inner.get(key));
+    return this.#calls.observe('get', this.#inner.get(key));
   }
 
   range(prefix: string, options?: { readonly limit?: number }): Promise<RangeResult> {
-    return this.#observe('range', this.#inner.range(prefix, options));
+    return this.#calls.observe('range', this.#inner.range(prefix, options));
   }
 
   /** Counted as one `range` per page. */
@@ -29,7 +30,7 @@ export class InstrumentedMetadataStore implements MetadataStore {
     const pages = this.#inner.rangePages(prefix, options)[Symbol.asyncIterator]();
     try {
       for (;;) {
-        const next = await this.#observe('range', pages.next());
+        const next = await this.#calls.observe('range', pages.next());
         if (next.done === true) return;
         yield next.value;
       }
@@ -39,48 +40,34 @@ export class InstrumentedMetadataStore implements MetadataStore {
   }
 
   put(key: string, value: Buffer, options?: { readonly lease?: string }): Promise<number> {
-    return this.#observe('put', this.#inner.put(key, value, options));
+    return this.#calls.observe('put', this.#inner.put(key, value, options));
   }
 
   delete(key: string): Promise<number> {
-    return this.#observe('delete', this.#inner.delete(key));
+    return this.#calls.observe('delete', this.#inner.delete(key));
   }
 
   deletePrefix(prefix: string): Promise<number> {
-    return this.#observe('delete', this.#inner.deletePrefix(prefix));
+    return this.#calls.observe('delete', this.#inner.deletePrefix(prefix));
   }
 
   txn(txn: Txn): Promise<TxnResult> {
-    return this.#observe('txn', this.#inner.txn(txn));
+    return this.#calls.observe('txn', this.#inner.txn(txn));
   }
 
   grantLease(ttlMs: number): Promise<Lease> {
-    return this.#observe('lease', this.#inner.grantLease(ttlMs));
+    return this.#calls.observe('lease', this.#inner.grantLease(ttlMs));
   }
 
   watch(prefix: string, options: WatchOptions, handler: WatchHandler): Promise<Watch> {
-    return this.#observe('watch', this.#inner.watch(prefix, options, handler));
+    return this.#calls.observe('watch', this.#inner.watch(prefix, options, handler));
   }
 
   revision(): Promise<number> {
-    return this.#observe('revision', this.#inner.revision());
+    return this.#calls.observe('revision', this.#inner.revision());
   }
 
   close(): Promise<void> {
     return this.#inner.close();
-  }
-
-  async #observe<T>(operation: string, call: Promise<T>): Promise<T> {
-    const stop = this.#metrics.metadataStoreRequestDurationSeconds.startTimer({ operation });
-    try {
-      const value = await call;
-      this.#metrics.metadataStoreRequestsTotal.inc({ operation, outcome: 'ok' });
-      return value;
-    } catch (error) {
-      this.#metrics.metadataStoreRequestsTotal.inc({ operation, outcome: 'error' });
-      throw error;
-    } finally {
-      stop();
-    }
   }
 }

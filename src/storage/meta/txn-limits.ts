@@ -7,7 +7,8 @@ import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MAX_TXN_BYTES, MAX_TXN_OPS } from './metadata-store.ts';
 import type { Compare, Txn, TxnOp } from './metadata-store.ts';
 
-function opBytes(op: TxnOp): number {
+/** Bytes one op adds to a transaction as txnBytes counts them (its key or prefix, and a put's value and lease). */
+export function opBytes(op: TxnOp): number {
   switch (op.type) {
     case 'put':
       return Buffer.byteLength(op.key) + op.value.length + (op.lease === undefined ? 0 : 8);
@@ -20,7 +21,8 @@ function opBytes(op: TxnOp): number {
   }
 }
 
-function compareBytes(compare: Compare): number {
+/** Bytes one compare adds to a transaction as txnBytes counts them. */
+export function compareBytes(compare: Compare): number {
   const value = compare.value;
   return Buffer.byteLength(compare.key) + (Buffer.isBuffer(value) ? value.length : 8);
 }

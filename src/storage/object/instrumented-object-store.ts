@@ -1,4 +1,5 @@
 import type { KafscaleMetrics } from '../../telemetry/metrics.ts';
+import { RequestObserver } from '../request-observer.ts';
 import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
 
 /**
@@ -7,58 +8,34 @@ import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
  */
 export class InstrumentedObjectStore implements ObjectStore {
   readonly #inner: ObjectStore;
-  readonly #metrics: KafscaleMetrics;
+  readonly #calls: RequestObserver;
 
   constructor(inner: ObjectStore, metrics: KafscaleMetrics) {
     this.#inner = inner;
-    this.#metrics = metrics;
+    this.#calls = new RequestObserver(metrics.objectStoreRequestsTotal, metrics.objectStoreRequestDurationSeconds);
   }
 
   put(key: string, body: Buffer | readonly Buffer[], options?: { readonly signal?: AbortSignal }): Promise<void> {
-    return this.#observe('put', this.#inner.put(key, body, options));
+    return this.#calls.observe('put', this.#inner.put(key, body, options));
   }
 
   get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer> {
-    return this.#observe('get', this.#inner.get(key, options));
+    return this.#calls.observe('get', this.#inner.get(key, options));
   }
 
   head(key: string): Promise<ObjectInfo> {
-    return this.#observe('head', this.#inner.head(key));
+    return this.#calls.observe('head', this.#inner.head(key));
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const stop = this.#metrics.objectStoreRequestDurationSeconds.startTimer({ operation: 'list' });
-    let outcome = 'ok';
-    try {
-      yield* this.#inner.list(prefix);
-    } catch (error) {
-      outcome = 'error';
-      throw error;
-    } finally {
-      stop();
-      this.#metrics.objectStoreRequestsTotal.inc({ operation: 'list', outcome });
-    }
+  list(prefix: string): AsyncIterable<ObjectInfo> {
+    return this.#calls.observeIteration('list', this.#inner.list(prefix));
   }
 
   delete(keys: readonly string[]): Promise<void> {
-    return this.#observe('delete', this.#inner.delete(keys));
+    return this.#calls.observe('delete', this.#inner.delete(keys));
   }
 
   close(): Promise<void> {
     return this.#inner.close();
-  }
-
-  async #observe<T>(operation: string, call: Promise<T>): Promise<T> {
-    const stop = this.#metrics.objectStoreRequestDurationSeconds.startTimer({ operation });
-    try {
-      const value = await call;
-      this.#metrics.objectStoreRequestsTotal.inc({ operation, outcome: 'ok' });
-      return value;
-    } catch (error) {
-      this.#metrics.objectStoreRequestsTotal.inc({ operation, outcome: 'error' });
-      throw error;
-    } finally {
-      stop();
-    }
   }
 }
