@@ -13,6 +13,7 @@ import { RetentionTask } from '../services/log/retention-task.ts';
 import type { Lease, MetadataStore } from '../storage/meta/metadata-store.ts';
 import type { ObjectStore } from '../storage/object/object-store.ts';
 import { isKafscaleError, type KafscaleError } from '../telemetry/kafscale-error.ts';
+import { Backoff } from '../timing/backoff.ts';
 
 /** How long session recovery waits for the lost session's services to close before starting anew. */
 const OLD_SESSION_CLOSE_MS = 10_000;
@@ -195,7 +196,7 @@ export class SessionKeeper {
     ]);
     clearTimeout(timer);
     if (!closed) log.warn({ waitedMs: OLD_SESSION_CLOSE_MS }, 'the lost session is still closing; starting the new one anyway');
-    let delayMs = 200;
+    const backoff = new Backoff({ initialMs: 200, maxMs: 2_000 });
     while (!this.#stopped) {
       let lease: Lease | null = null;
       try {
@@ -219,9 +220,8 @@ export class SessionKeeper {
           this.#fatal(error);
           return;
         }
-        log.warn({ err: error, retryInMs: delayMs }, 'cannot start a new broker session yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-        delayMs = Math.min(delayMs * 2, 2_000);
+        log.warn({ err: error, retryInMs: backoff.delayMs }, 'cannot start a new broker session yet; retrying');
+        await backoff.wait();
       }
     }
   }
