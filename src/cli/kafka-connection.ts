@@ -16,6 +16,7 @@ import {
 } from '../protocol/codec/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { ProtocolError } from '../protocol/protocol-error.ts';
 import { CliError, EXIT_FAILED, EXIT_UNREACHABLE, type ExitCode } from './cli-error.ts';
 import { SaslClientExchange } from '../protocol/sasl-client.ts';
 import type { ClientSecurity } from './client-security.ts';
@@ -249,7 +250,7 @@ export class KafkaConnection {
     try {
       this.#decoder.push(chunk);
       for (let frame = this.#decoder.next(); frame !== null; frame = this.#decoder.next()) {
-        if (frame.length < 4) throw new Error(`a ${frame.length}-byte response frame has no correlation id`);
+        if (frame.length < 4) throw new ProtocolError('KSC_PROTOCOL_MALFORMED', `a ${frame.length}-byte response frame has no correlation id`);
         const correlationId = frame.readInt32BE(0);
         const pending = this.#pending.get(correlationId);
         // An answer to a request that already timed out is dropped; its caller has moved on.
