@@ -13,11 +13,12 @@
 import { Etcd3, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, EtcdPermissionDeniedError } from 'etcd3';
 import type { IKeyValue, IOptions, IRequestOp, IResponseOp, ICompare, Watcher, IWatchResponse } from 'etcd3';
 import type { Logger } from 'pino';
-import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import { isKafscaleError, KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { callWithTimeout } from './etcd-call.ts';
 import { EtcdLease } from './etcd-lease.ts';
 import { monotonicNowMs } from './monotonic-clock.ts';
 import type { Compare, KeyValue, Lease, MetadataStore, RangeResult, Txn, TxnOp, TxnOpResult, TxnResult, Watch, WatchEvent, WatchHandler, WatchOptions } from './metadata-store.ts';
+import { probeTls } from './tls-probe.ts';
 import { assertTxnWithinLimits, prefixEnd } from './txn-limits.ts';
 
 export interface EtcdMetadataStoreOptions {
@@ -74,6 +75,8 @@ function requireLeader(options: unknown, nextCall: (options: unknown) => GrpcInt
 const WATCH_CALL_OPTIONS = { interceptors: [requireLeader] };
 const NO_CALL_OPTIONS = {};
 
+/** Bounds the TLS question asked after a failed connect (a handshake takes milliseconds). */
+const TLS_PROBE_TIMEOUT_MS = 500;
 /** OpenSSL/Node wording of a refused or unverifiable certificate (alert 42 bad_certificate, 116 certificate_required). */
 const CLIENT_CERT_REFUSED = /bad certificate|certificate required|alert number (42|116)/i;
 const SERVER_CERT_UNTRUSTED = /unable to verify|self[- ]signed|certificate (has expired|is not yet valid)|unable to get (local )?issuer|Hostname\/IP does not match/i;
@@ -83,7 +86,7 @@ const SERVER_CERT_UNTRUSTED = /unable to verify|self[- ]signed|certificate (has 
  * never heal by retrying, so they get their own non-retriable codes and say what to fix. Anything
  * else keeps the retriable code it had (etcd may just not be up yet).
  */
-function connectError(error: unknown, options: EtcdMetadataStoreOptions): unknown {
+async function connectError(error: unknown, options: EtcdMetadataStoreOptions): Promise<unknown> {
   const cause = error instanceof KafscaleError && error.cause !== undefined ? error.cause : error;
   const detail = cause instanceof Error ? cause.message : String(cause);
   const where = options.endpoints.join(',');
@@ -106,16 +109,16 @@ function connectError(error: unknown, options: EtcdMetadataStoreOptions): unknow
     const why = options.tls === undefined ? 'no CA was given to verify the etcd server certificate' : 'the etcd server certificate does not verify against the given CA (or is not issued for this host)';
     return new KafscaleError('KSC_META_TLS_FAILED', `TLS handshake with etcd at ${where} failed: ${why} (${detail.trim()})`, { cause: error });
   }
-  if (error instanceof KafscaleError && error.code === 'KSC_META_UNAVAILABLE' && !/ECONNREFUSED/.test(detail)) {
-    // Something listens but hung up on us. These wordings have other causes too, so the error stays
+  if (isKafscaleError(error) && (error.code === 'KSC_META_UNAVAILABLE' || error.code === 'KSC_META_TIMEOUT') && !/ECONNREFUSED/.test(detail)) {
+    // Something listens but did not answer gRPC. Whether it speaks TLS was asked directly (probeTls),
+    // so the hint does not depend on which error the load produced (issue 15, item 8). The error stays
     // retriable and only gains a hint.
-    if (options.endpoints.every((endpoint) => endpoint.startsWith('http://'))) {
-      return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd serves TLS, use https:// endpoints and give its CA`, { cause: error.cause, retriable: error.retriable });
+    const served = await probeTls(options.endpoints[0] ?? '', Math.min(options.requestTimeoutMs, TLS_PROBE_TIMEOUT_MS));
+    if (served !== 'plain' && options.endpoints.every((endpoint) => endpoint.startsWith('http://'))) {
+      return new KafscaleError(error.code, `${error.message}; if etcd serves TLS, use https:// endpoints and give its CA`, { cause: error.cause, retriable: error.retriable });
     }
-    // Usually "before secure TLS connection was established"; under load the same mistake can surface
-    // as a plain reset, so the hint does not depend on the wording (issue 15, item 8).
-    if (options.endpoints.every((endpoint) => endpoint.startsWith('https://'))) {
-      return new KafscaleError('KSC_META_UNAVAILABLE', `${error.message}; if etcd does not serve TLS, use http:// endpoints`, { cause: error.cause, retriable: error.retriable });
+    if (served !== 'tls' && options.endpoints.every((endpoint) => endpoint.startsWith('https://'))) {
+      return new KafscaleError(error.code, `${error.message}; if etcd does not serve TLS, use http:// endpoints`, { cause: error.cause, retriable: error.retriable });
     }
   }
   return error;
@@ -245,7 +248,7 @@ export class EtcdMetadataStore implements MetadataStore {
       await store.revision();
     } catch (error) {
       await store.close();
-      throw connectError(error, options);
+      throw await connectError(error, options);
     }
     return store;
   }
