@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { against, type CliResult } from './cli-runner.ts';
+import { against, ok } from './cli-runner.ts';
 
 let broker: BrokerProcess;
 let cli: ReturnType<typeof against>;
@@ -17,12 +17,6 @@ before(async () => {
 after(async () => {
   await broker?.stop();
 });
-
-function ok(result: CliResult): CliResult {
-  assert.equal(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);
-  return result;
-}
-
 
 interface Described {
   groupId: string; state: string; members: unknown[];

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { partitionForKey } from '../../src/cli/murmur2.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { against, type CliResult } from './cli-runner.ts';
+import { against, ok } from './cli-runner.ts';
 
 let broker: BrokerProcess;
 let cli: ReturnType<typeof against>;
@@ -24,17 +24,11 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function ok(result: CliResult): CliResult {
-  assert.equal(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);
-  return result;
-}
-
 interface ConsumedRecord { topic: string; partition: number; offset: number; timestamp: number; key: string | null; value: string | null; headers: Record<string, string | null> }
 
 function jsonLines(text: string): ConsumedRecord[] {
   return text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as ConsumedRecord);
 }
-
 
 describe('produce and consume', () => {
   test('keyed lines land where Kafka\'s partitioner puts them and read back in order, with headers', async () => {
