@@ -13,7 +13,7 @@ import { decodeRecordBatch, splitBatches } from '../../src/protocol/records/inde
 import { decodeSegment, decodeSegmentIndex, SEGMENT_KEY_PATTERN, SEGMENT_FOOTER_BYTES } from '../../src/services/log/segment-format.ts';
 import { S3ObjectStore } from '../../src/storage/object/s3-object-store.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
+import { brokerS3Env, startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 import { readPartition } from '../fault/partition-reader.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -30,12 +30,7 @@ before(async () => {
   s3 = await startS3Server();
   broker = await startBroker({
     env: {
-      KAFSCALE_S3_BUCKET: s3.bucket,
-      KAFSCALE_S3_ENDPOINT: s3.endpoint,
-      KAFSCALE_S3_PATH_STYLE: 'true',
-      KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
-      KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
-      KAFSCALE_S3_REGION: s3.region,
+      ...brokerS3Env(s3),
       KAFSCALE_S3_NAMESPACE: NAMESPACE,
     },
   });
