@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBroker, type BrokerProcess } from '../test/helpers/broker-process.ts';
-import { startS3Server, type S3TestServer } from '../test/helpers/s3-server.ts';
+import { brokerS3Env, startS3Server, type S3TestServer } from '../test/helpers/s3-server.ts';
 import { WireClient } from '../test/helpers/wire-client.ts';
 import { parsePrometheusText, type MetricFamily } from './prometheus-text.ts';
 
@@ -63,14 +63,7 @@ async function scrape(opsAddress: string | null): Promise<Map<string, MetricFami
 export async function startOwnedTarget(options: { readonly s3?: boolean } = {}): Promise<BenchTarget> {
   // A local S3 server (s3rver) instead of the filesystem store: HTTP PUT/GET per object, as a bucket.
   const s3: S3TestServer | null = options.s3 === true ? await startS3Server() : null;
-  const env: Record<string, string> = s3 === null ? {} : {
-    KAFSCALE_S3_BUCKET: s3.bucket,
-    KAFSCALE_S3_ENDPOINT: s3.endpoint,
-    KAFSCALE_S3_PATH_STYLE: 'true',
-    KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
-    KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
-    KAFSCALE_S3_REGION: s3.region,
-  };
+  const env: Record<string, string> = s3 === null ? {} : brokerS3Env(s3);
   // 'warn': the broker's info log is per connection and would cost CPU the measurement needs.
   let broker: BrokerProcess;
   try {

@@ -1,3 +1,4 @@
+import { KafscaleError } from '../errors/kafscale-error.ts';
 import type { AnyApiHandler } from './api-handler.ts';
 import { aclApis } from './handlers/acls.ts';
 import { alterConfigsApi, incrementalAlterConfigsApi } from './handlers/alter-configs.ts';
@@ -30,7 +31,7 @@ export class ApiTable {
 
   constructor(handlers: readonly AnyApiHandler[]) {
     for (const handler of handlers) {
-      if (this.#byKey.has(handler.apiKey)) throw new Error(`API ${handler.name} (${handler.apiKey}) is in the table twice`);
+      if (this.#byKey.has(handler.apiKey)) throw new KafscaleError('KSC_INTERNAL', `API ${handler.name} (${handler.apiKey}) is in the table twice`);
       this.#byKey.set(handler.apiKey, handler);
     }
     this.#ranges = [...this.#byKey.values()]

@@ -8,7 +8,7 @@ import { decodeRequest, decodeRequestHeader, encodeResponse, type Encodable } fr
 import { ErrorCode } from '../protocol/error-codes.ts';
 import type { RequestByKey, ResponseByKey } from '../protocol/messages/index.ts';
 import { ProtocolError } from '../protocol/protocol-error.ts';
-import { KafscaleError } from '../telemetry/kafscale-error.ts';
+import { kafkaErrorOf } from '../telemetry/kafscale-error.ts';
 import type { ApiKeyOf } from './api-handler.ts';
 import type { ApiTable } from './api-table.ts';
 import type { BrokerServices, RequestContext } from './broker-services.ts';
@@ -238,22 +238,8 @@ interface EnvelopeHeader {
   readonly bodyOffset: number;
 }
 
-/** How infrastructure faults and bugs are reported to clients: retriable faults as retriable codes. */
+/** How infrastructure faults and bugs are reported to clients: the error catalogue's Kafka error for the code. */
 export function errorCodeFor(error: unknown): { errorCode: number; message: string } {
-  if (error instanceof KafscaleError) {
-    switch (error.code) {
-      case 'KSC_META_UNAVAILABLE':
-      case 'KSC_META_TIMEOUT':
-        return { errorCode: ErrorCode.REQUEST_TIMED_OUT, message: `metadata store unavailable: ${error.message}; retry later` };
-      case 'KSC_OBJECT_UNAVAILABLE':
-      case 'KSC_OBJECT_THROTTLED':
-        return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, message: `object store unavailable: ${error.message}; retry later` };
-      case 'KSC_STORAGE_FENCED':
-      case 'KSC_META_LEASE_LOST':
-        return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, message: error.message };
-      default:
-        return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: error.message };
-    }
-  }
-  return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: error instanceof Error ? error.message : String(error) };
+  const { kafkaError, message } = kafkaErrorOf(error);
+  return { errorCode: ErrorCode[kafkaError], message };
 }

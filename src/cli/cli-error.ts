@@ -2,6 +2,7 @@
  * What the CLI reports when a command cannot do its job: one readable line, a hint on what to do, and
  * the exit code scripts branch on (0 ok, 1 the operation failed, 2 usage error, 3 cannot connect).
  */
+import { KafscaleError, type KafscaleErrorCode } from '../errors/kafscale-error.ts';
 import { errorInfo } from '../protocol/error-codes.ts';
 
 export const EXIT_OK = 0;
@@ -11,16 +12,25 @@ export const EXIT_UNREACHABLE = 3;
 
 export type ExitCode = typeof EXIT_OK | typeof EXIT_FAILED | typeof EXIT_USAGE | typeof EXIT_UNREACHABLE;
 
-export class CliError extends Error {
+/** The catalogue code of each exit code. */
+const CODE_OF_EXIT: Readonly<Record<ExitCode, KafscaleErrorCode>> = {
+  [EXIT_OK]: 'KSC_CLI_FAILED',
+  [EXIT_FAILED]: 'KSC_CLI_FAILED',
+  [EXIT_USAGE]: 'KSC_CLI_USAGE',
+  [EXIT_UNREACHABLE]: 'KSC_CLI_UNREACHABLE',
+};
+
+export class CliError extends KafscaleError {
   readonly exitCode: ExitCode;
   readonly hint: string | null;
   /** The Kafka error name when the failure is a broker's error code (shown in --json output). */
   readonly kafkaError: string | null;
 
   constructor(message: string, options: { exitCode?: ExitCode; hint?: string; kafkaError?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const exitCode = options.exitCode ?? EXIT_FAILED;
+    super(CODE_OF_EXIT[exitCode], message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CliError';
-    this.exitCode = options.exitCode ?? EXIT_FAILED;
+    this.exitCode = exitCode;
     this.hint = options.hint ?? null;
     this.kafkaError = options.kafkaError ?? null;
   }

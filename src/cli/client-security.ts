@@ -12,11 +12,13 @@
  * and the client side of SASL: SaslHandshake v1 + SaslAuthenticate with PLAIN or SCRAM (RFC 5802).
  */
 import { readFileSync } from 'node:fs';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { SaslCredentials } from '../protocol/sasl-client.ts';
 import { usageError } from './cli-error.ts';
 
 export interface ClientSecurity {
-  readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer } | null;
+  /** Passed to tls.connect; checkServerIdentity only for tests that connect by an address the certificate does not name. */
+  readonly tls: { readonly ca?: Buffer | string; readonly cert?: Buffer | string; readonly key?: Buffer | string; readonly checkServerIdentity?: TlsConnectionOptions['checkServerIdentity'] } | null;
   readonly sasl: SaslCredentials | null;
 }
 

@@ -2,6 +2,10 @@
  * One connection to one broker: requests are pipelined (many in flight) and answers are matched by
  * correlation id; every request has a timeout; the API version of each request is the highest that
  * both the broker (its ApiVersions answer) and this codec support.
+ *
+ * The CLI's client, and the tests' (test/helpers/wire-client.ts wraps it): a test may open it without
+ * the ApiVersions exchange (`negotiate: false`), send at a version of its choice (`exchange`), and
+ * write bytes as they are (`sendRaw`), reading the answers that match no request with `nextFrame`.
  */
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -16,6 +20,7 @@ import {
 } from '../protocol/codec/index.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { ProtocolError } from '../protocol/protocol-error.ts';
 import { CliError, EXIT_FAILED, EXIT_UNREACHABLE, type ExitCode } from './cli-error.ts';
 import { SaslClientExchange } from '../protocol/sasl-client.ts';
 import type { ClientSecurity } from './client-security.ts';
@@ -29,6 +34,13 @@ export interface ConnectionOptions {
   readonly timeoutMs: number;
   /** TLS and SASL for secured listeners (--command-config); absent: PLAINTEXT. */
   readonly security?: ClientSecurity;
+  /** false: no ApiVersions exchange (nor SASL) at open; the caller picks every version. Default true. */
+  readonly negotiate?: boolean;
+  /**
+   * true: frames that answer no pending request (raw requests, SASL v0 tokens) are kept for nextFrame()
+   * instead of being dropped (or, when shorter than a correlation id, failing the connection).
+   */
+  readonly keepUnmatchedFrames?: boolean;
 }
 
 export interface Reply<K extends ClientApiKey> {
@@ -52,6 +64,11 @@ const API_VERSIONS_PREFERRED = 3;
 /** How long close() lets written bytes drain before it drops the socket. */
 const CLOSE_GRACE_MS = 2_000;
 
+interface FrameWaiter {
+  readonly resolve: (frame: Buffer) => void;
+  readonly reject: (error: Error) => void;
+}
+
 export class KafkaConnection {
   readonly host: string;
   readonly port: number;
@@ -65,12 +82,18 @@ export class KafkaConnection {
   readonly #versions = new Map<number, number>();
   /** apiKey → the broker's advertised range, for error messages. */
   readonly #brokerRanges = new Map<number, { min: number; max: number }>();
+  /** Frames no request waited for, and who waits for the next one (keepUnmatchedFrames only). */
+  readonly #unmatched: Buffer[] = [];
+  readonly #frameWaiters: FrameWaiter[] = [];
+  /** Resolves when the socket has closed, whoever closed it. */
+  readonly socketClosed: Promise<void>;
 
   private constructor(socket: Socket, host: string, port: number, options: ConnectionOptions) {
     this.#socket = socket;
     this.host = host;
     this.port = port;
     this.#options = options;
+    this.socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error) => this.#fail(new CliError(`connection to ${this.address} failed: ${error.message}`, { exitCode: EXIT_UNREACHABLE, cause: error })));
     socket.on('close', () => this.#fail(new CliError(`the broker at ${this.address} closed the connection`, {
@@ -105,6 +128,7 @@ export class KafkaConnection {
       });
     });
     const connection = new KafkaConnection(socket, host, port, options);
+    if (options.negotiate === false) return connection;
     try {
       await connection.#negotiate();
       const sasl = options.security?.sasl ?? null;
@@ -156,6 +180,47 @@ export class KafkaConnection {
     return { version, body: decodeResponse(apiKey, version, frame).body };
   }
 
+  /** Sends a request at the version given (no negotiation) and returns the decoded response body. */
+  async exchange<K extends ClientApiKey>(apiKey: K, version: number, body: Partial<Encodable<RequestByKey[K]>>, timeoutMs = this.#options.timeoutMs): Promise<ResponseByKey[K]> {
+    const frame = await this.#exchange(apiKey, version, body, timeoutMs);
+    return decodeResponse(apiKey, version, frame).body;
+  }
+
+  /** Writes bytes as they are (the size prefix included, or left out on purpose). */
+  sendRaw(bytes: Buffer): void {
+    this.#socket.write(bytes);
+  }
+
+  /** The next frame that answered no pending request, without its size prefix (keepUnmatchedFrames). */
+  nextFrame(timeoutMs = this.#options.timeoutMs): Promise<Buffer> {
+    const ready = this.#unmatched.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    return new Promise<Buffer>((resolve, reject) => {
+      const waiter: FrameWaiter = {
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        const index = this.#frameWaiters.indexOf(waiter);
+        if (index !== -1) this.#frameWaiters.splice(index, 1);
+        reject(new CliError(`no response frame from ${this.address} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#frameWaiters.push(waiter);
+    });
+  }
+
+  /** True once the connection ended (the broker closed it, it failed, or close()/destroy() was called). */
+  get isClosed(): boolean {
+    return this.#closedError !== null;
+  }
+
   /** For requests the broker does not answer (Produce with acks=0): written, never awaited. */
   sendOneWay<K extends ClientApiKey>(apiKey: K, body: Partial<Encodable<RequestByKey[K]>>): void {
     const version = this.require(apiKey);
@@ -168,6 +233,12 @@ export class KafkaConnection {
     if (this.#socket.destroyed) return;
     this.#socket.end();
     setTimeout(() => this.#socket.destroy(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Drops the connection at once, without flushing what is written. */
+  destroy(): void {
+    this.#fail(new CliError(`connection to ${this.address} was closed`, { exitCode: EXIT_FAILED }));
+    this.#socket.destroy();
   }
 
   async #negotiate(): Promise<void> {
@@ -249,9 +320,13 @@ export class KafkaConnection {
     try {
       this.#decoder.push(chunk);
       for (let frame = this.#decoder.next(); frame !== null; frame = this.#decoder.next()) {
-        if (frame.length < 4) throw new Error(`a ${frame.length}-byte response frame has no correlation id`);
-        const correlationId = frame.readInt32BE(0);
-        const pending = this.#pending.get(correlationId);
+        const correlationId = frame.length < 4 ? null : frame.readInt32BE(0);
+        const pending = correlationId === null ? undefined : this.#pending.get(correlationId);
+        if (pending === undefined && this.#options.keepUnmatchedFrames === true) {
+          this.#keepUnmatched(frame);
+          continue;
+        }
+        if (correlationId === null) throw new ProtocolError('KSC_PROTOCOL_MALFORMED', `a ${frame.length}-byte response frame has no correlation id`);
         // An answer to a request that already timed out is dropped; its caller has moved on.
         if (pending === undefined) continue;
         this.#pending.delete(correlationId);
@@ -264,6 +339,12 @@ export class KafkaConnection {
     }
   }
 
+  #keepUnmatched(frame: Buffer): void {
+    const waiter = this.#frameWaiters.shift();
+    if (waiter === undefined) this.#unmatched.push(frame);
+    else waiter.resolve(frame);
+  }
+
   #fail(error: Error): void {
     if (this.#closedError === null) this.#closedError = error;
     for (const pending of this.#pending.values()) {
@@ -271,6 +352,7 @@ export class KafkaConnection {
       pending.reject(this.#closedError);
     }
     this.#pending.clear();
+    for (const waiter of this.#frameWaiters.splice(0)) waiter.reject(this.#closedError);
   }
 }
 

@@ -1,11 +1,12 @@
 /**
- * A configuration the broker cannot run with. src/config imports nothing from the rest of src/, so this
- * is not a telemetry KafscaleError, but it carries the same stable code ('KSC_CONFIG_INVALID').
+ * A configuration the broker cannot run with: a KafscaleError with code KSC_CONFIG_INVALID.
  * `problems` lists every problem found (validation reports all of them at once); each names the
  * environment variable, flag or file key the user has to fix.
  */
-export class ConfigError extends Error {
-  readonly code = 'KSC_CONFIG_INVALID' as const;
+import { KafscaleError } from '../errors/kafscale-error.ts';
+
+export class ConfigError extends KafscaleError {
+  declare readonly code: 'KSC_CONFIG_INVALID';
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[], options?: { cause?: unknown }) {
@@ -13,7 +14,7 @@ export class ConfigError extends Error {
       problems.length === 1
         ? `Invalid configuration: ${problems[0]}`
         : `Invalid configuration (${problems.length} problems):\n${problems.map((p) => `  - ${p}`).join('\n')}`;
-    super(summary, options?.cause === undefined ? undefined : { cause: options.cause });
+    super('KSC_CONFIG_INVALID', summary, options);
     this.name = 'ConfigError';
     this.problems = Object.freeze([...problems]);
   }

@@ -9,6 +9,7 @@
  *   a client claiming a 2 GB frame costs us 4 bytes, not 2 GB (Kafka's socket.request.max.bytes).
  */
 import { ProtocolError } from './protocol-error.ts';
+import { KafscaleError } from '../errors/kafscale-error.ts';
 
 export const FRAME_SIZE_PREFIX_BYTES = 4;
 const MAX_INT32 = 0x7fffffff;
@@ -60,7 +61,7 @@ export class FrameDecoder {
 
   push(chunk: Buffer): void {
     if (this.#offset < this.#chunk.length) {
-      throw new Error('FrameDecoder.push() called before next() consumed the previous chunk');
+      throw new KafscaleError('KSC_INTERNAL', 'FrameDecoder.push() called before next() consumed the previous chunk');
     }
     this.#chunk = chunk;
     this.#offset = 0;

@@ -3,6 +3,8 @@
  * kafscale's own clients: the CLI and the proxy's connections to brokers.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { KafscaleError } from '../errors/kafscale-error.ts';
+import { ProtocolError } from './protocol-error.ts';
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 
@@ -46,7 +48,7 @@ export class SaslClientExchange {
       const nonce = attributes.get('r') ?? '';
       const salt = Buffer.from(attributes.get('s') ?? '', 'base64');
       const iterations = Number(attributes.get('i'));
-      if (!nonce.startsWith(this.#nonce) || salt.length === 0 || !Number.isInteger(iterations) || iterations < 4096) throw new Error('invalid SCRAM server-first message');
+      if (!nonce.startsWith(this.#nonce) || salt.length === 0 || !Number.isInteger(iterations) || iterations < 4096) throw new ProtocolError('KSC_PROTOCOL_MALFORMED', 'invalid SCRAM server-first message');
       const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, hash === 'sha256' ? 32 : 64, hash);
       const clientKey = hmac(salted, 'Client Key');
       const withoutProof = `c=biws,r=${nonce}`;
@@ -57,7 +59,7 @@ export class SaslClientExchange {
       return Buffer.from(`${withoutProof},p=${proof.toString('base64')}`, 'utf8');
     }
     const expected = Buffer.from(`v=${this.#serverSignature.toString('base64')}`, 'utf8');
-    if (server.length !== expected.length || !timingSafeEqual(server, expected)) throw new Error('the broker could not prove it knows the SCRAM credential (server signature mismatch)');
+    if (server.length !== expected.length || !timingSafeEqual(server, expected)) throw new KafscaleError('KSC_SASL_FAILED', 'the broker could not prove it knows the SCRAM credential (server signature mismatch)');
     return null;
   }
 }

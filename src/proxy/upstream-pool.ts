@@ -14,6 +14,7 @@
  */
 import { ApiKey } from '../protocol/api-keys.ts';
 import { ErrorCode } from '../protocol/error-codes.ts';
+import { KafscaleError } from '../errors/kafscale-error.ts';
 import { UpstreamConnection, UpstreamFailure, type UpstreamConnectionOptions } from './upstream-connection.ts';
 
 export interface ApiRange {
@@ -118,7 +119,7 @@ export class BrokerConnections {
     if (this.#apiRanges === null) await this.#negotiate(connection);
     if (this.#closed) {
       connection.close();
-      throw new Error(`the connections to ${this.address} are closed`);
+      throw new KafscaleError('KSC_PROXY_UPSTREAM_FAILED', `the connections to ${this.address} are closed`);
     }
     this.#shared = connection;
     connection.onClose = () => {
@@ -156,7 +157,7 @@ export class BrokerConnections {
     // A broker without v3 answers UNSUPPORTED_VERSION with its table in the v0 shape; kafscale brokers have v3.
     if (reply.errorCode !== ErrorCode.NONE) {
       connection.close();
-      throw new Error(`broker ${this.address} refused ApiVersions v${API_VERSIONS_VERSION} (error ${reply.errorCode})`);
+      throw new KafscaleError('KSC_PROXY_UPSTREAM_FAILED', `broker ${this.address} refused ApiVersions v${API_VERSIONS_VERSION} (error ${reply.errorCode})`);
     }
     this.#apiRanges = reply.apiKeys.map((api) => ({ apiKey: api.apiKey, minVersion: api.minVersion, maxVersion: api.maxVersion }));
   }

@@ -6,6 +6,7 @@
  * name; DEFAULT uses the whole name. No match: the certificate gives no principal (User:ANONYMOUS).
  */
 import { X509Certificate } from 'node:crypto';
+import { KafscaleError } from '../errors/kafscale-error.ts';
 
 interface Rule {
   readonly pattern: RegExp | null;
@@ -59,19 +60,19 @@ function parseRules(text: string): Rule[] {
       rest = rest.slice('DEFAULT'.length);
     } else {
       const match = /^RULE:((?:\\.|[^/\\])*)\/((?:\\.|[^/\\])*)\/([LU]?)/.exec(rest);
-      if (match === null) throw new Error(`invalid principal mapping rule at "${rest.slice(0, 40)}": expected RULE:pattern/replacement/[L|U] or DEFAULT`);
+      if (match === null) throw new KafscaleError('KSC_CONFIG_INVALID', `invalid principal mapping rule at "${rest.slice(0, 40)}": expected RULE:pattern/replacement/[L|U] or DEFAULT`);
       let pattern: RegExp;
       try {
         pattern = new RegExp(`^(?:${match[1] as string})$`);
       } catch (error) {
-        throw new Error(`invalid regular expression in principal mapping rule "${match[0]}": ${(error as Error).message}`, { cause: error });
+        throw new KafscaleError('KSC_CONFIG_INVALID', `invalid regular expression in principal mapping rule "${match[0]}": ${(error as Error).message}`, { cause: error });
       }
       rules.push({ pattern, replacement: (match[2] as string).replaceAll('\\/', '/'), caseChange: (match[3] ?? '') as Rule['caseChange'] });
       rest = rest.slice(match[0].length);
     }
     rest = rest.trim();
     if (rest.startsWith(',')) rest = rest.slice(1).trim();
-    else if (rest !== '') throw new Error(`invalid principal mapping rules: expected "," before "${rest.slice(0, 40)}"`);
+    else if (rest !== '') throw new KafscaleError('KSC_CONFIG_INVALID', `invalid principal mapping rules: expected "," before "${rest.slice(0, 40)}"`);
   }
   if (rules.length === 0) rules.push({ pattern: null, replacement: '', caseChange: '' });
   return rules;

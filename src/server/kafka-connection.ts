@@ -13,6 +13,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionContext, RequestDispatcher, SaslConnectionState } from '../broker/dispatch.ts';
+import { isKafscaleError } from '../errors/kafscale-error.ts';
 import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
 import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
 import type { BudgetWaiter, RequestBudget } from './request-budget.ts';
@@ -436,7 +437,7 @@ export class KafkaConnection {
   };
 
   #onFrameError(error: unknown): void {
-    const code = (error as { code?: unknown }).code;
+    const code = isKafscaleError(error) ? error.code : undefined;
     this.#metrics.framesRejectedTotal.inc({ reason: code === 'KSC_FRAME_TOO_LARGE' ? 'too_large' : 'malformed' });
     this.context.log.warn(
       { remote: `${this.context.remoteAddress}:${this.context.remotePort}`, code, err: error },
@@ -472,8 +473,8 @@ export class KafkaConnection {
   }
 
   #onDispatchError(error: unknown): void {
-    const code = (error as { code?: unknown }).code;
-    const expected = typeof code === 'string' && code.startsWith('KSC_PROTOCOL');
+    const code = isKafscaleError(error) ? error.code : undefined;
+    const expected = code === 'KSC_PROTOCOL_MALFORMED' || code === 'KSC_PROTOCOL_UNSUPPORTED_VERSION';
     // The dispatcher already logged protocol errors with the request details; anything else is a bug.
     if (expected) this.context.log.debug({ code }, 'request rejected by the dispatcher; closing the connection');
     else this.context.log.error({ err: error }, 'dispatcher failed unexpectedly; closing the connection');

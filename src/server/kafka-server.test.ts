@@ -11,6 +11,7 @@ import { createLogger, silentLogger } from '../telemetry/logger.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import { KafscaleMetrics } from '../telemetry/metrics.ts';
 import { KafkaServer, type KafkaServerOptions } from './kafka-server.ts';
+import { waitFor } from '../../test/helpers/wait-for.ts';
 
 /** Test frames: int16 api key (18), int32 correlation id, then padding. */
 function request(correlationId: number, padding = 0): Buffer {
@@ -115,13 +116,8 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   }
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+/** The server's state changes within milliseconds: poll often, fail after 3 s. */
+const until = (condition: () => boolean, what: string): Promise<number> => waitFor(what, condition, { timeoutMs: 3_000, intervalMs: 5 });
 
 describe('KafkaServer', () => {
   test('start() reports the bound port and close() is idempotent', async (t) => {

@@ -9,6 +9,8 @@
  * Like Kafka's memory pool (non-strict), a charge is granted while the budget is not yet exhausted even if
  * it takes the total past the limit, so a frame larger than the whole budget is still served (alone).
  */
+import { KafscaleError } from '../errors/kafscale-error.ts';
+
 export interface BudgetWaiter {
   /** Called once when the waiter's charge has been granted (already counted as used). */
   granted(): void;
@@ -62,7 +64,7 @@ export class RequestBudget {
   /** Gives `bytes` back and grants what waits while the budget allows. */
   release(bytes: number): void {
     this.#usedBytes -= bytes;
-    if (this.#usedBytes < 0) throw new Error(`RequestBudget: released more than was charged (${this.#usedBytes} bytes in use)`);
+    if (this.#usedBytes < 0) throw new KafscaleError('KSC_INTERNAL', `RequestBudget: released more than was charged (${this.#usedBytes} bytes in use)`);
     while (this.#queue.length > 0 && this.#usedBytes < this.maxBytes) {
       const next = this.#queue.shift() as Waiting;
       this.#usedBytes += next.bytes;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { against, type CliResult } from './cli-runner.ts';
+import { against, ok } from './cli-runner.ts';
 
 let secured: BrokerProcess;
 let open: BrokerProcess;
@@ -22,11 +22,6 @@ before(async () => {
 after(async () => {
   await Promise.all([secured?.stop(), open?.stop()]);
 });
-
-function ok(result: CliResult): CliResult {
-  assert.equal(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);
-  return result;
-}
 
 interface Row { resourceType: string; name: string; patternType: string; principal: string; host: string; operation: string; permission: string }
 

@@ -2,6 +2,7 @@
  * Runs the real `kafscale` entrypoint as a child process (the Node running the tests, so Node 24),
  * with a clean KAFSCALE_* environment, and collects its exit code and output.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,4 +51,10 @@ export async function kafscale(args: readonly string[], options: RunOptions = {}
 /** `kafscale` with `--bootstrap` set; asserts nothing. */
 export function against(bootstrap: string): (args: readonly string[], options?: RunOptions) => Promise<CliResult> {
   return (args, options) => kafscale(['--bootstrap', bootstrap, ...args], options);
+}
+
+/** The result of a run that must succeed: exit 0, or an assertion that shows what the CLI printed. */
+export function ok(result: CliResult): CliResult {
+  assert.equal(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);
+  return result;
 }

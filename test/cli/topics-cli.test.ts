@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { freePort } from '../helpers/free-port.ts';
-import { against, kafscale, type CliResult } from './cli-runner.ts';
+import { against, kafscale, ok } from './cli-runner.ts';
 
 let broker: BrokerProcess;
 let cli: ReturnType<typeof against>;
@@ -18,11 +18,6 @@ before(async () => {
 after(async () => {
   await broker?.stop();
 });
-
-function ok(result: CliResult): CliResult {
-  assert.equal(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);
-  return result;
-}
 
 function tableRows(text: string): string[][] {
   return text.trim().split('\n').map((line) => line.trim().split(/\s{2,}/));

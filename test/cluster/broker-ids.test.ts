@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const METADATA_VERSION = 12;
 const TOPIC = 'broker-ids';
@@ -64,15 +64,12 @@ describe('broker ids allocated from etcd', { timeout: 240_000 }, () => {
   /** Waits until every live broker's Metadata lists exactly the live brokers (ids and ports). */
   async function expectExactlyLive(timeoutMs: number): Promise<void> {
     const expected = [...live.entries()].map(([nodeId, b]) => ({ nodeId, port: b.port })).sort((a, b) => a.nodeId - b.nodeId);
-    const deadline = Date.now() + timeoutMs;
     let last = '';
-    for (;;) {
+    await waitFor(`Metadata listing exactly the live brokers ${JSON.stringify(expected)}`, async () => {
       const seen = await Promise.all([...live.values()].map((b) => listedBrokers(b).catch((error: unknown) => (error as Error).message)));
-      if (seen.every((s) => JSON.stringify(s) === JSON.stringify(expected))) return;
       last = JSON.stringify(seen);
-      assert.ok(Date.now() < deadline, `Metadata does not list exactly the live brokers ${JSON.stringify(expected)} after ${timeoutMs} ms: ${last}`);
-      await sleep(100);
-    }
+      return seen.every((s) => JSON.stringify(s) === JSON.stringify(expected));
+    }, { timeoutMs, intervalMs: 100, detail: () => `last: ${last}` });
   }
 
   it('five brokers started without ids get the distinct ids 0..4', async () => {

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { encodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { startEtcdServer, type EtcdServer, type EtcdTestPki } from '../helpers/etcd-server.ts';
 import { WireClient } from '../helpers/wire-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const USER = 'kafscale-broker';
 const PASSWORD = 'broker-secret-7f3a';
@@ -54,22 +54,21 @@ describe('broker on etcd with TLS client certificates and authentication', { tim
 
   it('serves produce and fetch, with its metadata in the TLS + auth etcd', async () => {
     broker = await startBroker({ env: etcdEnv(), logLevel: 'warn' });
-    client = await WireClient.connect(broker.host, broker.port, 'etcd-tls-test');
-    const created = await client.send(19, CREATE_TOPICS_VERSION, {
+    const wire = await WireClient.connect(broker.host, broker.port, 'etcd-tls-test');
+    client = wire;
+    const created = await wire.send(19, CREATE_TOPICS_VERSION, {
       topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5_000, validateOnly: false,
     }, 10_000);
     assert.equal(created.topics[0]?.errorCode, 0, `CreateTopics: ${created.topics[0]?.errorMessage ?? ''}`);
 
     // The broker takes ownership of the partition asynchronously: retry retriable refusals, bounded.
-    const deadline = Date.now() + 15_000;
     let produced: { errorCode: number; baseOffset: bigint } | undefined;
-    for (;;) {
+    await waitFor('a produce the new owner accepts', async () => {
       const records = encodeRecordBatch({ records: [{ value: 'over-tls', timestamp: BigInt(Date.now()) }] });
-      const response = await client.send(0, PRODUCE_VERSION, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }] }, 15_000);
+      const response = await wire.send(0, PRODUCE_VERSION, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }] }, 15_000);
       produced = response.responses[0]?.partitionResponses[0];
-      if (produced?.errorCode === 0 || Date.now() > deadline) break;
-      await sleep(100);
-    }
+      return produced?.errorCode === 0;
+    }, { timeoutMs: 15_000, intervalMs: 100, detail: () => `produce error code ${String(produced?.errorCode)}` });
     assert.equal(produced?.errorCode, 0, `produce error code ${String(produced?.errorCode)}`);
     assert.equal(produced.baseOffset, 0n);
 

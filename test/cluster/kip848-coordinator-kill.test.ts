@@ -9,11 +9,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
 import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const PARTITIONS = 6;
 const SESSION_TTL_MS = 2_000;
@@ -40,14 +40,6 @@ after(async () => {
     }
   }
 });
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function produce(from: number, count: number): Promise<void> {
   const producer = new Producer({ clientId: 'kip848-kill-producer', bootstrapBrokers: cluster.bootstrap.split(','), acks: ProduceAcks.ALL, retries: 10, retryDelay: 500, timeout: 10_000 });
@@ -76,25 +68,25 @@ test('KIP-848: the coordinator broker is killed; the group continues from the st
   }
   const owned = () => members.map((m) => (m.consumer.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions));
   const exactlyOnce = () => owned().flat().sort((a, b) => a - b).join(',') === '0,1,2,3,4,5';
-  await until('every partition owned exactly once, two each', () => exactlyOnce() && owned().every((p) => p.length === 2));
+  await waitFor('every partition owned exactly once, two each', () => exactlyOnce() && owned().every((p) => p.length === 2), 30_000);
   await produce(0, 300);
-  await until('300 messages consumed', () => new Set(members.flatMap((m) => m.seen)).size >= 300);
+  await waitFor('300 messages consumed', () => new Set(members.flatMap((m) => m.seen)).size >= 300, 30_000);
 
   // The coordinator as the brokers agree on it (their views of the live brokers converge after start-up).
   let coordinatorId = -1;
   let before = { errorCode: -1, groupEpoch: -1, members: [] as { memberId: string }[] };
-  await until('a coordinator that describes the group', async () => {
+  await waitFor('a coordinator that describes the group', async () => {
     coordinatorId = await coordinatorOf(0);
     if (coordinatorId < 0) return false;
     before = await describe(coordinatorId);
     return before.errorCode === ErrorCode.NONE && before.members.length === 3;
-  });
+  }, 30_000);
   await cluster.brokers[coordinatorId]?.kill();
 
   // Another broker becomes the coordinator and answers with the same members (loaded from etcd).
   const survivor = coordinatorId === 0 ? 1 : 0;
   let last: unknown = null;
-  await until(
+  await waitFor(
     'another broker describes the group with the same members',
     async () => {
       const id = await coordinatorOf(survivor);
@@ -112,7 +104,7 @@ test('KIP-848: the coordinator broker is killed; the group continues from the st
   assert.deepEqual(afterKill.members.map((m) => m.memberId).sort(), before.members.map((m) => m.memberId).sort(), 'the same members continue (none had to rejoin)');
 
   await produce(300, 300);
-  await until('all 600 messages consumed at least once', () => new Set(members.flatMap((m) => m.seen)).size >= 600, 60_000).catch((error: Error) => {
+  await waitFor('all 600 messages consumed at least once', () => new Set(members.flatMap((m) => m.seen)).size >= 600, 60_000).catch((error: Error) => {
     throw new Error(`${error.message}; consumed ${new Set(members.flatMap((m) => m.seen)).size}, owned ${JSON.stringify(owned())}`);
   });
   assert.ok(exactlyOnce(), `partitions owned exactly once after the kill: ${JSON.stringify(owned())}`);

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const TOPIC = 'smoke';
 const PARTITIONS = 16;
@@ -76,15 +77,14 @@ describe('two-broker cluster smoke test', { timeout: 90_000 }, () => {
     const seen = await cluster.waitForLeaders(TOPIC, PARTITIONS, 10_000);
     assert.deepEqual(seen.brokerIds, [0, 1]);
     // Both brokers must agree on every leader (the owner directory, not each broker's own guess).
-    const deadline = Date.now() + 10_000;
-    for (;;) {
+    let views = '';
+    await waitFor('both brokers agreeing on every leader, leadership split over both', async () => {
       const [m0, m1] = await Promise.all([cluster.metadata(TOPIC, 0), cluster.metadata(TOPIC, 1)]);
+      views = JSON.stringify({ m0, m1 });
       const agree = JSON.stringify(m0.partitions) === JSON.stringify(m1.partitions);
       const leaders = new Set(m0.partitions.map((p) => p.leaderId));
-      if (agree && leaders.size === 2 && m0.partitions.every((p) => p.leaderEpoch >= 1)) break;
-      if (Date.now() > deadline) assert.fail(`brokers disagree or leadership not split: ${JSON.stringify({ m0, m1 })}`);
-      await sleep(100);
-    }
+      return agree && leaders.size === 2 && m0.partitions.every((p) => p.leaderEpoch >= 1);
+    }, { timeoutMs: 10_000, intervalMs: 100, detail: () => views });
   });
 
   it('produce to each leader succeeds; the wrong broker answers NOT_LEADER_OR_FOLLOWER naming the leader; fetch works on both', async () => {
@@ -103,12 +103,8 @@ describe('two-broker cluster smoke test', { timeout: 90_000 }, () => {
     for (const p of meta.partitions) {
       for (const brokerId of [0, 1]) {
         // The non-owner learns of the commit through its watch: allow it a moment.
-        const deadline = Date.now() + 5_000;
         let got = await fetchCount(brokerId, p.partition);
-        while (got.highWatermark < 1 && Date.now() < deadline) {
-          await sleep(50);
-          got = await fetchCount(brokerId, p.partition);
-        }
+        await waitFor(`broker ${brokerId} to see partition ${p.partition}'s commit`, async () => (got = await fetchCount(brokerId, p.partition)).highWatermark >= 1, { timeoutMs: 5_000, intervalMs: 50 }).catch(() => {});
         assert.deepEqual(got, { errorCode: 0, highWatermark: 1, batches: 1 }, `fetch of partition ${p.partition} from broker ${brokerId}`);
       }
     }
@@ -121,15 +117,14 @@ describe('two-broker cluster smoke test', { timeout: 90_000 }, () => {
     await sleep(cluster.sessionTtlMs * 2);
     await cluster.etcd.restart();
     // Both brokers lost their sessions; both must come back without a restart and split leadership again.
-    const deadline = Date.now() + 20_000;
     let last = '';
-    for (;;) {
+    await waitFor('both brokers serving produce again after the etcd outage', async () => {
       try {
         const meta = await cluster.metadata(TOPIC, 0);
         const okAll = [];
         if (meta.brokerIds.length === 2 && meta.partitions.every((p) => meta.brokerIds.includes(p.leaderId))) {
           for (const p of meta.partitions) okAll.push((await produce(p.leaderId, p.partition, 'after-outage')).errorCode);
-          if (okAll.every((code) => code === 0)) break;
+          if (okAll.every((code) => code === 0)) return true;
         }
         last = JSON.stringify({ meta, okAll });
       } catch (error) {
@@ -137,9 +132,8 @@ describe('two-broker cluster smoke test', { timeout: 90_000 }, () => {
         dropClient(0);
         dropClient(1);
       }
-      if (Date.now() > deadline) assert.fail(`brokers did not recover after the etcd outage: ${last}`);
-      await sleep(200);
-    }
+      return false;
+    }, { timeoutMs: 20_000, intervalMs: 200, detail: () => `last: ${last}` });
     assert.deepEqual(cluster.brokers.map((b) => b.pid), pids, 'no broker was restarted');
     for (const broker of cluster.brokers) {
       assert.match(broker.logs(), /broker session lease lost/);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
+import { brokerS3Env, startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 import { runCrashProduce, type CrashRunReport } from './crash-produce-run.ts';
 
 const KILLS = 20;
@@ -70,12 +70,5 @@ test('kill -9 during acks=all produce: filesystem object store', { timeout: 180_
 test('kill -9 during acks=all produce: S3 object store (s3rver)', { timeout: 180_000 }, async () => {
   const s3: S3TestServer = await startS3Server();
   started.push(s3);
-  await crashRun({
-    KAFSCALE_S3_BUCKET: s3.bucket,
-    KAFSCALE_S3_ENDPOINT: s3.endpoint,
-    KAFSCALE_S3_PATH_STYLE: 'true',
-    KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
-    KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
-    KAFSCALE_S3_REGION: s3.region,
-  }, 's3');
+  await crashRun(brokerS3Env(s3), 's3');
 });

@@ -8,12 +8,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { startBroker } from '../helpers/broker-process.ts';
 import { brokerS3Env, startS3Server } from '../helpers/s3-server.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { ToggleProxy } from './toggle-proxy.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const KAFKA_STORAGE_ERROR = 56;
 
@@ -79,8 +79,7 @@ test('S3 down at start-up: the broker listens, is not ready, refuses produce ret
 
   await proxy.up();
   let ready = await readyz(broker.opsPort);
-  for (const deadline = Date.now() + 20_000; ready.status !== 200 && Date.now() < deadline; ready = await readyz(broker.opsPort)) await sleep(200);
-  assert.equal(ready.status, 200, JSON.stringify(ready.body));
+  await waitFor('/readyz 200 once S3 is back', async () => (ready = await readyz(broker.opsPort)).status === 200, { timeoutMs: 20_000, intervalMs: 200, detail: () => JSON.stringify(ready.body) });
   const after = await produce('after-outage');
   assert.equal(after.errorCode, 0);
   assert.equal(after.baseOffset, 0n, 'the refused batch took no offset');

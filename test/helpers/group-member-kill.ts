@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { type Producer } from 'kafkajs';
 import { startBroker, type BrokerProcess } from './broker-process.ts';
 import { WireClient } from './wire-client.ts';
+import { waitFor } from './wait-for.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const PARTITIONS = 6;
@@ -97,7 +98,7 @@ export function registerMemberKillTest(scenario: MemberKillScenario): void {
     assert.equal(created.topics[0]?.errorCode, 0);
 
     const members = [startMember(groupId, topic), startMember(groupId, topic), startMember(groupId, topic)];
-    await until('three members with two partitions each', () => owned(members) === '0,1,2,3,4,5' && members.every((m) => m.partitions.length === 2), 30_000);
+    await waitFor('three members with two partitions each', () => owned(members) === '0,1,2,3,4,5' && members.every((m) => m.partitions.length === 2), 30_000);
 
     // Committed offsets are sampled in the background for the whole run; any decrease is recorded.
     const lastCommitted = new Map<number, bigint>();
@@ -126,22 +127,22 @@ export function registerMemberKillTest(scenario: MemberKillScenario): void {
         acknowledged.push(...messages.map((m) => m.value));
         if (batch === 10) {
           if (scenario.victimConsumedWithinMs === 0) assert.ok(victim.consumed.size > 0, 'the victim consumed before it was killed');
-          else await until('the victim consumed something', () => victim.consumed.size > 0, scenario.victimConsumedWithinMs);
+          else await waitFor('the victim consumed something', () => victim.consumed.size > 0, scenario.victimConsumedWithinMs);
           victim.child.kill('SIGKILL');
           killedAtMs = Date.now();
         }
         await sleep(100);
       }
-      await until('the survivors own all six partitions', () => owned(survivors) === '0,1,2,3,4,5', SESSION_TIMEOUT_MS + 15_000);
+      await waitFor('the survivors own all six partitions', () => owned(survivors) === '0,1,2,3,4,5', SESSION_TIMEOUT_MS + 15_000);
       const handOverMs = Math.max(...survivors.map((m) => m.assignedAtMs)) - killedAtMs;
       process.stdout.write(`# ${scenario.label} hand-over after SIGKILL: ${handOverMs} ms\n`);
       assert.ok(handOverMs <= SESSION_TIMEOUT_MS + REBALANCE_SLACK_MS, `hand-over took ${handOverMs} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`);
       assert.ok(handOverMs >= SESSION_TIMEOUT_MS - 500, `the dead member kept its partitions until its session expired (${handOverMs} ms)`);
 
       const consumedByAnyone = (value: string): boolean => members.some((m) => m.consumed.has(value));
-      await until('every acknowledged message consumed at least once', () => acknowledged.every(consumedByAnyone), 15_000);
+      await waitFor('every acknowledged message consumed at least once', () => acknowledged.every(consumedByAnyone), 15_000);
       // The survivors also commit everything in the end; the last sample must reach the log end.
-      await until('the committed offsets reach the end of every partition', () => [...Array(PARTITIONS).keys()].every((p) => lastCommitted.get(p) === BigInt((BATCHES * PER_BATCH) / PARTITIONS)), 10_000);
+      await waitFor('the committed offsets reach the end of every partition', () => [...Array(PARTITIONS).keys()].every((p) => lastCommitted.get(p) === BigInt((BATCHES * PER_BATCH) / PARTITIONS)), 10_000);
     } finally {
       sampling = false;
       await sampler;
@@ -151,14 +152,6 @@ export function registerMemberKillTest(scenario: MemberKillScenario): void {
     }
     assert.deepEqual(regressions, [], 'committed offsets never went backwards');
   });
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 function owned(members: readonly Member[]): string {

@@ -15,6 +15,7 @@ import type { KeyValue, MetadataStore, RangeResult, Txn, TxnResult, Watch, Watch
 import { MemoryObjectStore, type ObjectStoreOperation } from '../../src/storage/object/memory-object-store.ts';
 import { KafscaleError } from '../../src/telemetry/kafscale-error.ts';
 import type { PartitionLog } from '../../src/services/log/partition-log.ts';
+import { waitFor } from './wait-for.ts';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -205,9 +206,5 @@ export function sleep(ms: number): Promise<void> {
 
 /** Polls `condition` every 5 ms until true (or throws after timeoutMs). */
 export async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
+  await waitFor(what, condition, { timeoutMs, intervalMs: 5 });
 }

@@ -3,6 +3,7 @@
  * tests (and usable by benches). Fields absent at the version hold their decode defaults, so
  * decode(encode(value)) must deep-equal the value.
  */
+import { KafscaleError } from '../../src/errors/kafscale-error.ts';
 import {
   MODE_ABSENT, OP_ARRAY, OP_BOOL, OP_BYTES, OP_FLOAT64, OP_INT16, OP_INT32, OP_INT64, OP_INT8, OP_RECORDS,
   OP_STRING, OP_STRUCT, OP_UINT16, OP_UINT32, OP_UUID, defaultValue,
@@ -62,7 +63,7 @@ function randomScalar(op: number, rnd: Random): unknown {
     case OP_STRING: return randomString(rnd);
     case OP_BYTES: return rnd.bytes(rnd.int(0, 8));
     case OP_RECORDS: return rnd.bytes(rnd.int(0, 40));
-    default: throw new Error(`no random value for op ${op}`);
+    default: throw new KafscaleError('KSC_INTERNAL', `no random value for op ${op}`);
   }
 }
 

@@ -1,172 +1,100 @@
 /**
- * A small raw Kafka client for tests: one socket, requests encoded with the project's codec, responses
- * read frame by frame in order. It also sends arbitrary bytes, for malformed-input tests, and tells
- * whether the broker closed the connection.
+ * A small raw Kafka client for tests: the CLI's KafkaConnection (src/cli/kafka-connection.ts) opened
+ * without version negotiation, so each request goes at the version the test names. It also sends
+ * arbitrary bytes, for malformed-input tests, reads the frames that answer them, and tells whether the
+ * broker closed the connection.
  *
  *   const client = await WireClient.connect(broker.host, broker.port);
  *   const metadata = await client.send(3, 12, { topics: null, allowAutoTopicCreation: false });
  *   client.close();
  */
-import { connect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import {
-  decodeResponse,
-  encodeRequest,
-  type Encodable,
-  type RequestByKey,
-  type ResponseByKey,
-} from '../../src/protocol/codec/index.ts';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { KafkaConnection, type ClientApiKey } from '../../src/cli/kafka-connection.ts';
+import type { Encodable, RequestByKey, ResponseByKey } from '../../src/protocol/codec/index.ts';
 
 /** An API key the codec has both a request and a response schema for. */
-export type ApiKey = keyof RequestByKey & keyof ResponseByKey;
+export type ApiKey = ClientApiKey;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-interface FrameWaiter {
-  resolve(frame: Buffer): void;
-  reject(error: Error): void;
-}
-
 export class ConnectionClosedError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'ConnectionClosedError';
   }
 }
 
 export class WireClient {
   readonly clientId: string;
-  private readonly socket: Socket;
-  private buffered: Buffer = Buffer.alloc(0);
-  private readonly frames: Buffer[] = [];
-  private readonly waiters: FrameWaiter[] = [];
-  private nextCorrelationId = 1;
-  private closedError: ConnectionClosedError | null = null;
-  private readonly closedPromise: Promise<void>;
+  readonly #connection: KafkaConnection;
 
-  private constructor(socket: Socket, clientId: string) {
-    this.socket = socket;
+  private constructor(connection: KafkaConnection, clientId: string) {
+    this.#connection = connection;
     this.clientId = clientId;
-    this.closedPromise = new Promise<void>((resolveClosed) => {
-      socket.once('close', () => {
-        this.closedError = new ConnectionClosedError('the broker closed the connection');
-        for (const waiter of this.waiters.splice(0)) waiter.reject(this.closedError);
-        resolveClosed();
-      });
-    });
-    // A reset after the broker closes is an expected way to end; 'close' follows and reports it.
-    socket.on('error', () => {});
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
   }
 
   static async connect(host: string, port: number, clientId = 'kafscale-wire-test'): Promise<WireClient> {
-    const socket = connect({ host, port });
-    socket.setNoDelay(true);
-    await new Promise<void>((resolveConnect, rejectConnect) => {
-      socket.once('connect', resolveConnect);
-      socket.once('error', rejectConnect);
-    });
-    return new WireClient(socket, clientId);
+    return new WireClient(await KafkaConnection.open(host, port, WireClient.#options(clientId, null)), clientId);
   }
 
   /** The same over TLS (`tlsOptions`: ca, and cert/key for a client certificate). */
-  static async connectTls(host: string, port: number, tlsOptions: ConnectionOptions, clientId = 'kafscale-wire-test'): Promise<WireClient> {
-    const socket = tlsConnect({ host, port, servername: host === '127.0.0.1' ? undefined : host, ...tlsOptions });
-    socket.setNoDelay(true);
-    await new Promise<void>((resolveConnect, rejectConnect) => {
-      socket.once('secureConnect', resolveConnect);
-      socket.once('error', rejectConnect);
-    });
-    return new WireClient(socket, clientId);
+  static async connectTls(host: string, port: number, tlsOptions: Pick<TlsConnectionOptions, 'checkServerIdentity'> & { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string }, clientId = 'kafscale-wire-test'): Promise<WireClient> {
+    return new WireClient(await KafkaConnection.open(host, port, WireClient.#options(clientId, tlsOptions)), clientId);
+  }
+
+  static #options(clientId: string, tls: NonNullable<Parameters<typeof KafkaConnection.open>[2]['security']>['tls']) {
+    return { clientId, timeoutMs: DEFAULT_TIMEOUT_MS, negotiate: false, keepUnmatchedFrames: true, ...(tls === null ? {} : { security: { tls, sasl: null } }) };
   }
 
   /** True once the broker (or close()) ended the connection. */
   get isClosed(): boolean {
-    return this.closedError !== null;
+    return this.#connection.isClosed;
   }
 
   /**
    * Encodes the request with the codec, sends it and returns the decoded response body. Rejects with
    * ConnectionClosedError when the broker closes the connection instead of answering.
    */
-  async send<K extends ApiKey>(
-    apiKey: K,
-    version: number,
-    body: Partial<Encodable<RequestByKey[K]>>,
-    timeoutMs = DEFAULT_TIMEOUT_MS,
-  ): Promise<ResponseByKey[K]> {
-    const correlationId = this.nextCorrelationId++;
-    const chunks = encodeRequest(apiKey, version, correlationId, this.clientId, body);
-    const size = chunks.reduce((total, chunk) => total + chunk.length, 0);
-    const prefix = Buffer.alloc(4);
-    prefix.writeInt32BE(size, 0);
-    const pending = this.nextFrame(timeoutMs);
-    this.socket.write(Buffer.concat([prefix, ...chunks]));
-    const frame = await pending;
-    const decoded = decodeResponse(apiKey, version, frame);
-    if (decoded.correlationId !== correlationId) {
-      throw new Error(`response correlation id ${decoded.correlationId}, expected ${correlationId}`);
+  async send<K extends ApiKey>(apiKey: K, version: number, body: Partial<Encodable<RequestByKey[K]>>, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ResponseByKey[K]> {
+    try {
+      return await this.#connection.exchange(apiKey, version, body, timeoutMs);
+    } catch (error) {
+      throw this.#closedInstead(error);
     }
-    return decoded.body;
   }
 
   /** Writes bytes as they are (include the size prefix yourself, or leave it out on purpose). */
   sendRaw(bytes: Buffer): void {
-    this.socket.write(bytes);
+    this.#connection.sendRaw(bytes);
   }
 
-  /** The next response frame without its size prefix. */
+  /** The next response frame (that answers no send()), without its size prefix. */
   async nextFrame(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Buffer> {
-    const ready = this.frames.shift();
-    if (ready !== undefined) return ready;
-    if (this.closedError !== null) throw this.closedError;
-    return new Promise<Buffer>((resolveFrame, rejectFrame) => {
-      const timer = setTimeout(() => {
-        const index = this.waiters.indexOf(waiter);
-        if (index !== -1) this.waiters.splice(index, 1);
-        rejectFrame(new Error(`no response frame within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter: FrameWaiter = {
-        resolve: (frame) => {
-          clearTimeout(timer);
-          resolveFrame(frame);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          rejectFrame(error);
-        },
-      };
-      this.waiters.push(waiter);
-    });
+    try {
+      return await this.#connection.nextFrame(timeoutMs);
+    } catch (error) {
+      throw this.#closedInstead(error);
+    }
   }
 
   /** Resolves true when the connection is closed within timeoutMs, false when it is still open. */
   async waitForClose(timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
-    if (this.closedError !== null) return true;
+    if (this.#connection.isClosed) return true;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolveTimeout) => {
-      timer = setTimeout(() => resolveTimeout(false), timeoutMs);
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const closed = await Promise.race([this.closedPromise.then(() => true as const), timeout]);
+    const closed = await Promise.race([this.#connection.socketClosed.then(() => true as const), timeout]);
     clearTimeout(timer);
     return closed;
   }
 
   close(): void {
-    this.socket.destroy();
+    this.#connection.destroy();
   }
 
-  private onData(chunk: Buffer): void {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    while (this.buffered.length >= 4) {
-      const size = this.buffered.readInt32BE(0);
-      if (this.buffered.length < 4 + size) return;
-      const frame = this.buffered.subarray(4, 4 + size);
-      this.buffered = this.buffered.subarray(4 + size);
-      const waiter = this.waiters.shift();
-      if (waiter !== undefined) waiter.resolve(frame);
-      else this.frames.push(frame);
-    }
+  #closedInstead(error: unknown): unknown {
+    return this.#connection.isClosed ? new ConnectionClosedError('the broker closed the connection', { cause: error }) : error;
   }
 }
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { WireClient } from '../helpers/wire-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 let broker: BrokerProcess;
@@ -56,13 +57,11 @@ test('offsets of a deleted topic are removed; a re-created topic of that name st
 
   // The removal runs on the topic watch; re-creating the name must not bring the old offsets back.
   await createTopic('doomed');
-  const deadline = Date.now() + 5_000;
   let seen: string[] = [];
-  while (Date.now() < deadline) {
+  await waitFor('the offsets of the deleted topic removed', async () => {
     seen = [...(await committed('lc-a')), ...(await committed('lc-b'))];
-    if (!seen.some((o) => o.startsWith('doomed/'))) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return !seen.some((o) => o.startsWith('doomed/'));
+  }, { timeoutMs: 5_000, detail: () => JSON.stringify(seen) });
   assert.deepEqual(seen, ['survivor/0=42', 'survivor/1=42', 'survivor/0=42', 'survivor/1=42']);
 });
 

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { WireClient } from '../helpers/wire-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const FIND_COORDINATOR = 10;
 const JOIN = 11;
@@ -124,7 +125,11 @@ test('a member that stops heartbeating is removed after its session timeout', as
   const a = await joinNew(groupId);
   assert.equal(a.errorCode, ErrorCode.NONE);
   await wire.send(SYNC, 5, { groupId, generationId: a.generationId, memberId: a.memberId, groupInstanceId: null, protocolType: 'consumer', protocolName: 'range', assignments: [] });
-  await sleep(2_000);
+  // DescribeGroups does not keep the member alive the way a heartbeat would.
+  await waitFor('the silent member removed after its 1 s session timeout', async () => {
+    const described = await wire.send(DESCRIBE, 5, { groups: [groupId], includeAuthorizedOperations: false });
+    return described.groups[0]?.groupState === 'Empty';
+  }, 10_000);
   const hb = await wire.send(HEARTBEAT, 4, { groupId, generationId: a.generationId, memberId: a.memberId, groupInstanceId: null });
   assert.equal(hb.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
   const described = await wire.send(DESCRIBE, 5, { groups: [groupId], includeAuthorizedOperations: false });

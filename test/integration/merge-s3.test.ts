@@ -8,14 +8,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { type Producer } from 'kafkajs';
 import { decodeRecordBatch, splitBatches } from '../../src/protocol/records/index.ts';
 import { decodeSegment, decodeSegmentIndex, SEGMENT_KEY_PATTERN, SEGMENT_FOOTER_BYTES } from '../../src/services/log/segment-format.ts';
 import { S3ObjectStore } from '../../src/storage/object/s3-object-store.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
+import { brokerS3Env, startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 import { readPartition } from '../fault/partition-reader.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const NAMESPACE = 'mergetest';
@@ -30,12 +30,7 @@ before(async () => {
   s3 = await startS3Server();
   broker = await startBroker({
     env: {
-      KAFSCALE_S3_BUCKET: s3.bucket,
-      KAFSCALE_S3_ENDPOINT: s3.endpoint,
-      KAFSCALE_S3_PATH_STYLE: 'true',
-      KAFSCALE_S3_ACCESS_KEY: s3.accessKeyId,
-      KAFSCALE_S3_SECRET_KEY: s3.secretAccessKey,
-      KAFSCALE_S3_REGION: s3.region,
+      ...brokerS3Env(s3),
       KAFSCALE_S3_NAMESPACE: NAMESPACE,
     },
   });
@@ -78,11 +73,10 @@ test('a merged segment in S3 has the documented layout; Fetch is byte-identical 
 
   // The background merger runs every 5 s; 40 entries > 16 triggers it.
   let segments: string[] = [];
-  for (let i = 0; i < 120 && segments.length === 0; i++) {
+  await waitFor('a merged segment in S3', async () => {
     segments = (await list(`${NAMESPACE}/segments/`)).filter((k) => k.endsWith('.kfs'));
-    if (segments.length === 0) await sleep(250);
-  }
-  assert.ok(segments.length > 0, 'no segment was written within 30 s');
+    return segments.length > 0;
+  }, { timeoutMs: 30_000, intervalMs: 250 });
   const segmentKey = segments[0]!;
   const parts = SEGMENT_KEY_PATTERN.exec(segmentKey);
   assert.ok(parts !== null, `segment key ${segmentKey} does not match the documented layout`);

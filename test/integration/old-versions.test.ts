@@ -16,6 +16,7 @@ import { REQUEST_SCHEMAS } from '../../src/protocol/messages/index.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { ConnectionClosedError, WireClient } from '../helpers/wire-client.ts';
 import { startProxy } from '../proxy/proxy-process.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -230,7 +231,7 @@ test('a version still unsupported (Fetch v3) closes the connection and is logged
       .filter((line) => line.includes('unsupported API version') && line.includes(clientId))
       .map((line) => JSON.parse(line) as { api: string; apiVersion: number; clientId: string; supported: string });
   // The broker's log lines reach us asynchronously; wait for the second client's, then for any straggler.
-  for (let waited = 0; refusals().length < 2 && waited < 5000; waited += 50) await sleep(50);
+  await waitFor("the second client's refusal logged", () => refusals().length >= 2, 5_000).catch(() => {});
   await sleep(300);
   const logged = refusals();
   assert.deepEqual(

@@ -17,6 +17,7 @@ import { ScramClientExchange, saltPassword, SCRAM_MECHANISM_IDS } from '../../sr
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
 import { createTestPki, createUser, runKafscale, scramLogin, type TestPki } from '../helpers/security.ts';
 import { ConnectionClosedError, rawRequest, WireClient } from '../helpers/wire-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const HOST = '127.0.0.1';
 const FAILURE_DELAY_MS = 300;
@@ -387,9 +388,7 @@ test('a running broker serves rotated certificate files on its SSL listener and 
     const rotated = await pki.issue('rotated-broker', '/O=kafscale-test/CN=rotated', 'server');
     copyFileSync(rotated.keyFile, keyFile);
     copyFileSync(rotated.certFile, certFile);
-    const deadline = Date.now() + 10_000;
-    while ((await servedCn(ssl)) !== 'rotated' && Date.now() < deadline) await sleep(100);
-    assert.equal(await servedCn(ssl), 'rotated');
+    await waitFor('the rotated certificate served', async () => (await servedCn(ssl)) === 'rotated', 10_000);
     assert.equal(await servedCn(rotating.opsPort), 'rotated');
     assert.match(rotating.logs(), /TLS certificate reloaded/);
     // Clients keep working over the new certificate.

@@ -17,7 +17,8 @@ import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { useClusterWithTopic } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
-import { startProxy, type ProxyProcess } from './proxy-process.ts';
+import { proxyInFrontOf, type ProxyProcess } from './proxy-process.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const run = promisify(execFile);
 const PARTITIONS = 6;
@@ -26,19 +27,10 @@ const PYTHON_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'python-clie
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 const fixture = useClusterWithTopic({ topicPrefix: 'proxy', partitions: PARTITIONS, sessionTtlMs: 2_000 });
+const proxyOf = proxyInFrontOf(fixture);
 let proxy: ProxyProcess;
-let proxyStarting: Promise<ProxyProcess> | null = null;
-
-/** Started by the first test (the fixture's cluster exists only once a test runs), stopped with the cluster. */
 beforeEach(async () => {
-  proxyStarting ??= startProxy({ bootstrap: fixture.cluster.bootstrap }).then((started) => {
-    fixture.stops.push(async () => {
-      const code = await started.stop();
-      assert.equal(code, 0, 'the proxy drains and exits 0 on SIGTERM');
-    });
-    return started;
-  });
-  proxy = await proxyStarting;
+  proxy = await proxyOf();
 });
 
 const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -198,14 +190,12 @@ test('kafkajs: admin, produce, a consumer group with commits, offsets read back 
         });
       });
       // Commits reach the end of every partition.
-      const deadline = Date.now() + 15_000;
       let committed: number[] = [];
-      while (Date.now() < deadline) {
+      await waitFor('the commits at the end of every partition', async () => {
         const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
         committed = (offsets[0]?.partitions ?? []).map((p) => Number(p.offset)).sort();
-        if (committed.every((o) => o === 10) && committed.length === 4) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+        return committed.length === 4 && committed.every((o) => o === 10);
+      }, { timeoutMs: 15_000, intervalMs: 200, detail: () => `committed ${JSON.stringify(committed)}` });
       assert.deepEqual(committed, [10, 10, 10, 10]);
     } finally {
       await consumer.disconnect();
@@ -249,13 +239,11 @@ test('@platformatic/kafka: admin, produce, a consumer group with commits — thr
     clearTimeout(timer);
   }
   assert.equal(seen.size, 30);
-  const deadline = Date.now() + 15_000;
   let committed: bigint[] = [];
-  while (Date.now() < deadline) {
+  await waitFor('the commits at the end of every partition', async () => {
     const groups = await admin.listConsumerGroupOffsets({ groups: [groupId] });
     committed = (groups.find((g) => g.groupId === groupId)?.topics.find((x) => x.name === topic)?.partitions ?? []).map((p) => p.committedOffset);
-    if (committed.length === 3 && committed.every((o) => o === 10n)) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+    return committed.length === 3 && committed.every((o) => o === 10n);
+  }, { timeoutMs: 15_000, intervalMs: 200, detail: () => `committed ${committed.join(',')}` });
   assert.deepEqual(committed, [10n, 10n, 10n]);
 });

@@ -5,11 +5,13 @@
  *   const proxy = await startProxy({ bootstrap: cluster.bootstrap });
  *   after(() => proxy.stop());
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { ClusterFixture } from '../helpers/cluster.ts';
 import { freePort } from '../helpers/free-port.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -38,6 +40,25 @@ const live = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
+
+/**
+ * One proxy in front of a cluster fixture's brokers for a whole test file: started when the first test
+ * asks for it (the fixture's cluster exists only once a test runs), stopped with the cluster, and
+ * required to drain and exit 0 on SIGTERM.
+ *
+ *   const proxyOf = proxyInFrontOf(fixture);
+ *   beforeEach(async () => { proxy = await proxyOf(); });
+ */
+export function proxyInFrontOf(fixture: ClusterFixture, options: { readonly virtualBrokers?: number } = {}): () => Promise<ProxyProcess> {
+  let starting: Promise<ProxyProcess> | null = null;
+  return () =>
+    (starting ??= startProxy({ bootstrap: fixture.cluster.bootstrap, ...options }).then((started) => {
+      fixture.stops.push(async () => {
+        assert.equal(await started.stop(), 0, 'the proxy drains and exits 0 on SIGTERM');
+      });
+      return started;
+    }));
+}
 
 export async function startProxy(options: {
   bootstrap: string;

@@ -15,8 +15,9 @@ import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import { useClusterWithTopic } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
-import { startProxy, type ProxyProcess } from './proxy-process.ts';
+import { proxyInFrontOf, startProxy, type ProxyProcess } from './proxy-process.ts';
 import { ProxyIdentity } from '../../src/proxy/proxy-identity.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const run = promisify(execFile);
 const PARTITIONS = 6;
@@ -26,18 +27,10 @@ const PYTHON_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'python-clie
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 const fixture = useClusterWithTopic({ topicPrefix: 'proxy-vb', partitions: PARTITIONS, sessionTtlMs: 2_000 });
+const proxyOf = proxyInFrontOf(fixture, { virtualBrokers: VIRTUAL_BROKERS });
 let proxy: ProxyProcess;
-let proxyStarting: Promise<ProxyProcess> | null = null;
-
 beforeEach(async () => {
-  proxyStarting ??= startProxy({ bootstrap: fixture.cluster.bootstrap, virtualBrokers: VIRTUAL_BROKERS }).then((started) => {
-    fixture.stops.push(async () => {
-      const code = await started.stop();
-      assert.equal(code, 0, 'the proxy drains and exits 0 on SIGTERM');
-    });
-    return started;
-  });
-  proxy = await proxyStarting;
+  proxy = await proxyOf();
 });
 
 const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -173,14 +166,12 @@ test('kafkajs: idempotent produce, a consumer group with commits, offsets read b
           },
         });
       });
-      const deadline = Date.now() + 15_000;
       let committed: number[] = [];
-      while (Date.now() < deadline) {
+      await waitFor('the commits at the end of every partition', async () => {
         const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
         committed = (offsets[0]?.partitions ?? []).map((p) => Number(p.offset));
-        if (committed.length === PARTITIONS && committed.every((o) => o === values.length / PARTITIONS)) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+        return committed.length === PARTITIONS && committed.every((o) => o === values.length / PARTITIONS);
+      }, { timeoutMs: 15_000, intervalMs: 200, detail: () => `committed ${JSON.stringify(committed)}` });
       assert.deepEqual(committed, Array.from({ length: PARTITIONS }, () => values.length / PARTITIONS));
     } finally {
       await consumer.disconnect();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { KafscaleError } from '../../errors/kafscale-error.ts';
 import type { MetadataStore } from '../../storage/meta/metadata-store.ts';
 import { MetaKeys } from './meta-keys.ts';
 
@@ -16,7 +17,7 @@ export async function loadOrCreateClusterId(store: MetadataStore, preferred?: st
   if (result.succeeded) return candidate;
   const existing = result.results[0];
   if (existing === null || existing === undefined || typeof existing !== 'object' || Array.isArray(existing)) {
-    throw new Error('cluster id vanished between compare and read');
+    throw new KafscaleError('KSC_META_UNAVAILABLE', 'the cluster id key vanished between the compare and the read of its transaction; retry', { retriable: true });
   }
   return existing.value.toString('utf8');
 }

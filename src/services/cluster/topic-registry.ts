@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
+import { KafscaleError } from '../../errors/kafscale-error.ts';
 import type { MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
 import { MetaKeys } from './meta-keys.ts';
 import { collisionKey, hasCollisionCharacters, isInternalTopic, topicNameProblem } from './topic-name.ts';
@@ -298,7 +299,7 @@ function encodeTopic(topic: TopicRecord): Buffer {
 function decodeTopic(value: Buffer): TopicRecord {
   const parsed = JSON.parse(value.toString('utf8')) as TopicRecord;
   if (typeof parsed.name !== 'string' || typeof parsed.id !== 'string' || !Number.isInteger(parsed.partitions)) {
-    throw new Error('topic record is missing name, id or partitions');
+    throw new KafscaleError('KSC_META_CORRUPT', `a stored topic record is missing its name, id or partition count: ${value.toString('utf8').slice(0, 200)}`);
   }
   return parsed;
 }

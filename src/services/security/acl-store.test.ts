@@ -8,6 +8,7 @@ import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-stor
 import { AclAuthorizer } from './acl-authorizer.ts';
 import { AclStore } from './acl-store.ts';
 import { AclOperation as Op, AclPermission, PatternType, ResourceType, type AclBinding } from './acl.ts';
+import { waitFor } from '../../../test/helpers/wait-for.ts';
 
 const log = pino({ level: 'silent' });
 const read: AclBinding = { resourceType: ResourceType.TOPIC, resourceName: 'a/b%c', patternType: PatternType.LITERAL, principal: 'User:alice', host: '*', operation: Op.READ, permission: AclPermission.ALLOW };
@@ -26,11 +27,11 @@ test('ACLs written through one store instance reach another through the watch, a
 
   await writer.create([read, write, read]);
   assert.equal(writer.list().length, 2, 'a binding created twice is stored once');
-  await waitFor(() => authorizer.authorize(alice, Op.WRITE, ResourceType.TOPIC, 'a/b%c'));
+  await waitFor('the ACL seen by the authorizer', () => authorizer.authorize(alice, Op.WRITE, ResourceType.TOPIC, 'a/b%c'), { timeoutMs: 2_000, intervalMs: 10 });
 
   const deleted = await writer.delete([{ ...any, operation: Op.WRITE }]);
   assert.deepEqual(deleted, [[write]]);
-  await waitFor(() => !authorizer.authorize(alice, Op.WRITE, ResourceType.TOPIC, 'a/b%c'));
+  await waitFor('the ACL deletion seen by the authorizer', () => !authorizer.authorize(alice, Op.WRITE, ResourceType.TOPIC, 'a/b%c'), { timeoutMs: 2_000, intervalMs: 10 });
   assert.equal(authorizer.authorize(alice, Op.READ, ResourceType.TOPIC, 'a/b%c'), true);
 
   await writer.close();
@@ -42,11 +43,3 @@ test('ACLs written through one store instance reach another through the watch, a
   await reopened.close();
   await store.close();
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

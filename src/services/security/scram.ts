@@ -4,6 +4,7 @@
  * never the password or the salted password.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { KafscaleError } from '../../errors/kafscale-error.ts';
 
 export const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 export type ScramMechanism = (typeof SCRAM_MECHANISMS)[number];
@@ -244,7 +245,7 @@ export class ScramClientExchange {
     const salt = attributes?.get('s');
     const iterations = Number(attributes?.get('i'));
     if (nonce === undefined || salt === undefined || !Number.isInteger(iterations) || !nonce.startsWith(this.#clientNonce)) {
-      throw new Error('invalid SCRAM server-first message');
+      throw new KafscaleError('KSC_PROTOCOL_MALFORMED', 'invalid SCRAM server-first message');
     }
     const saltedPassword = saltPassword(this.mechanism, this.#password, Buffer.from(salt, 'base64'), iterations);
     const clientKey = hmac(this.mechanism, saltedPassword, 'Client Key');

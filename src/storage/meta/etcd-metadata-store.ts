@@ -102,7 +102,7 @@ export class EtcdMetadataStore extends SingleOpWrites implements MetadataStore {
       await store.revision();
     } catch (error) {
       await store.close();
-      throw connectError(error, options);
+      throw await connectError(error, options);
     }
     return store;
   }

@@ -51,7 +51,7 @@ async function writeInSyncedSteps(handle: FileHandle, chunks: readonly Buffer[])
     for (let offset = 0; offset < chunk.length; ) {
       const length = Math.min(chunk.length - offset, BACKGROUND_STEP_BYTES - sinceSync);
       const { bytesWritten } = await handle.write(chunk, offset, length, position);
-      if (bytesWritten !== length) throw new Error(`short write: ${bytesWritten} of ${length} bytes`);
+      if (bytesWritten !== length) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', `short write: ${bytesWritten} of ${length} bytes`, { retriable: true });
       offset += length;
       position += length;
       sinceSync += length;
@@ -92,7 +92,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       await mkdir(this.root, { recursive: true });
       const info = await stat(this.root);
-      if (!info.isDirectory()) throw new Error('not a directory');
+      if (!info.isDirectory()) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', 'not a directory', { retriable: false });
     } catch (err) {
       throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', `filesystem object store: cannot use ${this.root} as the object directory (${String(err)}); check KAFSCALE_DATA_DIR`, {
         cause: err,
@@ -155,7 +155,7 @@ export class FsObjectStore implements ObjectStore {
       } else {
         const { bytesWritten } = await handle.writev(chunks as Buffer[]);
         const expected = chunks.reduce((sum, c) => sum + c.length, 0);
-        if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes`);
+        if (bytesWritten !== expected) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', `short write: ${bytesWritten} of ${expected} bytes`, { retriable: true });
       }
       if (this.#fsync) await handle.sync();
       await handle.close();

@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
@@ -109,15 +109,6 @@ function pyMember(topic: string, group: string, children: ChildProcess[]): PyMem
   return { child, assigned: () => assigned };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-  return Date.now() - started;
-}
-
 test('confluent_kafka: a SIGKILLed member’s partitions go to the survivor within the session timeout', { skip: confluentMissing, timeout: 60_000 }, async (t) => {
   const topic = await createTopic();
   const group = newGroup();
@@ -128,13 +119,13 @@ test('confluent_kafka: a SIGKILLed member’s partitions go to the survivor with
   const a = pyMember(topic, group, children);
   const b = pyMember(topic, group, children);
   const split = (): boolean => [...a.assigned(), ...b.assigned()].sort((x, y) => x - y).join(',') === '0,1,2,3,4,5' && a.assigned().length === 3;
-  await until('the two members split six partitions', split, 30_000);
+  await waitFor('the two members split six partitions', split, 30_000);
   const exited = new Promise((resolve) => b.child.once('exit', resolve));
   b.child.kill('SIGKILL');
   await exited;
   // The dead member's session expires after SESSION_TIMEOUT_MS; the survivor learns of the rebalance
   // from its next heartbeat (500 ms) and rejoins. Allow one rebalance round on top.
-  const tookMs = await until('the survivor owns all six partitions', () => a.assigned().length === 6, SESSION_TIMEOUT_MS + 6_000);
+  const tookMs = await waitFor('the survivor owns all six partitions', () => a.assigned().length === 6, SESSION_TIMEOUT_MS + 6_000);
   t.diagnostic(`hand-over took ${tookMs} ms after the kill`);
   const stopped = new Promise((resolve) => a.child.once('exit', resolve));
   a.child.kill('SIGTERM');

@@ -1,9 +1,8 @@
-"""Consumer-group scenarios for confluent_kafka (librdkafka) and kafka-python, printing JSON results.
+"""Consumer-group scenarios for confluent_kafka (librdkafka), printing JSON results.
 
 usage: groups.py <scenario> <bootstrap> <topic> <group>
   confluent-cooperative  3 consumers with cooperative-sticky on a 6-partition topic, then one leaves
   confluent-static       2 static members; one restarts with the same group.instance.id
-  kafka-python           3 KafkaConsumers in one group
 """
 import json
 import sys
@@ -100,35 +99,4 @@ def confluent_static():
     return result
 
 
-def kafka_python():
-    from kafka import KafkaConsumer
-    produce(0, 60)
-    # One thread per consumer: a kafka-python consumer rejoins only inside its own poll(), so polling
-    # several from one thread would stall every rebalance until its timeout.
-    seen = [[], [], []]
-    assignment = [None, None, None]
-    done = threading.Event()
-
-    def run(i):
-        c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset='earliest',
-                          session_timeout_ms=6000, heartbeat_interval_ms=500, max_poll_interval_ms=10000)
-        while not done.is_set():
-            for records in c.poll(timeout_ms=200).values():
-                seen[i].extend(r.value.decode() for r in records)
-            assignment[i] = sorted(tp.partition for tp in c.assignment())
-        c.commit()
-        c.close()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(3)]
-    for t in threads:
-        t.start()
-    wait(lambda: sum(len(s) for s in seen) >= 60 and all(a is not None and len(a) == 2 for a in assignment), 40)
-    final = list(assignment)
-    done.set()
-    for t in threads:
-        t.join(15)
-    flat = [v for s in seen for v in s]
-    return {'assignment': final, 'total': len(flat), 'distinct': len(set(flat))}
-
-
-print(json.dumps({'confluent-cooperative': confluent_cooperative, 'confluent-static': confluent_static, 'kafka-python': kafka_python}[scenario]()))
+print(json.dumps({'confluent-cooperative': confluent_cooperative, 'confluent-static': confluent_static}[scenario]()))

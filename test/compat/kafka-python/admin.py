@@ -1,6 +1,6 @@
-"""Drives a kafscale broker with kafka-python's KafkaAdminClient and confluent_kafka's AdminClient.
+"""Drives a kafscale broker with kafka-python's KafkaAdminClient.
 
-Usage: admin.py kafka-python|confluent BOOTSTRAP TOPIC_PREFIX
+Usage: admin.py BOOTSTRAP TOPIC_PREFIX
 Prints one JSON object on the last line of stdout: what each step saw, or the error it raised, so
 that admin.test.ts asserts on the observations (this script decides nothing).
 """
@@ -60,31 +60,6 @@ def kafka_python(bootstrap, prefix):
     return out
 
 
-def confluent(bootstrap, prefix):
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    out = {}
-    admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "kafscale-compat-confluent"})
-    topic = prefix + "-confluent"
-    futures = admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)], request_timeout=10)
-    try:
-        futures[topic].result(timeout=15)
-        out["create"] = "ok"
-    except Exception as exc:
-        out["create"] = str(exc)
-    metadata = admin.list_topics(timeout=10)
-    out["brokers"] = [{"id": b.id, "host": b.host, "port": b.port} for b in metadata.brokers.values()]
-    out["topics"] = {name: len(t.partitions) for name, t in metadata.topics.items()}
-    futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)], request_timeout=10)
-    try:
-        futures[topic].result(timeout=15)
-        out["create_again"] = "ok"
-    except Exception as exc:
-        out["create_again"] = exc.args[0].name() if exc.args and hasattr(exc.args[0], "name") else str(exc)
-    return out
-
-
 if __name__ == "__main__":
-    which, bootstrap, prefix = sys.argv[1:4]
-    result = kafka_python(bootstrap, prefix) if which == "kafka-python" else confluent(bootstrap, prefix)
-    print(json.dumps(result))
+    bootstrap, prefix = sys.argv[1:3]
+    print(json.dumps(kafka_python(bootstrap, prefix)))

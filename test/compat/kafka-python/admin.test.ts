@@ -1,14 +1,13 @@
 /**
- * Python clients from Debian (run with /usr/bin/python3) against a real broker; admin.py does the
- * client calls and prints what it saw as JSON, this file asserts on it.
+ * kafka-python from Debian (run with /usr/bin/python3) against a real broker; admin.py does the client
+ * calls and prints what it saw as JSON, this file asserts on it.
  *
  * kafka-python 2.0.2 KafkaAdminClient — expected to pass: create_topics with topic_configs,
  * list_topics, describe_topics, describe_configs, alter_configs, create_partitions (increase; a decrease
  * raises InvalidPartitionsError), describe_cluster, delete_topics. It probes the broker version from
  * ApiVersions and then uses its own highest versions (CreateTopics v3, DescribeConfigs v2, ...).
- * confluent_kafka 1.7 (librdkafka 2.0) AdminClient — expected to pass: create_topics, list_topics,
- * create of an existing topic fails with TOPIC_ALREADY_EXISTS.
- * Known to fail: none known. Each suite skips when its Python module is missing.
+ * confluent_kafka's AdminClient is tested in test/compat/confluent-kafka/admin.test.ts.
+ * Known to fail: none known. Skips when kafka-python is missing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,12 +27,11 @@ function missingModule(module: string, debianPackage: string): string | false {
   return probe.status === 0 ? false : `${PYTHON} cannot import ${module} (apt-get install ${debianPackage})`;
 }
 const kafkaPythonMissing = missingModule('kafka', 'python3-kafka');
-const confluentMissing = missingModule('confluent_kafka', 'python3-confluent-kafka');
 
 let broker: BrokerProcess | undefined;
 
 before(async () => {
-  if (kafkaPythonMissing !== false && confluentMissing !== false) return;
+  if (kafkaPythonMissing !== false) return;
   broker = await startBroker();
 });
 
@@ -41,17 +39,17 @@ after(async () => {
   await broker?.stop();
 });
 
-async function runScript(which: 'kafka-python' | 'confluent'): Promise<Record<string, unknown>> {
+async function runScript(): Promise<Record<string, unknown>> {
   if (broker === undefined) throw new Error('broker not started');
   const prefix = `py-${randomUUID().slice(0, 8)}`;
-  const { stdout } = await run(PYTHON, [SCRIPT, which, broker.bootstrap, prefix], { timeout: 50_000 });
+  const { stdout } = await run(PYTHON, [SCRIPT, broker.bootstrap, prefix], { timeout: 50_000 });
   const lastLine = stdout.trimEnd().split('\n').at(-1) ?? '';
   const result = JSON.parse(lastLine) as Record<string, unknown>;
   return { ...result, prefix };
 }
 
 test('kafka-python KafkaAdminClient: topics, configs, partitions, cluster', { skip: kafkaPythonMissing }, async () => {
-  const result = await runScript('kafka-python');
+  const result = await runScript();
   const topic = `${String(result['prefix'])}-main`;
   assert.deepEqual(result['create'], [[topic, 0]]);
   assert.ok((result['list'] as string[]).includes(topic));
@@ -69,13 +67,4 @@ test('kafka-python KafkaAdminClient: topics, configs, partitions, cluster', { sk
   assert.equal(cluster.controller_id, cluster.brokers[0]?.node_id);
   assert.deepEqual(result['delete'], [[topic, 0]]);
   assert.equal(result['list_after_delete'], false);
-});
-
-test('confluent_kafka AdminClient: create and list topics', { skip: confluentMissing }, async () => {
-  const result = await runScript('confluent');
-  const topic = `${String(result['prefix'])}-confluent`;
-  assert.equal(result['create'], 'ok');
-  assert.deepEqual(result['brokers'], [{ id: (result['brokers'] as Array<{ id: number }>)[0]?.id, host: broker?.host, port: broker?.port }]);
-  assert.equal((result['topics'] as Record<string, number>)[topic], 3);
-  assert.equal(result['create_again'], 'TOPIC_ALREADY_EXISTS');
 });

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import kafkajs, { type Producer } from 'kafkajs';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
@@ -87,14 +88,6 @@ function startMember(group: string, topic: string): Member {
   return member;
 }
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 const owned = (members: readonly Member[]): string => members.flatMap((m) => m.partitions).sort((a, b) => a - b).join(',');
 const ALL = '0,1,2,3,4,5';
 
@@ -111,7 +104,7 @@ async function committed(group: string, topic: string): Promise<bigint[]> {
 
 async function threeMembers(group: string, topic: string): Promise<Member[]> {
   const members = [startMember(group, topic), startMember(group, topic), startMember(group, topic)];
-  await until('three members with two partitions each', () => owned(members) === ALL && members.every((m) => m.partitions.length === 2), 30_000);
+  await waitFor('three members with two partitions each', () => owned(members) === ALL && members.every((m) => m.partitions.length === 2), 30_000);
   return members;
 }
 
@@ -122,18 +115,18 @@ test('kafka-python: a member leaving gracefully hands over at once; each message
   await sleep(SETTLE_MS);
   const first = await produce(topic, 0, 120);
   const total = (): number => members.reduce((n, m) => n + m.consumed.length, 0);
-  await until('120 messages consumed', () => total() >= first.length, 15_000);
+  await waitFor('120 messages consumed', () => total() >= first.length, 15_000);
   for (const m of members) {
     const own = new Set(m.partitions);
     assert.ok(m.consumed.every((v) => own.has(Number(v.slice(1)) % PARTITIONS)), 'a member reads only its assigned partitions');
   }
-  await until('the commits reach the log end', async () => (await committed(group, topic)).every((o) => o === 20n), 10_000);
+  await waitFor('the commits reach the log end', async () => (await committed(group, topic)).every((o) => o === 20n), 10_000);
 
   const leaving = members.pop() as Member;
   const handedOver = leaving.partitions;
   const leftAt = Date.now();
   leaving.child.kill('SIGTERM');
-  await until('the two remaining members own all six partitions', () => owned(members) === ALL && members.every((m) => m.assignedAtMs > leftAt), SESSION_TIMEOUT_MS + REBALANCE_SLACK_MS);
+  await waitFor('the two remaining members own all six partitions', () => owned(members) === ALL && members.every((m) => m.assignedAtMs > leftAt), SESSION_TIMEOUT_MS + REBALANCE_SLACK_MS);
   const handOverMs = Math.max(...members.map((m) => m.assignedAtMs)) - leftAt;
   process.stdout.write(`# kafka-python graceful hand-over: ${handOverMs} ms\n`);
   // LeaveGroup, not session expiry: the hand-over must not wait for the session timeout.
@@ -143,7 +136,7 @@ test('kafka-python: a member leaving gracefully hands over at once; each message
 
   await sleep(SETTLE_MS);
   const second = await produce(topic, 120, 60);
-  await until('180 messages consumed', () => total() + leaving.consumed.length >= first.length + second.length, 15_000);
+  await waitFor('180 messages consumed', () => total() + leaving.consumed.length >= first.length + second.length, 15_000);
   await sleep(500);
   const everything = [...members.flatMap((m) => m.consumed), ...leaving.consumed];
   assert.deepEqual(everything.slice().sort(), [...first, ...second].sort(), 'every message consumed exactly once across the hand-over');
@@ -162,24 +155,24 @@ test('kafka-python: a SIGKILLed member’s partitions go to the survivors within
   for (let batch = 0; batch < 30; batch++) {
     acknowledged.push(...(await produce(topic, batch * 12, 12)));
     if (batch === 8) {
-      await until('the victim consumed something', () => victim.consumed.length > 0, 5_000);
+      await waitFor('the victim consumed something', () => victim.consumed.length > 0, 5_000);
       victim.child.kill('SIGKILL');
       killedAtMs = Date.now();
     }
     await sleep(100);
   }
-  await until('the survivors own all six partitions', () => owned(survivors) === ALL, SESSION_TIMEOUT_MS + 15_000);
+  await waitFor('the survivors own all six partitions', () => owned(survivors) === ALL, SESSION_TIMEOUT_MS + 15_000);
   const handOverMs = Math.max(...survivors.map((m) => m.assignedAtMs)) - killedAtMs;
   process.stdout.write(`# kafka-python hand-over after SIGKILL: ${handOverMs} ms\n`);
   assert.ok(handOverMs <= SESSION_TIMEOUT_MS + REBALANCE_SLACK_MS, `hand-over took ${handOverMs} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`);
   assert.ok(handOverMs >= SESSION_TIMEOUT_MS - 500, `the dead member kept its partitions until its session expired (${handOverMs} ms)`);
 
   const consumedByAnyone = new Set<string>();
-  await until('every acknowledged message consumed at least once', () => {
+  await waitFor('every acknowledged message consumed at least once', () => {
     for (const m of members) for (const v of m.consumed) consumedByAnyone.add(v);
     return acknowledged.every((v) => consumedByAnyone.has(v));
   }, 15_000);
-  await until('the commits reach the log end', async () => (await committed(group, topic)).every((o) => o === 60n), 10_000);
+  await waitFor('the commits reach the log end', async () => (await committed(group, topic)).every((o) => o === 60n), 10_000);
   for (const m of survivors) m.child.kill('SIGTERM');
   await Promise.all(survivors.map((m) => m.exited));
 });

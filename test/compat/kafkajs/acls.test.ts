@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import kafkajs, { type Admin, type Consumer, type Producer } from 'kafkajs';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const { Kafka, logLevel, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } = kafkajs;
 
@@ -81,7 +82,7 @@ test('an ACL added while a producer and a consumer run takes effect on their ope
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({ eachMessage: async ({ message }) => void received.push(String(message.value)) });
     await producer.send({ topic, messages: [{ value: 'before' }] });
-    await waitFor(() => received.includes('before'), 15_000);
+    await waitFor("the message 'before'", () => received.includes('before'), 15_000);
 
     const denyFor = (operation: number) => ({ resourceType: AclResourceTypes.TOPIC, resourceName: topic, resourcePatternType: ResourcePatternTypes.LITERAL, principal: 'User:ANONYMOUS', host: '*', operation, permissionType: AclPermissionTypes.DENY });
     await admin.createAcls({ acl: [denyFor(AclOperationTypes.WRITE)] });
@@ -93,7 +94,7 @@ test('an ACL added while a producer and a consumer run takes effect on their ope
     assert.ok(Date.now() - startedMs < 5_000);
 
     await admin.createAcls({ acl: [denyFor(AclOperationTypes.READ)] });
-    await waitFor(() => crashes.length > 0, 15_000);
+    await waitFor('the consumer to crash', () => crashes.length > 0, 15_000);
     assert.match(String(crashes[0]), /Topic authorization failed/);
 
     await admin.deleteAcls({ filters: [{ ...anyFilter, resourceType: AclResourceTypes.TOPIC, resourceName: topic, resourcePatternType: ResourcePatternTypes.LITERAL }] });
@@ -105,10 +106,3 @@ test('an ACL added while a producer and a consumer run takes effect on their ope
   }
 });
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -3,8 +3,7 @@
  * message consumed exactly once across the members, hand-over when a member leaves, committed offsets
  * surviving a consumer restart and a broker restart, and the admin views (list, describe, reset and
  * delete offsets, delete groups).
- * Known to fail: none known. Needs Produce/Fetch; skipped with that reason when the broker does not
- * serve them yet.
+ * Known to fail: none known.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { type Admin, type Consumer, type Producer } from 'kafkajs';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
-import { WireClient } from '../../helpers/wire-client.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const SESSION_TIMEOUT_MS = 6_000;
@@ -21,16 +20,10 @@ let broker: BrokerProcess;
 let kafka: InstanceType<typeof Kafka>;
 let admin: Admin;
 let producer: Producer;
-let skip: string | false = false;
 const consumers: Consumer[] = [];
 
 before(async () => {
   broker = await startBroker({ env: { KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0', KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '1000' }, logLevel: 'warn' });
-  const wire = await WireClient.connect(broker.host, broker.port);
-  const versions = await wire.send(18, 3, { clientSoftwareName: 'probe', clientSoftwareVersion: '1' });
-  wire.close();
-  const keys = new Set(versions.apiKeys.map((k) => k.apiKey));
-  if (!keys.has(0) || !keys.has(1)) skip = 'needs Produce/Fetch (landing in parallel)';
   kafka = new Kafka({ clientId: 'kafscale-groups', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
   admin = kafka.admin();
   await admin.connect();
@@ -60,6 +53,8 @@ interface Member {
   consumer: Consumer;
   seen: string[];
   assigned: () => number[];
+  /** True once a fetch has completed since the last join: kafkajs resolves its start offsets before fetching. */
+  fetchedSinceJoin: () => boolean;
 }
 
 async function member(groupId: string, topic: string, fromBeginning = true): Promise<Member> {
@@ -67,34 +62,30 @@ async function member(groupId: string, topic: string, fromBeginning = true): Pro
   consumers.push(consumer);
   const seen: string[] = [];
   let assignment: number[] = [];
+  let fetched = false;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     assignment = (e.payload.memberAssignment[topic] ?? []).slice().sort((a, b) => a - b);
+    fetched = false;
+  });
+  consumer.on(consumer.events.FETCH, () => {
+    fetched = true;
   });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning });
   await consumer.run({ eachMessage: async ({ message }) => void seen.push(String(message.value)) });
-  return { consumer, seen, assigned: () => assignment };
+  return { consumer, seen, assigned: () => assignment, fetchedSinceJoin: () => fetched };
 }
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-test('three members share six partitions, each message is consumed once, and a leaving member hands over', { timeout: 60_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+test('three members share six partitions, each message is consumed once, and a leaving member hands over', { timeout: 60_000 }, async () => {
   const topic = await createTopic(6);
   const groupId = `grp-${randomUUID().slice(0, 8)}`;
   await produce(topic, 60);
   const members = [await member(groupId, topic), await member(groupId, topic), await member(groupId, topic)];
-  await until('every partition assigned exactly once', () => {
+  await waitFor('every partition assigned exactly once', () => {
     const all = members.flatMap((m) => m.assigned()).sort((a, b) => a - b);
     return all.join(',') === '0,1,2,3,4,5' && members.every((m) => m.assigned().length === 2);
   });
-  await until('60 messages consumed', () => members.reduce((n, m) => n + m.seen.length, 0) >= 60);
+  await waitFor('60 messages consumed', () => members.reduce((n, m) => n + m.seen.length, 0) >= 60);
   const all = members.flatMap((m) => m.seen).sort();
   assert.equal(all.length, 60);
   assert.equal(new Set(all).size, 60, 'no message consumed twice');
@@ -114,22 +105,21 @@ test('three members share six partitions, each message is consumed once, and a l
   // Graceful leave: the two others take over all six partitions, and new messages still arrive once.
   const leaving = members.pop() as Member;
   await leaving.consumer.disconnect();
-  await until('the remaining two own all partitions', () => members.flatMap((m) => m.assigned()).sort((a, b) => a - b).join(',') === '0,1,2,3,4,5', SESSION_TIMEOUT_MS + 10_000);
+  await waitFor('the remaining two own all partitions', () => members.flatMap((m) => m.assigned()).sort((a, b) => a - b).join(',') === '0,1,2,3,4,5', SESSION_TIMEOUT_MS + 10_000);
   await produce(topic, 30, 60);
-  await until('90 messages consumed', () => members.reduce((n, m) => n + m.seen.length, 0) + leaving.seen.length >= 90);
+  await waitFor('90 messages consumed', () => members.reduce((n, m) => n + m.seen.length, 0) + leaving.seen.length >= 90);
   const after = [...members.flatMap((m) => m.seen), ...leaving.seen];
   assert.equal(new Set(after).size, after.length, 'no message consumed twice across the hand-over');
   for (const m of members) await m.consumer.disconnect();
 });
 
-test('committed offsets survive a consumer restart and a broker restart; admin resets and deletes them', { timeout: 60_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+test('committed offsets survive a consumer restart and a broker restart; admin resets and deletes them', { timeout: 60_000 }, async () => {
   const topic = await createTopic(6);
   const groupId = `grp-${randomUUID().slice(0, 8)}`;
   await produce(topic, 12);
   const first = await member(groupId, topic);
-  await until('12 consumed', () => first.seen.length >= 12);
-  await until('offsets committed', async () => {
+  await waitFor('12 consumed', () => first.seen.length >= 12);
+  await waitFor('offsets committed', async () => {
     const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
     return offsets[0]?.partitions.every((p) => p.offset === '2') ?? false;
   });
@@ -138,7 +128,7 @@ test('committed offsets survive a consumer restart and a broker restart; admin r
   await broker.restart();
   await produce(topic, 6, 12);
   const second = await member(groupId, topic);
-  await until('the 6 new messages', () => second.seen.length >= 6);
+  await waitFor('the 6 new messages', () => second.seen.length >= 6);
   await sleep(500);
   assert.deepEqual(second.seen.sort(), ['v12', 'v13', 'v14', 'v15', 'v16', 'v17'], 'only messages after the committed offsets');
   await second.consumer.disconnect();
@@ -158,15 +148,14 @@ test('committed offsets survive a consumer restart and a broker restart; admin r
   assert.ok(gone[0]?.partitions.every((p) => p.offset === '-1'), 'deleting the group deleted its offsets');
 });
 
-test('a new group honours fromBeginning=false (auto.offset.reset latest)', { timeout: 30_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+test('a new group honours fromBeginning=false (auto.offset.reset latest)', { timeout: 30_000 }, async () => {
   const topic = await createTopic(6);
   await produce(topic, 6);
   const latest = await member(`grp-${randomUUID().slice(0, 8)}`, topic, false);
-  await until('assignment', () => latest.assigned().length === 6);
-  await sleep(1_000);
+  // Messages produced before the consumer has resolved the latest offsets would count as old ones.
+  await waitFor('assignment and a fetch from the resolved latest offsets', () => latest.assigned().length === 6 && latest.fetchedSinceJoin());
   await produce(topic, 6, 6);
-  await until('new messages', () => latest.seen.length >= 6);
+  await waitFor('new messages', () => latest.seen.length >= 6);
   assert.ok(latest.seen.every((v) => Number(v.slice(1)) >= 6), `only new messages: ${latest.seen.join(',')}`);
   await latest.consumer.disconnect();
 });

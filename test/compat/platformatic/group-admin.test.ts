@@ -15,9 +15,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const PARTITIONS = 6;
 const PER_PARTITION = 10;
@@ -35,14 +35,6 @@ after(async () => {
   await admin?.close();
   await broker?.stop();
 });
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 25_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** The Kafka error name inside a client error (ResponseError wraps one ProtocolError per failed item). */
 function kafkaErrorNames(error: unknown): string[] {
@@ -140,7 +132,7 @@ async function lag(groupId: string, topic: string): Promise<number[]> {
 async function filledTopic(): Promise<string> {
   const topic = `platformatic-group-admin-${randomUUID().slice(0, 8)}`;
   await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
-  await until('every partition has a leader that answers ListOffsets', async () => {
+  await waitFor('every partition has a leader that answers ListOffsets', async () => {
     try {
       return (await logEnds(topic)).size === PARTITIONS;
     } catch {
@@ -160,10 +152,10 @@ test('platformatic Admin: list, describe, lag, reset, delete offsets and delete 
     for (const m of members) await closeForced(m.consumer).catch(() => {});
   });
   for (let i = 0; i < 3; i++) members.push(await member(groupId, topic, `${CLIENT}-member-${i}`));
-  await until('every partition assigned exactly once, two per member', () =>
+  await waitFor('every partition assigned exactly once, two per member', () =>
     members.flatMap((m) => m.partitions()).sort((a, b) => a - b).join(',') === '0,1,2,3,4,5' && members.every((m) => m.partitions().length === 2));
-  await until('every message consumed', () => members.reduce((n, m) => n + m.seen.length, 0) >= PER_PARTITION * PARTITIONS);
-  await until('the autocommits reach the log end', async () => [...(await committed(groupId, topic)).values()].every((o) => o === BigInt(PER_PARTITION)));
+  await waitFor('every message consumed', () => members.reduce((n, m) => n + m.seen.length, 0) >= PER_PARTITION * PARTITIONS);
+  await waitFor('the autocommits reach the log end', async () => [...(await committed(groupId, topic)).values()].every((o) => o === BigInt(PER_PARTITION)));
 
   // list: the live group with its state (2.x reports Kafka's wire value, 'Stable'); the states filter
   // keeps it out of an Empty-only listing. 2.x still accepts 1.x's 'STABLE' spelling as a filter.
@@ -200,7 +192,7 @@ test('platformatic Admin: list, describe, lag, reset, delete offsets and delete 
   assert.equal((await committed(groupId, topic)).get(0), BigInt(PER_PARTITION), 'nothing changed by the refused calls');
 
   for (const m of members.splice(0)) await closeForced(m.consumer);
-  await until('the group is empty', async () => (await admin.listGroups()).get(groupId)?.state === 'Empty');
+  await waitFor('the group is empty', async () => (await admin.listGroups()).get(groupId)?.state === 'Empty');
   assert.equal((await admin.describeGroups({ groups: [groupId] })).get(groupId)?.members.size, 0);
   assert.equal((await admin.listGroups({ states: ['Empty'] })).has(groupId), true, 'an empty group with offsets is listed');
 
@@ -243,8 +235,8 @@ test('platformatic Admin: OffsetDelete of a topic a live group consumes is GROUP
   const groupId = `g-${topic}`;
   const live = await member(groupId, topic, `${CLIENT}-subscribed`);
   t.after(() => closeForced(live.consumer).catch(() => {}));
-  await until('the member owns every partition', () => live.partitions().length === PARTITIONS);
-  await until('the autocommits reach the log end', async () => [...(await committed(groupId, topic)).values()].every((o) => o === BigInt(PER_PARTITION)));
+  await waitFor('the member owns every partition', () => live.partitions().length === PARTITIONS);
+  await waitFor('the autocommits reach the log end', async () => [...(await committed(groupId, topic)).values()].every((o) => o === BigInt(PER_PARTITION)));
   await rejectsWith(admin.deleteConsumerGroupOffsets({ groupId, topics: [{ name: topic, partitionIndexes: [0] }] }), 'GROUP_SUBSCRIBED_TO_TOPIC');
   assert.equal((await committed(groupId, topic)).get(0), BigInt(PER_PARTITION), 'the live group keeps its offset');
 });

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const PARTITIONS = 6;
 const CLIENT = 'kafscale-compat-platformatic-group-offsets';
@@ -24,14 +25,6 @@ before(async () => {
 after(async () => {
   await broker?.stop();
 });
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 25_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function withAdmin<T>(task: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Admin({ clientId: CLIENT, bootstrapBrokers: [broker.bootstrap], retries: 1, retryDelay: 100, timeout: 10_000 });
@@ -66,11 +59,13 @@ async function logEndTotal(topic: string): Promise<bigint> {
 /** Waits until the group's commits reach the log end on every partition (sums: offsets only grow). */
 async function committedToLogEnd(groupId: string, topic: string): Promise<void> {
   const end = await logEndTotal(topic);
-  await until('the autocommits reach the log end', async () => (await committedTotal(groupId, topic)) === end);
+  await waitFor('the autocommits reach the log end', async () => (await committedTotal(groupId, topic)) === end);
 }
 
 interface Run {
   readonly seen: string[];
+  /** True once the stream knows where to start reading every partition (fallbackMode or commit resolved). */
+  startsResolved(): boolean;
   close(): Promise<void>;
 }
 
@@ -87,12 +82,13 @@ async function consume(groupId: string, topic: string, fallbackMode: 'earliest' 
   stream.on('error', () => {});
   const close = (): Promise<void> => new Promise((resolve, reject) => consumer.close(true, (error) => (error ? reject(error) : resolve())));
   try {
-    await until('the member owns every partition', () => owned === PARTITIONS);
+    await waitFor('the member owns every partition', () => owned === PARTITIONS);
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
-  return { seen, close };
+  const startsResolved = (): boolean => Array.from({ length: PARTITIONS }, (_, p) => stream.offsetsToFetch.get(`${topic}:${p}`)).every((o) => o !== undefined);
+  return { seen, startsResolved, close };
 }
 
 const names = (from: number, count: number): string[] => Array.from({ length: count }, (_, i) => `v${from + i}`);
@@ -102,7 +98,7 @@ test('platformatic: fallbackMode latest reads only new messages; commits survive
   const topic = `platformatic-group-offsets-${randomUUID().slice(0, 8)}`;
   const groupId = `g-${topic}`;
   await withAdmin((admin) => admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 }));
-  await until('every partition accepts a produce', async () => {
+  await waitFor('every partition accepts a produce', async () => {
     try {
       await produce(topic, 0, 12);
       return true;
@@ -115,10 +111,11 @@ test('platformatic: fallbackMode latest reads only new messages; commits survive
   t.after(async () => open?.close().catch(() => {}));
 
   open = await consume(groupId, topic, 'latest');
-  // The stream resolves each partition's start offset (ListOffsets latest) right after the join.
-  await sleep(1_000);
+  // The stream resolves each partition's start offset (ListOffsets latest) after the join, on its own
+  // schedule: messages produced before that would count as "before the group joined" and never arrive.
+  await waitFor('the stream resolved the latest offset of every partition', () => open !== null && open.startsResolved());
   await produce(topic, 12, 6);
-  await until('6 new messages', () => open !== null && open.seen.length >= 6);
+  await waitFor('6 new messages', () => open !== null && open.seen.length >= 6);
   await committedToLogEnd(groupId, topic);
   await sleep(500);
   assert.deepEqual(sorted(open.seen), names(12, 6), 'latest: nothing from before the group joined');
@@ -128,7 +125,7 @@ test('platformatic: fallbackMode latest reads only new messages; commits survive
   // Consumer restart: a new member resumes from the commits (the fallback would say earliest).
   await produce(topic, 18, 6);
   open = await consume(groupId, topic, 'earliest');
-  await until('the 6 messages after the commit', () => open !== null && open.seen.length >= 6);
+  await waitFor('the 6 messages after the commit', () => open !== null && open.seen.length >= 6);
   await sleep(1_000);
   assert.deepEqual(sorted(open.seen), names(18, 6), 'a restarted consumer reads only what came after its commit');
   await committedToLogEnd(groupId, topic);
@@ -138,7 +135,7 @@ test('platformatic: fallbackMode latest reads only new messages; commits survive
   await broker.restart();
   await produce(topic, 24, 6);
   open = await consume(groupId, topic, 'earliest');
-  await until('the 6 messages after the broker restart', () => open !== null && open.seen.length >= 6);
+  await waitFor('the 6 messages after the broker restart', () => open !== null && open.seen.length >= 6);
   await sleep(1_000);
   assert.deepEqual(sorted(open.seen), names(24, 6), 'after a broker restart the group resumes from its committed offsets');
 });

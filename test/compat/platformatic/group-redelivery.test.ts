@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const PARTITIONS = 6;
 const BATCH = 300;
@@ -32,6 +33,10 @@ const CLIENT = 'kafscale-compat-platformatic-redelivery';
 let broker: BrokerProcess;
 let wire: WireClient;
 const streamErrors: string[] = [];
+
+/** Waits like waitFor, naming the errors the client streams reported meanwhile. */
+const until = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 40_000): Promise<number> =>
+  waitFor(what, condition, { timeoutMs, detail: () => (streamErrors.length > 0 ? `stream errors: ${streamErrors.join('; ')}` : '') });
 
 before(async () => {
   broker = await startBroker({ env: { KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' }, logLevel: 'debug' });
@@ -73,14 +78,6 @@ interface Transition {
   readonly to: string;
   readonly generationId: number;
   readonly members: { memberId: string; clientId: string; partitions: number | null }[];
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${streamErrors.length > 0 ? `; stream errors: ${streamErrors.join('; ')}` : ''}`);
-    await sleep(50);
-  }
 }
 
 /** The broker's group log for one group: every state change, in order. */

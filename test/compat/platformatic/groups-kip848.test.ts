@@ -15,6 +15,7 @@ import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
 import { startProxy } from '../../proxy/proxy-process.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const PARTITIONS = 6;
 const FIRST = 600;
@@ -27,6 +28,10 @@ let broker: BrokerProcess;
 /** Where the clients connect: the broker, or a kafscale proxy in front of it (second test). */
 let clientBootstrap = '';
 const streamErrors: string[] = [];
+
+/** Waits like waitFor, naming the errors the client streams reported meanwhile. */
+const until = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 25_000): Promise<number> =>
+  waitFor(what, condition, { timeoutMs, detail: () => (streamErrors.length > 0 ? `stream errors: ${streamErrors.join('; ')}` : '') });
 let wire: WireClient;
 
 before(async () => {
@@ -44,14 +49,6 @@ interface Member {
   readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   readonly seen: string[];
   partitions(): number[];
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 25_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${streamErrors.length > 0 ? `; stream errors: ${streamErrors.join('; ')}` : ''}`);
-    await sleep(100);
-  }
 }
 
 async function member(groupId: string, topic: string, members: Member[]): Promise<Member> {
@@ -81,7 +78,6 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
   members.push(m);
   return m;
 }
-
 
 /** close(true): close the streams, then LeaveGroup. (The typings resolve `close(true)` to the callback overload.) */
 function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const PARTITIONS = 6;
 const FIRST = 600;
@@ -26,6 +27,10 @@ const SETTLE_MS = 1_000;
 
 let broker: BrokerProcess;
 const streamErrors: string[] = [];
+
+/** Waits like waitFor, naming the errors the client streams reported meanwhile. */
+const until = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 25_000): Promise<number> =>
+  waitFor(what, condition, { timeoutMs, detail: () => (streamErrors.length > 0 ? `stream errors: ${streamErrors.join('; ')}` : '') });
 let wire: WireClient;
 
 before(async () => {
@@ -42,14 +47,6 @@ interface Member {
   readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
   readonly seen: string[];
   partitions(): number[];
-}
-
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 25_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${streamErrors.length > 0 ? `; stream errors: ${streamErrors.join('; ')}` : ''}`);
-    await sleep(100);
-  }
 }
 
 async function member(groupId: string, topic: string, members: Member[]): Promise<Member> {
@@ -81,7 +78,6 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
   members.push(m);
   return m;
 }
-
 
 /** close(true): close the streams, then LeaveGroup. (The typings resolve `close(true)` to the callback overload.) */
 function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {

@@ -10,7 +10,7 @@ import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/ind
 import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
 import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
-import { LogService, type LogServiceOptions, type TopicRef } from '../log/log-service.ts';
+import { LogService, type LogServiceOptions, type TopicRef } from './log-service.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 
 const log = pino({ level: 'silent' });
