@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { encodeRecordBatch } from '../../protocol/records/index.ts';
@@ -23,6 +22,7 @@ import { MetaKeys } from './meta-keys.ts';
 import { NO_OWNER, OwnerDirectory } from './owner-directory.ts';
 import { PartitionLeaders } from './partition-leaders.ts';
 import { TopicRegistry } from './topic-registry.ts';
+import { waitFor } from '../../../test/helpers/wait-for.ts';
 
 const log = silentLogger();
 const PARTITIONS = 12;
@@ -39,13 +39,6 @@ interface Node {
   close(): Promise<void>;
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('OwnerDirectory and PartitionAssigner with two brokers on one store', () => {
   let dir: string;

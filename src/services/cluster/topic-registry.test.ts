@@ -7,6 +7,7 @@ import { ErrorCode } from '../../protocol/error-codes.ts';
 import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { TopicRegistry, type TopicChange } from './topic-registry.ts';
+import { waitFor } from '../../../test/helpers/wait-for.ts';
 
 describe('TopicRegistry on the embedded store', () => {
   let dir: string;
@@ -35,7 +36,7 @@ describe('TopicRegistry on the embedded store', () => {
     assert.equal(outcome.errorCode, ErrorCode.NONE);
     assert.match(outcome.topic?.id ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.equal(registry.get('orders')?.partitions, 3);
-    await waitFor(() => peer.get('orders') !== undefined);
+    await waitFor('the peer to see the topic', () => peer.get('orders') !== undefined, 3_000);
     assert.equal(peer.get('orders')?.id, outcome.topic?.id);
     assert.equal(peer.getById(outcome.topic?.id ?? '')?.name, 'orders');
   });
@@ -90,7 +91,7 @@ describe('TopicRegistry on the embedded store', () => {
   });
 
   it('survives a lost race: a peer change first, then ours on top of it', async () => {
-    await waitFor(() => peer.get('orders')?.partitions === 5);
+    await waitFor('the peer to see 5 partitions', () => peer.get('orders')?.partitions === 5, 3_000);
     assert.equal((await peer.alterConfigs('orders', [{ op: 'set', name: 'retention.bytes', value: '100' }], { incremental: true })).errorCode, ErrorCode.NONE);
     // `registry` may not have seen the peer's write yet; its CAS fails, it re-reads and applies on top.
     assert.equal((await registry.alterConfigs('orders', [{ op: 'set', name: 'segment.ms', value: '1000' }], { incremental: true })).errorCode, ErrorCode.NONE);
@@ -112,7 +113,7 @@ describe('TopicRegistry on the embedded store', () => {
     assert.notEqual(recreated.topic?.id, oldId);
     assert.equal(registry.getById(oldId ?? ''), undefined);
     unsubscribe();
-    await waitFor(() => peer.get('orders')?.id === recreated.topic?.id);
+    await waitFor('the peer to see the re-created topic', () => peer.get('orders')?.id === recreated.topic?.id, 3_000);
   });
 
   it('reopens from the store with the same topics (durability across restarts)', async () => {
@@ -124,11 +125,3 @@ describe('TopicRegistry on the embedded store', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

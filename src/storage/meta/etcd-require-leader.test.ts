@@ -16,6 +16,7 @@ import { ETCD_BINARY } from '../../../test/helpers/etcd-server.ts';
 import { freePort } from '../../../test/helpers/free-port.ts';
 import { EtcdMetadataStore } from './etcd-metadata-store.ts';
 import type { WatchEvent } from './metadata-store.ts';
+import { waitFor } from '../../../test/helpers/wait-for.ts';
 
 interface Member {
   readonly name: string;
@@ -69,13 +70,6 @@ async function healthy(member: Member, timeoutMs: number): Promise<void> {
   }
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 test('etcd watches require a leader: a member that lost its leader cancels the watch, which reconnects once the cluster is whole', { timeout: 60_000 }, async () => {
   const [m1, m2] = await startCluster();
@@ -93,17 +87,17 @@ test('etcd watches require a leader: a member that lost its leader cancels the w
   const watch = await store.watch('k/', {}, { onEvents: (batch) => events.push(...batch), onError: () => {} });
   try {
     await store.put('k/before', Buffer.from('1'));
-    await until('the first event', () => events.length === 1, 5_000);
+    await waitFor('the first event', () => events.length === 1, 5_000);
 
     m2.process?.kill('SIGSTOP');
     // Two members: without m2 there is no quorum, so m1 has no leader within an election timeout or two;
     // etcd then ends every stream that asked for a leader.
-    await until('the watch to be cancelled for want of a leader', () => lines.some((l) => l.msg === 'etcd watch disconnected; reconnecting'), 15_000);
+    await waitFor('the watch to be cancelled for want of a leader', () => lines.some((l) => l.msg === 'etcd watch disconnected; reconnecting'), 15_000);
 
     m2.process?.kill('SIGCONT');
     await healthy(m1, 20_000);
     await store.put('k/after', Buffer.from('2'));
-    await until('the reconnected watch to deliver the new write', () => events.some((e) => e.key === 'k/after'), 15_000);
+    await waitFor('the reconnected watch to deliver the new write', () => events.some((e) => e.key === 'k/after'), 15_000);
     assert.deepEqual(events.map((e) => e.key), ['k/before', 'k/after'], 'resumed from its revision: nothing lost, nothing twice');
   } finally {
     m2.process?.kill('SIGCONT');
