@@ -16,8 +16,9 @@ import { runCrashProduce, type CrashRunReport } from './crash-produce-run.ts';
 
 const KILLS = 20;
 const PARTITIONS = 2;
-// 20 restarts take ~40 s on a quiet 2-core machine; under load (another build on the same cores) up to ~80 s.
-const RUN_BUDGET_MS = 90_000;
+// 20 restarts take ~40 s on a quiet 2-core machine; under load (another build on the same cores) up to ~80 s,
+// and one fresh-clone run with five other processes on the cores managed 15 in 90 s.
+const RUN_BUDGET_MS = 150_000;
 
 const started: Array<{ stop(): Promise<void> }> = [];
 after(async () => {
@@ -53,21 +54,21 @@ async function crashRun(env: Record<string, string>, objectStore: 'filesystem' |
   });
   console.log(`crash-produce ${objectStore}: ${JSON.stringify(report)}`);
   // Each incarnation says which store it runs on; all of them must have used the one under test.
+  assert.equal(report.kills, KILLS, `all kills done within ${RUN_BUDGET_MS} ms`);
   const startLines = broker.logs().split('\n').filter((line) => line.includes('kafscale broker started'));
   assert.equal(startLines.length, KILLS + 1);
   for (const line of startLines) assert.equal((JSON.parse(line) as { objectStore?: string }).objectStore, objectStore);
-  assert.equal(report.kills, KILLS, `all kills done within ${RUN_BUDGET_MS} ms`);
   assert.ok(report.acknowledgedBatches > KILLS, 'producers got acknowledgements between kills');
   assert.ok(report.acknowledgedAfterLastRestart > 0, 'the last incarnation accepted writes');
   assert.ok(report.storedRecords >= report.acknowledgedRecords);
   return report;
 }
 
-test('kill -9 during acks=all produce: filesystem object store', { timeout: 180_000 }, async () => {
+test('kill -9 during acks=all produce: filesystem object store', { timeout: 240_000 }, async () => {
   await crashRun({}, 'filesystem');
 });
 
-test('kill -9 during acks=all produce: S3 object store (s3rver)', { timeout: 180_000 }, async () => {
+test('kill -9 during acks=all produce: S3 object store (s3rver)', { timeout: 240_000 }, async () => {
   const s3: S3TestServer = await startS3Server();
   started.push(s3);
   await crashRun(brokerS3Env(s3), 's3');
