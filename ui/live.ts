@@ -1,0 +1,67 @@
+/**
+ * Live updates: one EventSource on /api/v1/events for the whole page. Pages subscribe to an event name
+ * (`overview`, `topics`, `groups`) and get its parsed data; the browser reconnects by itself.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { API_BASE } from './api.ts';
+
+type Listener = (data: unknown) => void;
+
+const listeners = new Map<string, Set<Listener>>();
+const statusListeners = new Set<(connected: boolean) => void>();
+let source: EventSource | null = null;
+let connected = false;
+
+function setConnected(value: boolean): void {
+  if (connected === value) return;
+  connected = value;
+  for (const listener of statusListeners) listener(value);
+}
+
+function ensureSource(name: string): void {
+  if (source === null) {
+    source = new EventSource(API_BASE + '/events');
+    source.onopen = () => setConnected(true);
+    source.onerror = () => setConnected(false);
+  }
+  if (!listeners.has(name)) {
+    listeners.set(name, new Set());
+    source.addEventListener(name, (event) => {
+      let data: unknown;
+      try {
+        data = JSON.parse((event as MessageEvent<string>).data);
+      } catch {
+        return;
+      }
+      for (const listener of listeners.get(name) ?? []) listener(data);
+    });
+  }
+}
+
+/** Calls `onEvent` with each `name` event while the component is mounted. */
+export function useLiveEvent<T>(name: string, onEvent: (data: T) => void): void {
+  const latest = useRef(onEvent);
+  latest.current = onEvent;
+  useEffect(() => {
+    ensureSource(name);
+    const listener: Listener = (data) => latest.current(data as T);
+    listeners.get(name)?.add(listener);
+    return () => {
+      listeners.get(name)?.delete(listener);
+    };
+  }, [name]);
+}
+
+/** Whether the event stream is connected (shown in the header). */
+export function useLiveStatus(): boolean {
+  const [value, setValue] = useState(connected);
+  useEffect(() => {
+    ensureSource('overview');
+    statusListeners.add(setValue);
+    setValue(connected);
+    return () => {
+      statusListeners.delete(setValue);
+    };
+  }, []);
+  return value;
+}
