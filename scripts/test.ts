@@ -68,6 +68,8 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
   { what: 'strip binary', debianPackage: 'binutils', present: () => commandRuns('strip', ['--version']) },
   // The TLS tests (etcd, Kafka listeners) make a throwaway CA with openssl.
   { what: 'openssl binary', debianPackage: 'openssl', present: () => commandRuns('/usr/bin/openssl', ['version']) },
+  // The console's browser tests (test/console/browser*) drive Debian's Chromium through puppeteer-core; no browser download.
+  { what: '/usr/bin/chromium', debianPackage: 'chromium', present: () => commandRuns('/usr/bin/chromium', ['--version']) },
 ];
 
 function missingRequirements(): SystemRequirement[] {

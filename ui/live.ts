@@ -33,6 +33,7 @@ function ensureSource(name: string): void {
       } catch {
         return;
       }
+      setConnected(true);
       for (const listener of listeners.get(name) ?? []) listener(data);
     });
   }

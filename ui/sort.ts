@@ -48,6 +48,6 @@ export function sortHeader<K extends string>(state: SortState<K>, key: K, label:
   const ariaSort = active ? (state.descending ? 'descending' : 'ascending') : 'none';
   const arrow = active ? (state.descending ? '▼' : '▲') : '';
   return html`<th scope="col" aria-sort=${ariaSort} class=${numeric ? 'num' : ''}>
-    <button type="button" class="sort" onClick=${() => state.toggle(key)}>${label}<span aria-hidden="true" class="arrow">${arrow}</span></button>
+    <button type="button" class="sort" onClick=${() => state.toggle(key)}>${numeric ? html`<span aria-hidden="true" class="arrow">${arrow}</span>${label}` : html`${label}<span aria-hidden="true" class="arrow">${arrow}</span>`}</button>
   </th>`;
 }

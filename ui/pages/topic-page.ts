@@ -65,8 +65,7 @@ export function TopicPage({ name, tab }: { name: string; tab: string | undefined
       </div>
     </div>
     ${gone ? html`<p class="error" role="alert">This topic no longer exists.</p>` : null}
-    ${data === null ? null : html`<p class="muted small">Topic id <span class="mono">${data.topicId}</span> · ${data.partitions.length} partitions ·
-      ${num(data.partitions.reduce((sum, p) => sum + p.highWatermark - p.logStartOffset, 0))} records</p>`}
+    ${data === null ? null : html`<p class="muted small">Topic id <span class="mono">${data.topicId}</span>${` · ${data.partitions.length} partitions · ${num(data.partitions.reduce((sum, p) => sum + p.highWatermark - p.logStartOffset, 0))} records`}</p>`}
     ${action === 'partitions' && data !== null ? html`<${AddPartitionsForm} topic=${name} current=${data.partitions.length}
       onDone=${() => { setAction('none'); void topic.reload(); }} onCancel=${() => setAction('none')} />` : null}
     ${action === 'delete' ? html`<${TypedConfirm} what="topic" name=${name} action="Delete topic" onConfirm=${remove} onCancel=${() => setAction('none')} />` : null}
