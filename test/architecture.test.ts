@@ -10,6 +10,9 @@
  *   broker                        protocol, services, telemetry
  *   server                        protocol/frame, broker/dispatch (`import type` only), telemetry
  *   ops                           services, telemetry
+ *   console                       protocol, services, telemetry, and the BrokerServices type (the web
+ *                                 console's API reads and acts through the handlers' services; never
+ *                                 storage adapters, server, app)
  *   cli                           protocol, config, telemetry (it talks Kafka protocol and ops HTTP)
  *   proxy                         protocol, telemetry (its broker connections live in proxy/ itself;
  *                                 never services, storage, broker, server or config — app/ wires it)
@@ -60,6 +63,7 @@ const LAYER_RULES: Readonly<Record<string, readonly Allowed[] | typeof ANYTHING>
   broker: [{ path: 'protocol/' }, { path: 'services/' }, { path: 'telemetry/' }],
   server: [{ path: 'protocol/frame.ts' }, { path: 'broker/dispatch.ts', typeOnly: true }, { path: 'telemetry/' }],
   ops: [{ path: 'services/' }, { path: 'telemetry/' }],
+  console: [{ path: 'protocol/' }, { path: 'services/' }, { path: 'telemetry/' }, { path: 'broker/broker-services.ts', typeOnly: true }],
   cli: [{ path: 'protocol/' }, { path: 'config/' }, { path: 'telemetry/' }],
   proxy: [{ path: 'protocol/' }, { path: 'telemetry/' }],
   app: ANYTHING,

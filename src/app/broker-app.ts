@@ -8,6 +8,7 @@ import { Dispatcher, type ConnectionContext, type RequestDispatcher } from '../b
 import { FetchSessionCache } from '../broker/fetch-session-cache.ts';
 import { ProduceOrder } from '../protocol/produce-order.ts';
 import { OpsServer } from '../ops/ops-server.ts';
+import { ConsoleApi } from '../console/console-api.ts';
 import { CertificatePrincipalMapper } from '../server/certificate-principal.ts';
 import { KafkaServer } from '../server/kafka-server.ts';
 import { TlsCertificates } from '../server/tls-certificates.ts';
@@ -55,6 +56,7 @@ export class BrokerApp {
   #recovering: Promise<void> | null = null;
   #sessionsStarted = 0;
   #dispatcher: Dispatcher | null = null;
+  #console: ConsoleApi | null = null;
   readonly #fatal = Promise.withResolvers<KafscaleError>();
 
   constructor(config: KafscaleConfig, log: Logger) {
@@ -260,29 +262,32 @@ export class BrokerApp {
     this.#dispatcher = dispatcher;
     gate.open(dispatcher);
 
+    const readiness = {
+      metadataStore: async () => {
+        await meta.revision();
+        return null;
+      },
+      session: async () => (this.#session?.lease.isAlive() === true ? null : 'broker session lease lost; recovering'),
+      // Until the assigner's first pass is done, partitions placed here may still be loading.
+      ownedPartitions: async () => (this.#session?.assigner.settledOnce === true ? null : 'owned partitions are still being loaded'),
+      objectStore: async () => {
+        // A HEAD of a key that never exists: NOT_FOUND proves the store answers.
+        try {
+          await objects.head('kafscale-readiness-probe');
+          return null;
+        } catch (error) {
+          return isKafscaleError(error, 'KSC_OBJECT_NOT_FOUND') ? null : `object store probe failed: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      },
+    };
+    const consoleApi = config.console.enabled ? this.#openConsole(services, readiness.metadataStore, readiness.objectStore) : null;
     const ops = new OpsServer({
       host: config.ops.listen.host,
       port: config.ops.listen.port,
       registry: this.metrics.registry,
-      readiness: {
-        metadataStore: async () => {
-          await meta.revision();
-          return null;
-        },
-        session: async () => (this.#session?.lease.isAlive() === true ? null : 'broker session lease lost; recovering'),
-        // Until the assigner's first pass is done, partitions placed here may still be loading.
-        ownedPartitions: async () => (this.#session?.assigner.settledOnce === true ? null : 'owned partitions are still being loaded'),
-        objectStore: async () => {
-          // A HEAD of a key that never exists: NOT_FOUND proves the store answers.
-          try {
-            await objects.head('kafscale-readiness-probe');
-            return null;
-          } catch (error) {
-            return isKafscaleError(error, 'KSC_OBJECT_NOT_FOUND') ? null : `object store probe failed: ${error instanceof Error ? error.message : String(error)}`;
-          }
-        },
-      },
+      readiness,
       log: log.child({ component: 'ops' }),
+      ...(consoleApi === null ? {} : { console: consoleApi }),
       metrics: this.metrics,
       ...(config.ops.tls && tlsCertificates !== null ? { tls: tlsCertificates } : {}),
       ...(config.ops.tokenFile === null ? {} : { token: readOpsToken(config.ops.tokenFile) }),
@@ -293,6 +298,41 @@ export class BrokerApp {
       { brokerId: config.broker.id, kafka: `${config.broker.listen.host}:${this.#kafkaPort}`, advertised: endpoints.map((e) => `${e.name}://${e.host}:${e.port}`).join(','), ops: `${config.ops.listen.host}:${this.#opsPort}`, clusterId, metadataStore: config.metadataStore.kind, objectStore: config.objectStore.kind },
       'kafscale broker started',
     );
+  }
+
+  /**
+   * KAFSCALE_CONSOLE: the web console and its API (src/console), mounted on the ops listener. With a SASL
+   * listener it logs users in with their SCRAM passwords; else with the ops token when there is one; else
+   * it is unauthenticated (the config allows that on loopback only, unless told otherwise).
+   */
+  #openConsole(services: BrokerServices, metadataProbe: () => Promise<string | null>, objectProbe: () => Promise<string | null>): ConsoleApi {
+    const { config } = this;
+    const sasl = config.listeners.some((l) => l.securityProtocol.startsWith('SASL'));
+    const token = config.ops.tokenFile === null ? undefined : readOpsToken(config.ops.tokenFile);
+    const api = new ConsoleApi({
+      services,
+      metrics: this.metrics,
+      log: this.log.child({ component: 'console' }),
+      maxBytes: config.console.maxBytes,
+      auth: {
+        mode: sasl ? 'sasl' : token !== undefined ? 'token' : 'none',
+        ...(token === undefined ? {} : { token }),
+        secureCookies: config.ops.tls,
+        failureDelayMs: config.sasl.authFailureDelayMs,
+        lookup: (user, mechanism) => services.security.credentials.lookup(user, mechanism),
+      },
+      metadataStore: { kind: config.metadataStore.kind, probe: metadataProbe },
+      objectStore: { kind: config.objectStore.kind === 'filesystem' ? 'fs' : 's3', probe: objectProbe },
+    });
+    api.start();
+    this.#console = api;
+    this.#onClose('console', () => api.close());
+    return api;
+  }
+
+  /** The console (KAFSCALE_CONSOLE), for in-process tests; null when off. */
+  get console(): ConsoleApi | null {
+    return this.#console;
   }
 
   /** Closes everything in reverse start order; idempotent. */

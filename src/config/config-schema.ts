@@ -56,6 +56,9 @@ export const CONFIG_DEFAULTS = {
   authFailureDelayMs: 100,
   connectionsMaxReauthMs: 0,
   opsTls: false,
+  console: false,
+  consoleMaxBytes: MIB,
+  consoleAllowUnauthenticated: false,
   logInvariantChecks: false,
   proxyAddr: '0.0.0.0:9092',
   proxyAdvertisedHost: 'localhost',
@@ -344,6 +347,9 @@ export const settingsSchema = z.strictObject({
   connectionsMaxReauthMs: integer(0, Number.MAX_SAFE_INTEGER),
   opsTls: boolean(),
   opsTokenFile: text().optional(),
+  console: boolean(),
+  consoleMaxBytes: integer(1024, 64 * MIB),
+  consoleAllowUnauthenticated: boolean(),
   logInvariantChecks: boolean(),
   proxyAddr: listenAddress(),
   proxyAdvertisedHost: text(),
@@ -431,6 +437,25 @@ function checkCombinations(settings: Settings, ctx: z.RefinementCtx): void {
   }
   checkListeners(settings, ctx);
   checkProxySecurity(settings, ctx);
+  checkConsole(settings, ctx);
+}
+
+/**
+ * The console can act (create and delete topics, move offsets): without SASL it is unauthenticated, so it
+ * may only listen on loopback unless the operator says otherwise (docs/design/console.md).
+ */
+function checkConsole(settings: Settings, ctx: z.RefinementCtx): void {
+  if (!settings.console || settings.consoleAllowUnauthenticated) return;
+  const sasl = listenersOf(settings).some((l) => l.securityProtocol.startsWith('SASL'));
+  const host = settings.metricsAddr.host;
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (!sasl && !loopback) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['console'],
+      message: `is on, but no listener uses SASL, so the console would be unauthenticated on {metricsAddr} ${host}:${settings.metricsAddr.port}: bind {metricsAddr} to 127.0.0.1, turn on a SASL listener ({listeners}), or set {consoleAllowUnauthenticated}=true`,
+    });
+  }
 }
 
 /** The proxy's client side needs TLS material for SSL; SASL at the proxy is checked by a broker, so upstream must be SASL too. */
@@ -601,6 +626,7 @@ function toConfig(s: Settings) {
       sessionTtlMs: s.brokerSessionTtlMs,
     },
     ops: { listen: s.metricsAddr, tls: s.opsTls, tokenFile: s.opsTokenFile ?? null },
+    console: { enabled: s.console, maxBytes: s.consoleMaxBytes, allowUnauthenticated: s.consoleAllowUnauthenticated },
     listeners: listenersOf(s),
     tls:
       s.tlsCertFile !== undefined && s.tlsKeyFile !== undefined

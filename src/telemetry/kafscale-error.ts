@@ -34,6 +34,14 @@ export type KafscaleErrorCode =
   | 'KSC_PROXY_ENVELOPE_REFUSED'
   /** The proxy knows no broker that answers (bootstrap list and metadata exhausted). */
   | 'KSC_PROXY_NO_BROKER'
+  /** A console API request refused (docs/console.md); the HTTP status and message say why. */
+  | 'KSC_CONSOLE_BAD_REQUEST'
+  | 'KSC_CONSOLE_UNAUTHENTICATED'
+  | 'KSC_CONSOLE_FORBIDDEN'
+  | 'KSC_CONSOLE_NOT_FOUND'
+  | 'KSC_CONSOLE_CONFLICT'
+  | 'KSC_CONSOLE_TOO_LARGE'
+  | 'KSC_CONSOLE_UNAVAILABLE'
   | 'KSC_INTERNAL';
 
 export class KafscaleError extends Error {
