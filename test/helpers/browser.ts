@@ -58,6 +58,8 @@ export async function startBrowser(): Promise<TestBrowser> {
       return { page, errors };
     },
     async screenshot(page, name) {
+      // A background tab paints no frames: a screenshot of it would wait for one.
+      await page.bringToFront();
       await page.screenshot({ path: join(ARTIFACTS_DIR, `${name}.png`) as `${string}.png`, fullPage: false });
     },
     async close() {
