@@ -9,8 +9,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ScramCredential, ScramMechanism } from '../services/security/scram.ts';
-import { createScramCredential, verifyPassword } from '../services/security/scram.ts';
+import { createScramCredential } from '../services/security/scram.ts';
 import { ConsoleError } from './console-error.ts';
+import { passwordMatches } from './password-check.ts';
 
 export type ConsoleAuthMode = 'sasl' | 'token' | 'none';
 
@@ -41,7 +42,7 @@ const ANONYMOUS = 'User:ANONYMOUS';
 const DEFAULT_LIFETIME_MS = 8 * 60 * 60 * 1000;
 const DEFAULT_MAX_SESSIONS = 1_000;
 /** Checked when a user is unknown, so that a wrong user name costs as long as a wrong password. */
-const DECOY = createScramCredential('SCRAM-SHA-512', randomBytes(16).toString('hex'), 4096);
+const DECOY = createScramCredential('SCRAM-SHA-512', randomBytes(16).toString('hex'));
 
 interface Session {
   readonly user: string;
@@ -98,7 +99,7 @@ export class ConsoleSessions {
   /** Checks the password; on success a new session id and its Set-Cookie header. 401 (after the failure delay) otherwise. */
   async login(user: string, password: string): Promise<{ user: string; cookie: string }> {
     if (!this.authRequired) throw new ConsoleError(400, 'this console has no login: the broker has no SASL listener (see the session warning)');
-    const principal = this.#verify(user, password);
+    const principal = await this.#verify(user, password);
     if (principal === null) {
       await sleep(this.#options.failureDelayMs);
       throw new ConsoleError(401, this.#options.mode === 'token' ? 'wrong token: give the ops token (KAFSCALE_OPS_TOKEN_FILE) as the password' : 'Authentication failed: invalid user name or password', 'SASL_AUTHENTICATION_FAILED');
@@ -128,7 +129,7 @@ export class ConsoleSessions {
   }
 
   /** The principal for a correct password, else null. */
-  #verify(user: string, password: string): string | null {
+  async #verify(user: string, password: string): Promise<string | null> {
     if (this.#options.mode === 'token') {
       const expected = this.#tokenDigest;
       return expected !== null && timingSafeEqual(digest(password), expected) ? ANONYMOUS : null;
@@ -139,12 +140,12 @@ export class ConsoleSessions {
       const credential = this.#options.lookup(user, mechanism);
       if (credential === undefined) continue;
       found = true;
-      if (verifyPassword(mechanism, credential, password)) {
+      if (await passwordMatches(mechanism, credential, password)) {
         ok = true;
         break;
       }
     }
-    if (!found) verifyPassword('SCRAM-SHA-512', DECOY, password);
+    if (!found) await passwordMatches('SCRAM-SHA-512', DECOY, password);
     return ok ? `User:${user}` : null;
   }
 

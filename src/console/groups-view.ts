@@ -104,6 +104,7 @@ export async function describeGroup(deps: ConsoleDeps, access: ConsoleAccess, gr
     coordinator: stored.coordinator,
     members: members ?? [],
     membersKnown: members !== null,
+    note: members === null ? `broker ${stored.coordinator} coordinates this group: its members are known only there; state and committed offsets are as the metadata store holds them` : null,
     offsets,
   };
 }
