@@ -99,11 +99,14 @@ export class ConsoleEvents {
       timer.unref();
       this.#timers.push(timer);
     };
+    // One computation per principal and tick: clients of the same user share it.
     every(this.#overviewMs, () => {
-      for (const client of this.#clients) void this.#sendOverview(client);
+      const shared = new Map<string, Promise<unknown>>();
+      for (const client of this.#clients) void this.#sendOverview(client, shared);
     });
     every(this.#groupsMs, () => {
-      for (const client of this.#clients) void this.#sendGroups(client);
+      const shared = new Map<string, Promise<unknown>>();
+      for (const client of this.#clients) void this.#sendGroups(client, shared);
     });
     every(this.#heartbeatMs, () => {
       for (const client of this.#clients) this.#write(client, ': heartbeat\n\n');
@@ -126,9 +129,9 @@ export class ConsoleEvents {
     this.#stopTopics = null;
   }
 
-  async #sendOverview(client: Client): Promise<void> {
+  async #sendOverview(client: Client, shared = new Map<string, Promise<unknown>>()): Promise<void> {
     try {
-      this.#event(client, 'overview', JSON.stringify(await this.#sources.overview(client.access)));
+      this.#event(client, 'overview', JSON.stringify(await once(shared, client, () => this.#sources.overview(client.access))));
     } catch (error) {
       this.#log.debug({ err: error }, 'console overview event failed');
     }
@@ -141,9 +144,9 @@ export class ConsoleEvents {
     this.#event(client, 'topics', body);
   }
 
-  async #sendGroups(client: Client): Promise<void> {
+  async #sendGroups(client: Client, shared = new Map<string, Promise<unknown>>()): Promise<void> {
     try {
-      const body = JSON.stringify(await this.#sources.groups(client.access));
+      const body = JSON.stringify(await once(shared, client, () => this.#sources.groups(client.access)));
       if (body === client.groups) return;
       client.groups = body;
       this.#event(client, 'groups', body);
@@ -165,4 +168,11 @@ export class ConsoleEvents {
     }
     client.res.write(text);
   }
+}
+
+function once(shared: Map<string, Promise<unknown>>, client: Client, compute: () => Promise<unknown>): Promise<unknown> {
+  const key = client.access.caller.principal;
+  let result = shared.get(key);
+  if (result === undefined) shared.set(key, (result = compute()));
+  return result;
 }
