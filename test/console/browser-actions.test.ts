@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import type { Page } from 'puppeteer-core';
 import { kcat } from '../helpers/kcat.ts';
-import { setInput, startConsoleFixture, tableRows, waitForHash, waitForRows, waitForText, type ConsoleFixture } from './browser-fixture.ts';
+import { commitGroupOffsets, setInput, startConsoleFixture, tableRows, waitForHash, waitForRows, waitForText, type ConsoleFixture } from './browser-fixture.ts';
 
 const { ConfigResourceTypes } = kafkajs;
 let fx: ConsoleFixture;
@@ -131,7 +131,7 @@ test('reset offsets of an inactive group after a dry-run preview; the next kafka
   await fx.admin.createTopics({ topics: [{ topic: 'ledger', numPartitions: 1 }] });
   const produced = await kcat(['-P', '-b', fx.broker.bootstrap, '-t', 'ledger', '-p', '0'], Array.from({ length: 10 }, (_, i) => `entry ${i}`).join('\n') + '\n');
   assert.equal(produced.code, 0, produced.stderr);
-  await fx.admin.setOffsets({ groupId: 'ledger-readers', topic: 'ledger', partitions: [{ partition: 0, offset: '10' }] });
+  await commitGroupOffsets(fx.broker.bootstrap, 'ledger-readers', [{ topic: 'ledger', partition: 0, offset: 10 }]);
 
   const { page, errors } = await fx.open('groups/ledger-readers');
   await waitForRows(page, 'group-offsets', 1);
@@ -154,7 +154,7 @@ test('reset offsets of an inactive group after a dry-run preview; the next kafka
 
 test('delete a topic and a group with typed confirmation', async () => {
   await fx.admin.createTopics({ topics: [{ topic: 'doomed', numPartitions: 1 }] });
-  await fx.admin.setOffsets({ groupId: 'doomed-readers', topic: 'doomed', partitions: [{ partition: 0, offset: '0' }] });
+  await commitGroupOffsets(fx.broker.bootstrap, 'doomed-readers', [{ topic: 'doomed', partition: 0, offset: 0 }]);
   const { page, errors } = await fx.open('topics/doomed');
   await page.waitForSelector('[data-testid="partitions-table"] tbody tr');
   await clickButton(page, 'Delete topic');

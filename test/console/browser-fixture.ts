@@ -2,6 +2,7 @@
  * What every console browser test starts with: a real broker (child process) with the console on,
  * one headless Chromium, and a kafkajs admin on the same broker to compare the pages against.
  */
+import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { Page } from 'puppeteer-core';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
@@ -46,6 +47,23 @@ export async function startConsoleFixture(env: Readonly<Record<string, string>> 
     await browser?.close();
     await broker.stop();
     throw error;
+  }
+}
+
+/**
+ * Commits `offset` for a group without members, as an admin tool does (OffsetCommit, generation -1), with
+ * @platformatic/kafka: kafkajs' setOffsets joins the group with a consumer first, seconds per call.
+ */
+export async function commitGroupOffsets(bootstrap: string, groupId: string, commits: readonly { topic: string; partition: number; offset: number }[]): Promise<void> {
+  const admin = new PlatformaticAdmin({ clientId: 'console-browser-test', bootstrapBrokers: [bootstrap], retries: 2, timeout: 10_000 });
+  try {
+    const topics = [...new Set(commits.map((c) => c.topic))].map((name) => ({
+      name,
+      partitionOffsets: commits.filter((c) => c.topic === name).map((c) => ({ partition: c.partition, offset: BigInt(c.offset) })),
+    }));
+    await admin.alterConsumerGroupOffsets({ groupId, topics });
+  } finally {
+    await admin.close();
   }
 }
 
