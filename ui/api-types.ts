@@ -2,6 +2,8 @@
 
 export interface Session {
   readonly authRequired: boolean;
+  /** `sasl`: log in with a SCRAM user; `token`: the ops bearer token is the password; `none`: no login. */
+  readonly authMode?: 'sasl' | 'token' | 'none';
   readonly user: string | null;
   readonly warning: string | null;
 }
@@ -86,8 +88,12 @@ export interface ConfigRow {
 export interface TopicDetail {
   readonly name: string;
   readonly topicId: string;
+  readonly internal?: boolean;
+  readonly createdMs?: number | null;
   readonly partitions: readonly PartitionRow[];
   readonly configs: readonly ConfigRow[];
+  /** False when the caller may not DESCRIBE_CONFIGS the topic (configs is then empty). */
+  readonly configsVisible?: boolean;
   readonly consumers: readonly { readonly groupId: string; readonly lag: number | null }[];
 }
 
@@ -115,8 +121,10 @@ export interface GroupRow {
   readonly state: string;
   readonly protocol: 'classic' | 'consumer';
   readonly protocolType: string | null;
-  readonly members: number;
+  /** null when another broker coordinates the group (only it knows the members). */
+  readonly members: number | null;
   readonly lag: number | null;
+  readonly coordinator?: number;
 }
 
 export interface GroupMember {
@@ -139,6 +147,10 @@ export interface GroupDetail {
   readonly groupId: string;
   readonly state: string;
   readonly protocol: string;
+  readonly coordinator?: number;
+  /** False when another broker coordinates the group; `note` then says where to look. */
+  readonly membersKnown?: boolean;
+  readonly note?: string | null;
   readonly members: readonly GroupMember[];
   readonly offsets: readonly GroupOffset[];
 }

@@ -4,6 +4,9 @@
  */
 export const API_BASE = '/api/v1';
 
+/** Fired on window when a call answers 401: the session is gone. */
+export const UNAUTHENTICATED_EVENT = 'kafscale-unauthenticated';
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -41,7 +44,12 @@ export async function api<T>(method: Method, path: string, body?: unknown): Prom
       parsed = null;
     }
   }
-  if (!response.ok) throw errorFrom(response, parsed, text);
+  if (!response.ok) {
+    const error = errorFrom(response, parsed, text);
+    // A session that expired (or a cookie cleared elsewhere): the app shows the login form again.
+    if (response.status === 401 && path !== '/session') dispatchEvent(new Event(UNAUTHENTICATED_EVENT));
+    throw error;
+  }
   return parsed as T;
 }
 

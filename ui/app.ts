@@ -3,9 +3,10 @@
  * the login form when the console requires a user; and the page the hash route names.
  */
 import { html } from 'htm/preact';
-import { api } from './api.ts';
+import { useEffect } from 'preact/hooks';
+import { api, UNAUTHENTICATED_EVENT } from './api.ts';
 import type { Session } from './api-types.ts';
-import { useLiveStatus } from './live.ts';
+import { closeLive, useLiveStatus } from './live.ts';
 import { GroupPage } from './pages/group-page.ts';
 import { GroupsPage } from './pages/groups-page.ts';
 import { OverviewPage } from './pages/overview-page.ts';
@@ -25,16 +26,20 @@ function Page({ route, theme }: { route: string[]; theme: Theme }): unknown {
   return html`<section><h1>Not found</h1><p>There is no page “${route.join('/')}”. <a href=${href()}>Go to the overview</a>.</p></section>`;
 }
 
-function Header({ section, session, onLogout, theme, toggleTheme }: {
-  section: string; session: Session | null; onLogout: () => void; theme: Theme; toggleTheme: () => void;
-}): unknown {
+function LiveStatus(): unknown {
   const live = useLiveStatus();
+  return html`<span class=${'live ' + (live ? 'on' : 'off')} role="status" title=${live ? 'Receiving live updates' : 'Live updates disconnected; retrying'}>
+    <span aria-hidden="true">●</span> ${live ? 'live' : 'offline'}</span>`;
+}
+
+function Header({ section, session, signedIn, onLogout, theme, toggleTheme }: {
+  section: string; session: Session | null; signedIn: boolean; onLogout: () => void; theme: Theme; toggleTheme: () => void;
+}): unknown {
   const link = (id: string, label: string): unknown => html`<a href=${href(id)} aria-current=${section === id ? 'page' : undefined}>${label}</a>`;
   return html`<header class="top">
     <a class="brand" href=${href()}>kafscale</a>
     <nav aria-label="Main">${link('overview', 'Overview')}${link('topics', 'Topics')}${link('groups', 'Consumer groups')}</nav>
-    <span class=${'live ' + (live ? 'on' : 'off')} role="status" title=${live ? 'Receiving live updates' : 'Live updates disconnected; retrying'}>
-      <span aria-hidden="true">●</span> ${live ? 'live' : 'offline'}</span>
+    ${signedIn ? html`<${LiveStatus} />` : null}
     ${session?.user ? html`<span class="user">${session.user} <button type="button" class="small" onClick=${onLogout}>Log out</button></span>` : null}
     <button type="button" class="small" onClick=${toggleTheme} aria-label=${`Switch to ${theme === 'dark' ? 'light' : 'dark'} theme`}>
       ${theme === 'dark' ? '☀ Light' : '☾ Dark'}</button>
@@ -46,19 +51,26 @@ export function App(): unknown {
   const [theme, toggleTheme] = useTheme();
   const session = useResource<Session>('/session');
   const data = session.data;
+  const reloadSession = session.reload;
+  useEffect(() => {
+    const onLost = (): void => void reloadSession();
+    addEventListener(UNAUTHENTICATED_EVENT, onLost);
+    return () => removeEventListener(UNAUTHENTICATED_EVENT, onLost);
+  }, [reloadSession]);
   const section = route[0] === undefined || route[0] === '' ? 'overview' : route[0];
   const logout = async (): Promise<void> => {
     await api('DELETE', '/session');
+    closeLive();
     await session.reload();
   };
   const needsLogin = data !== null && data.authRequired && data.user === null;
 
   return html`<a class="skip" href="#main" onClick=${(e: Event) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>Skip to content</a>
-    <${Header} section=${section} session=${data} onLogout=${() => void logout()} theme=${theme} toggleTheme=${toggleTheme} />
+    <${Header} section=${section} session=${data} signedIn=${data !== null && !needsLogin} onLogout=${() => void logout()} theme=${theme} toggleTheme=${toggleTheme} />
     ${data?.warning ? html`<div class="banner" role="note" data-testid="session-warning">${data.warning}</div>` : null}
     <main id="main" tabindex="-1">
       <${ErrorBox} error=${session.error} />
-      ${needsLogin ? html`<${LoginForm} onLoggedIn=${() => void session.reload()} />`
+      ${needsLogin ? html`<${LoginForm} mode=${data.authMode === 'token' ? 'token' : 'sasl'} onLoggedIn=${() => void session.reload()} />`
         : data === null ? null : html`<${Page} route=${route} theme=${theme} />`}
     </main>`;
 }

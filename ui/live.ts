@@ -10,6 +10,8 @@ type Listener = (data: unknown) => void;
 const listeners = new Map<string, Set<Listener>>();
 const statusListeners = new Set<(connected: boolean) => void>();
 let source: EventSource | null = null;
+/** The event names `source` has listeners for. */
+const subscribed = new Set<string>();
 let connected = false;
 
 function setConnected(value: boolean): void {
@@ -18,25 +20,42 @@ function setConnected(value: boolean): void {
   for (const listener of statusListeners) listener(value);
 }
 
+function listen(target: EventSource, name: string): void {
+  target.addEventListener(name, (event) => {
+    let data: unknown;
+    try {
+      data = JSON.parse((event as MessageEvent<string>).data);
+    } catch {
+      return;
+    }
+    setConnected(true);
+    for (const listener of listeners.get(name) ?? []) listener(data);
+  });
+}
+
+/**
+ * The browser reconnects a dropped stream by itself, but not one refused with an error status (a 401
+ * before login, a 503 at the stream limit): such a closed source is replaced on the next subscription.
+ */
 function ensureSource(name: string): void {
-  if (source === null) {
-    source = new EventSource(API_BASE + '/events');
-    source.onopen = () => setConnected(true);
-    source.onerror = () => setConnected(false);
+  if (!listeners.has(name)) listeners.set(name, new Set());
+  if (source !== null && source.readyState !== EventSource.CLOSED) {
+    if (!subscribed.has(name)) {
+      subscribed.add(name);
+      listen(source, name);
+    }
+    return;
   }
-  if (!listeners.has(name)) {
-    listeners.set(name, new Set());
-    source.addEventListener(name, (event) => {
-      let data: unknown;
-      try {
-        data = JSON.parse((event as MessageEvent<string>).data);
-      } catch {
-        return;
-      }
-      setConnected(true);
-      for (const listener of listeners.get(name) ?? []) listener(data);
-    });
+  source?.close();
+  const created = new EventSource(API_BASE + '/events');
+  created.onopen = () => setConnected(true);
+  created.onerror = () => setConnected(created.readyState === EventSource.OPEN);
+  subscribed.clear();
+  for (const known of listeners.keys()) {
+    subscribed.add(known);
+    listen(created, known);
   }
+  source = created;
 }
 
 /** Calls `onEvent` with each `name` event while the component is mounted. */
@@ -65,4 +84,12 @@ export function useLiveStatus(): boolean {
     };
   }, []);
   return value;
+}
+
+/** Ends the stream (on logout: it was opened with the old session's cookie). */
+export function closeLive(): void {
+  source?.close();
+  source = null;
+  subscribed.clear();
+  setConnected(false);
 }

@@ -21,7 +21,8 @@ export function GroupPage({ id }: { id: string }): unknown {
   // The list event says something changed in some group; one small re-read keeps this page current.
   useLiveEvent('groups', () => void group.reload());
   const data = group.data;
-  const active = data !== null && data.members.length > 0;
+  // Members of a group another broker coordinates are unknown here: the reset form warns, the broker decides.
+  const active = data !== null && (data.members.length > 0 || data.membersKnown === false);
 
   const remove = async (): Promise<void> => {
     await api('DELETE', '/groups/' + seg(id));
@@ -41,7 +42,8 @@ export function GroupPage({ id }: { id: string }): unknown {
     <${ErrorBox} error=${group.error} />
     ${data === null ? null : html`<p>
       <span class=${stateClass(data.state)} data-testid="group-state">${data.state}</span>
-      <span class="muted small"> · ${data.protocol} protocol · ${data.members.length} members</span></p>`}
+      <span class="muted small">${` · ${data.protocol} protocol · ${data.membersKnown === false ? 'members unknown here' : data.members.length + ' members'}${data.coordinator === undefined ? '' : ' · coordinator broker ' + data.coordinator}`}</span></p>
+      ${data.note ? html`<p class="muted">${data.note}</p>` : null}`}
     ${action === 'reset' && data !== null ? html`<${ResetOffsetsForm} group=${data} active=${active}
       onApplied=${() => { setAction('none'); void group.reload(); }} onCancel=${() => setAction('none')} />` : null}
     ${action === 'delete' ? html`<${TypedConfirm} what="group" name=${id} action="Delete group" onConfirm=${remove} onCancel=${() => setAction('none')} />` : null}
@@ -58,7 +60,7 @@ export function GroupPage({ id }: { id: string }): unknown {
       </table>
       ${data.offsets.length === 0 ? html`<p class="muted">No committed offsets.</p>` : null}
       <h2>Members</h2>
-      ${data.members.length === 0 ? html`<p class="muted">No members: the group is inactive.</p>` : html`
+      ${data.membersKnown === false ? null : data.members.length === 0 ? html`<p class="muted">No members: the group is inactive.</p>` : html`
         <table class="grid" data-testid="group-members">
           <thead><tr><th scope="col">Member</th><th scope="col">Client id</th><th scope="col">Host</th><th scope="col">Assignment</th></tr></thead>
           <tbody>${data.members.map((m) => html`<tr key=${m.memberId}>

@@ -50,12 +50,13 @@ export function GroupsPage(): unknown {
         ${sortHeader(sort, 'protocol', 'Protocol')}
         ${sortHeader(sort, 'members', 'Members', true)}
         ${sortHeader(sort, 'lag', 'Lag', true)}
+        ${sortHeader(sort, 'coordinator', 'Coordinator', true)}
       </tr></thead>
       <tbody>${rows.map((g) => html`<tr key=${g.groupId}>
         <td><a href=${href('groups', g.groupId)}>${g.groupId}</a></td>
         <td><span class=${stateClass(g.state)}>${g.state}</span></td>
         <td>${g.protocol}${g.protocolType === null || g.protocolType === '' ? '' : ' · ' + g.protocolType}</td>
-        <td class="num">${g.members}</td><td class="num">${num(g.lag)}</td>
+        <td class="num">${num(g.members)}</td><td class="num">${num(g.lag)}</td><td class="num">${num(g.coordinator)}</td>
       </tr>`)}</tbody>
     </table>
     ${groups.data !== null && rows.length === 0 ? html`<p class="muted">No consumer groups${query === '' ? '' : ' match “' + query + '”'}.</p>` : null}

@@ -6,7 +6,7 @@ import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
 import type { TopicDetail } from '../api-types.ts';
-import { bytes, num } from '../format.ts';
+import { bytes, num, time } from '../format.ts';
 import { useLiveEvent } from '../live.ts';
 import { AddPartitionsForm } from '../parts/add-partitions-form.ts';
 import { ErrorBox } from '../parts/error-box.ts';
@@ -65,7 +65,7 @@ export function TopicPage({ name, tab }: { name: string; tab: string | undefined
       </div>
     </div>
     ${gone ? html`<p class="error" role="alert">This topic no longer exists.</p>` : null}
-    ${data === null ? null : html`<p class="muted small">Topic id <span class="mono">${data.topicId}</span>${` · ${data.partitions.length} partitions · ${num(data.partitions.reduce((sum, p) => sum + p.highWatermark - p.logStartOffset, 0))} records`}</p>`}
+    ${data === null ? null : html`<p class="muted small">Topic id <span class="mono">${data.topicId}</span>${` · ${data.partitions.length} partitions · ${num(data.partitions.reduce((sum, p) => sum + p.highWatermark - p.logStartOffset, 0))} records${data.createdMs ? ' · created ' + time(data.createdMs) : ''}`}${data.internal ? html` <span class="tag">internal</span>` : null}</p>`}
     ${action === 'partitions' && data !== null ? html`<${AddPartitionsForm} topic=${name} current=${data.partitions.length}
       onDone=${() => { setAction('none'); void topic.reload(); }} onCancel=${() => setAction('none')} />` : null}
     ${action === 'delete' ? html`<${TypedConfirm} what="topic" name=${name} action="Delete topic" onConfirm=${remove} onCancel=${() => setAction('none')} />` : null}
@@ -75,7 +75,9 @@ export function TopicPage({ name, tab }: { name: string; tab: string | undefined
     </nav>
     ${data === null ? (topic.error === null ? html`<p class="muted">Loading…</p>` : null)
       : current === 'partitions' ? html`<${PartitionsTable} topic=${data} />`
-      : current === 'configs' ? html`<${TopicConfigs} topic=${name} configs=${data.configs} onChanged=${() => void topic.reload()} />`
+      : current === 'configs' ? (data.configsVisible === false
+        ? html`<p class="muted">Your user may not see this topic's configs (it needs DESCRIBE_CONFIGS on the topic).</p>`
+        : html`<${TopicConfigs} topic=${name} configs=${data.configs} onChanged=${() => void topic.reload()} />`)
       : current === 'consumers' ? html`<${ConsumersTable} topic=${data} />`
       : html`<${MessageBrowser} topic=${name} partitions=${data.partitions.length} />`}
   </section>`;

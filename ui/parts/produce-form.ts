@@ -56,7 +56,7 @@ export function ProduceForm({ topic, partitions, onCancel }: Props): unknown {
     <h2>Produce a message</h2>
     <div class="fields">
       <label>Partition <select name="partition" value=${partition} onChange=${text(setPartition)}>
-        <option value="">by key (or any)</option>
+        <option value="">any (round-robin)</option>
         ${Array.from({ length: partitions }, (_, i) => html`<option value=${String(i)}>${i}</option>`)}
       </select></label>
       <label>Key (empty for none) <input name="key" value=${key} onInput=${text(setKey)} autocomplete="off" /></label>

@@ -60,7 +60,7 @@ export function ResetOffsetsForm({ group, active, onApplied, onCancel }: Props):
 
   return html`<form class="panel" aria-label="Reset offsets" data-testid="reset-form" onSubmit=${(e: Event) => { e.preventDefault(); void send(true); }}>
     <h2>Reset offsets</h2>
-    ${active ? html`<p class="warn">The group has members; the broker refuses a reset until every consumer has stopped.</p>` : null}
+    ${active ? html`<p class="warn">The group has members, or another broker coordinates it: the broker refuses to apply a reset until every consumer has stopped.</p>` : null}
     <div class="fields">
       <label>Topic <select name="topic" value=${topic} onChange=${choose(setTopic)}>
         <option value="">all topics of the group</option>${topics.map((t) => html`<option value=${t}>${t}</option>`)}</select></label>
