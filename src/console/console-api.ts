@@ -86,6 +86,7 @@ export class ConsoleApi {
         groups: (access) => listGroups(deps, access),
         topicNames: (access) => deps.services.topics.list().map((t) => t.name).filter((name) => access.can(Op.DESCRIBE, Resource.TOPIC, name)),
         onTopicsChange: (listener) => deps.services.topics.onChange(listener),
+        isLive: (access) => access.caller.sessionId === undefined || this.sessions.isLive(access.caller.sessionId),
       },
       options.log,
       options.events,

@@ -2,6 +2,7 @@
  * GET /api/v1/events: server-sent events for live pages (docs/console.md, "Live updates"). Per client:
  * `overview` every 5 s, `topics` (the names it may see) when the topic set changes, `groups` (its groups
  * list) when it changes, checked every 5 s, and a comment heartbeat every 15 s so proxies keep the stream.
+ * A stream ends within 5 s of its session's logout or expiry.
  * Bounded: at most `maxClients` streams (503 beyond), a client that does not read is dropped, and
  * close() ends every stream so that the ops listener closes promptly.
  */
@@ -14,6 +15,8 @@ export interface ConsoleEventSources {
   overview(access: ConsoleAccess): Promise<unknown>;
   groups(access: ConsoleAccess): Promise<unknown>;
   topicNames(access: ConsoleAccess): string[];
+  /** False once the caller's session ended (logout, expiry): its streams are closed. */
+  isLive(access: ConsoleAccess): boolean;
   /** Calls back on every change of the topic set; returns the unsubscribe. */
   onTopicsChange(listener: () => void): () => void;
 }
@@ -102,7 +105,10 @@ export class ConsoleEvents {
     // One computation per principal and tick: clients of the same user share it.
     every(this.#overviewMs, () => {
       const shared = new Map<string, Promise<unknown>>();
-      for (const client of this.#clients) void this.#sendOverview(client, shared);
+      for (const client of this.#clients) {
+        if (this.#sources.isLive(client.access)) void this.#sendOverview(client, shared);
+        else this.#drop(client);
+      }
     });
     every(this.#groupsMs, () => {
       const shared = new Map<string, Promise<unknown>>();

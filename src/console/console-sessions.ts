@@ -35,6 +35,8 @@ export interface ConsoleCaller {
   /** The logged-in user; null when unauthenticated. */
   readonly user: string | null;
   readonly remoteAddress?: string;
+  /** The session behind a logged-in caller (live streams end when it does). */
+  readonly sessionId?: string;
 }
 
 export const SESSION_COOKIE = 'kafscale_console';
@@ -93,7 +95,13 @@ export class ConsoleSessions {
       this.#sessions.delete(id);
       return null;
     }
-    return { principal: session.principal, user: session.user, ...base };
+    return { principal: session.principal, user: session.user, sessionId: id, ...base };
+  }
+
+  /** Whether a session still exists and has not expired. */
+  isLive(id: string): boolean {
+    const session = this.#sessions.get(id);
+    return session !== undefined && session.expiresMs > this.#now();
   }
 
   /** Checks the password; on success a new session id and its Set-Cookie header. 401 (after the failure delay) otherwise. */

@@ -120,8 +120,14 @@ describe('console with SASL and ACLs', { timeout: 120_000 }, () => {
     assert.equal((await alice.call('DELETE', '/api/v1/groups/any')).status, 403);
     // The admin still sees both; alice's logout ends her session.
     assert.equal((await admin.get('/api/v1/topics')).json.topics.length, 2);
+    const stream = await fetch(`${broker.base}/api/v1/events`, { headers: { cookie: alice.cookie ?? '' } });
+    assert.equal(stream.status, 200);
+    const ended = stream.text();
     assert.equal((await alice.call('DELETE', '/api/v1/session')).status, 204);
     assert.equal(alice.cookie, null);
+    const started = Date.now();
+    await ended;
+    assert.ok(Date.now() - started < 8_000, 'the event stream of a logged-out session ends');
     assert.equal((await alice.get('/api/v1/topics')).status, 401);
   });
 });
