@@ -24,7 +24,7 @@ const TEST_CONCURRENCY = 3;
 /** Per test; a broker start is bounded at 20 s, so a minute is generous and still fails a hang. */
 const TEST_TIMEOUT_MS = 60_000;
 const DEFAULT_PATTERNS = ['src/**/*.test.ts', 'test/**/*.test.ts'];
-const LINT_PATTERNS = ['src/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'];
+const LINT_PATTERNS = ['src/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'ui/**/*.ts'];
 
 interface SystemRequirement {
   readonly what: string;

@@ -152,6 +152,41 @@ test('reset offsets of an inactive group after a dry-run preview; the next kafka
   await page.close();
 });
 
+test('a reset of a group with members is previewed but refused, with the API message', async () => {
+  await fx.admin.createTopics({ topics: [{ topic: 'busy', numPartitions: 1 }] });
+  const consumer = fx.kafka.consumer({ groupId: 'busy-readers' });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'busy', fromBeginning: true });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({ eachMessage: async () => {} });
+  await joined;
+  try {
+    const { page, errors } = await fx.open('groups/busy-readers');
+    await page.waitForSelector('[data-testid="group-members"] tbody tr');
+    await clickButton(page, 'Reset offsets');
+    await page.waitForSelector('[data-testid="reset-form"] p.warn');
+    // The consumer has committed nothing yet: name the topic (without one the reset covers committed topics only).
+    await page.select('[data-testid="reset-form"] select[name="topic"]', 'busy');
+    await page.select('[data-testid="reset-form"] select[name="to"]', 'latest');
+    await clickButton(page, 'Preview');
+    await waitForRows(page, 'reset-preview', 1);
+    await clickButton(page, 'Apply');
+    const alert = await page.waitForSelector('[data-testid="reset-form"] [role="alert"]');
+    const shown = (await alert?.evaluate((el) => el.textContent)) ?? '';
+    const direct = await fetch(`http://127.0.0.1:${fx.broker.opsPort}/api/v1/groups/busy-readers/offsets`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-kafscale-console': '1' },
+      body: JSON.stringify({ topic: 'busy', to: 'latest', dryRun: false }),
+    });
+    assert.equal(direct.status, 409);
+    assert.equal(shown, ((await direct.json()) as { error: { message: string } }).error.message);
+    await fx.browser.screenshot(page, 'group-reset-refused-light');
+    assert.deepEqual(unexpected(errors), []);
+    await page.close();
+  } finally {
+    await consumer.disconnect();
+  }
+});
+
 test('delete a topic and a group with typed confirmation', async () => {
   await fx.admin.createTopics({ topics: [{ topic: 'doomed', numPartitions: 1 }] });
   await commitGroupOffsets(fx.broker.bootstrap, 'doomed-readers', [{ topic: 'doomed', partition: 0, offset: 0 }]);

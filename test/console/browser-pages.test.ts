@@ -152,3 +152,19 @@ test('a live page shows a topic created elsewhere without a reload, and the over
   await topicsPage.page.close();
   await overview.page.close();
 });
+
+test('the theme toggle switches light to dark and the choice outlives a reload', async () => {
+  const { page, errors } = await fx.open('topics', 'light');
+  await page.waitForSelector('[data-testid="topics-table"] tbody tr');
+  const scheme = async (): Promise<unknown> => page.evaluate('getComputedStyle(document.documentElement).colorScheme');
+  assert.equal(await scheme(), 'light');
+  await page.click('button[aria-label="Switch to dark theme"]');
+  assert.equal(await scheme(), 'dark');
+  await page.reload();
+  await page.waitForSelector('[data-testid="topics-table"] tbody tr');
+  assert.equal(await scheme(), 'dark', 'the stored choice wins over prefers-color-scheme: light');
+  await page.click('button[aria-label="Switch to light theme"]');
+  assert.equal(await scheme(), 'light');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

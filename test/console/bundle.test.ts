@@ -1,16 +1,19 @@
 /**
  * The committed console bundle (src/console/static) is exactly what scripts/build-console.ts makes
  * from ui/, it stays within the JS budget of issue 14 (150 KB gzipped), and it loads nothing from
- * elsewhere (no CDN: an operator's broker may have no internet).
+ * elsewhere (no CDN: an operator's broker may have no internet); and ui/ type-checks.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { buildConsole, BUNDLE_FILES, STATIC_DIR } from '../../scripts/build-console.ts';
 
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const JS_BUDGET_GZIP_BYTES = 150 * 1024;
 const outDir = mkdtempSync(join(tmpdir(), 'kafscale-console-build-'));
 after(() => rmSync(outDir, { recursive: true, force: true }));
@@ -41,4 +44,10 @@ test('the page loads only its own files', () => {
   assert.doesNotMatch(css, /@import|url\(\s*["']?(?:https?:)?\/\//, 'app.css fetches nothing from elsewhere');
   const js = readFileSync(join(STATIC_DIR, 'app.js'), 'utf8');
   assert.doesNotMatch(js, /\bimport\s*\(\s*["']https?:|from\s*["']https?:/, 'app.js imports nothing from elsewhere');
+});
+
+test('ui/ type-checks with the DOM library (its own tsconfig; `tsc -p .` covers the Node side only)', () => {
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '--noEmit', '-p', join(repoRoot, 'ui')], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(result.status, 0, `tsc -p ui failed:\n${result.stdout}${result.stderr}`);
 });

@@ -42,7 +42,7 @@ export function GroupPage({ id }: { id: string }): unknown {
     <${ErrorBox} error=${group.error} />
     ${data === null ? null : html`<p>
       <span class=${stateClass(data.state)} data-testid="group-state">${data.state}</span>
-      <span class="muted small">${` · ${data.protocol} protocol · ${data.membersKnown === false ? 'members unknown here' : data.members.length + ' members'}${data.coordinator === undefined ? '' : ' · coordinator broker ' + data.coordinator}`}</span></p>
+      <span class="muted small">${` · ${data.protocol} protocol · ${data.membersKnown === false ? 'members unknown here' : data.members.length + (data.members.length === 1 ? ' member' : ' members')}${data.coordinator === undefined ? '' : ' · coordinator broker ' + data.coordinator}`}</span></p>
       ${data.note ? html`<p class="muted">${data.note}</p>` : null}`}
     ${action === 'reset' && data !== null ? html`<${ResetOffsetsForm} group=${data} active=${active}
       onApplied=${() => { setAction('none'); void group.reload(); }} onCancel=${() => setAction('none')} />` : null}

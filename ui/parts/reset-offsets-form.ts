@@ -72,11 +72,12 @@ export function ResetOffsetsForm({ group, active, onApplied, onCancel }: Props):
     </div>
     <div class="row">
       <button type="submit" disabled=${busy}>Preview</button>
-      <button type="button" class="primary" disabled=${busy || preview === null} onClick=${() => void send(false)}>Apply</button>
+      <button type="button" class="primary" disabled=${busy || preview === null || preview.length === 0} onClick=${() => void send(false)}>Apply</button>
       <button type="button" onClick=${onCancel}>Cancel</button>
     </div>
     <${ErrorBox} error=${error} />
-    ${preview === null ? null : html`<table class="grid" data-testid="reset-preview">
+    ${preview !== null && preview.length === 0 ? html`<p class="muted" role="status">Nothing to reset: the group has no committed offsets${topic === '' ? '; choose a topic to set offsets on it' : ' on this topic'}.</p>` : null}
+    ${preview === null || preview.length === 0 ? null : html`<table class="grid" data-testid="reset-preview">
       <caption>Dry run: what Apply will commit</caption>
       <thead><tr><th scope="col">Topic</th><th scope="col" class="num">Partition</th><th scope="col" class="num">Current</th><th scope="col" class="num">New</th></tr></thead>
       <tbody>${preview.map((r) => html`<tr key=${r.topic + ':' + r.partition}>

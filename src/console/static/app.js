@@ -13,11 +13,12 @@ var _e,_s,vu,Zt,Hl,Vo,bs,zo,vs,zl,Nl,yu,ho=Symbol.for("pv"),Bo={},Wo=[],wu=/^m(i
     </div>
     <div class="row">
       <button type="submit" disabled=${P}>Preview</button>
-      <button type="button" class="primary" disabled=${P||b===null} onClick=${()=>{S(!1)}}>Apply</button>
+      <button type="button" class="primary" disabled=${P||b===null||b.length===0} onClick=${()=>{S(!1)}}>Apply</button>
       <button type="button" onClick=${n}>Cancel</button>
     </div>
     <${fe} error=${E} />
-    ${b===null?null:y`<table class="grid" data-testid="reset-preview">
+    ${b!==null&&b.length===0?y`<p class="muted" role="status">Nothing to reset: the group has no committed offsets${s===""?"; choose a topic to set offsets on it":" on this topic"}.</p>`:null}
+    ${b===null||b.length===0?null:y`<table class="grid" data-testid="reset-preview">
       <caption>Dry run: what Apply will commit</caption>
       <thead><tr><th scope="col">Topic</th><th scope="col" class="num">Partition</th><th scope="col" class="num">Current</th><th scope="col" class="num">New</th></tr></thead>
       <tbody>${b.map(C=>y`<tr key=${C.topic+":"+C.partition}>
@@ -73,7 +74,7 @@ var _e,_s,vu,Zt,Hl,Vo,bs,zo,vs,zl,Nl,yu,ho=Symbol.for("pv"),Bo={},Wo=[],wu=/^m(i
     <${fe} error=${t.error} />
     ${l===null?null:y`<p>
       <span class=${nr(l.state)} data-testid="group-state">${l.state}</span>
-      <span class="muted small">${` · ${l.protocol} protocol · ${l.membersKnown===!1?"members unknown here":l.members.length+" members"}${l.coordinator===void 0?"":" · coordinator broker "+l.coordinator}`}</span></p>
+      <span class="muted small">${` · ${l.protocol} protocol · ${l.membersKnown===!1?"members unknown here":l.members.length+(l.members.length===1?" member":" members")}${l.coordinator===void 0?"":" · coordinator broker "+l.coordinator}`}</span></p>
       ${l.note?y`<p class="muted">${l.note}</p>`:null}`}
     ${o==="reset"&&l!==null?y`<${js} group=${l} active=${s}
       onApplied=${()=>{n("none"),t.reload()}} onCancel=${()=>n("none")} />`:null}
