@@ -7,6 +7,11 @@ export function num(value: number | null | undefined): string {
   return value === null || value === undefined ? '–' : integer.format(value);
 }
 
+/** Axis labels: one decimal below 10 (0.5 records/s is not 1), whole numbers above. */
+export function axisNumber(value: number): string {
+  return Math.abs(value) < 10 && value !== Math.round(value) ? decimal.format(value) : integer.format(value);
+}
+
 export function bytes(value: number | null | undefined): string {
   if (value === null || value === undefined) return '–';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

@@ -9,12 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setInput, startConsoleFixture, waitForText, type ConsoleFixture } from './browser-fixture.ts';
+import { chromiumMissing } from '../helpers/browser.ts';
 
 const TOKEN = 'a-long-enough-console-test-token';
 const dir = mkdtempSync(join(tmpdir(), 'kafscale-console-login-'));
 let fx: ConsoleFixture;
 
 before(async () => {
+  if (chromiumMissing) return;
   writeFileSync(join(dir, 'token'), TOKEN + '\n');
   fx = await startConsoleFixture({ KAFSCALE_OPS_TOKEN_FILE: join(dir, 'token') });
 });
@@ -23,7 +25,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('the ops token is the login: a wrong one is refused with the API message, the right one opens the console', async () => {
+test('the ops token is the login: a wrong one is refused with the API message, the right one opens the console', { skip: chromiumMissing }, async () => {
   const { page, errors } = await fx.open('');
   await page.waitForSelector('form.login');
   assert.equal(await page.$('[data-testid="cluster-id"]'), null, 'nothing of the cluster shows before login');
@@ -55,7 +57,7 @@ test('the ops token is the login: a wrong one is refused with the API message, t
   await page.close();
 });
 
-test('keyboard: Tab reaches the skip link and the navigation, with a visible focus ring', async () => {
+test('keyboard: Tab reaches the skip link and the navigation, with a visible focus ring', { skip: chromiumMissing }, async () => {
   const login = await fx.open('', 'dark');
   await setInput(login.page, 'form.login input[name="password"]', TOKEN);
   await login.page.click('form.login button[type="submit"]');

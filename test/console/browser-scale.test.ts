@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'puppeteer-core';
 import { commitGroupOffsets, startConsoleFixture, waitForRows, type ConsoleFixture } from './browser-fixture.ts';
+import { chromiumMissing } from '../helpers/browser.ts';
 
 const TOPICS = 1_000;
 const GROUPS = 100;
@@ -19,7 +20,7 @@ async function inAppRender(page: Page, hash: string, testId: string, count: numb
   return (await waitForRows(page, testId, count)) - started;
 }
 
-describe('console pages at 1,000 topics and 100 groups', { timeout: 300_000 }, () => {
+describe('console pages at 1,000 topics and 100 groups', { timeout: 300_000, skip: chromiumMissing }, () => {
   let fx: ConsoleFixture;
 
   before(async () => {

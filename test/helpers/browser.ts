@@ -7,13 +7,15 @@
  *   after(() => browser.close());
  *   const page = await browser.page(`http://127.0.0.1:${opsPort}/ui/`);
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** False when Chromium is installed, else the reason to skip (`npm test` installs Debian's `chromium`). */
+export const chromiumMissing: false | string = existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} is not installed (apt-get install chromium)`;
 /** Screenshots for a person to look at; git-ignored (test-artifacts/). */
 export const ARTIFACTS_DIR = join(repoRoot, 'test-artifacts', 'console');
 /** A laptop screen: the console must lay out well from here up. */

@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { useEffect } from 'preact/hooks';
 import type { MetricsHistory, Overview, StoreHealth } from '../api-types.ts';
-import { bytes, byteRate, duration, num, rate } from '../format.ts';
+import { axisNumber, bytes, byteRate, duration, num, rate } from '../format.ts';
 import { useLiveEvent } from '../live.ts';
 import { ErrorBox } from '../parts/error-box.ts';
 import { MetricsChart } from '../parts/metrics-chart.ts';
@@ -67,7 +67,7 @@ export function OverviewPage({ theme }: { theme: Theme }): unknown {
     <div class="charts">
       <${MetricsChart} title="Bytes per second" points=${points} theme=${theme} format=${bytes}
         series=${[['bytesInPerSec', 'in'], ['bytesOutPerSec', 'out']]} />
-      <${MetricsChart} title="Records per second" points=${points} theme=${theme} format=${(v: number) => num(v)}
+      <${MetricsChart} title="Records per second" points=${points} theme=${theme} format=${axisNumber}
         series=${[['recordsInPerSec', 'in'], ['recordsOutPerSec', 'out']]} />
     </div>
     ${data === null ? null : html`

@@ -44,7 +44,7 @@ export function MetricsChart({ title, points, series, format, theme }: Props): u
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
       // Always the last hour, also while the history has only a few points.
-      scales: { x: { time: true, range: () => [Date.now() / 1000 - 3600, Date.now() / 1000] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      scales: { x: { time: true, range: () => [Date.now() / 1000 - 3600, Date.now() / 1000] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 10] } },
       axes: [axis, { ...axis, size: 70, values: (_u, ticks) => ticks.map(format) }],
       series: [{}, ...series.map(([, label], i) => ({ label, stroke: colours[i] ?? text, width: 1.5, value: (_u: uPlot, v: number | null) => (v === null ? '–' : format(v)) }))],
     }, columns(points, series), element);
