@@ -71,6 +71,6 @@ export function App(): unknown {
     <main id="main" tabindex="-1">
       <${ErrorBox} error=${session.error} />
       ${needsLogin ? html`<${LoginForm} mode=${data.authMode === 'token' ? 'token' : 'sasl'} onLoggedIn=${() => void session.reload()} />`
-        : data === null ? null : html`<${Page} route=${route} theme=${theme} />`}
+        : html`<${Page} route=${route} theme=${theme} />`}
     </main>`;
 }

@@ -10,6 +10,8 @@ type Listener = (data: unknown) => void;
 const listeners = new Map<string, Set<Listener>>();
 const statusListeners = new Set<(connected: boolean) => void>();
 let source: EventSource | null = null;
+let starting: ReturnType<typeof setTimeout> | null = null;
+const LIVE_START_DELAY_MS = 500;
 /** The event names `source` has listeners for. */
 const subscribed = new Set<string>();
 let connected = false;
@@ -46,6 +48,17 @@ function ensureSource(name: string): void {
     }
     return;
   }
+  // The new stream subscribes every name known by then. The first one waits a moment: on connect the
+  // broker computes and sends the overview, topics and groups at once, which would otherwise compete
+  // with the page's own first request (the topics list of a large cluster).
+  if (starting !== null) return;
+  starting = setTimeout(() => {
+    starting = null;
+    start();
+  }, source === null ? LIVE_START_DELAY_MS : 0);
+}
+
+function start(): void {
   source?.close();
   const created = new EventSource(API_BASE + '/events');
   created.onopen = () => setConnected(true);
@@ -88,6 +101,8 @@ export function useLiveStatus(): boolean {
 
 /** Ends the stream (on logout: it was opened with the old session's cookie). */
 export function closeLive(): void {
+  if (starting !== null) clearTimeout(starting);
+  starting = null;
   source?.close();
   source = null;
   subscribed.clear();

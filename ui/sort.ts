@@ -1,6 +1,8 @@
 /**
  * Sortable tables: `useSort(rows, key)` orders rows by a column (click again to reverse) and
  * `sortHeader` renders the header cell as a button with `aria-sort`, so it works from the keyboard.
+ * Sorted rows are rendered without keys: rows hold no state, and patching 1,000 rows in place is several
+ * times faster than moving them (measured in test/console/browser-scale.test.ts).
  */
 import { html } from 'htm/preact';
 import { useMemo, useState } from 'preact/hooks';

@@ -2,7 +2,7 @@
  * The console at size in a real browser: 1,000 topics (made by kafkajs admin) and 100 groups with
  * committed offsets (@platformatic/kafka Admin.alterConsumerGroupOffsets). The topics page and the groups page each render all
  * their rows in under 1 s, measured in the page from navigation start to the last row in the table
- * (a fresh load: bundle, session, list, render), and again for an in-app navigation (hash change).
+ * (a fresh load: bundle, session, list, render; the median of three tabs), and for an in-app navigation.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +13,16 @@ import { chromiumMissing } from '../helpers/browser.ts';
 const TOPICS = 1_000;
 const GROUPS = 100;
 const RENDER_BUDGET_MS = 1_000;
+
+/** Where a fresh load's time went, from the page's resource timings (ms after navigation start). */
+async function timeline(page: Page): Promise<string> {
+  return (await page.evaluate(`(() => {
+    const at = (suffix) => performance.getEntriesByType('resource').find((e) => e.name.endsWith(suffix));
+    const nav = performance.getEntriesByType('navigation')[0];
+    const parts = [['app.js', at('/ui/app.js')], ['session', at('/api/v1/session')], ['list', at('/api/v1/topics') ?? at('/api/v1/groups')]];
+    return 'DOMContentLoaded ' + Math.round(nav.domContentLoadedEventEnd) + ', ' + parts.map(([name, e]) => e ? name + ' ' + Math.round(e.startTime) + '-' + Math.round(e.responseEnd) : name + ' –').join(', ');
+  })()`)) as string;
+}
 
 /** From a hash change inside the loaded app to `count` rows in the table, in ms. */
 async function inAppRender(page: Page, hash: string, testId: string, count: number): Promise<number> {
@@ -36,11 +46,29 @@ describe('console pages at 1,000 topics and 100 groups', { timeout: 300_000, ski
   });
   after(() => fx?.close());
 
+  /**
+   * Fresh loads in new tabs: the median of three (this machine is shared with other test runs and
+   * benchmarks; one slow load is noise, a slow median is not). Every figure is reported.
+   */
+  async function freshLoads(hash: string, testId: string, count: number, scheme: 'light' | 'dark', shot: string): Promise<{ times: number[]; median: number; detail: string }> {
+    const times: number[] = [];
+    let detail = '';
+    for (let run = 0; run < 3; run++) {
+      const { page, errors } = await fx.open(hash, scheme);
+      times.push(await waitForRows(page, testId, count, 10_000));
+      assert.deepEqual(errors, []);
+      if (run === 0) {
+        detail = await timeline(page);
+        await fx.browser.screenshot(page, shot);
+      }
+      await page.close();
+    }
+    return { times, median: [...times].sort((a, b) => a - b)[1] ?? Infinity, detail };
+  }
+
   test(`the topics page renders ${TOPICS} rows in under ${RENDER_BUDGET_MS} ms`, async (t) => {
-    const { page, errors } = await fx.open('topics');
-    const loadMs = await waitForRows(page, 'topics-table', TOPICS, 10_000);
-    await fx.browser.screenshot(page, 'topics-1000-light');
-    await page.goto(`${fx.uiUrl}#/`);
+    const loads = await freshLoads('topics', 'topics-table', TOPICS, 'light', 'topics-1000-light');
+    const { page, errors } = await fx.open('');
     await page.waitForSelector('[data-testid="cluster-id"]');
     const navigateMs = await inAppRender(page, '#/topics', 'topics-table', TOPICS);
     const sortStarted = (await page.evaluate(`(() => { const t = performance.now(); document.querySelector('[data-testid="topics-table"] th button').click(); return t; })()`)) as number;
@@ -48,24 +76,22 @@ describe('console pages at 1,000 topics and 100 groups', { timeout: 300_000, ski
       `document.querySelector('[data-testid="topics-table"] tbody tr a')?.textContent === 'topic-0999' && performance.now()`,
       { polling: 'mutation' },
     ).then((handle) => handle.jsonValue() as Promise<number>)) - sortStarted;
-    t.diagnostic(`topics: ${TOPICS} rows ${loadMs.toFixed(0)} ms from navigation start (fresh load), ${navigateMs.toFixed(0)} ms in-app, re-sort ${sortMs.toFixed(0)} ms`);
+    t.diagnostic(`topics: ${TOPICS} rows from navigation start ${loads.times.map((ms) => ms.toFixed(0)).join(' / ')} ms (fresh loads; first: ${loads.detail}), ${navigateMs.toFixed(0)} ms in-app, re-sort ${sortMs.toFixed(0)} ms`);
     assert.equal(await page.$$eval('[data-testid="topics-table"] tbody tr', (rows) => rows.length), TOPICS);
-    assert.ok(loadMs < RENDER_BUDGET_MS, `fresh load took ${loadMs.toFixed(0)} ms`);
+    assert.ok(loads.median < RENDER_BUDGET_MS, `fresh loads took ${loads.times.map((ms) => ms.toFixed(0)).join(', ')} ms`);
     assert.ok(navigateMs < RENDER_BUDGET_MS, `in-app navigation took ${navigateMs.toFixed(0)} ms`);
     assert.deepEqual(errors, []);
     await page.close();
   });
 
   test(`the groups page renders ${GROUPS} rows in under ${RENDER_BUDGET_MS} ms`, async (t) => {
-    const { page, errors } = await fx.open('groups', 'dark');
-    const loadMs = await waitForRows(page, 'groups-table', GROUPS, 10_000);
-    await fx.browser.screenshot(page, 'groups-100-dark');
-    await page.goto(`${fx.uiUrl}#/`);
+    const loads = await freshLoads('groups', 'groups-table', GROUPS, 'dark', 'groups-100-dark');
+    const { page, errors } = await fx.open('', 'dark');
     await page.waitForSelector('[data-testid="cluster-id"]');
     const navigateMs = await inAppRender(page, '#/groups', 'groups-table', GROUPS);
-    t.diagnostic(`groups: ${GROUPS} rows ${loadMs.toFixed(0)} ms from navigation start (fresh load), ${navigateMs.toFixed(0)} ms in-app`);
+    t.diagnostic(`groups: ${GROUPS} rows from navigation start ${loads.times.map((ms) => ms.toFixed(0)).join(' / ')} ms (fresh loads; first: ${loads.detail}), ${navigateMs.toFixed(0)} ms in-app`);
     assert.equal(await page.$$eval('[data-testid="groups-table"] tbody tr', (rows) => rows.length), GROUPS);
-    assert.ok(loadMs < RENDER_BUDGET_MS, `fresh load took ${loadMs.toFixed(0)} ms`);
+    assert.ok(loads.median < RENDER_BUDGET_MS, `fresh loads took ${loads.times.map((ms) => ms.toFixed(0)).join(', ')} ms`);
     assert.ok(navigateMs < RENDER_BUDGET_MS, `in-app navigation took ${navigateMs.toFixed(0)} ms`);
     assert.deepEqual(errors, []);
     await page.close();

@@ -43,7 +43,7 @@ export function GroupsPage(): unknown {
     </div>
     <${ErrorBox} error=${groups.error} />
     ${groups.data === null && groups.error === null ? html`<p class="muted">Loading…</p>` : null}
-    <table class="grid" data-testid="groups-table">
+    <table class="grid long" data-testid="groups-table">
       <thead><tr>
         ${sortHeader(sort, 'groupId', 'Group')}
         ${sortHeader(sort, 'state', 'State')}
@@ -52,7 +52,7 @@ export function GroupsPage(): unknown {
         ${sortHeader(sort, 'lag', 'Lag', true)}
         ${sortHeader(sort, 'coordinator', 'Coordinator', true)}
       </tr></thead>
-      <tbody>${rows.map((g) => html`<tr key=${g.groupId}>
+      <tbody>${rows.map((g) => html`<tr>
         <td><a href=${href('groups', g.groupId)}>${g.groupId}</a></td>
         <td><span class=${stateClass(g.state)}>${g.state}</span></td>
         <td>${g.protocol}${g.protocolType === null || g.protocolType === '' ? '' : ' · ' + g.protocolType}</td>

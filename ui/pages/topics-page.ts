@@ -13,12 +13,24 @@ import { useResource } from '../resource.ts';
 import { href, navigate } from '../router.ts';
 import { sortHeader, useSort } from '../sort.ts';
 
+function sameNames(names: readonly unknown[], shown: readonly TopicRow[]): boolean {
+  if (names.length !== shown.length) return false;
+  const known = new Set(shown.map((t) => t.name));
+  return names.every((name) => typeof name === 'string' && known.has(name));
+}
+
 export function TopicsPage(): unknown {
   const topics = useResource<{ topics: TopicRow[] }>('/topics');
   const [query, setQuery] = useState('');
   const [showInternal, setShowInternal] = useState(false);
   const [creating, setCreating] = useState(false);
-  useLiveEvent('topics', () => void topics.reload());
+  // The event names every topic; the list is re-read only when that set differs from the one shown
+  // (the stream also sends it on connect, right after the page's own first read).
+  useLiveEvent<{ names?: unknown }>('topics', (event) => {
+    const shown = topics.data?.topics;
+    if (Array.isArray(event.names) && shown !== undefined && sameNames(event.names, shown)) return;
+    void topics.reload();
+  });
 
   const all = topics.data?.topics ?? [];
   const filtered = useMemo(() => {
@@ -42,7 +54,7 @@ export function TopicsPage(): unknown {
     </div>
     <${ErrorBox} error=${topics.error} />
     ${topics.data === null && topics.error === null ? html`<p class="muted">Loading…</p>` : null}
-    <table class="grid" data-testid="topics-table">
+    <table class="grid long" data-testid="topics-table">
       <thead><tr>
         ${sortHeader(sort, 'name', 'Name')}
         ${sortHeader(sort, 'partitions', 'Partitions', true)}
@@ -51,8 +63,8 @@ export function TopicsPage(): unknown {
         ${sortHeader(sort, 'retentionMs', 'Retention', true)}
         ${sortHeader(sort, 'bytesInPerSec', 'In', true)}
       </tr></thead>
-      <tbody>${rows.map((t) => html`<tr key=${t.name}>
-        <td><a href=${href('topics', t.name)}>${t.name}</a>${t.internal ? html` <span class="tag">internal</span>` : null}</td>
+      <tbody>${rows.map((t) => html`<tr>
+        <td title=${t.name}><a href=${href('topics', t.name)}>${t.name}</a>${t.internal ? html` <span class="tag">internal</span>` : null}</td>
         <td class="num">${t.partitions}</td><td class="num">${num(t.records)}</td><td class="num">${bytes(t.sizeBytes)}</td>
         <td class="num">${duration(t.retentionMs)}</td><td class="num">${byteRate(t.bytesInPerSec)}</td>
       </tr>`)}</tbody>
