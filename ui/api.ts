@@ -20,7 +20,29 @@ export class ApiError extends Error {
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
+let inFlight = 0;
+let idleWaiters: (() => void)[] = [];
+
+/** Resolves once no API call is in flight (the live stream starts after the page's first reads). */
+export function whenIdle(): Promise<void> {
+  return inFlight === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+}
+
 export async function api<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  inFlight++;
+  try {
+    return await call<T>(method, path, body);
+  } finally {
+    inFlight--;
+    if (inFlight === 0) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+}
+
+async function call<T>(method: Method, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') headers['x-kafscale-console'] = '1';
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -28,8 +28,8 @@ function Page({ route, theme }: { route: string[]; theme: Theme }): unknown {
 
 function LiveStatus(): unknown {
   const live = useLiveStatus();
-  return html`<span class=${'live ' + (live ? 'on' : 'off')} role="status" title=${live ? 'Receiving live updates' : 'Live updates disconnected; retrying'}>
-    <span aria-hidden="true">●</span> ${live ? 'live' : 'offline'}</span>`;
+  const title = live === 'live' ? 'Receiving live updates' : live === 'connecting' ? 'Connecting to live updates' : 'Live updates refused or disconnected; reload the page to retry';
+  return html`<span class=${'live ' + live} role="status" title=${title}><span aria-hidden="true">●</span> ${live}</span>`;
 }
 
 function Header({ section, session, signedIn, onLogout, theme, toggleTheme }: {

@@ -3,22 +3,24 @@
  * (`overview`, `topics`, `groups`) and get its parsed data; the browser reconnects by itself.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { API_BASE } from './api.ts';
+import { API_BASE, whenIdle } from './api.ts';
 
 type Listener = (data: unknown) => void;
 
 const listeners = new Map<string, Set<Listener>>();
-const statusListeners = new Set<(connected: boolean) => void>();
+/** `connecting` until the stream first opens (it starts a moment after the page), then `live` or `offline`. */
+export type LiveState = 'connecting' | 'live' | 'offline';
+const statusListeners = new Set<(state: LiveState) => void>();
 let source: EventSource | null = null;
-let starting: ReturnType<typeof setTimeout> | null = null;
-const LIVE_START_DELAY_MS = 500;
+/** Set while a start waits for the page's first reads; closeLive() clears it to cancel that start. */
+let starting: object | null = null;
 /** The event names `source` has listeners for. */
 const subscribed = new Set<string>();
-let connected = false;
+let state: LiveState = 'connecting';
 
-function setConnected(value: boolean): void {
-  if (connected === value) return;
-  connected = value;
+function setState(value: LiveState): void {
+  if (state === value) return;
+  state = value;
   for (const listener of statusListeners) listener(value);
 }
 
@@ -30,7 +32,7 @@ function listen(target: EventSource, name: string): void {
     } catch {
       return;
     }
-    setConnected(true);
+    setState('live');
     for (const listener of listeners.get(name) ?? []) listener(data);
   });
 }
@@ -48,21 +50,28 @@ function ensureSource(name: string): void {
     }
     return;
   }
-  // The new stream subscribes every name known by then. The first one waits a moment: on connect the
-  // broker computes and sends the overview, topics and groups at once, which would otherwise compete
-  // with the page's own first request (the topics list of a large cluster).
+  // The new stream subscribes every name known by then. It starts once the page's own reads are done:
+  // on connect the broker computes and sends the overview, topics and groups at once, which would
+  // otherwise compete with the page's first request (the topics list of a large cluster). A timer
+  // would not do: background tabs throttle them.
   if (starting !== null) return;
-  starting = setTimeout(() => {
-    starting = null;
-    start();
-  }, source === null ? LIVE_START_DELAY_MS : 0);
+  const mine = {};
+  starting = mine;
+  // A macrotask first, so that the page's effects have issued their requests.
+  setTimeout(() => {
+    void whenIdle().then(() => {
+      if (starting !== mine) return;
+      starting = null;
+      start();
+    });
+  }, 0);
 }
 
 function start(): void {
   source?.close();
   const created = new EventSource(API_BASE + '/events');
-  created.onopen = () => setConnected(true);
-  created.onerror = () => setConnected(created.readyState === EventSource.OPEN);
+  created.onopen = () => setState('live');
+  created.onerror = () => setState(created.readyState === EventSource.OPEN ? 'live' : created.readyState === EventSource.CONNECTING ? 'connecting' : 'offline');
   subscribed.clear();
   for (const known of listeners.keys()) {
     subscribed.add(known);
@@ -85,13 +94,13 @@ export function useLiveEvent<T>(name: string, onEvent: (data: T) => void): void 
   }, [name]);
 }
 
-/** Whether the event stream is connected (shown in the header). */
-export function useLiveStatus(): boolean {
-  const [value, setValue] = useState(connected);
+/** The event stream's state (shown in the header). */
+export function useLiveStatus(): LiveState {
+  const [value, setValue] = useState(state);
   useEffect(() => {
     ensureSource('overview');
     statusListeners.add(setValue);
-    setValue(connected);
+    setValue(state);
     return () => {
       statusListeners.delete(setValue);
     };
@@ -101,10 +110,9 @@ export function useLiveStatus(): boolean {
 
 /** Ends the stream (on logout: it was opened with the old session's cookie). */
 export function closeLive(): void {
-  if (starting !== null) clearTimeout(starting);
   starting = null;
   source?.close();
   source = null;
   subscribed.clear();
-  setConnected(false);
+  setState('connecting');
 }

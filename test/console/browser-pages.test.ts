@@ -54,7 +54,8 @@ const PAGES = [
 ] as const;
 
 for (const scheme of ['light', 'dark'] as const) {
-  test(`every page loads without console errors in the ${scheme} theme`, { skip: chromiumMissing }, async () => {
+  // Seven pages with screenshots; the first also warms up Chromium. Generous on a loaded machine.
+  test(`every page loads without console errors in the ${scheme} theme`, { skip: chromiumMissing, timeout: 120_000 }, async () => {
     for (const { name, hash, ready } of PAGES) {
       const { page, errors } = await fx.open(hash, scheme);
       await page.waitForSelector(ready);
