@@ -83,7 +83,7 @@ export function MessageBrowser({ topic, partitions }: { topic: string; partition
     ${producing ? html`<${ProduceForm} topic=${topic} partitions=${partitions} onCancel=${() => setProducing(false)} />` : null}
     <${ErrorBox} error=${error} />
     ${page === null ? html`<p class="muted">Choose where to read from and press Read.</p>` : html`
-      <p class="muted small" data-testid="browse-summary">${page.messages.length} messages${page.truncated ? ' — cut at the byte limit of one request; read on from the last offset for more' : ''}</p>
+      <p class="muted small" data-testid="browse-summary">${page.messages.length === 1 ? '1 message' : page.messages.length + ' messages'}${page.truncated ? ' — cut at the byte limit of one request; read on from the last offset for more' : ''}</p>
       <table class="grid messages" data-testid="messages-table">
         <thead><tr><th scope="col" class="num">Partition</th><th scope="col" class="num">Offset</th><th scope="col">Timestamp</th>
           <th scope="col">Key</th><th scope="col">Value</th><th scope="col">Headers</th></tr></thead>

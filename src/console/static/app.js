@@ -201,7 +201,7 @@ var _e,ws,xu,Zt,Fl,Bo,$s,Fo,ks,Bl,Vl,Su,ho=Symbol.for("pv"),Wo={},Go=[],Tu=/^m(i
     ${S?y`<${Ra} topic=${e} partitions=${t} onCancel=${()=>G(!1)} />`:null}
     <${fe} error=${$} />
     ${k===null?y`<p class="muted">Choose where to read from and press Read.</p>`:y`
-      <p class="muted small" data-testid="browse-summary">${k.messages.length} messages${k.truncated?" — cut at the byte limit of one request; read on from the last offset for more":""}</p>
+      <p class="muted small" data-testid="browse-summary">${k.messages.length===1?"1 message":k.messages.length+" messages"}${k.truncated?" — cut at the byte limit of one request; read on from the last offset for more":""}</p>
       <table class="grid messages" data-testid="messages-table">
         <thead><tr><th scope="col" class="num">Partition</th><th scope="col" class="num">Offset</th><th scope="col">Timestamp</th>
           <th scope="col">Key</th><th scope="col">Value</th><th scope="col">Headers</th></tr></thead>
