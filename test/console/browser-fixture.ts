@@ -5,7 +5,7 @@
 import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import type { Page } from 'puppeteer-core';
-import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
+import { startBroker, type BrokerProcess, type StartBrokerOptions } from '../helpers/broker-process.ts';
 import { startBrowser, type ConsolePage, type TestBrowser } from '../helpers/browser.ts';
 
 export interface ConsoleFixture {
@@ -20,8 +20,9 @@ export interface ConsoleFixture {
   close(): Promise<void>;
 }
 
-export async function startConsoleFixture(env: Readonly<Record<string, string>> = {}): Promise<ConsoleFixture> {
-  const broker = await startBroker({ env: { KAFSCALE_CONSOLE: 'true', ...env }, logLevel: 'warn' });
+/** `env` adds broker settings; `brokerOptions` e.g. a prepared data dir (users) and a SASL listener. */
+export async function startConsoleFixture(env: Readonly<Record<string, string>> = {}, brokerOptions: Omit<StartBrokerOptions, 'env'> = {}): Promise<ConsoleFixture> {
+  const broker = await startBroker({ logLevel: 'warn', ...brokerOptions, env: { KAFSCALE_CONSOLE: 'true', ...env } });
   let browser: TestBrowser | null = null;
   try {
     browser = await startBrowser();
