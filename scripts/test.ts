@@ -24,7 +24,7 @@ const TEST_CONCURRENCY = 3;
 /** Per test; a broker start is bounded at 20 s, so a minute is generous and still fails a hang. */
 const TEST_TIMEOUT_MS = 60_000;
 const DEFAULT_PATTERNS = ['src/**/*.test.ts', 'test/**/*.test.ts'];
-const LINT_PATTERNS = ['src/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'];
+const LINT_PATTERNS = ['src/**/*.ts', 'test/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'ui/**/*.ts'];
 
 interface SystemRequirement {
   readonly what: string;
@@ -68,6 +68,8 @@ const SYSTEM_REQUIREMENTS: readonly SystemRequirement[] = [
   { what: 'strip binary', debianPackage: 'binutils', present: () => commandRuns('strip', ['--version']) },
   // The TLS tests (etcd, Kafka listeners) make a throwaway CA with openssl.
   { what: 'openssl binary', debianPackage: 'openssl', present: () => commandRuns('/usr/bin/openssl', ['version']) },
+  // The console's browser tests (test/console/browser*) drive Debian's Chromium through puppeteer-core; no browser download.
+  { what: '/usr/bin/chromium', debianPackage: 'chromium', present: () => commandRuns('/usr/bin/chromium', ['--version']) },
 ];
 
 function missingRequirements(): SystemRequirement[] {

@@ -10,7 +10,10 @@
  *                                 protocol/records, protocol/error-codes, protocol/acl-codes, telemetry
  *   broker                        protocol, services (each folder's index.ts only), telemetry
  *   server                        protocol/frame, broker/dispatch (`import type` only), telemetry
- *   ops, console                  services (each folder's index.ts only), telemetry
+ *   ops                           services (each folder's index.ts only), telemetry
+ *   console                       protocol, services (each folder's index.ts only), telemetry, and the
+ *                                 BrokerServices type (the web console's API reads and acts through the
+ *                                 handlers' services; never storage adapters, server, app)
  *   cli                           protocol, config, telemetry (it talks Kafka protocol and ops HTTP)
  *   proxy                         protocol, telemetry (its broker connections live in proxy/ itself;
  *                                 never services, storage, broker, server or config — app/ wires it)
@@ -71,7 +74,7 @@ const LAYER_RULES: Readonly<Record<string, readonly Allowed[] | typeof ANYTHING>
   broker: [{ path: 'protocol/' }, SERVICE_FACES, { path: 'telemetry/' }],
   server: [{ path: 'protocol/frame.ts' }, { path: 'broker/dispatch.ts', typeOnly: true }, { path: 'telemetry/' }],
   ops: [SERVICE_FACES, { path: 'telemetry/' }],
-  console: [SERVICE_FACES, { path: 'telemetry/' }],
+  console: [{ path: 'protocol/' }, SERVICE_FACES, { path: 'telemetry/' }, { path: 'broker/broker-services.ts', typeOnly: true }],
   cli: [{ path: 'protocol/' }, { path: 'config/' }, { path: 'telemetry/' }],
   proxy: [{ path: 'protocol/' }, { path: 'telemetry/' }],
   app: ANYTHING,

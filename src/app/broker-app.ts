@@ -4,6 +4,7 @@ import { createApiTable } from '../broker/api-table.ts';
 import type { BrokerServices } from '../broker/broker-services.ts';
 import { Dispatcher, type RequestDispatcher } from '../broker/dispatch.ts';
 import { FetchSessionCache } from '../broker/fetch-session-cache.ts';
+import type { ConsoleApi } from '../console/console-api.ts';
 import { OpsServer } from '../ops/ops-server.ts';
 import type { KafkaServer } from '../server/kafka-server.ts';
 import { TlsCertificates } from '../server/tls-certificates.ts';
@@ -26,6 +27,7 @@ import { brokerSettings } from './broker-settings.ts';
 import { DispatcherGate } from './dispatcher-gate.ts';
 import { startKafkaListeners } from './kafka-listeners.ts';
 import { openMetadataStore, openObjectStore } from './open-stores.ts';
+import { openConsole } from './open-console.ts';
 import { readOpsToken } from './ops-token.ts';
 import { KafscaleMetrics } from '../telemetry/metrics.ts';
 import type { FlushObserver } from '../services/log/flush-observer.ts';
@@ -47,6 +49,7 @@ export class BrokerApp {
   #listenerPorts = new Map<string, number>();
   #sessions: SessionKeeper | null = null;
   #dispatcher: Dispatcher | null = null;
+  #console: ConsoleApi | null = null;
   readonly #fatal = Promise.withResolvers<KafscaleError>();
 
   constructor(config: KafscaleConfig, log: Logger) {
@@ -230,28 +233,35 @@ export class BrokerApp {
     this.#dispatcher = dispatcher;
     gate.open(dispatcher);
 
+    const readiness = {
+      metadataStore: async () => {
+        await meta.revision();
+        return null;
+      },
+      session: async () => (this.#session?.lease.isAlive() === true ? null : 'broker session lease lost; recovering'),
+      // Until the assigner's first pass is done, partitions placed here may still be loading.
+      ownedPartitions: async () => (this.#session?.assigner.settledOnce === true ? null : 'owned partitions are still being loaded'),
+      objectStore: async () => {
+        // A HEAD of a key that never exists: NOT_FOUND proves the store answers.
+        try {
+          await objects.head('kafscale-readiness-probe');
+          return null;
+        } catch (error) {
+          return isKafscaleError(error, 'KSC_OBJECT_NOT_FOUND') ? null : `object store probe failed: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      },
+    };
+    const consoleApi = config.console.enabled ? openConsole(config, services, this.metrics, log, readiness) : null;
+    if (consoleApi !== null) {
+      this.#console = consoleApi;
+      this.#onClose('console', () => consoleApi.close());
+    }
     const ops = new OpsServer({
       host: config.ops.listen.host,
       port: config.ops.listen.port,
       registry: this.metrics.registry,
-      readiness: {
-        metadataStore: async () => {
-          await meta.revision();
-          return null;
-        },
-        session: async () => (this.#session?.lease.isAlive() === true ? null : 'broker session lease lost; recovering'),
-        // Until the assigner's first pass is done, partitions placed here may still be loading.
-        ownedPartitions: async () => (this.#session?.assigner.settledOnce === true ? null : 'owned partitions are still being loaded'),
-        objectStore: async () => {
-          // A HEAD of a key that never exists: NOT_FOUND proves the store answers.
-          try {
-            await objects.head('kafscale-readiness-probe');
-            return null;
-          } catch (error) {
-            return isKafscaleError(error, 'KSC_OBJECT_NOT_FOUND') ? null : `object store probe failed: ${error instanceof Error ? error.message : String(error)}`;
-          }
-        },
-      },
+      readiness,
+      ...(consoleApi === null ? {} : { console: consoleApi }),
       log: log.child({ component: 'ops' }),
       metrics: this.metrics,
       ...(config.ops.tls && tlsCertificates !== null ? { tls: tlsCertificates } : {}),
@@ -338,6 +348,11 @@ export class BrokerApp {
    * The request dispatcher, for in-process tests that dispatch as a given principal (a connection
    * context they build). Not reachable from the network: connections get their principal from the server.
    */
+  /** The console (KAFSCALE_CONSOLE), for in-process tests; null when off. */
+  get console(): ConsoleApi | null {
+    return this.#console;
+  }
+
   get dispatcher(): RequestDispatcher | null {
     return this.#dispatcher;
   }

@@ -74,6 +74,27 @@ export function checkCombinations(settings: Settings, ctx: z.RefinementCtx): voi
   }
   checkListeners(settings, ctx);
   checkProxySecurity(settings, ctx);
+  checkConsole(settings, ctx);
+}
+
+/**
+ * The console can act (create and delete topics, move offsets): without SASL (or the ops token as its
+ * password) it is unauthenticated, so it may only listen on loopback unless the operator says otherwise
+ * (docs/design/console.md).
+ */
+function checkConsole(settings: Settings, ctx: z.RefinementCtx): void {
+  if (!settings.console || settings.consoleAllowUnauthenticated || settings.opsTokenFile !== undefined) return;
+  const listeners = settings.listeners ?? [];
+  const sasl = listeners.some((l) => securityProtocolOf(l.name, settings.listenerSecurityProtocolMap)?.startsWith('SASL') === true);
+  const host = settings.metricsAddr.host;
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (!sasl && !loopback) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['console'],
+      message: `is on, but no listener uses SASL, so the console would be unauthenticated on {metricsAddr} ${host}:${settings.metricsAddr.port}: bind {metricsAddr} to 127.0.0.1, turn on a SASL listener ({listeners}), set {opsTokenFile}, or set {consoleAllowUnauthenticated}=true`,
+    });
+  }
 }
 
 /** The proxy's client side needs TLS material for SSL; SASL at the proxy is checked by a broker, so upstream must be SASL too. */

@@ -78,6 +78,9 @@ export const CONFIG_DEFAULTS = {
   authFailureDelayMs: 100,
   connectionsMaxReauthMs: 0,
   opsTls: false,
+  console: false,
+  consoleMaxBytes: MIB,
+  consoleAllowUnauthenticated: false,
   logInvariantChecks: false,
   proxyAddr: '0.0.0.0:9092',
   proxyAdvertisedHost: 'localhost',
@@ -152,6 +155,9 @@ export const settingsSchema = z.strictObject({
   connectionsMaxReauthMs: integer(0, Number.MAX_SAFE_INTEGER),
   opsTls: boolean(),
   opsTokenFile: text().optional(),
+  console: boolean(),
+  consoleMaxBytes: integer(1024, 64 * MIB),
+  consoleAllowUnauthenticated: boolean(),
   logInvariantChecks: boolean(),
   proxyAddr: listenAddress(),
   proxyAdvertisedHost: text(),
@@ -278,6 +284,7 @@ function toConfig(s: Settings) {
       sessionTtlMs: s.brokerSessionTtlMs,
     },
     ops: { listen: s.metricsAddr, tls: s.opsTls, tokenFile: s.opsTokenFile ?? null },
+    console: { enabled: s.console, maxBytes: s.consoleMaxBytes, allowUnauthenticated: s.consoleAllowUnauthenticated },
     listeners: listenersOf(s),
     tls:
       s.tlsCertFile !== undefined && s.tlsKeyFile !== undefined

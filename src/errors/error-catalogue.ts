@@ -46,6 +46,13 @@ export const ERROR_CATALOGUE = {
   KSC_CLI_FAILED: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'CLI command failed' },
   KSC_CLI_USAGE: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'CLI usage error' },
   KSC_CLI_UNREACHABLE: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'CLI cannot reach a broker' },
+  KSC_CONSOLE_BAD_REQUEST: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'console request invalid' },
+  KSC_CONSOLE_UNAUTHENTICATED: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'console login required' },
+  KSC_CONSOLE_FORBIDDEN: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'console action not allowed' },
+  KSC_CONSOLE_NOT_FOUND: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'console resource not found' },
+  KSC_CONSOLE_CONFLICT: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'console action conflicts with the current state' },
+  KSC_CONSOLE_TOO_LARGE: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'console request too large' },
+  KSC_CONSOLE_UNAVAILABLE: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: true, hint: 'console temporarily unavailable' },
   KSC_INTERNAL: { kafkaError: 'UNKNOWN_SERVER_ERROR', retriable: false, hint: 'internal error (a bug)' },
 } as const satisfies Record<`KSC_${string}`, ErrorCatalogueEntry>;
 

@@ -12,6 +12,16 @@ export interface OpsTlsSource {
   onReload(listener: (options: SecureContextOptions) => void): () => void;
 }
 
+/**
+ * A web console mounted on the ops listener (src/console): it answers `/ui…` and `/api/v1…` itself, with
+ * its own sessions instead of the bearer token (docs/design/console.md), and `/` redirects to `/ui/`.
+ */
+export interface OpsConsole {
+  handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void>;
+  /** Ends long-lived responses (server-sent events) so that the listener closes promptly. */
+  close(): Promise<void>;
+}
+
 /** What readiness depends on; each probe resolves to null when healthy or a reason when not. */
 export type ReadinessProbe = () => Promise<string | null>;
 
@@ -26,6 +36,8 @@ export interface OpsServerOptions {
   readonly tls?: OpsTlsSource;
   /** Every request but /healthz must carry `Authorization: Bearer <token>` (KAFSCALE_OPS_TOKEN_FILE). */
   readonly token?: string;
+  /** KAFSCALE_CONSOLE: the web console and its API; absent, `/ui` and `/api/v1` are 404. */
+  readonly console?: OpsConsole;
 }
 
 /** How long one readiness probe may take before it counts as failed (the manifests give /readyz 3 s). */
@@ -88,18 +100,32 @@ export class OpsServer {
 
   close(): Promise<void> {
     this.#stopReload();
-    this.#closed ??= new Promise((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
+    this.#closed ??= (async () => {
+      await this.#options.console?.close();
+      await new Promise<void>((resolve) => {
+        this.#server.close(() => resolve());
+        this.#server.closeAllConnections();
+      });
+    })();
     return this.#closed;
   }
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
       return;
+    }
+    const mounted = this.#options.console;
+    if (mounted !== undefined) {
+      if (path === '/') {
+        res.writeHead(302, { location: '/ui/', 'content-type': 'text/plain' }).end('see /ui/\n');
+        return;
+      }
+      if (path === '/ui' || path.startsWith('/ui/') || path === '/api/v1' || path.startsWith('/api/v1/')) {
+        await mounted.handle(req, res, path);
+        return;
+      }
     }
     if (!this.#authorized(req)) {
       this.#options.metrics?.opsRequestsUnauthorizedTotal.inc();

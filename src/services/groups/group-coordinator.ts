@@ -254,6 +254,21 @@ export class GroupCoordinator {
     return [...listed.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   }
 
+  /**
+   * Every group in the metadata store, whichever broker coordinates it: the coordinated ones as `list()`
+   * sees them (live state), the others as last stored (the console's cluster-wide view).
+   */
+  async listStored(): Promise<(ListedGroup & { readonly coordinator: number })[]> {
+    const live = new Map((await this.list()).map((g) => [g.groupId, g]));
+    for (const stored of await this.#groups.list()) if (!live.has(stored.groupId)) live.set(stored.groupId, stored);
+    return [...live.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0)).map((g) => ({ ...g, coordinator: this.coordinatorOf(g.groupId) }));
+  }
+
+  /** The committed offsets of a group as stored, without the coordinator check (admin views of any group). */
+  async storedOffsets(groupId: string): Promise<CommittedOffset[]> {
+    return (await this.#offsets.fetchAll(groupId)).filter((o) => this.#offsets.topicExists(o.topic));
+  }
+
   /** DeleteGroups for one group: its state and all its offsets go; NON_EMPTY_GROUP while members remain. */
   async deleteGroup(groupId: string): Promise<number> {
     return this.#slots.run(groupId, (code) => code, async (slot) => {

@@ -327,6 +327,17 @@ export class LogService {
     return { highWatermark: state.highWatermark, logStartOffset: state.logStartOffset };
   }
 
+  /**
+   * Log start, high watermark, leader epoch and the bytes of the log entries still holding records (a
+   * WAL entry counts whole until merged, so this is an upper bound of the partition's stored bytes).
+   */
+  async summary(topicId: string, partition: number): Promise<{ highWatermark: number; logStartOffset: number; leaderEpoch: number; sizeBytes: number }> {
+    const state = await this.#catalog.state(topicId, partition);
+    let sizeBytes = 0;
+    for (const entry of state.entries) if (entry.lastOffset >= state.logStartOffset) sizeBytes += entry.byteEnd - entry.byteStart;
+    return { highWatermark: state.highWatermark, logStartOffset: state.logStartOffset, leaderEpoch: state.epochs.at(-1)?.epoch ?? -1, sizeBytes };
+  }
+
   // ListOffsets / OffsetForLeaderEpoch -----------------------------------------------------------
 
   async listOffsets(topicId: string, partition: number, query: OffsetQuery): Promise<ListOffsetResult> {

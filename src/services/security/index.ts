@@ -4,6 +4,7 @@ export { AclStore } from './acl-store.ts';
 export { AclAuthorizer, ALLOW_ALL, type AclAuthorizerOptions, type Authorizer, type Requester } from './acl-authorizer.ts';
 export { SaslAuthenticator, SASL_MECHANISMS, type SaslExchange, type SaslMechanism } from './sasl-authenticator.ts';
 export {
+  createScramCredential,
   credentialFromSaltedPassword,
   MAX_SCRAM_ITERATIONS,
   MIN_SCRAM_ITERATIONS,
