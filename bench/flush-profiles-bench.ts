@@ -10,7 +10,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,8 +38,10 @@ export interface ProfilesBenchOptions {
   readonly s3: boolean;
   /** Messages per produce row (1 KiB each). */
   readonly messages: number;
+  /** Round trips per latency row; 0 skips latency. */
   readonly latencyMessages: number;
   readonly profiles: readonly FlushProfileName[];
+  readonly partitions: readonly number[];
   readonly log: (line: string) => void;
 }
 
@@ -134,7 +136,7 @@ async function latencyRows(client: NativeClient, profile: FlushProfileName, opti
   const rows: ProfileLatency[] = [];
   try {
     let owned = 0;
-    for (const partitions of PARTITIONS) {
+    for (const partitions of options.partitions) {
       const topic = `cost-${runId}-${profile}-lat-p${partitions}`;
       await createTopic(target, topic, partitions);
       owned += partitions;
@@ -164,21 +166,26 @@ export async function runProfilesBench(options: ProfilesBenchOptions): Promise<P
   const startedAt = new Date().toISOString();
   const workDir = mkdtempSync(join(tmpdir(), 'kafscale-bench-cost-'));
   const runId = Math.random().toString(36).slice(2, 8);
+  const loadAtStart = [loadavg()[0] ?? Number.NaN];
   try {
     const client = await openNativeClient(workDir, options.log, false);
     const rows: ProfileRow[] = [];
     // Profiles alternate within each partition count, so that a change in the machine's load hits all alike.
-    for (const partitions of PARTITIONS) {
+    for (const partitions of options.partitions) {
       for (const profile of options.profiles) rows.push(await produceRow(client, profile, partitions, options, runId));
     }
     const latency: ProfileLatency[] = [];
-    for (const profile of options.profiles) latency.push(...(await latencyRows(client, profile, options, runId)));
+    if (options.latencyMessages > 0) {
+      for (const profile of options.profiles) latency.push(...(await latencyRows(client, profile, options, runId)));
+    }
+    const loadAverage = [loadavg()[0] ?? Number.NaN, ...loadAtStart] as const;
     return {
       startedAt,
       objectStore: options.s3 ? 's3' : 'filesystem',
       client: client.name,
       commit: gitCommit(),
       settleMs: SETTLE_MS,
+      loadAverage: { start: loadAverage[1] ?? Number.NaN, end: loadAverage[0] },
       profiles: Object.fromEntries(options.profiles.map((name) => [name, profileSettings(name)])),
       rows,
       latency,
@@ -193,7 +200,8 @@ const USAGE = `usage: npm run bench:cost -- [--s3] [--json] [--messages N] [--la
   --s3                  brokers store objects in a local S3 server (s3rver) instead of files
   --json                print the result document (JSON) instead of the table
   --messages N          1 KiB messages per produce row (default 150000, about 150 MB)
-  --latency-messages N  round trips per latency row at 1,000 msg/s (default 5000)
+  --latency-messages N  round trips per latency row at 1,000 msg/s (default 5000; 0 skips latency)
+  --partitions a,b      partition counts (default: ${PARTITIONS.join(',')})
   --profiles a,b        the profiles to compare (default: ${FLUSH_PROFILE_NAMES.join(',')})`;
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -207,6 +215,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         messages: { type: 'string', default: '150000' },
         'latency-messages': { type: 'string', default: '5000' },
         profiles: { type: 'string', default: FLUSH_PROFILE_NAMES.join(',') },
+        partitions: { type: 'string', default: PARTITIONS.join(',') },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -222,8 +231,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const messages = Number(values.messages);
   const latencyMessages = Number(values['latency-messages']);
   const profiles = values.profiles.split(',').map((p) => p.trim());
-  if (!Number.isInteger(messages) || messages < 1 || messages > 2_000_000 || !Number.isInteger(latencyMessages) || latencyMessages < 1 || latencyMessages > 600_000) {
-    console.error(`bench:cost: --messages takes 1-2000000 and --latency-messages 1-600000\n${USAGE}`);
+  const partitions = values.partitions.split(',').map(Number);
+  if (partitions.length === 0 || partitions.some((n) => !Number.isInteger(n) || n < 1 || n > 1_000)) {
+    console.error(`bench:cost: --partitions takes counts from 1 to 1000 (got ${values.partitions})`);
+    return 2;
+  }
+  if (!Number.isInteger(messages) || messages < 1 || messages > 2_000_000 || !Number.isInteger(latencyMessages) || latencyMessages < 0 || latencyMessages > 600_000) {
+    console.error(`bench:cost: --messages takes 1-2000000 and --latency-messages 0-600000\n${USAGE}`);
     return 2;
   }
   const unknown = profiles.filter((p) => !(FLUSH_PROFILE_NAMES as readonly string[]).includes(p));
@@ -232,7 +246,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   try {
-    const report = await runProfilesBench({ s3: values.s3, messages, latencyMessages, profiles: profiles as FlushProfileName[], log: (line) => console.error(line) });
+    const report = await runProfilesBench({ s3: values.s3, messages, latencyMessages, profiles: profiles as FlushProfileName[], partitions, log: (line) => console.error(line) });
     console.log(values.json ? JSON.stringify(report, null, 2) : formatProfilesReport(report, MERGE_CONSTANTS));
     return 0;
   } catch (error) {

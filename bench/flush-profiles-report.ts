@@ -53,6 +53,8 @@ export interface ProfilesReport {
   readonly client: string;
   readonly commit: string | null;
   readonly settleMs: number;
+  /** The machine's 1-minute load average at the start and end (shared machine: read the latency with it). */
+  readonly loadAverage?: { readonly start: number; readonly end: number };
   readonly profiles: Readonly<Record<string, ProfileSettings>>;
   readonly rows: readonly ProfileRow[];
   readonly latency: readonly ProfileLatency[];
@@ -131,7 +133,7 @@ export function formatProfilesReport(report: ProfilesReport, merge: MergeConstan
   const lat = report.latency[0];
   return [
     `kafscale flush profiles ${report.startedAt} — ${report.objectStore} object store, client ${report.client}${report.commit === null ? '' : ` @ ${report.commit}`}`,
-    `produce acks=all, ${first?.sizeBytes ?? '?'} B messages at full speed; PUTs measured from the produce's start to ${report.settleMs / 1000} s after it; latency end to end at ${lat?.ratePerSec ?? '?'} msg/s (${lat?.messages ?? '?'} messages)`,
+    `produce acks=all, ${first?.sizeBytes ?? '?'} B messages at full speed; PUTs measured from the produce's start to ${report.settleMs / 1000} s after it; latency end to end at ${lat?.ratePerSec ?? '?'} msg/s (${lat?.messages ?? '?'} messages)${report.loadAverage === undefined ? '' : `; load average ${fixed(report.loadAverage.start, 1)} → ${fixed(report.loadAverage.end, 1)}`}`,
     '',
     table,
     '',

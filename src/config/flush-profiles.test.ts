@@ -47,7 +47,7 @@ describe('flushProfile', () => {
     }
     const cost = load([], { KAFSCALE_FLUSH_PROFILE: 'cost' });
     assert.deepEqual(cost.flush, { profile: 'cost', lingerMs: 250, maxBytes: 32 * MIB, maxInflight: 2 });
-    assert.deepEqual(cost.merge, { maxWalEntries: 128, maxWalAgeMs: 300_000 });
+    assert.deepEqual(cost.merge, { maxWalEntries: 256, maxWalAgeMs: 300_000 });
     assert.deepEqual(sourceOf(cost, 'flushProfile'), { source: 'env', value: 'cost' });
     assert.deepEqual(sourceOf(cost, 'flushMaxBytes'), { source: 'profile', value: String(32 * MIB) });
   });
@@ -57,12 +57,12 @@ describe('flushProfile', () => {
     writeFileSync(file, JSON.stringify({ mergeMaxWalAgeMs: 90_000 }));
     const config = load(['--config', file, '--flush-max-inflight', '3'], { KAFSCALE_FLUSH_PROFILE: 'cost', KAFSCALE_FLUSH_LINGER_MS: '40' });
     assert.deepEqual(config.flush, { profile: 'cost', lingerMs: 40, maxBytes: 32 * MIB, maxInflight: 3 });
-    assert.deepEqual(config.merge, { maxWalEntries: 128, maxWalAgeMs: 90_000 });
+    assert.deepEqual(config.merge, { maxWalEntries: 256, maxWalAgeMs: 90_000 });
     assert.deepEqual(sourceOf(config, 'flushLingerMs'), { source: 'env', value: '40' });
     assert.deepEqual(sourceOf(config, 'flushMaxInflight'), { source: 'flag', value: '3' });
     assert.deepEqual(sourceOf(config, 'mergeMaxWalAgeMs'), { source: 'file', value: '90000' });
     assert.deepEqual(sourceOf(config, 'flushMaxBytes'), { source: 'profile', value: String(32 * MIB) });
-    assert.deepEqual(sourceOf(config, 'mergeMaxWalEntries'), { source: 'profile', value: '128' });
+    assert.deepEqual(sourceOf(config, 'mergeMaxWalEntries'), { source: 'profile', value: '256' });
     // The same without a profile: explicit values over balanced.
     const plain = load([], { KAFSCALE_FLUSH_MAX_BYTES: '1048576' });
     assert.deepEqual(plain.flush, { profile: 'balanced', lingerMs: 2, maxBytes: MIB, maxInflight: 4 });

@@ -26,9 +26,9 @@ export const FLUSH_PROFILES = {
   latency: { flushLingerMs: 0, flushMaxBytes: 8 * MIB, flushMaxInflight: 8, mergeMaxWalEntries: 16, mergeMaxWalAgeMs: 60_000 },
   balanced: { flushLingerMs: 2, flushMaxBytes: 8 * MIB, flushMaxInflight: 4, mergeMaxWalEntries: 16, mergeMaxWalAgeMs: 60_000 },
   // Objects of up to 32 MiB: two of them fill the flush pipeline's 64 MiB pending-bytes bound, so more in
-  // flight would only stall producers. Merging waits for 128 WAL entries per partition (or 5 minutes), so a
-  // merge at 100 partitions folds ~40 MiB of a partition's data instead of ~1 MiB.
-  cost: { flushLingerMs: 250, flushMaxBytes: 32 * MIB, flushMaxInflight: 2, mergeMaxWalEntries: 128, mergeMaxWalAgeMs: 300_000 },
+  // flight would only stall producers. Merging waits for 256 WAL entries per partition (or 5 minutes), so a
+  // merge at 100 partitions folds ~40 MiB of a partition's data (16 MiB objects) instead of ~1 MiB.
+  cost: { flushLingerMs: 250, flushMaxBytes: 32 * MIB, flushMaxInflight: 2, mergeMaxWalEntries: 256, mergeMaxWalAgeMs: 300_000 },
 } as const satisfies Record<FlushProfileName, Record<ProfiledSetting, number>>;
 
 export const FLUSH_PROFILE_DEFAULT: FlushProfileName = 'balanced';

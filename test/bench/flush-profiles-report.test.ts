@@ -70,6 +70,6 @@ test('the table puts the profiles side by side per partition count, with latency
   // 1 × balanced: 160 flushes per GiB, 176 PUTs measured, steady 160 + 32.
   assert.deepEqual(body[0]?.split(/\s+/).slice(2), ['134.2', '6.4', '160', '176', '192', '0.20', '-', '-', '-']);
   assert.deepEqual(body[1]?.split(/\s+/).slice(2), ['134.2', '32.0', '32', '64', '64', '1.00', '160.3', '310.0', '320.0']);
-  assert.match(text, /cost\s+250\s+32\s+2\s+128\s+300/);
+  assert.match(text, /cost\s+250\s+32\s+2\s+256\s+300/);
   assert.match(text, /filesystem object store, client kbench @ abc1234/);
 });
