@@ -5,8 +5,8 @@
  * PUTs per GiB produced = WAL PUTs (one per flush) + merge PUTs (a segment and its index per merge). The
  * WAL PUTs of a row are exact (kafscale_flushes_total). Merge PUTs inside a row of a few seconds are a
  * window artefact: a merge pass runs every 5 s, and the cost profile defers merging until a partition has
- * 128 WAL entries, which a row of 150 MB never reaches. So the table also gives the steady state the
- * merge policy implies for the measured rate and object size (`projectedMergePutsPerGib`).
+ * 256 WAL entries, which a row of 150 MB never reaches. So the table also gives the bound on the steady
+ * state that the merge policy implies for the measured rate and object size (`projectedMergePutsPerGib`).
  */
 import { formatTable } from './bench-report.ts';
 
@@ -79,11 +79,14 @@ export function metadataWritesPerFlush(row: ProfileRow): number {
 }
 
 /**
- * Merge PUTs per GiB at steady state, at the row's rate and object size. Each merge writes two objects and
- * folds `b` bytes of one partition's new data; per GiB that is 2 GiB / b PUTs whatever the partition count.
- * `b` is what a partition gathers until its merge is due — mergeMaxWalEntries + 1 flushes or
- * mergeMaxWalAgeMs, whichever comes first — but never less than one merge pass's worth (one merge per
- * partition per pass) nor more than a segment.
+ * A bound on merge PUTs per GiB at steady state, at the row's rate and object size. Each merge writes two
+ * objects and folds `b` bytes of one partition's new data; per GiB that is 2 GiB / b PUTs whatever the
+ * partition count. `b` is what a partition gathers until its merge is due — mergeMaxWalEntries + 1
+ * entries or mergeMaxWalAgeMs, whichever comes first — but never less than one merge pass's worth (one
+ * merge per partition per pass) nor more than a segment. It is a bound (the most merges) because it takes
+ * every flush to carry every partition (an entry of object size / partitions): true when the linger closes
+ * objects; when `flushMaxBytes` does, a flush takes the dirty partitions round-robin until it is full, a
+ * partition's entries are larger, and it merges less often.
  */
 export function projectedMergePutsPerGib(row: ProfileRow, settings: ProfileSettings, merge: MergeConstants): number {
   if (row.flushes === 0 || row.seconds <= 0) return Number.NaN;
@@ -105,7 +108,7 @@ export function formatProfilesReport(report: ProfilesReport, merge: MergeConstan
   const latencyOf = (profile: string, partitions: number): ProfileLatency | undefined => report.latency.find((l) => l.profile === profile && l.partitions === partitions);
   const rows = [...report.rows].sort((a, b) => a.partitions - b.partitions);
   const table = formatTable(
-    ['partitions', 'profile', 'MB/s', 'MiB/flush', 'WAL PUTs/GiB', 'PUTs/GiB measured', 'PUTs/GiB steady', 'meta writes/flush', 'p50 ms', 'p99 ms', 'p99.9 ms'],
+    ['partitions', 'profile', 'MB/s', 'MiB/flush', 'WAL PUTs/GiB', 'PUTs/GiB measured', 'PUTs/GiB bound', 'meta writes/flush', 'p50 ms', 'p99 ms', 'p99.9 ms'],
     rows.map((row) => {
       const settings = report.profiles[row.profile];
       const projected = settings === undefined ? Number.NaN : walPutsPerGib(row) + projectedMergePutsPerGib(row, settings, merge);
