@@ -60,14 +60,18 @@ async function scrape(opsAddress: string | null): Promise<Map<string, MetricFami
   return parsePrometheusText(await response.text());
 }
 
-export async function startOwnedTarget(options: { readonly s3?: boolean } = {}): Promise<BenchTarget> {
+/**
+ * `env`: extra KAFSCALE_* settings for the broker the bench starts (e.g. KAFSCALE_FLUSH_PROFILE); they
+ * win over the bench's own (the S3 settings).
+ */
+export async function startOwnedTarget(options: { readonly s3?: boolean; readonly env?: Readonly<Record<string, string>> } = {}): Promise<BenchTarget> {
   // A local S3 server (s3rver) instead of the filesystem store: HTTP PUT/GET per object, as a bucket.
   const s3: S3TestServer | null = options.s3 === true ? await startS3Server() : null;
   const env: Record<string, string> = s3 === null ? {} : brokerS3Env(s3);
   // 'warn': the broker's info log is per connection and would cost CPU the measurement needs.
   let broker: BrokerProcess;
   try {
-    broker = await startBroker({ logLevel: 'warn', env });
+    broker = await startBroker({ logLevel: 'warn', env: { ...env, ...options.env } });
   } catch (error) {
     await s3?.stop();
     throw error;

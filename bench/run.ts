@@ -12,6 +12,8 @@
  *   --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side (security-bench.ts)
  *   --soak MINUTES     produce and consume at a share (--soak-share, default 0.25) of the measured maximum
  *                      and report latency, RSS and event-loop delay per minute (soak-bench.ts)
+ *   --flush-profiles   compare the flush profiles: PUTs per GiB and latency (flush-profiles-bench.ts; its
+ *                      options follow, see `npm run bench:cost -- --help`)
  *
  * Exit codes: 0 done (or skipped because the broker does not serve Produce/Fetch yet), 1 failed, 2 usage.
  */
@@ -34,7 +36,9 @@ const USAGE = `usage: npm run bench -- [options]   (or: kafscale bench [options]
   --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side
   --soak MINUTES     produce and consume at a share of the measured maximum for MINUTES (1-1440) and
                      report latency, RSS and event-loop delay per minute (soak-bench.ts)
-  --soak-share F     that share, 0 < F <= 1 (default 0.25)`;
+  --soak-share F     that share, 0 < F <= 1 (default 0.25)
+  --flush-profiles   compare the flush profiles (KAFSCALE_FLUSH_PROFILE): PUTs per GiB and latency side by
+                     side; takes --s3, --json and the options of \`npm run bench:cost -- --help\``;
 
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -48,6 +52,11 @@ function resultFileName(startedAt: string): string {
 }
 
 async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('--flush-profiles')) {
+    const profiles = await import('./flush-profiles-bench.ts');
+    return profiles.main(args.filter((arg) => arg !== '--flush-profiles'));
+  }
   let values;
   try {
     ({ values } = parseArgs({

@@ -70,7 +70,7 @@ export class BrokerSession {
       cacheBytes: config.cache.maxBytes,
       ...(deps.flushObserver === undefined ? {} : { flushObserver: deps.flushObserver }),
       // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").
-      merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs },
+      merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs, policy: { maxWalEntries: config.merge.maxWalEntries, maxWalAgeMs: config.merge.maxWalAgeMs } },
       // The check logs each violation itself ('partition log invariant violated'); nothing more to do here.
       ...(config.checks.logInvariants ? { invariantHook: () => undefined } : {}),
     });

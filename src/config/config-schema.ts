@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import * as z from 'zod';
 import { checkCombinations, checkPresence } from './config-checks.ts';
+import { FLUSH_PROFILE_DEFAULT, FLUSH_PROFILE_NAMES, FLUSH_PROFILES, normalizeFlushProfile } from './flush-profiles.ts';
 import {
   assignorList,
   AUTHORIZERS,
@@ -57,9 +58,8 @@ export const CONFIG_DEFAULTS = {
   queuedMaxRequestBytes: 256 * MIB,
   maxConnections: 10_000,
   maxConnectionsPerIp: 10_000,
-  flushLingerMs: 2,
-  flushMaxBytes: 8 * MIB,
-  flushMaxInflight: 4,
+  // flushLingerMs, flushMaxBytes, flushMaxInflight, mergeMaxWalEntries, mergeMaxWalAgeMs: from the profile.
+  flushProfile: FLUSH_PROFILE_DEFAULT,
   brokerSessionTtlMs: 10_000,
   groupInitialRebalanceDelayMs: 3_000,
   groupMinSessionTimeoutMs: 6_000,
@@ -126,9 +126,13 @@ export const settingsSchema = z.strictObject({
   queuedMaxRequestBytes: integer(1024, Number.MAX_SAFE_INTEGER),
   maxConnections: integer(1, 10_000_000),
   maxConnectionsPerIp: integer(1, 10_000_000),
-  flushLingerMs: integer(0, 60_000),
-  flushMaxBytes: integer(1024, 2_147_483_647),
-  flushMaxInflight: integer(1, 1_024),
+  flushProfile: z.preprocess(normalizeFlushProfile, z.enum(FLUSH_PROFILE_NAMES, { error: `must be one of ${FLUSH_PROFILE_NAMES.join(', ')}` })),
+  /** Unset: the flush profile's value (flush-profiles.ts); likewise the next four. */
+  flushLingerMs: integer(0, 60_000).optional(),
+  flushMaxBytes: integer(1024, 2_147_483_647).optional(),
+  flushMaxInflight: integer(1, 1_024).optional(),
+  mergeMaxWalEntries: integer(1, 10_000).optional(),
+  mergeMaxWalAgeMs: integer(1_000, 86_400_000).optional(),
   brokerSessionTtlMs: integer(1_000, 3_600_000),
   groupInitialRebalanceDelayMs: integer(0, 3_600_000),
   groupMinSessionTimeoutMs: integer(1, 2_147_483_647),
@@ -241,6 +245,8 @@ export const EMBEDDED_BROKER_ID = 0;
 export const UNALLOCATED_BROKER_ID = -1;
 
 function toConfig(s: Settings) {
+  // Explicit flush and merge settings win over the profile's defaults.
+  const profile = FLUSH_PROFILES[s.flushProfile];
   const objectStore: S3ObjectStoreConfig | FilesystemObjectStoreConfig =
     s.s3Bucket === undefined
       ? { kind: 'filesystem', rootDir: join(s.dataDir, 'objects'), namespace: s.s3Namespace }
@@ -313,7 +319,13 @@ function toConfig(s: Settings) {
       maxConnections: s.maxConnections,
       maxConnectionsPerIp: s.maxConnectionsPerIp,
     },
-    flush: { lingerMs: s.flushLingerMs, maxBytes: s.flushMaxBytes, maxInflight: s.flushMaxInflight },
+    flush: {
+      profile: s.flushProfile,
+      lingerMs: s.flushLingerMs ?? profile.flushLingerMs,
+      maxBytes: s.flushMaxBytes ?? profile.flushMaxBytes,
+      maxInflight: s.flushMaxInflight ?? profile.flushMaxInflight,
+    },
+    merge: { maxWalEntries: s.mergeMaxWalEntries ?? profile.mergeMaxWalEntries, maxWalAgeMs: s.mergeMaxWalAgeMs ?? profile.mergeMaxWalAgeMs },
     authorization: {
       authorizer: s.authorizer,
       superUsers: s.superUsers ?? [],

@@ -4,6 +4,7 @@
  * file key `"s3SseKmsKeyId"`.
  */
 import { CONFIG_DEFAULTS, type SettingKey } from './config-schema.ts';
+import { profiledDefaultNote } from './flush-profiles.ts';
 
 interface SettingDoc {
   readonly description: string;
@@ -51,9 +52,12 @@ const DOCS = {
   queuedMaxRequestBytes: { description: 'Request bytes held in memory broker-wide; beyond it the broker stops reading from sockets (queued.max.request.bytes)' },
   maxConnections: { description: 'Client connections accepted at once; more are closed on accept (max.connections)' },
   maxConnectionsPerIp: { description: 'Client connections accepted at once from one IP address; more are closed on accept (max.connections.per.ip)' },
-  flushLingerMs: { description: 'Wait this long for more data before a flush starts (flush.linger.ms)' },
-  flushMaxBytes: { description: 'A WAL object closes at this size (flush.max.bytes)' },
-  flushMaxInflight: { description: 'Flushes (PUT + commit) running at once per broker' },
+  flushProfile: { description: 'Defaults of the flush and merge settings below: latency, balanced or cost (fewer object-store PUTs per GiB for more produce latency; docs/design/flush-profiles.md)' },
+  flushLingerMs: { description: 'Wait this long for more data before a flush starts (flush.linger.ms)', defaultNote: profiledDefaultNote('flushLingerMs') },
+  flushMaxBytes: { description: 'A WAL object closes at this size (flush.max.bytes)', defaultNote: profiledDefaultNote('flushMaxBytes') },
+  flushMaxInflight: { description: 'Flushes (PUT + commit) running at once per broker', defaultNote: profiledDefaultNote('flushMaxInflight') },
+  mergeMaxWalEntries: { description: 'Merge a partition into a segment once it has more WAL entries than this (each merge writes 2 objects)', defaultNote: profiledDefaultNote('mergeMaxWalEntries') },
+  mergeMaxWalAgeMs: { description: "… or once its oldest WAL entry is this old", defaultNote: profiledDefaultNote('mergeMaxWalAgeMs') },
   brokerSessionTtlMs: { description: 'Broker session lease TTL; partitions move this long after a broker dies' },
   groupInitialRebalanceDelayMs: { description: 'Delay of the first rebalance of an empty group (group.initial.rebalance.delay.ms)' },
   groupMinSessionTimeoutMs: { description: 'Smallest consumer session timeout accepted (group.min.session.timeout.ms)' },

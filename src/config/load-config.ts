@@ -17,8 +17,10 @@ import {
   SETTINGS_BY_KEY,
   type SettingInfo,
 } from './config-settings.ts';
+import { FLUSH_PROFILES, isFlushProfileName, normalizeFlushProfile, PROFILED_SETTINGS } from './flush-profiles.ts';
 
-export type ConfigSource = 'flag' | 'env' | 'file' | 'default' | 'unset';
+/** 'profile': not given, so the value of the chosen `flushProfile` (flush-profiles.ts). */
+export type ConfigSource = 'flag' | 'env' | 'file' | 'default' | 'profile' | 'unset';
 
 export interface LoadConfigOptions {
   /** Broker options only (no node binary, script or subcommand), e.g. ['--broker-addr', ':9092']. */
@@ -191,6 +193,13 @@ export function loadConfig(options: LoadConfigOptions): KafscaleConfig {
     else if (env !== undefined) raw.set(setting.key, { value: env, source: 'env' });
     else if (fromFile[setting.key] !== undefined) raw.set(setting.key, { value: fromFile[setting.key], source: 'file' });
     else if (defaults[setting.key] !== undefined) raw.set(setting.key, { value: defaults[setting.key], source: 'default' });
+  }
+  // What the profile supplies is reported as such; an invalid profile name is reported by the schema.
+  const profileName = normalizeFlushProfile(raw.get('flushProfile')?.value);
+  if (isFlushProfileName(profileName)) {
+    for (const key of PROFILED_SETTINGS) {
+      if (!raw.has(key)) raw.set(key, { value: FLUSH_PROFILES[profileName][key], source: 'profile' });
+    }
   }
   for (const name of Object.keys(options.env)) {
     if (name.startsWith('KAFSCALE_') && name !== CONFIG_FILE_ENV && !SETTINGS_BY_ENV.has(name)) {

@@ -1,12 +1,30 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CONFIG_DEFAULTS } from '../../config/config-schema.ts';
+import { FLUSH_PROFILE_DEFAULT, FLUSH_PROFILES } from '../../config/flush-profiles.ts';
 import { LOG_DEFAULTS } from './log-defaults.ts';
+import { MERGE_DEFAULTS } from './segment-merger.ts';
 
 test('the log service falls back to the config defaults, never to values of its own', () => {
-  // Services may not import config (architecture.test.ts), so LOG_DEFAULTS repeats these; they must agree.
+  // Services may not import config (architecture.test.ts), so LOG_DEFAULTS and MERGE_DEFAULTS repeat the
+  // default flush profile's values; they must agree.
+  const profile = FLUSH_PROFILES[FLUSH_PROFILE_DEFAULT];
   assert.deepEqual(
-    { lingerMs: LOG_DEFAULTS.flush.lingerMs, maxBytes: LOG_DEFAULTS.flush.maxBytes, maxInflight: LOG_DEFAULTS.flush.maxInflight, cacheBytes: LOG_DEFAULTS.cacheBytes },
-    { lingerMs: CONFIG_DEFAULTS.flushLingerMs, maxBytes: CONFIG_DEFAULTS.flushMaxBytes, maxInflight: CONFIG_DEFAULTS.flushMaxInflight, cacheBytes: CONFIG_DEFAULTS.cacheBytes },
+    {
+      lingerMs: LOG_DEFAULTS.flush.lingerMs,
+      maxBytes: LOG_DEFAULTS.flush.maxBytes,
+      maxInflight: LOG_DEFAULTS.flush.maxInflight,
+      cacheBytes: LOG_DEFAULTS.cacheBytes,
+      maxWalEntries: MERGE_DEFAULTS.maxWalEntries,
+      maxWalAgeMs: MERGE_DEFAULTS.maxWalAgeMs,
+    },
+    {
+      lingerMs: profile.flushLingerMs,
+      maxBytes: profile.flushMaxBytes,
+      maxInflight: profile.flushMaxInflight,
+      cacheBytes: CONFIG_DEFAULTS.cacheBytes,
+      maxWalEntries: profile.mergeMaxWalEntries,
+      maxWalAgeMs: profile.mergeMaxWalAgeMs,
+    },
   );
 });
