@@ -4,7 +4,7 @@
  * KafscaleError codes so callers see KSC_META_TIMEOUT / KSC_META_UNAVAILABLE (retriable), never a hang.
  */
 import { EtcdLeaseInvalidError, GRPCDeadlineExceededError, GRPCResourceExhastedError, EtcdPermissionDeniedError, EtcdAuthenticationFailedError, EtcdInvalidAuthTokenError, GRPCInvalidArgumentError } from 'etcd3';
-import { KafscaleError } from '../../telemetry/kafscale-error.ts';
+import { isKafscaleError, KafscaleError } from '../../errors/kafscale-error.ts';
 
 export function toKafscaleError(error: unknown, what: string, timeoutMs: number): KafscaleError {
   if (error instanceof KafscaleError) return error;
@@ -55,5 +55,5 @@ export function isCompaction(error: unknown): boolean {
 /** grpc-js refusing a response over its receive limit ("Received message larger than max"). */
 export function isResponseTooLarge(error: unknown): boolean {
   const text = `${String(error)} ${String((error as Error).cause ?? '')}`;
-  return /larger than max|RESOURCE_EXHAUSTED/i.test(text) || (error as { code?: string }).code === 'KSC_META_TXN_TOO_LARGE';
+  return /larger than max|RESOURCE_EXHAUSTED/i.test(text) || isKafscaleError(error, 'KSC_META_TXN_TOO_LARGE');
 }

@@ -10,6 +10,7 @@
  */
 import type { LeaseClient } from 'etcd3';
 import type { Logger } from 'pino';
+import { isKafscaleError } from '../../errors/kafscale-error.ts';
 import { callWithTimeout } from './etcd-call.ts';
 import type { Lease } from './metadata-store.ts';
 import { monotonicNowMs } from './monotonic-clock.ts';
@@ -108,7 +109,7 @@ export class EtcdLease implements Lease {
     try {
       await callWithTimeout('lease revoke', this.#requestTimeoutMs, (deadline) => this.#client.leaseRevoke({ ID: this.id }, { deadline }));
     } catch (error) {
-      if ((error as { code?: string }).code !== 'KSC_META_LEASE_LOST') throw error;
+      if (!isKafscaleError(error, 'KSC_META_LEASE_LOST')) throw error;
     }
   }
 
