@@ -103,24 +103,13 @@ export class RecordTimestampScan {
     let min = Infinity;
     let minAt = -1;
     for (let i = 0; i < count; i++) {
-      // length: zigzag varint (int32)
-      let raw = 0;
-      let shift = 0;
-      let byte = 0x80;
-      while ((byte & 0x80) !== 0) {
-        if (at >= end || shift > 28) return this.#malformed(`record ${i} has a bad length`);
-        byte = buf[at++]!;
-        raw |= (byte & 0x7f) << shift;
-        shift += 7;
-      }
-      const length = (raw >>> 1) ^ -(raw & 1);
-      const recordEnd = at + length;
-      if (length < MIN_RECORD_BODY_BYTES || recordEnd > end) return this.#malformed(`record ${i} declares ${length} bytes, which do not fit the batch`);
-      at++; // attributes
+      const recordEnd = this.#recordEnd(buf, at, end, i);
+      if (recordEnd < 0) return false;
+      at = this.#bodyAt + 1; // attributes
       // timestampDelta: zigzag varlong; at most 7 bytes (49 bits) stay exact here
       let value = 0;
       let scale = 1;
-      byte = 0x80;
+      let byte = 0x80;
       for (let n = 0; (byte & 0x80) !== 0; n++) {
         if (at >= recordEnd) return this.#malformed(`record ${i} ends inside its timestamp delta`);
         if (n === 7) return false;
@@ -157,22 +146,12 @@ export class RecordTimestampScan {
     let min: bigint | null = null;
     let minAt = -1;
     for (let i = 0; i < count; i++) {
-      let raw = 0;
-      let shift = 0;
-      let byte = 0x80;
-      while ((byte & 0x80) !== 0) {
-        if (at >= end || shift > 28) return this.#malformed(`record ${i} has a bad length`);
-        byte = buf[at++]!;
-        raw |= (byte & 0x7f) << shift;
-        shift += 7;
-      }
-      const length = (raw >>> 1) ^ -(raw & 1);
-      const recordEnd = at + length;
-      if (length < MIN_RECORD_BODY_BYTES || recordEnd > end) return this.#malformed(`record ${i} declares ${length} bytes, which do not fit the batch`);
-      at++;
+      const recordEnd = this.#recordEnd(buf, at, end, i);
+      if (recordEnd < 0) return false;
+      at = this.#bodyAt + 1; // attributes
       let value = 0n;
       let bits = 0n;
-      byte = 0x80;
+      let byte = 0x80;
       while ((byte & 0x80) !== 0) {
         if (at >= recordEnd || bits > 63n) return this.#malformed(`record ${i} has a bad timestamp delta`);
         byte = buf[at++]!;
@@ -197,6 +176,36 @@ export class RecordTimestampScan {
     this.minTimestamp = min === null ? Infinity : clamp(min);
     this.minOffsetDelta = minAt;
     return true;
+  }
+
+  /** Where the body of the record whose length #recordEnd read starts. */
+  #bodyAt = 0;
+
+  /**
+   * Reads record `i`'s length (a zigzag varint) at `at`: returns where the record ends and sets #bodyAt to
+   * where its body starts; -1 (with `problem` set) when the length is malformed or overruns the batch.
+   */
+  #recordEnd(buf: Buffer, at: number, end: number, i: number): number {
+    let raw = 0;
+    let shift = 0;
+    let byte = 0x80;
+    while ((byte & 0x80) !== 0) {
+      if (at >= end || shift > 28) {
+        this.#malformed(`record ${i} has a bad length`);
+        return -1;
+      }
+      byte = buf[at++]!;
+      raw |= (byte & 0x7f) << shift;
+      shift += 7;
+    }
+    const length = (raw >>> 1) ^ -(raw & 1);
+    const recordEnd = at + length;
+    if (length < MIN_RECORD_BODY_BYTES || recordEnd > end) {
+      this.#malformed(`record ${i} declares ${length} bytes, which do not fit the batch`);
+      return -1;
+    }
+    this.#bodyAt = at;
+    return recordEnd;
   }
 
   #malformed(message: string): false {
