@@ -16,7 +16,7 @@ import {
   subsetRequest,
 } from './partition-split.ts';
 import { allIdempotent } from './partitioned-forwarder.ts';
-import { hasErrorCode } from './proxy-router.ts';
+import { hasErrorCode } from './group-router.ts';
 
 type Struct = Record<string, unknown>;
 
