@@ -12,6 +12,8 @@ import { ProtocolError } from './protocol-error.ts';
 import { KafscaleError } from '../errors/kafscale-error.ts';
 
 export const FRAME_SIZE_PREFIX_BYTES = 4;
+/** Largest frame a SASL listener accepts before authentication (Kafka's sasl.server.max.receive.size default). */
+export const SASL_MAX_RECEIVE_BYTES = 512 * 1024;
 const MAX_INT32 = 0x7fffffff;
 
 const AWAITING_HEADER = -1;

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import { ApiKey } from '../protocol/api-keys.ts';
 import { decodeRequestHeader } from '../protocol/codec/index.ts';
-import { FrameDecoder, sizePrefix } from '../protocol/frame.ts';
+import { FrameDecoder, SASL_MAX_RECEIVE_BYTES, sizePrefix } from '../protocol/frame.ts';
 import { KafscaleError } from '../telemetry/kafscale-error.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { ProxyMetrics } from '../telemetry/proxy-metrics.ts';
@@ -17,7 +17,7 @@ import type { ClientRequest } from './broker-link.ts';
 import { FetchReadAhead, ReadAheadBudget } from './fetch-read-ahead.ts';
 import type { ProxyRouter } from './proxy-router.ts';
 import { ProduceOrder } from '../protocol/produce-order.ts';
-import { SASL_MAX_RECEIVE_BYTES, SaslSession, type RelayOpener } from './sasl-relay.ts';
+import { SaslSession, type RelayOpener } from './sasl-relay.ts';
 
 /** Kafka's principal of a connection that has not authenticated. */
 const ANONYMOUS = 'User:ANONYMOUS';

@@ -21,8 +21,6 @@ import type { UpstreamConnection } from './upstream-connection.ts';
 
 /** What a SASL client connection may send before it has authenticated. */
 const BEFORE_AUTHENTICATION: ReadonlySet<number> = new Set([ApiKey.ApiVersions, ApiKey.SaslHandshake, ApiKey.SaslAuthenticate]);
-/** Kafka's sasl.server.max.receive.size: no larger frame before authentication. */
-export const SASL_MAX_RECEIVE_BYTES = 512 * 1024;
 /**
  * v0 is advertised because librdkafka only uses SASL when a broker offers SaslHandshake v0 (its feature
  * check), though it then sends v1; a v0 handshake (raw tokens without Kafka headers) is not relayed.

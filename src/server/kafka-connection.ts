@@ -13,13 +13,13 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionContext, RequestDispatcher, SaslConnectionState } from '../broker/dispatch.ts';
 import { isKafscaleError } from '../errors/kafscale-error.ts';
-import { FrameDecoder } from '../protocol/frame.ts';
+import { FrameDecoder, SASL_MAX_RECEIVE_BYTES } from '../protocol/frame.ts';
 import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
 import { ConnectionBudget } from './connection-budget.ts';
 import type { RequestBudget } from './request-budget.ts';
 import { ResponsePipeline } from './response-pipeline.ts';
 import { ResponseWriter } from './response-writer.ts';
-import { newSaslState, SASL_MAX_RECEIVE_BYTES, saslAdmits, tooLargeBeforeAuthentication } from './sasl-admission.ts';
+import { newSaslState, saslAdmits, tooLargeBeforeAuthentication } from './sasl-admission.ts';
 
 export type CloseReason = 'client' | 'idle' | 'frame' | 'dispatch' | 'error' | 'shutdown' | 'authentication';
 

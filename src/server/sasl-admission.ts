@@ -5,6 +5,7 @@
  * socket.request.max.bytes.
  */
 import type { SaslConnectionState } from '../broker/dispatch.ts';
+import { SASL_MAX_RECEIVE_BYTES } from '../protocol/frame.ts';
 
 /**
  * ApiVersions (18), SaslHandshake (17) and SaslAuthenticate (36): all a SASL connection may send
@@ -12,8 +13,6 @@ import type { SaslConnectionState } from '../broker/dispatch.ts';
  */
 const PRE_AUTHENTICATION_API_KEYS: ReadonlySet<number> = new Set([17, 18, 36]);
 
-/** Largest frame accepted before SASL authentication (Kafka's sasl.server.max.receive.size default). */
-export const SASL_MAX_RECEIVE_BYTES = 512 * 1024;
 
 /** The state of a connection on a SASL listener, before its first SaslHandshake. */
 export function newSaslState(mechanisms: readonly string[]): SaslConnectionState {
