@@ -7,6 +7,7 @@
  * the ApiVersions exchange (`negotiate: false`), send at a version of its choice (`exchange`), and
  * write bytes as they are (`sendRaw`), reading the answers that match no request with `nextFrame`.
  */
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { ApiKey, apiKeyName } from '../protocol/api-keys.ts';
@@ -111,22 +112,15 @@ export class KafkaConnection {
     const tls = options.security?.tls ?? null;
     const socket = tls === null ? connect({ host, port }) : tlsConnect({ host, port, ...tls, ...(/^[\d.:]+$/.test(host) ? {} : { servername: host }) });
     socket.setNoDelay(true);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(unreachable(host, port, `no connection within ${options.timeoutMs} ms`));
-      }, options.timeoutMs);
-      socket.once(tls === null ? 'connect' : 'secureConnect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve();
-      });
-      socket.once('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(unreachable(host, port, error.code ?? error.message, error));
-      });
-    });
+    try {
+      // events.once rejects on the socket's 'error' and on the timeout's abort.
+      await once(socket, tls === null ? 'connect' : 'secureConnect', { signal: AbortSignal.timeout(options.timeoutMs) });
+    } catch (error) {
+      socket.destroy();
+      if ((error as Error).name === 'AbortError') throw unreachable(host, port, `no connection within ${options.timeoutMs} ms`);
+      const failure = error as NodeJS.ErrnoException;
+      throw unreachable(host, port, failure.code ?? failure.message, failure);
+    }
     const connection = new KafkaConnection(socket, host, port, options);
     if (options.negotiate === false) return connection;
     try {

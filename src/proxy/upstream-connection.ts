@@ -9,6 +9,7 @@
  * `UpstreamFailure.written` tells whether the broker may have seen the request — a connect failure is
  * always safe to retry, a connection that died after the write is ambiguous.
  */
+import { once } from 'node:events';
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { ApiKey } from '../protocol/api-keys.ts';
@@ -158,23 +159,16 @@ export class UpstreamConnection {
     const ready = tls === null ? 'connect' : 'secureConnect';
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new UpstreamFailure(address, `no connection within ${options.connectTimeoutMs} ms`, false));
-      }, options.connectTimeoutMs);
-      socket.once(ready, () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve();
-      });
-      socket.once('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        socket.destroy();
-        const what = tls === null ? 'cannot connect' : 'cannot connect over TLS';
-        reject(new UpstreamFailure(address, `${what} (${error.code ?? error.message})`, false, error));
-      });
-    });
+    try {
+      // events.once rejects on the socket's 'error' and on the timeout's abort.
+      await once(socket, ready, { signal: AbortSignal.timeout(options.connectTimeoutMs) });
+    } catch (error) {
+      socket.destroy();
+      if ((error as Error).name === 'AbortError') throw new UpstreamFailure(address, `no connection within ${options.connectTimeoutMs} ms`, false);
+      const failure = error as NodeJS.ErrnoException;
+      const what = tls === null ? 'cannot connect' : 'cannot connect over TLS';
+      throw new UpstreamFailure(address, `${what} (${failure.code ?? failure.message})`, false, failure);
+    }
     const opened = new UpstreamConnection(socket, host, port);
     connection = opened;
     if (login && security.sasl !== null) {
