@@ -5,25 +5,23 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface ProduceRow {
+/** One throughput workload: `messages` of `sizeBytes` over `partitions`, median of `repeats` runs. */
+export interface ThroughputRow {
   readonly sizeBytes: number;
   readonly partitions: number;
   readonly messages: number;
   readonly repeats: number;
   readonly msgsPerSec: number;
   readonly mbPerSec: number;
+}
+
+export interface ProduceRow extends ThroughputRow {
   /** Object-store PUTs over this row's repeats per GB they produced; null/absent when not countable. */
   readonly putsPerGb?: number | null;
 }
 
-export interface ConsumeRow {
+export interface ConsumeRow extends ThroughputRow {
   readonly kind: 'hot' | 'cold';
-  readonly sizeBytes: number;
-  readonly partitions: number;
-  readonly messages: number;
-  readonly repeats: number;
-  readonly msgsPerSec: number;
-  readonly mbPerSec: number;
 }
 
 export interface LatencyRow {

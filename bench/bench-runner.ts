@@ -10,8 +10,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
-import { WireClient } from '../test/helpers/wire-client.ts';
 import type { BenchReport, ConsumeRow, LatencyRow, ProduceRow, ReferenceRow } from './bench-report.ts';
+import { createTopics, deleteTopics } from './bench-topics.ts';
 import { advertisedApiKeys, externalTarget, missingApis, startOwnedTarget, type BenchTarget } from './bench-target.ts';
 import { HdrHistogram } from './hdr-histogram.ts';
 import { kcatConsume, kcatProduceFile, openNativeClient, writeMessageFile, type NativeClient } from './native-client.ts';
@@ -101,6 +101,7 @@ interface ProducedTopic {
   readonly partitions: number;
 }
 const MB = 1_000_000;
+const CLIENT_ID = 'kafscale-bench';
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -139,18 +140,7 @@ class BenchRun {
 
   async createTopic(label: string, partitions: number): Promise<string> {
     const name = `bench-${this.#runId}-${this.#topicSeq++}-${label}`;
-    const client = await WireClient.connect(this.#target.host, this.#target.port, 'kafscale-bench');
-    try {
-      const response = await client.send(19, 7, {
-        topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
-        timeoutMs: 30_000,
-        validateOnly: false,
-      });
-      const result = response.topics[0];
-      if (result?.errorCode !== 0) throw new Error(`CreateTopics ${name}: error code ${result?.errorCode} ${result?.errorMessage ?? ''}`);
-    } finally {
-      client.close();
-    }
+    await createTopics(this.#target, [name], partitions, { clientId: CLIENT_ID });
     this.#topics.push(name);
     return name;
   }
@@ -158,12 +148,7 @@ class BenchRun {
   /** Removes the bench's topics from an external broker (an owned one is discarded whole). */
   async deleteTopics(): Promise<void> {
     if (this.#target.owned || this.#topics.length === 0) return;
-    const client = await WireClient.connect(this.#target.host, this.#target.port, 'kafscale-bench');
-    try {
-      await client.send(20, 6, { topics: this.#topics.map((name) => ({ name, topicId: '00000000-0000-0000-0000-000000000000' })), timeoutMs: 30_000 });
-    } finally {
-      client.close();
-    }
+    await deleteTopics(this.#target, this.#topics, CLIENT_ID);
   }
 
   async objectStoreCount(operation: 'put' | 'get'): Promise<{ value: number; source: string } | null> {

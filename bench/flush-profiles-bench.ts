@@ -17,8 +17,8 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FLUSH_PROFILE_NAMES, FLUSH_PROFILES, type FlushProfileName } from '../src/config/flush-profiles.ts';
 import { MERGE_DEFAULTS } from '../src/services/log/segment-merger.ts';
-import { WireClient } from '../test/helpers/wire-client.ts';
 import { startOwnedTarget, type BenchTarget } from './bench-target.ts';
+import { createTopics } from './bench-topics.ts';
 import { formatProfilesReport, type ProfileLatency, type ProfileRow, type ProfileSettings, type ProfilesReport } from './flush-profiles-report.ts';
 import { HdrHistogram } from './hdr-histogram.ts';
 import { openNativeClient, type NativeClient } from './native-client.ts';
@@ -51,18 +51,7 @@ export function profileSettings(name: FlushProfileName): ProfileSettings {
 }
 
 async function createTopic(target: BenchTarget, name: string, partitions: number): Promise<void> {
-  const client = await WireClient.connect(target.host, target.port, 'kafscale-bench-cost');
-  try {
-    const response = await client.send(19, 7, {
-      topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
-      timeoutMs: 30_000,
-      validateOnly: false,
-    });
-    const result = response.topics[0];
-    if (result?.errorCode !== 0) throw new Error(`CreateTopics ${name}: error code ${result?.errorCode} ${result?.errorMessage ?? ''}`);
-  } finally {
-    client.close();
-  }
+  await createTopics(target, [name], partitions, { clientId: 'kafscale-bench-cost' });
 }
 
 async function scrape(target: BenchTarget): Promise<Map<string, MetricFamily>> {

@@ -23,8 +23,10 @@ import { startBroker } from '../test/helpers/broker-process.ts';
 import { startCluster } from '../test/helpers/cluster.ts';
 import { WireClient } from '../test/helpers/wire-client.ts';
 import { formatTable } from './bench-report.ts';
+import { createTopics } from './bench-topics.ts';
 import { parsePrometheusText, sumSamples, type MetricFamily } from './prometheus-text.ts';
 
+const CLIENT_ID = 'kafscale-scale-bench';
 const PARTITIONS_PER_TOPIC = 100;
 const TOPICS_PER_REQUEST = 10;
 const PRODUCE_PARTITIONS = 1_000;
@@ -100,18 +102,8 @@ function topicNames(partitions: number): string[] {
   return Array.from({ length: Math.ceil(partitions / PARTITIONS_PER_TOPIC) }, (_, i) => `scale-${String(i).padStart(4, '0')}`);
 }
 
-async function createTopics(target: ScaleTarget, names: readonly string[]): Promise<void> {
-  const client = await WireClient.connect(target.host, target.port, 'kafscale-scale-bench');
-  try {
-    for (let i = 0; i < names.length; i += TOPICS_PER_REQUEST) {
-      const topics = names.slice(i, i + TOPICS_PER_REQUEST).map((name) => ({ name, numPartitions: PARTITIONS_PER_TOPIC, replicationFactor: -1, assignments: [], configs: [] }));
-      const response = await client.send(19, 7, { topics, timeoutMs: 60_000, validateOnly: false }, 120_000);
-      const failed = response.topics.filter((t: { errorCode: number }) => t.errorCode !== 0);
-      if (failed.length > 0) throw new Error(`CreateTopics: ${JSON.stringify(failed.slice(0, 3))}`);
-    }
-  } finally {
-    client.close();
-  }
+async function createScaleTopics(target: ScaleTarget, names: readonly string[]): Promise<void> {
+  await createTopics(target, names, PARTITIONS_PER_TOPIC, { clientId: CLIENT_ID, replicationFactor: -1, timeoutMs: 60_000, requestTimeoutMs: 120_000, topicsPerRequest: TOPICS_PER_REQUEST });
 }
 
 async function waitOwned(target: ScaleTarget, partitions: number, log: (line: string) => void): Promise<void> {
@@ -135,7 +127,7 @@ function median(values: readonly number[]): number {
 }
 
 async function metadataAllMs(target: ScaleTarget, expectedTopics: number): Promise<number> {
-  const client = await WireClient.connect(target.host, target.port, 'kafscale-scale-bench');
+  const client = await WireClient.connect(target.host, target.port, CLIENT_ID);
   try {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -151,7 +143,7 @@ async function metadataAllMs(target: ScaleTarget, expectedTopics: number): Promi
 }
 
 async function produce1000Ms(target: ScaleTarget, names: readonly string[]): Promise<number> {
-  const kafka = new kafkajs.Kafka({ brokers: target.bootstrap.split(','), clientId: 'kafscale-scale-bench', logLevel: kafkajs.logLevel.NOTHING });
+  const kafka = new kafkajs.Kafka({ brokers: target.bootstrap.split(','), clientId: CLIENT_ID, logLevel: kafkajs.logLevel.NOTHING });
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
@@ -176,7 +168,7 @@ async function measure(mode: 'single' | 'cluster', partitions: number, idleSecon
   try {
     const names = topicNames(partitions);
     const started = performance.now();
-    await createTopics(target, names);
+    await createScaleTopics(target, names);
     const createMs = performance.now() - started;
     await waitOwned(target, partitions, log);
     const ownAllMs = performance.now() - started;

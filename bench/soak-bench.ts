@@ -11,9 +11,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WireClient } from '../test/helpers/wire-client.ts';
 import { formatTable } from './bench-report.ts';
 import { startOwnedTarget, type BenchTarget } from './bench-target.ts';
+import { createTopics, deleteTopics } from './bench-topics.ts';
 import { HdrHistogram } from './hdr-histogram.ts';
 import { openNativeClient, type NativeClient } from './native-client.ts';
 import { samplesNamed, sumSamples } from './prometheus-text.ts';
@@ -63,31 +63,14 @@ const MINUTE_GRACE_MS = 60_000;
 /** A later stretch counts as growth when it exceeds the first by this factor and this absolute amount. */
 const GROWTH = { rssFactor: 1.1, rssBytes: 20 * 1024 * 1024, latencyFactor: 1.5, latencyMs: 2 } as const;
 
-async function topicAdmin(target: BenchTarget, action: (client: WireClient) => Promise<void>): Promise<void> {
-  const client = await WireClient.connect(target.host, target.port, 'kafscale-soak');
-  try {
-    await action(client);
-  } finally {
-    client.close();
-  }
-}
+const CLIENT_ID = 'kafscale-soak';
 
 async function createTopic(target: BenchTarget, name: string): Promise<void> {
-  await topicAdmin(target, async (client) => {
-    const response = await client.send(19, 7, {
-      topics: [{ name, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }],
-      timeoutMs: 30_000,
-      validateOnly: false,
-    });
-    const result = response.topics[0];
-    if (result?.errorCode !== 0) throw new Error(`CreateTopics ${name}: error code ${result?.errorCode} ${result?.errorMessage ?? ''}`);
-  });
+  await createTopics(target, [name], PARTITIONS, { clientId: CLIENT_ID });
 }
 
 async function deleteTopic(target: BenchTarget, name: string): Promise<void> {
-  await topicAdmin(target, async (client) => {
-    await client.send(20, 6, { topics: [{ name, topicId: '00000000-0000-0000-0000-000000000000' }], timeoutMs: 30_000 });
-  });
+  await deleteTopics(target, [name], CLIENT_ID);
 }
 
 /** The broker's memory and event-loop figures from /metrics; nulls when a family is missing. */

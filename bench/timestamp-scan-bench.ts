@@ -4,20 +4,8 @@
  * the whole batch). CPU only, no broker: the end-to-end short bench on a shared 2-core machine is too
  * noisy to resolve a few percent. Bounded: each measurement is 9 windows of ~40 ms of CPU time.
  */
-import { lz4Compress, snappyCompress } from '@platformatic/wasm-utils';
-import {
-  ATTRIBUTES_OFFSET,
-  BATCH_HEADER_BYTES,
-  BATCH_LENGTH_OFFSET,
-  LOG_OVERHEAD_BYTES,
-  MAX_TIMESTAMP_OFFSET,
-  encodeRecordBatch,
-  recordsSection,
-  stampBatchTimestamps,
-  validateBatch,
-  writeCrc,
-  type EncodableCompression,
-} from '../src/protocol/records/index.ts';
+import { MAX_TIMESTAMP_OFFSET, encodeRecordBatch, stampBatchTimestamps, validateBatch, writeCrc, type EncodableCompression } from '../src/protocol/records/index.ts';
+import { recompressedBatch } from '../test/helpers/recompressed-batch.ts';
 
 const NOW = Date.now();
 const RULES = { logAppendTimeMs: -1, nowMs: NOW, beforeMaxMs: Number.MAX_SAFE_INTEGER, afterMaxMs: 3_600_000 };
@@ -26,13 +14,7 @@ function build(records: number, valueBytes: number, compression: EncodableCompre
   const value = Buffer.alloc(valueBytes, 'x');
   const input = Array.from({ length: records }, (_, i) => ({ key: `key-${i}`, value, timestamp: BigInt(NOW - records + i) }));
   if (compression !== 'snappy' && compression !== 'lz4') return encodeRecordBatch({ records: input, compression });
-  const plain = encodeRecordBatch({ records: input });
-  const payload = compression === 'snappy' ? snappyCompress(recordsSection(plain)) : lz4Compress(recordsSection(plain));
-  const out = Buffer.concat([plain.subarray(0, BATCH_HEADER_BYTES), payload]);
-  out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET);
-  out.writeInt16BE(compression === 'snappy' ? 2 : 3, ATTRIBUTES_OFFSET);
-  writeCrc(out);
-  return out;
+  return recompressedBatch(encodeRecordBatch({ records: input }), compression);
 }
 
 /**

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
-import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { acquireClusterLock, startCluster, stopInReverse, type TestCluster } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -43,15 +43,7 @@ describe('broker ids allocated from etcd', { timeout: 240_000 }, () => {
     stops.push(() => cluster.stop());
   }, { timeout: 300_000 });
 
-  after(async () => {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch {
-        // stop the rest
-      }
-    }
-  });
+  after(() => stopInReverse(stops));
 
   /** Which id each broker process got: its advertised port is unique, Metadata pairs the two. */
   async function idOf(broker: BrokerProcess): Promise<number> {

@@ -5,35 +5,18 @@ report ({"v","p","o"} on success, {"v","err","retriable","fatal"} on failure) an
 
 usage: confluent-producer.py <bootstrap> <topic> <partitions> <prefix> <seconds> <idempotent 0|1>
 """
-import json
+import os
 import sys
 import time
 
 from confluent_kafka import Producer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'helpers'))
+from confluent_delivery import flush_and_summarise, producer_config, report  # noqa: E402
+
 bootstrap, topic, partitions, prefix, seconds, idempotent = sys.argv[1:7]
 partitions = int(partitions)
-config = {
-    'bootstrap.servers': bootstrap,
-    'acks': 'all',
-    'linger.ms': 5,
-    # Short enough to end within the test's budget; long enough to ride out a failover.
-    'message.timeout.ms': 30000,
-    'topic.metadata.refresh.interval.ms': 1000,
-    'reconnect.backoff.max.ms': 500,
-}
-if idempotent == '1':
-    config['enable.idempotence'] = True
-producer = Producer(config)
-
-
-def report(err, msg):
-    value = msg.value().decode()
-    if err is None:
-        print(json.dumps({'v': value, 'p': msg.partition(), 'o': msg.offset()}), flush=True)
-    else:
-        print(json.dumps({'v': value, 'err': str(err), 'retriable': err.retriable(), 'fatal': err.fatal()}), flush=True)
-
+producer = Producer(producer_config(bootstrap, idempotent == '1', {'linger.ms': 5}))
 
 sent = 0
 end = time.time() + float(seconds)
@@ -44,5 +27,4 @@ while time.time() < end:
     except BufferError:
         pass
     producer.poll(0.02)
-remaining = producer.flush(40)
-print(json.dumps({'done': True, 'sent': sent, 'remaining': remaining}), flush=True)
+flush_and_summarise(producer, sent)

@@ -6,43 +6,27 @@
  * owned exactly once again, every message produced after the kill consumed, committed offsets kept.
  * Known to fail: none known.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { ErrorCode } from '../../src/protocol/error-codes.ts';
-import { acquireClusterLock, startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { useClusterWithTopic } from '../helpers/cluster.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const PARTITIONS = 6;
 const SESSION_TTL_MS = 2_000;
-const stops: Array<() => Promise<void> | void> = [];
-let cluster: TestCluster;
-const topic = `kip848-kill-${randomUUID().slice(0, 8)}`;
+const fixture = useClusterWithTopic({
+  topicPrefix: 'kip848-kill',
+  partitions: PARTITIONS,
+  sessionTtlMs: SESSION_TTL_MS,
+  env: { KAFSCALE_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS: '500', KAFSCALE_GROUP_CONSUMER_SESSION_TIMEOUT_MS: '20000' },
+});
+const { topic, stops } = fixture;
 const groupId = `g-${topic}`;
 
-before(async () => {
-  stops.push(await acquireClusterLock(240_000));
-  cluster = await startCluster({ brokers: 3, sessionTtlMs: SESSION_TTL_MS, env: { KAFSCALE_GROUP_CONSUMER_HEARTBEAT_INTERVAL_MS: '500', KAFSCALE_GROUP_CONSUMER_SESSION_TIMEOUT_MS: '20000' } });
-  const started = cluster;
-  stops.push(() => started.stop());
-  await started.createTopic(topic, PARTITIONS);
-  await started.waitForLeaders(topic, PARTITIONS, 15_000);
-}, { timeout: 300_000 });
-
-after(async () => {
-  for (const stop of stops.reverse()) {
-    try {
-      await stop();
-    } catch {
-      // stop the rest
-    }
-  }
-});
-
 async function produce(from: number, count: number): Promise<void> {
-  const producer = new Producer({ clientId: 'kip848-kill-producer', bootstrapBrokers: cluster.bootstrap.split(','), acks: ProduceAcks.ALL, retries: 10, retryDelay: 500, timeout: 10_000 });
+  const producer = new Producer({ clientId: 'kip848-kill-producer', bootstrapBrokers: fixture.cluster.bootstrap.split(','), acks: ProduceAcks.ALL, retries: 10, retryDelay: 500, timeout: 10_000 });
   try {
     for (let start = from; start < from + count; start += 50) {
       const messages = Array.from({ length: Math.min(50, from + count - start) }, (_, j) => ({ topic, partition: (start + j) % PARTITIONS, value: Buffer.from(`m${start + j}`) }));
@@ -59,7 +43,7 @@ test('KIP-848: the coordinator broker is killed; the group continues from the st
     for (const m of members) await new Promise<void>((resolve) => m.consumer.close(true, () => resolve()));
   });
   for (let i = 0; i < 3; i++) {
-    const consumer = new Consumer({ clientId: 'kip848-kill', groupId, groupProtocol: 'consumer', bootstrapBrokers: cluster.bootstrap.split(','), rebalanceTimeout: 60_000, maxWaitTime: 200, retries: 20, retryDelay: 500, timeout: 10_000 });
+    const consumer = new Consumer({ clientId: 'kip848-kill', groupId, groupProtocol: 'consumer', bootstrapBrokers: fixture.cluster.bootstrap.split(','), rebalanceTimeout: 60_000, maxWaitTime: 200, retries: 20, retryDelay: 500, timeout: 10_000 });
     const seen: string[] = [];
     const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
     stream.on('data', (message) => void seen.push(message.value.toString()));
@@ -81,7 +65,7 @@ test('KIP-848: the coordinator broker is killed; the group continues from the st
     before = await describe(coordinatorId);
     return before.errorCode === ErrorCode.NONE && before.members.length === 3;
   }, 30_000);
-  await cluster.brokers[coordinatorId]?.kill();
+  await fixture.cluster.brokers[coordinatorId]?.kill();
 
   // Another broker becomes the coordinator and answers with the same members (loaded from etcd).
   const survivor = coordinatorId === 0 ? 1 : 0;
@@ -112,7 +96,7 @@ test('KIP-848: the coordinator broker is killed; the group continues from the st
 
 /** The group's coordinator as broker `askId` sees it (-1 when it does not answer with one). */
 async function coordinatorOf(askId: number): Promise<number> {
-  const broker = cluster.brokers[askId];
+  const broker = fixture.cluster.brokers[askId];
   assert.ok(broker !== undefined);
   const wire = await WireClient.connect(broker.host, broker.port);
   try {
@@ -124,7 +108,7 @@ async function coordinatorOf(askId: number): Promise<number> {
 }
 
 async function describe(brokerId: number) {
-  const broker = cluster.brokers[brokerId];
+  const broker = fixture.cluster.brokers[brokerId];
   assert.ok(broker !== undefined);
   const wire = await WireClient.connect(broker.host, broker.port);
   try {

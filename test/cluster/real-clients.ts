@@ -7,11 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
 import type { Ack } from '../fault/crash-produce-run.ts';
-import { KafkajsLaneProducers } from '../helpers/kafkajs-lane-producers.ts';
+import { KafkajsLanes } from '../helpers/kafkajs-lanes.ts';
 
 const PYTHON = '/usr/bin/python3';
 const CONFLUENT_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'confluent-producer.py');
@@ -37,6 +36,17 @@ export function kafkajsRetriable(error: unknown): boolean {
   return false;
 }
 
+/** Longest time in [fromMs, toMs] between two of `times` (or a bound and the nearest of them). */
+function longestGapMs(times: readonly number[], fromMs: number, toMs: number): number {
+  let previous = fromMs;
+  let longest = 0;
+  for (const time of [...times.filter((t) => t >= fromMs && t <= toMs), toMs]) {
+    longest = Math.max(longest, time - previous);
+    previous = time;
+  }
+  return longest;
+}
+
 /**
  * kafkajs producer: one lane per partition, one message per send(), so every ack names its offset.
  * Idempotent lanes each have their own producer and replace it after a failed send
@@ -45,57 +55,31 @@ export function kafkajsRetriable(error: unknown): boolean {
 export class KafkajsLaneProducer {
   readonly acks: Ack[] = [];
   readonly errors: ClientError[] = [];
-  readonly #producers: KafkajsLaneProducers;
-  readonly #topic: string;
-  readonly #partitions: number;
-  readonly #prefix: string;
-  readonly #pauseMs: number;
-  #lanes: Promise<void>[] = [];
-  #stopped = false;
+  readonly #lanes: KafkajsLanes;
   #sequence = 0;
 
   constructor(options: { brokers: string[]; topic: string; partitions: number; prefix: string; idempotent: boolean; pauseMs?: number }) {
     const kafka = new kafkajs.Kafka({ clientId: `kafscale-cluster-${options.prefix}`, brokers: options.brokers, logLevel: kafkajs.logLevel.NOTHING });
-    this.#producers = new KafkajsLaneProducers(kafka, options.idempotent, options.partitions);
-    this.#topic = options.topic;
-    this.#partitions = options.partitions;
-    this.#prefix = options.prefix;
-    this.#pauseMs = options.pauseMs ?? 20;
+    const lanes = { topic: options.topic, partitions: options.partitions, idempotent: options.idempotent, pauseMs: options.pauseMs ?? 20, failurePauseMs: 100 };
+    this.#lanes = new KafkajsLanes(kafka, lanes, {
+      next: (partition) => [`${options.prefix}-p${partition}-s${this.#sequence++}`],
+      acknowledged: (partition, baseOffset, values) => this.acks.push({ partition, baseOffset, values: [...values] }),
+      answered: (_, meta) => this.errors.push({ atMs: Date.now(), message: `send answered ${JSON.stringify(meta)}`, retriable: false }),
+      threw: (_, error) => this.errors.push({ atMs: Date.now(), message: `${(error as Error).name}: ${(error as Error).message}`, retriable: kafkajsRetriable(error) }),
+    });
   }
 
   /** Producers replaced after a failed send (idempotent lanes only). */
   get replaced(): number {
-    return this.#producers.replaced;
+    return this.#lanes.replaced;
   }
 
   async start(): Promise<void> {
-    await this.#producers.connect();
-    this.#lanes = Array.from({ length: this.#partitions }, (_, partition) => this.#lane(partition));
+    await this.#lanes.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await Promise.all(this.#lanes);
-    await this.#producers.disconnect();
-  }
-
-  async #lane(partition: number): Promise<void> {
-    while (!this.#stopped) {
-      const value = `${this.#prefix}-p${partition}-s${this.#sequence++}`;
-      try {
-        const [meta] = await this.#producers.of(partition).send({ topic: this.#topic, acks: -1, messages: [{ value, partition }] });
-        if (meta !== undefined && meta.errorCode === 0 && meta.baseOffset !== undefined) {
-          this.acks.push({ partition, baseOffset: BigInt(meta.baseOffset), values: [value] });
-        } else {
-          this.errors.push({ atMs: Date.now(), message: `send answered ${JSON.stringify(meta)}`, retriable: false });
-        }
-      } catch (error) {
-        this.errors.push({ atMs: Date.now(), message: `${(error as Error).name}: ${(error as Error).message}`, retriable: kafkajsRetriable(error) });
-        await this.#producers.failed(partition);
-        await sleep(100);
-      }
-      await sleep(this.#pauseMs);
-    }
+    await this.#lanes.stop();
   }
 }
 
@@ -140,13 +124,7 @@ export class KafkajsGroupConsumer {
 
   /** Longest time in [fromMs, toMs] without a consumed record. */
   longestStallMs(fromMs: number, toMs: number): number {
-    let previous = fromMs;
-    let longest = 0;
-    for (const time of [...this.times.filter((t) => t >= fromMs && t <= toMs), toMs]) {
-      longest = Math.max(longest, time - previous);
-      previous = time;
-    }
-    return longest;
+    return longestGapMs(this.times, fromMs, toMs);
   }
 
   async stop(): Promise<void> {
@@ -279,13 +257,7 @@ export class ConfluentGroupConsumer {
 
   /** Longest time in [fromMs, toMs] without a consumed record. */
   longestStallMs(fromMs: number, toMs: number): number {
-    let previous = fromMs;
-    let longest = 0;
-    for (const time of [...this.times.filter((t) => t >= fromMs && t <= toMs), toMs]) {
-      longest = Math.max(longest, time - previous);
-      previous = time;
-    }
-    return longest;
+    return longestGapMs(this.times, fromMs, toMs);
   }
 
   /** SIGTERM (the script closes its consumer, leaving the group), SIGKILL after 10 s. */

@@ -9,8 +9,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import kafkajs from 'kafkajs';
-import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
+import { startBroker } from '../helpers/broker-process.ts';
+import { createKafkajsTopic } from '../helpers/create-kafkajs-topic.ts';
 import { brokerS3Env, startS3Server, type S3TestServer } from '../helpers/s3-server.ts';
 import { runCrashProduce, type CrashRunReport } from './crash-produce-run.ts';
 
@@ -25,21 +25,11 @@ after(async () => {
   for (const resource of started.reverse()) await resource.stop();
 });
 
-async function createTopic(broker: BrokerProcess, topic: string): Promise<void> {
-  const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] }), true);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 async function crashRun(env: Record<string, string>, objectStore: 'filesystem' | 's3'): Promise<CrashRunReport> {
   const broker = await startBroker({ env });
   started.push(broker);
   const topic = `crash-${randomUUID().slice(0, 8)}`;
-  await createTopic(broker, topic);
+  await createKafkajsTopic(broker.bootstrap, topic, PARTITIONS);
   const report = await runCrashProduce({
     broker,
     topic,

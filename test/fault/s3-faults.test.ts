@@ -9,9 +9,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs from 'kafkajs';
 import { encodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { startBroker } from '../helpers/broker-process.ts';
+import { createKafkajsTopic } from '../helpers/create-kafkajs-topic.ts';
 import { brokerS3Env, startS3Server } from '../helpers/s3-server.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { verifyAcknowledged, type Ack } from './crash-produce-run.ts';
@@ -45,13 +45,7 @@ test('S3 down during produce: storage errors, never success; produce resumes whe
   });
   cleanups.push(() => broker.stop());
   const topic = `s3fault-${randomUUID().slice(0, 8)}`;
-  const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] }), true);
-  } finally {
-    await admin.disconnect();
-  }
+  await createKafkajsTopic(broker.bootstrap, topic, 1);
 
   const attempts: Attempt[] = [];
   let stop = false;

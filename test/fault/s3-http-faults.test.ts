@@ -11,9 +11,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
-import { startBroker } from '../helpers/broker-process.ts';
-import { FaultProxy } from '../helpers/s3-fault-proxy.ts';
-import { brokerS3Env, startS3Server } from '../helpers/s3-server.ts';
+import { startBrokerBehindFaultProxy } from './fault-proxy-broker.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { readPartition } from './partition-reader.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../src/protocol/records/index.ts';
@@ -25,16 +23,7 @@ after(async () => {
 });
 
 test('S3 503/500 and slowness: retriable errors only, client retries succeed, cached fetch works, nothing lost', { timeout: 90_000 }, async () => {
-  const s3 = await startS3Server();
-  cleanups.push(() => s3.stop());
-  const proxy = await new FaultProxy(s3.port).start();
-  cleanups.push(() => proxy.close());
-  const broker = await startBroker({
-    env: {
-      ...brokerS3Env(s3, proxy.endpoint),
-    },
-  });
-  cleanups.push(() => broker.stop());
+  const { proxy, broker } = await startBrokerBehindFaultProxy(cleanups);
   const topic = `s3http-${randomUUID().slice(0, 8)}`;
   const kafka = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING, retry: { retries: 12, initialRetryTime: 200, maxRetryTime: 2_000 } });
   const admin = kafka.admin();

@@ -10,12 +10,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs from 'kafkajs';
 import { decodeRecordBatch } from '../../src/protocol/records/index.ts';
 import { runConfluentProducer } from '../cluster/real-clients.ts';
-import { startBroker } from '../helpers/broker-process.ts';
-import { FaultProxy } from '../helpers/s3-fault-proxy.ts';
-import { brokerS3Env, startS3Server } from '../helpers/s3-server.ts';
+import { createKafkajsTopic } from '../helpers/create-kafkajs-topic.ts';
+import { startBrokerBehindFaultProxy } from './fault-proxy-broker.ts';
 import { readPartition } from './partition-reader.ts';
 
 const PRODUCE_SECONDS = 12;
@@ -25,25 +23,9 @@ after(async () => {
 });
 
 test('S3 503 SlowDown most of the time, three acks=all librdkafka producers: every acknowledged record at its offset, none twice', { timeout: 120_000 }, async (t) => {
-  const s3 = await startS3Server();
-  cleanups.push(() => s3.stop());
-  const proxy = await new FaultProxy(s3.port).start();
-  cleanups.push(() => proxy.close());
-  const broker = await startBroker({
-    env: {
-      ...brokerS3Env(s3, proxy.endpoint),
-      KAFSCALE_LOG_INVARIANT_CHECKS: 'true',
-    },
-  });
-  cleanups.push(() => broker.stop());
+  const { proxy, broker } = await startBrokerBehindFaultProxy(cleanups, { KAFSCALE_LOG_INVARIANT_CHECKS: 'true' });
   const topic = `slowdown-${randomUUID().slice(0, 8)}`;
-  const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] }), true);
-  } finally {
-    await admin.disconnect();
-  }
+  await createKafkajsTopic(broker.bootstrap, topic, 1);
 
   const producers = ['p', 'q', 'r'].map((prefix) => runConfluentProducer({ bootstrap: broker.bootstrap, topic, partitions: 1, prefix, seconds: PRODUCE_SECONDS, idempotent: false }));
   cleanups.push(async () => {

@@ -302,6 +302,17 @@ function processExists(pid: number): boolean {
   }
 }
 
+/** Runs every cleanup, last registered first; one that throws does not keep the rest from running. */
+export async function stopInReverse(stops: Array<() => Promise<void> | void>): Promise<void> {
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch {
+      // stop the rest
+    }
+  }
+}
+
 export interface ClusterFixture {
   /** The running cluster (set in `before`). */
   readonly cluster: TestCluster;
@@ -318,27 +329,26 @@ const CLUSTER_LOCK_WAIT_MS = 240_000;
  * time on 2 cores), start the cluster, create the topic and wait until every partition has a leader;
  * stop everything afterwards. Registers node:test `before`/`after` hooks in the calling file.
  */
-export function useClusterWithTopic(options: { readonly topicPrefix: string; readonly partitions: number; readonly brokers?: number; readonly sessionTtlMs: number }): ClusterFixture {
+export function useClusterWithTopic(options: {
+  readonly topicPrefix: string;
+  readonly partitions: number;
+  readonly brokers?: number;
+  readonly sessionTtlMs: number;
+  /** Extra environment for every broker. */
+  readonly env?: Readonly<Record<string, string>>;
+}): ClusterFixture {
   const stops: Array<() => Promise<void> | void> = [];
   const topic = `${options.topicPrefix}-${randomUUID().slice(0, 8)}`;
   let cluster: TestCluster | undefined;
   before(async () => {
     stops.push(await acquireClusterLock(CLUSTER_LOCK_WAIT_MS));
-    cluster = await startCluster({ brokers: options.brokers ?? 3, sessionTtlMs: options.sessionTtlMs });
+    cluster = await startCluster({ brokers: options.brokers ?? 3, sessionTtlMs: options.sessionTtlMs, ...(options.env === undefined ? {} : { env: options.env }) });
     const started = cluster;
     stops.push(() => started.stop());
     await started.createTopic(topic, options.partitions);
     await started.waitForLeaders(topic, options.partitions, 15_000);
   }, { timeout: CLUSTER_LOCK_WAIT_MS + 60_000 });
-  after(async () => {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch {
-        // stop the rest
-      }
-    }
-  });
+  after(() => stopInReverse(stops));
   return {
     get cluster(): TestCluster {
       if (cluster === undefined) throw new Error('the cluster is not started yet (use it inside a test)');

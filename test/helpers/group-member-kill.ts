@@ -7,18 +7,14 @@
  * message is consumed at least once; the committed offsets (sampled every 50 ms) never go backwards and
  * reach the log end. Registers its own node:test before/after hooks and one test.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import kafkajs, { type Producer } from 'kafkajs';
-import { startBroker, type BrokerProcess } from './broker-process.ts';
-import { WireClient } from './wire-client.ts';
+import { registerGroupMemberRig } from './group-member-rig.ts';
 import { waitFor } from './wait-for.ts';
 
-const { Kafka, logLevel } = kafkajs;
 const PARTITIONS = 6;
 /** The members' session timeout (classic: JoinGroup's; KIP-848 scenarios set the broker's to it). */
 export const SESSION_TIMEOUT_MS = 3_000;
@@ -54,48 +50,33 @@ interface Member {
 }
 
 export function registerMemberKillTest(scenario: MemberKillScenario): void {
-  let broker: BrokerProcess;
-  let producer: Producer;
-  let wire: WireClient;
-  const children = new Set<ChildProcess>();
-
-  before(async () => {
-    broker = await startBroker({ env: { KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0', KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '1000', ...scenario.brokerEnv }, logLevel: 'warn' });
-    producer = new Kafka({ clientId: `kafscale-${scenario.label}-kill-producer`, brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer();
-    await producer.connect();
-    wire = await WireClient.connect(broker.host, broker.port);
-  });
-
-  after(async () => {
-    for (const child of children) child.kill('SIGKILL');
-    wire?.close();
-    await producer?.disconnect().catch(() => {});
-    await broker?.stop();
-  });
+  const rig = registerGroupMemberRig({ clientId: `kafscale-${scenario.label}-kill-producer`, ...(scenario.brokerEnv === undefined ? {} : { brokerEnv: scenario.brokerEnv }) });
 
   function startMember(groupId: string, topic: string): Member {
-    const child = spawn(process.execPath, ['--no-warnings', scenario.memberScript, broker.bootstrap, groupId, topic, String(SESSION_TIMEOUT_MS), ...(scenario.memberArgs ?? [])], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.add(child);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    void exited.then(() => children.delete(child));
-    const member: Member = { child, consumed: new Set(), partitions: [], assignedAtMs: 0, exited };
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const event = JSON.parse(line) as { type: string; partitions?: number[]; value?: string };
-      if (event.type === 'assigned') {
-        member.partitions = event.partitions ?? [];
-        member.assignedAtMs = Date.now();
-      } else if (event.type === 'consumed' && event.value !== undefined) {
-        member.consumed.add(event.value);
-      }
-    });
+    const args = ['--no-warnings', scenario.memberScript, rig.broker.bootstrap, groupId, topic, String(SESSION_TIMEOUT_MS), ...(scenario.memberArgs ?? [])];
+    const consumed = new Set<string>();
+    const member: Member = {
+      ...rig.startMember(process.execPath, args, (line) => {
+        const event = JSON.parse(line) as { type: string; partitions?: number[]; value?: string };
+        if (event.type === 'assigned') {
+          member.partitions = event.partitions ?? [];
+          member.assignedAtMs = Date.now();
+        } else if (event.type === 'consumed' && event.value !== undefined) {
+          consumed.add(event.value);
+        }
+      }),
+      consumed,
+      partitions: [],
+      assignedAtMs: 0,
+    };
     return member;
   }
 
   test(scenario.name, { timeout: 60_000 }, async () => {
     const topic = `${scenario.label}-kill-${randomUUID().slice(0, 8)}`;
     const groupId = `g-${topic}`;
-    const created = await wire.send(19, 5, { topics: [{ name: topic, numPartitions: PARTITIONS, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-    assert.equal(created.topics[0]?.errorCode, 0);
+    await rig.createTopic(topic, PARTITIONS);
+    const { producer, wire } = rig;
 
     const members = [startMember(groupId, topic), startMember(groupId, topic), startMember(groupId, topic)];
     await waitFor('three members with two partitions each', () => owned(members) === '0,1,2,3,4,5' && members.every((m) => m.partitions.length === 2), 30_000);

@@ -3,6 +3,7 @@
  * certificate for 127.0.0.1/localhost, client certificates with chosen subjects), SCRAM users created
  * with the `kafscale users` CLI against a broker's data directory, and a SASL login over the wire client.
  */
+import { after, before } from 'node:test';
 import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -96,6 +97,35 @@ export interface SecureBroker {
   /** Creates a topic through the PLAINTEXT listener. */
   createTopic(name: string, partitions?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The listeners a secure broker has besides PLAINTEXT. */
+export type SecureListener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+
+export interface SecureBrokerFixture {
+  /** The broker (started in `before`). */
+  readonly secure: SecureBroker;
+}
+
+/**
+ * A default secure broker for the calling file's tests: started in a node:test `before` hook, stopped in
+ * `after`. `enabled: false` (the suite's client is missing, its tests skip) starts nothing.
+ */
+export function useSecureBroker(options: { readonly enabled?: boolean } = {}): SecureBrokerFixture {
+  let secure: SecureBroker | undefined;
+  before(async () => {
+    if (options.enabled === false) return;
+    secure = await startSecureBroker();
+  });
+  after(async () => {
+    await secure?.stop();
+  });
+  return {
+    get secure(): SecureBroker {
+      if (secure === undefined) throw new Error('the secure broker is not started (use it inside a test)');
+      return secure;
+    },
+  };
 }
 
 /**

@@ -10,19 +10,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { lz4Compress, snappyCompress } from '@platformatic/wasm-utils';
 import kafkajs, { type Admin, type Producer } from 'kafkajs';
-import {
-  ATTRIBUTES_OFFSET,
-  BATCH_HEADER_BYTES,
-  BATCH_LENGTH_OFFSET,
-  LOG_OVERHEAD_BYTES,
-  MAX_TIMESTAMP_OFFSET,
-  encodeRecordBatch,
-  recordsSection,
-  writeCrc,
-} from '../../src/protocol/records/index.ts';
+import { MAX_TIMESTAMP_OFFSET, encodeRecordBatch, writeCrc } from '../../src/protocol/records/index.ts';
 import { startBroker, type BrokerProcess } from '../helpers/broker-process.ts';
+import { recompressedBatch } from '../helpers/recompressed-batch.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -48,23 +39,10 @@ after(async () => {
   await broker?.stop();
 });
 
-function xerial(data: Buffer): Buffer {
-  const block = snappyCompress(data);
-  const length = Buffer.alloc(4);
-  length.writeInt32BE(block.length);
-  return Buffer.concat([Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]), length, block]);
-}
-
 /** A batch as sarama < 1.28 sends it: real record timestamps, maxTimestamp -1 in the header. */
 function saramaBatch(values: readonly string[], timestamps: readonly number[], codec: 'none' | 'snappy' | 'lz4'): Buffer {
   const plain = encodeRecordBatch({ records: values.map((value, i) => ({ value, timestamp: BigInt(timestamps[i]!) })) });
-  let out = plain;
-  if (codec !== 'none') {
-    const payload = codec === 'snappy' ? xerial(recordsSection(plain)) : lz4Compress(recordsSection(plain));
-    out = Buffer.concat([plain.subarray(0, BATCH_HEADER_BYTES), payload]);
-    out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET);
-    out.writeInt16BE(codec === 'snappy' ? 2 : 3, ATTRIBUTES_OFFSET);
-  }
+  const out = codec === 'none' ? plain : recompressedBatch(plain, codec === 'snappy' ? 'snappy-xerial' : 'lz4');
   out.writeBigInt64BE(-1n, MAX_TIMESTAMP_OFFSET);
   writeCrc(out);
   return out;

@@ -1,7 +1,8 @@
 /** Add partitions: the new total, which must be larger than the current count (Kafka never shrinks). */
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { api, messageOf, seg } from '../api.ts';
+import { api, seg } from '../api.ts';
+import { useSubmission } from '../submission.ts';
 import { ErrorBox } from './error-box.ts';
 
 interface Props {
@@ -13,20 +14,10 @@ interface Props {
 
 export function AddPartitionsForm({ topic, current, onDone, onCancel }: Props): unknown {
   const [count, setCount] = useState(String(current + 1));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api('POST', `/topics/${seg(topic)}/partitions`, { count: Number(count) });
-      onDone();
-    } catch (failure) {
-      setError(messageOf(failure));
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmission(async () => {
+    await api('POST', `/topics/${seg(topic)}/partitions`, { count: Number(count) });
+    onDone();
+  });
   return html`<form class="panel" onSubmit=${submit} aria-label="Add partitions">
     <label>New total number of partitions (now ${current})
       <input name="count" type="number" min=${current + 1} required value=${count} autofocus

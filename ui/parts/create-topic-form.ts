@@ -1,7 +1,8 @@
 /** The create-topic form: name, partitions, retention, and any other configs as `key=value` lines. */
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { api, messageOf } from '../api.ts';
+import { api } from '../api.ts';
+import { useSubmission } from '../submission.ts';
 import { ErrorBox } from './error-box.ts';
 
 interface Props {
@@ -27,23 +28,12 @@ export function CreateTopicForm({ onCreated, onCancel }: Props): unknown {
   const [partitions, setPartitions] = useState('3');
   const [retentionHours, setRetentionHours] = useState('');
   const [extra, setExtra] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  const submit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
-      const configs = parseConfigLines(extra);
-      if (retentionHours.trim() !== '') configs['retention.ms'] = String(Math.round(Number(retentionHours) * 3_600_000));
-      await api('POST', '/topics', { name: name.trim(), partitions: Number(partitions), configs });
-      onCreated(name.trim());
-    } catch (failure) {
-      setError(messageOf(failure));
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmission(async () => {
+    const configs = parseConfigLines(extra);
+    if (retentionHours.trim() !== '') configs['retention.ms'] = String(Math.round(Number(retentionHours) * 3_600_000));
+    await api('POST', '/topics', { name: name.trim(), partitions: Number(partitions), configs });
+    onCreated(name.trim());
+  });
   const value = (setter: (v: string) => void) => (e: Event) => setter((e.target as HTMLInputElement).value);
 
   return html`<form class="panel" onSubmit=${submit} aria-label="Create topic" data-testid="create-topic">

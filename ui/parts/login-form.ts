@@ -4,26 +4,17 @@
  */
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { api, messageOf } from '../api.ts';
+import { api } from '../api.ts';
+import { useSubmission } from '../submission.ts';
 import { ErrorBox } from './error-box.ts';
 
 export function LoginForm({ mode, onLoggedIn }: { mode: 'sasl' | 'token'; onLoggedIn: (user: string) => void }): unknown {
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const body = await api<{ user: string }>('POST', '/session', { user: mode === 'token' ? '' : user, password });
-      onLoggedIn(body.user);
-    } catch (failure) {
-      setError(messageOf(failure));
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmission(async () => {
+    const body = await api<{ user: string }>('POST', '/session', { user: mode === 'token' ? '' : user, password });
+    onLoggedIn(body.user);
+  });
   return html`<form class="panel login" onSubmit=${submit} aria-labelledby="login-title">
     <h1 id="login-title">Log in to kafscale</h1>
     ${mode === 'token' ? html`<p class="muted small">This broker has no SASL listener: log in with the ops token (KAFSCALE_OPS_TOKEN_FILE).</p>` : html`

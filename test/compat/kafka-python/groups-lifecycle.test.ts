@@ -8,21 +8,17 @@
  * a broker restart. groups-lifecycle.py runs the clients (one member per process).
  * Known to fail: none known. Skips when kafka-python is missing.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import kafkajs, { type Producer } from 'kafkajs';
-import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
-import { WireClient } from '../../helpers/wire-client.ts';
+import { registerGroupMemberRig } from '../../helpers/group-member-rig.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 
-const { Kafka, logLevel } = kafkajs;
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'groups-lifecycle.py');
@@ -34,30 +30,11 @@ const REBALANCE_SLACK_MS = 2_500;
 const SETTLE_MS = 1_000;
 const kafkaPythonMissing = spawnSync(PYTHON, ['-c', 'import kafka'], { stdio: 'ignore' }).status === 0 ? false : `${PYTHON} cannot import kafka`;
 
-let broker: BrokerProcess;
-let producer: Producer;
-let wire: WireClient;
-const children = new Set<ChildProcess>();
-
-before(async () => {
-  if (kafkaPythonMissing !== false) return;
-  broker = await startBroker({ env: { KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0', KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '1000' }, logLevel: 'warn' });
-  producer = new Kafka({ clientId: 'kafscale-kafka-python-lifecycle', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer();
-  await producer.connect();
-  wire = await WireClient.connect(broker.host, broker.port);
-});
-
-after(async () => {
-  for (const child of children) child.kill('SIGKILL');
-  wire?.close();
-  await producer?.disconnect().catch(() => {});
-  await broker?.stop();
-});
+const rig = registerGroupMemberRig({ clientId: 'kafscale-kafka-python-lifecycle', enabled: kafkaPythonMissing === false });
 
 async function createTopic(): Promise<string> {
   const topic = `kp-life-${randomUUID().slice(0, 8)}`;
-  const created = await wire.send(19, 5, { topics: [{ name: topic, numPartitions: PARTITIONS, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-  assert.equal(created.topics[0]?.errorCode, 0);
+  await rig.createTopic(topic, PARTITIONS);
   return topic;
 }
 
@@ -71,20 +48,21 @@ interface Member {
 }
 
 function startMember(group: string, topic: string): Member {
-  const child = spawn(PYTHON, [SCRIPT, 'member', broker.bootstrap, topic, group, String(SESSION_TIMEOUT_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => children.delete(child));
-  const member: Member = { child, consumed: [], partitions: [], assignedAtMs: 0, exited };
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const event = JSON.parse(line) as { assigned?: number[]; consumed?: string };
-    if (event.assigned !== undefined) {
-      member.partitions = event.assigned;
-      member.assignedAtMs = Date.now();
-    } else if (event.consumed !== undefined) {
-      member.consumed.push(event.consumed);
-    }
-  });
+  const consumed: string[] = [];
+  const member: Member = {
+    ...rig.startMember(PYTHON, [SCRIPT, 'member', rig.broker.bootstrap, topic, group, String(SESSION_TIMEOUT_MS)], (line) => {
+      const event = JSON.parse(line) as { assigned?: number[]; consumed?: string };
+      if (event.assigned !== undefined) {
+        member.partitions = event.assigned;
+        member.assignedAtMs = Date.now();
+      } else if (event.consumed !== undefined) {
+        consumed.push(event.consumed);
+      }
+    }),
+    consumed,
+    partitions: [],
+    assignedAtMs: 0,
+  };
   return member;
 }
 
@@ -93,12 +71,12 @@ const ALL = '0,1,2,3,4,5';
 
 async function produce(topic: string, from: number, count: number): Promise<string[]> {
   const messages = Array.from({ length: count }, (_, i) => ({ partition: (from + i) % PARTITIONS, value: `v${from + i}` }));
-  await producer.send({ topic, acks: -1, messages });
+  await rig.producer.send({ topic, acks: -1, messages });
   return messages.map((m) => m.value);
 }
 
 async function committed(group: string, topic: string): Promise<bigint[]> {
-  const fetched = await wire.send(9, 7, { groupId: group, topics: [{ name: topic, partitionIndexes: [0, 1, 2, 3, 4, 5] }], requireStable: false });
+  const fetched = await rig.wire.send(9, 7, { groupId: group, topics: [{ name: topic, partitionIndexes: [0, 1, 2, 3, 4, 5] }], requireStable: false });
   return (fetched.topics[0]?.partitions ?? []).sort((a, b) => a.partitionIndex - b.partitionIndex).map((p) => p.committedOffset);
 }
 
@@ -182,7 +160,7 @@ test('kafka-python: committed offsets survive a consumer restart and a broker re
   const group = `g-${topic}`;
   const names = (from: number, count: number): string[] => Array.from({ length: count }, (_, i) => `v${from + i}`);
   const resume = async (from: number, count: number): Promise<{ seen: string[]; committed: number[][] }> => {
-    const { stdout } = await run(PYTHON, [SCRIPT, 'resume', broker.bootstrap, topic, group, String(from), String(count)], { timeout: 60_000 });
+    const { stdout } = await run(PYTHON, [SCRIPT, 'resume', rig.broker.bootstrap, topic, group, String(from), String(count)], { timeout: 60_000 });
     return JSON.parse(stdout.trimEnd().split('\n').at(-1) ?? '{}') as { seen: string[]; committed: number[][] };
   };
   const first = await resume(0, 12);
@@ -192,7 +170,7 @@ test('kafka-python: committed offsets survive a consumer restart and a broker re
   const second = await resume(12, 6);
   assert.deepEqual(second.seen, names(12, 6), 'a restarted consumer reads only what came after its commit');
   // The kafkajs producer reconnects by itself; the wire client does not, and is not used after this.
-  await broker.restart();
+  await rig.broker.restart();
   const third = await resume(18, 6);
   assert.deepEqual(third.seen, names(18, 6), 'after a broker restart the group resumes from its committed offsets');
   assert.deepEqual(third.committed, [0, 1, 2, 3, 4, 5].map((p) => [p, 4]));

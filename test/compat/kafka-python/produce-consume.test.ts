@@ -16,8 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import kafkajs from 'kafkajs';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
+import { createKafkajsTopic } from '../../helpers/create-kafkajs-topic.ts';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
@@ -47,13 +47,7 @@ after(async () => {
 test('kafka-python: acks=all produce to 6 partitions, assign-style consume byte-identical', { skip: missing }, async () => {
   if (broker === undefined) throw new Error('broker not started');
   const topic = `py-data-${randomUUID().slice(0, 8)}`;
-  const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }] }), true);
-  } finally {
-    await admin.disconnect();
-  }
+  await createKafkajsTopic(broker.bootstrap, topic, PARTITIONS);
 
   const { stdout } = await run(PYTHON, [SCRIPT, broker.bootstrap, topic, String(PARTITIONS), String(COUNT)], {
     timeout: 90_000,

@@ -7,14 +7,14 @@
  * Known behaviour: kafka-python 2.0 reports a refused v0 login as a connection error (Kafka closes the
  * connection without a response in that framing) — NoBrokersAvailable or KafkaConnectionError.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { alterUser, startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
+import { alterUser, useSecureBroker, type SecureListener } from '../../helpers/security.ts';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
@@ -22,23 +22,15 @@ const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'security.py');
 const missing = (module: string): string | false =>
   spawnSync(PYTHON, ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0 ? false : `${PYTHON} cannot import ${module}`;
 
-let secure: SecureBroker;
-
-before(async () => {
-  secure = await startSecureBroker();
-});
-
-after(async () => {
-  await secure?.stop();
-});
+const fixture = useSecureBroker();
 
 type Client = 'kafka-python' | 'confluent';
-type Listener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+type Listener = SecureListener;
 
-async function scenario(client: Client, listener: Listener, mechanism: string, password = secure.password, user = secure.user): Promise<{ values?: string[]; error?: string; message?: string }> {
+async function scenario(client: Client, listener: Listener, mechanism: string, password = fixture.secure.password, user = fixture.secure.user): Promise<{ values?: string[]; error?: string; message?: string }> {
   const topic = `py-sec-${randomUUID().slice(0, 8)}`;
-  await secure.createTopic(topic);
-  const { stdout } = await run(PYTHON, [SCRIPT, client, listener, secure.bootstrap(listener), secure.pki.caFile, mechanism, user, topic], {
+  await fixture.secure.createTopic(topic);
+  const { stdout } = await run(PYTHON, [SCRIPT, client, listener, fixture.secure.bootstrap(listener), fixture.secure.pki.caFile, mechanism, user, topic], {
     timeout: 90_000,
     env: { ...process.env, KAFSCALE_TEST_PASSWORD: password },
   });
@@ -63,9 +55,9 @@ for (const client of ['kafka-python', 'confluent'] as const) {
   }
   test(`${client}: a user deleted while the broker runs cannot connect any more`, { skip }, async () => {
     const user = `${client}-gone`;
-    await alterUser(secure, user, 'gone-pw');
+    await alterUser(fixture.secure, user, 'gone-pw');
     assert.deepEqual(await scenario(client, 'SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', user), { values: EXPECTED });
-    await alterUser(secure, user, null);
+    await alterUser(fixture.secure, user, null);
     const refused = await scenario(client, 'SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', user);
     assert.equal(refused.values, undefined);
     assert.match(refused.error ?? '', client === 'confluent' ? /^_AUTHENTICATION$/ : /NoBrokersAvailable|KafkaConnectionError|AuthenticationFailedError/, JSON.stringify(refused));

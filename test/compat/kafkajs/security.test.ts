@@ -4,36 +4,28 @@
  * KafkaJSSASLAuthenticationError; a user deleted while the broker runs cannot connect again.
  * Known to fail: none known.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { SCRAM_MECHANISM_IDS } from '../../../src/services/security/scram.ts';
-import { scramLogin, startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
+import { scramLogin, useSecureBroker, type SecureListener } from '../../helpers/security.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
 
-let secure: SecureBroker;
+const fixture = useSecureBroker();
 
-before(async () => {
-  secure = await startSecureBroker();
-});
+type Listener = SecureListener;
 
-after(async () => {
-  await secure?.stop();
-});
-
-type Listener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
-
-function client(listener: Listener, mechanism: 'scram-sha-512' | 'plain' = 'scram-sha-512', password = secure.password, user = secure.user): kafkajs.Kafka {
+function client(listener: Listener, mechanism: 'scram-sha-512' | 'plain' = 'scram-sha-512', password = fixture.secure.password, user = fixture.secure.user): kafkajs.Kafka {
   const tls = listener === 'SSL' || listener === 'SASL_SSL';
   const sasl = listener !== 'SSL';
   return new kafkajs.Kafka({
     clientId: 'kafscale-kafkajs-security',
-    brokers: [secure.bootstrap(listener)],
+    brokers: [fixture.secure.bootstrap(listener)],
     logLevel: kafkajs.logLevel.NOTHING,
     retry: { retries: 1 },
     connectionTimeout: 5_000,
-    ...(tls ? { ssl: { ca: [secure.pki.ca] } } : {}),
+    ...(tls ? { ssl: { ca: [fixture.secure.pki.ca] } } : {}),
     ...(sasl ? { sasl: mechanism === 'plain' ? { mechanism: 'plain', username: user, password } : { mechanism: 'scram-sha-512', username: user, password } } : {}),
   });
 }
@@ -72,7 +64,7 @@ async function roundTrip(kafka: kafkajs.Kafka, topic: string): Promise<void> {
 for (const [listener, mechanism] of [['SSL', 'scram-sha-512'], ['SASL_PLAINTEXT', 'scram-sha-512'], ['SASL_SSL', 'scram-sha-512'], ['SASL_SSL', 'plain']] as const) {
   test(`kafkajs: produce and consume over ${listener}${listener === 'SSL' ? '' : ` with ${mechanism}`}`, async () => {
     const topic = `kafkajs-sec-${randomUUID().slice(0, 8)}`;
-    await secure.createTopic(topic);
+    await fixture.secure.createTopic(topic);
     await roundTrip(client(listener, mechanism), topic);
   });
 }
@@ -90,9 +82,9 @@ test('kafkajs: a wrong password is refused with KafkaJSSASLAuthenticationError',
 
 test('kafkajs: a user deleted while the broker runs cannot open new connections', async () => {
   // Create 'temp' through the broker (AlterUserScramCredentials) as alice, check kafkajs logs in, delete it.
-  const wire = await WireClient.connect('127.0.0.1', secure.broker.listenerPorts['SASL_PLAINTEXT'] as number);
+  const wire = await WireClient.connect('127.0.0.1', fixture.secure.broker.listenerPorts['SASL_PLAINTEXT'] as number);
   try {
-    assert.equal((await scramLogin(wire, 'SCRAM-SHA-512', secure.user, secure.password)).errorCode, 0);
+    assert.equal((await scramLogin(wire, 'SCRAM-SHA-512', fixture.secure.user, fixture.secure.password)).errorCode, 0);
     const admin = client('SASL_SSL').admin();
     await admin.connect();
     await admin.disconnect();

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import kafkajs from 'kafkajs';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
+import { createKafkajsTopic } from '../../helpers/create-kafkajs-topic.ts';
 
 const run = promisify(execFile);
 const kcatMissing = spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0 ? false : 'kcat is not installed (apt-get install kcat)';
@@ -28,13 +28,7 @@ const topic = `kcat-${randomUUID().slice(0, 8)}`;
 before(async () => {
   if (kcatMissing !== false) return;
   broker = await startBroker();
-  const admin = new kafkajs.Kafka({ brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] }), true);
-  } finally {
-    await admin.disconnect();
-  }
+  await createKafkajsTopic(broker.bootstrap, topic, 2);
 });
 
 after(async () => {

@@ -4,26 +4,17 @@
  * librdkafka's "SASL authentication error". Credentials go through a kcat config file (-F), never argv.
  * Known to fail: none known. Skips when the kcat binary is missing.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kcat, kcatMissing } from '../../helpers/kcat.ts';
-import { alterUser, startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
+import { alterUser, useSecureBroker, type SecureBroker, type SecureListener } from '../../helpers/security.ts';
 
-let secure: SecureBroker | undefined;
+const fixture = useSecureBroker({ enabled: kcatMissing === false });
 
-before(async () => {
-  if (kcatMissing !== false) return;
-  secure = await startSecureBroker();
-});
-
-after(async () => {
-  await secure?.stop();
-});
-
-type Listener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+type Listener = SecureListener;
 
 /** A kcat/librdkafka properties file for the listener; returns its path. */
 function configFile(s: SecureBroker, listener: Listener, mechanism: string, password: string, user = s.user): string {
@@ -39,7 +30,7 @@ const CASES = [['SSL', '-'], ['SASL_PLAINTEXT', 'SCRAM-SHA-512'], ['SASL_SSL', '
 
 for (const [listener, mechanism] of CASES) {
   test(`kcat: produce and consume over ${listener}${mechanism === '-' ? '' : ` with ${mechanism}`}`, { skip: kcatMissing }, async () => {
-    const s = secure as SecureBroker;
+    const s = fixture.secure;
     let password = s.password;
     let user = s.user;
     if (mechanism === 'SCRAM-SHA-256') {
@@ -61,7 +52,7 @@ for (const [listener, mechanism] of CASES) {
 }
 
 test('kcat: a wrong password fails with a SASL authentication error', { skip: kcatMissing }, async () => {
-  const s = secure as SecureBroker;
+  const s = fixture.secure;
   for (const mechanism of ['SCRAM-SHA-512', 'PLAIN']) {
     const config = configFile(s, 'SASL_SSL', mechanism, 'wrong-password');
     const result = await kcat(['-F', config, '-b', s.bootstrap('SASL_SSL'), '-L', '-m', '5']);
@@ -84,7 +75,7 @@ async function createUserThroughBroker(s: SecureBroker, user: string, password: 
 }
 
 test('kcat: a user deleted while the broker runs cannot connect any more', { skip: kcatMissing }, async () => {
-  const s = secure as SecureBroker;
+  const s = fixture.secure;
   await alterUser(s, 'kcat-gone', 'gone-pw');
   const config = configFile(s, 'SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', 'kcat-gone');
   const before = await kcat(['-F', config, '-b', s.bootstrap('SASL_SSL'), '-L', '-m', '5']);

@@ -15,9 +15,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
+import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
+import { classicGroupConsumer, closeForced, joinedPartitions, type BufferConsumer } from './group-consumer.ts';
 
 const PARTITIONS = 6;
 const PER_PARTITION = 10;
@@ -57,38 +58,20 @@ async function rejectsWith(what: Promise<unknown>, kafkaError: string): Promise<
 }
 
 interface Member {
-  readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  readonly consumer: BufferConsumer;
   readonly clientId: string;
   readonly seen: string[];
   partitions(): number[];
 }
 
 async function member(groupId: string, topic: string, clientId: string): Promise<Member> {
-  const consumer = new Consumer({
-    clientId,
-    groupId,
-    bootstrapBrokers: [broker.bootstrap],
-    sessionTimeout: 6_000,
-    heartbeatInterval: 500,
-    rebalanceTimeout: 10_000,
-    maxWaitTime: 200,
-    retries: 5,
-    timeout: 10_000,
-  });
-  let assigned: number[] = [];
-  consumer.on('consumer:group:join', (event: { assignments: GroupAssignment[] | null }) => {
-    assigned = (event.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
-  });
+  const consumer = classicGroupConsumer(clientId, groupId, broker.bootstrap);
+  const partitions = joinedPartitions(consumer, topic);
   const seen: string[] = [];
   const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: 'earliest', autocommit: 100 });
   stream.on('data', (message) => void seen.push(message.value.toString()));
   stream.on('error', () => {});
-  return { consumer, clientId, seen, partitions: () => assigned };
-}
-
-/** close(true): close the streams, then LeaveGroup. (The typings resolve `close(true)` to the callback overload.) */
-function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
-  return new Promise((resolve, reject) => consumer.close(true, (error) => (error ? reject(error) : resolve())));
+  return { consumer, clientId, seen, partitions };
 }
 
 async function produce(topic: string, perPartition: number): Promise<void> {

@@ -10,6 +10,7 @@
  * timeout applies) and reports its assignment whenever the client's `assignments` change.
  */
 import { Consumer, type GroupAssignment } from '@platformatic/kafka';
+import { partitionsOf } from './group-consumer.ts';
 
 const [bootstrap, groupId, topic, sessionTimeoutArg, protocolArg = 'classic'] = process.argv.slice(2);
 if (bootstrap === undefined || groupId === undefined || topic === undefined || sessionTimeoutArg === undefined) {
@@ -36,7 +37,7 @@ if (protocolArg === 'consumer') {
   // KIP-848: assignments arrive in heartbeat answers; report each change.
   let last = '';
   setInterval(() => {
-    const partitions = (consumer.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
+    const partitions = partitionsOf(consumer.assignments, topic);
     if (consumer.assignments !== null && partitions.join(',') !== last) {
       last = partitions.join(',');
       emit({ type: 'assigned', partitions });
@@ -44,7 +45,7 @@ if (protocolArg === 'consumer') {
   }, 50).unref();
 }
 consumer.on('consumer:group:join', (event: { assignments: GroupAssignment[] | null }) => {
-  emit({ type: 'assigned', partitions: (event.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b) });
+  emit({ type: 'assigned', partitions: partitionsOf(event.assignments, topic) });
 });
 // Graceful stop for cleanup only (close(true): close the streams, then LeaveGroup); tests kill with SIGKILL.
 process.once('SIGTERM', () => consumer.close(true, () => process.exit(0)));

@@ -9,9 +9,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
+import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
+import { classicGroupConsumer, closeForced, joinedPartitions } from './group-consumer.ts';
 
 const PARTITIONS = 6;
 const CLIENT = 'kafscale-compat-platformatic-group-offsets';
@@ -71,18 +72,15 @@ interface Run {
 
 /** One group member consuming `topic`, autocommitting every 100 ms; resolves once it owns all partitions. */
 async function consume(groupId: string, topic: string, fallbackMode: 'earliest' | 'latest'): Promise<Run> {
-  const consumer = new Consumer({ clientId: CLIENT, groupId, bootstrapBrokers: [broker.bootstrap], sessionTimeout: 6_000, heartbeatInterval: 500, rebalanceTimeout: 10_000, maxWaitTime: 200, retries: 5, timeout: 10_000 });
-  let owned = 0;
-  consumer.on('consumer:group:join', (event: { assignments: GroupAssignment[] | null }) => {
-    owned = (event.assignments ?? []).filter((a) => a.topic === topic).reduce((n, a) => n + a.partitions.length, 0);
-  });
+  const consumer = classicGroupConsumer(CLIENT, groupId, broker.bootstrap);
+  const owned = joinedPartitions(consumer, topic);
   const seen: string[] = [];
   const stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode, autocommit: 100 });
   stream.on('data', (message) => void seen.push(message.value.toString()));
   stream.on('error', () => {});
-  const close = (): Promise<void> => new Promise((resolve, reject) => consumer.close(true, (error) => (error ? reject(error) : resolve())));
+  const close = (): Promise<void> => closeForced(consumer);
   try {
-    await waitFor('the member owns every partition', () => owned === PARTITIONS);
+    await waitFor('the member owns every partition', () => owned().length === PARTITIONS);
   } catch (error) {
     await close().catch(() => {});
     throw error;

@@ -21,10 +21,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
+import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
+import { closeForced, joinedPartitions, type BufferConsumer } from './group-consumer.ts';
 
 const PARTITIONS = 6;
 const BATCH = 300;
@@ -66,7 +67,7 @@ interface FetchRecord {
 interface Member {
   readonly clientId: string;
   readonly fetches: FetchRecord[];
-  readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  readonly consumer: BufferConsumer;
   readonly deliveries: Delivery[];
   /** Commits in flight (autocommit is off: each message is committed by the application). */
   readonly commits: Set<Promise<void>>;
@@ -95,10 +96,7 @@ async function member(groupId: string, topic: string, index: number): Promise<Me
   const clientId = `${CLIENT}-${index}`;
   // The issue's settings; maxWaitTime is the client's default (5 s).
   const consumer = new Consumer({ clientId, groupId, bootstrapBrokers: [broker.bootstrap], sessionTimeout: 10_000, heartbeatInterval: 1_000, retries: 5, timeout: 15_000 });
-  let assigned: number[] = [];
-  consumer.on('consumer:group:join', (event: { assignments: GroupAssignment[] | null }) => {
-    assigned = (event.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
-  });
+  const partitions = joinedPartitions(consumer, topic);
   // Every Fetch the stream sends goes through consumer.fetch (callback form): note its generations.
   const fetches: FetchRecord[] = [];
   type FetchCallback = (error: Error | null, response: { responses: { partitions: { partitionIndex: number; records?: unknown[] | null }[] }[] }) => void;
@@ -126,12 +124,7 @@ async function member(groupId: string, topic: string, index: number): Promise<Me
     void commit.then(() => commits.delete(commit));
   });
   stream.on('error', (error: Error) => void streamErrors.push(error.message));
-  return { clientId, fetches, consumer, deliveries, commits, partitions: () => assigned };
-}
-
-/** close(true): close the streams, then LeaveGroup. */
-function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
-  return new Promise((resolve, reject) => consumer.close(true, (error) => (error ? reject(error) : resolve())));
+  return { clientId, fetches, consumer, deliveries, commits, partitions };
 }
 
 async function produce(topic: string, from: number, count: number): Promise<void> {

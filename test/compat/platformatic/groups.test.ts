@@ -9,10 +9,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Admin, Consumer, ProduceAcks, Producer, type GroupAssignment } from '@platformatic/kafka';
+import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import { startBroker, type BrokerProcess } from '../../helpers/broker-process.ts';
 import { WireClient } from '../../helpers/wire-client.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
+import { classicGroupConsumer, closeForced, joinedPartitions, type BufferConsumer } from './group-consumer.ts';
 
 const PARTITIONS = 6;
 const FIRST = 600;
@@ -44,27 +45,14 @@ after(async () => {
 });
 
 interface Member {
-  readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  readonly consumer: BufferConsumer;
   readonly seen: string[];
   partitions(): number[];
 }
 
 async function member(groupId: string, topic: string, members: Member[]): Promise<Member> {
-  const consumer = new Consumer({
-    clientId: 'kafscale-compat-platformatic-groups',
-    groupId,
-    bootstrapBrokers: [broker.bootstrap],
-    sessionTimeout: 6_000,
-    heartbeatInterval: 500,
-    rebalanceTimeout: 10_000,
-    maxWaitTime: 200,
-    retries: 5,
-    timeout: 10_000,
-  });
-  let assigned: number[] = [];
-  consumer.on('consumer:group:join', (event: { assignments: GroupAssignment[] | null }) => {
-    assigned = (event.assignments ?? []).filter((a) => a.topic === topic).flatMap((a) => a.partitions).sort((a, b) => a - b);
-  });
+  const consumer = classicGroupConsumer('kafscale-compat-platformatic-groups', groupId, broker.bootstrap);
+  const partitions = joinedPartitions(consumer, topic);
   const seen: string[] = [];
   const start = async (): Promise<void> => {
     // Committed offsets first, earliest where none: a member taking over a partition resumes where the
@@ -74,14 +62,9 @@ async function member(groupId: string, topic: string, members: Member[]): Promis
     stream.on('error', (error: Error) => void streamErrors.push(error.message));
   };
   await start();
-  const m: Member = { consumer, seen, partitions: () => assigned };
+  const m: Member = { consumer, seen, partitions };
   members.push(m);
   return m;
-}
-
-/** close(true): close the streams, then LeaveGroup. (The typings resolve `close(true)` to the callback overload.) */
-function closeForced(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
-  return new Promise((resolve, reject) => consumer.close(true, (error) => (error ? reject(error) : resolve())));
 }
 
 async function produce(topic: string, from: number, count: number): Promise<void> {

@@ -4,32 +4,24 @@
  * fails the client's call with an authentication error in its cause chain.
  * Known to fail: none known.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, ProduceAcks, Producer, type SASLMechanismValue } from '@platformatic/kafka';
-import { alterUser, startSecureBroker, type SecureBroker } from '../../helpers/security.ts';
+import { alterUser, useSecureBroker, type SecureListener } from '../../helpers/security.ts';
 
-let secure: SecureBroker;
+const fixture = useSecureBroker();
 
-before(async () => {
-  secure = await startSecureBroker();
-});
+type Listener = SecureListener;
 
-after(async () => {
-  await secure?.stop();
-});
-
-type Listener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
-
-function options(listener: Listener, mechanism: SASLMechanismValue = 'SCRAM-SHA-512', password = secure.password, username = secure.user) {
+function options(listener: Listener, mechanism: SASLMechanismValue = 'SCRAM-SHA-512', password = fixture.secure.password, username = fixture.secure.user) {
   const tls = listener === 'SSL' || listener === 'SASL_SSL';
   return {
     clientId: 'kafscale-platformatic-security',
-    bootstrapBrokers: [secure.bootstrap(listener)],
+    bootstrapBrokers: [fixture.secure.bootstrap(listener)],
     retries: 1,
     timeout: 10_000,
-    ...(tls ? { tls: { ca: secure.pki.ca } } : {}),
+    ...(tls ? { tls: { ca: fixture.secure.pki.ca } } : {}),
     ...(listener === 'SSL' ? {} : { sasl: { mechanism, username, password } }),
   };
 }
@@ -37,7 +29,7 @@ function options(listener: Listener, mechanism: SASLMechanismValue = 'SCRAM-SHA-
 for (const [listener, mechanism] of [['SSL', 'SCRAM-SHA-512'], ['SASL_PLAINTEXT', 'SCRAM-SHA-512'], ['SASL_SSL', 'SCRAM-SHA-512'], ['SASL_SSL', 'PLAIN']] as const) {
   test(`platformatic: produce and consume over ${listener}${listener === 'SSL' ? '' : ` with ${mechanism}`}`, async (t) => {
     const topic = `platformatic-sec-${randomUUID().slice(0, 8)}`;
-    await secure.createTopic(topic);
+    await fixture.secure.createTopic(topic);
     const producer = new Producer({ ...options(listener, mechanism), acks: ProduceAcks.ALL });
     try {
       await producer.send({ messages: Array.from({ length: 10 }, (_, i) => ({ topic, key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })) });
@@ -87,14 +79,14 @@ test('platformatic: a wrong password is refused with an authentication error', a
 });
 
 test('platformatic: a user deleted while the broker runs cannot connect any more', async () => {
-  await alterUser(secure, 'plt-gone', 'gone-pw');
+  await alterUser(fixture.secure, 'plt-gone', 'gone-pw');
   const ok = new Admin(options('SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', 'plt-gone'));
   try {
     await ok.listTopics();
   } finally {
     await ok.close();
   }
-  await alterUser(secure, 'plt-gone', null);
+  await alterUser(fixture.secure, 'plt-gone', null);
   const refused = new Admin(options('SASL_SSL', 'SCRAM-SHA-512', 'gone-pw', 'plt-gone'));
   try {
     await assert.rejects(refused.listTopics(), (error: unknown) => chain(error).some((e) => e.name === 'AuthenticationError' || /Authentication failed/i.test(e.message)));

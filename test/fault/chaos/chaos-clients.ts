@@ -7,10 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import kafkajs from 'kafkajs';
-import { KafkajsLaneProducers } from '../../helpers/kafkajs-lane-producers.ts';
+import { KafkajsLanes } from '../../helpers/kafkajs-lanes.ts';
 import type { AckedRecord } from './chaos-verify.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -25,13 +24,7 @@ export class ChaosKafkajsProducer {
   readonly errors = new Map<string, number>();
   sends = 0;
   readonly name: string;
-  readonly #producers: KafkajsLaneProducers;
-  readonly #topic: string;
-  readonly #partitions: number;
-  readonly #batch: number;
-  readonly #pauseMs: number;
-  #lanes: Promise<void>[] = [];
-  #stopped = false;
+  readonly #lanes: KafkajsLanes;
   #sequence = 0;
 
   constructor(options: { name: string; brokers: string[]; topic: string; partitions: number; idempotent: boolean; batch: number; pauseMs: number }) {
@@ -43,44 +36,27 @@ export class ChaosKafkajsProducer {
       requestTimeout: 10_000,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3_000 },
     });
-    this.#producers = new KafkajsLaneProducers(kafka, options.idempotent, options.partitions);
-    this.#topic = options.topic;
-    this.#partitions = options.partitions;
-    this.#batch = options.batch;
-    this.#pauseMs = options.pauseMs;
+    const lanes = { topic: options.topic, partitions: options.partitions, idempotent: options.idempotent, pauseMs: options.pauseMs, failurePauseMs: 200 };
+    this.#lanes = new KafkajsLanes(kafka, lanes, {
+      next: (partition) => {
+        this.sends++;
+        return Array.from({ length: options.batch }, () => `${this.name}-p${partition}-s${this.#sequence++}`);
+      },
+      acknowledged: (partition, base, values) => {
+        const ackedMs = Date.now();
+        values.forEach((value, i) => this.acks.push({ producer: this.name, partition, offset: base + BigInt(i), value, ackedMs }));
+      },
+      answered: (_, meta) => this.#error(`answered ${JSON.stringify(meta)}`),
+      threw: (_, error) => this.#error(`${(error as Error).name}: ${(error as Error).message}`),
+    });
   }
 
   async start(): Promise<void> {
-    await this.#producers.connect();
-    this.#lanes = Array.from({ length: this.#partitions }, (_, partition) => this.#lane(partition));
+    await this.#lanes.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    await Promise.all(this.#lanes);
-    await this.#producers.disconnect();
-  }
-
-  async #lane(partition: number): Promise<void> {
-    while (!this.#stopped) {
-      const values = Array.from({ length: this.#batch }, () => `${this.name}-p${partition}-s${this.#sequence++}`);
-      this.sends++;
-      try {
-        const [meta] = await this.#producers.of(partition).send({ topic: this.#topic, acks: -1, messages: values.map((value) => ({ value, partition })) });
-        if (meta !== undefined && meta.errorCode === 0 && meta.baseOffset !== undefined) {
-          const base = BigInt(meta.baseOffset);
-          const ackedMs = Date.now();
-          values.forEach((value, i) => this.acks.push({ producer: this.name, partition, offset: base + BigInt(i), value, ackedMs }));
-        } else {
-          this.#error(`answered ${JSON.stringify(meta)}`);
-        }
-      } catch (error) {
-        this.#error(`${(error as Error).name}: ${(error as Error).message}`);
-        await this.#producers.failed(partition);
-        await sleep(200);
-      }
-      await sleep(this.#pauseMs);
-    }
+    await this.#lanes.stop();
   }
 
   #error(message: string): void {

@@ -7,12 +7,15 @@ and a final summary line {"done", "sent", "remaining"}.
 
 usage: chaos-producer.py <bootstrap> <topic> <partitions> <prefix> <seconds> <idempotent 0|1> <burst> <interval_ms> <linger_ms>
 """
-import json
+import os
 import signal
 import sys
 import time
 
 from confluent_kafka import Producer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'helpers'))
+from confluent_delivery import flush_and_summarise, producer_config, report  # noqa: E402
 
 bootstrap, topic, partitions, prefix, seconds, idempotent, burst, interval_ms, linger_ms = sys.argv[1:10]
 partitions = int(partitions)
@@ -27,30 +30,12 @@ def stop(_signum, _frame):
 
 
 signal.signal(signal.SIGTERM, stop)
-config = {
-    'bootstrap.servers': bootstrap,
-    'acks': 'all',
+producer = Producer(producer_config(bootstrap, idempotent == '1', {
     'linger.ms': int(linger_ms),
     'batch.num.messages': max(1, burst),
-    # Rides out a failover or an S3 outage, and still ends within the run's budget.
-    'message.timeout.ms': 30000,
     'request.timeout.ms': 10000,
-    'topic.metadata.refresh.interval.ms': 1000,
-    'reconnect.backoff.max.ms': 500,
     'retry.backoff.ms': 100,
-}
-if idempotent == '1':
-    config['enable.idempotence'] = True
-producer = Producer(config)
-
-
-def report(err, msg):
-    value = msg.value().decode()
-    if err is None:
-        print(json.dumps({'v': value, 'p': msg.partition(), 'o': msg.offset()}), flush=True)
-    else:
-        print(json.dumps({'v': value, 'err': str(err), 'retriable': err.retriable(), 'fatal': err.fatal()}), flush=True)
-
+}))
 
 sent = 0
 bursts = 0
@@ -67,5 +52,4 @@ while not stopping and time.time() < end:
     deadline = time.time() + interval
     while time.time() < deadline:
         producer.poll(max(0.0, deadline - time.time()))
-remaining = producer.flush(40)
-print(json.dumps({'done': True, 'sent': sent, 'remaining': remaining}), flush=True)
+flush_and_summarise(producer, sent)

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCluster, type TestCluster } from '../../helpers/cluster.ts';
+import { startCluster, stopInReverse, type TestCluster } from '../../helpers/cluster.ts';
 import { S3ChaosProxy, type S3ChaosCounters } from '../../helpers/s3-chaos-proxy.ts';
 import { ClusterProducer } from '../../cluster/cluster-producer.ts';
 import { ConfluentGroupConsumer, KafkajsGroupConsumer } from '../../cluster/real-clients.ts';
@@ -270,13 +270,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       stored: primary.map((l) => [...l.records].map(([o, v]): [string, string] => [String(o), v])),
     };
   } finally {
-    for (const stop of stops.reverse()) {
-      try {
-        await stop();
-      } catch {
-        // stop the rest
-      }
-    }
+    await stopInReverse(stops);
   }
 }
 

@@ -83,9 +83,10 @@ export function violations(report: ChaosReport): string[] {
   const ackOf = new Map(report.acks.map((a) => [a.value, a]));
   const dupItems = verdict.duplicated.map((d) => {
     const ack = ackOf.get(d.value);
-    const [p, o] = (d.storedAt[0] ?? '0/0').split('/');
+    // A slot reads `partition/offset`, for idempotent batches followed by ` (pid … epoch … seq …)`.
+    const [, p, o] = /^(\d+)\/(\d+)/.exec(d.storedAt[0] ?? '') ?? [];
     const detail = `stored at ${d.storedAt.join(', ')}${ack === undefined ? ' (never acknowledged)' : ''}`;
-    return { ack: ack ?? { producer: d.value.slice(0, d.value.indexOf('-')), partition: Number(p), offset: BigInt(o ?? '0'), value: d.value, ackedMs: Number.NaN }, detail };
+    return { ack: ack ?? { producer: d.value.slice(0, d.value.indexOf('-')), partition: Number(p ?? '0'), offset: BigInt(o ?? '0'), value: d.value, ackedMs: Number.NaN }, detail };
   });
   for (const run of runsOf(dupItems)) {
     const first = dupItems.find((d) => d.ack.producer === run.producer && d.ack.partition === run.partition && d.ack.offset === run.from);
@@ -149,7 +150,7 @@ export function evidence(report: ChaosReport, radius = 20, max = 10): Array<{ re
   const slots: Array<{ partition: number; offset: bigint }> = [
     ...verdict.doubleAcked.map((d) => {
       const [p, o] = d.slot.split('/');
-      return { partition: Number(p), offset: BigInt(o ?? '0') };
+      return { partition: Number(p ?? '0'), offset: BigInt(o ?? '0') };
     }),
     ...verdict.lost.map((a) => ({ partition: a.partition, offset: a.offset })),
     ...verdict.misplaced.map((m) => ({ partition: m.ack.partition, offset: m.ack.offset })),
