@@ -39,9 +39,17 @@ function compress(records: Buffer, codec: ForeignCodec): Buffer {
 
 /** The records of an uncompressed batch under `codec`: a new valid batch (length, codec bits and CRC fixed). */
 export function recompressedBatch(plain: Buffer, codec: ForeignCodec): Buffer {
-  const out = Buffer.concat([plain.subarray(0, BATCH_HEADER_BYTES), compress(recordsSection(plain), codec)]);
+  return withRecordsPayload(plain, CODEC_IDS[codec], compress(recordsSection(plain), codec));
+}
+
+/**
+ * `plain`'s header over any records payload under codec id `codecId` — also one that does not
+ * decompress (tests of the broker's refusals) — with the length and CRC fixed.
+ */
+export function withRecordsPayload(plain: Buffer, codecId: number, payload: Buffer): Buffer {
+  const out = Buffer.concat([plain.subarray(0, BATCH_HEADER_BYTES), payload]);
   out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET);
-  out.writeInt16BE((out.readInt16BE(ATTRIBUTES_OFFSET) & ~0x07) | CODEC_IDS[codec], ATTRIBUTES_OFFSET);
+  out.writeInt16BE((out.readInt16BE(ATTRIBUTES_OFFSET) & ~0x07) | codecId, ATTRIBUTES_OFFSET);
   writeCrc(out);
   return out;
 }

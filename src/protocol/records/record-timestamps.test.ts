@@ -4,10 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { lz4Compress, snappyCompress } from '@platformatic/wasm-utils';
 import { createRecordsBatch } from '@platformatic/kafka';
 import {
-  ATTRIBUTES_OFFSET,
   BATCH_HEADER_BYTES,
-  BATCH_LENGTH_OFFSET,
-  LOG_OVERHEAD_BYTES,
   MAX_TIMESTAMP_OFFSET,
   RecordTimestampScan,
   decodeRecordBatch,
@@ -21,6 +18,7 @@ import {
   writeCrc,
   type TimestampRules,
 } from './index.ts';
+import { withRecordsPayload, xerialSnappy } from '../../../test/helpers/recompressed-batch.ts';
 
 const NOW = 1_800_000_000_000;
 const T0 = BigInt(NOW - 10_000);
@@ -43,27 +41,6 @@ function withHeaderMax(b: Buffer, value: bigint): Buffer {
   b.writeBigInt64BE(value, MAX_TIMESTAMP_OFFSET);
   writeCrc(b);
   return b;
-}
-
-/** The same records under another codec id and payload (a valid batch: length and CRC fixed). */
-function recompressed(plain: Buffer, codecId: number, payload: Buffer): Buffer {
-  const out = Buffer.concat([plain.subarray(0, BATCH_HEADER_BYTES), payload]);
-  out.writeInt32BE(out.length - LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET);
-  out.writeInt16BE((out.readInt16BE(ATTRIBUTES_OFFSET) & ~0x07) | codecId, ATTRIBUTES_OFFSET);
-  writeCrc(out);
-  return out;
-}
-
-/** snappy-java's stream framing, as Kafka's Java producer writes it. */
-function xerial(data: Buffer, chunkBytes: number): Buffer {
-  const parts: Buffer[] = [Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1])];
-  for (let at = 0; at < data.length; at += chunkBytes) {
-    const block = snappyCompress(data.subarray(at, at + chunkBytes));
-    const length = Buffer.alloc(4);
-    length.writeInt32BE(block.length);
-    parts.push(length, block);
-  }
-  return Buffer.concat(parts);
 }
 
 describe('record timestamps computed by the broker', () => {
@@ -92,9 +69,9 @@ describe('record timestamps computed by the broker', () => {
   const codecs: Array<[string, (plain: Buffer) => Buffer]> = [
     ['gzip', (plain) => withHeaderMax(batch({ compression: 'gzip' }), -1n) ?? plain],
     ['zstd', (plain) => withHeaderMax(batch({ compression: 'zstd' }), -1n) ?? plain],
-    ['snappy (raw block)', (plain) => recompressed(plain, 2, snappyCompress(recordsSection(plain)))],
-    ['snappy (xerial framing, several chunks)', (plain) => recompressed(plain, 2, xerial(recordsSection(plain), 7))],
-    ['lz4 (frame)', (plain) => recompressed(plain, 3, lz4Compress(recordsSection(plain)))],
+    ['snappy (raw block)', (plain) => withRecordsPayload(plain, 2, snappyCompress(recordsSection(plain)))],
+    ['snappy (xerial framing, several chunks)', (plain) => withRecordsPayload(plain, 2, xerialSnappy(recordsSection(plain), 7))],
+    ['lz4 (frame)', (plain) => withRecordsPayload(plain, 3, lz4Compress(recordsSection(plain)))],
   ];
   for (const [name, make] of codecs) {
     it(`${name}: records are decompressed to compute the maximum`, () => {
@@ -180,23 +157,23 @@ describe('record timestamps computed by the broker', () => {
     writeCrc(overrun);
     assert.equal(stampBatchTimestamps(overrun, CREATE_TIME)?.kafkaError, 'CORRUPT_MESSAGE');
 
-    const badGzip = recompressed(batch(), 1, Buffer.from('not gzip at all'));
+    const badGzip = withRecordsPayload(batch(), 1, Buffer.from('not gzip at all'));
     assert.match(stampBatchTimestamps(badGzip, CREATE_TIME)?.message ?? '', /gzip payload does not decompress/);
-    const badLz4 = recompressed(batch(), 3, Buffer.from([4, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 5, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 0]));
+    const badLz4 = withRecordsPayload(batch(), 3, Buffer.from([4, 0x22, 0x4d, 0x18, 0x60, 0x40, 0x82, 5, 0, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 0]));
     assert.equal(stampBatchTimestamps(badLz4, CREATE_TIME)?.kafkaError, 'CORRUPT_MESSAGE');
-    const badSnappy = recompressed(batch(), 2, Buffer.from([10, 0xff, 0xff]));
+    const badSnappy = withRecordsPayload(batch(), 2, Buffer.from([10, 0xff, 0xff]));
     assert.equal(stampBatchTimestamps(badSnappy, CREATE_TIME)?.kafkaError, 'CORRUPT_MESSAGE');
   });
 
   it('decompression is bounded: a small payload claiming a huge output is refused before it is inflated', () => {
     const zeros = Buffer.alloc(4 * 1024 * 1024);
     for (const [codec, payload] of [[1, gzipSync(zeros)], [2, snappyCompress(zeros)], [3, lz4Compress(zeros)]] as const) {
-      const b = recompressed(batch(), codec, payload);
+      const b = withRecordsPayload(batch(), codec, payload);
       assert.throws(() => decompressRecords(b, 1024 * 1024), (e: Error & { tooLarge?: boolean }) => e.tooLarge === true && /more than the broker's bound/.test(e.message), `codec ${codec}`);
       assert.equal(decompressRecords(b, 8 * 1024 * 1024).length, zeros.length);
     }
     // A snappy preamble declaring 4 GiB is refused from the preamble alone.
-    const liar = recompressed(batch(), 2, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]));
+    const liar = withRecordsPayload(batch(), 2, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]));
     assert.throws(() => decompressRecords(liar), (e: Error & { tooLarge?: boolean }) => e.tooLarge === true);
     const scan = new RecordTimestampScan();
     assert.equal(scan.scan(liar), false);
