@@ -166,6 +166,17 @@ export function isLogCommit(txn: Txn): boolean {
   return txn.success.some((op) => op.type === 'put' && op.key.includes('/log/')) && txn.compare.some((c) => c.key.endsWith('/owner'));
 }
 
+/** A rule that answers the first flush commit with `fault` (then calls `onFire`, if given) and lets everything else through. */
+export function onFirstLogCommit(fault: TxnFault, onFire: () => void = () => {}): TxnFaultRule {
+  let fired = false;
+  return (txn) => {
+    if (fired || !isLogCommit(txn)) return null;
+    fired = true;
+    onFire();
+    return fault;
+  };
+}
+
 /** True for an acquire txn (puts the owner key). */
 export function isAcquire(txn: Txn): boolean {
   return txn.success.some((op) => op.type === 'put' && op.key.endsWith('/owner')) && txn.success.some((op) => op.type === 'put' && op.key.endsWith('/epoch'));

@@ -12,7 +12,7 @@ import { EtcdMetadataStore } from '../../src/storage/meta/etcd-metadata-store.ts
 import type { MetadataStore } from '../../src/storage/meta/metadata-store.ts';
 import { MemoryObjectStore } from '../../src/storage/object/memory-object-store.ts';
 import { startEtcdServer, type EtcdServer } from '../helpers/etcd-server.ts';
-import { FaultyMetadataStore, InvariantRecorder, batchOf, isAcquire, isLogCommit, recordsOf, silentLog } from '../helpers/log-faults.ts';
+import { FaultyMetadataStore, InvariantRecorder, batchOf, isAcquire, onFirstLogCommit, recordsOf, silentLog } from '../helpers/log-faults.ts';
 
 let server: EtcdServer;
 before(async () => {
@@ -76,12 +76,7 @@ test('etcd: a commit that times out and applies after its offsets were reassigne
   const tp: TopicRef = { id: randomUUID(), configs: {} };
   assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
   assert.equal((await service.append(tp, 0, [batchOf('p', 1)])).baseOffset, 0);
-  let fired = false;
-  faulty.rule = (txn) => {
-    if (fired || !isLogCommit(txn)) return null;
-    fired = true;
-    return 'timeout-then-apply-later';
-  };
+  faulty.rule = onFirstLogCommit('timeout-then-apply-later');
   assert.equal((await service.append(tp, 0, [batchOf('a', 2)])).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
   assert.equal((await service.append(tp, 0, [batchOf('b', 3)])).baseOffset, 1);
   assert.equal((await service.append(tp, 0, [batchOf('c', 1)])).baseOffset, 4);

@@ -15,6 +15,7 @@ import {
   FaultyMetadataStore,
   InvariantRecorder,
   isLogCommit,
+  onFirstLogCommit,
   batchOf,
   embeddedStore,
   recordsOf,
@@ -208,12 +209,7 @@ test('an ambiguous commit that reads back as absent is fenced before its offsets
   const setup = await ambiguousSetup(t);
   const { faulty, service, tp } = setup;
   assert.equal((await service.append(tp, 0, [batchOf('p', 1)])).baseOffset, 0);
-  let fired = false;
-  faulty.rule = (txn) => {
-    if (fired || !isLogCommit(txn)) return null;
-    fired = true;
-    return 'timeout-then-apply-later';
-  };
+  faulty.rule = onFirstLogCommit('timeout-then-apply-later');
   await lateCommitAfterMerge(t, setup, service.append(tp, 0, [batchOf('a', 2)]));
 });
 
@@ -336,13 +332,9 @@ test('a commit that applied and timed out while the partition was lost: the appe
   const service = await open(t, store, objects, { flush: { lingerMs: 0 } });
   const tp: TopicRef = { id: randomUUID(), configs: {} };
   assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
-  let fired = false;
-  faulty.rule = (txn) => {
-    if (fired || !isLogCommit(txn)) return null;
-    fired = true;
+  faulty.rule = onFirstLogCommit('applied-then-timeout', () => {
     dropOwnerBeforeFence = true;
-    return 'applied-then-timeout';
-  };
+  });
   const a = await service.append(tp, 0, [batchOf('a', 2)]);
   assert.equal(a.errorCode, ErrorCode.REQUEST_TIMED_OUT, 'the outcome was unknown to the broker');
   // It was written: a client told NOT_LEADER_OR_FOLLOWER might re-send it under a new producer epoch.
