@@ -55,7 +55,7 @@ test('create a topic in the UI; kcat sees it with its partitions', { skip: chrom
   await setInput(page, '[data-testid="create-topic"] input[name="partitions"]', '4');
   await setInput(page, '[data-testid="create-topic"] input[name="retention"]', '2');
   await fx.browser.screenshot(page, 'create-topic-light');
-  await page.click('[data-testid="create-topic"] button[type="submit"]');
+  await page.locator('[data-testid="create-topic"] button[type="submit"]').click();
   await waitForHash(page, '#/topics/made-in-ui');
   await waitForRows(page, 'partitions-table', 4);
   const listed = await kcat(['-L', '-b', fx.broker.bootstrap, '-t', 'made-in-ui']);
@@ -72,7 +72,7 @@ test('a refused create shows the message from the API', { skip: chromiumMissing 
   await page.waitForSelector('[data-testid="topics-table"]');
   await clickButton(page, 'Create topic');
   await setInput(page, '[data-testid="create-topic"] input[name="name"]', 'made-in-ui');
-  await page.click('[data-testid="create-topic"] button[type="submit"]');
+  await page.locator('[data-testid="create-topic"] button[type="submit"]').click();
   const shown = await page.waitForSelector('[data-testid="create-topic"] [role="alert"]');
   const text = await shown?.evaluate((el) => el.textContent ?? '');
   const direct = await fetch(`http://127.0.0.1:${fx.broker.opsPort}/api/v1/topics`, {
@@ -92,16 +92,16 @@ test('add partitions and change a config in the UI; the Kafka API agrees', { ski
   await waitForRows(page, 'partitions-table', 4);
   await clickButton(page, 'Add partitions');
   await setInput(page, 'form[aria-label="Add partitions"] input[name="count"]', '6');
-  await page.click('form[aria-label="Add partitions"] button[type="submit"]');
+  await page.locator('form[aria-label="Add partitions"] button[type="submit"]').click();
   await waitForRows(page, 'partitions-table', 6);
   const metadata = await fx.admin.fetchTopicMetadata({ topics: ['made-in-ui'] });
   assert.equal(metadata.topics[0]?.partitions.length, 6);
 
-  await page.click('nav.tabs a[href$="/configs"]');
+  await page.locator('nav.tabs a[href$="/configs"]').click();
   await page.waitForSelector('[data-testid="configs-table"] tbody tr');
-  await page.click('button[aria-label="Edit retention.ms"]');
+  await page.locator('button[aria-label="Edit retention.ms"]').click();
   await setInput(page, '#cfg-retention\\.ms', '600000');
-  await page.click('[data-testid="configs-table"] form.inline button[type="submit"]');
+  await page.locator('[data-testid="configs-table"] form.inline button[type="submit"]').click();
   await waitForText(page, '[data-testid="configs-table"] tbody td', '600000');
   const [described] = (await fx.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'made-in-ui', configNames: ['retention.ms'] }] })).resources;
   assert.equal(described?.configEntries.find((entry) => entry.configName === 'retention.ms')?.configValue, '600000');
@@ -118,7 +118,7 @@ test('produce a test message in the UI; kcat reads it back with key and header',
   await setInput(page, '[data-testid="produce-form"] input[name="key"]', 'ui-key');
   await setInput(page, '[data-testid="produce-form"] textarea[name="value"]', '{"from":"the console"}');
   await setInput(page, '[data-testid="produce-form"] textarea[name="headers"]', 'origin: browser test');
-  await page.click('[data-testid="produce-form"] button[type="submit"]');
+  await page.locator('[data-testid="produce-form"] button[type="submit"]').click();
   const status = await page.waitForSelector('[data-testid="produce-form"] [role="status"]');
   assert.match((await status?.evaluate((el) => el.textContent)) ?? '', /partition 2 at offset 0/);
   await fx.browser.screenshot(page, 'produce-dark');
@@ -200,7 +200,7 @@ test('delete a topic and a group with typed confirmation', { skip: chromiumMissi
     'the delete button stays disabled until the exact name is typed');
   await setInput(page, 'form[aria-label="Delete topic"] input[name="confirm"]', 'doomed');
   await fx.browser.screenshot(page, 'delete-topic-light');
-  await page.click('form[aria-label="Delete topic"] button[type="submit"]');
+  await page.locator('form[aria-label="Delete topic"] button[type="submit"]').click();
   await waitForHash(page, '#/topics');
   assert.ok(!(await fx.admin.listTopics()).includes('doomed'));
   const listed = await kcat(['-L', '-b', fx.broker.bootstrap]);
@@ -210,7 +210,7 @@ test('delete a topic and a group with typed confirmation', { skip: chromiumMissi
   await page.waitForSelector('[data-testid="group-offsets"]');
   await clickButton(page, 'Delete group');
   await setInput(page, 'form[aria-label="Delete group"] input[name="confirm"]', 'doomed-readers');
-  await page.click('form[aria-label="Delete group"] button[type="submit"]');
+  await page.locator('form[aria-label="Delete group"] button[type="submit"]').click();
   await waitForHash(page, '#/groups');
   // A fresh admin: fx.admin's metadata still names the deleted topic and kafkajs would fail refreshing it.
   const admin = fx.kafka.admin();

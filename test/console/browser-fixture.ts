@@ -74,8 +74,12 @@ export function tableRows(page: Page, testId: string): Promise<string[][]> {
     rows.map((row) => [...row.querySelectorAll('td')].map((cell) => (cell.textContent ?? '').trim())));
 }
 
-/** Sets a controlled input (number, datetime-local, text) the way typing does: value, then `input`. */
+/**
+ * Sets a controlled input (number, datetime-local, text) the way typing does: value, then `input`. Waits
+ * for the input first: under load the page may still be rendering it (a run failed on the login form).
+ */
 export async function setInput(page: Page, selector: string, value: string): Promise<void> {
+  await page.waitForSelector(selector, { timeout: 15_000 });
   await page.$eval(selector, (element, text) => {
     (element as unknown as { value: string }).value = text;
     element.dispatchEvent(new Event('input', { bubbles: true }));

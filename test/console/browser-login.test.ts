@@ -33,7 +33,7 @@ test('the ops token is the login: a wrong one is refused with the API message, t
   await fx.browser.screenshot(page, 'login-light');
 
   await setInput(page, 'form.login input[name="password"]', 'wrong-token-of-some-length');
-  await page.click('form.login button[type="submit"]');
+  await page.locator('form.login button[type="submit"]').click();
   const alert = await page.waitForSelector('form.login [role="alert"]');
   const shown = (await alert?.evaluate((el) => el.textContent)) ?? '';
   const direct = await fetch(`http://127.0.0.1:${fx.broker.opsPort}/api/v1/session`, {
@@ -44,12 +44,12 @@ test('the ops token is the login: a wrong one is refused with the API message, t
   assert.equal(shown, ((await direct.json()) as { error: { message: string } }).error.message);
 
   await setInput(page, 'form.login input[name="password"]', TOKEN);
-  await page.click('form.login button[type="submit"]');
+  await page.locator('form.login button[type="submit"]').click();
   await page.waitForSelector('[data-testid="cluster-id"]');
   await waitForText(page, 'header .user', 'ops-token Log out');
   await waitForText(page, 'header .live', '● live');
 
-  await page.click('header .user button');
+  await page.locator('header .user button').click();
   await page.waitForSelector('form.login');
   assert.equal(await page.$('[data-testid="cluster-id"]'), null);
   // The only errors: the browser's notes about the 401s this test asked for.
@@ -60,7 +60,7 @@ test('the ops token is the login: a wrong one is refused with the API message, t
 test('keyboard: Tab reaches the skip link and the navigation, with a visible focus ring', { skip: chromiumMissing }, async () => {
   const login = await fx.open('', 'dark');
   await setInput(login.page, 'form.login input[name="password"]', TOKEN);
-  await login.page.click('form.login button[type="submit"]');
+  await login.page.locator('form.login button[type="submit"]').click();
   await login.page.waitForSelector('[data-testid="cluster-id"]');
   await login.page.close();
   // A fresh page (the session cookie is the browser's): Tab starts from the top of the document.

@@ -100,7 +100,7 @@ test('the message browser finds a kcat message by offset and shows its JSON pret
   await page.select('[data-testid="browse-form"] select[name="from"]', 'offset');
   await setInput(page, '[data-testid="browse-form"] input[name="offset"]', '3');
   await setInput(page, '[data-testid="browse-form"] input[name="limit"]', '1');
-  await page.click('[data-testid="browse-form"] button[type="submit"]');
+  await page.locator('[data-testid="browse-form"] button[type="submit"]').click();
   await waitForRows(page, 'messages-table', 1);
   const rows = await tableRows(page, 'messages-table');
   assert.equal(rows.length, 1);
@@ -112,7 +112,7 @@ test('the message browser finds a kcat message by offset and shows its JSON pret
   assert.match(rows[0]?.[5] ?? '', /source\s*kcat/);
   await fx.browser.screenshot(page, 'messages-by-offset-dark');
   // The hex view of the same record: its first bytes are `{"` = 7b 22.
-  await page.click('[data-testid="browse-form"] input[name="mode"][value="hex"]');
+  await page.locator('[data-testid="browse-form"] input[name="mode"][value="hex"]').click();
   const hex = await page.$eval('[data-testid="messages-table"] tbody tr td.wide pre', (pre) => pre.textContent ?? '');
   assert.match(hex, /^7b 22 69 64/);
   assert.deepEqual(errors, []);
@@ -126,7 +126,7 @@ test('the message browser reads from a timestamp', { skip: chromiumMissing }, as
   await page.select('[data-testid="browse-form"] select[name="from"]', 'timestamp');
   await setInput(page, '[data-testid="browse-form"] input[name="timestamp"]', localDateTime(boundaryMs));
   await setInput(page, '[data-testid="browse-form"] input[name="limit"]', '10');
-  await page.click('[data-testid="browse-form"] button[type="submit"]');
+  await page.locator('[data-testid="browse-form"] button[type="submit"]').click();
   await waitForRows(page, 'messages-table', 1);
   const rows = await tableRows(page, 'messages-table');
   assert.deepEqual(rows.map((row) => row[1]), ['4', '5'], 'exactly the records produced after the boundary');
@@ -161,12 +161,12 @@ test('the theme toggle switches light to dark and the choice outlives a reload',
   await page.waitForSelector('[data-testid="topics-table"] tbody tr');
   const scheme = async (): Promise<unknown> => page.evaluate('getComputedStyle(document.documentElement).colorScheme');
   assert.equal(await scheme(), 'light');
-  await page.click('button[aria-label="Switch to dark theme"]');
+  await page.locator('button[aria-label="Switch to dark theme"]').click();
   assert.equal(await scheme(), 'dark');
   await page.reload();
   await page.waitForSelector('[data-testid="topics-table"] tbody tr');
   assert.equal(await scheme(), 'dark', 'the stored choice wins over prefers-color-scheme: light');
-  await page.click('button[aria-label="Switch to light theme"]');
+  await page.locator('button[aria-label="Switch to light theme"]').click();
   assert.equal(await scheme(), 'light');
   assert.deepEqual(errors, []);
   await page.close();

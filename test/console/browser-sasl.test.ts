@@ -53,7 +53,7 @@ async function logIn(page: Page, user: string, password: string): Promise<void> 
   await page.waitForSelector('form.login input[name="user"]');
   await setInput(page, 'form.login input[name="user"]', user);
   await setInput(page, 'form.login input[name="password"]', password);
-  await page.click('form.login button[type="submit"]');
+  await page.locator('form.login button[type="submit"]').click();
   await waitForText(page, 'header .user', `${user} Log out`);
 }
 
@@ -69,15 +69,15 @@ test('a SCRAM user sees only what the ACLs allow, refusals show the API message,
   await waitForRows(page, 'topics-table', 1);
   assert.deepEqual((await tableRows(page, 'topics-table')).map((row) => row[0]), ['public'], 'alice may DESCRIBE public only');
 
-  await page.click('.title-row button.primary');
+  await page.locator('.title-row button.primary').click();
   await setInput(page, '[data-testid="create-topic"] input[name="name"]', 'alice-made');
-  await page.click('[data-testid="create-topic"] button[type="submit"]');
+  await page.locator('[data-testid="create-topic"] button[type="submit"]').click();
   const alert = await page.waitForSelector('[data-testid="create-topic"] [role="alert"]');
   const shown = (await alert?.evaluate((el) => el.textContent)) ?? '';
   assert.equal(shown, await apiMessage(page, 'POST', '/api/v1/topics', { name: 'alice-made', partitions: 3, configs: {} }));
   await fx.browser.screenshot(page, 'sasl-refused-light');
 
-  await page.click('header .user button');
+  await page.locator('header .user button').click();
   await logIn(page, 'admin', 'admin-secret');
   await page.goto(`${fx.uiUrl}#/topics`);
   await waitForRows(page, 'topics-table', 2);
