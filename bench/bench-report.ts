@@ -195,7 +195,8 @@ export function latestStoredReport(dir: string, exclude: string | null): { name:
     } catch {
       continue; // not a result document; a hand-edited or foreign file must not break the comparison
     }
-    if (typeof report.startedAt !== 'string') continue;
+    // Other benches (flush profiles, scale) save their own documents beside these: not comparable.
+    if (typeof report.startedAt !== 'string' || !Array.isArray(report.produce) || !Array.isArray(report.consume)) continue;
     if (latest === null || report.startedAt > latest.report.startedAt) latest = { name, report };
   }
   return latest;
