@@ -15,6 +15,7 @@ import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { retainedBatches, type ProducerBatch } from '../producers/producer-state.ts';
 import type { FlushObserver } from './flush-observer.ts';
+import type { IoPriority } from './io-priority.ts';
 import { LogCommitter, type Run } from './log-commit.ts';
 import { encodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { OwnershipClaim } from './partition-ownership.ts';
@@ -98,6 +99,7 @@ export class FlushPipeline implements FlushScheduler {
   #commitChain: Promise<void> = Promise.resolve();
   readonly #idle = new Set<() => void>();
   #closed = false;
+  readonly #io: IoPriority | null;
 
   constructor(options: {
     readonly objects: ObjectStore;
@@ -109,6 +111,8 @@ export class FlushPipeline implements FlushScheduler {
     /** Every value given (LogService fills in LOG_DEFAULTS). */
     readonly flush: Required<FlushOptions>;
     readonly observer?: FlushObserver;
+    /** Each flush (PUT + commit) is marked foreground work here, so merges yield to it. */
+    readonly io?: IoPriority;
   }) {
     if (!NAMESPACE.test(options.namespace)) {
       throw new KafscaleError('KSC_CONFIG_INVALID', `object namespace '${options.namespace}' must be '/'-separated segments of [A-Za-z0-9._-] (KAFSCALE_S3_NAMESPACE)`);
@@ -124,6 +128,7 @@ export class FlushPipeline implements FlushScheduler {
     this.#maxInflight = options.flush.maxInflight;
     this.budget = new PendingBytes(options.flush.maxPendingBytes);
     this.#observer = options.observer ?? null;
+    this.#io = options.io ?? null;
   }
 
   get pendingBytes(): number {
@@ -248,6 +253,7 @@ export class FlushPipeline implements FlushScheduler {
       this.#schedule();
       this.#checkIdle();
     });
+    if (this.#io !== null) void this.#io.track(this.#commitChain);
   }
 
   /** The PUT has settled by now (#finish awaited it), so its outcome is one microtask away. */

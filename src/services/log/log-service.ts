@@ -16,6 +16,7 @@ import { LOG_DEFAULTS } from './log-defaults.ts';
 import type { OwnerRecord } from './log-entry.ts';
 import { LogReader, type ReadResult } from './log-reader.ts';
 import { LogTrimmer } from './log-trimmer.ts';
+import { IoPriority } from './io-priority.ts';
 import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
 import { PartitionLog, type AppendResult, type InvariantHook } from './partition-log.ts';
 import { PartitionOwnership } from './partition-ownership.ts';
@@ -100,6 +101,8 @@ export class LogService {
   readonly #acquiring = new Map<string, Promise<AcquireResult>>();
   readonly #trimmer: LogTrimmer;
   readonly #merger: SegmentMerger | null;
+  /** Flushes first, merge I/O second (io-priority.ts). */
+  readonly #io = new IoPriority();
   readonly #producerIdExpirationMs: number;
   readonly #invariantHook: InvariantHook | undefined;
   #closed = false;
@@ -119,6 +122,7 @@ export class LogService {
       now: this.#now,
       flush: { ...LOG_DEFAULTS.flush, ...options.flush },
       ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
+      io: this.#io,
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
     this.#reader = new LogReader({ objects: options.objects, log: options.log, cacheBytes: options.cacheBytes ?? LOG_DEFAULTS.cacheBytes, indexCacheBytes: LOG_DEFAULTS.segmentIndexCacheBytes });
@@ -133,6 +137,7 @@ export class LogService {
       namespace: options.namespace,
       topicConfigs: merge?.topicConfigs ?? (() => ({})),
       now: this.#now,
+      io: this.#io,
       ...(options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: options.producerIdExpirationMs }),
       ...(merge?.policy === undefined ? {} : { policy: merge.policy }),
       ...(merge?.intervalMs === undefined ? {} : { intervalMs: merge.intervalMs }),
@@ -300,6 +305,11 @@ export class LogService {
   async read(topicId: string, partition: number, fetchOffset: number, maxBytes: number, signal?: AbortSignal): Promise<ReadResult> {
     const state = await this.#catalog.state(topicId, partition);
     return this.#reader.read(state, this.#owned.get(key(topicId, partition))?.tail, fetchOffset, maxBytes, signal);
+  }
+
+  /** Flush-before-merge priority shared by the pipeline and the merger: tests and metrics. */
+  get io(): IoPriority {
+    return this.#io;
   }
 
   /** The background merger (null when disabled): tests and metrics. */

@@ -4,133 +4,20 @@
  * fresh cache), replaced and orphaned objects are collected, swaps respect retention and fencing, and
  * idempotent-producer state survives a merge.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
-import { EmbeddedMetadataStore } from '../../storage/meta/embedded-metadata-store.ts';
-import { MAX_TXN_BYTES, type Lease, type MetadataStore, type Txn } from '../../storage/meta/metadata-store.ts';
-import { FsObjectStore } from '../../storage/object/fs-object-store.ts';
-import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
-import type { ObjectStore } from '../../storage/object/object-store.ts';
+import { encodeRecordBatch } from '../../protocol/records/index.ts';
+import { MAX_TXN_BYTES, type MetadataStore, type Txn } from '../../storage/meta/metadata-store.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { encodeLogEntry, type LogEntry } from './log-entry.ts';
 import { MAX_PRODUCER_ROWS_PER_ENTRY, retainedBatches } from '../producers/producer-state.ts';
 import { LogService, type TopicRef } from './log-service.ts';
 import { ObjectCollector } from './object-collector.ts';
 import { SEGMENT_KEY_PATTERN } from './segment-format.ts';
-import { MERGE_DEFAULTS, planMerge, SegmentMerger, type MergePolicy, type SegmentMergerOptions } from './segment-merger.ts';
-
-const log = pino({ level: 'silent' });
-const NS = 'test-ns';
-
-interface Env {
-  store: EmbeddedMetadataStore;
-  objects: ObjectStore;
-  lease: Lease;
-  service: LogService;
-  /** Bytes returned by object GETs (to show segment reads GET a block, not the whole segment). */
-  gotBytes: number;
-}
-
-async function makeEnv(t: TestContext, kind: 'memory' | 'filesystem' = 'memory'): Promise<Env> {
-  const dir = await mkdtemp(join(tmpdir(), 'kafscale-merge-'));
-  const store = await EmbeddedMetadataStore.open({ dir, log });
-  const env = { store, gotBytes: 0 } as Env;
-  const objects: ObjectStore = kind === 'memory' ? new MemoryObjectStore() : await new FsObjectStore({ root: join(dir, 'objects'), fsync: false }).open();
-  const get = objects.get.bind(objects);
-  objects.get = async (key, options) => {
-    const data = await get(key, options);
-    env.gotBytes += data.length;
-    return data;
-  };
-  env.objects = objects;
-  env.lease = await store.grantLease(10_000);
-  const violations: string[] = [];
-  // The service's own background merger is off: these tests drive merges themselves (one test below checks it).
-  env.service = await LogService.open({
-    store, objects, log, brokerId: 1, lease: env.lease, namespace: NS, flush: { lingerMs: 0 }, merge: false,
-    // Merges must keep the write-path invariants (storage.md): checked after every commit.
-    invariantHook: (partitionLog, violation) => violations.push(`${partitionLog.topicId}/${partitionLog.partition}: ${violation}`),
-  });
-  t.after(async () => {
-    await env.service.close();
-    assert.deepEqual(violations, [], 'no write-path invariant was violated');
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return env;
-}
-
-function merger(env: Env, extra: Partial<SegmentMergerOptions> = {}, policy: Partial<MergePolicy> = {}): SegmentMerger {
-  return new SegmentMerger({
-    logs: env.service,
-    store: env.store,
-    objects: env.objects,
-    log,
-    namespace: NS,
-    topicConfigs: () => ({}),
-    policy: { maxWalEntries: 4, ...policy },
-    indexIntervalBytes: 300,
-    ...extra,
-  });
-}
-
-function collector(env: Env): ObjectCollector {
-  return new ObjectCollector({ store: env.store, objects: env.objects, log, brokerId: 1, lease: env.lease, namespace: NS, orphanGraceMs: 0, deleteDelayMs: 0 });
-}
-
-function batch(values: readonly string[]): Buffer {
-  return encodeRecordBatch({ records: values.map((value) => ({ value, timestamp: 1_000n })) });
-}
-
-async function produce(env: Env, tp: TopicRef, values: readonly string[]): Promise<void> {
-  const r = await env.service.append(tp, 0, [batch(values)]);
-  assert.equal(r.errorCode, ErrorCode.NONE);
-}
-
-/** Every batch from offset 0, read one small fetch at a time (exercises block boundaries). */
-async function readAll(service: LogService, tp: TopicRef, maxBytes = 1): Promise<Buffer> {
-  const out: Buffer[] = [];
-  let offset = 0;
-  for (let i = 0; i < 10_000; i++) {
-    const r = await service.read(tp.id, 0, offset, maxBytes);
-    assert.equal(r.errorCode, ErrorCode.NONE);
-    if (r.records.length === 0) break;
-    for (const b of r.records) {
-      out.push(b);
-      offset = Number(b.readBigInt64BE(0)) + b.readInt32BE(23) + 1;
-    }
-  }
-  return Buffer.concat(out);
-}
-
-function values(data: Buffer): string[] {
-  const out: string[] = [];
-  for (let at = 0; at < data.length;) {
-    const size = data.readInt32BE(at + 8) + 12;
-    out.push(...decodeRecordBatch(data.subarray(at, at + size)).records.map((r) => r.value?.toString() ?? ''));
-    at += size;
-  }
-  return out;
-}
-
-async function keys(objects: ObjectStore, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const info of objects.list(`${NS}/${prefix}`)) out.push(info.key);
-  return out;
-}
-
-async function freshReader(t: TestContext, env: Env): Promise<LogService> {
-  const other = await LogService.open({ store: env.store, objects: env.objects, log, brokerId: 2, lease: await env.store.grantLease(10_000), namespace: NS });
-  t.after(() => other.close());
-  return other;
-}
+import { MERGE_DEFAULTS, planMerge, type MergePolicy } from './segment-merger.ts';
+import { batch, collector, freshReader, keys, log, makeEnv, merger, NS, produce, readAll, values } from '../../../test/helpers/merge-env.ts';
 
 test('planMerge: waits for more than K WAL entries or an old one; re-merges small segments size-tiered', () => {
   const policy: MergePolicy = { ...MERGE_DEFAULTS, maxWalEntries: 2, maxWalAgeMs: 1_000 };

@@ -26,6 +26,7 @@ import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { topicConfigNumber } from '../cluster/topic-configs.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { liveProducerRows, PRODUCER_ID_EXPIRATION_MS_DEFAULT, type ProducerBatch } from '../producers/producer-state.ts';
+import type { IoPriority } from './io-priority.ts';
 import { encodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { PartitionLog } from './partition-log.ts';
 import { encodeSegment, INDEX_INTERVAL_DEFAULT_BYTES, SEGMENT_FOOTER_BYTES, segmentIndexKey, segmentKey } from './segment-format.ts';
@@ -52,6 +53,14 @@ export const MERGE_DEFAULTS = {
 /** GETs one merge keeps in flight (the rest of its inputs come from the owner's tail). */
 const MERGE_READ_CONCURRENCY = 4;
 
+/**
+ * Merges of one partition in one pass at most. A partition that takes flushes faster than one merge per
+ * pass absorbs (maxEntriesPerMerge entries or a segment's bytes) is merged again at once while its WAL is
+ * over the threshold, so its entry count stays bounded under sustained load; the cap keeps one hot
+ * partition from holding the pass for the others indefinitely.
+ */
+export const MAX_MERGES_PER_PARTITION_PER_PASS = 32;
+
 /** Entries replaced per txn at most (packSwaps also keeps each txn within the store's limits). */
 export const SWAP_CHUNK = 100;
 
@@ -73,6 +82,8 @@ export interface SegmentMergerOptions {
   readonly now?: () => number;
   /** producer.id.expiration.ms: producer rows idle this long are not carried into a merged entry. */
   readonly producerIdExpirationMs?: number;
+  /** WAL flushes go first: the merger yields to them before each object-store step (io-priority.ts). */
+  readonly io?: IoPriority;
 }
 
 export interface MergeResult {
@@ -157,14 +168,21 @@ export class SegmentMerger {
     this.#timer.unref();
   }
 
-  /** One pass over the owned partitions; returns how many merged. Failures are logged, not thrown. */
+  /**
+   * One pass over the owned partitions, each merged until its policy is satisfied (at most
+   * MAX_MERGES_PER_PARTITION_PER_PASS times); returns the merges done. Failures are logged, not thrown.
+   */
   async runOnce(): Promise<number> {
     let merged = 0;
     for (const log of this.#o.logs.ownedLogs()) {
       if (this.#closed) break;
       try {
-        const result = await this.mergeOnce(log);
-        if (result.outcome === 'merged' || result.outcome === 'partial') merged++;
+        for (let round = 0; round < MAX_MERGES_PER_PARTITION_PER_PASS && !this.#closed; round++) {
+          const result = await this.mergeOnce(log);
+          if (result.outcome !== 'merged' && result.outcome !== 'partial') break;
+          merged++;
+          if (result.outcome === 'partial') break;
+        }
       } catch (error) {
         this.#o.log.warn({ err: error, topicId: log.topicId, partition: log.partition }, 'merge failed; retrying on the next pass');
       }
@@ -194,8 +212,13 @@ export class SegmentMerger {
     const indexKey = segmentIndexKey(key);
     // Both objects exist before any entry names them; until the swap they are orphans the collector
     // leaves alone for orphanGraceMs.
-    await this.#o.objects.put(indexKey, segment.index, { background: true });
-    await this.#o.objects.put(key, segment.chunks, { background: true });
+    const io = this.#o.io;
+    const yieldToFlushes = io === undefined ? undefined : (): Promise<void> => io.yieldToForeground();
+    const putOptions = { background: true, ...(yieldToFlushes === undefined ? {} : { beforeStep: yieldToFlushes }) } as const;
+    await yieldToFlushes?.();
+    await this.#o.objects.put(indexKey, segment.index, putOptions);
+    await yieldToFlushes?.();
+    await this.#o.objects.put(key, segment.chunks, putOptions);
     this.segmentsWritten++;
 
     const nowMs = this.#now();
@@ -253,6 +276,7 @@ export class SegmentMerger {
         const i = next++;
         if (parts[i]!.length > 0) continue;
         const e = inputs[i]!;
+        await this.#o.io?.yieldToForeground();
         const data = await this.#o.objects.get(e.objectKey, { range: { start: e.byteStart, end: e.byteEnd } });
         const split = splitBatches(data);
         parts[i] = split.trailing === null ? split.batches : [];

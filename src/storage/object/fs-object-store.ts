@@ -44,12 +44,13 @@ function errorCode(err: unknown): string | undefined {
  */
 const BACKGROUND_STEP_BYTES = 1024 * 1024;
 
-async function writeInSyncedSteps(handle: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+async function writeInSyncedSteps(handle: FileHandle, chunks: readonly Buffer[], beforeStep: (() => Promise<void>) | undefined): Promise<void> {
   let position = 0;
   let sinceSync = 0;
   for (const chunk of chunks) {
     for (let offset = 0; offset < chunk.length; ) {
       const length = Math.min(chunk.length - offset, BACKGROUND_STEP_BYTES - sinceSync);
+      if (sinceSync === 0 && beforeStep !== undefined) await beforeStep();
       const { bytesWritten } = await handle.write(chunk, offset, length, position);
       if (bytesWritten !== length) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', `short write: ${bytesWritten} of ${length} bytes`, { retriable: true });
       offset += length;
@@ -133,7 +134,7 @@ export class FsObjectStore implements ObjectStore {
     const chunks = Buffer.isBuffer(body) ? [body] : (body as readonly Buffer[]);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#putOnce(target, chunks, options?.signal, options?.background === true);
+        await this.#putOnce(target, chunks, options?.signal, options?.background === true, options?.beforeStep);
         return;
       } catch (err) {
         if (options?.signal?.aborted === true && err === options.signal.reason) throw err;
@@ -144,14 +145,14 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async #putOnce(target: string, chunks: readonly Buffer[], signal: AbortSignal | undefined, background: boolean): Promise<void> {
+  async #putOnce(target: string, chunks: readonly Buffer[], signal: AbortSignal | undefined, background: boolean, beforeStep: (() => Promise<void>) | undefined): Promise<void> {
     const dir = dirname(target);
     await mkdir(dir, { recursive: true });
     const temp = `${target}${TEMP_MARKER}${process.pid}-${++this.#tempCounter}-${randomBytes(4).toString('hex')}`;
     let handle: FileHandle | undefined = await open(temp, 'wx');
     try {
       if (background && this.#fsync) {
-        await writeInSyncedSteps(handle, chunks);
+        await writeInSyncedSteps(handle, chunks, beforeStep);
       } else {
         const { bytesWritten } = await handle.writev(chunks as Buffer[]);
         const expected = chunks.reduce((sum, c) => sum + c.length, 0);

@@ -31,6 +31,11 @@ export interface PutOptions {
    * Durability is the same either way: put resolves only when the object is durable.
    */
   readonly background?: boolean;
+  /**
+   * Background puts only: awaited before each step the adapter takes (the filesystem adapter's synced
+   * write steps), so the caller can hold the next step back while foreground work runs (io-priority.ts).
+   */
+  readonly beforeStep?: () => Promise<void>;
 }
 
 export interface ObjectStore {

@@ -1,0 +1,200 @@
+/**
+ * `npm run bench:latency [-- --rounds N] [--messages N] [--rate N] [--backlog-mb N] [--s3] [--json]`:
+ * end-to-end latency (1 KiB, 1 partition, acks=all) side by side, in one run, for
+ *
+ *   - segment merging on (the default) and off (merge thresholds out of reach), each on its own broker;
+ *   - the bench's tuned client (kbench: linger.ms 5, fetch.wait.max.ms 100) and a client on librdkafka's
+ *     defaults (fetch.wait.max.ms 500, fetch.message.max.bytes 1 MiB, queue.buffering.max.messages
+ *     100,000; linger.ms 5 and fetch.min.bytes 1 are the defaults already).
+ *
+ * Before every measurement the broker takes a backlog (`--backlog-mb` of 1 KiB messages over 6 partitions
+ * of a fresh topic, at full speed), so that with merging on the merger rewrites that backlog into
+ * segments while the latency is measured: the issue's question is whether background merge I/O sits in
+ * front of a producer's flush. Both brokers get the same backlog; only the merging differs. Rounds
+ * alternate the brokers and the clients, and each figure is the median over rounds.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startOwnedTarget, type BenchTarget } from './bench-target.ts';
+import { createTopics } from './bench-topics.ts';
+import { HdrHistogram } from './hdr-histogram.ts';
+import { openNativeClient, type NativeClient } from './native-client.ts';
+import { sumSamples } from './prometheus-text.ts';
+
+const SIZE_BYTES = 1024;
+const BACKLOG_PARTITIONS = 6;
+const MERGE_OFF_ENV = { KAFSCALE_MERGE_MAX_WAL_ENTRIES: '10000', KAFSCALE_MERGE_MAX_WAL_AGE_MS: '86400000' } as const;
+/** librdkafka's defaults where kbench's tuned settings differ from them (CONFIGURATION.md, 2.0.2). */
+const LIBRDKAFKA_DEFAULTS = ['fetch.wait.max.ms=500', 'fetch.message.max.bytes=1048576', 'queue.buffering.max.messages=100000'];
+
+type Merging = 'on' | 'off';
+type ClientKind = 'tuned' | 'librdkafka-defaults';
+
+interface Sample {
+  readonly merging: Merging;
+  readonly client: ClientKind;
+  readonly round: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+  /** Object-store PUTs during the measurement (WAL flushes plus, with merging on, segments). */
+  readonly puts: number;
+}
+
+interface Options {
+  readonly rounds: number;
+  readonly messages: number;
+  readonly rate: number;
+  readonly backlogMb: number;
+  readonly s3: boolean;
+  readonly json: boolean;
+}
+
+const log = (line: string): void => {
+  console.error(line);
+};
+
+async function putCount(target: BenchTarget): Promise<number> {
+  const families = await target.scrapeMetrics();
+  return families === null ? 0 : sumSamples(families, 'kafscale_object_store_requests_total', { operation: 'put' });
+}
+
+async function awaitOwned(target: BenchTarget, count: number): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const families = await target.scrapeMetrics();
+    if (families !== null && sumSamples(families, 'kafscale_partitions_owned') >= count) return;
+    if (performance.now() > deadline) throw new Error(`the broker does not own ${count} partitions after 60 s`);
+    await sleep(100);
+  }
+}
+
+async function measure(client: NativeClient, target: BenchTarget, merging: Merging, kind: ClientKind, round: number, options: Options, state: { owned: number }, configFile: string): Promise<Sample> {
+  const latencyOf = client.latency;
+  if (latencyOf === null) throw new Error('end-to-end latency needs the C client (apt-get install librdkafka-dev gcc)');
+  const id = `${merging}-${kind}-${round}-${Math.random().toString(36).slice(2, 6)}`;
+  const backlog = `lat-backlog-${id}`;
+  const topic = `lat-${id}`;
+  await createTopics(target, [backlog], BACKLOG_PARTITIONS, { clientId: 'kafscale-bench-latency' });
+  await createTopics(target, [topic], 1, { clientId: 'kafscale-bench-latency' });
+  state.owned += BACKLOG_PARTITIONS + 1;
+  await awaitOwned(target, state.owned);
+  const backlogMessages = Math.round((options.backlogMb * 1e6) / SIZE_BYTES);
+  if (backlogMessages > 0) await client.produce(target.bootstrap, backlog, backlogMessages, SIZE_BYTES, 300_000);
+  if (kind === 'librdkafka-defaults') process.env['KBENCH_CONFIG'] = configFile;
+  const putsBefore = await putCount(target);
+  let samples: number[];
+  try {
+    samples = await latencyOf(target.bootstrap, topic, 1, options.messages, SIZE_BYTES, options.rate, Math.ceil((options.messages / options.rate) * 1000) + 60_000);
+  } finally {
+    delete process.env['KBENCH_CONFIG'];
+  }
+  const puts = (await putCount(target)) - putsBefore;
+  const histogram = new HdrHistogram();
+  for (const us of samples) histogram.record(us);
+  const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
+  const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, puts };
+  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, ${puts} PUTs`);
+  return sample;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function summarize(samples: readonly Sample[]): { merging: Merging; client: ClientKind; runs: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; puts: number }[] {
+  const rows = [];
+  for (const client of ['tuned', 'librdkafka-defaults'] as const) {
+    for (const merging of ['on', 'off'] as const) {
+      const mine = samples.filter((s) => s.client === client && s.merging === merging);
+      if (mine.length === 0) continue;
+      const pick = (f: (s: Sample) => number): number => Math.round(median(mine.map(f)) * 100) / 100;
+      rows.push({ merging, client, runs: mine.length, p50Ms: pick((s) => s.p50Ms), p99Ms: pick((s) => s.p99Ms), p999Ms: pick((s) => s.p999Ms), maxMs: pick((s) => s.maxMs), puts: pick((s) => s.puts) });
+    }
+  }
+  return rows;
+}
+
+async function run(options: Options): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'kafscale-bench-latency-'));
+  const configFile = join(workDir, 'librdkafka-defaults.properties');
+  writeFileSync(configFile, `${LIBRDKAFKA_DEFAULTS.join('\n')}\n`);
+  const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg()[0];
+  const client = await openNativeClient(workDir, log, false);
+  const brokers = new Map<Merging, BenchTarget>();
+  const owned = new Map<Merging, { owned: number }>([['on', { owned: 0 }], ['off', { owned: 0 }]]);
+  const samples: Sample[] = [];
+  try {
+    brokers.set('on', await startOwnedTarget({ s3: options.s3 }));
+    brokers.set('off', await startOwnedTarget({ s3: options.s3, env: MERGE_OFF_ENV }));
+    for (let round = 1; round <= options.rounds; round++) {
+      // Alternate which goes first, so that a drift in the machine's load hits both alike.
+      const mergings: Merging[] = round % 2 === 1 ? ['on', 'off'] : ['off', 'on'];
+      const kinds: ClientKind[] = round % 2 === 1 ? ['tuned', 'librdkafka-defaults'] : ['librdkafka-defaults', 'tuned'];
+      for (const kind of kinds) {
+        for (const merging of mergings) samples.push(await measure(client, brokers.get(merging)!, merging, kind, round, options, owned.get(merging)!, configFile));
+      }
+    }
+  } finally {
+    for (const target of brokers.values()) await target.close().catch(() => undefined);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  const rows = summarize(samples);
+  const report = { startedAt, objectStore: options.s3 ? 's3' : 'filesystem', client: client.name, sizeBytes: SIZE_BYTES, rate: options.rate, messages: options.messages, backlogMb: options.backlogMb, loadAverage: [loadavg()[0], loadAtStart], rows, samples };
+  if (options.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  console.log(`end-to-end latency, ${SIZE_BYTES} B × 1 partition, acks=all, ${options.rate} msg/s, ${options.messages} messages, after a ${options.backlogMb} MB backlog; medians of ${options.rounds} rounds (ms)`);
+  console.log('| client | merging | p50 | p99 | p99.9 | max | PUTs |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.client} | ${r.merging} | ${r.p50Ms} | ${r.p99Ms} | ${r.p999Ms} | ${r.maxMs} | ${r.puts} |`);
+}
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        rounds: { type: 'string', default: '3' },
+        messages: { type: 'string', default: '8000' },
+        rate: { type: 'string', default: '1000' },
+        'backlog-mb': { type: 'string', default: '150' },
+        s3: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`bench:latency: ${(error as Error).message}`);
+    return 2;
+  }
+  const number = (name: string, text: string, min: number, max: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got ${text}`);
+    return n;
+  };
+  try {
+    await run({
+      rounds: number('rounds', values.rounds, 1, 20),
+      messages: number('messages', values.messages, 100, 100_000),
+      rate: number('rate', values.rate, 1, 20_000),
+      backlogMb: number('backlog-mb', values['backlog-mb'], 0, 2_000),
+      s3: values.s3,
+      json: values.json,
+    });
+    return 0;
+  } catch (error) {
+    console.error(`bench:latency: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();
