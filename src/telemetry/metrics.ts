@@ -20,7 +20,7 @@ export interface KafscaleMetricsOptions {
 /** Request latency: Kafka requests range from sub-millisecond (ApiVersions) to MaxWaitMs long polls. */
 const REQUEST_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Object-store and metadata-store calls: a PUT to S3 takes tens of milliseconds, retries take seconds. */
-const STORE_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const STORE_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const OBJECT_BYTES_BUCKETS = [1024, 16 * 1024, 128 * 1024, 1024 * 1024, 4 * 1024 * 1024, 8 * 1024 * 1024, 16 * 1024 * 1024, 64 * 1024 * 1024];
 
 /** The API key label: the numeric key as a string, bounded to Kafka's range so garbage cannot add series. */
