@@ -77,7 +77,7 @@ export class BrokerSession {
     const assigner = new PartitionAssigner({ logs, topics, brokers, leaders, directory, log: log.child({ component: 'assigner' }) });
     // Retention trims only partitions this broker owns; the collector runs on one broker at a time.
     const retention = new RetentionTask({ logs, topicConfigs: (topicId) => topics.getById(topicId)?.configs, log: log.child({ component: 'retention' }) });
-    const collector = new ObjectCollector({ store: meta, objects, log: log.child({ component: 'collector' }), brokerId: config.broker.id, lease, namespace: config.objectStore.namespace });
+    const collector = new ObjectCollector({ store: meta, objects, log: log.child({ component: 'collector' }), brokerId: config.broker.id, lease, namespace: config.objectStore.namespace, io: logs.io });
     const groups = new GroupCoordinator(meta, brokers, { ...config.groups }, log.child({ component: 'groups' }));
     // Offsets of a deleted (or deleted and re-created) topic go, as in Kafka (docs/design/groups.md).
     groups.useTopicLookup((name) => topics.get(name) !== undefined);

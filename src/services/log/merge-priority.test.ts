@@ -2,7 +2,7 @@
  * WAL flushes before merge I/O (io-priority.ts), and a hot partition's WAL stays bounded: the merger
  * yields to running flushes before each object-store step, but never waits longer than the bound (so a
  * saturated broker still merges), and merges a partition again in the same pass while its WAL is over the
- * threshold.
+ * threshold. The object collector's deletes yield the same way.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,8 +15,9 @@ import { FsObjectStore } from '../../storage/object/fs-object-store.ts';
 import type { ObjectStore, PutOptions } from '../../storage/object/object-store.ts';
 import { IoPriority } from './io-priority.ts';
 import type { TopicRef } from './log-service.ts';
+import { DELETE_BATCH_KEYS, ObjectCollector } from './object-collector.ts';
 import { MAX_MERGES_PER_PARTITION_PER_PASS } from './segment-merger.ts';
-import { batch, makeEnv, merger, produce, readAll, values } from '../../../test/helpers/merge-env.ts';
+import { batch, log, makeEnv, merger, NS, produce, readAll, values } from '../../../test/helpers/merge-env.ts';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -146,4 +147,29 @@ test('the filesystem store calls beforeStep before each synced step of a backgro
   assert.deepEqual(await store.get('ns/segments/a'), body);
   await store.put('ns/wal/b', body, { beforeStep });
   assert.equal(steps, 4, 'a foreground put takes no steps');
+});
+
+test('the object collector deletes nothing while a flush runs, in batches of DELETE_BATCH_KEYS after', async (t) => {
+  const env = await makeEnv(t);
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await env.service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 12; i++) await produce(env, tp, [`c${i}`]);
+  assert.equal((await merger(env).mergeOnce(env.service.owned(tp.id, 0)!)).outcome, 'merged');
+  const deletes: number[] = [];
+  const objects: ObjectStore = env.objects;
+  const remove = objects.delete.bind(objects);
+  objects.delete = async (keys) => {
+    deletes.push(keys.length);
+    await remove(keys);
+  };
+  const io = new IoPriority(60_000);
+  const flush = deferred();
+  void io.track(flush.promise);
+  const gc = new ObjectCollector({ store: env.store, objects, log, brokerId: 1, lease: env.lease, namespace: NS, orphanGraceMs: 0, deleteDelayMs: 0, io });
+  const collecting = gc.runOnce();
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(deletes, [], 'no delete while the flush runs');
+  flush.resolve();
+  assert.equal((await collecting).deletedObjects, 12);
+  assert.ok(deletes.length >= 1 && deletes.every((n) => n <= DELETE_BATCH_KEYS));
 });

@@ -27,6 +27,7 @@ import { packOps } from '../../storage/meta/txn-packer.ts';
 import type { ObjectStore } from '../../storage/object/object-store.ts';
 import { LogKeys, MetaKeys, parsePartitionKey } from '../cluster/meta-keys.ts';
 import { decodeLogEntry, encodeJson } from './log-entry.ts';
+import type { IoPriority } from './io-priority.ts';
 import { segmentsPrefix } from './segment-format.ts';
 
 export interface ObjectCollectorOptions {
@@ -49,7 +50,12 @@ export interface ObjectCollectorOptions {
    */
   readonly now?: () => number;
   readonly wallNow?: () => number;
+  /** WAL flushes go first: the collector yields to them before each batch of deletes (io-priority.ts). */
+  readonly io?: IoPriority;
 }
+
+/** Keys per delete call: small enough that a batch of unlinks does not hold the disk in front of a flush. */
+export const DELETE_BATCH_KEYS = 250;
 
 export interface CollectResult {
   /** False when another broker holds the collector role. */
@@ -248,7 +254,10 @@ export class ObjectCollector {
     this.#unreferencedSince.clear();
     for (const [key, since] of stillUnreferenced) this.#unreferencedSince.set(key, since);
     this.#referencedLastPass = referenced;
-    for (let i = 0; i < doomed.length; i += 1_000) await objects.delete(doomed.slice(i, i + 1_000));
+    for (let i = 0; i < doomed.length; i += DELETE_BATCH_KEYS) {
+      await this.#o.io?.yieldToForeground();
+      await objects.delete(doomed.slice(i, i + DELETE_BATCH_KEYS));
+    }
     if (doomed.length > 0) log.info({ objects: doomed.length }, 'deleted objects no log entry references');
     return doomed.length;
   }
