@@ -46,6 +46,9 @@ interface Sample {
   /** The broker's own flush time (PUT + commit) at p50/p99: the upper bound of the histogram bucket. */
   readonly flushP50Ms: number;
   readonly flushP99Ms: number;
+  /** Produce requests, arrival to response written (includes the flush): bucket upper bounds. */
+  readonly produceP50Ms: number;
+  readonly produceP99Ms: number;
 }
 
 interface Options {
@@ -66,9 +69,10 @@ async function scrape(target: BenchTarget): Promise<Map<string, MetricFamily>> {
 }
 
 /** Cumulative bucket counts of a histogram by upper bound (seconds). */
-function buckets(families: ReadonlyMap<string, MetricFamily>, name: string): Map<number, number> {
+function buckets(families: ReadonlyMap<string, MetricFamily>, name: string, match: Readonly<Record<string, string>> = {}): Map<number, number> {
   const out = new Map<number, number>();
   for (const sample of samplesNamed(families, `${name}_bucket`)) {
+    if (!Object.entries(match).every(([label, value]) => sample.labels[label] === value)) continue;
     const le = sample.labels['le'] === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.labels['le']);
     out.set(le, (out.get(le) ?? 0) + sample.value);
   }
@@ -118,11 +122,14 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
   const puts = sumSamples(after, 'kafscale_object_store_requests_total', { operation: 'put' }) - sumSamples(before, 'kafscale_object_store_requests_total', { operation: 'put' });
   const flushBefore = buckets(before, 'kafscale_flush_duration_seconds');
   const flushAfter = buckets(after, 'kafscale_flush_duration_seconds');
+  const produceBefore = buckets(before, 'kafscale_request_duration_seconds', { api_key: '0' });
+  const produceAfter = buckets(after, 'kafscale_request_duration_seconds', { api_key: '0' });
   const histogram = new HdrHistogram();
   for (const us of samples) histogram.record(us);
   const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
-  const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99) };
-  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms`);
+  const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99),
+    produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99) };
+  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms`);
   return sample;
 }
 
