@@ -26,6 +26,12 @@ import { encodeWalObject, type WalPartitionRun } from './wal-object.ts';
 export interface FlushOptions {
   /** Wait this long after data becomes pending before starting a flush (flush.linger.ms). */
   readonly lingerMs?: number;
+  /**
+   * The linger when no flush is in flight (default: lingerMs). Waiting saves a PUT only if more data
+   * arrives meanwhile; on an idle pipeline at light load it rarely does, and the wait is pure latency.
+   * While flushes run, data queues behind them anyway and lingerMs applies (docs/design/flush-profiles.md).
+   */
+  readonly idleLingerMs?: number;
   /** Close an object at this many bytes of batches (flush.max.bytes). */
   readonly maxBytes?: number;
   /** Flushes (PUT + commit) running at once (max.inflight). */
@@ -88,6 +94,7 @@ export class FlushPipeline implements FlushScheduler {
   readonly #incarnation = randomBytes(4).toString('hex');
   readonly #now: () => number;
   readonly #lingerMs: number;
+  readonly #idleLingerMs: number;
   readonly #maxBytes: number;
   readonly #maxInflight: number;
   readonly #observer: FlushObserver | null;
@@ -109,7 +116,7 @@ export class FlushPipeline implements FlushScheduler {
     readonly namespace: string;
     readonly now: () => number;
     /** Every value given (LogService fills in LOG_DEFAULTS). */
-    readonly flush: Required<FlushOptions>;
+    readonly flush: Required<Omit<FlushOptions, 'idleLingerMs'>> & Pick<FlushOptions, 'idleLingerMs'>;
     readonly observer?: FlushObserver;
     /** Each flush (PUT + commit) is marked foreground work here, so merges yield to it. */
     readonly io?: IoPriority;
@@ -124,6 +131,7 @@ export class FlushPipeline implements FlushScheduler {
     this.#namespace = options.namespace;
     this.#now = options.now;
     this.#lingerMs = options.flush.lingerMs;
+    this.#idleLingerMs = options.flush.idleLingerMs ?? options.flush.lingerMs;
     this.#maxBytes = options.flush.maxBytes;
     this.#maxInflight = options.flush.maxInflight;
     this.budget = new PendingBytes(options.flush.maxPendingBytes);
@@ -167,18 +175,19 @@ export class FlushPipeline implements FlushScheduler {
 
   #schedule(): void {
     if (this.#closed || this.#dirty.size === 0 || this.#inflight >= this.#maxInflight) return;
-    if (this.budget.queuedBytes >= this.#maxBytes || this.#lingerMs <= 0) this.#flushSoon(true);
-    else this.#flushSoon(false);
+    const lingerMs = this.#inflight === 0 ? this.#idleLingerMs : this.#lingerMs;
+    if (this.budget.queuedBytes >= this.#maxBytes || lingerMs <= 0) this.#flushSoon(true);
+    else this.#flushSoon(false, lingerMs);
   }
 
-  #flushSoon(now: boolean): void {
+  #flushSoon(now: boolean, lingerMs = this.#lingerMs): void {
     if (now) {
       if (this.#timer !== null) clearTimeout(this.#timer);
       this.#timer = null;
       // A macrotask later: appends made in the same tick (one Produce request) share the object.
       this.#timer = setTimeout(() => this.#onTimer(), 0);
     } else if (this.#timer === null) {
-      this.#timer = setTimeout(() => this.#onTimer(), this.#lingerMs);
+      this.#timer = setTimeout(() => this.#onTimer(), lingerMs);
     }
   }
 
