@@ -89,6 +89,8 @@ async function main(argv: readonly string[]): Promise<number> {
       }
     }
     toUs = nowUs();
+    const hwm = /^VmHWM:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${target.pid}/status`, 'utf8'));
+    if (hwm !== null) console.log(`broker peak RSS ${(Number(hwm[1]) / 1024).toFixed(0)} MiB`);
   } finally {
     await target.stop();
   }
