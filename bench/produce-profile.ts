@@ -8,7 +8,7 @@
  * (bench/cpu-profile-top.ts) over the span of the produces (start-up and shutdown left out; topic
  * creation between rows stays in).
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -98,6 +98,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const cpu = cpuMsPerMb.get(key) ?? [];
     console.log(`${key}: median ${median(runs).toFixed(1)} MB/s (runs ${runs.map((each) => each.toFixed(1)).join(', ')}); broker CPU median ${median(cpu).toFixed(2)} ms/MB (runs ${cpu.map((each) => each.toFixed(2)).join(', ')})`);
   }
+  // Without a profile the directory held only kcat's message files (if any): nothing to keep.
+  if (!profile && values.out === undefined) rmSync(dir, { recursive: true, force: true });
   if (profile) {
     const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
     if (file === undefined) {
