@@ -6,6 +6,7 @@ export * from './record-batch.ts';
 export { validateBatch } from './validate-batch.ts';
 export type { BatchProblem, BatchProblemKafkaError, BatchProblemKind, ValidateBatchOptions } from './validate-batch.ts';
 export { splitBatches } from './split-batches.ts';
+export { continueCrc32cOverBatch, crc32cCombine } from './crc32c-combine.ts';
 export { NO_TIMESTAMP, RecordTimestampScan, stampBatchTimestamps } from './record-timestamps.ts';
 export type { TimestampRules } from './record-timestamps.ts';
 export { DecompressError, MAX_DECOMPRESSED_BYTES, decompressRecords } from './record-decompress.ts';

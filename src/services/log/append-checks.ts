@@ -4,9 +4,38 @@
  * maxTimestamp recomputed, LogAppendTime stamped). See docs/design/storage.md, "Write path".
  */
 import { ErrorCode } from '../../protocol/error-codes.ts';
-import { stampBatchTimestamps, validateBatch } from '../../protocol/records/index.ts';
+import { stampBatchTimestamps, validateBatch, type TimestampRules } from '../../protocol/records/index.ts';
 import { timestampRules, topicConfigNumber } from '../cluster/topic-configs.ts';
 import { appendFailure, type AppendResult } from './pending-append.ts';
+
+/** The numbers an append reads from its topic's configs, parsed once per configs object. */
+interface AppendLimits {
+  readonly maxMessageBytes: number;
+  readonly logAppendTime: boolean;
+  readonly beforeMaxMs: number;
+  readonly afterMaxMs: number;
+}
+
+/**
+ * Keyed by the topic's configs object: a config change replaces the object (topic-configs are frozen
+ * values read from the metadata store), so an entry never goes stale, and a dropped topic's goes with it.
+ */
+const limitsByConfigs = new WeakMap<Readonly<Record<string, string>>, AppendLimits>();
+
+function appendLimits(topicConfigs: Readonly<Record<string, string>>): AppendLimits {
+  let limits = limitsByConfigs.get(topicConfigs);
+  if (limits === undefined) {
+    const rules = timestampRules(topicConfigs, 0);
+    limits = {
+      maxMessageBytes: topicConfigNumber(topicConfigs, 'max.message.bytes'),
+      logAppendTime: rules.logAppendTimeMs >= 0,
+      beforeMaxMs: rules.beforeMaxMs,
+      afterMaxMs: rules.afterMaxMs,
+    };
+    limitsByConfigs.set(topicConfigs, limits);
+  }
+  return limits;
+}
 
 export interface CheckedAppend {
   readonly bytes: number;
@@ -16,8 +45,9 @@ export interface CheckedAppend {
 
 /** Validates and stamps `batches` in place; the failure to answer when one of them is refused. */
 export function checkAppendBatches(batches: readonly Buffer[], topicConfigs: Readonly<Record<string, string>>, nowMs: number, logStartOffset: number): CheckedAppend | AppendResult {
-  const maxMessageBytes = topicConfigNumber(topicConfigs, 'max.message.bytes');
-  const timestamps = timestampRules(topicConfigs, nowMs);
+  const limits = appendLimits(topicConfigs);
+  const maxMessageBytes = limits.maxMessageBytes;
+  const timestamps: TimestampRules = { logAppendTimeMs: limits.logAppendTime ? nowMs : -1, nowMs, beforeMaxMs: limits.beforeMaxMs, afterMaxMs: limits.afterMaxMs };
   let bytes = 0;
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as Buffer;

@@ -1,10 +1,12 @@
 /**
  * The WAL object container (docs/design/storage.md): header, per-partition directory, raw batches,
- * CRC32C trailer. The write path builds it as a list of chunks (batches by reference, never copied);
+ * CRC32C trailer. Every batch given to encodeWalObject must carry a correct CRC (validated on append):
+ * the trailer's CRC is combined from them (crc32c-combine.ts). The write path builds it as a list of chunks (batches by reference, never copied);
  * readers of committed data only ever GET a byte range named by a log entry, so decoding the whole
  * container is for the orphan collector, recovery tools and tests.
  */
 import { crc32c } from '@node-rs/crc32';
+import { continueCrc32cOverBatch } from '../../protocol/records/index.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 
 export const WAL_MAGIC = 'KSWL';
@@ -94,8 +96,9 @@ export function encodeWalObject(brokerId: number, createdMs: number, runs: reado
     header.writeUInt32BE(run.batches.length, at + 60);
     at += WAL_DIRECTORY_ENTRY_BYTES;
   }
-  let crc = 0;
-  for (const chunk of chunks) crc = crc32c(chunk, crc);
+  // The batches' own CRCs (validated on append) stand in for reading their bytes a second time.
+  let crc = crc32c(header);
+  for (let i = 1; i < chunks.length; i++) crc = continueCrc32cOverBatch(crc, chunks[i] as Buffer);
   const trailer = Buffer.alloc(WAL_TRAILER_BYTES);
   trailer.writeUInt32BE(crc >>> 0, 0);
   trailer.write(WAL_TRAILER_MAGIC, 4, 'latin1');
