@@ -33,6 +33,19 @@ it('filesystem store: delete removes emptied directories but not the root', asyn
   await store.close();
 });
 
+it('filesystem store: puts into a directory that was removed since (by a delete, or by hand) re-create it', async () => {
+  const root = join(base, 'recreate');
+  const store = await new FsObjectStore({ root }).open();
+  await store.put('ns/wal/one', Buffer.from('1'));
+  await store.delete(['ns/wal/one']); // empties and removes ns/wal and ns
+  await store.put('ns/wal/two', Buffer.from('2'));
+  assert.deepEqual(await store.get('ns/wal/two'), Buffer.from('2'));
+  await rm(join(root, 'ns'), { recursive: true }); // behind the store's back
+  await store.put('ns/wal/three', Buffer.from('3'));
+  assert.deepEqual(await store.get('ns/wal/three'), Buffer.from('3'));
+  await store.close();
+});
+
 it('filesystem store: a key used as a directory by another key is a typed error', async () => {
   const store = await new FsObjectStore({ root: join(base, 'conflict') }).open();
   await store.put('x/y', Buffer.from('file'));

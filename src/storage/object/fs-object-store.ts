@@ -79,6 +79,10 @@ export class FsObjectStore implements ObjectStore {
   readonly #syncDirectory: (dir: string) => Promise<void>;
   /** Directories whose entry in their parent is known to be on disk (fsynced by a put of this process). */
   readonly #durableDirs = new Set<string>();
+  /** Directories this process created or found (skips a mkdir per put; forgotten when removed). */
+  readonly #existingDirs = new Set<string>();
+  /** Temp names: pid, a counter and this instance's random tag (one random draw per store, not per put). */
+  readonly #tempTag = randomBytes(4).toString('hex');
   #tempCounter = 0;
   #closed = false;
 
@@ -139,7 +143,10 @@ export class FsObjectStore implements ObjectStore {
       } catch (err) {
         if (options?.signal?.aborted === true && err === options.signal.reason) throw err;
         // ENOENT: a concurrent delete removed the directory between mkdir and open/rename.
-        if (errorCode(err) === 'ENOENT' && attempt < PUT_ATTEMPTS) continue;
+        if (errorCode(err) === 'ENOENT' && attempt < PUT_ATTEMPTS) {
+          this.#existingDirs.delete(dirname(target));
+          continue;
+        }
         throw this.#fault('put', key, err);
       }
     }
@@ -147,8 +154,11 @@ export class FsObjectStore implements ObjectStore {
 
   async #putOnce(target: string, chunks: readonly Buffer[], signal: AbortSignal | undefined, background: boolean, beforeStep: (() => Promise<void>) | undefined): Promise<void> {
     const dir = dirname(target);
-    await mkdir(dir, { recursive: true });
-    const temp = `${target}${TEMP_MARKER}${process.pid}-${++this.#tempCounter}-${randomBytes(4).toString('hex')}`;
+    if (!this.#existingDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.#existingDirs.add(dir);
+    }
+    const temp = `${target}${TEMP_MARKER}${process.pid}-${++this.#tempCounter}-${this.#tempTag}`;
     let handle: FileHandle | undefined = await open(temp, 'wx');
     try {
       if (background && this.#fsync) {
@@ -302,6 +312,7 @@ export class FsObjectStore implements ObjectStore {
       }
       // Created again later, it is a new entry in its parent that must be synced again.
       this.#durableDirs.delete(current);
+      this.#existingDirs.delete(current);
     }
   }
 
