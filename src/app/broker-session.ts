@@ -66,7 +66,7 @@ export class BrokerSession {
       brokerId: config.broker.id,
       lease,
       namespace: config.objectStore.namespace,
-      flush: { lingerMs: config.flush.lingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
+      flush: { lingerMs: config.flush.lingerMs, idleLingerMs: config.flush.idleLingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
       cacheBytes: config.cache.maxBytes,
       ...(deps.flushObserver === undefined ? {} : { flushObserver: deps.flushObserver }),
       // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").

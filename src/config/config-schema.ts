@@ -58,7 +58,7 @@ export const CONFIG_DEFAULTS = {
   queuedMaxRequestBytes: 256 * MIB,
   maxConnections: 10_000,
   maxConnectionsPerIp: 10_000,
-  // flushLingerMs, flushMaxBytes, flushMaxInflight, mergeMaxWalEntries, mergeMaxWalAgeMs: from the profile.
+  // flushLingerMs, flushIdleLingerMs, flushMaxBytes, flushMaxInflight, mergeMaxWalEntries, mergeMaxWalAgeMs: from the profile.
   flushProfile: FLUSH_PROFILE_DEFAULT,
   brokerSessionTtlMs: 10_000,
   groupInitialRebalanceDelayMs: 3_000,
@@ -129,6 +129,7 @@ export const settingsSchema = z.strictObject({
   flushProfile: z.preprocess(normalizeFlushProfile, z.enum(FLUSH_PROFILE_NAMES, { error: `must be one of ${FLUSH_PROFILE_NAMES.join(', ')}` })),
   /** Unset: the flush profile's value (flush-profiles.ts); likewise the next four. */
   flushLingerMs: integer(0, 60_000).optional(),
+  flushIdleLingerMs: integer(0, 60_000).optional(),
   flushMaxBytes: integer(1024, 2_147_483_647).optional(),
   flushMaxInflight: integer(1, 1_024).optional(),
   mergeMaxWalEntries: integer(1, 10_000).optional(),
@@ -322,6 +323,8 @@ function toConfig(s: Settings) {
     flush: {
       profile: s.flushProfile,
       lingerMs: s.flushLingerMs ?? profile.flushLingerMs,
+      // Never longer than the linger itself (an explicit short linger shortens the profile's idle one).
+      idleLingerMs: Math.min(s.flushIdleLingerMs ?? profile.flushIdleLingerMs, s.flushLingerMs ?? profile.flushLingerMs),
       maxBytes: s.flushMaxBytes ?? profile.flushMaxBytes,
       maxInflight: s.flushMaxInflight ?? profile.flushMaxInflight,
     },

@@ -54,6 +54,7 @@ const DOCS = {
   maxConnectionsPerIp: { description: 'Client connections accepted at once from one IP address; more are closed on accept (max.connections.per.ip)' },
   flushProfile: { description: 'Defaults of the flush and merge settings below: latency, balanced or cost (fewer object-store PUTs per GiB for more produce latency; docs/design/flush-profiles.md)' },
   flushLingerMs: { description: 'Wait this long for more data before a flush starts (flush.linger.ms)', defaultNote: profiledDefaultNote('flushLingerMs') },
+  flushIdleLingerMs: { description: 'The linger while no flush is in flight, at most flushLingerMs: on an idle pipeline waiting rarely saves a PUT and always adds latency', defaultNote: profiledDefaultNote('flushIdleLingerMs') },
   flushMaxBytes: { description: 'A WAL object closes at this size (flush.max.bytes)', defaultNote: profiledDefaultNote('flushMaxBytes') },
   flushMaxInflight: { description: 'Flushes (PUT + commit) running at once per broker', defaultNote: profiledDefaultNote('flushMaxInflight') },
   mergeMaxWalEntries: { description: 'Merge a partition into a segment once it has more WAL entries than this (each merge writes 2 objects)', defaultNote: profiledDefaultNote('mergeMaxWalEntries') },

@@ -14,7 +14,7 @@ export const FLUSH_PROFILE_NAMES = ['latency', 'balanced', 'cost'] as const;
 export type FlushProfileName = (typeof FLUSH_PROFILE_NAMES)[number];
 
 /** The settings a profile supplies defaults for. */
-export const PROFILED_SETTINGS = ['flushLingerMs', 'flushMaxBytes', 'flushMaxInflight', 'mergeMaxWalEntries', 'mergeMaxWalAgeMs'] as const;
+export const PROFILED_SETTINGS = ['flushLingerMs', 'flushIdleLingerMs', 'flushMaxBytes', 'flushMaxInflight', 'mergeMaxWalEntries', 'mergeMaxWalAgeMs'] as const;
 export type ProfiledSetting = (typeof PROFILED_SETTINGS)[number];
 
 /**
@@ -23,12 +23,12 @@ export type ProfiledSetting = (typeof PROFILED_SETTINGS)[number];
  */
 export const FLUSH_PROFILES = {
   // No linger: a flush starts one macrotask after the first append (appends of one request still share it).
-  latency: { flushLingerMs: 0, flushMaxBytes: 8 * MIB, flushMaxInflight: 8, mergeMaxWalEntries: 16, mergeMaxWalAgeMs: 60_000 },
-  balanced: { flushLingerMs: 2, flushMaxBytes: 8 * MIB, flushMaxInflight: 4, mergeMaxWalEntries: 16, mergeMaxWalAgeMs: 60_000 },
+  latency: { flushLingerMs: 0, flushIdleLingerMs: 0, flushMaxBytes: 8 * MIB, flushMaxInflight: 8, mergeMaxWalEntries: 16, mergeMaxWalAgeMs: 60_000 },
+  balanced: { flushLingerMs: 2, flushIdleLingerMs: 0, flushMaxBytes: 8 * MIB, flushMaxInflight: 4, mergeMaxWalEntries: 16, mergeMaxWalAgeMs: 60_000 },
   // Objects of up to 32 MiB: two of them fill the flush pipeline's 64 MiB pending-bytes bound, so more in
   // flight would only stall producers. Merging waits for 256 WAL entries per partition (or 5 minutes), so a
   // merge at 100 partitions folds ~40 MiB of a partition's data (16 MiB objects) instead of ~1 MiB.
-  cost: { flushLingerMs: 250, flushMaxBytes: 32 * MIB, flushMaxInflight: 2, mergeMaxWalEntries: 256, mergeMaxWalAgeMs: 300_000 },
+  cost: { flushLingerMs: 250, flushIdleLingerMs: 250, flushMaxBytes: 32 * MIB, flushMaxInflight: 2, mergeMaxWalEntries: 256, mergeMaxWalAgeMs: 300_000 },
 } as const satisfies Record<FlushProfileName, Record<ProfiledSetting, number>>;
 
 export const FLUSH_PROFILE_DEFAULT: FlushProfileName = 'balanced';

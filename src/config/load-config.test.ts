@@ -63,7 +63,7 @@ describe('loadConfig defaults', () => {
       maxConnections: 10_000,
       maxConnectionsPerIp: 10_000,
     });
-    assert.deepEqual(config.flush, { profile: 'balanced', lingerMs: 2, maxBytes: 8 * 1024 * 1024, maxInflight: 4 });
+    assert.deepEqual(config.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: 8 * 1024 * 1024, maxInflight: 4 });
     assert.deepEqual(config.merge, { maxWalEntries: 16, maxWalAgeMs: 60_000 });
     assert.deepEqual(config.groups, {
       initialRebalanceDelayMs: 3000,
