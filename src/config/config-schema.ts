@@ -49,7 +49,7 @@ export const CONFIG_DEFAULTS = {
   s3PathStyle: false,
   s3Namespace: 'default',
   cacheBytes: 256 * MIB,
-  logTailBytes: 32 * MIB,
+  logTailBytes: 16 * MIB,
   autoCreateTopics: true,
   autoCreatePartitions: 1,
   logLevel: 'info',

@@ -20,7 +20,7 @@ export const LOG_DEFAULTS = {
   /** = CONFIG_DEFAULTS.cacheBytes: the range cache of the read path. */
   cacheBytes: 256 * MIB,
   /** = CONFIG_DEFAULTS.logTailBytes: the owners' in-memory tails of acknowledged batches. */
-  tailBytes: 32 * MIB,
+  tailBytes: 16 * MIB,
   /** Parsed segment indexes (SegmentIndexCache); not a setting. */
   segmentIndexCacheBytes: 16 * MIB,
 } as const;
