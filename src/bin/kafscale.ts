@@ -6,7 +6,8 @@
  */
 import { brokerRelaunch } from './broker-relaunch.ts';
 
-if (process.argv[2] === 'broker' && typeof process.execve === 'function') {
+// process.execve exists on POSIX systems only (not on Windows).
+if (process.argv[2] === 'broker' && process.platform !== 'win32' && typeof process.execve === 'function') {
   const relaunch = brokerRelaunch(process);
   // Replaces this process (same pid); it does not return.
   if (relaunch !== null) process.execve(process.execPath, relaunch.args, relaunch.env as NodeJS.ProcessEnv);
