@@ -107,6 +107,11 @@ describe('BrokerApp memory budgets (embedded store)', { timeout: 60_000 }, () =>
     assert.ok(peakBytes <= PENDING_BYTES, `pending bytes peaked at ${peakBytes}, above the budget of ${PENDING_BYTES}`);
     assert.ok(peakBytes > PENDING_BYTES / 2, `the budget was used (peak ${peakBytes})`);
     assert.ok(logs.tailStats().bytes <= TAIL_BYTES, `tail holds ${logs.tailStats().bytes} bytes, above ${TAIL_BYTES}`);
+    // The same two figures on /metrics: everything flushed, the tail full up to its bound.
+    const text = await app.metrics.registry.metrics();
+    assert.match(text, /^kafscale_flush_pending_bytes(\{[^}]*\})? 0$/m);
+    const tail = Number(/^kafscale_log_tail_bytes(?:\{[^}]*\})? (\d+)$/m.exec(text)?.[1]);
+    assert.ok(tail > TAIL_BYTES / 2 && tail <= TAIL_BYTES, `kafscale_log_tail_bytes ${tail}`);
 
     // No lost or doubled acks: per partition the acknowledged base offsets tile 0..end exactly, and the
     // log holds exactly those records.

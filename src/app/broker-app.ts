@@ -316,6 +316,10 @@ export class BrokerApp {
     this.metrics.useScrapeSources({
       fetchSessions: () => ({ sessions: fetchSessions.size, partitions: fetchSessions.partitionCount, evictions: fetchSessions.evictions }),
       cache: () => this.#session?.logs.cacheStats() ?? null,
+      writeMemory: () => {
+        const logs = this.#session?.logs;
+        return logs === undefined ? null : { pendingBytes: logs.pipeline.pendingBytes, tailBytes: logs.tailStats().bytes };
+      },
       partitionsOwned: () => this.#session?.logs.ownedLogs().length ?? 0,
       groups: async () => {
         const session = this.#session;
