@@ -57,6 +57,8 @@ export interface ScaleRow {
   readonly idleEtcdWritesPerSec: number | null;
   readonly rssMiB: readonly number[];
   readonly heapMiB: readonly number[];
+  /** V8 heap committed (heap_size_total): what the heap holds of the RSS, live or not. */
+  readonly heapTotalMiB: readonly number[];
   readonly metadataAllMs: number;
   readonly produce1000Ms: number;
 }
@@ -184,6 +186,7 @@ async function measure(mode: 'single' | 'cluster', partitions: number, idleSecon
     const total = (a: number[]): number => a.reduce((x, y) => x + y, 0);
     const rssMiB = await sumOver(target, (f) => sumSamples(f, 'kafscale_process_resident_memory_bytes') / 1048576);
     const heapMiB = await sumOver(target, (f) => sumSamples(f, 'kafscale_nodejs_heap_size_used_bytes') / 1048576);
+    const heapTotalMiB = await sumOver(target, (f) => sumSamples(f, 'kafscale_nodejs_heap_size_total_bytes') / 1048576);
     const metadataMs = await metadataAllMs(target, names.length);
     const produceMs = await produce1000Ms(target, names);
     return {
@@ -198,6 +201,7 @@ async function measure(mode: 'single' | 'cluster', partitions: number, idleSecon
       idleEtcdWritesPerSec: etcdBefore === null || etcdAfter === null ? null : (etcdAfter - etcdBefore) / idleSeconds,
       rssMiB,
       heapMiB,
+      heapTotalMiB,
       metadataAllMs: metadataMs,
       produce1000Ms: produceMs,
     };
@@ -209,8 +213,8 @@ async function measure(mode: 'single' | 'cluster', partitions: number, idleSecon
 export function formatScaleRows(rows: readonly ScaleRow[]): string {
   const n = (v: number | null, digits = 0): string => (v === null ? 'n/a' : v.toFixed(digits));
   return formatTable(
-    ['mode', 'brokers', 'partitions', 'create ms', 'own all ms', 'idle store writes/s', 'lease calls/s', 'etcd writes/s', 'RSS MiB', 'heap MiB', 'Metadata all ms', 'produce 1000p ms'],
-    rows.map((r) => [r.mode, String(r.brokers), String(r.partitions), n(r.createMs), n(r.ownAllMs), n(r.idleStoreWritesPerSec, 2), n(r.idleLeaseCallsPerSec, 2), n(r.idleEtcdWritesPerSec, 2), r.rssMiB.map((v) => v.toFixed(0)).join('/'), r.heapMiB.map((v) => v.toFixed(0)).join('/'), n(r.metadataAllMs, 1), n(r.produce1000Ms, 1)]),
+    ['mode', 'brokers', 'partitions', 'create ms', 'own all ms', 'idle store writes/s', 'lease calls/s', 'etcd writes/s', 'RSS MiB', 'heap used / committed MiB', 'Metadata all ms', 'produce 1000p ms'],
+    rows.map((r) => [r.mode, String(r.brokers), String(r.partitions), n(r.createMs), n(r.ownAllMs), n(r.idleStoreWritesPerSec, 2), n(r.idleLeaseCallsPerSec, 2), n(r.idleEtcdWritesPerSec, 2), r.rssMiB.map((v) => v.toFixed(0)).join('/'), r.heapMiB.map((v, i) => `${v.toFixed(0)} / ${(r.heapTotalMiB[i] ?? Number.NaN).toFixed(0)}`).join(', '), n(r.metadataAllMs, 1), n(r.produce1000Ms, 1)]),
   );
 }
 

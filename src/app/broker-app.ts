@@ -31,6 +31,7 @@ import { openConsole } from './open-console.ts';
 import { readOpsToken } from './ops-token.ts';
 import { KafscaleMetrics } from '../telemetry/metrics.ts';
 import type { FlushObserver } from '../services/log/flush-observer.ts';
+import type { LogService } from '../services/log/log-service.ts';
 import { RequestMetrics } from './request-metrics.ts';
 
 /**
@@ -315,6 +316,10 @@ export class BrokerApp {
     this.metrics.useScrapeSources({
       fetchSessions: () => ({ sessions: fetchSessions.size, partitions: fetchSessions.partitionCount, evictions: fetchSessions.evictions }),
       cache: () => this.#session?.logs.cacheStats() ?? null,
+      writeMemory: () => {
+        const logs = this.#session?.logs;
+        return logs === undefined ? null : { pendingBytes: logs.pipeline.pendingBytes, tailBytes: logs.tailStats().bytes };
+      },
       partitionsOwned: () => this.#session?.logs.ownedLogs().length ?? 0,
       groups: async () => {
         const session = this.#session;
@@ -358,6 +363,11 @@ export class BrokerApp {
   }
 
   /** The current session's lease (tests revoke it to simulate a lost session; ops readiness). */
+  /** The current session's log service (null before start and between sessions); tests read its budgets. */
+  get logService(): LogService | null {
+    return this.#session?.logs ?? null;
+  }
+
   get sessionLease(): Lease | null {
     return this.#session?.lease ?? null;
   }

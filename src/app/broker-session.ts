@@ -66,8 +66,9 @@ export class BrokerSession {
       brokerId: config.broker.id,
       lease,
       namespace: config.objectStore.namespace,
-      flush: { lingerMs: config.flush.lingerMs, idleLingerMs: config.flush.idleLingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
+      flush: { lingerMs: config.flush.lingerMs, idleLingerMs: config.flush.idleLingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight, maxPendingBytes: config.flush.maxPendingBytes },
       cacheBytes: config.cache.maxBytes,
+      tailBytes: config.cache.tailBytes,
       ...(deps.flushObserver === undefined ? {} : { flushObserver: deps.flushObserver }),
       // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").
       merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs, policy: { maxWalEntries: config.merge.maxWalEntries, maxWalAgeMs: config.merge.maxWalAgeMs } },

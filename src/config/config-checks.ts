@@ -5,6 +5,7 @@
  */
 import type * as z from 'zod';
 import type { Settings, SettingKey } from './config-schema.ts';
+import { FLUSH_PROFILES } from './flush-profiles.ts';
 import { securityProtocolOf } from './setting-types.ts';
 
 /** Settings that only make sense with another one set; naming both lets the error say what to fix. */
@@ -75,6 +76,21 @@ export function checkCombinations(settings: Settings, ctx: z.RefinementCtx): voi
   checkListeners(settings, ctx);
   checkProxySecurity(settings, ctx);
   checkConsole(settings, ctx);
+  checkFlushBudget(settings, ctx);
+}
+
+/**
+ * A flush takes only bytes the pending-bytes budget admitted, so a budget below one object would cap every
+ * object below flushMaxBytes (and the cost profile's PUT count with it): refuse it rather than surprise.
+ */
+function checkFlushBudget(settings: Settings, ctx: z.RefinementCtx): void {
+  const maxBytes = settings.flushMaxBytes ?? FLUSH_PROFILES[settings.flushProfile].flushMaxBytes;
+  if (settings.flushMaxPendingBytes >= maxBytes) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['flushMaxPendingBytes'],
+    message: `is smaller than {flushMaxBytes} (${maxBytes}, {flushProfile} ${settings.flushProfile}): a flush holds at most the pending bytes, so no object could reach its size. Raise {flushMaxPendingBytes} or lower {flushMaxBytes}`,
+  });
 }
 
 /**

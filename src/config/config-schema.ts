@@ -49,6 +49,7 @@ export const CONFIG_DEFAULTS = {
   s3PathStyle: false,
   s3Namespace: 'default',
   cacheBytes: 256 * MIB,
+  logTailBytes: 16 * MIB,
   autoCreateTopics: true,
   autoCreatePartitions: 1,
   logLevel: 'info',
@@ -60,6 +61,7 @@ export const CONFIG_DEFAULTS = {
   maxConnectionsPerIp: 10_000,
   // flushLingerMs, flushIdleLingerMs, flushMaxBytes, flushMaxInflight, mergeMaxWalEntries, mergeMaxWalAgeMs: from the profile.
   flushProfile: FLUSH_PROFILE_DEFAULT,
+  flushMaxPendingBytes: 64 * MIB,
   brokerSessionTtlMs: 10_000,
   groupInitialRebalanceDelayMs: 3_000,
   groupMinSessionTimeoutMs: 6_000,
@@ -116,6 +118,8 @@ export const settingsSchema = z.strictObject({
   etcdCertFile: text().optional(),
   etcdKeyFile: text().optional(),
   cacheBytes: integer(0, Number.MAX_SAFE_INTEGER),
+  /** 0: no tail; every Fetch reads from the range cache or the object store. */
+  logTailBytes: integer(0, Number.MAX_SAFE_INTEGER),
   autoCreateTopics: boolean(),
   autoCreatePartitions: integer(1, 100_000),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
@@ -132,6 +136,8 @@ export const settingsSchema = z.strictObject({
   flushIdleLingerMs: integer(0, 60_000).optional(),
   flushMaxBytes: integer(1024, 2_147_483_647).optional(),
   flushMaxInflight: integer(1, 1_024).optional(),
+  /** At least the resolved flushMaxBytes (config-checks.ts): a flush takes only bytes the budget admitted. */
+  flushMaxPendingBytes: integer(1024, Number.MAX_SAFE_INTEGER),
   mergeMaxWalEntries: integer(1, 10_000).optional(),
   mergeMaxWalAgeMs: integer(1_000, 86_400_000).optional(),
   brokerSessionTtlMs: integer(1_000, 3_600_000),
@@ -309,7 +315,7 @@ function toConfig(s: Settings) {
     dataDir: s.dataDir,
     objectStore,
     metadataStore,
-    cache: { maxBytes: s.cacheBytes },
+    cache: { maxBytes: s.cacheBytes, tailBytes: s.logTailBytes },
     topics: { autoCreate: s.autoCreateTopics, autoCreatePartitions: s.autoCreatePartitions },
     logLevel: s.logLevel,
     socket: {
@@ -327,6 +333,7 @@ function toConfig(s: Settings) {
       idleLingerMs: Math.min(s.flushIdleLingerMs ?? profile.flushIdleLingerMs, s.flushLingerMs ?? profile.flushLingerMs),
       maxBytes: s.flushMaxBytes ?? profile.flushMaxBytes,
       maxInflight: s.flushMaxInflight ?? profile.flushMaxInflight,
+      maxPendingBytes: s.flushMaxPendingBytes,
     },
     merge: { maxWalEntries: s.mergeMaxWalEntries ?? profile.mergeMaxWalEntries, maxWalAgeMs: s.mergeMaxWalAgeMs ?? profile.mergeMaxWalAgeMs },
     authorization: {

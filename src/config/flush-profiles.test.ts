@@ -23,7 +23,7 @@ function sourceOf(config: KafscaleConfig, key: string): { source: string; value:
 describe('flushProfile', () => {
   test('default is balanced: exactly the flush and merge values kafscale used before profiles', () => {
     const config = load();
-    assert.deepEqual(config.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: 8 * MIB, maxInflight: 4 });
+    assert.deepEqual(config.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: 8 * MIB, maxInflight: 4, maxPendingBytes: 64 * MIB });
     assert.deepEqual(config.merge, { maxWalEntries: 16, maxWalAgeMs: 60_000 });
     // The merger's own defaults, which src/config repeats rather than imports.
     assert.equal(FLUSH_PROFILES.balanced.mergeMaxWalEntries, MERGE_DEFAULTS.maxWalEntries);
@@ -36,7 +36,7 @@ describe('flushProfile', () => {
     for (const name of FLUSH_PROFILE_NAMES) {
       const p = FLUSH_PROFILES[name];
       const expect = (config: KafscaleConfig): void => {
-        assert.deepEqual(config.flush, { profile: name, lingerMs: p.flushLingerMs, idleLingerMs: p.flushIdleLingerMs, maxBytes: p.flushMaxBytes, maxInflight: p.flushMaxInflight });
+        assert.deepEqual(config.flush, { profile: name, lingerMs: p.flushLingerMs, idleLingerMs: p.flushIdleLingerMs, maxBytes: p.flushMaxBytes, maxInflight: p.flushMaxInflight, maxPendingBytes: 64 * MIB });
         assert.deepEqual(config.merge, { maxWalEntries: p.mergeMaxWalEntries, maxWalAgeMs: p.mergeMaxWalAgeMs });
       };
       expect(load([], { KAFSCALE_FLUSH_PROFILE: name }));
@@ -46,7 +46,7 @@ describe('flushProfile', () => {
       expect(load(['--config', file]));
     }
     const cost = load([], { KAFSCALE_FLUSH_PROFILE: 'cost' });
-    assert.deepEqual(cost.flush, { profile: 'cost', lingerMs: 250, idleLingerMs: 250, maxBytes: 32 * MIB, maxInflight: 2 });
+    assert.deepEqual(cost.flush, { profile: 'cost', lingerMs: 250, idleLingerMs: 250, maxBytes: 32 * MIB, maxInflight: 2, maxPendingBytes: 64 * MIB });
     assert.deepEqual(cost.merge, { maxWalEntries: 256, maxWalAgeMs: 300_000 });
     assert.deepEqual(sourceOf(cost, 'flushProfile'), { source: 'env', value: 'cost' });
     assert.deepEqual(sourceOf(cost, 'flushMaxBytes'), { source: 'profile', value: String(32 * MIB) });
@@ -57,7 +57,7 @@ describe('flushProfile', () => {
     writeFileSync(file, JSON.stringify({ mergeMaxWalAgeMs: 90_000 }));
     const config = load(['--config', file, '--flush-max-inflight', '3'], { KAFSCALE_FLUSH_PROFILE: 'cost', KAFSCALE_FLUSH_LINGER_MS: '40' });
     // The profile's idle linger (250) never exceeds an explicit linger.
-    assert.deepEqual(config.flush, { profile: 'cost', lingerMs: 40, idleLingerMs: 40, maxBytes: 32 * MIB, maxInflight: 3 });
+    assert.deepEqual(config.flush, { profile: 'cost', lingerMs: 40, idleLingerMs: 40, maxBytes: 32 * MIB, maxInflight: 3, maxPendingBytes: 64 * MIB });
     assert.deepEqual(config.merge, { maxWalEntries: 256, maxWalAgeMs: 90_000 });
     assert.deepEqual(sourceOf(config, 'flushLingerMs'), { source: 'env', value: '40' });
     assert.deepEqual(sourceOf(config, 'flushMaxInflight'), { source: 'flag', value: '3' });
@@ -66,10 +66,10 @@ describe('flushProfile', () => {
     assert.deepEqual(sourceOf(config, 'mergeMaxWalEntries'), { source: 'profile', value: '256' });
     // The same without a profile: explicit values over balanced.
     const plain = load([], { KAFSCALE_FLUSH_MAX_BYTES: '1048576' });
-    assert.deepEqual(plain.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: MIB, maxInflight: 4 });
+    assert.deepEqual(plain.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: MIB, maxInflight: 4, maxPendingBytes: 64 * MIB });
     // The idle linger set explicitly: kept (within the linger).
     const idle = load([], { KAFSCALE_FLUSH_IDLE_LINGER_MS: '1', KAFSCALE_FLUSH_LINGER_MS: '5' });
-    assert.deepEqual(idle.flush, { profile: 'balanced', lingerMs: 5, idleLingerMs: 1, maxBytes: 8 * MIB, maxInflight: 4 });
+    assert.deepEqual(idle.flush, { profile: 'balanced', lingerMs: 5, idleLingerMs: 1, maxBytes: 8 * MIB, maxInflight: 4, maxPendingBytes: 64 * MIB });
     assert.equal(load([], { KAFSCALE_FLUSH_IDLE_LINGER_MS: '9' }).flush.idleLingerMs, 2, 'capped at the linger');
   });
 

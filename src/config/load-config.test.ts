@@ -63,7 +63,8 @@ describe('loadConfig defaults', () => {
       maxConnections: 10_000,
       maxConnectionsPerIp: 10_000,
     });
-    assert.deepEqual(config.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: 8 * 1024 * 1024, maxInflight: 4 });
+    assert.deepEqual(config.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: 8 * 1024 * 1024, maxInflight: 4, maxPendingBytes: 64 * 1024 * 1024 });
+    assert.deepEqual(config.cache, { maxBytes: 256 * 1024 * 1024, tailBytes: 16 * 1024 * 1024 });
     assert.deepEqual(config.merge, { maxWalEntries: 16, maxWalAgeMs: 60_000 });
     assert.deepEqual(config.groups, {
       initialRebalanceDelayMs: 3000,
@@ -227,6 +228,20 @@ describe('loadConfig validation', () => {
     { name: 'unknown assignor', env: { KAFSCALE_GROUP_CONSUMER_ASSIGNORS: 'uniform,sticky' }, expect: /^KAFSCALE_GROUP_CONSUMER_ASSIGNORS "sticky" is not an assignor kafscale has/ },
     { name: 'bad super user', env: { KAFSCALE_SUPER_USERS: 'User:admin;ops' }, expect: /^KAFSCALE_SUPER_USERS "ops" is not a principal of the form Type:name/ },
     { name: 'min > max session timeout', env: { KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS: '2000000' }, expect: /^KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS must not exceed KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS/ },
+    { name: 'pending-bytes budget not a number', env: { KAFSCALE_FLUSH_MAX_PENDING_BYTES: '64MiB' }, expect: /^KAFSCALE_FLUSH_MAX_PENDING_BYTES must be an integer from 1024/ },
+    { name: 'pending-bytes budget too small', argv: ['--flush-max-pending-bytes', '512'], expect: /^--flush-max-pending-bytes must be an integer from 1024/ },
+    {
+      name: 'pending-bytes budget below one flush object',
+      env: { KAFSCALE_FLUSH_MAX_PENDING_BYTES: '1048576', KAFSCALE_FLUSH_MAX_BYTES: '2097152' },
+      expect: /^KAFSCALE_FLUSH_MAX_PENDING_BYTES is smaller than KAFSCALE_FLUSH_MAX_BYTES .*\(2097152, .*balanced\): .*Raise KAFSCALE_FLUSH_MAX_PENDING_BYTES .*\(got "1048576"\)/,
+    },
+    {
+      name: 'pending-bytes budget below the profile\'s flush object',
+      env: { KAFSCALE_FLUSH_MAX_PENDING_BYTES: '16777216', KAFSCALE_FLUSH_PROFILE: 'cost' },
+      expect: /^KAFSCALE_FLUSH_MAX_PENDING_BYTES is smaller than KAFSCALE_FLUSH_MAX_BYTES .*\(33554432, KAFSCALE_FLUSH_PROFILE .*cost\)/,
+    },
+    { name: 'negative tail budget', env: { KAFSCALE_LOG_TAIL_BYTES: '-1' }, expect: /^KAFSCALE_LOG_TAIL_BYTES must be an integer from 0/ },
+    { name: 'fractional cache budget', argv: ['--cache-bytes', '1.5'], expect: /^--cache-bytes must be an integer/ },
     { name: 'unknown flag', argv: ['--brokr-id', '1'], expect: /^unknown flag --brokr-id/ },
     { name: 'flag without value', argv: ['--broker-id'], expect: /^--broker-id needs a value/ },
     { name: 'positional argument', argv: ['oops'], expect: /^unexpected argument "oops"/ },

@@ -41,6 +41,8 @@ export interface ScrapeSources {
   groups(): Promise<GroupsSnapshot>;
   /** The incremental fetch session cache (KIP-227): sessions and partitions held, evictions since start. */
   fetchSessions?(): { readonly sessions: number; readonly partitions: number; readonly evictions: number };
+  /** The write path's memory: produced bytes not yet committed (pending) and the owners' tails; null without a log service. */
+  writeMemory?(): { readonly pendingBytes: number; readonly tailBytes: number } | null;
 }
 
 export interface GroupsSnapshot {
@@ -96,6 +98,8 @@ export class KafscaleMetrics {
   readonly cacheMissesTotal: Counter;
   readonly cacheBytes: Gauge;
   readonly cacheHitRatio: Gauge;
+  readonly flushPendingBytes: Gauge;
+  readonly logTailBytes: Gauge;
   readonly partitionsOwned: Gauge;
   readonly fetchSessions: Gauge;
   readonly fetchSessionPartitions: Gauge;
@@ -243,6 +247,24 @@ export class KafscaleMetrics {
       collect() {
         const cache = metrics.#read((s) => s.cache());
         if (cache !== null && cache !== undefined) this.set(cache.bytes);
+      },
+    });
+    this.flushPendingBytes = new Gauge({
+      name: 'kafscale_flush_pending_bytes',
+      help: 'Produced bytes held until their flush is committed, queued and in flight (bounded by KAFSCALE_FLUSH_MAX_PENDING_BYTES)',
+      registers,
+      collect() {
+        const memory = metrics.#read((s) => s.writeMemory?.());
+        if (memory !== null && memory !== undefined) this.set(memory.pendingBytes);
+      },
+    });
+    this.logTailBytes = new Gauge({
+      name: 'kafscale_log_tail_bytes',
+      help: "Bytes of acknowledged batches held in the owners' tails (bounded by KAFSCALE_LOG_TAIL_BYTES)",
+      registers,
+      collect() {
+        const memory = metrics.#read((s) => s.writeMemory?.());
+        if (memory !== null && memory !== undefined) this.set(memory.tailBytes);
       },
     });
     this.cacheHitRatio = new Gauge({

@@ -14,13 +14,13 @@ export const LOG_DEFAULTS = {
     maxBytes: 8 * MIB,
     /** = CONFIG_DEFAULTS.flushMaxInflight */
     maxInflight: 4,
-    /** Bound on queued + in-flight bytes of the broker (PendingBytes); not a setting. */
+    /** = CONFIG_DEFAULTS.flushMaxPendingBytes: queued + in-flight bytes of the broker (PendingBytes). */
     maxPendingBytes: 64 * MIB,
   },
   /** = CONFIG_DEFAULTS.cacheBytes: the range cache of the read path. */
   cacheBytes: 256 * MIB,
-  /** Broker-wide bound of the owners' in-memory tails of acknowledged batches; not a setting. */
-  tailBytes: 64 * MIB,
+  /** = CONFIG_DEFAULTS.logTailBytes: the owners' in-memory tails of acknowledged batches. */
+  tailBytes: 16 * MIB,
   /** Parsed segment indexes (SegmentIndexCache); not a setting. */
   segmentIndexCacheBytes: 16 * MIB,
 } as const;

@@ -163,6 +163,11 @@ export class LogService {
     return this.#reader.cacheStats();
   }
 
+  /** Bytes held by the owners' tails and their broker-wide bound (logTailBytes; metrics, tests). */
+  tailStats(): { bytes: number; maxBytes: number } {
+    return { bytes: this.#tailBudget.bytes, maxBytes: this.#tailBudget.maxBytes };
+  }
+
   get pipeline(): FlushPipeline {
     return this.#pipeline;
   }
