@@ -68,6 +68,7 @@ export class BrokerSession {
       namespace: config.objectStore.namespace,
       flush: { lingerMs: config.flush.lingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight },
       cacheBytes: config.cache.maxBytes,
+      readAheadBytes: config.cache.readAheadBytes,
       ...(deps.flushObserver === undefined ? {} : { flushObserver: deps.flushObserver }),
       // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").
       merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs, policy: { maxWalEntries: config.merge.maxWalEntries, maxWalAgeMs: config.merge.maxWalAgeMs } },

@@ -42,6 +42,7 @@ const DOCS = {
   etcdCertFile: { description: 'PEM client certificate for etcd', path: true },
   etcdKeyFile: { description: 'PEM client private key for etcd', path: true },
   cacheBytes: { description: 'Byte budget of the in-memory cache of object ranges served to Fetch' },
+  readAheadBytes: { description: 'Byte budget of read-ahead for sequential consumers of object storage: ranges queued, in flight and held unread; 0 disables it' },
   autoCreateTopics: { description: 'Create unknown topics on Metadata/Produce requests (auto.create.topics.enable)' },
   autoCreatePartitions: { description: 'Partition count of auto-created topics (num.partitions)' },
   logLevel: { description: 'Log level: fatal, error, warn, info, debug, trace or silent' },

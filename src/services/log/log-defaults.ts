@@ -19,6 +19,8 @@ export const LOG_DEFAULTS = {
   },
   /** = CONFIG_DEFAULTS.cacheBytes: the range cache of the read path. */
   cacheBytes: 256 * MIB,
+  /** = CONFIG_DEFAULTS.readAheadBytes: bytes read ahead for sequential readers of object storage. */
+  readAheadBytes: 64 * MIB,
   /** Broker-wide bound of the owners' in-memory tails of acknowledged batches; not a setting. */
   tailBytes: 64 * MIB,
   /** Parsed segment indexes (SegmentIndexCache); not a setting. */

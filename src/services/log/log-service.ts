@@ -46,6 +46,8 @@ export interface LogServiceOptions {
   readonly flushObserver?: FlushObserver;
   /** Byte-bounded LRU of object ranges for reads (KAFSCALE_CACHE_BYTES). */
   readonly cacheBytes?: number;
+  /** Read-ahead budget of the read path (KAFSCALE_READ_AHEAD_BYTES); 0 disables read-ahead. */
+  readonly readAheadBytes?: number;
   /** Broker-wide bound of the owners' in-memory tails of acknowledged batches. */
   readonly tailBytes?: number;
   /** producer.id.expiration.ms: idle idempotent producers are forgotten after this (default 1 day). */
@@ -121,7 +123,13 @@ export class LogService {
       ...(options.flushObserver === undefined ? {} : { observer: options.flushObserver }),
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
-    this.#reader = new LogReader({ objects: options.objects, log: options.log, cacheBytes: options.cacheBytes ?? LOG_DEFAULTS.cacheBytes, indexCacheBytes: LOG_DEFAULTS.segmentIndexCacheBytes });
+    this.#reader = new LogReader({
+      objects: options.objects,
+      log: options.log,
+      cacheBytes: options.cacheBytes ?? LOG_DEFAULTS.cacheBytes,
+      indexCacheBytes: LOG_DEFAULTS.segmentIndexCacheBytes,
+      readAheadBytes: options.readAheadBytes ?? LOG_DEFAULTS.readAheadBytes,
+    });
     this.#tailBudget = new TailBudget(options.tailBytes ?? LOG_DEFAULTS.tailBytes);
     this.#trimmer = new LogTrimmer(options.store);
     const merge = options.merge;
@@ -373,6 +381,7 @@ export class LogService {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reader.close();
     await this.#merger?.close();
     await this.#pipeline.close();
     for (const [id, log] of this.#owned) {
