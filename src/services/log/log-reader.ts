@@ -40,6 +40,8 @@ export interface ByteSpan {
 class ReadStream {
   readonly id: string;
   windowBytes = READ_AHEAD_FIRST_WINDOW_BYTES;
+  /** Plans made; a plan computed after a newer one was made is stale (it would name ranges already read). */
+  plans = 0;
   constructor(id: string) {
     this.id = id;
   }
@@ -225,8 +227,11 @@ export class LogReader {
    * makes some of these ranges go unread (read-ahead.ts).
    */
   #planAhead(stream: ReadStream, entries: readonly LogEntry[], index: number, range: ByteSpan): void {
+    const plan = ++stream.plans;
     this.#spansAhead(stream.windowBytes, entries, index, range).then(
-      (spans) => this.#readAhead.plan(stream.id, spans, (span) => this.#cache.has(span.objectKey, span.start, span.end)),
+      (spans) => {
+        if (plan === stream.plans) this.#readAhead.plan(stream.id, spans, (span) => this.#cache.has(span.objectKey, span.start, span.end));
+      },
       (error: unknown) => this.#log.debug({ err: error }, 'read-ahead planning failed (segment index unavailable)'),
     );
   }
