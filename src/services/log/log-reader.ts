@@ -59,6 +59,13 @@ export const READ_AHEAD_HOLD_MS = 30_000;
 /** Readers remembered, broker-wide: the oldest is forgotten (and its read-ahead dropped) beyond this. */
 const MAX_READ_STREAMS = 4096;
 
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  bytes: number;
+  readAhead: { gets: number; hits: number; wastedBytes: number; reservedBytes: number };
+}
+
 export interface LogReaderOptions {
   readonly objects: ObjectStore;
   readonly log: Logger;
@@ -109,9 +116,9 @@ export class LogReader {
     this.#readAhead.close();
   }
 
-  /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
-  cacheStats(): { hits: number; misses: number; bytes: number } {
-    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes };
+  /** Range-cache and read-ahead counters for metrics: hits, misses (GETs) and bytes held. */
+  cacheStats(): CacheStats {
+    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes, readAhead: this.readAheadStats() };
   }
 
   /**

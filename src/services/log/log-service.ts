@@ -14,7 +14,7 @@ import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
 import { LOG_DEFAULTS } from './log-defaults.ts';
 import type { OwnerRecord } from './log-entry.ts';
-import { LogReader, type ReadResult } from './log-reader.ts';
+import { LogReader, type CacheStats, type ReadResult } from './log-reader.ts';
 import { LogTrimmer } from './log-trimmer.ts';
 import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
 import { PartitionLog, type AppendResult, type InvariantHook } from './partition-log.ts';
@@ -162,7 +162,7 @@ export class LogService {
   }
 
   /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
-  cacheStats(): { hits: number; misses: number; bytes: number } {
+  cacheStats(): CacheStats {
     return this.#reader.cacheStats();
   }
 
