@@ -144,13 +144,15 @@ export class LogReader {
           break; // the tail holds everything up to the high watermark, or the byte budget is used
         }
       }
+      // The entries this index points into (a merge may replace the array during the awaits below).
+      const entries = state.entries;
       const index = state.entryIndexOf(offset);
       if (index === -1) break; // dropped by retention meanwhile: return what we have
-      const entry = state.entries[index] as LogEntry;
+      const entry = entries[index] as LogEntry;
       const range = await this.rangeFor(entry, offset, signal);
       if (this.#readAhead.enabled) {
         stream ??= this.#streamAt(state, fetchOffset);
-        this.#planAhead(stream, state.entries, index, range);
+        this.#planAhead(stream, entries, index, range);
       }
       const data = await this.bytesOf(entry, range, signal);
       const before = offset;
