@@ -33,12 +33,15 @@ export interface ByteSpan {
 }
 
 /**
- * A reader of one partition that goes on where its last read from object storage ended (a sequential
- * consumer): its read-ahead window grows from READ_AHEAD_FIRST_WINDOW_BYTES, doubling per sequential
- * read, to READ_AHEAD_MAX_WINDOW_BYTES.
+ * A reader of one partition from object storage. On its first read it is not known to be sequential:
+ * read-ahead covers only what that same read will ask for next (its maxBytes, at most
+ * READ_AHEAD_FIRST_WINDOW_BYTES). Once a read goes on where the last one ended (a sequential consumer),
+ * the window is READ_AHEAD_FIRST_WINDOW_BYTES, doubling per sequential read up to
+ * READ_AHEAD_MAX_WINDOW_BYTES.
  */
 class ReadStream {
   readonly id: string;
+  sequential = false;
   windowBytes = READ_AHEAD_FIRST_WINDOW_BYTES;
   /** Plans made; a plan computed after a newer one was made is stale (it would name ranges already read). */
   plans = 0;
@@ -152,7 +155,8 @@ export class LogReader {
       const range = await this.rangeFor(entry, offset, signal);
       if (this.#readAhead.enabled) {
         stream ??= this.#streamAt(state, fetchOffset);
-        this.#planAhead(stream, entries, index, range);
+        const windowBytes = stream.sequential ? stream.windowBytes : Math.min(READ_AHEAD_FIRST_WINDOW_BYTES, maxBytes - bytes - (range.end - range.start));
+        this.#planAhead(stream, entries, index, range, windowBytes);
       }
       const data = await this.bytesOf(entry, range, signal);
       const before = offset;
@@ -218,7 +222,8 @@ export class LogReader {
     const known = this.#streams.get(key);
     if (known === undefined) return new ReadStream(`${state.topicId}/${state.partition}#${++this.#streamSeq}`);
     this.#streams.delete(key);
-    known.windowBytes = Math.min(READ_AHEAD_MAX_WINDOW_BYTES, known.windowBytes * 2);
+    if (known.sequential) known.windowBytes = Math.min(READ_AHEAD_MAX_WINDOW_BYTES, known.windowBytes * 2);
+    known.sequential = true;
     return known;
   }
 
@@ -232,12 +237,12 @@ export class LogReader {
 
   /**
    * Reads ahead of `stream`, which is about to read `range` of `entries[index]`: the ranges after it, up
-   * to the stream's window. Entries are committed, immutable objects: a merge or trim meanwhile only
-   * makes some of these ranges go unread (read-ahead.ts).
+   * to `windowBytes` (at least one range when positive). Entries are committed, immutable objects: a merge
+   * or trim meanwhile only makes some of these ranges go unread (read-ahead.ts).
    */
-  #planAhead(stream: ReadStream, entries: readonly LogEntry[], index: number, range: ByteSpan): void {
+  #planAhead(stream: ReadStream, entries: readonly LogEntry[], index: number, range: ByteSpan, windowBytes: number): void {
     const plan = ++stream.plans;
-    this.#spansAhead(stream.windowBytes, entries, index, range).then(
+    this.#spansAhead(windowBytes, entries, index, range).then(
       (spans) => {
         if (plan === stream.plans) this.#readAhead.plan(stream.id, spans, (span) => this.#cache.has(span.objectKey, span.start, span.end));
       },
