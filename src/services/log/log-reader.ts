@@ -33,11 +33,10 @@ export interface ByteSpan {
 }
 
 /**
- * A reader of one partition from object storage. On its first read it is not known to be sequential:
- * read-ahead covers only what that same read will ask for next (its maxBytes, at most
- * READ_AHEAD_FIRST_WINDOW_BYTES). Once a read goes on where the last one ended (a sequential consumer),
- * the window is READ_AHEAD_FIRST_WINDOW_BYTES, doubling per sequential read up to
- * READ_AHEAD_MAX_WINDOW_BYTES.
+ * A reader of one partition from object storage. Its first read is not known to be sequential: it reads
+ * ahead READ_AHEAD_FIRST_WINDOW_BYTES only when it asks for more than the range it starts in (a bulk
+ * reader; a one-batch lookup reads nothing ahead). Each read that goes on where the last one ended (a
+ * sequential consumer) doubles the window, up to READ_AHEAD_MAX_WINDOW_BYTES.
  */
 class ReadStream {
   readonly id: string;
@@ -155,7 +154,8 @@ export class LogReader {
       const range = await this.rangeFor(entry, offset, signal);
       if (this.#readAhead.enabled) {
         stream ??= this.#streamAt(state, fetchOffset);
-        const windowBytes = stream.sequential ? stream.windowBytes : Math.min(READ_AHEAD_FIRST_WINDOW_BYTES, maxBytes - bytes - (range.end - range.start));
+        // A first read that wants more than this range is a bulk reader: read ahead as for a sequential one.
+        const windowBytes = stream.sequential || maxBytes - bytes > range.end - range.start ? stream.windowBytes : 0;
         this.#planAhead(stream, entries, index, range, windowBytes);
       }
       const data = await this.bytesOf(entry, range, signal);
@@ -222,7 +222,7 @@ export class LogReader {
     const known = this.#streams.get(key);
     if (known === undefined) return new ReadStream(`${state.topicId}/${state.partition}#${++this.#streamSeq}`);
     this.#streams.delete(key);
-    if (known.sequential) known.windowBytes = Math.min(READ_AHEAD_MAX_WINDOW_BYTES, known.windowBytes * 2);
+    known.windowBytes = Math.min(READ_AHEAD_MAX_WINDOW_BYTES, known.windowBytes * 2);
     known.sequential = true;
     return known;
   }
