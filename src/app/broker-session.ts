@@ -69,6 +69,7 @@ export class BrokerSession {
       flush: { lingerMs: config.flush.lingerMs, idleLingerMs: config.flush.idleLingerMs, maxBytes: config.flush.maxBytes, maxInflight: config.flush.maxInflight, maxPendingBytes: config.flush.maxPendingBytes },
       cacheBytes: config.cache.maxBytes,
       tailBytes: config.cache.tailBytes,
+      readAheadBytes: config.cache.readAheadBytes,
       ...(deps.flushObserver === undefined ? {} : { flushObserver: deps.flushObserver }),
       // The merger sizes segments by the topic's segment.bytes (capped, see storage.md "Merging").
       merge: { topicConfigs: (topicId) => topics.getById(topicId)?.configs, policy: { maxWalEntries: config.merge.maxWalEntries, maxWalAgeMs: config.merge.maxWalAgeMs } },

@@ -50,6 +50,7 @@ export const CONFIG_DEFAULTS = {
   s3Namespace: 'default',
   cacheBytes: 256 * MIB,
   logTailBytes: 16 * MIB,
+  readAheadBytes: 64 * MIB,
   autoCreateTopics: true,
   autoCreatePartitions: 1,
   logLevel: 'info',
@@ -120,6 +121,7 @@ export const settingsSchema = z.strictObject({
   cacheBytes: integer(0, Number.MAX_SAFE_INTEGER),
   /** 0: no tail; every Fetch reads from the range cache or the object store. */
   logTailBytes: integer(0, Number.MAX_SAFE_INTEGER),
+  readAheadBytes: integer(0, Number.MAX_SAFE_INTEGER),
   autoCreateTopics: boolean(),
   autoCreatePartitions: integer(1, 100_000),
   logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
@@ -315,7 +317,7 @@ function toConfig(s: Settings) {
     dataDir: s.dataDir,
     objectStore,
     metadataStore,
-    cache: { maxBytes: s.cacheBytes, tailBytes: s.logTailBytes },
+    cache: { maxBytes: s.cacheBytes, tailBytes: s.logTailBytes, readAheadBytes: s.readAheadBytes },
     topics: { autoCreate: s.autoCreateTopics, autoCreatePartitions: s.autoCreatePartitions },
     logLevel: s.logLevel,
     socket: {

@@ -43,6 +43,7 @@ const DOCS = {
   etcdKeyFile: { description: 'PEM client private key for etcd', path: true },
   cacheBytes: { description: 'Byte budget of the in-memory cache of object ranges served to Fetch' },
   logTailBytes: { description: 'Byte budget of the owners\' in-memory tails of recently acknowledged batches, served to hot consumers without a read; 0 turns the tail off' },
+  readAheadBytes: { description: 'Byte budget of read-ahead for sequential consumers of object storage: ranges queued, in flight and held unread; 0 disables it' },
   autoCreateTopics: { description: 'Create unknown topics on Metadata/Produce requests (auto.create.topics.enable)' },
   autoCreatePartitions: { description: 'Partition count of auto-created topics (num.partitions)' },
   logLevel: { description: 'Log level: fatal, error, warn, info, debug, trace or silent' },

@@ -64,7 +64,7 @@ describe('loadConfig defaults', () => {
       maxConnectionsPerIp: 10_000,
     });
     assert.deepEqual(config.flush, { profile: 'balanced', lingerMs: 2, idleLingerMs: 0, maxBytes: 8 * 1024 * 1024, maxInflight: 4, maxPendingBytes: 64 * 1024 * 1024 });
-    assert.deepEqual(config.cache, { maxBytes: 256 * 1024 * 1024, tailBytes: 16 * 1024 * 1024 });
+    assert.deepEqual(config.cache, { maxBytes: 256 * 1024 * 1024, tailBytes: 16 * 1024 * 1024, readAheadBytes: 64 * 1024 * 1024 });
     assert.deepEqual(config.merge, { maxWalEntries: 16, maxWalAgeMs: 60_000 });
     assert.deepEqual(config.groups, {
       initialRebalanceDelayMs: 3000,

@@ -34,7 +34,13 @@ export function apiKeyLabel(apiKey: number): string {
  */
 export interface ScrapeSources {
   /** Range-cache counters of this broker's read path; null when there is no log service (yet). */
-  cache(): { readonly hits: number; readonly misses: number; readonly bytes: number } | null;
+  cache(): {
+    readonly hits: number;
+    readonly misses: number;
+    readonly bytes: number;
+    /** Read-ahead (docs/design/read-ahead.md): GETs started, reads it served, bytes reserved now, bytes dropped unread. */
+    readonly readAhead?: { readonly gets: number; readonly hits: number; readonly reservedBytes: number; readonly wastedBytes: number };
+  } | null;
   /** Partitions this broker owns (writes to) now. */
   partitionsOwned(): number;
   /** Consumer groups this broker coordinates, counted by state, and their lag per partition (bounded). */
@@ -100,6 +106,10 @@ export class KafscaleMetrics {
   readonly cacheHitRatio: Gauge;
   readonly flushPendingBytes: Gauge;
   readonly logTailBytes: Gauge;
+  readonly readAheadGetsTotal: Counter;
+  readonly readAheadHitsTotal: Counter;
+  readonly readAheadWastedBytesTotal: Counter;
+  readonly readAheadBytes: Gauge;
   readonly partitionsOwned: Gauge;
   readonly fetchSessions: Gauge;
   readonly fetchSessionPartitions: Gauge;
@@ -274,6 +284,42 @@ export class KafscaleMetrics {
       collect() {
         const cache = metrics.#read((s) => s.cache());
         if (cache !== null && cache !== undefined) this.set(cache.hits + cache.misses === 0 ? Number.NaN : cache.hits / (cache.hits + cache.misses));
+      },
+    });
+    this.readAheadGetsTotal = new Counter({
+      name: 'kafscale_read_ahead_gets_total',
+      help: 'Object GETs started by read-ahead for sequential consumers (also counted in kafscale_object_store_requests_total)',
+      registers,
+      collect() {
+        const ahead = metrics.#read((s) => s.cache())?.readAhead;
+        if (ahead !== undefined) setCounter(this, ahead.gets);
+      },
+    });
+    this.readAheadHitsTotal = new Counter({
+      name: 'kafscale_read_ahead_hits_total',
+      help: 'Object-range reads served by read-ahead (taken while its GET was in flight or done)',
+      registers,
+      collect() {
+        const ahead = metrics.#read((s) => s.cache())?.readAhead;
+        if (ahead !== undefined) setCounter(this, ahead.hits);
+      },
+    });
+    this.readAheadWastedBytesTotal = new Counter({
+      name: 'kafscale_read_ahead_wasted_bytes_total',
+      help: 'Bytes read ahead but dropped unread (the reader went elsewhere, or entries were merged or trimmed)',
+      registers,
+      collect() {
+        const ahead = metrics.#read((s) => s.cache())?.readAhead;
+        if (ahead !== undefined) setCounter(this, ahead.wastedBytes);
+      },
+    });
+    this.readAheadBytes = new Gauge({
+      name: 'kafscale_read_ahead_bytes',
+      help: 'Bytes read ahead: queued, in flight or held unread (bounded by KAFSCALE_READ_AHEAD_BYTES)',
+      registers,
+      collect() {
+        const ahead = metrics.#read((s) => s.cache())?.readAhead;
+        if (ahead !== undefined) this.set(ahead.reservedBytes);
       },
     });
     this.fetchSessions = new Gauge({

@@ -54,6 +54,11 @@ export class FetchCache<V extends object, C> {
     return this.#loads.has(key) || this.#cache.has(key);
   }
 
+  /** Stores a value loaded elsewhere; a load in flight for the key wins (it stores its own). */
+  set(key: string, value: V): void {
+    if (!this.#loads.has(key)) this.#cache.set(key, value);
+  }
+
   /**
    * The value of `key`, loaded with `context` when neither cached nor loading. `signal` ends this
    * reader's wait only (rejecting with its reason); the load stops when no reader is left.

@@ -21,6 +21,8 @@ export const LOG_DEFAULTS = {
   cacheBytes: 256 * MIB,
   /** = CONFIG_DEFAULTS.logTailBytes: the owners' in-memory tails of acknowledged batches. */
   tailBytes: 16 * MIB,
+  /** = CONFIG_DEFAULTS.readAheadBytes: bytes read ahead for sequential readers of object storage. */
+  readAheadBytes: 64 * MIB,
   /** Parsed segment indexes (SegmentIndexCache); not a setting. */
   segmentIndexCacheBytes: 16 * MIB,
 } as const;

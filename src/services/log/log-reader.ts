@@ -11,6 +11,7 @@ import type { LogEntry } from './log-entry.ts';
 import type { PartitionState } from './partition-state.ts';
 import type { PartitionTail } from './partition-tail.ts';
 import { RangeCache } from './range-cache.ts';
+import { ReadAhead, type ObjectSpan } from './read-ahead.ts';
 import { indexBlock, type IndexEntry } from './segment-format.ts';
 import { SegmentIndexCache } from './segment-index-cache.ts';
 
@@ -31,25 +32,95 @@ export interface ByteSpan {
   readonly end: number;
 }
 
+/**
+ * A reader of one partition from object storage. Its first read is not known to be sequential: it reads
+ * ahead READ_AHEAD_FIRST_WINDOW_BYTES only when it asks for more than the range it starts in (a bulk
+ * reader; a one-batch lookup reads nothing ahead). Each read that goes on where the last one ended (a
+ * sequential consumer) doubles the window, up to READ_AHEAD_MAX_WINDOW_BYTES.
+ */
+class ReadStream {
+  readonly id: string;
+  sequential = false;
+  windowBytes = READ_AHEAD_FIRST_WINDOW_BYTES;
+  /** Plans made; a plan computed after a newer one was made is stale (it would name ranges already read). */
+  plans = 0;
+  constructor(id: string) {
+    this.id = id;
+  }
+}
+
+const MIB = 1024 * 1024;
+/** Read-ahead of a reader not yet known to be sequential (its first read from object storage). */
+export const READ_AHEAD_FIRST_WINDOW_BYTES = 4 * MIB;
+/** Read-ahead per sequential reader at most (the budget, KAFSCALE_READ_AHEAD_BYTES, bounds the sum). */
+export const READ_AHEAD_MAX_WINDOW_BYTES = 16 * MIB;
+/** Read-ahead GETs in flight at most, broker-wide (the S3 adapter also caps background GETs). */
+export const READ_AHEAD_MAX_GETS = 8;
+/** A read-ahead range not read this long after it arrived is dropped (its reader went elsewhere). */
+export const READ_AHEAD_HOLD_MS = 30_000;
+/** Readers remembered, broker-wide: the oldest is forgotten (and its read-ahead dropped) beyond this. */
+const MAX_READ_STREAMS = 4096;
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  bytes: number;
+  readAhead: { gets: number; hits: number; wastedBytes: number; reservedBytes: number };
+}
+
+export interface LogReaderOptions {
+  readonly objects: ObjectStore;
+  readonly log: Logger;
+  readonly cacheBytes: number;
+  readonly indexCacheBytes: number;
+  /** KAFSCALE_READ_AHEAD_BYTES: bytes read ahead (queued, in flight or held unread) at most; 0 = none. */
+  readonly readAheadBytes: number;
+  readonly now?: () => number;
+}
+
 export class LogReader {
   readonly #log: Logger;
   readonly #cache: RangeCache;
   readonly #indexes: SegmentIndexCache;
+  readonly #readAhead: ReadAhead;
+  /** Sequential readers by `topicId/partition@nextOffset`, least recently read first. */
+  readonly #streams = new Map<string, ReadStream>();
+  #streamSeq = 0;
 
-  constructor(options: { readonly objects: ObjectStore; readonly log: Logger; readonly cacheBytes: number; readonly indexCacheBytes: number }) {
+  constructor(options: LogReaderOptions) {
+    const objects = options.objects;
     this.#log = options.log;
-    this.#cache = new RangeCache(options.objects, options.cacheBytes);
-    this.#indexes = new SegmentIndexCache(options.objects, options.indexCacheBytes);
+    this.#cache = new RangeCache(objects, options.cacheBytes);
+    this.#indexes = new SegmentIndexCache(objects, options.indexCacheBytes);
+    this.#readAhead = new ReadAhead({
+      budgetBytes: options.readAheadBytes,
+      maxConcurrentGets: READ_AHEAD_MAX_GETS,
+      holdMs: READ_AHEAD_HOLD_MS,
+      load: (span, signal) => objects.get(span.objectKey, { range: { start: span.start, end: span.end }, signal, background: true }),
+      log: options.log,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
   }
 
-  /** Object GETs issued by the read path (tests, metrics). */
+  /** Object GETs issued by the read path, read-ahead included (tests, metrics). */
   get objectGets(): number {
-    return this.#cache.gets;
+    return this.#cache.gets + this.#readAhead.gets;
   }
 
-  /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
-  cacheStats(): { hits: number; misses: number; bytes: number } {
-    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes };
+  /** Read-ahead counters (tests, metrics). */
+  readAheadStats(): { gets: number; hits: number; wastedBytes: number; reservedBytes: number } {
+    const r = this.#readAhead;
+    return { gets: r.gets, hits: r.hits, wastedBytes: r.wastedBytes, reservedBytes: r.reservedBytes };
+  }
+
+  /** Drops read-ahead in flight or held. */
+  close(): void {
+    this.#readAhead.close();
+  }
+
+  /** Range-cache and read-ahead counters for metrics: hits, misses (GETs) and bytes held. */
+  cacheStats(): CacheStats {
+    return { hits: this.#cache.hits, misses: this.#cache.gets, bytes: this.#cache.bytes, readAhead: this.readAheadStats() };
   }
 
   /**
@@ -65,6 +136,7 @@ export class LogReader {
     }
     let offset = fetchOffset;
     let bytes = 0;
+    let stream: ReadStream | null = null;
     while (offset < hwm && (records.length === 0 || bytes < maxBytes)) {
       if (tail !== undefined && offset >= tail.firstOffset) {
         const got = tail.read(offset, hwm, maxBytes - bytes, records);
@@ -74,10 +146,18 @@ export class LogReader {
           break; // the tail holds everything up to the high watermark, or the byte budget is used
         }
       }
+      // The entries this index points into (a merge may replace the array during the awaits below).
+      const entries = state.entries;
       const index = state.entryIndexOf(offset);
       if (index === -1) break; // dropped by retention meanwhile: return what we have
-      const entry = state.entries[index] as LogEntry;
+      const entry = entries[index] as LogEntry;
       const range = await this.rangeFor(entry, offset, signal);
+      if (this.#readAhead.enabled) {
+        stream ??= this.#streamAt(state, fetchOffset);
+        // A first read that wants more than this range is a bulk reader: read ahead as for a sequential one.
+        const windowBytes = stream.sequential || maxBytes - bytes > range.end - range.start ? stream.windowBytes : 0;
+        this.#planAhead(stream, entries, index, range, windowBytes);
+      }
       const data = await this.bytesOf(entry, range, signal);
       const before = offset;
       let consumedAll = true;
@@ -93,11 +173,10 @@ export class LogReader {
         offset = last + 1;
       }
       const wholeEntry = range.end >= entry.byteEnd;
-      // The entry after this one is looked up again: a merge may have replaced entries meanwhile.
-      if (consumedAll) this.#readAhead(wholeEntry ? state.entries[state.entryIndexOf(offset)] : entry, offset);
       // A segment block read to its end continues with the entry's next block.
       if (!consumedAll || offset === before || (offset <= entry.lastOffset && wholeEntry)) break;
     }
+    if (stream !== null) this.#streamMoved(state, stream, offset);
     return { errorCode: ErrorCode.NONE, highWatermark: hwm, lastStableOffset: hwm, logStartOffset: logStart, records, bytes };
   }
 
@@ -111,9 +190,25 @@ export class LogReader {
     return indexBlock(index, offset, entry.byteStart, entry.byteEnd);
   }
 
-  /** The bytes of `range` of the entry's object (cached, or one GET shared by concurrent readers). */
-  bytesOf(entry: LogEntry, range: ByteSpan, signal?: AbortSignal): Promise<Buffer> {
-    return this.#cache.get(entry.objectKey, range.start, range.end, signal);
+  /**
+   * The bytes of `range` of the entry's object: cached, read ahead, or one GET shared by concurrent
+   * readers. A read-ahead that failed is only a missed one: the range is then read here.
+   */
+  async bytesOf(entry: LogEntry, range: ByteSpan, signal?: AbortSignal): Promise<Buffer> {
+    const { objectKey } = entry;
+    if (!this.#cache.has(objectKey, range.start, range.end)) {
+      const ahead = this.#readAhead.take({ objectKey, start: range.start, end: range.end });
+      if (ahead !== undefined) {
+        try {
+          const data = await untilAborted(ahead, signal);
+          this.#cache.set(objectKey, range.start, range.end, data);
+          return data;
+        } catch (error) {
+          if (signal?.aborted === true) throw error;
+        }
+      }
+    }
+    return this.#cache.get(objectKey, range.start, range.end, signal);
   }
 
   /** The parsed index of a segment entry. */
@@ -121,14 +216,91 @@ export class LogReader {
     return this.#indexes.get(indexKey);
   }
 
-  /** Sequential consumers read in order: fetch the next range (entry or segment block) before it is asked for. */
-  #readAhead(next: LogEntry | undefined, offset: number): void {
-    if (next === undefined) return;
-    const from = Math.max(offset, next.baseOffset);
-    void this.rangeFor(next, from)
-      .then((range) => (this.#cache.has(next.objectKey, range.start, range.end) ? undefined : this.#cache.get(next.objectKey, range.start, range.end)))
-      .catch((error: unknown) => {
-        this.#log.debug({ err: error, objectKey: next.objectKey }, 'read-ahead GET failed');
-      });
+  /** The reader whose last read ended at `fetchOffset`, or a new one (not yet known to be sequential). */
+  #streamAt(state: PartitionState, fetchOffset: number): ReadStream {
+    const key = `${state.topicId}/${state.partition}@${fetchOffset}`;
+    const known = this.#streams.get(key);
+    if (known === undefined) return new ReadStream(`${state.topicId}/${state.partition}#${++this.#streamSeq}`);
+    this.#streams.delete(key);
+    known.windowBytes = Math.min(READ_AHEAD_MAX_WINDOW_BYTES, known.windowBytes * 2);
+    known.sequential = true;
+    return known;
   }
+
+  #streamMoved(state: PartitionState, stream: ReadStream, nextOffset: number): void {
+    this.#streams.set(`${state.topicId}/${state.partition}@${nextOffset}`, stream);
+    if (this.#streams.size <= MAX_READ_STREAMS) return;
+    const [oldestKey, oldest] = this.#streams.entries().next().value as [string, ReadStream];
+    this.#streams.delete(oldestKey);
+    this.#readAhead.plan(oldest.id, [], () => true);
+  }
+
+  /**
+   * Reads ahead of `stream`, which is about to read `range` of `entries[index]`: the ranges after it, up
+   * to `windowBytes` (at least one range when positive). Entries are committed, immutable objects: a merge
+   * or trim meanwhile only makes some of these ranges go unread (read-ahead.ts).
+   */
+  #planAhead(stream: ReadStream, entries: readonly LogEntry[], index: number, range: ByteSpan, windowBytes: number): void {
+    const plan = ++stream.plans;
+    this.#spansAhead(windowBytes, entries, index, range).then(
+      (spans) => {
+        if (plan === stream.plans) this.#readAhead.plan(stream.id, spans, (span) => this.#cache.has(span.objectKey, span.start, span.end));
+      },
+      (error: unknown) => this.#log.debug({ err: error }, 'read-ahead planning failed (segment index unavailable)'),
+    );
+  }
+
+  async #spansAhead(windowBytes: number, entries: readonly LogEntry[], index: number, range: ByteSpan): Promise<ObjectSpan[]> {
+    const spans: ObjectSpan[] = [];
+    let bytes = 0;
+    for (let i = index; i < entries.length && bytes < windowBytes; i++) {
+      const entry = entries[i] as LogEntry;
+      const from = i === index ? range.end : entry.byteStart;
+      for (const span of await this.#spansOf(entry, from)) {
+        spans.push(span);
+        bytes += span.end - span.start;
+        if (bytes >= windowBytes) break;
+      }
+    }
+    return spans;
+  }
+
+  /** The ranges the reader will ask for in `entry` from byte `from` on: the whole entry, or segment blocks. */
+  async #spansOf(entry: LogEntry, from: number): Promise<ObjectSpan[]> {
+    const { objectKey } = entry;
+    if (from >= entry.byteEnd) return [];
+    if (entry.indexKey === undefined) return [{ objectKey, start: entry.byteStart, end: entry.byteEnd }];
+    const index = await this.#indexes.get(entry.indexKey);
+    const spans: ObjectSpan[] = [];
+    let last = -1;
+    // The block the reader computes for each block's first offset (indexBlock), so the keys match exactly.
+    for (const indexEntry of [{ offset: entry.baseOffset, position: entry.byteStart }, ...index]) {
+      if (indexEntry.offset < entry.baseOffset || indexEntry.offset > entry.lastOffset) continue;
+      const block = indexBlock(index, indexEntry.offset, entry.byteStart, entry.byteEnd);
+      if (block.start < from || block.start <= last || block.end <= block.start) continue;
+      spans.push({ objectKey, start: block.start, end: block.end });
+      last = block.start;
+    }
+    return spans;
+  }
+}
+
+/** `promise`, or the signal's reason once it aborts (the promise itself goes on: a read-ahead GET is shared). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
 }

@@ -14,7 +14,7 @@ import { FlushPipeline, type FlushOptions } from './flush-pipeline.ts';
 import { LogCatalog } from './log-catalog.ts';
 import { LOG_DEFAULTS } from './log-defaults.ts';
 import type { OwnerRecord } from './log-entry.ts';
-import { LogReader, type ReadResult } from './log-reader.ts';
+import { LogReader, type CacheStats, type ReadResult } from './log-reader.ts';
 import { LogTrimmer } from './log-trimmer.ts';
 import { IoPriority } from './io-priority.ts';
 import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
@@ -47,6 +47,8 @@ export interface LogServiceOptions {
   readonly flushObserver?: FlushObserver;
   /** Byte-bounded LRU of object ranges for reads (KAFSCALE_CACHE_BYTES). */
   readonly cacheBytes?: number;
+  /** Read-ahead budget of the read path (KAFSCALE_READ_AHEAD_BYTES); 0 disables read-ahead. */
+  readonly readAheadBytes?: number;
   /** Broker-wide bound of the owners' in-memory tails of acknowledged batches. */
   readonly tailBytes?: number;
   /** producer.id.expiration.ms: idle idempotent producers are forgotten after this (default 1 day). */
@@ -125,7 +127,13 @@ export class LogService {
       io: this.#io,
     });
     this.#ownership = new PartitionOwnership(options.store, options.brokerId, options.lease);
-    this.#reader = new LogReader({ objects: options.objects, log: options.log, cacheBytes: options.cacheBytes ?? LOG_DEFAULTS.cacheBytes, indexCacheBytes: LOG_DEFAULTS.segmentIndexCacheBytes });
+    this.#reader = new LogReader({
+      objects: options.objects,
+      log: options.log,
+      cacheBytes: options.cacheBytes ?? LOG_DEFAULTS.cacheBytes,
+      indexCacheBytes: LOG_DEFAULTS.segmentIndexCacheBytes,
+      readAheadBytes: options.readAheadBytes ?? LOG_DEFAULTS.readAheadBytes,
+    });
     this.#tailBudget = new TailBudget(options.tailBytes ?? LOG_DEFAULTS.tailBytes);
     this.#trimmer = new LogTrimmer(options.store);
     const merge = options.merge;
@@ -159,7 +167,7 @@ export class LogService {
   }
 
   /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */
-  cacheStats(): { hits: number; misses: number; bytes: number } {
+  cacheStats(): CacheStats {
     return this.#reader.cacheStats();
   }
 
@@ -388,6 +396,7 @@ export class LogService {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reader.close();
     await this.#merger?.close();
     await this.#pipeline.close();
     for (const [id, log] of this.#owned) {

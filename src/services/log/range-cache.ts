@@ -41,6 +41,11 @@ export class RangeCache {
     return this.#ranges.has(`${objectKey}@${start}-${end}`);
   }
 
+  /** Keeps bytes read elsewhere (read-ahead) for later readers of the same range. */
+  set(objectKey: string, start: number, end: number, data: Buffer): void {
+    this.#ranges.set(`${objectKey}@${start}-${end}`, data);
+  }
+
   get(objectKey: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
     return this.#ranges.get(`${objectKey}@${start}-${end}`, { objectKey, start, end }, signal);
   }

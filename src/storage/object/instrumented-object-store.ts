@@ -1,6 +1,6 @@
 import type { KafscaleMetrics } from '../../telemetry/metrics.ts';
 import { RequestObserver } from '../request-observer.ts';
-import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
+import type { GetOptions, ObjectInfo, ObjectStore } from './object-store.ts';
 
 /**
  * Counts and times every object-store call (kafscale_object_store_*), whatever the adapter. PUT and
@@ -19,7 +19,7 @@ export class InstrumentedObjectStore implements ObjectStore {
     return this.#calls.observe('put', this.#inner.put(key, body, options));
   }
 
-  get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer> {
+  get(key: string, options?: GetOptions): Promise<Buffer> {
     return this.#calls.observe('get', this.#inner.get(key, options));
   }
 

@@ -38,11 +38,23 @@ export interface PutOptions {
   readonly beforeStep?: () => Promise<void>;
 }
 
+export interface GetOptions {
+  /** Whole object when absent. */
+  readonly range?: ByteRange;
+  readonly signal?: AbortSignal;
+  /**
+   * A hint that this get is background work (read-ahead) that must not delay foreground requests (WAL
+   * flush PUTs, a consumer's own GETs): the S3 adapter gives it a bounded share of its request slots and
+   * serves foreground requests first; other adapters ignore it.
+   */
+  readonly background?: boolean;
+}
+
 export interface ObjectStore {
   /** Writes the whole object atomically: readers see either nothing or all of it. Overwrites. */
   put(key: string, body: Buffer | readonly Buffer[], options?: PutOptions): Promise<void>;
   /** Whole object, or a byte range of it. A range past the end is clipped to the object's size. */
-  get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer>;
+  get(key: string, options?: GetOptions): Promise<Buffer>;
   head(key: string): Promise<ObjectInfo>;
   /** All objects whose key starts with prefix, sorted by key. */
   list(prefix: string): AsyncIterable<ObjectInfo>;

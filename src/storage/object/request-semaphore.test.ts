@@ -23,3 +23,30 @@ it('RequestSemaphore admits up to the limit and hands permits over in FIFO order
   assert.equal(semaphore.inFlight, 0);
   assert.throws(() => new RequestSemaphore(0), RangeError);
 });
+
+it('background requests hold at most their share, and a released permit goes to a foreground waiter first', async () => {
+  const semaphore = new RequestSemaphore(3, 2);
+  await semaphore.acquire(true);
+  await semaphore.acquire(true);
+  const order: string[] = [];
+  const third = semaphore.acquire(true).then(() => order.push('background 3'));
+  assert.equal(semaphore.backgroundInFlight, 2);
+  assert.equal(semaphore.waiting, 1, 'a third background request waits though a permit is free');
+  await semaphore.acquire();
+  assert.equal(semaphore.inFlight, 3, 'a foreground request takes the free permit');
+  const flush = semaphore.acquire().then(() => order.push('foreground'));
+  semaphore.release(true);
+  await Promise.resolve();
+  assert.deepEqual(order, ['foreground'], 'the foreground waiter came later but goes first');
+  semaphore.release();
+  semaphore.release();
+  await third;
+  assert.deepEqual(order, ['foreground', 'background 3']);
+  await flush;
+  assert.equal(semaphore.backgroundInFlight, 2);
+  semaphore.release(true);
+  semaphore.release(true);
+  assert.equal(semaphore.inFlight, 0);
+  assert.equal(semaphore.backgroundInFlight, 0);
+  assert.throws(() => new RequestSemaphore(2, 3), RangeError);
+});

@@ -22,7 +22,7 @@ import {
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
-import type { ByteRange, ObjectInfo, ObjectStore } from './object-store.ts';
+import type { GetOptions, ObjectInfo, ObjectStore } from './object-store.ts';
 import { assertValidKey, assertValidPrefix, bodyLength, clipRange, closedError, notFound, throwIfAborted } from './object-key.ts';
 import { RequestSemaphore } from './request-semaphore.ts';
 import { classifyS3Failure, toKafscaleError, type S3FailureKind } from './s3-errors.ts';
@@ -43,6 +43,8 @@ export interface S3ObjectStoreOptions {
   readonly namespace?: string;
   /** Requests in flight at most (default 64). */
   readonly maxConcurrency?: number;
+  /** Of those, background GETs (read-ahead) at most (default half of maxConcurrency); see request-semaphore.ts. */
+  readonly maxBackgroundConcurrency?: number;
   /** Per attempt, including the response body (default 30 000). */
   readonly requestTimeoutMs?: number;
   /** Attempts per operation, first one included (default 5). */
@@ -82,7 +84,8 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = options.bucket;
     this.#prefix = namespace === '' ? '' : `${namespace}/`;
     this.#sseKmsKeyId = options.sseKmsKeyId;
-    this.#semaphore = new RequestSemaphore(options.maxConcurrency ?? 64);
+    const maxConcurrency = options.maxConcurrency ?? 64;
+    this.#semaphore = new RequestSemaphore(maxConcurrency, options.maxBackgroundConcurrency ?? Math.max(1, Math.floor(maxConcurrency / 2)));
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.#retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
@@ -111,20 +114,20 @@ export class S3ObjectStore implements ObjectStore {
    * Runs one operation with retries. `fn` gets a signal that fires on the attempt's timeout or the
    * caller's abort; a caller abort is rethrown as is, everything else ends as a KafscaleError.
    */
-  async #run<T>(operation: string, target: string, fn: (attempt: Attempt) => Promise<T>, callerSignal?: AbortSignal): Promise<T> {
+  async #run<T>(operation: string, target: string, fn: (attempt: Attempt) => Promise<T>, callerSignal?: AbortSignal, background = false): Promise<T> {
     if (this.#closed) throw closedError('S3');
     for (let attempt = 1; ; attempt++) {
       throwIfAborted(callerSignal);
       const timeout = AbortSignal.timeout(this.#requestTimeoutMs);
       const signal = callerSignal === undefined ? timeout : AbortSignal.any([timeout, callerSignal]);
-      await this.#semaphore.acquire();
+      await this.#semaphore.acquire(background);
       let failure: unknown;
       try {
         return await fn({ signal });
       } catch (err) {
         failure = err;
       } finally {
-        this.#semaphore.release();
+        this.#semaphore.release(background);
       }
       throwIfAborted(callerSignal);
       let kind: S3FailureKind;
@@ -157,7 +160,7 @@ export class S3ObjectStore implements ObjectStore {
     await this.#run('PUT', key, ({ signal }) => this.#client.send(new PutObjectCommand(input), { abortSignal: signal }), options?.signal);
   }
 
-  async get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer> {
+  async get(key: string, options?: GetOptions): Promise<Buffer> {
     assertValidKey(key);
     const range = options?.range;
     if (range !== undefined) {
@@ -170,7 +173,7 @@ export class S3ObjectStore implements ObjectStore {
     }
     const header = range === undefined ? undefined : `bytes=${range.start}-${range.end - 1}`;
     try {
-      return await this.#run('GET', key, (attempt) => this.#getOnce(key, header, attempt), options?.signal);
+      return await this.#run('GET', key, (attempt) => this.#getOnce(key, header, attempt), options?.signal, options?.background === true);
     } catch (err) {
       const kind = err instanceof KafscaleError ? undefined : classifyS3Failure(err);
       if (kind === 'not-found') throw notFound(key, err);
