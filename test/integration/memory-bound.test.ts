@@ -23,7 +23,7 @@ const PARTITIONS = 8;
 const BUDGET_BYTES = Number(process.env['MEMORY_BOUND_BUDGET_BYTES'] ?? 8 * 1024 * 1024);
 /**
  * The flood carries 400 MiB (without a useful budget the broker grew by ~300 MiB for 300 MiB, ~615 MiB for 600 MiB). With the budget it may
- * grow by the budget plus what is bounded elsewhere: the owners' tails of acknowledged batches (64 MiB),
+ * grow by the budget plus what is bounded elsewhere: the owners' tails of acknowledged batches (KAFSCALE_LOG_TAIL_BYTES, 16 MiB),
  * up to ~192 KiB of socket and decoder buffers per paused connection (~37 MiB), the WAL objects being
  * written, and dead Buffers V8 has not collected yet (its external-memory GC trigger is ~64 MiB): measured
  * +150 to +213 MiB.
