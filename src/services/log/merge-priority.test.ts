@@ -143,10 +143,10 @@ test('the filesystem store calls beforeStep before each synced step of a backgro
     steps++;
   };
   await store.put('ns/segments/a', [body.subarray(0, 100), body.subarray(100)], { background: true, beforeStep });
-  assert.equal(steps, 4, '1 MiB steps: 3 full and a tail');
+  assert.equal(steps, 13, '256 KiB steps: 12 full and a tail');
   assert.deepEqual(await store.get('ns/segments/a'), body);
   await store.put('ns/wal/b', body, { beforeStep });
-  assert.equal(steps, 4, 'a foreground put takes no steps');
+  assert.equal(steps, 13, 'a foreground put takes no steps');
 });
 
 test('the object collector deletes nothing while a flush runs, in batches of DELETE_BATCH_KEYS after', async (t) => {

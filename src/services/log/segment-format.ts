@@ -26,6 +26,7 @@
  * a committed log entry references. The `segments/` prefix lets the collector list them apart from WAL.
  */
 import { randomBytes } from 'node:crypto';
+import { continueCrc32cOverBatch } from '../../protocol/records/crc32c-combine.ts';
 import { crc32c } from '@node-rs/crc32';
 import { lastOffsetDelta, maxTimestamp as batchMaxTimestamp, recordCount } from '../../protocol/records/index.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
@@ -99,7 +100,8 @@ export function encodeSegment(batches: readonly Buffer[], createdMs: number, ind
     const ts = Number(batchMaxTimestamp(batch));
     if (ts > blockMax[blockMax.length - 1]!) blockMax[blockMax.length - 1] = ts;
     chunks.push(batch);
-    crc = crc32c(batch, crc);
+    // The batches' own CRCs were validated on append: combined, not hashed again (crc32c-combine.ts).
+    crc = continueCrc32cOverBatch(crc, batch);
     messageCount += recordCount(batch);
     position += batch.length;
   }

@@ -245,6 +245,7 @@ export class SegmentMerger {
           ...(producers.length > 0 ? { producers: liveProducerRows(producers, nowMs, this.#o.producerIdExpirationMs ?? PRODUCER_ID_EXPIRATION_MS_DEFAULT) } : {}),
           indexKey,
         };
+        await this.#o.io?.yieldToForeground();
         const ok = await this.#swap(log, chunk, chunkRevisions, entry);
         if (ok === 'fenced') return { done, fenced: true };
         if (ok === 'conflict') return { done, fenced: false };

@@ -76,7 +76,7 @@ it('filesystem store: an unwritable root is KSC_OBJECT_UNAVAILABLE, not a crash'
   await assert.rejects(new FsObjectStore({ root: file }).open(), (err) => isKafscaleError(err, 'KSC_OBJECT_UNAVAILABLE') && err.message.includes(file));
 });
 
-it('filesystem store: a background put (synced in 1 MiB steps) stores exactly the bytes, across chunk boundaries', async () => {
+it('filesystem store: a background put (synced in 256 KiB steps) stores exactly the bytes, across chunk boundaries', async () => {
   const store = await new FsObjectStore({ root: join(base, 'background') }).open();
   // Chunks of odd sizes so that steps and chunk ends do not line up.
   const chunks = [Buffer.alloc(700_000, 1), Buffer.alloc(1_500_001, 2), Buffer.alloc(3, 3), Buffer.alloc(900_000, 4)];
