@@ -1,5 +1,5 @@
 /**
- * `npm run bench:latency [-- --rounds N] [--messages N] [--rate N] [--backlog-mb N] [--s3] [--json]`:
+ * `npm run bench:latency [-- --rounds N] [--messages N] [--rate N] [--backlog-mb N] [--profile NAME] [--s3] [--json]`:
  * end-to-end latency (1 KiB, 1 partition, acks=all) side by side, in one run, for
  *
  *   - segment merging on (the default) and off (merge thresholds out of reach), each on its own broker;
@@ -49,6 +49,13 @@ interface Sample {
   /** Produce requests, arrival to response written (includes the flush): bucket upper bounds. */
   readonly produceP50Ms: number;
   readonly produceP99Ms: number;
+  /** The flush's parts (bucket upper bounds) and the broker's event-loop lag over the measurement. */
+  readonly stages: {
+    readonly put: { readonly p50Ms: number; readonly p99Ms: number };
+    readonly commit: { readonly p50Ms: number; readonly p99Ms: number };
+    readonly eventLoopLagP99Ms: number;
+    readonly eventLoopLagMaxMs: number;
+  };
 }
 
 interface Options {
@@ -58,6 +65,8 @@ interface Options {
   readonly backlogMb: number;
   readonly s3: boolean;
   readonly json: boolean;
+  /** KAFSCALE_FLUSH_PROFILE of both brokers (null: the broker's default). */
+  readonly profile: string | null;
 }
 
 const log = (line: string): void => {
@@ -124,12 +133,24 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
   const flushAfter = buckets(after, 'kafscale_flush_duration_seconds');
   const produceBefore = buckets(before, 'kafscale_request_duration_seconds', { api_key: '0' });
   const produceAfter = buckets(after, 'kafscale_request_duration_seconds', { api_key: '0' });
+  const stage = (name: string, match: Readonly<Record<string, string>>): { p50Ms: number; p99Ms: number } => {
+    const b = buckets(before, name, match);
+    const a = buckets(after, name, match);
+    return { p50Ms: bucketQuantileMs(b, a, 0.5), p99Ms: bucketQuantileMs(b, a, 0.99) };
+  };
+  // Where a flush's time goes: the object PUT and the metadata commit, and how late the event loop ran.
+  const stages = {
+    put: stage('kafscale_object_store_request_duration_seconds', { operation: 'put' }),
+    commit: stage('kafscale_metadata_store_request_duration_seconds', { operation: 'txn' }),
+    eventLoopLagP99Ms: sumSamples(after, 'kafscale_nodejs_eventloop_lag_p99_seconds') * 1000,
+    eventLoopLagMaxMs: sumSamples(after, 'kafscale_nodejs_eventloop_lag_max_seconds') * 1000,
+  };
   const histogram = new HdrHistogram();
   for (const us of samples) histogram.record(us);
   const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
   const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99),
-    produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99) };
-  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms`);
+    produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99), stages };
+  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms; PUT p50 ≤ ${stages.put.p50Ms} p99 ≤ ${stages.put.p99Ms}, commit p50 ≤ ${stages.commit.p50Ms} p99 ≤ ${stages.commit.p99Ms}, event-loop lag p99 ${stages.eventLoopLagP99Ms.toFixed(1)} max ${stages.eventLoopLagMaxMs.toFixed(1)} ms`);
   return sample;
 }
 
@@ -163,8 +184,9 @@ async function run(options: Options): Promise<void> {
   const owned = new Map<Merging, { owned: number }>([['on', { owned: 0 }], ['off', { owned: 0 }]]);
   const samples: Sample[] = [];
   try {
-    brokers.set('on', await startOwnedTarget({ s3: options.s3 }));
-    brokers.set('off', await startOwnedTarget({ s3: options.s3, env: MERGE_OFF_ENV }));
+    const profileEnv = options.profile === null ? {} : { KAFSCALE_FLUSH_PROFILE: options.profile };
+    brokers.set('on', await startOwnedTarget({ s3: options.s3, env: profileEnv }));
+    brokers.set('off', await startOwnedTarget({ s3: options.s3, env: { ...profileEnv, ...MERGE_OFF_ENV } }));
     for (let round = 1; round <= options.rounds; round++) {
       // Alternate which goes first, so that a drift in the machine's load hits both alike.
       const mergings: Merging[] = round % 2 === 1 ? ['on', 'off'] : ['off', 'on'];
@@ -178,7 +200,7 @@ async function run(options: Options): Promise<void> {
     rmSync(workDir, { recursive: true, force: true });
   }
   const rows = summarize(samples);
-  const report = { startedAt, objectStore: options.s3 ? 's3' : 'filesystem', client: client.name, sizeBytes: SIZE_BYTES, rate: options.rate, messages: options.messages, backlogMb: options.backlogMb, loadAverage: [loadavg()[0], loadAtStart], rows, samples };
+  const report = { startedAt, profile: options.profile ?? 'default', objectStore: options.s3 ? 's3' : 'filesystem', client: client.name, sizeBytes: SIZE_BYTES, rate: options.rate, messages: options.messages, backlogMb: options.backlogMb, loadAverage: [loadavg()[0], loadAtStart], rows, samples };
   if (options.json) {
     console.log(JSON.stringify(report, null, 2));
     return;
@@ -200,6 +222,7 @@ async function main(): Promise<number> {
         'backlog-mb': { type: 'string', default: '150' },
         s3: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        profile: { type: 'string' },
       },
       strict: true,
     }));
@@ -220,6 +243,7 @@ async function main(): Promise<number> {
       backlogMb: number('backlog-mb', values['backlog-mb'], 0, 2_000),
       s3: values.s3,
       json: values.json,
+      profile: values.profile ?? null,
     });
     return 0;
   } catch (error) {

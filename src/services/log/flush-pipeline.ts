@@ -248,7 +248,8 @@ export class FlushPipeline implements FlushScheduler {
     });
     this.#inflight++;
     // The PUT starts now; its outcome is examined in commit order. A rejection is handled there.
-    const put = this.#objects.put(objectKey, encoded.chunks).then(() => null, (error: unknown) => error ?? new Error('PUT failed'));
+    // newKey: the key is this flush's own, and only the commit that follows the PUT refers to it.
+    const put = this.#objects.put(objectKey, encoded.chunks, { newKey: true }).then(() => null, (error: unknown) => error ?? new Error('PUT failed'));
     const flush: Flush = { objectKey, runs: flushRuns, bytes, put, objectBytes: encoded.sizeBytes, startedMs: performance.now() };
     this.#commitChain = this.#commitChain.then(() => this.#finish(flush)).catch((error: unknown) => {
       this.#log.error({ err: error, objectKey }, 'flush failed unexpectedly');

@@ -131,3 +131,45 @@ it('filesystem store: concurrent first puts into a new directory all return only
   assert.deepEqual(sync.synced, [join(root, 'topic', '0'), join(root, 'topic'), root]);
   await store.close();
 });
+
+it('filesystem store: a newKey put (WAL objects) is written in place and returns only once its directory is synced too', async () => {
+  const root = join(base, 'new-key');
+  const store = await new FsObjectStore({ root }).open();
+  await store.put('wal/seed', Buffer.from('seed')); // the directory exists and is durable in its parent
+  await store.close();
+  const sync = recordingSync(join(root, 'wal'));
+  const gated = await new FsObjectStore({ root, syncDirectory: sync.syncDirectory }).open();
+  let settled = false;
+  const body = [Buffer.alloc(70_000, 1), Buffer.alloc(5, 2)];
+  const put = gated.put('wal/0001.wal', body, { newKey: true }).then(() => (settled = true));
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.equal(settled, false, 'the put did not return while its directory entry was not yet durable');
+  assert.deepEqual((await readdir(join(root, 'wal'))).sort(), ['0001.wal', 'seed'], 'no temp file: the object is written under its key');
+  sync.release();
+  await put;
+  assert.ok(sync.synced.includes(join(root, 'wal')));
+  assert.ok((await gated.get('wal/0001.wal')).equals(Buffer.concat(body)));
+  await gated.close();
+});
+
+it('filesystem store: a newKey put of a key that exists replaces it whole (the temp-and-rename path)', async () => {
+  const store = await new FsObjectStore({ root: join(base, 'new-key-exists') }).open();
+  await store.put('wal/k', Buffer.from('a partial object left by a crash'));
+  await store.put('wal/k', Buffer.from('whole'), { newKey: true });
+  assert.equal((await store.get('wal/k')).toString(), 'whole');
+  assert.deepEqual(await readdir(join(base, 'new-key-exists', 'wal')), ['k']);
+  await store.close();
+});
+
+it('filesystem store: a newKey put whose sync fails is KSC_OBJECT_UNAVAILABLE and leaves no object', async () => {
+  const root = join(base, 'new-key-fails');
+  const store = await new FsObjectStore({
+    root,
+    syncDirectory: async (dir) => {
+      if (dir.endsWith('wal')) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+    },
+  }).open();
+  await assert.rejects(store.put('wal/0002.wal', Buffer.from('lost'), { newKey: true }), (err) => isKafscaleError(err, 'KSC_OBJECT_UNAVAILABLE'));
+  assert.deepEqual(await readdir(join(root, 'wal')), [], 'the partial object was removed');
+  await store.close();
+});

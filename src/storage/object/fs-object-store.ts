@@ -8,7 +8,9 @@
  * survives a crash. A directory not yet known to be durable is fsynced into its parent (and so on up) by
  * every put that uses it until one of them has finished doing so — not only by the put whose mkdir
  * created it — so concurrent first puts into a new directory all wait for its entry to be durable. When
- * put resolves, the object survives power loss.
+ * put resolves, the object survives power loss. A put marked `newKey` (WAL objects: nothing reads the key
+ * before the put resolves) skips the temp file and rename and syncs the file and its directory in
+ * parallel (PutOptions.newKey).
  *
  * Temp files carry '~' in their name, a character keys cannot contain, so they never collide with a key
  * and list never reports them; leftovers from a crash are removed by `sweepTempFiles()`.
@@ -63,6 +65,12 @@ async function writeInSyncedSteps(handle: FileHandle, chunks: readonly Buffer[],
       }
     }
   }
+}
+
+async function writeAll(handle: FileHandle, chunks: readonly Buffer[]): Promise<void> {
+  const { bytesWritten } = await handle.writev(chunks as Buffer[]);
+  const expected = chunks.reduce((sum, c) => sum + c.length, 0);
+  if (bytesWritten !== expected) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', `short write: ${bytesWritten} of ${expected} bytes`, { retriable: true });
 }
 
 async function syncDirectory(dir: string): Promise<void> {
@@ -139,6 +147,7 @@ export class FsObjectStore implements ObjectStore {
     const chunks = Buffer.isBuffer(body) ? [body] : (body as readonly Buffer[]);
     for (let attempt = 1; ; attempt++) {
       try {
+        if (options?.newKey === true && options.background !== true && (await this.#putNew(target, chunks, options.signal))) return;
         await this.#putOnce(target, chunks, options?.signal, options?.background === true, options?.beforeStep);
         return;
       } catch (err) {
@@ -153,6 +162,39 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * PutOptions.newKey: the object is written under its own name and the file and its directory are
+   * synced in parallel — both must be durable before the put resolves, in either order, because nothing
+   * refers to the key until then. False when the key exists after all (a retried key): the caller falls
+   * back to the temp-and-rename put, which replaces it atomically.
+   */
+  async #putNew(target: string, chunks: readonly Buffer[], signal: AbortSignal | undefined): Promise<boolean> {
+    const dir = dirname(target);
+    if (!this.#existingDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.#existingDirs.add(dir);
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(target, 'wx');
+    } catch (err) {
+      if (errorCode(err) === 'EEXIST') return false;
+      throw err;
+    }
+    try {
+      await writeAll(handle, chunks);
+      throwIfAborted(signal);
+      if (this.#fsync) await Promise.all([handle.sync(), this.#syncDirectory(dir)]);
+      await handle.close();
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await unlink(target).catch(() => undefined);
+      throw err;
+    }
+    if (this.#fsync) await this.#syncParents(dir);
+    return true;
+  }
+
   async #putOnce(target: string, chunks: readonly Buffer[], signal: AbortSignal | undefined, background: boolean, beforeStep: (() => Promise<void>) | undefined): Promise<void> {
     const dir = dirname(target);
     if (!this.#existingDirs.has(dir)) {
@@ -165,9 +207,7 @@ export class FsObjectStore implements ObjectStore {
       if (background && this.#fsync) {
         await writeInSyncedSteps(handle, chunks, beforeStep);
       } else {
-        const { bytesWritten } = await handle.writev(chunks as Buffer[]);
-        const expected = chunks.reduce((sum, c) => sum + c.length, 0);
-        if (bytesWritten !== expected) throw new KafscaleError('KSC_OBJECT_UNAVAILABLE', `short write: ${bytesWritten} of ${expected} bytes`, { retriable: true });
+        await writeAll(handle, chunks);
       }
       if (this.#fsync) await handle.sync();
       await handle.close();
@@ -181,8 +221,14 @@ export class FsObjectStore implements ObjectStore {
     }
     if (!this.#fsync) return;
     await this.#syncDirectory(dir);
-    // A directory's own entry lives in its parent. Whoever created it, it is durable only once that
-    // parent is synced: until some put has done so, every put into it does it (and up the chain).
+    await this.#syncParents(dir);
+  }
+
+  /**
+   * A directory's own entry lives in its parent. Whoever created it, it is durable only once that
+   * parent is synced: until some put has done so, every put into it does it (and up the chain).
+   */
+  async #syncParents(dir: string): Promise<void> {
     const synced: string[] = [];
     for (let current = dir; current !== this.root && current.startsWith(this.root + sep) && !this.#durableDirs.has(current); current = dirname(current)) {
       await this.#syncDirectory(dirname(current));
