@@ -4,7 +4,9 @@
  * adapters and nothing else (no broker, no network, no client):
  *
  *   - `fdatasync`: 1 KiB overwritten in place in an existing file and data-synced (the device's own floor);
- *   - `put`: FsObjectStore.put of a new WAL-sized object (temp file, fsync, rename, directory fsync);
+ *   - `put`: FsObjectStore.put of a new WAL-sized object as a flush makes it (`newKey`: written in place,
+ *     file and directory fsynced in parallel);
+ *   - `putRename`: the same put without `newKey` (temp file, fsync, rename, directory fsync), as before;
  *   - `commit`: one guarded put of a log-entry-sized value in the EmbeddedMetadataStore (LMDB, synced);
  *   - `flush`: put then commit, as a flush does them (docs/design/storage.md, "Write path").
  *
@@ -22,7 +24,7 @@ import { EmbeddedMetadataStore } from '../src/storage/meta/embedded-metadata-sto
 import { FsObjectStore } from '../src/storage/object/fs-object-store.ts';
 import { HdrHistogram } from './hdr-histogram.ts';
 
-const KINDS = ['fdatasync', 'put', 'commit', 'flush'] as const;
+const KINDS = ['fdatasync', 'put', 'putRename', 'commit', 'flush'] as const;
 type Kind = (typeof KINDS)[number];
 
 interface Options {
@@ -50,7 +52,8 @@ async function run(options: Options): Promise<void> {
         await file.write(entry, 0, entry.length, (seq++ % 1000) * 1024);
         await file.datasync();
       },
-      put: () => objects.put(`floor/wal/${String(++seq).padStart(10, '0')}.wal`, body),
+      put: () => objects.put(`floor/wal/${String(++seq).padStart(10, '0')}.wal`, body, { newKey: true }),
+      putRename: () => objects.put(`floor/wal/${String(++seq).padStart(10, '0')}.wal`, body),
       commit: async () => {
         const key = `floor/log/${String(++seq).padStart(10, '0')}`;
         await meta.txn({ compare: [{ key, target: 'version', op: '==', value: 0 }], success: [{ type: 'put', key, value: entry }] });
