@@ -56,3 +56,21 @@ test('without idleLingerMs the linger applies on an idle pipeline too (the servi
   const elapsed = performance.now() - started;
   assert.ok(elapsed >= 190, `acknowledged after ${elapsed.toFixed(0)} ms`);
 });
+
+test('idle pipeline: the flush starts on the next turn of the event loop, not on a timer (a 0 ms timer is 1 ms)', async (t) => {
+  const controlled = new ControlledObjects();
+  const { service, tp } = await open(t, controlled, { lingerMs: 400, idleLingerMs: 0 });
+  controlled.holdPuts = true;
+  // With timers frozen, only a flush started by setImmediate can reach the object store.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const appended = service.append(tp, 0, [batchOf('a', 1)]);
+  for (let turn = 0; turn < 20 && controlled.puts.length === 0; turn++) await new Promise((resolve) => setImmediate(resolve));
+  const putsWithoutTimers = controlled.puts.length;
+  // Whatever happened, let a flush that waits on a timer run, so the test ends instead of hanging.
+  t.mock.timers.runAll();
+  t.mock.timers.reset();
+  const [held] = await controlled.waitForHeld(1);
+  held!.release();
+  assert.equal((await appended).errorCode, ErrorCode.NONE);
+  assert.equal(putsWithoutTimers, 1, 'the PUT started without any timer firing');
+});
