@@ -74,54 +74,79 @@ function batchOffsets(batch: Buffer): { base: number; last: number } {
   return { base, last: base + lastOffsetDelta(batch) };
 }
 
-/** Builds a segment and its index from contiguous, offset-ordered batches. */
-export function encodeSegment(batches: readonly Buffer[], createdMs: number, indexIntervalBytes = INDEX_INTERVAL_DEFAULT_BYTES): EncodedSegment {
-  const first = batches[0];
-  const lastBatch = batches.at(-1);
-  if (first === undefined || lastBatch === undefined) throw new KafscaleError('KSC_INTERNAL', 'a segment needs at least one record batch');
-  const baseOffset = batchOffsets(first).base;
-  const lastOffset = batchOffsets(lastBatch).last;
-  const chunks: Buffer[] = [Buffer.alloc(SEGMENT_HEADER_BYTES)];
-  const positions: number[] = [];
-  const indexEntries: IndexEntry[] = [];
-  const blockMax: number[] = [];
-  let position = SEGMENT_HEADER_BYTES;
-  let lastIndexed = -Infinity;
-  let messageCount = 0;
-  let crc = 0;
-  for (const batch of batches) {
-    positions.push(position);
-    if (position - lastIndexed >= indexIntervalBytes) {
-      indexEntries.push({ offset: batchOffsets(batch).base, position });
-      blockMax.push(-1);
-      lastIndexed = position;
+/**
+ * Builds a segment and its index from contiguous, offset-ordered batches, one batch at a time, so that a
+ * caller (the merger) can give the event loop back between batches instead of holding it for a whole
+ * segment's worth of CRC and bookkeeping.
+ */
+export class SegmentEncoder {
+  readonly #createdMs: number;
+  readonly #indexIntervalBytes: number;
+  readonly #chunks: Buffer[] = [Buffer.alloc(SEGMENT_HEADER_BYTES)];
+  readonly #positions: number[] = [];
+  readonly #indexEntries: IndexEntry[] = [];
+  readonly #blockMax: number[] = [];
+  #position = SEGMENT_HEADER_BYTES;
+  #lastIndexed = -Infinity;
+  #messageCount = 0;
+  #crc = 0;
+  #baseOffset = -1;
+  #lastOffset = -1;
+
+  constructor(createdMs: number, indexIntervalBytes = INDEX_INTERVAL_DEFAULT_BYTES) {
+    this.#createdMs = createdMs;
+    this.#indexIntervalBytes = indexIntervalBytes;
+  }
+
+  add(batch: Buffer): void {
+    const { base, last } = batchOffsets(batch);
+    if (this.#baseOffset < 0) this.#baseOffset = base;
+    this.#lastOffset = last;
+    const position = this.#position;
+    this.#positions.push(position);
+    if (position - this.#lastIndexed >= this.#indexIntervalBytes) {
+      this.#indexEntries.push({ offset: base, position });
+      this.#blockMax.push(-1);
+      this.#lastIndexed = position;
     }
     // Batch maxTimestamps are the broker's own (stampBatchTimestamps), so the block maximum is exact.
     const ts = Number(batchMaxTimestamp(batch));
-    if (ts > blockMax[blockMax.length - 1]!) blockMax[blockMax.length - 1] = ts;
-    chunks.push(batch);
+    if (ts > this.#blockMax[this.#blockMax.length - 1]!) this.#blockMax[this.#blockMax.length - 1] = ts;
+    this.#chunks.push(batch);
     // The batches' own CRCs were validated on append: combined, not hashed again (crc32c-combine.ts).
-    crc = continueCrc32cOverBatch(crc, batch);
-    messageCount += recordCount(batch);
-    position += batch.length;
+    this.#crc = continueCrc32cOverBatch(this.#crc, batch);
+    this.#messageCount += recordCount(batch);
+    this.#position += batch.length;
   }
-  const sizeBytes = position + SEGMENT_FOOTER_BYTES;
-  if (sizeBytes > SEGMENT_MAX_BYTES) throw new KafscaleError('KSC_INTERNAL', `segment of ${sizeBytes} bytes exceeds the i32 positions of the index`);
-  const header = chunks[0] as Buffer;
-  header.write(SEGMENT_MAGIC, 0, 'latin1');
-  header.writeUInt16BE(SEGMENT_VERSION, 4);
-  header.writeUInt16BE(0, 6);
-  header.writeBigInt64BE(BigInt(baseOffset), 8);
-  header.writeInt32BE(messageCount, 16);
-  header.writeBigInt64BE(BigInt(createdMs), 20);
-  header.writeUInt32BE(0, 28);
-  const footer = Buffer.alloc(SEGMENT_FOOTER_BYTES);
-  footer.writeUInt32BE(crc >>> 0, 0);
-  footer.writeBigInt64BE(BigInt(lastOffset), 4);
-  footer.write(SEGMENT_FOOTER_MAGIC, 12, 'latin1');
-  chunks.push(footer);
-  const timed = indexEntries.map((e, i) => ({ ...e, maxTimestamp: blockMax[i]! }));
-  return { chunks, sizeBytes, index: encodeSegmentIndex(timed, indexIntervalBytes), indexEntries: timed, baseOffset, lastOffset, positions };
+
+  finish(): EncodedSegment {
+    if (this.#positions.length === 0) throw new KafscaleError('KSC_INTERNAL', 'a segment needs at least one record batch');
+    const sizeBytes = this.#position + SEGMENT_FOOTER_BYTES;
+    if (sizeBytes > SEGMENT_MAX_BYTES) throw new KafscaleError('KSC_INTERNAL', `segment of ${sizeBytes} bytes exceeds the i32 positions of the index`);
+    const chunks = this.#chunks;
+    const header = chunks[0] as Buffer;
+    header.write(SEGMENT_MAGIC, 0, 'latin1');
+    header.writeUInt16BE(SEGMENT_VERSION, 4);
+    header.writeUInt16BE(0, 6);
+    header.writeBigInt64BE(BigInt(this.#baseOffset), 8);
+    header.writeInt32BE(this.#messageCount, 16);
+    header.writeBigInt64BE(BigInt(this.#createdMs), 20);
+    header.writeUInt32BE(0, 28);
+    const footer = Buffer.alloc(SEGMENT_FOOTER_BYTES);
+    footer.writeUInt32BE(this.#crc >>> 0, 0);
+    footer.writeBigInt64BE(BigInt(this.#lastOffset), 4);
+    footer.write(SEGMENT_FOOTER_MAGIC, 12, 'latin1');
+    chunks.push(footer);
+    const timed = this.#indexEntries.map((e, i) => ({ ...e, maxTimestamp: this.#blockMax[i]! }));
+    return { chunks, sizeBytes, index: encodeSegmentIndex(timed, this.#indexIntervalBytes), indexEntries: timed, baseOffset: this.#baseOffset, lastOffset: this.#lastOffset, positions: this.#positions };
+  }
+}
+
+/** Builds a segment and its index from contiguous, offset-ordered batches. */
+export function encodeSegment(batches: readonly Buffer[], createdMs: number, indexIntervalBytes = INDEX_INTERVAL_DEFAULT_BYTES): EncodedSegment {
+  const encoder = new SegmentEncoder(createdMs, indexIntervalBytes);
+  for (const batch of batches) encoder.add(batch);
+  return encoder.finish();
 }
 
 /** With a time index when every entry carries its block's maxTimestamp. */
