@@ -114,7 +114,8 @@ export class FrameDecoder {
       return frame;
     }
     const take = Math.min(available, expected - this.#partBytes);
-    if (this.#transient && (this.#frame !== NO_FRAME || (take > 0 && expected <= DIRECT_FRAME_BYTES))) return this.#fillFrame(take);
+    // A frame being filled stays so whatever the next chunk is (its bytes so far are in #frame, not #parts).
+    if (this.#frame !== NO_FRAME || (this.#transient && take > 0 && expected <= DIRECT_FRAME_BYTES)) return this.#fillFrame(take);
     if (take > 0) {
       const part = chunk.subarray(this.#offset, this.#offset + take);
       this.#parts.push(this.#transient ? Buffer.from(part) : part);
