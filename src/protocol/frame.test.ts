@@ -190,6 +190,28 @@ describe('FrameDecoder, transient chunks (reads into a reused buffer)', () => {
     assert.deepEqual(frames, [big, body(5, 12)]);
   });
 
+  test('a frame is allocated at its full size only once its second part arrives (after the connection charged it)', () => {
+    const declared = DIRECT_FRAME_BYTES;
+    const first = Buffer.alloc(4 + 10, 1);
+    first.writeInt32BE(declared, 0);
+    const decoder = new FrameDecoder(2 * DIRECT_FRAME_BYTES);
+    const before = process.memoryUsage().arrayBuffers;
+    decoder.push(first, true);
+    assert.equal(decoder.next(), null);
+    decoder.ownUnread();
+    assert.equal(decoder.pendingFrameBytes, declared);
+    // Only the 10 bytes sent are held: no 1 MiB buffer for a frame the budget may not admit yet.
+    assert.ok(process.memoryUsage().arrayBuffers - before < declared / 2);
+    decoder.push(Buffer.alloc(20, 2), true);
+    assert.equal(decoder.next(), null);
+    decoder.ownUnread();
+    assert.ok(process.memoryUsage().arrayBuffers - before >= declared);
+    decoder.push(Buffer.alloc(declared - 30, 3), true);
+    const frame = decoder.next();
+    assert.equal(frame?.length, declared);
+    assert.deepEqual([frame?.[0], frame?.[9], frame?.[10], frame?.[29], frame?.[30]], [1, 1, 2, 2, 3]);
+  });
+
   test('an oversized size from a transient chunk is still rejected before any body byte is kept', () => {
     const decoder = new FrameDecoder(1000);
     const header = Buffer.alloc(8);

@@ -7,8 +7,9 @@
  *   only a frame spread over several chunks is joined (one copy).
  *   A *transient* chunk (`push(chunk, true)`: a read buffer its owner reuses, server/direct-reads.ts) is
  *   never referenced once consumed: frames are copied out of it — a frame up to
- *   DIRECT_FRAME_BYTES into one buffer of its final size as its parts arrive, so each byte is allocated
- *   once — and `ownUnread()` copies what is left unread before the owner reuses the buffer.
+ *   DIRECT_FRAME_BYTES into one buffer of its final size as its parts arrive (from its second part on),
+ *   so almost every byte is allocated once — and `ownUnread()` copies what is left unread before the
+ *   owner reuses the buffer.
  * - The size prefix is checked the moment its 4 bytes are known, before any byte of the body is kept:
  *   a client claiming a 2 GB frame costs us 4 bytes, not 2 GB (Kafka's socket.request.max.bytes).
  */
@@ -23,8 +24,8 @@ const MAX_INT32 = 0x7fffffff;
 const AWAITING_HEADER = -1;
 /**
  * Largest frame a transient chunk's bytes are copied straight into (allocated at its full size when its
- * first body bytes arrive). Above it, parts are copied into buffers of their own and joined at the end,
- * so a client that declares a large frame and sends little of it makes the broker hold only what it sent.
+ * second part arrives). Above it, parts are copied into buffers of their own and joined at the end, so a
+ * client that declares a large frame and sends little of it makes the broker hold only what it sent.
  */
 export const DIRECT_FRAME_BYTES = 1024 * 1024;
 const NO_FRAME = Buffer.alloc(0);
@@ -115,7 +116,10 @@ export class FrameDecoder {
     }
     const take = Math.min(available, expected - this.#partBytes);
     // A frame being filled stays so whatever the next chunk is (its bytes so far are in #frame, not #parts).
-    if (this.#frame !== NO_FRAME || (this.#transient && take > 0 && expected <= DIRECT_FRAME_BYTES)) return this.#fillFrame(take);
+    // It is allocated at its full size only from its second part on: its first part is an owned copy, so
+    // that the connection has charged the frame to the request budget (after next() returns null for the
+    // first part) before the broker holds more than a read's worth of it.
+    if (this.#frame !== NO_FRAME || (this.#transient && take > 0 && this.#partBytes > 0 && expected <= DIRECT_FRAME_BYTES)) return this.#fillFrame(take);
     if (take > 0) {
       const part = chunk.subarray(this.#offset, this.#offset + take);
       this.#parts.push(this.#transient ? Buffer.from(part) : part);
@@ -134,7 +138,7 @@ export class FrameDecoder {
   #fillFrame(take: number): Buffer | null {
     const expected = this.#expected;
     if (this.#frame === NO_FRAME) {
-      // Bytes already held as parts (an earlier non-transient chunk) go first.
+      // Bytes already held as parts (the frame's first part, or earlier non-transient chunks) go first.
       this.#frame = Buffer.allocUnsafe(expected);
       let at = 0;
       for (const part of this.#parts) at += part.copy(this.#frame, at);
