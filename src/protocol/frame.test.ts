@@ -171,6 +171,30 @@ describe('FrameDecoder, transient chunks (reads into a reused buffer)', () => {
     assert.ok((frames[0]?.buffer.byteLength ?? 0) >= 200_000);
   });
 
+  test('with directFrameBytes raised (a budget behind the decoder), a large frame is filled into one buffer too', () => {
+    const declared = 2 * DIRECT_FRAME_BYTES;
+    const heldAfterTwoParts = (decoder: FrameDecoder): number => {
+      const first = Buffer.alloc(65_536, 1);
+      first.writeInt32BE(declared, 0);
+      const before = process.memoryUsage().arrayBuffers;
+      for (const part of [first, Buffer.alloc(65_536, 2)]) {
+        decoder.push(part, true);
+        assert.equal(decoder.next(), null);
+        decoder.ownUnread();
+      }
+      return process.memoryUsage().arrayBuffers - before;
+    };
+    // Default: a 2 MiB frame is kept as copies of what arrived (~128 KiB), joined at the end.
+    assert.ok(heldAfterTwoParts(new FrameDecoder(4 * DIRECT_FRAME_BYTES)) < declared / 2);
+    // Raised: the whole frame is allocated once, at its second part.
+    const direct = new FrameDecoder(4 * DIRECT_FRAME_BYTES, 4 * DIRECT_FRAME_BYTES);
+    assert.ok(heldAfterTwoParts(direct) >= declared);
+    direct.push(Buffer.alloc(declared - 2 * 65_536 + 4, 3), true);
+    const frame = direct.next();
+    assert.equal(frame?.length, declared);
+    assert.deepEqual([frame?.[0], frame?.[65_531], frame?.[65_532], frame?.[131_067], frame?.[131_068]], [1, 1, 2, 2, 3]);
+  });
+
   test('a chunk that is not transient after transient ones (and the reverse) mixes correctly', () => {
     const big = body(150_000, 11);
     const stream = Buffer.concat([frame(big), frame(body(5, 12))]);

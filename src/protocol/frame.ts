@@ -6,8 +6,8 @@
  * - A frame that lies inside one chunk is returned as a view (`subarray`) of that chunk, never copied;
  *   only a frame spread over several chunks is joined (one copy).
  *   A *transient* chunk (`push(chunk, true)`: a read buffer its owner reuses, server/direct-reads.ts) is
- *   never referenced once consumed: frames are copied out of it — a frame up to
- *   DIRECT_FRAME_BYTES into one buffer of its final size as its parts arrive (from its second part on),
+ *   never referenced once consumed: frames are copied out of it — a frame up to `directFrameBytes`
+ *   into one buffer of its final size as its parts arrive (from its second part on),
  *   so almost every byte is allocated once — and `ownUnread()` copies what is left unread before the
  *   owner reuses the buffer.
  * - The size prefix is checked the moment its 4 bytes are known, before any byte of the body is kept:
@@ -23,9 +23,10 @@ const MAX_INT32 = 0x7fffffff;
 
 const AWAITING_HEADER = -1;
 /**
- * Largest frame a transient chunk's bytes are copied straight into (allocated at its full size when its
- * second part arrives). Above it, parts are copied into buffers of their own and joined at the end, so a
- * client that declares a large frame and sends little of it makes the broker hold only what it sent.
+ * Largest frame a transient chunk's bytes are copied straight into by default (allocated at its full size
+ * when its second part arrives). Above it, parts are copied into buffers of their own and joined at the
+ * end, so a client that declares a large frame and sends little of it makes a decoder without a memory
+ * budget behind it hold only what was sent.
  */
 export const DIRECT_FRAME_BYTES = 1024 * 1024;
 const NO_FRAME = Buffer.alloc(0);
@@ -37,6 +38,7 @@ const NO_FRAME = Buffer.alloc(0);
  */
 export class FrameDecoder {
   readonly maxFrameBytes: number;
+  readonly #directFrameBytes: number;
   #chunk: Buffer;
   #offset: number;
   /** Body size of the frame being read, or AWAITING_HEADER. */
@@ -48,15 +50,22 @@ export class FrameDecoder {
   #partBytes: number;
   /** The current chunk is reused by its owner after push(): keep no view of it. */
   #transient: boolean;
-  /** A frame of at most DIRECT_FRAME_BYTES being filled from transient chunks (NO_FRAME when none). */
+  /** A frame of at most #directFrameBytes being filled from transient chunks (NO_FRAME when none). */
   #frame: Buffer;
   #failure: ProtocolError | null;
 
-  constructor(maxFrameBytes: number) {
+  /**
+   * `directFrameBytes`: the largest frame filled into one buffer from transient chunks (default
+   * DIRECT_FRAME_BYTES). A caller that charges every frame to a memory budget before its second part
+   * is read (KafkaConnection with a RequestBudget) may pass maxFrameBytes: all frames then take one
+   * allocation.
+   */
+  constructor(maxFrameBytes: number, directFrameBytes = DIRECT_FRAME_BYTES) {
     if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 0 || maxFrameBytes > MAX_INT32) {
       throw new RangeError(`maxFrameBytes must be an integer from 0 to ${MAX_INT32}, got ${maxFrameBytes}`);
     }
     this.maxFrameBytes = maxFrameBytes;
+    this.#directFrameBytes = directFrameBytes;
     this.#chunk = Buffer.alloc(0);
     this.#offset = 0;
     this.#expected = AWAITING_HEADER;
@@ -119,7 +128,7 @@ export class FrameDecoder {
     // It is allocated at its full size only from its second part on: its first part is an owned copy, so
     // that the connection has charged the frame to the request budget (after next() returns null for the
     // first part) before the broker holds more than a read's worth of it.
-    if (this.#frame !== NO_FRAME || (this.#transient && take > 0 && this.#partBytes > 0 && expected <= DIRECT_FRAME_BYTES)) return this.#fillFrame(take);
+    if (this.#frame !== NO_FRAME || (this.#transient && take > 0 && this.#partBytes > 0 && expected <= this.#directFrameBytes)) return this.#fillFrame(take);
     if (take > 0) {
       const part = chunk.subarray(this.#offset, this.#offset + take);
       this.#parts.push(this.#transient ? Buffer.from(part) : part);

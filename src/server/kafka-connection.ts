@@ -101,7 +101,9 @@ export class KafkaConnection {
     this.#socket = socket;
     this.#writer = new ResponseWriter(socket, options.metrics);
     this.#dispatcher = options.dispatcher;
-    this.#decoder = new FrameDecoder(options.maxFrameBytes);
+    // With a request budget every frame is charged after its first part is read, before its second:
+    // the decoder may then allocate any frame at its full size (direct reads).
+    this.#decoder = options.budget === undefined ? new FrameDecoder(options.maxFrameBytes) : new FrameDecoder(options.maxFrameBytes, options.maxFrameBytes);
     this.#maxInflight = options.maxInflight;
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#metrics = options.metrics;
