@@ -1,10 +1,11 @@
 /**
- * `node bench/cpu-profile-top.ts FILE.cpuprofile [--top N] [--markdown] [--from US] [--to US]`: the top of a V8 CPU profile
+ * `node bench/cpu-profile-top.ts FILE.cpuprofile [--top N] [--markdown] [--from US] [--to US] [--samples]`: the top of a V8 CPU profile
  * (`node --cpu-prof`) by self time, summed per function (name, file, line), as a table. Idle time
  * ("(idle)") is left out of the shares, so a row's share is of the time the process was on the CPU;
  * "(garbage collector)" and "(program)" (native code outside JavaScript) stay in. This is how the profile
  * tables in docs/benchmarks.md were made. `--from`/`--to` keep only samples in that span of the profile's
- * clock (CLOCK_MONOTONIC µs), e.g. the produces without the broker's start-up.
+ * clock (CLOCK_MONOTONIC µs), e.g. the produces without the broker's start-up. `--samples` weighs every
+ * sample alike (see profileTop), for profiles taken while other work competed for the CPU.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -60,20 +61,26 @@ export interface ProfileWindow {
   readonly toUs: number;
 }
 
-/** Self time per function; a sample's time is the delta to the next sample (what V8's tools do). */
-export function profileTop(profile: CpuProfile, top: number, window: ProfileWindow | null = null): ProfileTop {
+/**
+ * Self time per function; a sample's time is the delta to the next sample (what V8's tools do). With
+ * `bySamples`, every sample counts as the profile's median interval instead: on a machine shared with
+ * other work, a process descheduled for 20 ms right after a sample would otherwise charge those 20 ms to
+ * whatever function that sample caught (a one-line helper can then show 5 % self time).
+ */
+export function profileTop(profile: CpuProfile, top: number, window: ProfileWindow | null = null, bySamples = false): ProfileTop {
   const byId = new Map<number, ProfileNode>();
   for (const node of profile.nodes) byId.set(node.id, node);
   const selfUs = new Map<string, { functionName: string; location: string; us: number }>();
   let idleUs = 0;
   let busyUs = 0;
   let atUs = profile.startTime;
+  const intervalUs = bySamples ? medianOf(profile.timeDeltas.slice(1)) : 0;
   for (let i = 0; i < profile.samples.length; i++) {
     atUs += profile.timeDeltas[i] ?? 0;
     if (window !== null && (atUs < window.fromUs || atUs > window.toUs)) continue;
     const node = byId.get(profile.samples[i] ?? -1);
     if (node === undefined) continue;
-    const deltaUs = profile.timeDeltas[i + 1] ?? 0;
+    const deltaUs = bySamples ? intervalUs : (profile.timeDeltas[i + 1] ?? 0);
     const name = node.callFrame.functionName === '' ? '(anonymous)' : node.callFrame.functionName;
     if (name === '(idle)') {
       idleUs += deltaUs;
@@ -96,6 +103,11 @@ export function profileTop(profile: CpuProfile, top: number, window: ProfileWind
       selfPercent: busyUs === 0 ? 0 : (100 * entry.us) / busyUs,
     }));
   return { busyMs: busyUs / 1000, idleMs: idleUs / 1000, rows };
+}
+
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 export function formatTop(result: ProfileTop, markdown: boolean): string {
@@ -122,17 +134,18 @@ function main(argv: readonly string[]): number {
       markdown: { type: 'boolean', default: false },
       from: { type: 'string' },
       to: { type: 'string' },
+      samples: { type: 'boolean', default: false },
     },
   });
   const file = positionals[0];
   const top = Number(values.top);
   if (file === undefined || !Number.isInteger(top) || top < 1) {
-    console.error('usage: node bench/cpu-profile-top.ts FILE.cpuprofile [--top N] [--markdown] [--from US] [--to US]');
+    console.error('usage: node bench/cpu-profile-top.ts FILE.cpuprofile [--top N] [--markdown] [--from US] [--to US] [--samples]');
     return 2;
   }
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const window = values.from === undefined && values.to === undefined ? null : { fromUs: Number(values.from ?? 0), toUs: Number(values.to ?? Number.MAX_SAFE_INTEGER) };
-  console.log(formatTop(profileTop(profile, top, window), values.markdown));
+  console.log(formatTop(profileTop(profile, top, window, values.samples), values.markdown));
   return 0;
 }
 

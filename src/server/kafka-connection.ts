@@ -16,6 +16,7 @@ import { isKafscaleError } from '../errors/kafscale-error.ts';
 import { FrameDecoder, SASL_MAX_RECEIVE_BYTES } from '../protocol/frame.ts';
 import { apiKeyLabel, type KafscaleMetrics } from '../telemetry/metrics.ts';
 import { ConnectionBudget } from './connection-budget.ts';
+import type { DirectReads } from './direct-reads.ts';
 import type { RequestBudget } from './request-budget.ts';
 import { ResponsePipeline } from './response-pipeline.ts';
 import { ResponseWriter } from './response-writer.ts';
@@ -40,7 +41,15 @@ export interface KafkaConnectionOptions {
   readonly principal?: string;
   /** SASL mechanisms offered; null or absent: the listener has no SASL. */
   readonly saslMechanisms?: readonly string[] | null;
+  /**
+   * The socket reads into a shared buffer (direct-reads.ts; then `socket` is `directReads.socket`):
+   * bytes arrive through its receiver instead of 'data' events, and are copied out before it returns.
+   */
+  readonly directReads?: DirectReads;
 }
+
+/** Bytes a paused direct-read connection still reads (into its backlog) before it stops reading: Node's default readable high-water mark. */
+const DIRECT_BACKLOG_BYTES = 64 * 1024;
 
 /** How long a closing connection may take to flush what it already wrote before it is destroyed. */
 const END_GRACE_MS = 1_000;
@@ -70,6 +79,16 @@ export class KafkaConnection {
   #held: Buffer | null;
   #resolveClosed: () => void;
   #paused: boolean;
+  /**
+   * Direct reads only: bytes read while paused (owned copies), taken before the socket is read again.
+   * A paused 'data' socket goes on reading into its stream buffer up to the high-water mark, which is how
+   * a peer's close is noticed while paused; this keeps that behaviour for direct reads.
+   */
+  readonly #direct: boolean;
+  #backlog: Buffer[];
+  #backlogBytes: number;
+  /** The client half-closed while requests were still in the backlog: drain once they are taken. */
+  #endAfterBacklog: boolean;
   /** No more requests are read (shutdown, client half-close, failure); the connection ends when the pipeline is empty. */
   #draining: boolean;
   #isClosed: boolean;
@@ -82,12 +101,18 @@ export class KafkaConnection {
     this.#socket = socket;
     this.#writer = new ResponseWriter(socket, options.metrics);
     this.#dispatcher = options.dispatcher;
-    this.#decoder = new FrameDecoder(options.maxFrameBytes);
+    // With a request budget every frame is charged after its first part is read, before its second:
+    // the decoder may then allocate any frame at its full size (direct reads).
+    this.#decoder = options.budget === undefined ? new FrameDecoder(options.maxFrameBytes) : new FrameDecoder(options.maxFrameBytes, options.maxFrameBytes);
     this.#maxInflight = options.maxInflight;
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#metrics = options.metrics;
     this.#abort = new AbortController();
     this.#paused = false;
+    this.#direct = options.directReads !== undefined;
+    this.#backlog = [];
+    this.#backlogBytes = 0;
+    this.#endAfterBacklog = false;
     this.#draining = false;
     this.#isClosed = false;
     this.#closeReason = 'client';
@@ -122,7 +147,8 @@ export class KafkaConnection {
 
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    socket.on('data', this.#onData);
+    if (options.directReads === undefined) socket.on('data', this.#onData);
+    else options.directReads.receive(this.#onDirectRead);
     socket.on('drain', this.#onDrain);
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
@@ -159,11 +185,30 @@ export class KafkaConnection {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    this.#receive(chunk, false);
+  };
+
+  /** A read into the shared buffer: nothing of it may be kept after this returns. */
+  readonly #onDirectRead = (bytes: Buffer): void => {
+    if (this.#paused || this.#backlog.length > 0) {
+      this.#bytesIn += bytes.length;
+      this.#metrics.networkReceivedBytesTotal.inc(bytes.length);
+      this.#idleTimer.refresh();
+      this.#backlog.push(Buffer.from(bytes));
+      this.#backlogBytes += bytes.length;
+      if (this.#backlogBytes >= DIRECT_BACKLOG_BYTES) this.#socket.pause();
+      return;
+    }
+    this.#receive(bytes, true);
+    this.#decoder.ownUnread();
+  };
+
+  #receive(chunk: Buffer, transient: boolean): void {
     this.#bytesIn += chunk.length;
     this.#metrics.networkReceivedBytesTotal.inc(chunk.length);
     this.#idleTimer.refresh();
     try {
-      this.#decoder.push(chunk);
+      this.#decoder.push(chunk, transient);
     } catch (error) {
       // Only reachable if the socket delivered data while paused; never let it take the process down.
       this.context.log.error({ err: error }, 'data arrived while the connection was paused; closing it');
@@ -171,7 +216,7 @@ export class KafkaConnection {
       return;
     }
     this.#pump();
-  };
+  }
 
   /** Takes frames from the decoder while the limits allow; stops or resumes reading accordingly. */
   #pump(): void {
@@ -199,6 +244,17 @@ export class KafkaConnection {
             this.#pause();
             return;
           }
+          const backlogged = this.#backlog.shift();
+          if (backlogged !== undefined) {
+            // next() returned null: the decoder's chunk is used up.
+            this.#backlogBytes -= backlogged.length;
+            this.#decoder.push(backlogged);
+            continue;
+          }
+          if (this.#endAfterBacklog) {
+            this.#startDraining();
+            return;
+          }
           if (this.#paused) {
             this.#paused = false;
             socket.resume();
@@ -219,7 +275,8 @@ export class KafkaConnection {
   #pause(): void {
     if (!this.#paused) {
       this.#paused = true;
-      this.#socket.pause();
+      // Direct reads go on into the backlog until it is full (#onDirectRead), like a paused stream.
+      if (!this.#direct) this.#socket.pause();
     }
   }
 
@@ -352,7 +409,10 @@ export class KafkaConnection {
 
   readonly #onEnd = (): void => {
     // The client half-closed: answer what it sent, then close our side (allowHalfOpen on the server).
-    if (this.#closeReason === 'client') this.#startDraining();
+    if (this.#closeReason !== 'client') return;
+    // A 'data' socket ends only after every byte was delivered; direct reads may still hold a backlog.
+    if (this.#backlog.length > 0) this.#endAfterBacklog = true;
+    else this.#startDraining();
   };
 
   readonly #onError = (error: Error): void => {

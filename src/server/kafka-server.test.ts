@@ -366,18 +366,96 @@ describe('KafkaServer', () => {
   });
 });
 
-describe('KafkaServer limits', () => {
-  /** A dispatcher whose handlers finish only when the test says so, one by one. */
-  function heldDispatcher(): { dispatcher: FakeDispatcher; releaseOne: () => void } {
-    const dispatcher = new FakeDispatcher();
-    const waiting: Array<() => void> = [];
-    dispatcher.respond = async (id) => {
-      await new Promise<void>((resolve) => waiting.push(resolve));
-      return [header(id)];
-    };
-    return { dispatcher, releaseOne: () => waiting.shift()?.() };
+/** A dispatcher whose responses wait until released, one per releaseOne() in request order. */
+function heldDispatcher(): { dispatcher: FakeDispatcher; releaseOne: () => void } {
+  const dispatcher = new FakeDispatcher();
+  const waiting: Array<() => void> = [];
+  dispatcher.respond = async (id) => {
+    await new Promise<void>((resolve) => waiting.push(resolve));
+    return [header(id)];
+  };
+  return { dispatcher, releaseOne: () => waiting.shift()?.() };
+}
+
+describe('KafkaServer, plain listener reading into a shared buffer (direct-reads.ts)', () => {
+  /** A frame whose body after the 6-byte request header is a pattern seeded by its correlation id. */
+  function bigRequest(correlationId: number, padding: number): Buffer {
+    const frame = request(correlationId, padding);
+    for (let i = 10; i < frame.length; i++) frame[i] = (correlationId * 7 + i) & 0xff;
+    return frame;
   }
 
+  test('large frames over many reads, paused at the in-flight limit, then a half-close: every frame intact, all answered', async (t) => {
+    const dispatcher = new FakeDispatcher();
+    const received = new Map<number, Buffer>();
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    dispatcher.handle = async function handle(frame, connection) {
+      const id = correlationOf(frame);
+      // A copy: the test checks what the handler saw, not what the buffer holds later.
+      received.set(id, Buffer.from(frame));
+      return FakeDispatcher.prototype.handle.call(this, frame, connection).then(async (response) => {
+        await released;
+        return response;
+      });
+    };
+    // 2 in flight: the connection pauses with most of the stream still to come, so later bytes go
+    // through the backlog while frames are half-filled.
+    const server = await startServer(t, dispatcher, { maxInflightPerConnection: 2, maxFrameBytes: 4 * 1024 * 1024 });
+    const client = await TestClient.connect(t, server.port);
+    // 300 KB (filled into one buffer) and 1.2 MB (joined from copies) frames, and small ones between.
+    const sizes = [300_000, 10, 1_200_000, 300_000, 0, 70_000, 300_000, 5, 1_200_000, 65_530];
+    const frames = sizes.map((padding, id) => bigRequest(id, padding));
+    client.socket.end(Buffer.concat(frames));
+    await until(() => dispatcher.calls.length === 2, 'the first two requests');
+    await sleep(100);
+    assert.equal(dispatcher.calls.length, 2);
+    release();
+    await client.waitForResponses(sizes.length, 10_000);
+    assert.deepEqual(client.responses, sizes.map((_, id) => id));
+    for (const [id, frame] of frames.entries()) assert.ok(received.get(id)?.equals(frame.subarray(4)), `frame ${id} arrived intact`);
+    // Half-closed by the client: the server answers everything, then closes its side.
+    await within(client.closed, 3_000, 'the server to close after answering');
+  });
+
+  test('a frame half-read when the request budget runs out is completed from the backlog intact', async (t) => {
+    const { dispatcher, releaseOne } = heldDispatcher();
+    const received = new Map<number, Buffer>();
+    const handle = dispatcher.handle.bind(dispatcher);
+    dispatcher.handle = (frame, connection) => {
+      received.set(correlationOf(frame), Buffer.from(frame));
+      return handle(frame, connection);
+    };
+    // The first two 300 KB frames are granted (the budget is not used up before the second, as in
+    // Kafka's memory pool); the third is charged when its first bytes are already copied into its
+    // buffer, waits with the rest arriving into the backlog, and is finished from there.
+    const server = await startServer(t, dispatcher, { queuedMaxRequestBytes: 500_000 });
+    const client = await TestClient.connect(t, server.port);
+    const frames = [0, 1, 2, 3, 4].map((id) => bigRequest(id, 300_000));
+    client.socket.write(Buffer.concat(frames));
+    await until(() => dispatcher.calls.length === 2 && server.stats().budgetWaiting === 1, 'the third frame to wait for budget');
+    for (let released = 0; released < frames.length; released++) {
+      await until(() => dispatcher.calls.length > released, `request ${released}`);
+      releaseOne();
+    }
+    await client.waitForResponses(frames.length, 10_000);
+    for (const [id, frame] of frames.entries()) assert.ok(received.get(id)?.equals(frame.subarray(4)), `frame ${id} arrived intact`);
+  });
+
+  test('close() completes with direct-read connections open (the listener no longer counts them)', async (t) => {
+    const server = await startServer(t, new FakeDispatcher());
+    const client = await TestClient.connect(t, server.port);
+    client.socket.write(request(1));
+    await client.waitForResponses(1);
+    await within(server.close({ drainMs: 500 }), 3_000, 'close()');
+    await within(client.closed, 3_000, 'the client to see the close');
+  });
+});
+
+describe('KafkaServer limits', () => {
+  /** A dispatcher whose handlers finish only when the test says so, one by one. */
   test('queued.max.request.bytes: over budget, connections stop reading until handlers give bytes back', async (t) => {
     const { dispatcher, releaseOne } = heldDispatcher();
     const metrics = new KafscaleMetrics();

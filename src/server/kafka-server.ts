@@ -11,6 +11,7 @@ import { KafscaleMetrics } from '../telemetry/metrics.ts';
 import { ConnectionLimiter, type ConnectionRefusal } from './connection-limiter.ts';
 import { RequestBudget } from './request-budget.ts';
 import type { CertificatePrincipalMapper } from './certificate-principal.ts';
+import { adoptDirectReads } from './direct-reads.ts';
 import { KafkaConnection } from './kafka-connection.ts';
 import type { TlsCertificates } from './tls-certificates.ts';
 
@@ -120,7 +121,8 @@ export class KafkaServer {
     // allowHalfOpen: a client that half-closes after its last request still gets the responses.
     const tls = options.tls;
     if (tls === undefined) {
-      this.#server = createServer({ allowHalfOpen: true, noDelay: true }, this.#onConnection);
+      // pauseOnConnect: a socket that has read nothing can be moved to reads into a shared buffer (direct-reads.ts).
+      this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, this.#onConnection);
       this.#stopReload = () => {};
     } else {
       const server = createTlsServer({
@@ -250,9 +252,12 @@ export class KafkaServer {
       this.#refuse(socket, ip, refusal);
       return;
     }
+    // Plain TCP only (a TLS socket's bytes come from its TLS layer); falls back to 'data' events.
+    const directReads = this.#options.tls === undefined ? adoptDirectReads(socket, true) : null;
     const connection = new KafkaConnection({
       id: this.#nextConnectionId++,
-      socket,
+      socket: directReads?.socket ?? socket,
+      ...(directReads === null ? {} : { directReads }),
       listenerName: this.listenerName,
       principal: this.#certificatePrincipal(socket),
       saslMechanisms: this.#options.saslMechanisms ?? null,
@@ -264,6 +269,8 @@ export class KafkaServer {
       metrics: this.#metrics,
       ...(this.#budget === null ? {} : { budget: this.#budget }),
     });
+    // Listeners attached: start reading (the plain listener's sockets arrive paused).
+    if (this.#options.tls === undefined) (directReads?.socket ?? socket).resume();
     this.#connections.add(connection);
     this.#metrics.connectionsAcceptedTotal.inc();
     this.#metrics.connectionsActive.inc();

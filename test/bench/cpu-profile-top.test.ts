@@ -42,3 +42,22 @@ test('a window keeps only the samples inside it', () => {
   assert.equal(top.idleMs, 2);
   assert.deepEqual(top.rows.map((row) => row.functionName), ['(garbage collector)']);
 });
+
+test('by samples, a long gap after one sample does not inflate that function', () => {
+  // The process was descheduled for 50 ms right after the `handle` sample (index 2).
+  const gapped: CpuProfile = { ...profile, timeDeltas: [0, 1_000, 1_000, 50_000, 1_000, 1_000, 1_000, 1_000] };
+  const byTime = profileTop(gapped, 10);
+  assert.equal(byTime.rows[0]?.functionName, 'handle');
+  assert.equal(byTime.rows[0]?.selfMs, 50);
+  const bySamples = profileTop(gapped, 10, null, true);
+  // Every sample weighs the median interval (1 ms), the last one included.
+  assert.deepEqual(
+    bySamples.rows.map((row) => [row.functionName, row.selfMs]),
+    [
+      ['validateBatch', 4],
+      ['handle', 1],
+      ['(garbage collector)', 1],
+    ],
+  );
+  assert.equal(bySamples.idleMs, 2);
+});
