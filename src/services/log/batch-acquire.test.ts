@@ -12,7 +12,7 @@ import { MemoryObjectStore } from '../../storage/object/memory-object-store.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { FaultyMetadataStore, InvariantRecorder, batchOf, embeddedStore, isAcquire, silentLog } from '../../../test/helpers/log-faults.ts';
 import { LogService, type AcquireResult, type TopicRef } from './log-service.ts';
-import { decodeJson, encodeJson, type EpochStart, type OwnerRecord } from './log-entry.ts';
+import { decodeJson, encodeJson, encodeLogEntry, type EpochStart, type LogEntry, type OwnerRecord } from './log-entry.ts';
 
 const objects = new MemoryObjectStore();
 
@@ -34,11 +34,24 @@ async function ownerOf(store: MetadataStore, topicId: string, partition: number)
   return kv === null ? null : decodeJson<OwnerRecord>(kv.value);
 }
 
-function isEpochStart(txn: { success: readonly { type: string; key?: string }[] }): boolean {
-  return txn.success.some((op) => op.type === 'put' && op.key?.endsWith('/epochs') === true);
+/** A txn that records epoch starts of claims made before (not a claim that records its own). */
+function isEpochStart(txn: Parameters<typeof isAcquire>[0]): boolean {
+  return txn.success.some((op) => op.type === 'put' && op.key.endsWith('/epochs')) && !isAcquire(txn);
 }
 
-test('100 partitions are acquired in a few txns: every one owned at epoch 1, its epoch start recorded, writable', async (t) => {
+/** Partitions 0..count-1 of a new topic, owned once by another broker that then shut down: not fresh. */
+async function ownedBefore(t: TestContext, store: MetadataStore, count: number): Promise<string> {
+  const topicId = randomUUID();
+  const earlier = await LogService.open({ store, objects, log: silentLog, brokerId: 7, lease: await store.grantLease(10_000), namespace: 'ns', merge: false, flush: { lingerMs: 0 } });
+  t.after(() => earlier.close());
+  const acquired = await Promise.all(earlier.acquireMany(refs(topicId, count)));
+  assert.ok(acquired.every((r) => r.errorCode === ErrorCode.NONE));
+  await earlier.append({ id: topicId, configs: {} }, 0, [batchOf('earlier', 3)]);
+  await earlier.close();
+  return topicId;
+}
+
+test('100 never-owned partitions are acquired in a few txns: every one owned at epoch 1, its epoch start recorded, writable', async (t) => {
   const inner = await embeddedStore(t);
   const faulty = new FaultyMetadataStore(inner);
   const invariants = new InvariantRecorder();
@@ -46,9 +59,10 @@ test('100 partitions are acquired in a few txns: every one owned at epoch 1, its
   const tp: TopicRef = { id: randomUUID(), configs: {} };
   const results = await Promise.all(service.acquireMany(refs(tp.id, 100)));
   assert.deepEqual(results.map((r) => r.errorCode), new Array(100).fill(ErrorCode.NONE));
-  // 2 compares and 2 puts per fresh claim, 1 compare and 1 put per epoch start: 128-op txns hold 64 and 128.
-  assert.equal(faulty.txns.filter(isAcquire).length, 2, 'claims packed into two txns');
-  assert.equal(faulty.txns.filter(isEpochStart).length, 1, 'epoch starts in one txn');
+  // A never-owned partition's claim reads it and records its epoch start in the same txn: 4 compares
+  // and 4 ops each, so 128-op txns hold 32 — four txns, sent together (one commit on this store).
+  assert.equal(faulty.txns.filter(isAcquire).length, 4, 'claims packed into four txns');
+  assert.equal(faulty.txns.filter(isEpochStart).length, 0, 'no separate epoch-start txn');
   for (let p = 0; p < 100; p++) {
     const log = service.owned(tp.id, p);
     assert.equal(log?.status, 'active');
@@ -65,6 +79,40 @@ test('100 partitions are acquired in a few txns: every one owned at epoch 1, its
   assert.ok(again.every((r) => r.errorCode === ErrorCode.NONE && 'log' in r && r.log === service.owned(tp.id, (r.log).partition)));
   assert.equal(faulty.txns.length, before);
   assert.deepEqual(invariants.violations, []);
+});
+
+test('100 partitions owned before are taken over in a few claims and one epoch-start txn, each from its committed end', async (t) => {
+  const inner = await embeddedStore(t);
+  const topicId = await ownedBefore(t, inner, 100);
+  const faulty = new FaultyMetadataStore(inner);
+  const service = await openService(t, faulty.store, 1);
+  const results = await Promise.all(service.acquireMany(refs(topicId, 100)));
+  assert.ok(results.every((r) => r.errorCode === ErrorCode.NONE));
+  // 2 compares and 2 puts per claim (64 per txn), 1 compare and 1 put per epoch start (128 per txn).
+  assert.equal(faulty.txns.filter(isAcquire).length, 2);
+  assert.equal(faulty.txns.filter(isEpochStart).length, 1);
+  assert.equal(service.owned(topicId, 0)?.epoch, 2);
+  const epochs = (p: number): readonly EpochStart[] | undefined => service.owned(topicId, p)?.state.epochs;
+  assert.deepEqual(epochs(0), [{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 3 }]);
+  assert.deepEqual(decodeJson<EpochStart[]>((await inner.get(MetaKeys.partitionEpochHistory(topicId, 0)))!.value), [{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 3 }]);
+  assert.deepEqual(epochs(50), [{ epoch: 1, startOffset: 0 }, { epoch: 2, startOffset: 0 }]);
+  const next = await service.append({ id: topicId, configs: {} }, 0, [batchOf('next', 1)]);
+  assert.deepEqual([next.errorCode, next.baseOffset], [ErrorCode.NONE, 3]);
+});
+
+test('a never-owned partition that shows committed state after all gets its epoch start recorded from that state', async (t) => {
+  const store = await embeddedStore(t);
+  const service = await openService(t, store, 1);
+  const topicId = randomUUID();
+  // Impossible through the broker (every commit needs a claim, and a claim writes the epoch key): planted.
+  const entry: LogEntry = { baseOffset: 0, lastOffset: 4, objectKey: 'ns/wal/planted', byteStart: 0, byteEnd: 10, maxTimestamp: 1, batchCount: 1, epoch: 1 };
+  await store.put(MetaKeys.partitionLogEntry(topicId, 1, 0), encodeLogEntry(entry));
+  const results = await Promise.all(service.acquireMany(refs(topicId, 3)));
+  assert.ok(results.every((r) => r.errorCode === ErrorCode.NONE));
+  assert.equal(service.owned(topicId, 1)?.state.highWatermark, 5);
+  assert.deepEqual(decodeJson<EpochStart[]>((await store.get(MetaKeys.partitionEpochHistory(topicId, 1)))!.value), [{ epoch: 1, startOffset: 5 }]);
+  assert.deepEqual(service.owned(topicId, 1)?.state.epochs, [{ epoch: 1, startOffset: 5 }]);
+  assert.deepEqual(service.owned(topicId, 2)?.state.epochs, [{ epoch: 1, startOffset: 0 }]);
 });
 
 test('partitions held by another broker are refused with their owner; the rest of the batch is acquired', async (t) => {
@@ -176,9 +224,9 @@ test('a packed claim that applied but timed out: the next batch takes our own ke
 
 test('loads fail after the claim: the claims are released, and the partitions are acquired once reads work again', async (t) => {
   const inner = await embeddedStore(t);
+  const topicId = await ownedBefore(t, inner, 20);
   const faulty = new FaultyMetadataStore(inner);
   const service = await openService(t, faulty.store, 1);
-  const topicId = randomUUID();
   faulty.failRanges = true;
   const failed = await Promise.allSettled(service.acquireMany(refs(topicId, 20)));
   assert.ok(failed.every((r) => r.status === 'rejected'));
@@ -189,9 +237,9 @@ test('loads fail after the claim: the claims are released, and the partitions ar
 
 test('the batched epoch-start record times out: claims are released, no partition is owned; refused: decided one by one', async (t) => {
   const inner = await embeddedStore(t);
+  const topicId = await ownedBefore(t, inner, 6);
   const faulty = new FaultyMetadataStore(inner);
   const service = await openService(t, faulty.store, 1);
-  const topicId = randomUUID();
   faulty.rule = (txn) => (isEpochStart(txn) ? 'lost' : null);
   const failed = await Promise.allSettled(service.acquireMany(refs(topicId, 6)));
   assert.ok(failed.every((r) => r.status === 'rejected'));
@@ -226,6 +274,7 @@ test('a one-partition acquire during a batch shares the batch; a batch over a pa
   assert.equal(overlapping[1], lone);
   await Promise.all([...batch, ...overlapping]);
   assert.equal(faulty.txns.filter(isAcquire).length, 3, 'one packed claim per batch plus the lone one');
+  assert.equal(faulty.txns.filter(isEpochStart).length, 1, 'the lone acquire records its epoch start after its load');
   assert.equal(service.owned(topicId, 3)?.epoch, 1);
   assert.equal(service.owned(topicId, 20)?.epoch, 1);
 });

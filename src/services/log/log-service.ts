@@ -245,13 +245,26 @@ export class LogService {
     if (toClaim.length === 0) return;
     const outcomes = await this.#ownership.acquireMany(toClaim.map((each) => each.ref), this.#now());
     const claimed: Array<{ each: BatchMember; claim: OwnershipClaim }> = [];
+    const opened: Array<Promise<void>> = [];
     outcomes.forEach((outcome, i) => {
       const each = toClaim[i]!;
-      if (outcome.acquired === true) claimed.push({ each, claim: outcome.claim });
+      if (outcome.acquired === 'fresh') {
+        // Claimed, read and its epoch start recorded in one txn. Should the read show committed state
+        // after all (it cannot, see acquireMany), the epoch start is recorded again from what it shows.
+        const state = this.#catalog.adopt(outcome.claim.topicId, outcome.claim.partition, outcome.snapshot.kvs, outcome.snapshot.revision);
+        if (state.highWatermark === 0 && state.logStartOffset === 0 && state.entries.length === 0) {
+          state.epochs = outcome.history;
+          opened.push(this.#open(outcome.claim, state).then(each.resolve, each.reject));
+        } else {
+          this.#log.warn({ topicId: outcome.claim.topicId, partition: outcome.claim.partition, highWatermark: state.highWatermark }, 'a never-owned partition has committed state; recording its epoch start again');
+          each.resolve(this.#recordAndOpen(outcome.claim, state));
+        }
+      } else if (outcome.acquired === true) claimed.push({ each, claim: outcome.claim });
       else if (outcome.acquired === false) each.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner });
       else if (outcome.acquired === 'one-by-one') each.resolve(this.#acquire(each.ref.topicId, each.ref.partition));
       else each.reject(outcome.error);
     });
+    await Promise.all(opened);
     if (claimed.length === 0) return;
     // As in #loadClaimed: each state is read after its claim, at or after the claim's revision.
     const loads = await Promise.allSettled(claimed.map(({ claim }) => this.#catalog.reload(claim.topicId, claim.partition, claim.ownerModRevision)));

@@ -42,6 +42,11 @@ export type AcquireOutcome =
  */
 export type BatchAcquireOutcome =
   | AcquireOutcome
+  /**
+   * A partition never owned before, claimed with its epoch start in the same txn: `snapshot` is the
+   * partition's keys at the claim's revision (read inside the txn), `history` the epoch start it wrote.
+   */
+  | { readonly acquired: 'fresh'; readonly claim: OwnershipClaim; readonly snapshot: PartitionSnapshot; readonly history: EpochStart[] }
   | { readonly acquired: 'one-by-one' }
   | { readonly acquired: 'error'; readonly error: unknown };
 
@@ -50,6 +55,12 @@ export type BatchEpochOutcome =
   | { readonly ok: boolean; readonly history: EpochStart[] }
   | 'one-by-one'
   | { readonly error: unknown };
+
+/** A partition's keys (under MetaKeys.partitionPrefix) as of `revision`. */
+export interface PartitionSnapshot {
+  readonly kvs: readonly KeyValue[];
+  readonly revision: number;
+}
 
 export interface PartitionRef {
   readonly topicId: string;
@@ -69,6 +80,8 @@ interface ClaimCandidate {
   readonly epoch: number;
   readonly compare: Compare[];
   readonly success: TxnOp[];
+  /** Never owned (no epoch key): the claim also reads the partition and records epoch 1 from offset 0. */
+  readonly fresh: { readonly history: EpochStart[]; readonly puts: ReadonlyArray<{ key: string; value: Buffer; lease: string | null }> } | null;
 }
 
 function nextHistory(claim: OwnershipClaim, history: readonly EpochStart[], startOffset: number): EpochStart[] {
@@ -170,7 +183,31 @@ export class PartitionOwnership {
           outcomes[index] = { acquired: false, owner: decodeJson<OwnerRecord>(ownerKv.value) };
           return;
         }
-        candidates.push({ index, ref, ownerKey, ...this.#claimPart(ownerKey, epochKey, ownerKv, epochKv, nowMs) });
+        const part = this.#claimPart(ownerKey, epochKey, ownerKv, epochKv, nowMs);
+        if (ownerKv !== null || epochKv !== null) {
+          candidates.push({ index, ref, ownerKey, ...part, fresh: null });
+          return;
+        }
+        // Never owned: no claim ever existed, so nothing was ever committed (every write under the
+        // partition is guarded by an owner key, and each claim writes the epoch key, which is never
+        // deleted while the topic lives). The claim records epoch 1 starting at offset 0 in the same txn,
+        // guarded by the epoch history and log start being absent, and reads the partition's keys first
+        // (at the revision just before the claim, in the same atomic txn) to confirm it: one store
+        // commit for the whole acquire instead of claim, load and epoch-start record one after another.
+        const historyKey = MetaKeys.partitionEpochHistory(ref.topicId, ref.partition);
+        const history: EpochStart[] = [{ epoch: part.epoch, startOffset: 0 }];
+        const historyPut = { type: 'put' as const, key: historyKey, value: encodeJson(history) };
+        const puts = part.success.flatMap((op) => (op.type === 'put' ? [{ key: op.key, value: op.value, lease: op.lease ?? null }] : []));
+        candidates.push({
+          index, ref, ownerKey, epoch: part.epoch,
+          compare: [
+            ...part.compare,
+            { key: historyKey, target: 'createRevision', op: '==', value: 0 },
+            { key: MetaKeys.partitionLogStart(ref.topicId, ref.partition), target: 'createRevision', op: '==', value: 0 },
+          ],
+          success: [{ type: 'range', prefix: MetaKeys.partitionPrefix(ref.topicId, ref.partition) }, ...part.success, historyPut],
+          fresh: { history, puts: [...puts, { key: historyKey, value: historyPut.value, lease: null }] },
+        });
       } catch (error) {
         outcomes[index] = { acquired: 'error', error };
       }
@@ -184,13 +221,26 @@ export class PartitionOwnership {
         for (const c of group) outcomes[c.index] = { acquired: 'error', error };
         return;
       }
+      let at = 0;
       for (const c of group) {
-        outcomes[c.index] = result.succeeded
-          ? {
-            acquired: true,
-            claim: { topicId: c.ref.topicId, partition: c.ref.partition, brokerId: this.#brokerId, epoch: c.epoch, ownerKey: c.ownerKey, ownerModRevision: result.revision, lease: this.#lease, acquiredMs: nowMs },
-          }
-          : { acquired: 'one-by-one' };
+        const first = at;
+        at += c.success.length;
+        if (!result.succeeded) {
+          outcomes[c.index] = { acquired: 'one-by-one' };
+          continue;
+        }
+        const revision = result.revision;
+        const claim: OwnershipClaim = { topicId: c.ref.topicId, partition: c.ref.partition, brokerId: this.#brokerId, epoch: c.epoch, ownerKey: c.ownerKey, ownerModRevision: revision, lease: this.#lease, acquiredMs: nowMs };
+        if (c.fresh === null) {
+          outcomes[c.index] = { acquired: true, claim };
+          continue;
+        }
+        // The keys before the claim plus the claim's own puts: the partition as of the claim's revision.
+        const written = new Set(c.fresh.puts.map((put) => put.key));
+        const before = (result.results[first] as KeyValue[]).filter((kv) => !written.has(kv.key));
+        const own = c.fresh.puts.map((put): KeyValue => ({ key: put.key, value: put.value, createRevision: revision, modRevision: revision, version: 1, lease: put.lease }));
+        const kvs = [...before, ...own].sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+        outcomes[c.index] = { acquired: 'fresh', claim, snapshot: { kvs, revision }, history: c.fresh.history };
       }
     }));
     return outcomes;
