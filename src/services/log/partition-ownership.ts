@@ -56,7 +56,7 @@ export type BatchEpochOutcome =
   | 'one-by-one'
   | { readonly error: unknown };
 
-/** A partition's keys (under MetaKeys.partitionPrefix) as of `revision`. */
+/** A partition's keys (under MetaKeys.partitionPrefix, in no particular order) as of `revision`. */
 export interface PartitionSnapshot {
   readonly kvs: readonly KeyValue[];
   readonly revision: number;
@@ -239,8 +239,7 @@ export class PartitionOwnership {
         const written = new Set(c.fresh.puts.map((put) => put.key));
         const before = (result.results[first] as KeyValue[]).filter((kv) => !written.has(kv.key));
         const own = c.fresh.puts.map((put): KeyValue => ({ key: put.key, value: put.value, createRevision: revision, modRevision: revision, version: 1, lease: put.lease }));
-        const kvs = [...before, ...own].sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
-        outcomes[c.index] = { acquired: 'fresh', claim, snapshot: { kvs, revision }, history: c.fresh.history };
+        outcomes[c.index] = { acquired: 'fresh', claim, snapshot: { kvs: [...before, ...own], revision }, history: c.fresh.history };
       }
     }));
     return outcomes;
