@@ -107,13 +107,7 @@ export class PartitionAssigner {
   ensureOwned(topicId: string, partition: number): Promise<PartitionLog | null> {
     const owned = this.#logs.owned(topicId, partition);
     if (owned !== undefined && owned.status === 'active') return Promise.resolve(owned);
-    if (this.#closed) return Promise.resolve(null);
-    const self = this.#brokers.self.brokerId;
-    if (this.#leaders.placementOf(topicId, partition) !== self) return Promise.resolve(null);
-    // Another live owner (a handover still draining, a dead broker's lease not yet expired): do not
-    // hammer the store; its owner key's deletion wakes the background pass.
-    const current = this.#directory?.ownerOf(topicId, partition) ?? NO_OWNER;
-    if (current !== NO_OWNER && current !== self) return Promise.resolve(null);
+    if (!this.#mayAcquire(topicId, partition)) return Promise.resolve(null);
     const id = `${topicId}/${partition}`;
     let pending = this.#inflight.get(id);
     if (pending === undefined) {
@@ -121,6 +115,17 @@ export class PartitionAssigner {
       this.#inflight.set(id, pending);
     }
     return pending;
+  }
+
+  /** Not closed, placed here, and no other live owner (whose owner key's deletion wakes the pass). */
+  #mayAcquire(topicId: string, partition: number): boolean {
+    if (this.#closed) return false;
+    const self = this.#brokers.self.brokerId;
+    if (this.#leaders.placementOf(topicId, partition) !== self) return false;
+    // Another live owner (a handover still draining, a dead broker's lease not yet expired): do not
+    // hammer the store; its owner key's deletion wakes the background pass.
+    const current = this.#directory?.ownerOf(topicId, partition) ?? NO_OWNER;
+    return current === NO_OWNER || current === self;
   }
 
   /**
@@ -131,10 +136,15 @@ export class PartitionAssigner {
   async #acquireBatch(partitions: ReadonlyArray<{ topicId: string; partition: number }>): Promise<number> {
     const waits: Array<Promise<PartitionLog | null>> = [];
     const fresh: Array<{ topicId: string; partition: number; id: string }> = [];
+    let missing = 0;
     for (const { topicId, partition } of partitions) {
       const id = `${topicId}/${partition}`;
       const pending = this.#inflight.get(id);
+      const owned = this.#logs.owned(topicId, partition);
       if (pending !== undefined) waits.push(pending);
+      else if (owned !== undefined && owned.status === 'active') continue;
+      // Checked again now, as ensureOwned does: placement or owners may have moved since the pass began.
+      else if (!this.#mayAcquire(topicId, partition)) missing++;
       else fresh.push({ topicId, partition, id });
     }
     const acquiring = fresh.length === 0 ? [] : this.#logs.acquireMany(fresh);
@@ -143,7 +153,6 @@ export class PartitionAssigner {
       this.#inflight.set(id, pending);
       waits.push(pending);
     });
-    let missing = 0;
     for (const log of await Promise.all(waits)) if (log === null) missing++;
     return missing;
   }
