@@ -83,6 +83,18 @@ export class LogCatalog {
     }
   }
 
+  /**
+   * Takes a read of the partition's keys the caller made itself, at `revision` (an acquire that read
+   * them inside its claim txn), as a load: merged by per-key revision like any range read.
+   */
+  adopt(topicId: string, partition: number, kvs: readonly KeyValue[], revision: number): PartitionState {
+    const id = partitionId(topicId, partition);
+    const state = this.#states.get(id) ?? this.#loading.get(id)?.state ?? new PartitionState(topicId, partition);
+    state.merge(kvs, MetaKeys.partitionPrefix(topicId, partition).length, revision);
+    this.#states.set(id, state);
+    return state;
+  }
+
   /** Drops partitions of a deleted topic from memory. */
   forgetTopic(topicId: string): void {
     for (const [id, state] of this.#states) {

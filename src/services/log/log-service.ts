@@ -19,7 +19,7 @@ import { LogTrimmer } from './log-trimmer.ts';
 import { IoPriority } from './io-priority.ts';
 import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
 import { PartitionLog, type AppendResult, type InvariantHook } from './partition-log.ts';
-import { PartitionOwnership } from './partition-ownership.ts';
+import { PartitionOwnership, type OwnershipClaim, type PartitionRef } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
 import { TailBudget } from './partition-tail.ts';
 import { listOffsets, type ListOffsetResult, type OffsetQuery } from './timestamp-search.ts';
@@ -86,6 +86,13 @@ export interface EpochEndOffset {
 }
 
 const RELEASE_ATTEMPTS = 4;
+
+/** One partition of a batched acquire and the settling of its promise. */
+interface BatchMember {
+  readonly ref: PartitionRef;
+  resolve(result: AcquireResult | Promise<AcquireResult>): void;
+  reject(error: unknown): void;
+}
 
 function key(topicId: string, partition: number): string {
   return `${topicId}/${partition}`;
@@ -186,7 +193,7 @@ export class LogService {
    * Takes ownership of a partition (epoch + 1), loads its committed state from the metadata store and
    * records the epoch's start offset. Idempotent for a partition this broker already owns.
    */
-  async acquire(topicId: string, partition: number): Promise<AcquireResult> {
+  acquire(topicId: string, partition: number): Promise<AcquireResult> {
     const id = key(topicId, partition);
     // One acquire per partition at a time: a second one would take the first one's key over.
     const running = this.#acquiring.get(id);
@@ -196,6 +203,116 @@ export class LogService {
     return acquiring;
   }
 
+  /**
+   * `acquire` for many partitions at once, in few store round trips (PartitionOwnership.acquireMany,
+   * recordEpochStarts): the same claims, loads and fencing, batched. One promise per partition, in
+   * order; a partition already being acquired shares that acquire. A partition whose batched step lost a
+   * race is decided alone by the one-partition path; a store error rejects that partition's promise
+   * (after releasing a claim it could not use), as a lone acquire would.
+   */
+  acquireMany(partitions: readonly PartitionRef[]): Array<Promise<AcquireResult>> {
+    const results: Array<Promise<AcquireResult>> = [];
+    const batch: BatchMember[] = [];
+    for (const ref of partitions) {
+      const id = key(ref.topicId, ref.partition);
+      const running = this.#acquiring.get(id);
+      if (running !== undefined) {
+        results.push(running);
+        continue;
+      }
+      const { promise, resolve, reject } = Promise.withResolvers<AcquireResult>();
+      const acquiring = promise.finally(() => this.#acquiring.delete(id));
+      this.#acquiring.set(id, acquiring);
+      results.push(acquiring);
+      batch.push({ ref, resolve, reject });
+    }
+    if (batch.length > 0) {
+      this.#acquireBatch(batch).catch((error: unknown) => {
+        for (const each of batch) each.reject(error); // no effect on the ones already settled
+      });
+    }
+    return results;
+  }
+
+  async #acquireBatch(batch: readonly BatchMember[]): Promise<void> {
+    const toClaim: BatchMember[] = [];
+    for (const each of batch) {
+      const existing = this.#owned.get(key(each.ref.topicId, each.ref.partition));
+      if (existing !== undefined && existing.status !== 'fenced' && existing.status !== 'closed') each.resolve({ errorCode: ErrorCode.NONE, log: existing });
+      else if (this.#closed || !this.#ownership.lease.isAlive()) each.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null });
+      else toClaim.push(each);
+    }
+    if (toClaim.length === 0) return;
+    const outcomes = await this.#ownership.acquireMany(toClaim.map((each) => each.ref), this.#now());
+    const claimed: Array<{ each: BatchMember; claim: OwnershipClaim }> = [];
+    const opened: Array<Promise<void>> = [];
+    outcomes.forEach((outcome, i) => {
+      const each = toClaim[i]!;
+      if (outcome.acquired === 'fresh') {
+        // Claimed, read and its epoch start recorded in one txn. Should the read show committed state
+        // after all (it cannot, see acquireMany), the epoch start is recorded again from what it shows.
+        const state = this.#catalog.adopt(outcome.claim.topicId, outcome.claim.partition, outcome.snapshot.kvs, outcome.snapshot.revision);
+        if (state.highWatermark === 0 && state.logStartOffset === 0 && state.entries.length === 0) {
+          state.epochs = outcome.history;
+          opened.push(this.#open(outcome.claim, state).then(each.resolve, each.reject));
+        } else {
+          this.#log.warn({ topicId: outcome.claim.topicId, partition: outcome.claim.partition, highWatermark: state.highWatermark }, 'a never-owned partition has committed state; recording its epoch start again');
+          each.resolve(this.#recordAndOpen(outcome.claim, state));
+        }
+      } else if (outcome.acquired === true) claimed.push({ each, claim: outcome.claim });
+      else if (outcome.acquired === false) each.resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner });
+      else if (outcome.acquired === 'one-by-one') each.resolve(this.#acquire(each.ref.topicId, each.ref.partition));
+      else each.reject(outcome.error);
+    });
+    await Promise.all(opened);
+    if (claimed.length === 0) return;
+    // As in #loadClaimed: each state is read after its claim, at or after the claim's revision.
+    const loads = await Promise.allSettled(claimed.map(({ claim }) => this.#catalog.reload(claim.topicId, claim.partition, claim.ownerModRevision)));
+    const loaded: Array<{ each: BatchMember; claim: OwnershipClaim; state: PartitionState }> = [];
+    const failed: Array<Promise<void>> = [];
+    loads.forEach((load, i) => {
+      const { each, claim } = claimed[i]!;
+      if (load.status === 'fulfilled') loaded.push({ each, claim, state: load.value });
+      else failed.push(this.#giveBack(claim).then(() => each.reject(load.reason)));
+    });
+    if (loaded.length > 0) {
+      const recorded = await this.#ownership.recordEpochStarts(loaded.map(({ claim, state }) => ({ claim, history: state.epochs, startOffset: state.highWatermark })));
+      recorded.forEach((outcome, i) => {
+        const { each, claim, state } = loaded[i]!;
+        if (outcome === 'one-by-one') {
+          each.resolve(this.#recordAndOpen(claim, state));
+        } else if ('error' in outcome) {
+          failed.push(this.#giveBack(claim).then(() => each.reject(outcome.error)));
+        } else {
+          state.epochs = outcome.history;
+          each.resolve(this.#open(claim, state));
+        }
+      });
+    }
+    await Promise.all(failed);
+  }
+
+  /** The one-partition epoch-start record of a claim whose batched record was refused. */
+  async #recordAndOpen(claim: OwnershipClaim, state: PartitionState): Promise<AcquireResult> {
+    let recorded;
+    try {
+      recorded = await this.#ownership.recordEpochStart(claim, state.epochs, state.highWatermark);
+    } catch (error) {
+      await this.#giveBack(claim);
+      throw error;
+    }
+    if (!recorded.ok) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
+    state.epochs = recorded.history;
+    return this.#open(claim, state);
+  }
+
+  /** Releases a claim that could not be used (if this fails too, the next acquire takes it over). */
+  async #giveBack(claim: OwnershipClaim): Promise<void> {
+    await this.#ownership.release(claim).catch((releaseError: unknown) => {
+      this.#log.warn({ err: releaseError, topicId: claim.topicId, partition: claim.partition }, 'could not release a partition after a failed acquire; the next acquire takes it over');
+    });
+  }
+
   async #acquire(topicId: string, partition: number): Promise<AcquireResult> {
     const existing = this.#owned.get(key(topicId, partition));
     if (existing !== undefined && existing.status !== 'fenced' && existing.status !== 'closed') return { errorCode: ErrorCode.NONE, log: existing };
@@ -203,7 +320,12 @@ export class LogService {
     if (this.#closed || !this.#ownership.lease.isAlive()) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };
     const outcome = await this.#ownership.acquire(topicId, partition, this.#now());
     if (!outcome.acquired) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: outcome.owner };
-    const claim = outcome.claim;
+    return this.#loadClaimed(outcome.claim);
+  }
+
+  /** After the claim: load the committed state, record the epoch's start, then open the log. */
+  async #loadClaimed(claim: OwnershipClaim): Promise<AcquireResult> {
+    const { topicId, partition } = claim;
     let state: PartitionState;
     try {
       // After the acquire nobody else can commit, so a read at or after the acquire's revision is the
@@ -215,11 +337,15 @@ export class LogService {
     } catch (error) {
       // The key is ours but we cannot use it: give it back now rather than block the partition until
       // the session ends (if this fails too, the next acquire takes the key over: issue 10, item 2).
-      await this.#ownership.release(claim).catch((releaseError: unknown) => {
-        this.#log.warn({ err: releaseError, topicId, partition }, 'could not release a partition after a failed acquire; the next acquire takes it over');
-      });
+      await this.#giveBack(claim);
       throw error;
     }
+    return this.#open(claim, state);
+  }
+
+  /** Opens the log of a claimed and loaded partition (its epoch start recorded). */
+  async #open(claim: OwnershipClaim, state: PartitionState): Promise<AcquireResult> {
+    const { topicId, partition } = claim;
     if (this.#closed) {
       await this.#ownership.release(claim).catch(() => undefined);
       return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, owner: null };

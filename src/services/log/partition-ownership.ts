@@ -4,7 +4,8 @@
  * epoch rise on every change of owner. Log commits compare the owner key's mod revision taken here, so a
  * broker that lost its session — or was replaced — can never commit again.
  */
-import type { KeyValue, Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import type { Compare, KeyValue, Lease, MetadataStore, TxnOp } from '../../storage/meta/metadata-store.ts';
+import { packTxns } from '../../storage/meta/txn-packer.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { decodeJson, encodeJson, MAX_EPOCH_HISTORY, type EpochStart, type OwnerRecord } from './log-entry.ts';
 
@@ -32,6 +33,60 @@ export interface Refenced {
 export type AcquireOutcome =
   | { readonly acquired: true; readonly claim: OwnershipClaim }
   | { readonly acquired: false; readonly owner: OwnerRecord | null };
+
+/**
+ * One partition's outcome of a batched acquire: decided (acquired or held by another owner), left to
+ * the one-partition path (`acquire`: its guarded txn lost a race, so it is decided again on fresh
+ * reads), or failed with the store's error (the claim may have applied: the next acquire takes our own
+ * key over).
+ */
+export type BatchAcquireOutcome =
+  | AcquireOutcome
+  /**
+   * A partition never owned before, claimed with its epoch start in the same txn: `snapshot` is the
+   * partition's keys at the claim's revision (read inside the txn), `history` the epoch start it wrote.
+   */
+  | { readonly acquired: 'fresh'; readonly claim: OwnershipClaim; readonly snapshot: PartitionSnapshot; readonly history: EpochStart[] }
+  | { readonly acquired: 'one-by-one' }
+  | { readonly acquired: 'error'; readonly error: unknown };
+
+/** One partition's outcome of a batched epoch-start record: like recordEpochStart, or left to it. */
+export type BatchEpochOutcome =
+  | { readonly ok: boolean; readonly history: EpochStart[] }
+  | 'one-by-one'
+  | { readonly error: unknown };
+
+/** A partition's keys (under MetaKeys.partitionPrefix, in no particular order) as of `revision`. */
+export interface PartitionSnapshot {
+  readonly kvs: readonly KeyValue[];
+  readonly revision: number;
+}
+
+export interface PartitionRef {
+  readonly topicId: string;
+  readonly partition: number;
+}
+
+export interface EpochStartRequest {
+  readonly claim: OwnershipClaim;
+  readonly history: readonly EpochStart[];
+  readonly startOffset: number;
+}
+
+interface ClaimCandidate {
+  readonly index: number;
+  readonly ref: PartitionRef;
+  readonly ownerKey: string;
+  readonly epoch: number;
+  readonly compare: Compare[];
+  readonly success: TxnOp[];
+  /** Never owned (no epoch key): the claim also reads the partition and records epoch 1 from offset 0. */
+  readonly fresh: { readonly history: EpochStart[]; readonly puts: ReadonlyArray<{ key: string; value: Buffer; lease: string | null }> } | null;
+}
+
+function nextHistory(claim: OwnershipClaim, history: readonly EpochStart[], startOffset: number): EpochStart[] {
+  return [...history.filter((e) => e.epoch < claim.epoch), { epoch: claim.epoch, startOffset }].slice(-MAX_EPOCH_HISTORY);
+}
 
 export class PartitionOwnership {
   readonly #store: MetadataStore;
@@ -65,23 +120,8 @@ export class PartitionOwnership {
     for (let attempt = 0; attempt < 3; attempt++) {
       const [ownerKv, epochKv] = await Promise.all([this.#store.get(ownerKey), this.#store.get(epochKey)]);
       if (ownerKv !== null && ownerKv.lease !== this.#lease.id) return { acquired: false, owner: decodeJson<OwnerRecord>(ownerKv.value) };
-      const lastEpoch = epochKv === null ? 0 : decodeJson<{ epoch: number }>(epochKv.value).epoch;
-      const epoch = lastEpoch + 1;
-      const owner: OwnerRecord = { brokerId: this.#brokerId, epoch, acquiredMs: nowMs };
-      const result = await this.#store.txn({
-        compare: [
-          ownerKv === null
-            ? { key: ownerKey, target: 'createRevision', op: '==', value: 0 }
-            : { key: ownerKey, target: 'modRevision', op: '==', value: ownerKv.modRevision },
-          ...(ownerKv === null ? [] : [{ key: ownerKey, target: 'lease' as const, op: '==' as const, value: this.#lease.id }]),
-          { key: epochKey, target: 'modRevision', op: '==', value: epochKv?.modRevision ?? 0 },
-        ],
-        success: [
-          { type: 'put', key: ownerKey, value: encodeJson(owner), lease: this.#lease.id },
-          { type: 'put', key: epochKey, value: encodeJson({ epoch }) },
-        ],
-        failure: [{ type: 'get', key: ownerKey }],
-      });
+      const { epoch, compare, success } = this.#claimPart(ownerKey, epochKey, ownerKv, epochKv, nowMs);
+      const result = await this.#store.txn({ compare, success, failure: [{ type: 'get', key: ownerKey }] });
       if (result.succeeded) {
         return {
           acquired: true,
@@ -97,11 +137,144 @@ export class PartitionOwnership {
   }
 
   /**
+   * The guarded claim of one partition, given its owner and epoch keys as read: the owner key absent (or
+   * ours, by lease, at the mod revision read) and the epoch key unchanged; puts the owner key under our
+   * lease and the epoch + 1.
+   */
+  #claimPart(ownerKey: string, epochKey: string, ownerKv: KeyValue | null, epochKv: KeyValue | null, nowMs: number): { epoch: number; compare: Compare[]; success: TxnOp[] } {
+    const lastEpoch = epochKv === null ? 0 : decodeJson<{ epoch: number }>(epochKv.value).epoch;
+    const epoch = lastEpoch + 1;
+    const owner: OwnerRecord = { brokerId: this.#brokerId, epoch, acquiredMs: nowMs };
+    return {
+      epoch,
+      compare: [
+        ownerKv === null
+          ? { key: ownerKey, target: 'createRevision', op: '==', value: 0 }
+          : { key: ownerKey, target: 'modRevision', op: '==', value: ownerKv.modRevision },
+        ...(ownerKv === null ? [] : [{ key: ownerKey, target: 'lease' as const, op: '==' as const, value: this.#lease.id }]),
+        { key: epochKey, target: 'modRevision', op: '==', value: epochKv?.modRevision ?? 0 },
+      ],
+      success: [
+        { type: 'put', key: ownerKey, value: encodeJson(owner), lease: this.#lease.id },
+        { type: 'put', key: epochKey, value: encodeJson({ epoch }) },
+      ],
+    };
+  }
+
+  /**
+   * `acquire` for many partitions in few store round trips (a fresh topic's partitions, a broker's start):
+   * the owner and epoch keys are read for all, then the claims of every partition nobody else owns go out
+   * in as few txns as the store's limits allow (txn-packer.ts), all sent at once — the embedded store
+   * commits them together, one fsync instead of one per partition. Each partition's claim is exactly
+   * the one `acquire` makes (the same compares and puts), so a packed txn applies all its claims or none:
+   * when any compare fails (another broker raced us, a key changed since the read), its partitions are
+   * left to `acquire`, which decides each on fresh reads. A txn that throws may have applied: its
+   * partitions report the error, and the next acquire takes our own key over (as after a lone acquire).
+   */
+  async acquireMany(partitions: readonly PartitionRef[], nowMs: number = Date.now()): Promise<BatchAcquireOutcome[]> {
+    const outcomes: BatchAcquireOutcome[] = new Array<BatchAcquireOutcome>(partitions.length);
+    const candidates: ClaimCandidate[] = [];
+    await Promise.all(partitions.map(async (ref, index) => {
+      const ownerKey = MetaKeys.partitionOwner(ref.topicId, ref.partition);
+      const epochKey = MetaKeys.partitionEpoch(ref.topicId, ref.partition);
+      try {
+        const [ownerKv, epochKv] = await Promise.all([this.#store.get(ownerKey), this.#store.get(epochKey)]);
+        if (ownerKv !== null && ownerKv.lease !== this.#lease.id) {
+          outcomes[index] = { acquired: false, owner: decodeJson<OwnerRecord>(ownerKv.value) };
+          return;
+        }
+        const part = this.#claimPart(ownerKey, epochKey, ownerKv, epochKv, nowMs);
+        if (ownerKv !== null || epochKv !== null) {
+          candidates.push({ index, ref, ownerKey, ...part, fresh: null });
+          return;
+        }
+        // Never owned: no claim ever existed, so nothing was ever committed (every write under the
+        // partition is guarded by an owner key, and each claim writes the epoch key, which is never
+        // deleted while the topic lives). The claim records epoch 1 starting at offset 0 in the same txn,
+        // guarded by the epoch history and log start being absent, and reads the partition's keys first
+        // (at the revision just before the claim, in the same atomic txn) to confirm it: one store
+        // commit for the whole acquire instead of claim, load and epoch-start record one after another.
+        const historyKey = MetaKeys.partitionEpochHistory(ref.topicId, ref.partition);
+        const history: EpochStart[] = [{ epoch: part.epoch, startOffset: 0 }];
+        const historyPut = { type: 'put' as const, key: historyKey, value: encodeJson(history) };
+        const puts = part.success.flatMap((op) => (op.type === 'put' ? [{ key: op.key, value: op.value, lease: op.lease ?? null }] : []));
+        candidates.push({
+          index, ref, ownerKey, epoch: part.epoch,
+          compare: [
+            ...part.compare,
+            { key: historyKey, target: 'createRevision', op: '==', value: 0 },
+            { key: MetaKeys.partitionLogStart(ref.topicId, ref.partition), target: 'createRevision', op: '==', value: 0 },
+          ],
+          success: [{ type: 'range', prefix: MetaKeys.partitionPrefix(ref.topicId, ref.partition) }, ...part.success, historyPut],
+          fresh: { history, puts: [...puts, { key: historyKey, value: historyPut.value, lease: null }] },
+        });
+      } catch (error) {
+        outcomes[index] = { acquired: 'error', error };
+      }
+    }));
+    candidates.sort((a, b) => a.index - b.index);
+    await Promise.all(packTxns(candidates, (c) => ({ compare: c.compare, success: c.success })).map(async (group) => {
+      let result;
+      try {
+        result = await this.#store.txn({ compare: group.flatMap((c) => c.compare), success: group.flatMap((c) => c.success) });
+      } catch (error) {
+        for (const c of group) outcomes[c.index] = { acquired: 'error', error };
+        return;
+      }
+      let at = 0;
+      for (const c of group) {
+        const first = at;
+        at += c.success.length;
+        if (!result.succeeded) {
+          outcomes[c.index] = { acquired: 'one-by-one' };
+          continue;
+        }
+        const revision = result.revision;
+        const claim: OwnershipClaim = { topicId: c.ref.topicId, partition: c.ref.partition, brokerId: this.#brokerId, epoch: c.epoch, ownerKey: c.ownerKey, ownerModRevision: revision, lease: this.#lease, acquiredMs: nowMs };
+        if (c.fresh === null) {
+          outcomes[c.index] = { acquired: true, claim };
+          continue;
+        }
+        // The keys before the claim plus the claim's own puts: the partition as of the claim's revision.
+        const written = new Set(c.fresh.puts.map((put) => put.key));
+        const before = (result.results[first] as KeyValue[]).filter((kv) => !written.has(kv.key));
+        const own = c.fresh.puts.map((put): KeyValue => ({ key: put.key, value: put.value, createRevision: revision, modRevision: revision, version: 1, lease: put.lease }));
+        outcomes[c.index] = { acquired: 'fresh', claim, snapshot: { kvs: [...before, ...own], revision }, history: c.fresh.history };
+      }
+    }));
+    return outcomes;
+  }
+
+  /**
+   * `recordEpochStart` for many claims in as few txns as fit, each guarded by every claim it carries. A
+   * txn refused because one of its claims was fenced leaves its claims to `recordEpochStart`, which
+   * decides each alone; a txn that throws reports the error for its claims.
+   */
+  async recordEpochStarts(requests: readonly EpochStartRequest[]): Promise<BatchEpochOutcome[]> {
+    const outcomes: BatchEpochOutcome[] = new Array<BatchEpochOutcome>(requests.length);
+    const items = requests.map((request, index) => ({ index, claim: request.claim, history: nextHistory(request.claim, request.history, request.startOffset) }));
+    const partOf = (item: (typeof items)[number]): { compare: Compare[]; success: TxnOp[] } => ({
+      compare: [{ key: item.claim.ownerKey, target: 'modRevision', op: '==', value: item.claim.ownerModRevision }],
+      success: [{ type: 'put', key: MetaKeys.partitionEpochHistory(item.claim.topicId, item.claim.partition), value: encodeJson(item.history) }],
+    });
+    await Promise.all(packTxns(items, partOf).map(async (group) => {
+      try {
+        const parts = group.map(partOf);
+        const result = await this.#store.txn({ compare: parts.flatMap((p) => p.compare), success: parts.flatMap((p) => p.success) });
+        for (const item of group) outcomes[item.index] = result.succeeded ? { ok: true, history: item.history } : 'one-by-one';
+      } catch (error) {
+        for (const item of group) outcomes[item.index] = { error };
+      }
+    }));
+    return outcomes;
+  }
+
+  /**
    * Appends `{epoch, startOffset}` to the leader-epoch history, guarded like a commit. Returns false when
    * the claim is no longer valid (fenced).
    */
   async recordEpochStart(claim: OwnershipClaim, history: readonly EpochStart[], startOffset: number): Promise<{ ok: boolean; history: EpochStart[] }> {
-    const next = [...history.filter((e) => e.epoch < claim.epoch), { epoch: claim.epoch, startOffset }].slice(-MAX_EPOCH_HISTORY);
+    const next = nextHistory(claim, history, startOffset);
     const result = await this.#store.txn({
       compare: [{ key: claim.ownerKey, target: 'modRevision', op: '==', value: claim.ownerModRevision }],
       success: [{ type: 'put', key: MetaKeys.partitionEpochHistory(claim.topicId, claim.partition), value: encodeJson(next) }],
