@@ -41,6 +41,8 @@ export interface ByteSpan {
 class ReadStream {
   readonly id: string;
   sequential = false;
+  /** Its first read asked for more than the range it started in: read ahead from then on. */
+  bulk = false;
   windowBytes = READ_AHEAD_FIRST_WINDOW_BYTES;
   /** Plans made; a plan computed after a newer one was made is stale (it would name ranges already read). */
   plans = 0;
@@ -155,8 +157,10 @@ export class LogReader {
       if (this.#readAhead.enabled) {
         stream ??= this.#streamAt(state, fetchOffset);
         // A first read that wants more than this range is a bulk reader: read ahead as for a sequential one.
-        const windowBytes = stream.sequential || maxBytes - bytes > range.end - range.start ? stream.windowBytes : 0;
-        this.#planAhead(stream, entries, index, range, windowBytes);
+        // Decided once per stream: a later range of the same read that happens to fill the rest of maxBytes
+        // must not plan an empty window, which would drop the read-ahead just started.
+        if (!stream.bulk && maxBytes - bytes > range.end - range.start) stream.bulk = true;
+        this.#planAhead(stream, entries, index, range, stream.sequential || stream.bulk ? stream.windowBytes : 0);
       }
       const data = await this.bytesOf(entry, range, signal);
       const before = offset;

@@ -271,3 +271,29 @@ test('a failing read-ahead never fails the read: the reader GETs the range itsel
   assert.equal(reader.readAheadStats().reservedBytes, 0);
   reader.close();
 });
+
+test('a bulk reader keeps its read-ahead when a later range of the same read fills the rest of maxBytes', async () => {
+  const objects = new ObservedStore();
+  // small, small, large, small, small, small: the large entry is more than what is left of the first read's maxBytes.
+  const sizes = [1, 1, 10, 1, 1, 1];
+  const entries: LogEntry[] = [];
+  let base = 0;
+  for (const [e, batches] of sizes.entries()) {
+    entries.push(await walEntry(objects, `wal/${e}`, base, batches, 'v'));
+    base += batches * 10;
+  }
+  const state = stateWith(entries);
+  const reader = new LogReader({ objects, log, cacheBytes: 1 << 20, indexCacheBytes: 1 << 20, readAheadBytes: 1 << 20 });
+  let offset = 0;
+  const values: string[] = [];
+  while (offset < state.highWatermark) {
+    const result = await reader.read(state, undefined, offset, 10_000);
+    values.push(...valuesOf(result.records));
+    offset = Number(decodeRecordBatch(result.records.at(-1)!).records.at(-1)!.offset) + 1;
+    await drain(reader);
+  }
+  assert.deepEqual(values, Array.from({ length: base }, (_, i) => `v-${i}`));
+  assert.equal(objects.foregroundGets + objects.backgroundGets, sizes.length, 'each entry GET once: no read-ahead dropped and read again');
+  assert.equal(reader.readAheadStats().wastedBytes, 0);
+  reader.close();
+});
