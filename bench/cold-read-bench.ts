@@ -3,7 +3,7 @@
  *
  *   node bench/cold-read-bench.ts --s3 [--base DIR] [--rounds N] [--messages N] [--merged] [--json FILE]
  *
- * Produces MESSAGES × 1 KiB to one 6-partition topic once (kbench, this tree's broker), then per round
+ * (--build NAME=DIR adds more builds.) Produces MESSAGES × 1 KiB to one 6-partition topic once (kbench, this tree's broker), then per round
  * starts a broker on that same data — this tree's, and with --base the build checked out in DIR, in
  * alternating order — and times one consume from the beginning with kbench: every byte comes from the
  * object store (a fresh process has no tail and no cache). Both builds read exactly the same objects, so
@@ -45,11 +45,14 @@ const { values } = parseArgs({
   options: {
     s3: { type: 'boolean', default: false },
     base: { type: 'string' },
+    build: { type: 'string', multiple: true, default: [] },
     rounds: { type: 'string', default: '5' },
     messages: { type: 'string', default: '50000' },
     merged: { type: 'boolean', default: false },
+    hot: { type: 'boolean', default: false },
     json: { type: 'string' },
     env: { type: 'string', multiple: true, default: [] },
+    'settle-ms': { type: 'string', default: '1000' },
   },
 });
 
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
     extraEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
   const builds: Build[] = [await loadBuild('new', '.')];
+  for (const named of values.build) builds.unshift(await loadBuild(named.slice(0, named.indexOf('=')), named.slice(named.indexOf('=') + 1)));
   if (values.base !== undefined) builds.unshift(await loadBuild('base', values.base));
   const log = (line: string): void => console.error(line);
   const workDir = mkdtempSync(join(tmpdir(), 'kafscale-cold-read-'));
@@ -102,8 +106,27 @@ async function main(): Promise<void> {
   const samples = new Map<string, Sample[]>(builds.map((b) => [b.name, []]));
   try {
     const client = await openNativeClient(workDir, log, false);
-    const producer = await builds[builds.length - 1]!.startBroker({ dataDir, logLevel: 'warn', env });
     const topic = 'cold-read';
+    if (values.hot) {
+      // Hot instead: each build produces its own topic and reads it back at once, `rounds` times.
+      for (const build of builds) {
+        const broker = await build.startBroker({ logLevel: 'warn', env });
+        try {
+          for (let round = 0; round < rounds; round++) {
+            const name = `hot-${round}`;
+            await createTopics(broker, [name], PARTITIONS, { clientId: 'kafscale-bench-cold-read' });
+            await client.produce(broker.bootstrap, name, messages, SIZE_BYTES, TIMEOUT_MS);
+            const result = await client.consume(broker.bootstrap, name, PARTITIONS, messages, TIMEOUT_MS);
+            const mbPerSec = (result.count * SIZE_BYTES) / result.seconds / 1e6;
+            samples.get(build.name)!.push({ mbPerSec, gets: null, cpuSeconds: null });
+            log(`cold-read: hot ${round + 1} ${build.name}: ${mbPerSec.toFixed(1)} MB/s`);
+          }
+        } finally {
+          await broker.stop();
+        }
+      }
+    }
+    const producer = await builds[builds.length - 1]!.startBroker({ dataDir, logLevel: 'warn', env });
     try {
       await createTopics(producer, [topic], PARTITIONS, { clientId: 'kafscale-bench-cold-read' });
       const produced = await client.produce(producer.bootstrap, topic, messages, SIZE_BYTES, TIMEOUT_MS);
@@ -112,11 +135,13 @@ async function main(): Promise<void> {
     } finally {
       await producer.stop();
     }
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < (values.hot ? 0 : rounds); round++) {
       const order = round % 2 === 0 ? builds : [...builds].reverse();
       for (const build of order) {
         const broker = await build.startBroker({ dataDir, logLevel: 'warn', env });
         try {
+          // The broker answers before its start-up work is over; let that finish outside the measurement.
+          await sleep(Number(values['settle-ms']));
           const getsBefore = await getCount(broker);
           const cpuBefore = cpuSeconds(broker.pid);
           const result = await client.consume(broker.bootstrap, topic, PARTITIONS, messages, TIMEOUT_MS);
