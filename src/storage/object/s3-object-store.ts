@@ -316,8 +316,8 @@ function readBody(stream: Readable, contentLength: number | undefined, signal: A
       signal.removeEventListener('abort', onAbort);
       stream.off('data', onData);
       stream.off('end', onEnd);
-      stream.off('error', onError);
       stream.off('close', onClose);
+      // 'error' stays handled (finish is a no-op now): a late error must not become an uncaught one.
       if (error !== null) {
         reject(error);
         return;
@@ -349,7 +349,7 @@ function readBody(stream: Readable, contentLength: number | undefined, signal: A
     }
     stream.on('data', onData);
     stream.once('end', onEnd);
-    stream.once('error', onError);
+    stream.on('error', onError);
     stream.once('close', onClose);
   });
 }
