@@ -1,7 +1,7 @@
 /**
  * Cold consume only, side by side (docs/benchmarks.md, "Cold reads from S3, wave 2"):
  *
- *   node bench/cold-read-bench.ts --s3 [--base DIR] [--rounds N] [--messages N] [--merged] [--json FILE]
+ *   npm run bench:cold-read -- --s3 [--base DIR] [--rounds N] [--messages N] [--merged] [--json FILE]
  *
  * (--build NAME=DIR adds more builds.) Produces MESSAGES × 1 KiB to one 6-partition topic once (kbench, this tree's broker), then per round
  * starts a broker on that same data — this tree's, and with --base the build checked out in DIR, in
