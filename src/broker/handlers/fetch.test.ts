@@ -30,6 +30,8 @@ class ReaderObjects {
   inflight = 0;
   maxInflight = 0;
   gets = 0;
+  /** Object keys GET, in order. */
+  readonly keys: string[] = [];
   readonly store: ObjectStore;
 
   constructor(base: ObjectStore) {
@@ -41,6 +43,7 @@ class ReaderObjects {
       close: async () => {},
       get: async (key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }) => {
         this.gets++;
+        this.keys.push(key);
         this.inflight++;
         this.maxInflight = Math.max(this.maxInflight, this.inflight);
         try {
@@ -311,6 +314,29 @@ describe('Fetch sessions (KIP-227)', () => {
 });
 
 describe('ListOffsets', () => {
+  test("earliest answers are read hints: the connection's next Fetch reads every hinted partition at once, a monitor's hints cause no GET", async (t) => {
+    const c = await cluster(t, 3);
+    const earliest = (partitions: number[]): ListOffsetsRequest =>
+      ({
+        replicaId: -1,
+        isolationLevel: 0,
+        timeoutMs: 1000,
+        topics: [{ name: 'orders', partitions: partitions.map((p) => ({ partitionIndex: p, currentLeaderEpoch: -1, timestamp: -2n, maxNumOffsets: 1 })) }],
+      }) as unknown as ListOffsetsRequest;
+    const consumer = { ...c.context, connection: { id: 1 } } as unknown as RequestContext;
+    const monitor = { ...c.context, connection: { id: 2 } } as unknown as RequestContext;
+    await listOffsetsApi.handle(earliest([0, 1]), { ...consumer, apiKey: 2, apiVersion: 7 });
+    await listOffsetsApi.handle(earliest([2]), { ...monitor, apiKey: 2, apiVersion: 7 });
+    assert.deepEqual(c.objects.keys, [], 'listing offsets reads nothing');
+    const onlyFirst = fetchRequest(0, { topics: [{ topic: 'orders', topicId: ZERO, partitions: [partitionAt(0, 0n)] }] } as Partial<FetchRequest>);
+    assert.deepEqual(answered((await fetchApi.handle(onlyFirst, consumer)) as FetchResponse), [[0, ['p0'], 1n]]);
+    for (let i = 0; i < 100 && c.objects.keys.length < 2; i++) await sleep(5);
+    assert.deepEqual([...c.objects.keys].sort(), [c.objectOf[0], c.objectOf[1]].sort(), 'partition 1 was read with partition 0; the monitored partition 2 not at all');
+    const second = fetchRequest(0, { topics: [{ topic: 'orders', topicId: ZERO, partitions: [partitionAt(1, 0n)] }] } as Partial<FetchRequest>);
+    assert.deepEqual(answered((await fetchApi.handle(second, consumer)) as FetchResponse), [[1, ['p1'], 1n]]);
+    assert.equal(c.objects.keys.length, 2, 'partition 1 came from the hinted read-ahead: no GET of its own');
+  });
+
   test('a by-timestamp lookup whose object cannot be read fails only that partition', async (t) => {
     const c = await cluster(t, 3);
     c.objects.failing.add(c.objectOf[1] as string);

@@ -51,6 +51,8 @@ export const fetchApi = defineApi({
     const wanted = session === null ? resolve(request, context) : resolveSession(session, context);
     const maxWaitMs = Math.min(Math.max(request.maxWaitMs, 0), MAX_WAIT_CAP_MS);
     const deadline = Date.now() + maxWaitMs;
+    // Partitions this connection was told to start reading (ListOffsets) are read from now on, all at once.
+    if (context.connection !== undefined) context.services.logs.startHintedReads(context.connection.id);
     for (;;) {
       const { reads, bytes, readable } = await readAll(wanted, request, context);
       const remainingMs = deadline - Date.now();

@@ -84,6 +84,18 @@ async function lookup(topicName: string, partition: number, timestamp: bigint, c
   else if (timestamp >= 0n) query = { timestampMs: Number(timestamp) };
   else return failed(partition, ErrorCode.INVALID_REQUEST);
   const result = await services.logs.listOffsets(topic.id, partition, query);
+  // Where a consumer starting from the beginning (or a time) will fetch next: a hint for read-ahead, for a
+  // principal that may read the topic (DESCRIBE alone must not make the broker GET its data).
+  if (
+    query !== 'latest' &&
+    query !== 'maxTimestamp' &&
+    result.errorCode === ErrorCode.NONE &&
+    result.offset >= 0 &&
+    context.connection !== undefined &&
+    services.authorizer.authorize(context, Op.READ, Resource.TOPIC, topicName)
+  ) {
+    services.logs.hintRead(context.connection.id, topic.id, partition, result.offset);
+  }
   return {
     partitionIndex: partition,
     errorCode: result.errorCode,

@@ -12,6 +12,7 @@ import type { PartitionState } from './partition-state.ts';
 import type { PartitionTail } from './partition-tail.ts';
 import { RangeCache } from './range-cache.ts';
 import { ReadAhead, type ObjectSpan } from './read-ahead.ts';
+import { ReadHints } from './read-hints.ts';
 import { indexBlock, type IndexEntry } from './segment-format.ts';
 import { SegmentIndexCache } from './segment-index-cache.ts';
 
@@ -41,6 +42,8 @@ export interface ByteSpan {
 class ReadStream {
   readonly id: string;
   sequential = false;
+  /** Its first read asked for more than the range it started in: read ahead from then on. */
+  bulk = false;
   windowBytes = READ_AHEAD_FIRST_WINDOW_BYTES;
   /** Plans made; a plan computed after a newer one was made is stale (it would name ranges already read). */
   plans = 0;
@@ -60,6 +63,11 @@ export const READ_AHEAD_MAX_GETS = 8;
 export const READ_AHEAD_HOLD_MS = 30_000;
 /** Readers remembered, broker-wide: the oldest is forgotten (and its read-ahead dropped) beyond this. */
 const MAX_READ_STREAMS = 4096;
+/** Connections with read hints (ListOffsets answers not yet followed by a Fetch), and hints per connection. */
+const MAX_HINTED_READERS = 1024;
+const MAX_HINTS_PER_READER = 256;
+/** A hint not followed by a Fetch on its connection this soon is not used. */
+const READ_HINT_TTL_MS = 10_000;
 
 export interface CacheStats {
   hits: number;
@@ -86,6 +94,7 @@ export class LogReader {
   /** Sequential readers by `topicId/partition@nextOffset`, least recently read first. */
   readonly #streams = new Map<string, ReadStream>();
   #streamSeq = 0;
+  readonly #hints: ReadHints;
 
   constructor(options: LogReaderOptions) {
     const objects = options.objects;
@@ -100,6 +109,39 @@ export class LogReader {
       log: options.log,
       ...(options.now === undefined ? {} : { now: options.now }),
     });
+    this.#hints = new ReadHints({
+      maxReaders: MAX_HINTED_READERS,
+      maxHintsPerReader: MAX_HINTS_PER_READER,
+      ttlMs: READ_HINT_TTL_MS,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+  }
+
+  /**
+   * A consumer on connection `readerId` was told to start reading the partition at `offset` (a ListOffsets
+   * answer): its next Fetch starts reading there (startHintedReads). Nothing is read until then.
+   */
+  hintRead(readerId: number, topicId: string, partition: number, offset: number): void {
+    if (this.#readAhead.enabled) this.#hints.add(readerId, topicId, partition, offset);
+  }
+
+  /**
+   * Connection `readerId` fetches: read ahead the first range of every partition it was told to start
+   * reading (hintRead), all at once, rather than one Fetch after another as the client names them. Each
+   * becomes a bulk stream at its offset, which the partition's first read then goes on with.
+   */
+  startHintedReads(readerId: number, partitionOf: (topicId: string, partition: number) => Promise<{ state: PartitionState; tail: PartitionTail | undefined }>): void {
+    for (const hint of this.#hints.take(readerId)) {
+      partitionOf(hint.topicId, hint.partition).then(
+        ({ state, tail }) => this.#readAheadFrom(state, tail, hint.offset),
+        (error: unknown) => this.#log.debug({ err: error }, 'hinted read-ahead: partition state unavailable'),
+      );
+    }
+  }
+
+  /** Hinted reads (tests). */
+  get hintedReaders(): number {
+    return this.#hints.readers;
   }
 
   /** Object GETs issued by the read path, read-ahead included (tests, metrics). */
@@ -155,8 +197,10 @@ export class LogReader {
       if (this.#readAhead.enabled) {
         stream ??= this.#streamAt(state, fetchOffset);
         // A first read that wants more than this range is a bulk reader: read ahead as for a sequential one.
-        const windowBytes = stream.sequential || maxBytes - bytes > range.end - range.start ? stream.windowBytes : 0;
-        this.#planAhead(stream, entries, index, range, windowBytes);
+        // Decided once per stream: a later range of the same read that happens to fill the rest of maxBytes
+        // must not plan an empty window, which would drop the read-ahead just started.
+        if (!stream.bulk && maxBytes - bytes > range.end - range.start) stream.bulk = true;
+        this.#planAhead(stream, entries, index, range, stream.sequential || stream.bulk ? stream.windowBytes : 0);
       }
       const data = await this.bytesOf(entry, range, signal);
       const before = offset;
@@ -214,6 +258,34 @@ export class LogReader {
   /** The parsed index of a segment entry. */
   segmentIndex(indexKey: string): Promise<readonly IndexEntry[]> {
     return this.#indexes.get(indexKey);
+  }
+
+  /** Registers a bulk stream at `offset` and reads its first range ahead, unless the data is in memory or read already. */
+  #readAheadFrom(state: PartitionState, tail: PartitionTail | undefined, offset: number): void {
+    if (!this.#readAhead.enabled || offset < state.logStartOffset || offset >= state.highWatermark) return;
+    if (tail !== undefined && offset >= tail.firstOffset) return; // served from memory
+    if (this.#streams.has(`${state.topicId}/${state.partition}@${offset}`)) return; // a reader is there already
+    const entries = state.entries;
+    const index = state.entryIndexOf(offset);
+    if (index === -1) return;
+    const entry = entries[index] as LogEntry;
+    const stream = new ReadStream(`${state.topicId}/${state.partition}#${++this.#streamSeq}`);
+    stream.bulk = true;
+    this.#streamMoved(state, stream, offset);
+    const plan = ++stream.plans;
+    this.#hintedSpans(entry, entries, index, offset).then(
+      (spans) => {
+        if (plan === stream.plans) this.#readAhead.plan(stream.id, spans, (span) => this.#cache.has(span.objectKey, span.start, span.end));
+        // else the partition's first read came first and planned for itself
+      },
+      (error: unknown) => this.#log.debug({ err: error }, 'hinted read-ahead: segment index unavailable'),
+    );
+  }
+
+  /** The range a first read at `offset` GETs, and the first window after it. */
+  async #hintedSpans(entry: LogEntry, entries: readonly LogEntry[], index: number, offset: number): Promise<ObjectSpan[]> {
+    const range = await this.rangeFor(entry, offset);
+    return [{ objectKey: entry.objectKey, start: range.start, end: range.end }, ...(await this.#spansAhead(READ_AHEAD_FIRST_WINDOW_BYTES, entries, index, range))];
   }
 
   /** The reader whose last read ended at `fetchOffset`, or a new one (not yet known to be sequential). */

@@ -446,6 +446,19 @@ export class LogService {
     return this.#reader.read(state, this.#owned.get(key(topicId, partition))?.tail, fetchOffset, maxBytes, signal);
   }
 
+  /** A consumer on connection `readerId` will read from `offset` (a ListOffsets answer); see log-reader.ts. */
+  hintRead(readerId: number, topicId: string, partition: number, offset: number): void {
+    this.#reader.hintRead(readerId, topicId, partition, offset);
+  }
+
+  /** Connection `readerId` fetches: start reading every partition it was told where to start (hintRead). */
+  startHintedReads(readerId: number): void {
+    this.#reader.startHintedReads(readerId, async (topicId, partition) => ({
+      state: await this.#catalog.state(topicId, partition),
+      tail: this.#owned.get(key(topicId, partition))?.tail,
+    }));
+  }
+
   /** Flush-before-merge priority shared by the pipeline and the merger: tests and metrics. */
   get io(): IoPriority {
     return this.#io;

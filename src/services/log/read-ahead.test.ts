@@ -271,3 +271,66 @@ test('a failing read-ahead never fails the read: the reader GETs the range itsel
   assert.equal(reader.readAheadStats().reservedBytes, 0);
   reader.close();
 });
+
+test('a bulk reader keeps its read-ahead when a later range of the same read fills the rest of maxBytes', async () => {
+  const objects = new ObservedStore();
+  // small, small, large, small, small, small: the large entry is more than what is left of the first read's maxBytes.
+  const sizes = [1, 1, 10, 1, 1, 1];
+  const entries: LogEntry[] = [];
+  let base = 0;
+  for (const [e, batches] of sizes.entries()) {
+    entries.push(await walEntry(objects, `wal/${e}`, base, batches, 'v'));
+    base += batches * 10;
+  }
+  const state = stateWith(entries);
+  const reader = new LogReader({ objects, log, cacheBytes: 1 << 20, indexCacheBytes: 1 << 20, readAheadBytes: 1 << 20 });
+  let offset = 0;
+  const values: string[] = [];
+  while (offset < state.highWatermark) {
+    const result = await reader.read(state, undefined, offset, 10_000);
+    values.push(...valuesOf(result.records));
+    offset = Number(decodeRecordBatch(result.records.at(-1)!).records.at(-1)!.offset) + 1;
+    await drain(reader);
+  }
+  assert.deepEqual(values, Array.from({ length: base }, (_, i) => `v-${i}`));
+  assert.equal(objects.foregroundGets + objects.backgroundGets, sizes.length, 'each entry GET once: no read-ahead dropped and read again');
+  assert.equal(reader.readAheadStats().wastedBytes, 0);
+  reader.close();
+});
+
+test('hinted reads: the partitions a connection was told to start at are read ahead at its next Fetch, all at once', async () => {
+  const objects = new ObservedStore();
+  let nowMs = 1_000_000;
+  const reader = new LogReader({ objects, log, cacheBytes: 1 << 20, indexCacheBytes: 1 << 20, readAheadBytes: 1 << 20, now: () => nowMs });
+  const states: PartitionState[] = [];
+  for (let p = 0; p < 3; p++) {
+    const state = new PartitionState('00000000-0000-0000-0000-000000000001', p);
+    state.entries = [await walEntry(objects, `wal/${p}-a`, 0, 2, `p${p}`), await walEntry(objects, `wal/${p}-b`, 20, 2, `p${p}`)];
+    states.push(state);
+  }
+  const partitionOf = (_topicId: string, partition: number): Promise<{ state: PartitionState; tail: undefined }> => Promise.resolve({ state: states[partition]!, tail: undefined });
+  // A lag monitor lists offsets and never fetches: nothing is read.
+  for (const state of states) reader.hintRead(8, state.topicId, state.partition, 0);
+  // A consumer lists the earliest offsets of partitions 0 and 1, then fetches.
+  reader.hintRead(7, states[0]!.topicId, 0, 0);
+  reader.hintRead(7, states[1]!.topicId, 1, 0);
+  await drain(reader);
+  assert.equal(objects.backgroundGets + objects.foregroundGets, 0, 'a hint alone reads nothing');
+  reader.startHintedReads(7, partitionOf);
+  await drain(reader);
+  assert.equal(objects.backgroundGets, 4, 'both entries of partitions 0 and 1 (the first window), nothing of partition 2');
+  for (const p of [0, 1]) {
+    const result = await reader.read(states[p]!, undefined, 0, 1 << 20);
+    assert.deepEqual(valuesOf(result.records), Array.from({ length: 40 }, (_, i) => `p${p}-${i}`));
+  }
+  assert.equal(objects.foregroundGets, 0, 'the reads were served by the hinted read-ahead');
+  assert.equal(reader.readAheadStats().wastedBytes, 0);
+  // Each hint is used once; a hint older than its time to live is not used.
+  reader.startHintedReads(7, partitionOf);
+  reader.hintRead(9, states[2]!.topicId, 2, 0);
+  nowMs += 60_000;
+  reader.startHintedReads(9, partitionOf);
+  await drain(reader);
+  assert.equal(objects.backgroundGets, 4);
+  reader.close();
+});

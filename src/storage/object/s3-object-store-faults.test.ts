@@ -107,6 +107,29 @@ describe('S3 adapter under faults', () => {
     assert.ok(Date.now() - started < 2_000);
   });
 
+  it('a body cut short (connection closed before Content-Length) is retried, and the retry returns every byte', async (t) => {
+    const sockets = new Set<Socket>();
+    const full = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+    let requests = 0;
+    const cutting = createHttpServer((req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-length': String(full.length), 'content-type': 'application/octet-stream' });
+      if (requests === 1) {
+        res.write(full.subarray(0, 10));
+        setImmediate(() => res.socket?.destroy()); // then the connection drops
+      } else {
+        res.end(full);
+      }
+    });
+    cutting.on('connection', (s) => sockets.add(s));
+    const port = await listen(cutting);
+    t.after(() => closeServer(cutting, sockets));
+    const store = storeFor(`http://127.0.0.1:${port}`, { maxAttempts: 2 });
+    t.after(() => store.close());
+    assert.deepEqual(await store.get('k'), full);
+    assert.equal(requests, 2);
+  });
+
   describe('through a fault-injecting proxy', () => {
     let proxy: FaultProxy;
     before(async () => {

@@ -189,26 +189,7 @@ export class S3ObjectStore implements ObjectStore {
     );
     const stream = response.Body as Readable | undefined;
     if (stream === undefined) return Buffer.alloc(0);
-    // The SDK's abort covers the request, not the body: a server stalling mid-body must still time out.
-    const onAbort = (): void => {
-      stream.destroy(new Error('aborted while reading the response body'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for await (const chunk of stream) {
-        chunks.push(chunk as Buffer);
-        total += (chunk as Buffer).length;
-      }
-      const expected = response.ContentLength;
-      if (expected !== undefined && expected !== total) {
-        throw Object.assign(new Error(`response body has ${total} bytes, Content-Length said ${expected}`), { code: 'ECONNRESET' });
-      }
-      return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    return readBody(stream, response.ContentLength, signal);
   }
 
   async head(key: string): Promise<ObjectInfo> {
@@ -308,4 +289,67 @@ export class S3ObjectStore implements ObjectStore {
     this.#closed = true;
     this.#client.destroy();
   }
+}
+
+/**
+ * The whole body of a GET response, copied once into a buffer of its Content-Length as the chunks arrive
+ * ('data' events, not async iteration: one promise per chunk and a final concat cost about as much CPU as
+ * the HTTP parsing itself on a cold read). The SDK's abort covers the request, not the body: a server
+ * stalling mid-body must still time out, so `signal` destroys the stream. A body shorter or longer than
+ * Content-Length is a connection failure (retried), as a reset mid-body would be.
+ */
+function readBody(stream: Readable, contentLength: number | undefined, signal: AbortSignal): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const expected = contentLength ?? -1;
+    const into = expected >= 0 ? Buffer.allocUnsafe(expected) : null;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const lengthError = (): Error =>
+      Object.assign(new Error(`response body has ${total} bytes or more, Content-Length said ${expected}`), { code: 'ECONNRESET' });
+    const onAbort = (): void => {
+      stream.destroy(new Error('aborted while reading the response body'));
+    };
+    let settled = false;
+    const finish = (error: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+      // 'error' stays handled (finish is a no-op now): a late error must not become an uncaught one.
+      if (error !== null) {
+        reject(error);
+        return;
+      }
+      if (into !== null) {
+        if (total !== expected) reject(lengthError());
+        else resolve(into);
+        return;
+      }
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+    };
+    const onData = (chunk: Buffer): void => {
+      if (into === null) chunks.push(chunk);
+      else if (total + chunk.length > expected) {
+        total += chunk.length;
+        stream.destroy(lengthError());
+        return;
+      } else chunk.copy(into, total);
+      total += chunk.length;
+    };
+    const onEnd = (): void => finish(null);
+    const onError = (error: Error): void => finish(error);
+    // A socket closed mid-body without an 'error' (older streams): the body is incomplete.
+    const onClose = (): void => finish(Object.assign(new Error('response body closed before its end'), { code: 'ECONNRESET' }));
+    if (signal.aborted) {
+      onAbort();
+    } else {
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.on('error', onError);
+    stream.once('close', onClose);
+  });
 }
