@@ -54,6 +54,16 @@ export class FetchCache<V extends object, C> {
     return this.#loads.has(key) || this.#cache.has(key);
   }
 
+  /** The cached value of `key` without loading it or counting as a use (undefined while loading). */
+  peek(key: string): V | undefined {
+    return this.#cache.peek(key);
+  }
+
+  /** Forgets a cached value; a load in flight is left to its readers. */
+  delete(key: string): void {
+    if (!this.#loads.has(key)) this.#cache.delete(key);
+  }
+
   /** Stores a value loaded elsewhere; a load in flight for the key wins (it stores its own). */
   set(key: string, value: V): void {
     if (!this.#loads.has(key)) this.#cache.set(key, value);

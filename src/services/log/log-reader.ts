@@ -3,6 +3,7 @@
  * cache in front of ranged GETs, segment indexes that turn an offset into one block of a segment, and
  * read-ahead of the next range for sequential consumers. Any broker; only committed data.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { lastOffset as batchLastOffset, splitBatches } from '../../protocol/records/index.ts';
@@ -63,6 +64,8 @@ export const READ_AHEAD_MAX_GETS = 8;
 export const READ_AHEAD_HOLD_MS = 30_000;
 /** Readers remembered, broker-wide: the oldest is forgotten (and its read-ahead dropped) beyond this. */
 const MAX_READ_STREAMS = 4096;
+/** keepMerged copies this many bytes of blocks between event-loop turns at most. */
+const KEEP_MERGED_SLICE_BYTES = 1024 * 1024;
 /** Connections with read hints (ListOffsets answers not yet followed by a Fetch), and hints per connection. */
 const MAX_HINTED_READERS = 1024;
 const MAX_HINTS_PER_READER = 256;
@@ -255,6 +258,51 @@ export class LogReader {
     return this.#cache.get(objectKey, range.start, range.end, signal);
   }
 
+  /**
+   * The entry's bytes if the cache holds all of them (a WAL entry's range, or every read block of a
+   * segment entry and its index), else undefined: never a GET. A merge reads hot inputs from here.
+   */
+  cachedEntry(entry: LogEntry): Buffer | undefined {
+    if (entry.indexKey === undefined) return this.#cache.peek(entry.objectKey, entry.byteStart, entry.byteEnd);
+    const index = this.#indexes.peek(entry.indexKey);
+    if (index === undefined) return undefined;
+    const parts: Buffer[] = [];
+    for (const block of blocksOf(entry, index)) {
+      const data = this.#cache.peek(entry.objectKey, block.start, block.end);
+      if (data === undefined) return undefined;
+      parts.push(data);
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, entry.byteEnd - entry.byteStart);
+  }
+
+  /**
+   * A merge replaced entries whose bytes were cached (`hot`: their byte spans in the new segment) by
+   * `entry`: cache the new entry's read blocks that hold those bytes — the ranges a read of `entry` asks
+   * for (rangeFor) — and the segment's index, and forget the replaced entries' ranges. A consumer reading
+   * recent data keeps reading from memory across the merge instead of GETting it all again; what was
+   * cold stays cold (the cache bound holds either way).
+   */
+  async keepMerged(entry: LogEntry, index: readonly IndexEntry[], hot: readonly ByteSpan[], bytesOf: (start: number, end: number) => Buffer | null, replaced: readonly LogEntry[]): Promise<void> {
+    if (entry.indexKey === undefined || hot.length === 0) return;
+    this.#indexes.set(entry.indexKey, index);
+    let copied = 0;
+    for (const { start, end } of blocksOf(entry, index)) {
+      if (!hot.some((span) => span.start < end && span.end > start)) continue;
+      const data = bytesOf(start, end);
+      if (data !== null) this.#cache.set(entry.objectKey, start, end, data);
+      // The blocks are copies: give the event loop back between megabytes of them.
+      copied += end - start;
+      if (copied < KEEP_MERGED_SLICE_BYTES) continue;
+      copied = 0;
+      await nextTurn();
+    }
+    for (const e of replaced) {
+      const replacedIndex = e.indexKey === undefined ? undefined : this.#indexes.peek(e.indexKey);
+      const blocks = replacedIndex === undefined ? [{ start: e.byteStart, end: e.byteEnd }] : blocksOf(e, replacedIndex);
+      for (const block of blocks) this.#cache.delete(e.objectKey, block.start, block.end);
+    }
+  }
+
   /** The parsed index of a segment entry. */
   segmentIndex(indexKey: string): Promise<readonly IndexEntry[]> {
     return this.#indexes.get(indexKey);
@@ -375,4 +423,17 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
       },
     );
   });
+}
+
+/**
+ * The read blocks of a segment entry: what rangeFor answers for its offsets — the index blocks, cut at
+ * the entry's byte bounds (indexBlock) — in order, covering the entry's bytes exactly.
+ */
+function blocksOf(entry: LogEntry, index: readonly IndexEntry[]): ByteSpan[] {
+  const cuts = [entry.byteStart];
+  for (const { position } of index) if (position > entry.byteStart && position < entry.byteEnd) cuts.push(position);
+  cuts.push(entry.byteEnd);
+  const blocks: ByteSpan[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) blocks.push({ start: cuts[i] as number, end: cuts[i + 1] as number });
+  return blocks;
 }

@@ -17,7 +17,7 @@ import type { OwnerRecord } from './log-entry.ts';
 import { LogReader, type CacheStats, type ReadResult } from './log-reader.ts';
 import { LogTrimmer } from './log-trimmer.ts';
 import { IoPriority } from './io-priority.ts';
-import { SegmentMerger, type MergePolicy } from './segment-merger.ts';
+import { SegmentMerger, type MergeCache, type MergePolicy } from './segment-merger.ts';
 import { PartitionLog, type AppendResult, type InvariantHook } from './partition-log.ts';
 import { PartitionOwnership, type OwnershipClaim, type PartitionRef } from './partition-ownership.ts';
 import type { PartitionState } from './partition-state.ts';
@@ -153,6 +153,7 @@ export class LogService {
       topicConfigs: merge?.topicConfigs ?? (() => ({})),
       now: this.#now,
       io: this.#io,
+      cache: this.#reader,
       ...(options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: options.producerIdExpirationMs }),
       ...(merge?.policy === undefined ? {} : { policy: merge.policy }),
       ...(merge?.intervalMs === undefined ? {} : { intervalMs: merge.intervalMs }),
@@ -171,6 +172,11 @@ export class LogService {
   /** Object GETs issued by the read path (tests, metrics). */
   get objectGets(): number {
     return this.#reader.objectGets;
+  }
+
+  /** The read path's cache as the merger uses it (its own merger's; tests drive merges with it too). */
+  get mergeCache(): MergeCache {
+    return this.#reader;
   }
 
   /** Range-cache counters for metrics: hits, misses (GETs) and bytes held. */

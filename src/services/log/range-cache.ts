@@ -41,6 +41,16 @@ export class RangeCache {
     return this.#ranges.has(`${objectKey}@${start}-${end}`);
   }
 
+  /** The cached bytes of the range, or undefined: never a GET (the merger reads hot inputs from here). */
+  peek(objectKey: string, start: number, end: number): Buffer | undefined {
+    return this.#ranges.peek(`${objectKey}@${start}-${end}`);
+  }
+
+  /** Forgets a range no entry names any more (a merge replaced it). */
+  delete(objectKey: string, start: number, end: number): void {
+    this.#ranges.delete(`${objectKey}@${start}-${end}`);
+  }
+
   /** Keeps bytes read elsewhere (read-ahead) for later readers of the same range. */
   set(objectKey: string, start: number, end: number, data: Buffer): void {
     this.#ranges.set(`${objectKey}@${start}-${end}`, data);

@@ -25,6 +25,16 @@ export class SegmentIndexCache {
     return this.#indexes.get(indexKey, indexKey, signal);
   }
 
+  /** The cached index, without a GET or counting as a use. */
+  peek(indexKey: string): readonly IndexEntry[] | undefined {
+    return this.#indexes.peek(indexKey);
+  }
+
+  /** Keeps the parsed index of a segment written here (a merge), so its first reader needs no GET. */
+  set(indexKey: string, entries: readonly IndexEntry[]): void {
+    this.#indexes.set(indexKey, entries);
+  }
+
   async #fetch(indexKey: string, signal: AbortSignal): Promise<readonly IndexEntry[]> {
     return decodeSegmentIndex(await this.#objects.get(indexKey, { signal })).entries;
   }

@@ -289,3 +289,55 @@ test('on the filesystem object store (the single-node default): merge, collect a
   assert.equal((await keys(env.objects, 'segments/')).length, 2);
   assert.deepEqual(await readAll(await freshReader(t, env), tp), before);
 });
+
+test('cached data stays cached across a merge: the merge reads it without a GET, the merged entries are read from memory; cold data stays cold', async (t) => {
+  const env = await makeEnv(t);
+  // No tail: every read goes through the range cache, as a consumer behind the owner's tail does.
+  const service = await LogService.open({ store: env.store, objects: env.objects, log, brokerId: 3, lease: await env.store.grantLease(10_000), namespace: NS, flush: { lingerMs: 0 }, merge: false, tailBytes: 0 });
+  t.after(() => service.close());
+  const hot: TopicRef = { id: randomUUID(), configs: {} };
+  const cold: TopicRef = { id: randomUUID(), configs: {} };
+  for (const tp of [hot, cold]) {
+    assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+    for (let i = 0; i < 40; i++) assert.equal((await service.append(tp, 0, [batch([`${tp === hot ? 'h' : 'c'}${i}`.padEnd(120, '.')])])).errorCode, ErrorCode.NONE);
+  }
+  const m = merger({ ...env, service }, { cache: service.mergeCache }, { maxWalEntries: 0 });
+
+  const before = await readAll(service, hot, 1 << 20);
+  assert.equal(values(before).length, 40);
+  const cachedBytes = service.cacheStats().bytes;
+  assert.equal(cachedBytes, before.length, 'every WAL range of the hot partition is cached');
+  let gets = service.objectGets;
+  let got = env.gotBytes;
+  assert.equal((await m.mergeOnce(service.owned(hot.id, 0)!)).outcome, 'merged');
+  assert.equal(env.gotBytes, got, 'the merge read its inputs from the cache');
+  assert.ok(service.owned(hot.id, 0)!.state.entries.every((e) => e.indexKey !== undefined));
+  assert.equal(service.cacheStats().bytes, cachedBytes, 'the merged blocks replaced the WAL ranges in the cache');
+  assert.deepEqual(await readAll(service, hot, 1), before, 'one batch at a time, across block boundaries');
+  assert.deepEqual(await readAll(service, hot, 1 << 20), before);
+  assert.equal(service.objectGets, gets, 'no GET for the merged entries (blocks and index cached)');
+  assert.equal(env.gotBytes, got);
+
+  // More WAL entries, read: the next merge takes the segment too (size-tiered), from the cache as well.
+  for (let i = 40; i < 80; i++) assert.equal((await service.append(hot, 0, [batch([`h${i}`.padEnd(120, '.')])])).errorCode, ErrorCode.NONE);
+  const all = await readAll(service, hot, 1 << 20);
+  const firstSegment = service.owned(hot.id, 0)!.state.entries[0]!.objectKey;
+  gets = service.objectGets;
+  got = env.gotBytes;
+  assert.equal((await m.mergeOnce(service.owned(hot.id, 0)!)).outcome, 'merged');
+  const merged = service.owned(hot.id, 0)!.state.entries;
+  assert.ok(merged.every((e) => e.objectKey === merged[0]!.objectKey && e.objectKey !== firstSegment), 'the segment was merged again with the new entries');
+  assert.equal(env.gotBytes, got, 'a cached segment input is read from the cache too');
+  assert.equal(service.cacheStats().bytes, all.length, 'only the new segment is cached');
+  assert.deepEqual(await readAll(service, hot, 1), all);
+  assert.equal(service.objectGets, gets);
+
+  // Never read: the merge GETs its inputs, and its segment is not cached (a read GETs it).
+  got = env.gotBytes;
+  assert.equal((await m.mergeOnce(service.owned(cold.id, 0)!)).outcome, 'merged');
+  assert.ok(env.gotBytes > got, 'cold inputs are read from the object store');
+  assert.equal(service.cacheStats().bytes, all.length, 'nothing of the cold partition was cached');
+  gets = service.objectGets;
+  assert.equal(values(await readAll(service, cold, 1 << 20)).length, 40);
+  assert.ok(service.objectGets > gets, 'the cold segment is read with GETs');
+});
