@@ -322,7 +322,12 @@ export class SegmentMerger {
     const bytesOf = (start: number, end: number): Buffer | null => {
       const from = batchAt(start);
       const to = batchAt(end);
-      return from === -1 || to === -1 || to <= from ? null : Buffer.concat(batches.slice(from, to), end - start);
+      if (from === -1 || to === -1 || to <= from) return null;
+      const parts = batches.slice(from, to);
+      let length = 0;
+      for (const part of parts) length += part.length;
+      // Never cache bytes that are not exactly the segment's (concat would pad or cut to the length).
+      return length === end - start ? Buffer.concat(parts, length) : null;
     };
     try {
       const index = decodeSegmentIndex(segment.index).entries;
