@@ -212,12 +212,14 @@ class BenchRun {
       const rates: number[] = [];
       for (let repeat = 0; repeat < this.#plan.repeats; repeat++) {
         if (kind === 'cold') await this.#target.restart();
+        const getsBefore = kind === 'hot' ? await this.objectStoreCount('get') : null;
         const result = await this.#client.consume(this.#target.bootstrap, source.topic, source.partitions, source.messages, this.#plan.timeoutMs);
         rates.push(result.count / result.seconds);
-        if (kind === 'cold') {
-          const gets = await this.objectStoreCount('get');
-          coldGets = gets === null || coldGets === null ? null : coldGets + gets.value;
-        }
+        const gets = await this.objectStoreCount('get');
+        if (kind === 'cold') coldGets = gets === null || coldGets === null ? null : coldGets + gets.value;
+        // Per read: a later hot read that GETs reads objects a merge has just written.
+        const readGets = gets === null ? null : kind === 'cold' ? gets.value : getsBefore === null ? null : gets.value - getsBefore.value;
+        this.#log(`bench:   ${kind} read ${repeat + 1}: ${Math.round(result.count / result.seconds)} msg/s${readGets === null ? '' : `, ${readGets} GETs`}`);
       }
       const msgsPerSec = median(rates);
       const { sizeBytes, partitions, messages } = source;

@@ -3,6 +3,7 @@
  * (every request until cleared), added latency, or connection resets; otherwise it forwards. Used by
  * the S3 adapter's fault tests and the broker-level S3 fault tests.
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -24,6 +25,8 @@ export class FaultProxy {
   persistent: Fault | undefined;
   delayMs = 0;
   requests = 0;
+  /** Requests forwarded: the signed payload hash header and the SHA-256 of the body that went through. */
+  readonly forwarded: { method: string; url: string; payloadHashHeader: string | undefined; bodySha256: string }[] = [];
   inFlight = 0;
   maxInFlight = 0;
   readonly #server: Server;
@@ -62,6 +65,12 @@ export class FaultProxy {
         up.pipe(res);
       });
       upstream.on('error', () => res.destroy());
+      const hash = createHash('sha256');
+      req.on('data', (chunk: Buffer) => hash.update(chunk));
+      req.on('end', () => {
+        const header = req.headers['x-amz-content-sha256'];
+        this.forwarded.push({ method: req.method ?? '', url: req.url ?? '', payloadHashHeader: typeof header === 'string' ? header : undefined, bodySha256: hash.digest('hex') });
+      });
       req.pipe(upstream);
       return;
     }

@@ -1,8 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { FaultProxy } from '../../../test/helpers/s3-fault-proxy.ts';
 import { startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.ts';
 import { runObjectStoreContract } from './object-store-contract.ts';
 import { S3ObjectStore, type S3ObjectStoreOptions } from './s3-object-store.ts';
+import { joinInSlices, sha256InSlices } from './sliced-body.ts';
 
 let server: S3TestServer;
 before(async () => {
@@ -56,5 +59,38 @@ describe('S3 adapter specifics', () => {
 
   it('rejects an invalid namespace at construction', () => {
     assert.throws(() => new S3ObjectStore(options({ namespace: '../up' })), (err: Error & { code?: string }) => err.code === 'KSC_OBJECT_INVALID_KEY');
+  });
+});
+
+describe('S3 adapter: background puts', () => {
+  it('a background put of parts is joined and hashed in slices: the signed payload hash is the body\'s, the object reads back whole', async (t) => {
+    const proxy = await new FaultProxy(Number(new URL(server.endpoint).port)).start();
+    t.after(() => proxy.close());
+    const store = new S3ObjectStore(options({ endpoint: proxy.endpoint, namespace: 'background-put' }));
+    t.after(() => store.close());
+    // 3 MiB + a bit, in uneven parts: the slices (1 MiB) cross part boundaries.
+    const parts = [randomBytes(700_000), randomBytes(1_500_000), randomBytes(3), randomBytes(1_000_001)];
+    const whole = Buffer.concat(parts);
+    await store.put('segment', parts, { background: true });
+    await store.put('flush', parts);
+    const puts = proxy.forwarded.filter((r) => r.method === 'PUT');
+    assert.equal(puts.length, 2);
+    const expected = createHash('sha256').update(whole).digest('hex');
+    for (const put of puts) assert.deepEqual([put.payloadHashHeader, put.bodySha256], [expected, expected], put.url);
+    assert.ok((await store.get('segment')).equals(whole));
+    assert.ok((await store.get('flush')).equals(whole));
+  });
+
+  it('joinInSlices and sha256InSlices equal concat and a one-go hash at any slice size', async () => {
+    const parts = [Buffer.from('abc'), Buffer.alloc(0), randomBytes(10), Buffer.from('z')];
+    const whole = Buffer.concat(parts);
+    for (const slice of [1, 2, 3, 7, 64]) {
+      assert.ok((await joinInSlices(parts, slice)).equals(whole), `slice ${slice}`);
+      assert.equal(await sha256InSlices(whole, slice), createHash('sha256').update(whole).digest('hex'));
+    }
+    assert.equal(await sha256InSlices(Buffer.alloc(0)), createHash('sha256').digest('hex'));
+    const one = Buffer.from('one');
+    assert.equal(await joinInSlices(one), one);
+    assert.equal(await joinInSlices([one]), one);
   });
 });

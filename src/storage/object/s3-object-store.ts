@@ -22,10 +22,11 @@ import {
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
-import type { GetOptions, ObjectInfo, ObjectStore } from './object-store.ts';
+import type { GetOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
 import { assertValidKey, assertValidPrefix, bodyLength, clipRange, closedError, notFound, throwIfAborted } from './object-key.ts';
 import { RequestSemaphore } from './request-semaphore.ts';
 import { classifyS3Failure, toKafscaleError, type S3FailureKind } from './s3-errors.ts';
+import { joinInSlices, sha256InSlices } from './sliced-body.ts';
 
 export interface S3ObjectStoreOptions {
   readonly bucket: string;
@@ -145,11 +146,15 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Buffer | readonly Buffer[], options?: { readonly signal?: AbortSignal }): Promise<void> {
+  async put(key: string, body: Buffer | readonly Buffer[], options?: PutOptions): Promise<void> {
     assertValidKey(key);
     // One contiguous body: a stream would make the SDK use aws-chunked encoding, which many S3-compatible
     // stores do not accept, and a retry needs to replay the body anyway. Costs one copy for Buffer[].
-    const data = Buffer.isBuffer(body) ? body : Buffer.concat(body as readonly Buffer[], bodyLength(body));
+    // A background put (a merge's segment) is joined and hashed in slices (sliced-body.ts), and the hash
+    // handed to the signer, which would otherwise hash the whole body at once on the event loop.
+    const background = options?.background === true;
+    const data = background ? await joinInSlices(body) : Buffer.isBuffer(body) ? body : Buffer.concat(body as readonly Buffer[], bodyLength(body));
+    const payloadHash = background ? await sha256InSlices(data) : undefined;
     const input: PutObjectCommandInput = {
       Bucket: this.bucket,
       Key: this.#prefix + key,
@@ -157,7 +162,7 @@ export class S3ObjectStore implements ObjectStore {
       ContentLength: data.length,
       ...(this.#sseKmsKeyId === undefined ? {} : { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.#sseKmsKeyId }),
     };
-    await this.#run('PUT', key, ({ signal }) => this.#client.send(new PutObjectCommand(input), { abortSignal: signal }), options?.signal);
+    await this.#run('PUT', key, ({ signal }) => this.#client.send(putCommand(input, payloadHash), { abortSignal: signal }), options?.signal, background);
   }
 
   async get(key: string, options?: GetOptions): Promise<Buffer> {
@@ -289,6 +294,25 @@ export class S3ObjectStore implements ObjectStore {
     this.#closed = true;
     this.#client.destroy();
   }
+}
+
+/** SigV4's payload header: the signer uses a value already set instead of hashing the body itself. */
+const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
+
+/** A PutObject command; with `payloadHash` (the body's SHA-256, hex) set as the signed payload hash. */
+function putCommand(input: PutObjectCommandInput, payloadHash: string | undefined): PutObjectCommand {
+  const command = new PutObjectCommand(input);
+  if (payloadHash !== undefined) {
+    command.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as { headers?: Record<string, string> } | undefined;
+        if (request?.headers !== undefined) request.headers[PAYLOAD_HASH_HEADER] = payloadHash;
+        return next(args);
+      },
+      { step: 'build', name: 'kafscalePayloadHash' },
+    );
+  }
+  return command;
 }
 
 /**
