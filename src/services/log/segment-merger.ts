@@ -339,9 +339,10 @@ export class SegmentMerger {
 
   /**
    * The input entries' batches in order, and per input entry the index of its first batch; null if
-   * inconsistent. `cached[i]`: input i was read from the read path's cache (MergeCache). Recent entries come from the owner's in-memory tail; the rest are read with a few GETs
-   * at a time — a merge is background work and must not queue the foreground flush PUTs behind hundreds
-   * of its own GETs (measured: unbounded GETs pushed the produce p95 on S3 from 26 ms to 730 ms).
+   * inconsistent; `cached[i]`: input i came from the read path's cache (MergeCache). Recent entries come
+   * from the owner's in-memory tail, cached ones from the cache, the rest are read with a few GETs at a
+   * time — a merge is background work and must not queue the foreground flush PUTs behind hundreds of
+   * its own GETs (measured: unbounded GETs pushed the produce p95 on S3 from 26 ms to 730 ms).
    */
   async #readInputs(log: PartitionLog, inputs: readonly LogEntry[]): Promise<{ batches: Buffer[] | null; firstBatchOf: number[]; cached: boolean[] }> {
     const parts: Buffer[][] = [];
