@@ -2,10 +2,10 @@
  * FIFO counting semaphore bounding in-flight requests to a remote store. Waiters are served in arrival
  * order, so a burst of list pages cannot starve the flush pipeline's PUTs.
  *
- * Background requests (read-ahead GETs, merge PUTs) are a second class: they hold at most `backgroundLimit` permits
- * together, and a released permit goes to a foreground waiter first. So however much a broker reads
- * ahead, a WAL flush PUT or a consumer's own GET never queues behind it for more than the permits
- * background work already holds.
+ * Background requests (read-ahead GETs, merge PUTs) are a second class: they hold at most
+ * `backgroundLimit` permits together, and a released permit goes to a foreground waiter first. So however
+ * much a broker reads ahead or merges, a WAL flush PUT or a consumer's own GET never queues behind it for
+ * more than the permits background work already holds.
  */
 export class RequestSemaphore {
   readonly #limit: number;
