@@ -3,7 +3,8 @@
  * the leader-following wire producer and kafkajs (default retries) write with acks=all, then started
  * again on the same data. While etcd is away clients may see retriable errors only (nothing is
  * acknowledged that was not committed); after it returns, every partition accepts writes again without
- * anyone touching the brokers, all three brokers are listed, and nothing acknowledged is lost.
+ * anyone touching the brokers, all three brokers are listed, and nothing acknowledged is lost (the
+ * non-idempotent kafkajs producer may store a retried record twice: at-least-once, counted and logged).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,5 +75,9 @@ test('etcd stopped for 10 s during produce: retriable errors only, traffic resum
 
   const reader = cluster.brokers[0];
   assert.ok(reader);
-  await verifyAcknowledged(reader, topic, PARTITIONS, [...wire.acks(), ...kjs.acks]);
+  // kafkajs runs without idempotence: a write whose commit outcome the broker could not know when its
+  // session ended (REQUEST_TIMED_OUT, "may or may not be written") and that kafkajs then retried may be
+  // stored twice — Kafka's at-least-once for such producers. The wire producer never retries those.
+  const verified = await verifyAcknowledged(reader, topic, PARTITIONS, [...wire.acks(), ...kjs.acks], [], { mayDuplicate: (value) => value.startsWith('kafkajs-') });
+  console.log(`etcd-outage: ${verified.acknowledgedRecords} acknowledged records verified, ${verified.allowedDuplicates} at-least-once duplicates of kafkajs retries`);
 });
