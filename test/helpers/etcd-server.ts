@@ -73,16 +73,28 @@ export interface EtcdServer {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * `count` distinct free ports: all listened on at once, then closed. One after another, the OS may hand
+ * the port just closed out again (it did: client and peer on the same port, "address already in use").
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => {
+              const address = server.address();
+              resolve(typeof address === 'object' && address !== null ? address.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
 }
 
 function assertEtcdInstalled(binary: string): void {
@@ -179,8 +191,7 @@ export async function startEtcdServer(options: StartEtcdServerOptions = {}): Pro
   const binary = options.binary ?? ETCD_BINARY;
   const startTimeoutMs = options.startTimeoutMs ?? 15_000;
   assertEtcdInstalled(binary);
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
   const dataDir = mkdtempSync(join(tmpdir(), 'kafscale-etcd-'));
   let pki: EtcdTestPki | null = null;
   if (options.tls === true) {
