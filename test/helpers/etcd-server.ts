@@ -13,10 +13,10 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePorts } from './free-port.ts';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
 export const OPENSSL_BINARY = '/usr/bin/openssl';
@@ -71,30 +71,6 @@ export interface EtcdServer {
   restart(): Promise<void>;
   /** Kills etcd (if running) and deletes the data directory; idempotent. */
   close(): Promise<void>;
-}
-
-/**
- * `count` distinct free ports: all listened on at once, then closed. One after another, the OS may hand
- * the port just closed out again (it did: client and peer on the same port, "address already in use").
- */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(0, '127.0.0.1', () => {
-              const address = server.address();
-              resolve(typeof address === 'object' && address !== null ? address.port : 0);
-            });
-          }),
-      ),
-    );
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
-  }
 }
 
 function assertEtcdInstalled(binary: string): void {

@@ -17,3 +17,27 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   if (address === null || typeof address === 'string') throw new Error('listen(0) returned no port');
   return address.port;
 }
+
+/**
+ * `count` distinct free ports: all listened on at once, then closed. One after another, the OS may hand
+ * the port just closed out again (it did: client and peer on the same port, "address already in use").
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => {
+              const address = server.address();
+              resolve(typeof address === 'object' && address !== null ? address.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
+}
