@@ -261,8 +261,11 @@ export class FlushPipeline implements FlushScheduler {
     const flush: Flush = { objectKey, runs: flushRuns, bytes, put, objectBytes: encoded.sizeBytes, startedMs: performance.now() };
     this.#commitChain = this.#commitChain.then(() => this.#finish(flush)).catch((error: unknown) => {
       this.#log.error({ err: error, objectKey }, 'flush failed unexpectedly');
-      this.#committer.fail(flush.runs, ErrorCode.KAFKA_STORAGE_ERROR, 'internal error while committing the flush');
       // What was committed is unknown: each partition fences and re-reads before assigning offsets again.
+      // A run whose commit was sent may have applied: its appends are left to the re-read, which
+      // acknowledges what the committed state shows and fails the rest.
+      const unsent = flush.runs.filter((run) => !run.taken.some((pending) => pending.commitSent));
+      this.#committer.fail(unsent, ErrorCode.KAFKA_STORAGE_ERROR, 'internal error while committing the flush');
       for (const run of flush.runs) run.log.requestReload();
     }).finally(() => {
       this.#observeFlush(flush);

@@ -2,11 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
-import { MAX_TXN_OPS, MAX_TXN_BYTES, type MetadataStore, type Txn, type TxnResult } from '../../storage/meta/metadata-store.ts';
+import { MAX_TXN_OPS, MAX_TXN_BYTES, type MetadataStore, type Txn, type TxnResult, type WatchHandler, type WatchOptions } from '../../storage/meta/metadata-store.ts';
 import { txnBytes } from '../../storage/meta/txn-limits.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { acquire, batch, makeEnv, offsetsOf, openService, topic, valuesOf } from '../../../test/helpers/log-service-env.ts';
 import { decodeWalObject } from './wal-object.ts';
+import { MetaKeys } from '../cluster/meta-keys.ts';
 
 test('concurrent appends to many partitions get contiguous offsets and share one object per flush', async (t) => {
   const env = await makeEnv(t);
@@ -118,6 +119,99 @@ test('ambiguous commits: an applied one is acknowledged, a lost one fails and it
   const read = await service.read(tp.id, 0, 0, 1000);
   assert.deepEqual(valuesOf(read.records), ['a', 'c']);
   assert.deepEqual(offsetsOf(read.records), [0, 1]);
+});
+
+
+test('a commit that applied, then a lost re-fence, then a new owner before the re-read: the committed append is acknowledged', async (t) => {
+  const env = await makeEnv(t);
+  const tp = topic();
+  const ownerKey = MetaKeys.partitionOwner(tp.id, 0);
+  const steps = { applyThenTimeout: false, failRefences: 0, takeOverOnRead: false };
+  const store = new Proxy(env.store, {
+    get(target, prop, receiver) {
+      if (prop === 'txn') {
+        return async (txn: Txn): Promise<TxnResult> => {
+          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
+          const isRefence = txn.success.some((op) => op.type === 'put' && op.key === ownerKey);
+          if (isCommit && steps.applyThenTimeout) {
+            steps.applyThenTimeout = false;
+            await target.txn(txn);
+            throw new KafscaleError('KSC_META_TIMEOUT', 'injected timeout after apply', { retriable: true });
+          }
+          if (isRefence && steps.failRefences > 0) {
+            steps.failRefences--;
+            throw new KafscaleError('KSC_META_TIMEOUT', 'injected re-fence timeout', { retriable: true });
+          }
+          return target.txn(txn);
+        };
+      }
+      if (prop === 'range') {
+        return async (prefix: string, options?: { readonly limit?: number }) => {
+          if (steps.takeOverOnRead && prefix === MetaKeys.partitionPrefix(tp.id, 0)) {
+            // Between the re-fence and the re-read, another broker takes the partition over.
+            steps.takeOverOnRead = false;
+            await target.put(ownerKey, Buffer.from(JSON.stringify({ brokerId: 2, epoch: 99, acquiredMs: 0 })));
+          }
+          return target.range(prefix, options);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const service = await openService(t, store, env.objects);
+  await acquire(service, tp, 0);
+  assert.equal((await service.append(tp, 0, [batch(['before'])])).errorCode, ErrorCode.NONE);
+  Object.assign(steps, { applyThenTimeout: true, failRefences: 1, takeOverOnRead: true });
+  const result = await service.append(tp, 0, [batch(['applied'])]);
+  assert.equal(steps.applyThenTimeout || steps.failRefences > 0 || steps.takeOverOnRead, false, 'every injected step ran');
+  assert.equal(result.errorCode, ErrorCode.NONE, 'the re-read shows the entry committed: it is acknowledged, not "not written"');
+  assert.equal(result.baseOffset, 1);
+  assert.equal(service.owned(tp.id, 0)?.status, 'fenced', 'the partition is given up to the new owner');
+  assert.equal((await service.append(tp, 0, [batch(['late'])])).errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  const entries = await env.store.range(MetaKeys.partitionLogPrefix(tp.id, 0));
+  assert.equal(entries.kvs.length, 2, 'both appends are committed log entries');
+});
+
+
+test('a commit that applied, then an internal error while reading its answer: the re-read acknowledges it', async (t) => {
+  const env = await makeEnv(t);
+  const steps = { garbleAnswer: false };
+  const store = new Proxy(env.store, {
+    get(target, prop, receiver) {
+      if (prop === 'txn') {
+        return async (txn: Txn): Promise<TxnResult> => {
+          const result = await target.txn(txn);
+          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
+          if (!isCommit || !steps.garbleAnswer) return result;
+          steps.garbleAnswer = false;
+          // Applied, but answered in a shape the committer cannot read: it throws while resolving it.
+          return { succeeded: false, revision: result.revision } as unknown as TxnResult;
+        };
+      }
+      if (prop === 'watch') {
+        // Events arrive well after the txn's answer, as they can from etcd: the broker cannot learn
+        // from its own watch that the commit applied.
+        return (prefix: string, options: WatchOptions, handler: WatchHandler) => target.watch(prefix, options, {
+          onEvents: (events) => setTimeout(() => handler.onEvents(events), 300),
+          onError: (error) => handler.onError(error),
+        });
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const service = await openService(t, store, env.objects);
+  const tp = topic();
+  await acquire(service, tp, 0);
+  steps.garbleAnswer = true;
+  const result = await service.append(tp, 0, [batch(['applied'])]);
+  assert.equal(steps.garbleAnswer, false, 'the injected answer was given');
+  assert.equal(result.errorCode, ErrorCode.NONE, 'committed, so acknowledged: a retry would store it twice');
+  const next = await service.append(tp, 0, [batch(['next'])]);
+  assert.equal(next.errorCode, ErrorCode.NONE);
+  assert.equal(next.baseOffset, 1);
+  assert.deepEqual(valuesOf((await service.read(tp.id, 0, 0, 1000)).records), ['applied', 'next']);
 });
 
 

@@ -353,8 +353,12 @@ export class PartitionLog implements FlushPartition {
         // Older than our fence: the key was deleted; newer than our claim: someone else wrote it (a
         // later re-fence of ours may have moved the claim past what this read saw — that is fine).
         if (state.ownerModRevision < fenceRevision || state.ownerModRevision > this.claim.ownerModRevision) {
+          // The read is still at or after our fence, so the entries it shows are committed: those appends
+          // are acknowledged. An unresolved commit it does not show may sit in an entry the new owner has
+          // merged already: 'unknown' (REQUEST_TIMED_OUT), never "not written".
+          this.#acknowledgeCommitted(state);
           this.#status = 'active';
-          this.fence('owner key changed');
+          this.fence('owner key changed', 'unknown');
           return;
         }
         this.#acknowledgeCommitted(state);
