@@ -58,7 +58,7 @@ export interface FlushPartition {
   committed(taken: readonly PendingAppend[], entry: LogEntry, revision: number): void;
   /** The appends failed (and every later one of the partition): the offsets are handed out again. */
   failAppends(taken: readonly PendingAppend[], errorCode: number, message: string): void;
-  /** The claim is lost ('unknown': a commit may have applied). */
+  /** The claim is lost ('unknown', the default: a commit may have applied; 'known': the committer's own refused commit). */
   fence(reason: string, outcome?: 'known' | 'unknown'): void;
   /** The committed log end is unknown: fence, re-read, then resume. */
   requestReload(): void;

@@ -84,7 +84,7 @@ export class LogCommitter {
       const owner = result.results[i * 2] as KeyValue | null;
       const existing = result.results[i * 2 + 1] as KeyValue | null;
       if (owner === null || owner.modRevision !== run.log.claim.ownerModRevision) {
-        run.log.fence('owner key changed or expired');
+        run.log.fence('owner key changed or expired', 'known');
       } else if (existing !== null) {
         this.#resolveExisting(run, existing);
       } else {

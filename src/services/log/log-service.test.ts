@@ -215,6 +215,53 @@ test('a commit that applied, then an internal error while reading its answer: th
 });
 
 
+test('a trim finds a new owner while a commit is in flight: the commit\'s appends are "may or may not be written"', async (t) => {
+  const env = await makeEnv(t);
+  const tp = topic();
+  const ownerKey = MetaKeys.partitionOwner(tp.id, 0);
+  let holdAnswer: Promise<void> | null = null;
+  let applied!: () => void;
+  const commitApplied = new Promise<void>((resolve) => {
+    applied = resolve;
+  });
+  const store = new Proxy(env.store, {
+    get(target, prop, receiver) {
+      if (prop === 'txn') {
+        return async (txn: Txn): Promise<TxnResult> => {
+          const result = await target.txn(txn);
+          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/')) && txn.compare.length === 2;
+          if (isCommit && holdAnswer !== null) {
+            // Applied; the answer is late (a slow network or a busy store).
+            applied();
+            await holdAnswer;
+          }
+          return result;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const service = await openService(t, store, env.objects);
+  await acquire(service, tp, 0);
+  assert.equal((await service.append(tp, 0, [batch(['first'])])).errorCode, ErrorCode.NONE);
+  let release!: () => void;
+  holdAnswer = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const inFlight = service.append(tp, 0, [batch(['in-flight'])]);
+  await commitApplied;
+  await env.store.put(ownerKey, Buffer.from(JSON.stringify({ brokerId: 2, epoch: 99, acquiredMs: 0 })));
+  const trimmed = await service.deleteRecords(tp.id, 0, 1);
+  assert.equal(trimmed.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER, 'the trim finds the claim lost');
+  release();
+  const result = await inFlight;
+  assert.equal(result.errorCode, ErrorCode.REQUEST_TIMED_OUT, 'its commit applied: never "not written" (NOT_LEADER_OR_FOLLOWER)');
+  const entries = await env.store.range(MetaKeys.partitionLogPrefix(tp.id, 0));
+  assert.equal(entries.kvs.length, 2, 'the in-flight append is in fact committed');
+});
+
+
 test('fencing: a revoked session fails pending appends; a new owner continues with a higher epoch and no offset reuse', async (t) => {
   const env = await makeEnv(t);
   const lease = await env.store.grantLease(10_000);

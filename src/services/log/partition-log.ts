@@ -306,14 +306,16 @@ export class PartitionLog implements FlushPartition {
   }
 
   /**
-   * The claim is no longer valid: nothing more is committed or accepted here. `outcome` 'unknown': a
-   * commit of appends taken by a flush may have applied (a session lost or an owner key gone while a
-   * commit's outcome was unresolved). Those appends get REQUEST_TIMED_OUT, Kafka's "may or may not be
-   * written": a client then retries with the same producer epoch and sequence, which the new owner
-   * de-duplicates; NOT_LEADER_OR_FOLLOWER would tell it the batch is not written, and an idempotent
-   * client that bumps its epoch meanwhile re-sends it as new data (a duplicate no broker can detect).
+   * The claim is no longer valid: nothing more is committed or accepted here. `outcome` 'unknown' (the
+   * default): a commit of appends taken by a flush may have applied (a session lost, or an owner key gone
+   * while a commit's answer was outstanding — a merge or trim that finds the claim lost cannot know).
+   * Those appends get REQUEST_TIMED_OUT, Kafka's "may or may not be written": a client then retries with
+   * the same producer epoch and sequence, which the new owner de-duplicates; NOT_LEADER_OR_FOLLOWER would
+   * tell it the batch is not written, and an idempotent client that bumps its epoch meanwhile re-sends it
+   * as new data (a duplicate no broker can detect). 'known': only the committer, whose own commit was
+   * refused by the owner compare (commits run one flush at a time, so no other is outstanding).
    */
-  fence(reason: string, outcome: 'known' | 'unknown' = 'known'): void {
+  fence(reason: string, outcome: 'known' | 'unknown' = 'unknown'): void {
     if (this.#status === 'fenced' || this.#status === 'closed') return;
     this.#status = 'fenced';
     this.#log.warn({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, reason, outcome }, 'partition ownership lost; failing unacknowledged appends');
