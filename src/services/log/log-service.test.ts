@@ -262,6 +262,46 @@ test('a trim finds a new owner while a commit is in flight: the commit\'s append
 });
 
 
+test('a broker closing while a commit\'s outcome is still being resolved answers it "may or may not be written"', async (t) => {
+  const env = await makeEnv(t);
+  const tp = topic();
+  const ownerKey = MetaKeys.partitionOwner(tp.id, 0);
+  const steps = { applyThenTimeout: false, failRefences: false, refencesFailed: 0 };
+  const store = new Proxy(env.store, {
+    get(target, prop, receiver) {
+      if (prop === 'txn') {
+        return async (txn: Txn): Promise<TxnResult> => {
+          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
+          const isRefence = txn.success.some((op) => op.type === 'put' && op.key === ownerKey);
+          if (isCommit && steps.applyThenTimeout) {
+            steps.applyThenTimeout = false;
+            await target.txn(txn);
+            throw new KafscaleError('KSC_META_TIMEOUT', 'injected timeout after apply', { retriable: true });
+          }
+          if (isRefence && steps.failRefences) {
+            steps.refencesFailed++;
+            throw new KafscaleError('KSC_META_TIMEOUT', 'injected re-fence timeout', { retriable: true });
+          }
+          return target.txn(txn);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const service = await openService(t, store, env.objects);
+  await acquire(service, tp, 0);
+  Object.assign(steps, { applyThenTimeout: true, failRefences: true });
+  const pending = service.append(tp, 0, [batch(['applied'])]);
+  // The commit's own re-fence failed, and so did the re-read's first: the partition keeps re-reading.
+  while (steps.refencesFailed < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(service.owned(tp.id, 0)?.status, 'reloading');
+  await service.close();
+  const result = await pending;
+  assert.equal(result.errorCode, ErrorCode.REQUEST_TIMED_OUT, 'its commit applied: never "not written" (NOT_LEADER_OR_FOLLOWER)');
+});
+
+
 test('fencing: a revoked session fails pending appends; a new owner continues with a higher epoch and no offset reuse', async (t) => {
   const env = await makeEnv(t);
   const lease = await env.store.grantLease(10_000);

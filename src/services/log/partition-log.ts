@@ -319,10 +319,7 @@ export class PartitionLog implements FlushPartition {
     if (this.#status === 'fenced' || this.#status === 'closed') return;
     this.#status = 'fenced';
     this.#log.warn({ topicId: this.topicId, partition: this.partition, epoch: this.epoch, reason, outcome }, 'partition ownership lost; failing unacknowledged appends');
-    if (outcome === 'unknown') {
-      const unknown = appendFailure(ErrorCode.REQUEST_TIMED_OUT, `this broker lost the partition (${reason}) while the outcome of this write was unknown; retry`, this.state.logStartOffset);
-      for (const pending of this.#appends.inflight) if (pending.commitSent) pending.settle(unknown);
-    }
+    if (outcome === 'unknown') this.#failSentCommits(`this broker lost the partition (${reason}) while the outcome of this write was unknown; retry`);
     this.#failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, `this broker no longer owns the partition (${reason})`);
   }
 
@@ -390,9 +387,18 @@ export class PartitionLog implements FlushPartition {
 
   close(): void {
     if (this.#status === 'closed') return;
+    // Normally nothing is left (a release waits for `settled`); a re-read still resolving a commit's
+    // outcome (a broker shutting down meanwhile) leaves it unknown.
+    this.#failSentCommits('the broker released the partition while the outcome of this write was unknown; retry');
     this.#failAll(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was released by this broker');
     this.#status = 'closed';
     this.#tailBudget.forget(this.tail);
+  }
+
+  /** Appends whose commit was sent and not resolved: REQUEST_TIMED_OUT ("may or may not be written"). */
+  #failSentCommits(message: string): void {
+    const unknown = appendFailure(ErrorCode.REQUEST_TIMED_OUT, message, this.state.logStartOffset);
+    for (const pending of this.#appends.inflight) if (pending.commitSent) pending.settle(unknown);
   }
 
   #removeSettled(): void {
