@@ -175,4 +175,15 @@ find "$rootfs/app/node_modules" -type f -name '*.node' \( -name '*musl*' -o \( -
 chown -R 0:0 "$rootfs/app"
 chmod -R a+rX,go-w "$rootfs/app"
 
+# --- Node's compile cache, made by the image's node as the image's user -----------------------------------
+# A broker whose modules all come from it never starts Node's type stripper: ~9 MiB less RSS, and the
+# modules load in half the time (src/bin/broker-relaunch.ts). The cache is per Node version, flags and user,
+# so it is made in the image, as kafscale, by `kafscale compile-cache` (which runs with the broker's flags).
+# Its files stay kafscale's (0600); a broker run as another user just strips types itself.
+log "Node compile cache for user $uid"
+cache_dir="$rootfs/app/node_modules/.cache/kafscale-compile-cache"
+mkdir -p "$cache_dir"
+chown "$uid:$gid" "$cache_dir"
+chroot --userspec="$uid:$gid" "$rootfs" /usr/local/bin/node /app/src/bin/kafscale.ts compile-cache >&2
+
 log "done: $(du -sh "$rootfs" | cut -f1) in $rootfs (node $("$rootfs/usr/local/bin/node" --version), ABI $abi)"

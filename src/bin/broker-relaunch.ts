@@ -12,12 +12,22 @@
  *   large block freed, after which ~1 MiB request buffers come from the malloc heap and their memory
  *   stays resident when they are freed; above a fixed 128 KiB they are mapped and unmapped.
  *
+ * - `NODE_COMPILE_CACHE=<the app's node_modules/.cache/kafscale-compile-cache>`: Node's module compile
+ *   cache, which also keeps the TypeScript sources with their types stripped. A broker whose modules all
+ *   come from it never starts Node's type stripper (a WebAssembly module kept for the life of the process):
+ *   ~9 MiB less RSS, and the modules load in 0.15 s instead of 0.34 s (docs/benchmarks.md). Node checks
+ *   each entry against its source, so a changed file is stripped again; the cache is per Node version,
+ *   flags and user. The image carries one made at build time (`kafscale compile-cache`).
+ *
  * An operator's own choice wins: a flag of the same name in NODE_OPTIONS or on node's command line, or
- * the variable already set (or glibc's GLIBC_TUNABLES naming the same tunable), is left as it is.
+ * the variable already set (or glibc's GLIBC_TUNABLES naming the same tunable; NODE_DISABLE_COMPILE_CACHE
+ * for the cache), is left as it is.
  */
 
 export const BROKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
 export const BROKER_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' };
+/** Where the broker keeps Node's compile cache, relative to the application's root directory. */
+export const COMPILE_CACHE_DIR = 'node_modules/.cache/kafscale-compile-cache';
 const GLIBC_TUNABLE_OF: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: 'glibc.malloc.mmap_threshold' };
 
 export interface Relaunch {
@@ -41,7 +51,7 @@ export function brokerRelaunch(process: {
   readonly execArgv: readonly string[];
   readonly argv: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
-}): Relaunch | null {
+}, compileCacheDir: string | null = null): Relaunch | null {
   const given = new Set([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter((arg) => arg.startsWith('--')).map(flagName));
   const flags = BROKER_NODE_FLAGS.filter((flag) => !given.has(flagName(flag)));
   const tunables = process.env.GLIBC_TUNABLES ?? '';
@@ -49,6 +59,9 @@ export function brokerRelaunch(process: {
   for (const [name, value] of Object.entries(BROKER_MALLOC_ENV)) {
     const tunable = GLIBC_TUNABLE_OF[name];
     if (process.env[name] === undefined && (tunable === undefined || !tunables.includes(tunable))) env[name] = value;
+  }
+  if (compileCacheDir !== null && process.env.NODE_COMPILE_CACHE === undefined && process.env.NODE_DISABLE_COMPILE_CACHE === undefined) {
+    env.NODE_COMPILE_CACHE = compileCacheDir;
   }
   if (flags.length === 0 && Object.keys(env).length === 0) return null;
   return {

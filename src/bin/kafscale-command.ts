@@ -4,6 +4,7 @@
  * place besides src/config that touches process.env (it hands it over).
  */
 import { spawn } from 'node:child_process';
+import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { BrokerApp } from '../app/broker-app.ts';
 import { userAdminOpener } from '../app/user-admin.ts';
@@ -17,6 +18,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === 'broker') return runBroker(rest);
   if (command === 'proxy') return runProxy(rest);
   if (command === 'bench') return runBench(rest);
+  if (command === 'compile-cache') return fillCompileCache();
   return runCli(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, openUserAdmin: userAdminOpener(process.env, process.cwd()) });
 }
 
@@ -36,6 +38,25 @@ function runBench(args: readonly string[]): Promise<number> {
   });
 }
 
+/**
+ * `kafscale compile-cache`: loads every module a broker may load — those of cluster mode too, which it
+ * imports only when configured — so that Node's compile cache (broker-relaunch.ts) holds them all, and
+ * writes the cache. The image build runs it as the image's user; a broker started from the image then
+ * never strips types itself.
+ */
+async function fillCompileCache(): Promise<number> {
+  await import('../app/etcd-store-factory.ts');
+  await import('../app/s3-store-factory.ts');
+  const directory = module.getCompileCacheDir();
+  if (directory === undefined) {
+    process.stderr.write('kafscale compile-cache: the compile cache is not enabled (NODE_DISABLE_COMPILE_CACHE, or it cannot be created)\n');
+    return 1;
+  }
+  module.flushCompileCache();
+  process.stdout.write(`compile cache written to ${directory}\n`);
+  return 0;
+}
+
 async function runBroker(args: readonly string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(`usage: kafscale broker [settings]\n\n${formatConfigHelp()}\n`);
@@ -53,6 +74,9 @@ async function runBroker(args: readonly string[]): Promise<number> {
     log.flush?.();
     return 1;
   }
+  // Every module is loaded by now: keep what was compiled for the next start (Node would write it only
+  // at a clean exit).
+  module.flushCompileCache();
   // Keep running until a signal closes the app, or the app cannot go on (it says why; a restart fixes it).
   await app.fatal;
   if (signals.claim()) await app.close();

@@ -74,6 +74,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(() => {
       throw usageError("'bench' must be the first word", 'run: kafscale bench [options]');
     });
+  program.command('compile-cache').description("fill Node's compile cache with the broker's modules, so brokers start without stripping types (the image build runs it)")
+    .allowUnknownOption().allowExcessArguments().helpOption(false)
+    .action(() => {
+      throw usageError("'compile-cache' must be the first word", 'run: kafscale compile-cache');
+    });
   registerTopicsCommand(program, run);
   registerClusterCommand(program, run);
   registerProduceCommand(program, run);

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cacheFiles } from '../helpers/compile-cache.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { WireClient } from '../helpers/wire-client.ts';
 import { repoRoot } from './rendered-manifests.ts';
@@ -194,6 +195,8 @@ describe('container image built with buildah (scripts/build-image.sh)', { skip: 
       // tini is not PID 1 under chroot (it is in a container): let it reap as a subreaper.
       TINI_SUBREAPER: '1',
     };
+    const cacheBefore = cacheFiles(join(rootfs, 'app/node_modules/.cache/kafscale-compile-cache'));
+    assert.ok([...cacheBefore.keys()].some((path) => path.includes(`-${IMAGE_UID}/`)) && cacheBefore.size > 100, `the image carries a compile cache for ${IMAGE_UID} (${cacheBefore.size} files)`);
     const broker: ChildProcess = spawn(CHROOT, [`--userspec=${config.User}`, rootfs, ...config.Entrypoint, ...config.Cmd], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     broker.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -228,6 +231,8 @@ describe('container image built with buildah (scripts/build-image.sh)', { skip: 
       const code = await Promise.race([exited, sleep(30_000).then(() => 'timeout' as const)]);
       assert.equal(code, 0, `SIGTERM through tini: exit ${String(code)}\n${output.slice(-3000)}`);
       assert.match(output, /kafscale broker stopped/);
+      // The image's compile cache held every module: the broker compiled and stripped nothing itself.
+      assert.deepEqual(cacheFiles(join(rootfs, 'app/node_modules/.cache/kafscale-compile-cache')), cacheBefore);
     } finally {
       if (broker.exitCode === null) broker.kill('SIGKILL');
     }
