@@ -25,6 +25,7 @@ import { isKafscaleError, KafscaleError } from '../telemetry/kafscale-error.ts';
 import { SessionKeeper, type BrokerSession } from './broker-session.ts';
 import { brokerSettings } from './broker-settings.ts';
 import { DispatcherGate } from './dispatcher-gate.ts';
+import { IdleHeapTrim } from './idle-heap-trim.ts';
 import { startKafkaListeners } from './kafka-listeners.ts';
 import { openMetadataStore, openObjectStore } from './open-stores.ts';
 import { openConsole } from './open-console.ts';
@@ -270,6 +271,9 @@ export class BrokerApp {
     });
     this.#opsPort = await ops.start();
     this.#onClose('ops listener', () => ops.close());
+    const heapTrim = new IdleHeapTrim({ log: log.child({ component: 'heap' }) });
+    heapTrim.start();
+    this.#onClose('idle heap trim', async () => heapTrim.stop());
     log.info(
       { brokerId: config.broker.id, kafka: `${config.broker.listen.host}:${this.#kafkaPort}`, advertised: endpoints.map((e) => `${e.name}://${e.host}:${e.port}`).join(','), ops: `${config.ops.listen.host}:${this.#opsPort}`, clusterId, metadataStore: config.metadataStore.kind, objectStore: config.objectStore.kind },
       'kafscale broker started',
