@@ -145,6 +145,9 @@ function testRunnerArguments(cliArgs: readonly string[]): string[] {
     '--test-reporter=spec',
     `--test-concurrency=${TEST_CONCURRENCY}`,
     `--test-timeout=${TEST_TIMEOUT_MS}`,
+    // A file whose tests are done exits even when a client stuck in a failed test keeps its event loop
+    // alive: otherwise the whole run waits for it, and the cluster lock it holds, until CI's limit.
+    '--test-force-exit',
     ...flags,
     ...(patterns.length > 0 ? patterns : DEFAULT_PATTERNS),
   ];

@@ -302,13 +302,30 @@ function processExists(pid: number): boolean {
   }
 }
 
-/** Runs every cleanup, last registered first; one that throws does not keep the rest from running. */
-export async function stopInReverse(stops: Array<() => Promise<void> | void>): Promise<void> {
+/** How long one cleanup may take before the next runs (a client stuck in a failed test must not hold the cluster). */
+const STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * Runs every cleanup, last registered first; one that throws or takes longer than `timeoutMs` does not
+ * keep the rest — the cluster's processes and the cluster lock come last — from running.
+ */
+export async function stopInReverse(stops: Array<() => Promise<void> | void>, timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
   for (const stop of stops.reverse()) {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await stop();
+      await Promise.race([
+        Promise.resolve().then(stop),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            console.error(`# a cleanup took over ${timeoutMs} ms; going on with the next`);
+            resolve();
+          }, timeoutMs);
+        }),
+      ]);
     } catch {
       // stop the rest
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
@@ -348,7 +365,8 @@ export function useClusterWithTopic(options: {
     await started.createTopic(topic, options.partitions);
     await started.waitForLeaders(topic, options.partitions, 15_000);
   }, { timeout: CLUSTER_LOCK_WAIT_MS + 60_000 });
-  after(() => stopInReverse(stops));
+  // Room for every cleanup's own bound (stopInReverse), past the suite's 60 s per-test default.
+  after(() => stopInReverse(stops), { timeout: 300_000 });
   return {
     get cluster(): TestCluster {
       if (cluster === undefined) throw new Error('the cluster is not started yet (use it inside a test)');

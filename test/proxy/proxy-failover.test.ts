@@ -95,7 +95,7 @@ for (const virtualBrokers of [1, 3]) {
     const deadline = Date.now() + 30_000;
     const missing = (): string[] => [...expected].filter((v) => !consumer.seen.has(v));
     while (Date.now() < deadline && missing().length > 0) await sleep(250);
-    assert.deepEqual(missing().slice(0, 10), [], `the group received all ${expected.size} acknowledged records (${missing().length} missing)`);
+    assert.deepEqual(missing().slice(0, 10), [], `the group received all ${expected.size} acknowledged records (${missing().length} missing; killed at ${killedAt}, restarted at ${restartedAt}; consumer timeline: ${consumer.timeline.join(' | ')})`);
     await Promise.all([consumer.stop(), proxy.stop()]);
   });
 }
