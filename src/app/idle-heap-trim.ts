@@ -31,7 +31,7 @@ export interface IdleHeapTrimOptions {
 }
 
 const DEFAULT_INTERVAL_MS = 15_000;
-const DEFAULT_MAX_BUSY_SHARE = 0.05;
+const DEFAULT_MAX_BUSY_SHARE = 0.02;
 const DEFAULT_MIN_GAP_MS = 60_000;
 
 export class IdleHeapTrim {
