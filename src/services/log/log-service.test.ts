@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../protocol/error-codes.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/index.ts';
-import { MAX_TXN_OPS, MAX_TXN_BYTES, type MetadataStore, type Txn, type TxnResult, type WatchHandler, type WatchOptions } from '../../storage/meta/metadata-store.ts';
+import { MAX_TXN_OPS, MAX_TXN_BYTES, type MetadataStore, type Txn, type TxnResult } from '../../storage/meta/metadata-store.ts';
 import { txnBytes } from '../../storage/meta/txn-limits.ts';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
 import { acquire, batch, makeEnv, offsetsOf, openService, topic, valuesOf } from '../../../test/helpers/log-service-env.ts';
@@ -100,6 +100,37 @@ function faultyStore(store: MetadataStore): { store: MetadataStore; fault: { mod
 }
 
 
+/** `store` with the methods `overrides` returns in place of its own; they call `target`, the real store. */
+function interceptStore(store: MetadataStore, overrides: (target: MetadataStore) => Partial<MetadataStore>): MetadataStore {
+  const replaced: Partial<MetadataStore> = overrides(store);
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      if (Object.hasOwn(replaced, prop)) return replaced[prop as keyof MetadataStore];
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A txn that applies a log commit and then times out (once, when `steps.applyThenTimeout` is set), and
+ * times out a re-fence of `ownerKey` whenever `failRefence()` says so.
+ */
+function commitAndRefenceFaults(target: MetadataStore, ownerKey: string, steps: { applyThenTimeout: boolean }, failRefence: () => boolean): (txn: Txn) => Promise<TxnResult> {
+  return async (txn) => {
+    const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
+    const isRefence = txn.success.some((op) => op.type === 'put' && op.key === ownerKey);
+    if (isCommit && steps.applyThenTimeout) {
+      steps.applyThenTimeout = false;
+      await target.txn(txn);
+      throw new KafscaleError('KSC_META_TIMEOUT', 'injected timeout after apply', { retriable: true });
+    }
+    if (isRefence && failRefence()) throw new KafscaleError('KSC_META_TIMEOUT', 'injected re-fence timeout', { retriable: true });
+    return target.txn(txn);
+  };
+}
+
+
 test('ambiguous commits: an applied one is acknowledged, a lost one fails and its offsets are reused', async (t) => {
   const env = await makeEnv(t);
   const faulty = faultyStore(env.store);
@@ -127,38 +158,17 @@ test('a commit that applied, then a lost re-fence, then a new owner before the r
   const tp = topic();
   const ownerKey = MetaKeys.partitionOwner(tp.id, 0);
   const steps = { applyThenTimeout: false, failRefences: 0, takeOverOnRead: false };
-  const store = new Proxy(env.store, {
-    get(target, prop, receiver) {
-      if (prop === 'txn') {
-        return async (txn: Txn): Promise<TxnResult> => {
-          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
-          const isRefence = txn.success.some((op) => op.type === 'put' && op.key === ownerKey);
-          if (isCommit && steps.applyThenTimeout) {
-            steps.applyThenTimeout = false;
-            await target.txn(txn);
-            throw new KafscaleError('KSC_META_TIMEOUT', 'injected timeout after apply', { retriable: true });
-          }
-          if (isRefence && steps.failRefences > 0) {
-            steps.failRefences--;
-            throw new KafscaleError('KSC_META_TIMEOUT', 'injected re-fence timeout', { retriable: true });
-          }
-          return target.txn(txn);
-        };
+  const store = interceptStore(env.store, (target) => ({
+    txn: commitAndRefenceFaults(target, ownerKey, steps, () => steps.failRefences > 0 && steps.failRefences-- > 0),
+    range: async (prefix, options) => {
+      if (steps.takeOverOnRead && prefix === MetaKeys.partitionPrefix(tp.id, 0)) {
+        // Between the re-fence and the re-read, another broker takes the partition over.
+        steps.takeOverOnRead = false;
+        await target.put(ownerKey, Buffer.from(JSON.stringify({ brokerId: 2, epoch: 99, acquiredMs: 0 })));
       }
-      if (prop === 'range') {
-        return async (prefix: string, options?: { readonly limit?: number }) => {
-          if (steps.takeOverOnRead && prefix === MetaKeys.partitionPrefix(tp.id, 0)) {
-            // Between the re-fence and the re-read, another broker takes the partition over.
-            steps.takeOverOnRead = false;
-            await target.put(ownerKey, Buffer.from(JSON.stringify({ brokerId: 2, epoch: 99, acquiredMs: 0 })));
-          }
-          return target.range(prefix, options);
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      return target.range(prefix, options);
     },
-  });
+  }));
   const service = await openService(t, store, env.objects);
   await acquire(service, tp, 0);
   assert.equal((await service.append(tp, 0, [batch(['before'])])).errorCode, ErrorCode.NONE);
@@ -177,30 +187,22 @@ test('a commit that applied, then a lost re-fence, then a new owner before the r
 test('a commit that applied, then an internal error while reading its answer: the re-read acknowledges it', async (t) => {
   const env = await makeEnv(t);
   const steps = { garbleAnswer: false };
-  const store = new Proxy(env.store, {
-    get(target, prop, receiver) {
-      if (prop === 'txn') {
-        return async (txn: Txn): Promise<TxnResult> => {
-          const result = await target.txn(txn);
-          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
-          if (!isCommit || !steps.garbleAnswer) return result;
-          steps.garbleAnswer = false;
-          // Applied, but answered in a shape the committer cannot read: it throws while resolving it.
-          return { succeeded: false, revision: result.revision } as unknown as TxnResult;
-        };
-      }
-      if (prop === 'watch') {
-        // Events arrive well after the txn's answer, as they can from etcd: the broker cannot learn
-        // from its own watch that the commit applied.
-        return (prefix: string, options: WatchOptions, handler: WatchHandler) => target.watch(prefix, options, {
-          onEvents: (events) => setTimeout(() => handler.onEvents(events), 300),
-          onError: (error) => handler.onError(error),
-        });
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  const store = interceptStore(env.store, (target) => ({
+    txn: async (txn) => {
+      const result = await target.txn(txn);
+      const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
+      if (!isCommit || !steps.garbleAnswer) return result;
+      steps.garbleAnswer = false;
+      // Applied, but answered in a shape the committer cannot read: it throws while resolving it.
+      return { succeeded: false, revision: result.revision } as unknown as TxnResult;
     },
-  });
+    // Events arrive well after the txn's answer, as they can from etcd: the broker cannot learn from its
+    // own watch that the commit applied.
+    watch: (prefix, options, handler) => target.watch(prefix, options, {
+      onEvents: (events) => setTimeout(() => handler.onEvents(events), 300),
+      onError: (error) => handler.onError(error),
+    }),
+  }));
   const service = await openService(t, store, env.objects);
   const tp = topic();
   await acquire(service, tp, 0);
@@ -224,24 +226,18 @@ test('a trim finds a new owner while a commit is in flight: the commit\'s append
   const commitApplied = new Promise<void>((resolve) => {
     applied = resolve;
   });
-  const store = new Proxy(env.store, {
-    get(target, prop, receiver) {
-      if (prop === 'txn') {
-        return async (txn: Txn): Promise<TxnResult> => {
-          const result = await target.txn(txn);
-          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/')) && txn.compare.length === 2;
-          if (isCommit && holdAnswer !== null) {
-            // Applied; the answer is late (a slow network or a busy store).
-            applied();
-            await holdAnswer;
-          }
-          return result;
-        };
+  const store = interceptStore(env.store, (target) => ({
+    txn: async (txn) => {
+      const result = await target.txn(txn);
+      const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/')) && txn.compare.length === 2;
+      if (isCommit && holdAnswer !== null) {
+        // Applied; the answer is late (a slow network or a busy store).
+        applied();
+        await holdAnswer;
       }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      return result;
     },
-  });
+  }));
   const service = await openService(t, store, env.objects);
   await acquire(service, tp, 0);
   assert.equal((await service.append(tp, 0, [batch(['first'])])).errorCode, ErrorCode.NONE);
@@ -267,28 +263,9 @@ test('a broker closing while a commit\'s outcome is still being resolved answers
   const tp = topic();
   const ownerKey = MetaKeys.partitionOwner(tp.id, 0);
   const steps = { applyThenTimeout: false, failRefences: false, refencesFailed: 0 };
-  const store = new Proxy(env.store, {
-    get(target, prop, receiver) {
-      if (prop === 'txn') {
-        return async (txn: Txn): Promise<TxnResult> => {
-          const isCommit = txn.success.some((op) => op.type === 'put' && op.key.includes('/log/'));
-          const isRefence = txn.success.some((op) => op.type === 'put' && op.key === ownerKey);
-          if (isCommit && steps.applyThenTimeout) {
-            steps.applyThenTimeout = false;
-            await target.txn(txn);
-            throw new KafscaleError('KSC_META_TIMEOUT', 'injected timeout after apply', { retriable: true });
-          }
-          if (isRefence && steps.failRefences) {
-            steps.refencesFailed++;
-            throw new KafscaleError('KSC_META_TIMEOUT', 'injected re-fence timeout', { retriable: true });
-          }
-          return target.txn(txn);
-        };
-      }
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  const store = interceptStore(env.store, (target) => ({
+    txn: commitAndRefenceFaults(target, ownerKey, steps, () => steps.failRefences && ++steps.refencesFailed > 0),
+  }));
   const service = await openService(t, store, env.objects);
   await acquire(service, tp, 0);
   Object.assign(steps, { applyThenTimeout: true, failRefences: true });
