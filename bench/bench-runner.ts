@@ -248,7 +248,7 @@ class BenchRun {
     const { sizeBytes, partitions, ratePerSec, messages } = point;
     const topic = await this.createTopic('latency', partitions);
     const timeoutMs = Math.ceil((messages / ratePerSec) * 1000) + this.#plan.timeoutMs;
-    const samples = await latencyOf(this.#target.bootstrap, topic, partitions, messages, sizeBytes, ratePerSec, timeoutMs);
+    const samples = (await latencyOf(this.#target.bootstrap, topic, partitions, messages, sizeBytes, ratePerSec, timeoutMs)).endToEndUs;
     const histogram = new HdrHistogram();
     for (const us of samples) histogram.record(us);
     const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;

@@ -132,7 +132,7 @@ async function latencyRows(client: NativeClient, profile: FlushProfileName, opti
       await awaitOwned(target, owned);
       const messages = options.latencyMessages;
       const timeoutMs = Math.ceil((messages / RATE_PER_SEC) * 1000) + 60_000;
-      const samples = await latencyOf(target.bootstrap, topic, partitions, messages, SIZE_BYTES, RATE_PER_SEC, timeoutMs);
+      const samples = (await latencyOf(target.bootstrap, topic, partitions, messages, SIZE_BYTES, RATE_PER_SEC, timeoutMs)).endToEndUs;
       const histogram = new HdrHistogram();
       for (const us of samples) histogram.record(us);
       const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;

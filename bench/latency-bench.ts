@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startOwnedTarget, type BenchTarget } from './bench-target.ts';
 import { createTopics } from './bench-topics.ts';
 import { HdrHistogram } from './hdr-histogram.ts';
-import { openNativeClient, type NativeClient } from './native-client.ts';
+import { openNativeClient, type LatencySeries, type NativeClient } from './native-client.ts';
 import { samplesNamed, sumSamples, type MetricFamily } from './prometheus-text.ts';
 
 const SIZE_BYTES = 1024;
@@ -41,6 +41,8 @@ interface Sample {
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly maxMs: number;
+  /** Send to the producer's acknowledgement (acks=all), per record: the produce half of the round trip. */
+  readonly ack: { readonly p50Ms: number; readonly p99Ms: number; readonly p999Ms: number };
   /** Object-store PUTs during the measurement (WAL flushes plus, with merging on, segments). */
   readonly puts: number;
   /** The broker's own flush time (PUT + commit) at p50/p99: the upper bound of the histogram bucket. */
@@ -121,9 +123,9 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
   if (backlogMessages > 0) await client.produce(target.bootstrap, backlog, backlogMessages, SIZE_BYTES, 300_000);
   if (kind === 'librdkafka-defaults') process.env['KBENCH_CONFIG'] = configFile;
   const before = await scrape(target);
-  let samples: number[];
+  let series: LatencySeries;
   try {
-    samples = await latencyOf(target.bootstrap, topic, 1, options.messages, SIZE_BYTES, options.rate, Math.ceil((options.messages / options.rate) * 1000) + 60_000);
+    series = await latencyOf(target.bootstrap, topic, 1, options.messages, SIZE_BYTES, options.rate, Math.ceil((options.messages / options.rate) * 1000) + 60_000);
   } finally {
     delete process.env['KBENCH_CONFIG'];
   }
@@ -145,12 +147,17 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
     eventLoopLagP99Ms: sumSamples(after, 'kafscale_nodejs_eventloop_lag_p99_seconds') * 1000,
     eventLoopLagMaxMs: sumSamples(after, 'kafscale_nodejs_eventloop_lag_max_seconds') * 1000,
   };
+  const samples = series.endToEndUs;
   const histogram = new HdrHistogram();
   for (const us of samples) histogram.record(us);
   const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
-  const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99),
+  const acks = new HdrHistogram();
+  for (const us of series.ackUs) acks.record(us);
+  const ackMs = (percentile: number): number => acks.valueAtPercentile(percentile) / 1000;
+  const ack = { p50Ms: ackMs(50), p99Ms: ackMs(99), p999Ms: ackMs(99.9) };
+  const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, ack, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99),
     produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99), stages };
-  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms; PUT p50 ≤ ${stages.put.p50Ms} p99 ≤ ${stages.put.p99Ms}, commit p50 ≤ ${stages.commit.p50Ms} p99 ≤ ${stages.commit.p99Ms}, event-loop lag p99 ${stages.eventLoopLagP99Ms.toFixed(1)} max ${stages.eventLoopLagMaxMs.toFixed(1)} ms`);
+  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, acknowledged p50 ${ack.p50Ms} p99 ${ack.p99Ms} p99.9 ${ack.p999Ms} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms; PUT p50 ≤ ${stages.put.p50Ms} p99 ≤ ${stages.put.p99Ms}, commit p50 ≤ ${stages.commit.p50Ms} p99 ≤ ${stages.commit.p99Ms}, event-loop lag p99 ${stages.eventLoopLagP99Ms.toFixed(1)} max ${stages.eventLoopLagMaxMs.toFixed(1)} ms`);
   return sample;
 }
 
@@ -160,14 +167,14 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function summarize(samples: readonly Sample[]): { merging: Merging; client: ClientKind; runs: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; puts: number; flushP99Ms: number }[] {
+function summarize(samples: readonly Sample[]): { merging: Merging; client: ClientKind; runs: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; ackP99Ms: number; ackP999Ms: number; puts: number; flushP99Ms: number }[] {
   const rows = [];
   for (const client of ['tuned', 'librdkafka-defaults'] as const) {
     for (const merging of ['on', 'off'] as const) {
       const mine = samples.filter((s) => s.client === client && s.merging === merging);
       if (mine.length === 0) continue;
       const pick = (f: (s: Sample) => number): number => Math.round(median(mine.map(f)) * 100) / 100;
-      rows.push({ merging, client, runs: mine.length, p50Ms: pick((s) => s.p50Ms), p99Ms: pick((s) => s.p99Ms), p999Ms: pick((s) => s.p999Ms), maxMs: pick((s) => s.maxMs), puts: pick((s) => s.puts), flushP99Ms: pick((s) => s.flushP99Ms) });
+      rows.push({ merging, client, runs: mine.length, p50Ms: pick((s) => s.p50Ms), p99Ms: pick((s) => s.p99Ms), p999Ms: pick((s) => s.p999Ms), maxMs: pick((s) => s.maxMs), ackP99Ms: pick((s) => s.ack.p99Ms), ackP999Ms: pick((s) => s.ack.p999Ms), puts: pick((s) => s.puts), flushP99Ms: pick((s) => s.flushP99Ms) });
     }
   }
   return rows;
@@ -206,9 +213,9 @@ async function run(options: Options): Promise<void> {
     return;
   }
   console.log(`end-to-end latency, ${SIZE_BYTES} B × 1 partition, acks=all, ${options.rate} msg/s, ${options.messages} messages, after a ${options.backlogMb} MB backlog; medians of ${options.rounds} rounds (ms)`);
-  console.log('| client | merging | p50 | p99 | p99.9 | max | PUTs | broker flush p99 ≤ |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.client} | ${r.merging} | ${r.p50Ms} | ${r.p99Ms} | ${r.p999Ms} | ${r.maxMs} | ${r.puts} | ${r.flushP99Ms} |`);
+  console.log('| client | merging | p50 | p99 | p99.9 | max | acknowledged p99 | acknowledged p99.9 | PUTs | broker flush p99 ≤ |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.client} | ${r.merging} | ${r.p50Ms} | ${r.p99Ms} | ${r.p999Ms} | ${r.maxMs} | ${r.ackP99Ms} | ${r.ackP999Ms} | ${r.puts} | ${r.flushP99Ms} |`);
 }
 
 async function main(): Promise<number> {

@@ -22,8 +22,16 @@ export interface NativeClient {
   readonly name: string;
   produce(bootstrap: string, topic: string, count: number, sizeBytes: number, timeoutMs: number): Promise<TransferResult>;
   consume(bootstrap: string, topic: string, partitions: number, count: number, timeoutMs: number): Promise<TransferResult>;
-  /** End-to-end latencies in microseconds at a fixed rate; null when this client cannot measure them. */
-  latency: ((bootstrap: string, topic: string, partitions: number, count: number, sizeBytes: number, ratePerSec: number, timeoutMs: number) => Promise<number[]>) | null;
+  /**
+   * Latencies in microseconds at a fixed rate, per record: send to receipt by the consumer (end to end)
+   * and send to the producer's acknowledgement; null when this client cannot measure them.
+   */
+  latency: ((bootstrap: string, topic: string, partitions: number, count: number, sizeBytes: number, ratePerSec: number, timeoutMs: number) => Promise<LatencySeries>) | null;
+}
+
+export interface LatencySeries {
+  readonly endToEndUs: number[];
+  readonly ackUs: number[];
 }
 
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'native', 'kbench.c');
@@ -120,16 +128,20 @@ class KbenchClient implements NativeClient {
     return { count, bytes: result.bytes ?? 0, seconds: result.seconds };
   }
 
-  latency = async (bootstrap: string, topic: string, partitions: number, count: number, sizeBytes: number, ratePerSec: number, timeoutMs: number): Promise<number[]> => {
+  latency = async (bootstrap: string, topic: string, partitions: number, count: number, sizeBytes: number, ratePerSec: number, timeoutMs: number): Promise<LatencySeries> => {
     const args = ['latency', bootstrap, topic, String(partitions), String(count), String(sizeBytes), String(ratePerSec), String(timeoutMs)];
     const run = await runProcess(this.#binary, args, { timeoutMs: timeoutMs + 10_000 });
     const result = lastJson(run.stdout, `kbench latency ${topic}`);
     if (run.code !== 0 || result.received !== count) {
       throw new BenchClientError(`kbench latency ${topic}: ${result.received ?? 0}/${count} round trips within ${timeoutMs} ms (${result.firstError || `exit ${run.code}`})`);
     }
-    const latencies: number[] = [];
-    for (const line of run.stdout.split('\n')) if (line.startsWith('L ')) latencies.push(Number(line.slice(2)));
-    return latencies;
+    const endToEndUs: number[] = [];
+    const ackUs: number[] = [];
+    for (const line of run.stdout.split('\n')) {
+      if (line.startsWith('L ')) endToEndUs.push(Number(line.slice(2)));
+      else if (line.startsWith('A ')) ackUs.push(Number(line.slice(2)));
+    }
+    return { endToEndUs, ackUs };
   };
 }
 

@@ -140,7 +140,7 @@ async function main(): Promise<number> {
             const latencyTopic = `bench-latency-${path}-${round}`;
             await cluster.createTopic(latencyTopic, 1);
             await cluster.waitForLeaders(latencyTopic, 1, 20_000);
-            const micros = await client.latency(bootstraps[path], latencyTopic, 1, latencyMessages, sizeBytes, rate, TIMEOUT_MS);
+            const micros = (await client.latency(bootstraps[path], latencyTopic, 1, latencyMessages, sizeBytes, rate, TIMEOUT_MS)).endToEndUs;
             row.latencyP50Ms.push(percentile(micros, 0.5) / 1000);
             row.latencyP99Ms.push(percentile(micros, 0.99) / 1000);
             line += `, latency p50 ${(percentile(micros, 0.5) / 1000).toFixed(2)} ms p99 ${(percentile(micros, 0.99) / 1000).toFixed(2)} ms`;

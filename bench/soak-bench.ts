@@ -133,7 +133,7 @@ async function soakMinute(target: BenchTarget, client: NativeClient, minute: num
   await createTopic(target, topic);
   try {
     const messages = Math.round((ratePerSec * MINUTE_MS) / 1000);
-    const samples = await latencyOf(target.bootstrap, topic, PARTITIONS, messages, SIZE_BYTES, ratePerSec, MINUTE_MS + MINUTE_GRACE_MS);
+    const samples = (await latencyOf(target.bootstrap, topic, PARTITIONS, messages, SIZE_BYTES, ratePerSec, MINUTE_MS + MINUTE_GRACE_MS)).endToEndUs;
     const histogram = new HdrHistogram();
     for (const us of samples) histogram.record(us);
     const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;

@@ -31,6 +31,8 @@ static void die(const char *what, const char *detail) {
 
 static long delivered = 0, failed = 0;
 static char first_error[256] = "";
+/* Latency mode: each delivery report prints "A <µs>", the time from send to acknowledgement (acks=all). */
+static int print_acks = 0;
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk; (void)opaque;
@@ -38,6 +40,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (failed++ == 0) snprintf(first_error, sizeof first_error, "%s", rd_kafka_err2str(m->err));
   } else {
     delivered++;
+    if (print_acks && m->len >= sizeof(int64_t)) {
+      int64_t stamp;
+      memcpy(&stamp, m->payload, sizeof stamp);
+      printf("A %" PRId64 "\n", now_us() - stamp);
+    }
   }
 }
 
@@ -220,6 +227,7 @@ static int cmd_latency(int argc, char **argv) {
   if (size < 8) size = 8;
   double rate = atof(argv[7]);
   int64_t deadline = now_us() + atol(argv[8]) * 1000;
+  print_acks = 1;
   char *payload = malloc(size);
   memset(payload, 'x', size);
   consumer_t consumer = new_consumer(brokers, topic, partitions);
