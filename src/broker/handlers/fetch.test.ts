@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getEventListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
@@ -190,6 +191,36 @@ function answered(response: FetchResponse): [number, string[], bigint][] {
 function partitionAt(partition: number, fetchOffset: bigint): FetchRequest['topics'][number]['partitions'][number] {
   return { partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: '' } as FetchRequest['topics'][number]['partitions'][number];
 }
+
+describe('Fetch long polls', () => {
+  test('a long poll ends at its wait time, on new data, or when the connection closes, and leaves no listener on the connection', async (t) => {
+    const c = await cluster(t, 1);
+    const connection = new AbortController();
+    const context = { ...c.context, signal: connection.signal } as RequestContext;
+    const caughtUpAt = (offset: bigint, maxWaitMs: number) => fetchRequest(0, { maxWaitMs, topics: [{ topic: 'orders', topicId: ZERO, partitions: [partitionAt(0, offset)] }] } as Partial<FetchRequest>);
+    const listeners = () => getEventListeners(connection.signal, 'abort').length;
+
+    let started = performance.now();
+    assert.deepEqual(answered((await fetchApi.handle(caughtUpAt(1n, 150), context)) as FetchResponse), [[0, [], 1n]]);
+    assert.ok(performance.now() - started >= 140, 'answered at its wait time');
+    assert.equal(listeners(), 0);
+
+    const poll = fetchApi.handle(caughtUpAt(1n, 10_000), context) as Promise<FetchResponse>;
+    await sleep(50);
+    assert.equal(listeners(), 1, 'the waiting poll listens to the connection');
+    assert.equal((await c.writer.append({ id: c.topicId, configs: {} }, 0, [encodeRecordBatch({ records: [{ value: 'late', timestamp: 2_000n }] })])).errorCode, ErrorCode.NONE);
+    assert.deepEqual(answered(await poll), [[0, ['late'], 2n]]);
+    assert.equal(listeners(), 0);
+
+    const closing = Promise.resolve(fetchApi.handle(caughtUpAt(2n, 10_000), context)).catch(() => null);
+    await sleep(50);
+    started = performance.now();
+    connection.abort();
+    await closing;
+    assert.ok(performance.now() - started < 1_000, 'the wait ends with the connection');
+    assert.equal(listeners(), 0);
+  });
+});
 
 describe('Fetch sessions (KIP-227)', () => {
   test('a full fetch with epoch 0 creates a session; incremental fetches answer only partitions with something new', async (t) => {

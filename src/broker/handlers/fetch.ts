@@ -324,14 +324,25 @@ function check(w: Wanted, context: RequestContext): number {
   return leaderEpochError(context.services, w.topic.id, w.partition, w.currentLeaderEpoch);
 }
 
-/** Resolves when any of the partitions gets data past its fetch offset, the time is up, or the connection closes. */
+/**
+ * Resolves when any of the partitions gets data past its fetch offset, the time is up, or the connection
+ * closes. A plain timer and one listener on the connection's signal, not AbortSignal.any/timeout: the
+ * signal AbortSignal.any makes is held by WeakRefs from its sources, which V8's scavenges keep alive, so
+ * every long poll's signal, listeners and waiters were promoted to the old generation (a mark-compact
+ * every ~8 s at 1,000 fetches/s; docs/benchmarks.md, "Latency: the tail is in the produce acknowledgement").
+ */
 async function waitForAny(partitions: readonly Wanted[], timeoutMs: number, context: RequestContext): Promise<void> {
   const controller = new AbortController();
-  const signal = AbortSignal.any([controller.signal, context.signal, AbortSignal.timeout(timeoutMs)]);
+  const stop = (): void => controller.abort();
+  const timer = setTimeout(stop, timeoutMs);
+  if (context.signal.aborted) stop();
+  else context.signal.addEventListener('abort', stop, { once: true });
   try {
     // A wait that fails (metadata store fault) ends the wait: the next read answers that partition's error.
-    await Promise.race(partitions.map((w) => context.services.logs.waitForData((w.topic as TopicRecord).id, w.partition, w.fetchOffset, signal).catch(() => true)));
+    await Promise.race(partitions.map((w) => context.services.logs.waitForData((w.topic as TopicRecord).id, w.partition, w.fetchOffset, controller.signal).catch(() => true)));
   } finally {
+    clearTimeout(timer);
+    context.signal.removeEventListener('abort', stop);
     controller.abort();
   }
 }
