@@ -249,8 +249,7 @@ class BenchRun {
     const topic = await this.createTopic('latency', partitions);
     const timeoutMs = Math.ceil((messages / ratePerSec) * 1000) + this.#plan.timeoutMs;
     const samples = (await latencyOf(this.#target.bootstrap, topic, partitions, messages, sizeBytes, ratePerSec, timeoutMs)).endToEndUs;
-    const histogram = new HdrHistogram();
-    for (const us of samples) histogram.record(us);
+    const histogram = HdrHistogram.of(samples);
     const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
     this.#log(`bench: latency at ${ratePerSec} msg/s: p50 ${ms(50)} ms, p99 ${ms(99)} ms`);
     return { sizeBytes, partitions, ratePerSec, messages, p50Ms: ms(50), p95Ms: ms(95), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: histogram.max / 1000 };

@@ -133,8 +133,7 @@ async function latencyRows(client: NativeClient, profile: FlushProfileName, opti
       const messages = options.latencyMessages;
       const timeoutMs = Math.ceil((messages / RATE_PER_SEC) * 1000) + 60_000;
       const samples = (await latencyOf(target.bootstrap, topic, partitions, messages, SIZE_BYTES, RATE_PER_SEC, timeoutMs)).endToEndUs;
-      const histogram = new HdrHistogram();
-      for (const us of samples) histogram.record(us);
+      const histogram = HdrHistogram.of(samples);
       const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
       rows.push({ profile, partitions, ratePerSec: RATE_PER_SEC, messages, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9) });
       options.log(`bench:cost: ${profile} × ${partitions}p latency at ${RATE_PER_SEC} msg/s: p50 ${ms(50)} ms, p99 ${ms(99)} ms`);

@@ -21,6 +21,13 @@ export class HdrHistogram {
   #min = Number.POSITIVE_INFINITY;
   #max = 0;
 
+  /** A histogram of every value in `values`. */
+  static of(values: Iterable<number>): HdrHistogram {
+    const histogram = new HdrHistogram();
+    for (const value of values) histogram.record(value);
+    return histogram;
+  }
+
   get totalCount(): number {
     return this.#total;
   }

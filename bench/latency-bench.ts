@@ -148,11 +148,9 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
     eventLoopLagMaxMs: sumSamples(after, 'kafscale_nodejs_eventloop_lag_max_seconds') * 1000,
   };
   const samples = series.endToEndUs;
-  const histogram = new HdrHistogram();
-  for (const us of samples) histogram.record(us);
+  const histogram = HdrHistogram.of(samples);
   const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
-  const acks = new HdrHistogram();
-  for (const us of series.ackUs) acks.record(us);
+  const acks = HdrHistogram.of(series.ackUs);
   const ackMs = (percentile: number): number => acks.valueAtPercentile(percentile) / 1000;
   const ack = { p50Ms: ackMs(50), p99Ms: ackMs(99), p999Ms: ackMs(99.9) };
   const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, ack, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99),

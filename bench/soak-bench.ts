@@ -134,8 +134,7 @@ async function soakMinute(target: BenchTarget, client: NativeClient, minute: num
   try {
     const messages = Math.round((ratePerSec * MINUTE_MS) / 1000);
     const samples = (await latencyOf(target.bootstrap, topic, PARTITIONS, messages, SIZE_BYTES, ratePerSec, MINUTE_MS + MINUTE_GRACE_MS)).endToEndUs;
-    const histogram = new HdrHistogram();
-    for (const us of samples) histogram.record(us);
+    const histogram = HdrHistogram.of(samples);
     const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
     const vitals = await brokerVitals(target);
     return { minute, messages, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: histogram.max / 1000, ...vitals };

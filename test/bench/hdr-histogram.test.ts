@@ -31,3 +31,11 @@ test('an empty histogram reports zeros', () => {
   assert.equal(histogram.valueAtPercentile(99), 0);
   assert.equal(histogram.min, 0);
 });
+
+test('HdrHistogram.of records every value it is given', () => {
+  const histogram = HdrHistogram.of([5, 1, 3]);
+  assert.equal(histogram.totalCount, 3);
+  assert.equal(histogram.min, 1);
+  assert.equal(histogram.max, 5);
+  assert.equal(HdrHistogram.of([]).totalCount, 0);
+});
