@@ -58,6 +58,8 @@ interface Sample {
     readonly eventLoopLagP99Ms: number;
     readonly eventLoopLagMaxMs: number;
   };
+  /** The broker's garbage collections during the measurement: mark-compacts, and the main thread's GC time (all kinds). */
+  readonly gc: { readonly markCompacts: number; readonly pauseMs: number };
 }
 
 interface Options {
@@ -147,6 +149,9 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
     eventLoopLagP99Ms: sumSamples(after, 'kafscale_nodejs_eventloop_lag_p99_seconds') * 1000,
     eventLoopLagMaxMs: sumSamples(after, 'kafscale_nodejs_eventloop_lag_max_seconds') * 1000,
   };
+  const gcDelta = (suffix: 'count' | 'sum', match: Readonly<Record<string, string>> = {}): number =>
+    sumSamples(after, `kafscale_nodejs_gc_duration_seconds_${suffix}`, match) - sumSamples(before, `kafscale_nodejs_gc_duration_seconds_${suffix}`, match);
+  const gc = { markCompacts: gcDelta('count', { kind: 'major' }), pauseMs: Math.round(gcDelta('sum') * 10_000) / 10 };
   const samples = series.endToEndUs;
   const histogram = HdrHistogram.of(samples);
   const ms = (percentile: number): number => histogram.valueAtPercentile(percentile) / 1000;
@@ -154,8 +159,8 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
   const ackMs = (percentile: number): number => acks.valueAtPercentile(percentile) / 1000;
   const ack = { p50Ms: ackMs(50), p99Ms: ackMs(99), p999Ms: ackMs(99.9) };
   const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, ack, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99),
-    produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99), stages };
-  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, acknowledged p50 ${ack.p50Ms} p99 ${ack.p99Ms} p99.9 ${ack.p999Ms} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms; PUT p50 ≤ ${stages.put.p50Ms} p99 ≤ ${stages.put.p99Ms}, commit p50 ≤ ${stages.commit.p50Ms} p99 ≤ ${stages.commit.p99Ms}, event-loop lag p99 ${stages.eventLoopLagP99Ms.toFixed(1)} max ${stages.eventLoopLagMaxMs.toFixed(1)} ms`);
+    produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99), stages, gc };
+  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, acknowledged p50 ${ack.p50Ms} p99 ${ack.p99Ms} p99.9 ${ack.p999Ms} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms; PUT p50 ≤ ${stages.put.p50Ms} p99 ≤ ${stages.put.p99Ms}, commit p50 ≤ ${stages.commit.p50Ms} p99 ≤ ${stages.commit.p99Ms}, event-loop lag p99 ${stages.eventLoopLagP99Ms.toFixed(1)} max ${stages.eventLoopLagMaxMs.toFixed(1)} ms; ${gc.markCompacts} mark-compacts, ${gc.pauseMs} ms in GC`);
   return sample;
 }
 
@@ -165,14 +170,14 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function summarize(samples: readonly Sample[]): { merging: Merging; client: ClientKind; runs: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; ackP99Ms: number; ackP999Ms: number; puts: number; flushP99Ms: number }[] {
+function summarize(samples: readonly Sample[]): { merging: Merging; client: ClientKind; runs: number; p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; ackP99Ms: number; ackP999Ms: number; puts: number; flushP99Ms: number; markCompacts: number }[] {
   const rows = [];
   for (const client of ['tuned', 'librdkafka-defaults'] as const) {
     for (const merging of ['on', 'off'] as const) {
       const mine = samples.filter((s) => s.client === client && s.merging === merging);
       if (mine.length === 0) continue;
       const pick = (f: (s: Sample) => number): number => Math.round(median(mine.map(f)) * 100) / 100;
-      rows.push({ merging, client, runs: mine.length, p50Ms: pick((s) => s.p50Ms), p99Ms: pick((s) => s.p99Ms), p999Ms: pick((s) => s.p999Ms), maxMs: pick((s) => s.maxMs), ackP99Ms: pick((s) => s.ack.p99Ms), ackP999Ms: pick((s) => s.ack.p999Ms), puts: pick((s) => s.puts), flushP99Ms: pick((s) => s.flushP99Ms) });
+      rows.push({ merging, client, runs: mine.length, p50Ms: pick((s) => s.p50Ms), p99Ms: pick((s) => s.p99Ms), p999Ms: pick((s) => s.p999Ms), maxMs: pick((s) => s.maxMs), ackP99Ms: pick((s) => s.ack.p99Ms), ackP999Ms: pick((s) => s.ack.p999Ms), puts: pick((s) => s.puts), flushP99Ms: pick((s) => s.flushP99Ms), markCompacts: pick((s) => s.gc.markCompacts) });
     }
   }
   return rows;
@@ -211,9 +216,9 @@ async function run(options: Options): Promise<void> {
     return;
   }
   console.log(`end-to-end latency, ${SIZE_BYTES} B × 1 partition, acks=all, ${options.rate} msg/s, ${options.messages} messages, after a ${options.backlogMb} MB backlog; medians of ${options.rounds} rounds (ms)`);
-  console.log('| client | merging | p50 | p99 | p99.9 | max | acknowledged p99 | acknowledged p99.9 | PUTs | broker flush p99 ≤ |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.client} | ${r.merging} | ${r.p50Ms} | ${r.p99Ms} | ${r.p999Ms} | ${r.maxMs} | ${r.ackP99Ms} | ${r.ackP999Ms} | ${r.puts} | ${r.flushP99Ms} |`);
+  console.log('| client | merging | p50 | p99 | p99.9 | max | acknowledged p99 | acknowledged p99.9 | PUTs | broker flush p99 ≤ | broker mark-compacts |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.client} | ${r.merging} | ${r.p50Ms} | ${r.p99Ms} | ${r.p999Ms} | ${r.maxMs} | ${r.ackP99Ms} | ${r.ackP999Ms} | ${r.puts} | ${r.flushP99Ms} | ${r.markCompacts} |`);
 }
 
 async function main(): Promise<number> {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import type { EventLoopUtilization } from 'node:perf_hooks';
+import { BROKER_NODE_FLAGS } from '../bin/broker-relaunch.ts';
 import { IdleHeapTrim } from './idle-heap-trim.ts';
 
 /** A fake event loop whose busy share per interval the test sets. */
@@ -65,7 +66,7 @@ describe('IdleHeapTrim', () => {
 });
 
 /**
- * A child process (the broker's young-generation flag) allocates a burst, goes idle, gives the cue or
+ * A child process (the broker's heap flags) allocates a burst, goes idle, gives the cue or
  * not, and reports its committed heap once it has halved or `waitMs` have passed.
  */
 function heapAfterBurst(nudge: boolean, waitMs: number): Promise<{ before: number; after: number }> {
@@ -93,7 +94,7 @@ function heapAfterBurst(nudge: boolean, waitMs: number): Promise<{ before: numbe
     }, 500);
   `;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-semi-space-size=16', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...BROKER_NODE_FLAGS, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -8,6 +8,14 @@
  *
  * - `--max-semi-space-size=16` (MiB): V8 grows the young generation to 2 × 64 MiB on a large machine
  *   under produce load (measured) and keeps it; 2 × 16 MiB is enough for the broker's short-lived garbage.
+ * - `--initial-old-space-size=128` (MiB): the old generation's allocation limit never falls below this.
+ *   Without it V8 sets the limit at ~2 × the live old generation (~25 MiB live here), and because 2 × 16
+ *   MiB of young generation must fit below the limit, it starts a mark-compact once the old generation is
+ *   within ~40 MiB of it — about every 2.5 MiB promoted, every ~5 s at 1,000 produce requests per second.
+ *   On 2 shared cores each one stalls the event loop ~20–35 ms: the latency's p99.9 (docs/benchmarks.md,
+ *   "Latency: the old generation's limit"). With the floor, a mark-compact at that load comes every ~2
+ *   minutes; Buffers (produce frames) still start one whenever 64 MiB of them were allocated, so under a
+ *   produce burst the old generation is collected as often as before.
  * - `MALLOC_MMAP_THRESHOLD_=131072`: a fixed threshold. glibc raises its default one to the size of each
  *   large block freed, after which ~1 MiB request buffers come from the malloc heap and their memory
  *   stays resident when they are freed; above a fixed 128 KiB they are mapped and unmapped.
@@ -24,7 +32,7 @@
  * for the cache), is left as it is.
  */
 
-export const BROKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+export const BROKER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16', '--initial-old-space-size=128'];
 export const BROKER_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' };
 /** Where the broker keeps Node's compile cache, relative to the application's root directory. */
 export const COMPILE_CACHE_DIR = 'node_modules/.cache/kafscale-compile-cache';
