@@ -130,16 +130,22 @@ class KbenchClient implements NativeClient {
 
   latency = async (bootstrap: string, topic: string, partitions: number, count: number, sizeBytes: number, ratePerSec: number, timeoutMs: number): Promise<LatencySeries> => {
     const args = ['latency', bootstrap, topic, String(partitions), String(count), String(sizeBytes), String(ratePerSec), String(timeoutMs)];
-    const run = await runProcess(this.#binary, args, { timeoutMs: timeoutMs + 10_000 });
-    const result = lastJson(run.stdout, `kbench latency ${topic}`);
-    if (run.code !== 0 || result.received !== count) {
-      throw new BenchClientError(`kbench latency ${topic}: ${result.received ?? 0}/${count} round trips within ${timeoutMs} ms (${result.firstError || `exit ${run.code}`})`);
-    }
+    // Two lines per record: a soak minute at 100,000 msg/s prints ~100 MB, more than is worth holding as
+    // one string, so the samples are taken line by line and only the last line is kept for the result.
     const endToEndUs: number[] = [];
     const ackUs: number[] = [];
-    for (const line of run.stdout.split('\n')) {
-      if (line.startsWith('L ')) endToEndUs.push(Number(line.slice(2)));
-      else if (line.startsWith('A ')) ackUs.push(Number(line.slice(2)));
+    let last = '';
+    const run = await runProcess(this.#binary, args, {
+      timeoutMs: timeoutMs + 10_000,
+      onStdoutLine: (line) => {
+        if (line.startsWith('L ')) endToEndUs.push(Number(line.slice(2)));
+        else if (line.startsWith('A ')) ackUs.push(Number(line.slice(2)));
+        else if (line.trim() !== '') last = line;
+      },
+    });
+    const result = lastJson(last, `kbench latency ${topic}`);
+    if (run.code !== 0 || result.received !== count) {
+      throw new BenchClientError(`kbench latency ${topic}: ${result.received ?? 0}/${count} round trips within ${timeoutMs} ms (${result.firstError || `exit ${run.code}`})`);
     }
     return { endToEndUs, ackUs };
   };

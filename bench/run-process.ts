@@ -15,6 +15,11 @@ export interface RunProcessOptions {
   readonly maxStdoutBytes?: number;
   /** Discard stdout entirely (a consumer printing every message we do not need). */
   readonly ignoreStdout?: boolean;
+  /**
+   * Each complete stdout line as it arrives (without its newline; a last line without one comes at exit).
+   * The lines are then not kept: `stdout` is empty. For outputs too large to hold as one string.
+   */
+  readonly onStdoutLine?: (line: string) => void;
 }
 
 const STDERR_KEEP = 64 * 1024;
@@ -28,7 +33,15 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
+    const onLine = options.onStdoutLine;
+    let partial = '';
     child.stdout?.on('data', (chunk: Buffer) => {
+      if (onLine !== undefined) {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) onLine(line);
+        return;
+      }
       if (outBytes >= maxStdout) return;
       out.push(chunk);
       outBytes += chunk.length;
@@ -44,6 +57,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      if (onLine !== undefined && partial !== '') onLine(partial);
       resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: err, seconds: (performance.now() - started) / 1000 });
     });
   });
