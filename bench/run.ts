@@ -12,6 +12,7 @@
  *   --security         produce/consume over PLAINTEXT, SSL and SASL_SSL listeners side by side (security-bench.ts)
  *   --soak MINUTES     produce and consume at a share (--soak-share, default 0.25) of the measured maximum
  *                      and report latency, RSS and event-loop delay per minute (soak-bench.ts)
+ *   --soak-rate N      a fixed rate instead, msg/s (to compare builds: the maximum moves between runs)
  *   --flush-profiles   compare the flush profiles: PUTs per GiB and latency (flush-profiles-bench.ts; its
  *                      options follow, see `npm run bench:cost -- --help`)
  *
@@ -37,6 +38,8 @@ const USAGE = `usage: npm run bench -- [options]   (or: kafscale bench [options]
   --soak MINUTES     produce and consume at a share of the measured maximum for MINUTES (1-1440) and
                      report latency, RSS and event-loop delay per minute (soak-bench.ts)
   --soak-share F     that share, 0 < F <= 1 (default 0.25)
+  --soak-rate N      run at N msg/s instead of a share (1-1000000): the measured maximum moves by
+                     ±20 % between runs, so builds are compared at a fixed rate
   --flush-profiles   compare the flush profiles (KAFSCALE_FLUSH_PROFILE): PUTs per GiB and latency side by
                      side; takes --s3, --json and the options of \`npm run bench:cost -- --help\``;
 
@@ -71,6 +74,7 @@ async function main(): Promise<number> {
         security: { type: 'boolean', default: false },
         soak: { type: 'string' },
         'soak-share': { type: 'string', default: '0.25' },
+        'soak-rate': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -94,9 +98,14 @@ async function main(): Promise<number> {
       console.error(`bench: --soak-share takes a share of the maximum rate, 0 < F <= 1, got '${values['soak-share']}'`);
       return 2;
     }
+    const rate = values['soak-rate'] === undefined ? null : Number(values['soak-rate']);
+    if (rate !== null && !(Number.isInteger(rate) && rate >= 1 && rate <= 1_000_000)) {
+      console.error(`bench: --soak-rate takes whole messages per second from 1 to 1000000, got '${values['soak-rate']}'`);
+      return 2;
+    }
     const { formatSoakReport, runSoakBench } = await import('./soak-bench.ts');
     try {
-      const report = await runSoakBench({ minutes, share, s3: values.s3, log: (line) => console.error(line) });
+      const report = await runSoakBench({ minutes, share, ratePerSec: rate, s3: values.s3, log: (line) => console.error(line) });
       console.log(values.json ? JSON.stringify(report, null, 2) : formatSoakReport(report));
       return 0;
     } catch (error) {

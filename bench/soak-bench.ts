@@ -22,6 +22,8 @@ export interface SoakOptions {
   readonly minutes: number;
   /** The share of the measured maximum produce rate to run at, in (0, 1]. */
   readonly share: number;
+  /** A fixed rate (msg/s) instead of the share; the maximum is still measured and reported. */
+  readonly ratePerSec?: number | null;
   readonly s3: boolean;
   readonly log: (line: string) => void;
 }
@@ -156,8 +158,9 @@ export async function runSoakBench(options: SoakOptions): Promise<SoakReport> {
     const max = await client.produce(target.bootstrap, probe, MAX_PROBE_MESSAGES, SIZE_BYTES, 120_000);
     await deleteTopic(target, probe);
     const maxMsgsPerSec = max.count / max.seconds;
-    const ratePerSec = Math.max(1, Math.round(maxMsgsPerSec * options.share));
-    log(`soak: maximum ${Math.round(maxMsgsPerSec)} msg/s; running ${options.minutes} min at ${ratePerSec} msg/s (${Math.round(options.share * 100)} %)`);
+    const ratePerSec = options.ratePerSec ?? Math.max(1, Math.round(maxMsgsPerSec * options.share));
+    const share = ratePerSec / maxMsgsPerSec;
+    log(`soak: maximum ${Math.round(maxMsgsPerSec)} msg/s; running ${options.minutes} min at ${ratePerSec} msg/s (${Math.round(share * 100)} %)`);
     await brokerVitals(target); // resets the event-loop histogram so that minute 1 starts clean
     const minutes: SoakMinute[] = [];
     for (let minute = 1; minute <= options.minutes; minute++) {
@@ -172,7 +175,7 @@ export async function runSoakBench(options: SoakOptions): Promise<SoakReport> {
       sizeBytes: SIZE_BYTES,
       partitions: PARTITIONS,
       maxMsgsPerSec,
-      share: options.share,
+      share,
       ratePerSec,
       minutes,
       findings: soakFindings(minutes),
