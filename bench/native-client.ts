@@ -61,7 +61,7 @@ async function ensureBuildTools(log: (line: string) => void): Promise<string | n
 }
 
 /** Builds kbench once per source version into the temp dir; returns its path or why it could not. */
-async function buildKbench(log: (line: string) => void): Promise<{ path: string } | { problem: string }> {
+export async function buildKbench(log: (line: string) => void): Promise<{ path: string } | { problem: string }> {
   const source = readFileSync(SOURCE);
   const digest = createHash('sha256').update(source).digest('hex').slice(0, 16);
   const dir = join(tmpdir(), `kafscale-kbench-${digest}`);

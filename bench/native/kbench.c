@@ -2,7 +2,8 @@
  * kbench: a small librdkafka producer/consumer for kafscale's benchmark (bench/run.ts builds it at bench
  * time with `cc -O2 kbench.c -lrdkafka`). A native client keeps the client from being the bottleneck on a
  * 2-core machine, which a Node client would be. Every mode prints one JSON object on stdout; latency mode
- * also prints one line per message ("L <microseconds>") before it, for the caller's HDR histogram.
+ * also prints two lines per message before it, for the caller's HDR histograms: "L <microseconds>" (send
+ * to receipt by the consumer) and "A <microseconds>" (send to the producer's delivery report).
  *
  *   kbench produce <brokers> <topic> <count> <size> <acks>
  *   kbench consume <brokers> <topic> <partitions> <count> <timeout_ms>
@@ -12,6 +13,7 @@
  * run with an error instead of hanging it.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,10 +216,52 @@ static int cmd_consume(int argc, char **argv) {
 
 /*
  * One process produces at a fixed rate and consumes the same topic; each payload starts with its send
- * time (CLOCK_MONOTONIC, microseconds), so sender and receiver share one clock. Single-threaded: the
- * consumer poll waits at most until the next send is due, so pacing holds and a delivery is seen as soon
- * as librdkafka hands it over.
+ * time (CLOCK_MONOTONIC, microseconds), so sender and receiver share one clock. Three threads, none of
+ * which spins (a client that busy-waits takes a core from the broker it measures on a 2-core machine):
+ * one paces the sends, one serves the producer's delivery reports as they come, and the main thread
+ * blocks on the consumer's queue, so a record is seen as soon as librdkafka hands it over.
  */
+typedef struct {
+  rd_kafka_t *producer;
+  const char *topic;
+  char *payload;
+  size_t size;
+  long count;
+  double rate;
+  int64_t deadline;
+  volatile long sent;
+  volatile int sending;
+} sender_t;
+
+static void sleep_until_us(int64_t when) {
+  struct timespec ts = {(time_t)(when / 1000000), (long)(when % 1000000) * 1000};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
+}
+
+static void *run_sender(void *arg) {
+  sender_t *s = arg;
+  int64_t interval = (int64_t)(1e6 / s->rate), next_send = now_us();
+  while (s->sent < s->count && now_us() < s->deadline) {
+    sleep_until_us(next_send);
+    int64_t stamp = now_us();
+    memcpy(s->payload, &stamp, sizeof stamp);
+    produce_one(s->producer, s->topic, s->payload, s->size);
+    s->sent++;
+    next_send += interval;
+  }
+  __atomic_store_n(&s->sending, 0, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+/* Delivery reports: served as they arrive until every sent record has one (or the deadline passes). */
+static void *run_acks(void *arg) {
+  sender_t *s = arg;
+  while ((__atomic_load_n(&s->sending, __ATOMIC_ACQUIRE) || delivered + failed < s->sent) && now_us() < s->deadline) {
+    rd_kafka_poll(s->producer, 20);
+  }
+  return NULL;
+}
+
 static int cmd_latency(int argc, char **argv) {
   if (argc != 9) die("usage", "latency <brokers> <topic> <partitions> <count> <size> <rate_per_s> <timeout_ms>");
   const char *brokers = argv[2], *topic = argv[3];
@@ -243,36 +287,34 @@ static int cmd_latency(int argc, char **argv) {
     if (m) rd_kafka_message_destroy(m);
     rd_kafka_poll(producer, 0);
   }
-  int64_t interval = (int64_t)(1e6 / rate);
-  int64_t start = now_us(), next_send = start;
-  long sent = 0, received = 0;
+  sender_t sender = {producer, topic, payload, size, count, rate, deadline, 0, 1};
+  pthread_t send_thread, ack_thread;
+  if (pthread_create(&send_thread, NULL, run_sender, &sender) != 0 || pthread_create(&ack_thread, NULL, run_acks, &sender) != 0) {
+    die("latency", "cannot start the sender threads");
+  }
+  int64_t start = now_us();
+  long received = 0;
+  /* The delivery-report thread owns first_error until it is joined. */
+  char consume_error[256] = "";
   while (received < count && now_us() < deadline) {
-    int64_t now = now_us();
-    while (sent < count && now >= next_send) {
-      int64_t stamp = now_us();
-      memcpy(payload, &stamp, sizeof stamp);
-      produce_one(producer, topic, payload, size);
-      sent++;
-      next_send += interval;
-    }
-    rd_kafka_poll(producer, 0);
-    int wait_ms = sent < count ? (int)((next_send - now_us()) / 1000) : 50;
-    if (wait_ms < 0) wait_ms = 0;
-    rd_kafka_message_t *m = rd_kafka_consume_queue(consumer.queue, wait_ms);
+    rd_kafka_message_t *m = rd_kafka_consume_queue(consumer.queue, 100);
     if (!m) continue;
     if (!m->err && m->len >= sizeof(int64_t)) {
       int64_t stamp;
       memcpy(&stamp, m->payload, sizeof stamp);
       printf("L %" PRId64 "\n", now_us() - stamp);
       received++;
-    } else if (m->err && first_error[0] == 0) {
-      snprintf(first_error, sizeof first_error, "%s", rd_kafka_message_errstr(m));
+    } else if (m->err && consume_error[0] == 0) {
+      snprintf(consume_error, sizeof consume_error, "%s", rd_kafka_message_errstr(m));
     }
     rd_kafka_message_destroy(m);
   }
+  pthread_join(send_thread, NULL);
+  pthread_join(ack_thread, NULL);
+  if (first_error[0] == 0) memcpy(first_error, consume_error, sizeof first_error);
   rd_kafka_flush(producer, 10000);
   printf("{\"count\":%ld,\"sent\":%ld,\"received\":%ld,\"delivered\":%ld,\"failed\":%ld,\"seconds\":%.6f,\"firstError\":\"%s\"}\n",
-         count, sent, received, delivered, failed, (now_us() - start) / 1e6, first_error);
+         count, sender.sent, received, delivered, failed, (now_us() - start) / 1e6, first_error);
   rd_kafka_destroy(producer);
   close_consumer(&consumer);
   free(payload);
