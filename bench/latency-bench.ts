@@ -12,6 +12,14 @@
  * segments while the latency is measured: the issue's question is whether background merge I/O sits in
  * front of a producer's flush. Both brokers get the same backlog; only the merging differs. Rounds
  * alternate the brokers and the clients, and each figure is the median over rounds.
+ *
+ * Two things keep each measurement to its own broker's work:
+ *   - The merging broker merges a partition once its oldest WAL entry is 1 s old (the default is 60 s). A
+ *     backlog at full speed is a few large flushes per partition, under the entry threshold, so at the
+ *     default age its merges ran a minute later: in a later measurement, as often the other broker's.
+ *   - Before a measurement starts, the other broker must be quiet: no object-store call for a second
+ *     (merges, and collecting what they replaced), waited for at most `QUIET_MAX_WAIT_MS`. Both brokers
+ *     share the machine's two cores and disk.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -27,6 +35,10 @@ import { samplesNamed, sumSamples, type MetricFamily } from './prometheus-text.t
 const SIZE_BYTES = 1024;
 const BACKLOG_PARTITIONS = 6;
 const MERGE_OFF_ENV = { KAFSCALE_MERGE_MAX_WAL_ENTRIES: '10000', KAFSCALE_MERGE_MAX_WAL_AGE_MS: '86400000' } as const;
+/** Merging on: the backlog's merges start in the first merge pass of its own measurement (see above). */
+const MERGE_SOON_ENV = { KAFSCALE_MERGE_MAX_WAL_AGE_MS: '1000' } as const;
+const QUIET_WINDOW_MS = 1_000;
+const QUIET_MAX_WAIT_MS = 30_000;
 /** librdkafka's defaults where kbench's tuned settings differ from them (CONFIGURATION.md, 2.0.2). */
 const LIBRDKAFKA_DEFAULTS = ['fetch.wait.max.ms=500', 'fetch.message.max.bytes=1048576', 'queue.buffering.max.messages=100000'];
 
@@ -60,6 +72,8 @@ interface Sample {
   };
   /** The broker's garbage collections during the measurement: mark-compacts, and the main thread's GC time (all kinds). */
   readonly gc: { readonly markCompacts: number; readonly pauseMs: number };
+  /** How long the measurement waited for the other broker to go quiet, and whether it did. */
+  readonly otherQuiet: { readonly waitedMs: number; readonly quiet: boolean };
 }
 
 interface Options {
@@ -111,7 +125,30 @@ async function awaitOwned(target: BenchTarget, count: number): Promise<void> {
   }
 }
 
-async function measure(client: NativeClient, target: BenchTarget, merging: Merging, kind: ClientKind, round: number, options: Options, state: { owned: number }, configFile: string): Promise<Sample> {
+/** Object-store calls the broker has made so far, of every operation and outcome. */
+async function objectStoreCalls(target: BenchTarget): Promise<number> {
+  return sumSamples(await scrape(target), 'kafscale_object_store_requests_total');
+}
+
+/** Waits until `target` has made no object-store call for QUIET_WINDOW_MS; returns the ms waited (capped). */
+async function awaitQuiet(target: BenchTarget): Promise<{ waitedMs: number; quiet: boolean }> {
+  const started = performance.now();
+  let calls = await objectStoreCalls(target);
+  let since = performance.now();
+  while (performance.now() - started < QUIET_MAX_WAIT_MS) {
+    await sleep(250);
+    const now = await objectStoreCalls(target);
+    if (now !== calls) {
+      calls = now;
+      since = performance.now();
+    } else if (performance.now() - since >= QUIET_WINDOW_MS) {
+      return { waitedMs: Math.round(performance.now() - started), quiet: true };
+    }
+  }
+  return { waitedMs: Math.round(performance.now() - started), quiet: false };
+}
+
+async function measure(client: NativeClient, target: BenchTarget, other: BenchTarget, merging: Merging, kind: ClientKind, round: number, options: Options, state: { owned: number }, configFile: string): Promise<Sample> {
   const latencyOf = client.latency;
   if (latencyOf === null) throw new Error('end-to-end latency needs the C client (apt-get install librdkafka-dev gcc)');
   const id = `${merging}-${kind}-${round}-${Math.random().toString(36).slice(2, 6)}`;
@@ -122,6 +159,8 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
   state.owned += BACKLOG_PARTITIONS + 1;
   await awaitOwned(target, state.owned);
   const backlogMessages = Math.round((options.backlogMb * 1e6) / SIZE_BYTES);
+  const otherQuiet = await awaitQuiet(other);
+  if (!otherQuiet.quiet) log(`bench:latency: the other broker was still calling its object store after ${QUIET_MAX_WAIT_MS} ms; measuring anyway`);
   if (backlogMessages > 0) await client.produce(target.bootstrap, backlog, backlogMessages, SIZE_BYTES, 300_000);
   if (kind === 'librdkafka-defaults') process.env['KBENCH_CONFIG'] = configFile;
   const before = await scrape(target);
@@ -159,8 +198,8 @@ async function measure(client: NativeClient, target: BenchTarget, merging: Mergi
   const ackMs = (percentile: number): number => acks.valueAtPercentile(percentile) / 1000;
   const ack = { p50Ms: ackMs(50), p99Ms: ackMs(99), p999Ms: ackMs(99.9) };
   const sample = { merging, client: kind, round, p50Ms: ms(50), p99Ms: ms(99), p999Ms: ms(99.9), maxMs: Math.max(...samples) / 1000, ack, puts, flushP50Ms: bucketQuantileMs(flushBefore, flushAfter, 0.5), flushP99Ms: bucketQuantileMs(flushBefore, flushAfter, 0.99),
-    produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99), stages, gc };
-  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, acknowledged p50 ${ack.p50Ms} p99 ${ack.p99Ms} p99.9 ${ack.p999Ms} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms; PUT p50 ≤ ${stages.put.p50Ms} p99 ≤ ${stages.put.p99Ms}, commit p50 ≤ ${stages.commit.p50Ms} p99 ≤ ${stages.commit.p99Ms}, event-loop lag p99 ${stages.eventLoopLagP99Ms.toFixed(1)} max ${stages.eventLoopLagMaxMs.toFixed(1)} ms; ${gc.markCompacts} mark-compacts, ${gc.pauseMs} ms in GC`);
+    produceP50Ms: bucketQuantileMs(produceBefore, produceAfter, 0.5), produceP99Ms: bucketQuantileMs(produceBefore, produceAfter, 0.99), stages, gc, otherQuiet };
+  log(`bench:latency: round ${round} merging ${merging}, ${kind}: p50 ${sample.p50Ms} p99 ${sample.p99Ms} p99.9 ${sample.p999Ms} max ${sample.maxMs.toFixed(1)} ms, acknowledged p50 ${ack.p50Ms} p99 ${ack.p99Ms} p99.9 ${ack.p999Ms} ms, ${puts} PUTs, broker flush p50 ≤ ${sample.flushP50Ms} p99 ≤ ${sample.flushP99Ms} ms, produce request p50 ≤ ${sample.produceP50Ms} p99 ≤ ${sample.produceP99Ms} ms; PUT p50 ≤ ${stages.put.p50Ms} p99 ≤ ${stages.put.p99Ms}, commit p50 ≤ ${stages.commit.p50Ms} p99 ≤ ${stages.commit.p99Ms}, event-loop lag p99 ${stages.eventLoopLagP99Ms.toFixed(1)} max ${stages.eventLoopLagMaxMs.toFixed(1)} ms; ${gc.markCompacts} mark-compacts, ${gc.pauseMs} ms in GC; waited ${otherQuiet.waitedMs} ms for the other broker to go quiet${otherQuiet.quiet ? '' : ' (it did not)'}`);
   return sample;
 }
 
@@ -195,14 +234,14 @@ async function run(options: Options): Promise<void> {
   const samples: Sample[] = [];
   try {
     const profileEnv = options.profile === null ? {} : { KAFSCALE_FLUSH_PROFILE: options.profile };
-    brokers.set('on', await startOwnedTarget({ s3: options.s3, env: profileEnv }));
+    brokers.set('on', await startOwnedTarget({ s3: options.s3, env: { ...profileEnv, ...MERGE_SOON_ENV } }));
     brokers.set('off', await startOwnedTarget({ s3: options.s3, env: { ...profileEnv, ...MERGE_OFF_ENV } }));
     for (let round = 1; round <= options.rounds; round++) {
       // Alternate which goes first, so that a drift in the machine's load hits both alike.
       const mergings: Merging[] = round % 2 === 1 ? ['on', 'off'] : ['off', 'on'];
       const kinds: ClientKind[] = round % 2 === 1 ? ['tuned', 'librdkafka-defaults'] : ['librdkafka-defaults', 'tuned'];
       for (const kind of kinds) {
-        for (const merging of mergings) samples.push(await measure(client, brokers.get(merging)!, merging, kind, round, options, owned.get(merging)!, configFile));
+        for (const merging of mergings) samples.push(await measure(client, brokers.get(merging)!, brokers.get(merging === 'on' ? 'off' : 'on')!, merging, kind, round, options, owned.get(merging)!, configFile));
       }
     }
   } finally {
