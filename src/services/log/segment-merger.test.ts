@@ -341,3 +341,52 @@ test('cached data stays cached across a merge: the merge reads it without a GET,
   assert.equal(values(await readAll(service, cold, 1 << 20)).length, 40);
   assert.ok(service.objectGets > gets, 'the cold segment is read with GETs');
 });
+
+test('GET inputs are read into the reused merge arena: partitions merged one after the other read back byte-identical; it is dropped after a minute without merges', async (t) => {
+  const env = await makeEnv(t, 'filesystem');
+  // No tail and no cache: every input is a GET, as for a backlog merged after it left the tail.
+  const service = await LogService.open({ store: env.store, objects: env.objects, log, brokerId: 3, lease: await env.store.grantLease(10_000), namespace: NS, flush: { lingerMs: 0 }, merge: false, tailBytes: 0 });
+  t.after(() => service.close());
+  const topics: TopicRef[] = [{ id: randomUUID(), configs: {} }, { id: randomUUID(), configs: {} }];
+  const expected: string[][] = [];
+  for (const [n, tp] of topics.entries()) {
+    assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+    const mine: string[] = [];
+    for (let i = 0; i < 30 - n * 10; i++) {
+      const value = `${n === 0 ? 'a' : 'b'}${i}`.padEnd(200 - n * 50, n === 0 ? '.' : '#');
+      mine.push(value);
+      assert.equal((await service.append(tp, 0, [batch([value])])).errorCode, ErrorCode.NONE);
+    }
+    expected.push(mine);
+  }
+  let nowMs = Date.now();
+  const m = merger({ ...env, service }, { now: () => nowMs }, { maxWalEntries: 0, maxSegmentBytes: 1024 * 1024 });
+  // Every GET must come back in the arena: the store read straight into the buffer it was given.
+  const get = env.objects.get.bind(env.objects);
+  let intoGets = 0;
+  env.objects.get = async (key, options) => {
+    const data = await get(key, options);
+    if (options?.into !== undefined) {
+      assert.equal(data, options.into, 'the filesystem store read into the arena');
+      intoGets++;
+    }
+    return data;
+  };
+  assert.equal((await m.mergeOnce(service.owned(topics[0]!.id, 0)!)).outcome, 'merged');
+  assert.equal(intoGets, 30, 'each input was a GET into the arena');
+  assert.equal(m.arenaBytes, 1024 * 1024, 'allocated at the segment size');
+  // The second merge overwrites the arena's first bytes: the first segment was written before.
+  assert.equal((await m.mergeOnce(service.owned(topics[1]!.id, 0)!)).outcome, 'merged');
+  assert.equal(intoGets, 50);
+  const reader = await freshReader(t, env);
+  for (const [n, tp] of topics.entries()) {
+    assert.ok(service.owned(tp.id, 0)!.state.entries.every((e) => e.indexKey !== undefined), 'merged into segments');
+    assert.deepEqual(values(await readAll(reader, tp, 1 << 20)), expected[n]);
+  }
+  nowMs += 59_000;
+  await m.runOnce();
+  assert.equal(m.arenaBytes, 1024 * 1024, 'kept within a minute of the last merge');
+  nowMs += 1_000;
+  await m.runOnce();
+  assert.equal(m.arenaBytes, 0, 'dropped after a minute without a merge that GETs');
+});

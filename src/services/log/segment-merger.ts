@@ -28,6 +28,7 @@ import { topicConfigNumber } from '../cluster/topic-configs.ts';
 import { MetaKeys } from '../cluster/meta-keys.ts';
 import { liveProducerRows, PRODUCER_ID_EXPIRATION_MS_DEFAULT, type ProducerBatch } from '../producers/producer-state.ts';
 import type { IoPriority } from './io-priority.ts';
+import { MergeArena, type ArenaLease } from './merge-arena.ts';
 import { encodeLogEntry, type LogEntry } from './log-entry.ts';
 import type { PartitionLog } from './partition-log.ts';
 import { SegmentEncoder, INDEX_INTERVAL_DEFAULT_BYTES, SEGMENT_FOOTER_BYTES, decodeSegmentIndex, segmentIndexKey, segmentKey, type EncodedSegment, type IndexEntry } from './segment-format.ts';
@@ -168,6 +169,8 @@ export class SegmentMerger {
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<unknown> | null = null;
   #closed = false;
+  /** What merges read their GET inputs into, so that they allocate nothing (merge-arena.ts). */
+  readonly #arena: MergeArena;
   /** Segments written and entries replaced since start (tests, logs). */
   segmentsWritten = 0;
   entriesReplaced = 0;
@@ -176,6 +179,12 @@ export class SegmentMerger {
     this.#o = options;
     this.#policy = { ...MERGE_DEFAULTS, ...options.policy };
     this.#now = options.now ?? Date.now;
+    this.#arena = new MergeArena(this.#policy.maxSegmentBytes);
+  }
+
+  /** Bytes the merge arena holds (tests, metrics). */
+  get arenaBytes(): number {
+    return this.#arena.capacityBytes;
   }
 
   start(): void {
@@ -208,6 +217,7 @@ export class SegmentMerger {
         this.#o.log.warn({ err: error, topicId: log.topicId, partition: log.partition }, 'merge failed; retrying on the next pass');
       }
     }
+    this.#arena.trim(this.#now());
     return merged;
   }
 
@@ -226,30 +236,20 @@ export class SegmentMerger {
     const revisions = inputs.map((e) => state.entryRevision(e.baseOffset));
     if (revisions.includes(0)) return none;
 
-    const { batches, firstBatchOf, cached } = await this.#readInputs(log, inputs);
-    if (batches === null) return none;
-    const encoder = new SegmentEncoder(this.#now(), this.#o.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT_BYTES);
-    let sliceBytes = 0;
-    for (const batch of batches) {
-      encoder.add(batch);
-      sliceBytes += batch.length;
-      if (sliceBytes < MERGE_SLICE_BYTES) continue;
-      sliceBytes = 0;
-      await nextTurn();
+    const read = await this.#readInputs(log, inputs);
+    if (read.batches === null) return none;
+    try {
+      return await this.#mergeInputs(log, inputs, revisions, read.batches, read.firstBatchOf, read.cached);
+    } finally {
+      // The inputs may be views of the merge arena: no view of them outlives the merge (the cache keeps copies).
+      read.lease?.release();
     }
-    const segment = encoder.finish();
-    const key = segmentKey(this.#o.namespace, log.topicId, log.partition, segment.baseOffset, log.epoch);
+  }
+
+  /** Writes the segment of a merge whose inputs are read, and swaps its entries in. */
+  async #mergeInputs(log: PartitionLog, inputs: readonly LogEntry[], revisions: readonly number[], batches: readonly Buffer[], firstBatchOf: readonly number[], cached: readonly boolean[]): Promise<MergeResult> {
+    const { segment, key } = await this.#writeSegment(log, batches);
     const indexKey = segmentIndexKey(key);
-    // Both objects exist before any entry names them; until the swap they are orphans the collector
-    // leaves alone for orphanGraceMs.
-    const io = this.#o.io;
-    const yieldToFlushes = io === undefined ? undefined : (): Promise<void> => io.yieldToForeground();
-    const putOptions = { background: true, ...(yieldToFlushes === undefined ? {} : { beforeStep: yieldToFlushes }) } as const;
-    await yieldToFlushes?.();
-    await this.#o.objects.put(indexKey, segment.index, putOptions);
-    await yieldToFlushes?.();
-    await this.#o.objects.put(key, segment.chunks, putOptions);
-    this.segmentsWritten++;
 
     const nowMs = this.#now();
     const byteOf = (batchIndex: number): number => segment.positions[batchIndex] ?? segment.sizeBytes - SEGMENT_FOOTER_BYTES;
@@ -300,6 +300,32 @@ export class SegmentMerger {
     return { outcome, replacedEntries: swapped.done, segmentKey: key };
   }
 
+  /** Encodes `batches` as one segment and PUTs it and its index under a new key (both orphans until the swap). */
+  async #writeSegment(log: PartitionLog, batches: readonly Buffer[]): Promise<{ segment: EncodedSegment; key: string }> {
+    const encoder = new SegmentEncoder(this.#now(), this.#o.indexIntervalBytes ?? INDEX_INTERVAL_DEFAULT_BYTES);
+    let sliceBytes = 0;
+    for (const batch of batches) {
+      encoder.add(batch);
+      sliceBytes += batch.length;
+      if (sliceBytes < MERGE_SLICE_BYTES) continue;
+      sliceBytes = 0;
+      await nextTurn();
+    }
+    const segment = encoder.finish();
+    const key = segmentKey(this.#o.namespace, log.topicId, log.partition, segment.baseOffset, log.epoch);
+    // Both objects exist before any entry names them; until the swap they are orphans the collector
+    // leaves alone for orphanGraceMs.
+    const io = this.#o.io;
+    const yieldToFlushes = io === undefined ? undefined : (): Promise<void> => io.yieldToForeground();
+    const putOptions = { background: true, ...(yieldToFlushes === undefined ? {} : { beforeStep: yieldToFlushes }) } as const;
+    await yieldToFlushes?.();
+    await this.#o.objects.put(segmentIndexKey(key), segment.index, putOptions);
+    await yieldToFlushes?.();
+    await this.#o.objects.put(key, segment.chunks, putOptions);
+    this.segmentsWritten++;
+    return { segment, key };
+  }
+
   /** Caches the merged entries that replaced cached inputs (MergeCache); a failure only costs later GETs. */
   async #keepHot(segment: EncodedSegment, batches: readonly Buffer[], keep: readonly { entry: LogEntry; hot: { start: number; end: number }[]; replaced: LogEntry[] }[]): Promise<void> {
     const cache = this.#o.cache;
@@ -342,33 +368,60 @@ export class SegmentMerger {
    * inconsistent; `cached[i]`: input i came from the read path's cache (MergeCache). Recent entries come
    * from the owner's in-memory tail, cached ones from the cache, the rest are read with a few GETs at a
    * time — a merge is background work and must not queue the foreground flush PUTs behind hundreds of
-   * its own GETs (measured: unbounded GETs pushed the produce p95 on S3 from 26 ms to 730 ms).
+   * its own GETs (measured: unbounded GETs pushed the produce p95 on S3 from 26 ms to 730 ms). The GETs
+   * read into the merge arena (merge-arena.ts) when it has room: the lease comes back with the batches
+   * and must be released once nothing uses them.
    */
-  async #readInputs(log: PartitionLog, inputs: readonly LogEntry[]): Promise<{ batches: Buffer[] | null; firstBatchOf: number[]; cached: boolean[] }> {
+  async #readInputs(log: PartitionLog, inputs: readonly LogEntry[]): Promise<{ batches: Buffer[] | null; firstBatchOf: number[]; cached: boolean[]; lease: ArenaLease | null }> {
     const parts: Buffer[][] = [];
-    for (const e of inputs) {
-      if (parts.length > 0 && parts.length % MERGE_SLICE_ENTRIES === 0) await nextTurn();
+    const cached: boolean[] = [];
+    /** Indexes of the inputs read with a GET. */
+    const missing: number[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      if (i > 0 && i % MERGE_SLICE_ENTRIES === 0) await nextTurn();
+      const e = inputs[i]!;
       const fromTail: Buffer[] = [];
       const got = log.tail.read(e.baseOffset, e.lastOffset + 1, Number.MAX_SAFE_INTEGER, fromTail);
-      parts.push(got !== null && got.nextOffset === e.lastOffset + 1 ? fromTail : []);
-    }
-    const cached: boolean[] = [];
-    let next = 0;
-    const fetchMissing = async (): Promise<void> => {
-      while (next < inputs.length) {
-        const i = next++;
-        if (parts[i]!.length > 0) continue;
-        const e = inputs[i]!;
-        let data = this.#o.cache?.cachedEntry(e);
-        if (data === undefined) {
-          await this.#o.io?.yieldToForeground();
-          data = await this.#o.objects.get(e.objectKey, { range: { start: e.byteStart, end: e.byteEnd } });
-        } else cached[i] = true;
-        const split = splitBatches(data);
-        parts[i] = split.trailing === null ? split.batches : [];
+      if (got !== null && got.nextOffset === e.lastOffset + 1) {
+        parts.push(fromTail);
+        continue;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(MERGE_READ_CONCURRENCY, inputs.length) }, fetchMissing));
+      const data = this.#o.cache?.cachedEntry(e);
+      if (data === undefined) {
+        parts.push([]);
+        missing.push(i);
+        continue;
+      }
+      cached[i] = true;
+      const split = splitBatches(data);
+      parts.push(split.trailing === null ? split.batches : []);
+    }
+    const lease = missing.length === 0 ? null : this.#arena.lease(missing.map((i) => entryBytes(inputs[i]!)), this.#now());
+    try {
+      let next = 0;
+      const fetchMissing = async (): Promise<void> => {
+        while (next < missing.length) {
+          const slot = next++;
+          const i = missing[slot]!;
+          const e = inputs[i]!;
+          await this.#o.io?.yieldToForeground();
+          const target = lease?.slots[slot];
+          const range = { start: e.byteStart, end: e.byteEnd };
+          let data = await this.#o.objects.get(e.objectKey, target === undefined ? { range } : { range, into: target });
+          if (target !== undefined && data !== target && data.length === target.length) {
+            // An adapter that cannot read into the arena: copied, so its Buffer dies young.
+            data.copy(target);
+            data = target;
+          }
+          const split = splitBatches(data);
+          parts[i] = split.trailing === null ? split.batches : [];
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(MERGE_READ_CONCURRENCY, missing.length) }, fetchMissing));
+    } catch (error) {
+      lease?.release();
+      throw error;
+    }
     const batches: Buffer[] = [];
     const firstBatchOf: number[] = [];
     for (let i = 0; i < inputs.length; i++) {
@@ -381,12 +434,13 @@ export class SegmentMerger {
         || Number(first.readBigInt64BE(0)) !== e.baseOffset || Number(batchLastOffset(last)) !== e.lastOffset) {
         // Never write a segment that disagrees with its entries: the log stays as it is.
         this.#o.log.error({ objectKey: e.objectKey, baseOffset: e.baseOffset, lastOffset: e.lastOffset }, 'log entry bytes do not match the entry; not merging this partition');
-        return { batches: null, firstBatchOf, cached };
+        lease?.release();
+        return { batches: null, firstBatchOf, cached, lease: null };
       }
       firstBatchOf.push(batches.length);
       batches.push(...entryBatches);
     }
-    return { batches, firstBatchOf, cached };
+    return { batches, firstBatchOf, cached, lease };
   }
 
   /** One guarded txn replacing `chunk` by `entry`; applies it to the owner's state on success. */

@@ -173,3 +173,18 @@ it('filesystem store: a newKey put whose sync fails is KSC_OBJECT_UNAVAILABLE an
   assert.deepEqual(await readdir(join(root, 'wal')), [], 'the partial object was removed');
   await store.close();
 });
+
+it('filesystem store: a get reads straight into `into` when its length is the range\'s, else returns its own Buffer', async () => {
+  const store = await new FsObjectStore({ root: join(base, 'into') }).open();
+  await store.put('ns/obj', Buffer.from('0123456789'));
+  const into = Buffer.alloc(4, '-');
+  const got = await store.get('ns/obj', { range: { start: 3, end: 7 }, into });
+  assert.equal(got, into, 'the caller\'s buffer, not a copy');
+  assert.equal(into.toString(), '3456');
+  const other = Buffer.alloc(5, '-');
+  const clipped = await store.get('ns/obj', { range: { start: 8, end: 13 }, into: other });
+  assert.notEqual(clipped, other, 'the clipped range is shorter: a Buffer of its own');
+  assert.equal(clipped.toString(), '89');
+  assert.equal(other.toString(), '-----', 'and the caller\'s buffer is left alone');
+  await store.close();
+});

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { KafscaleError } from '../../telemetry/kafscale-error.ts';
-import type { ByteRange, ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
+import type { GetOptions, ObjectInfo, ObjectStore, PutOptions } from './object-store.ts';
 import { assertValidKey, assertValidPrefix, clipRange, closedError, notFound, throwIfAborted } from './object-key.ts';
 
 export interface FsObjectStoreOptions {
@@ -237,7 +237,7 @@ export class FsObjectStore implements ObjectStore {
     for (const current of synced) this.#durableDirs.add(current);
   }
 
-  async get(key: string, options?: { readonly range?: ByteRange; readonly signal?: AbortSignal }): Promise<Buffer> {
+  async get(key: string, options?: GetOptions): Promise<Buffer> {
     assertValidKey(key);
     this.#check();
     throwIfAborted(options?.signal);
@@ -253,7 +253,8 @@ export class FsObjectStore implements ObjectStore {
       const info = await handle.stat();
       if (!info.isFile()) throw notFound(key);
       const { start, end } = clipRange(options?.range, info.size);
-      const out = Buffer.allocUnsafe(end - start);
+      const into = options?.into;
+      const out = into !== undefined && into.length === end - start ? into : Buffer.allocUnsafe(end - start);
       let filled = 0;
       // A read may return fewer bytes than asked; the file is immutable once renamed into place, so a
       // zero-byte read before the end means it was replaced mid-read by a shorter object: report it.

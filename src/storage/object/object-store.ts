@@ -57,10 +57,21 @@ export interface GetOptions {
    * serves foreground requests first; other adapters ignore it.
    */
   readonly background?: boolean;
+  /**
+   * A buffer to read the bytes into, when its length is exactly what the get returns: the filesystem
+   * adapter then reads straight into it and returns it, so a large read allocates nothing (the merger's
+   * reused arena, merge-arena.ts). Other adapters, or a length that does not match, return a Buffer of
+   * their own: callers compare what they get back.
+   */
+  readonly into?: Buffer;
 }
 
 export interface ObjectStore {
-  /** Writes the whole object atomically: readers see either nothing or all of it. Overwrites. */
+  /**
+   * Writes the whole object atomically: readers see either nothing or all of it. Overwrites. Reads
+   * `body` only until the returned promise settles: the caller may reuse that memory afterwards (the
+   * merge arena does, merge-arena.ts), so an adapter that keeps the bytes copies them.
+   */
   put(key: string, body: Buffer | readonly Buffer[], options?: PutOptions): Promise<void>;
   /** Whole object, or a byte range of it. A range past the end is clipped to the object's size. */
   get(key: string, options?: GetOptions): Promise<Buffer>;
