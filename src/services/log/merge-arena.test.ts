@@ -44,3 +44,16 @@ test('trim drops the memory only after idleMs without a lease, and never while o
   arena.trim(10_000);
   assert.equal(arena.capacityBytes, 0);
 });
+
+test('reserve allocates ahead of the first merge and counts as a use', () => {
+  const arena = new MergeArena(MIB, 1_000);
+  arena.reserve(0);
+  assert.equal(arena.capacityBytes, MIB);
+  const lease = arena.lease([MIB], 10)!;
+  const reserved = lease.slots[0]!.buffer;
+  lease.release();
+  arena.reserve(500);
+  assert.equal(arena.lease([1], 600)!.slots[0]!.buffer, reserved, 'reserving again keeps the same memory');
+  arena.trim(1_599);
+  assert.equal(arena.capacityBytes, MIB);
+});

@@ -224,6 +224,7 @@ test("the service's background merger merges owned partitions on its own", async
     merge: { intervalMs: 10, policy: { maxWalEntries: 2 } },
   });
   t.after(() => service.close());
+  assert.equal(service.merger?.arenaBytes, MERGE_DEFAULTS.maxSegmentBytes, 'the merge arena is reserved when the merger starts');
   const tp: TopicRef = { id: randomUUID(), configs: {} };
   assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
   for (let i = 0; i < 10; i++) assert.equal((await service.append(tp, 0, [batch([`s${i}`])])).errorCode, ErrorCode.NONE);

@@ -189,6 +189,7 @@ export class SegmentMerger {
 
   start(): void {
     if (this.#closed || this.#timer !== null) return;
+    this.#arena.reserve(this.#now());
     this.#timer = setInterval(() => {
       if (this.#running !== null) return;
       this.#running = this.runOnce().finally(() => {
