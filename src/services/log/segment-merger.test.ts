@@ -391,3 +391,35 @@ test('GET inputs are read into the reused merge arena: partitions merged one aft
   await m.runOnce();
   assert.equal(m.arenaBytes, 0, 'dropped after a minute without a merge that GETs');
 });
+
+test('a failed GET ends the merge only once every GET into the arena has settled, and the log is left as it was', async (t) => {
+  const env = await makeEnv(t, 'filesystem');
+  const service = await LogService.open({ store: env.store, objects: env.objects, log, brokerId: 3, lease: await env.store.grantLease(10_000), namespace: NS, flush: { lingerMs: 0 }, merge: false, tailBytes: 0 });
+  t.after(() => service.close());
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  for (let i = 0; i < 12; i++) assert.equal((await service.append(tp, 0, [batch([`g${i}`.padEnd(100, '.')])])).errorCode, ErrorCode.NONE);
+  const entriesBefore = service.owned(tp.id, 0)!.state.entries.slice();
+  const m = merger({ ...env, service }, {}, { maxWalEntries: 0 });
+  // The first GET fails at once; the others are slow, and still reading into the arena when it fails.
+  const get = env.objects.get.bind(env.objects);
+  let calls = 0;
+  let inFlight = 0;
+  env.objects.get = async (key, options) => {
+    if (calls++ === 0) throw new Error('injected GET failure');
+    inFlight++;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return await get(key, options);
+    } finally {
+      inFlight--;
+    }
+  };
+  await assert.rejects(m.mergeOnce(service.owned(tp.id, 0)!), /injected GET failure/);
+  assert.equal(inFlight, 0, 'no GET was still writing into the arena when the merge gave it back');
+  assert.ok(calls < 12, `the other readers stopped taking inputs (${calls} GETs)`);
+  assert.deepEqual(service.owned(tp.id, 0)!.state.entries, entriesBefore, 'nothing was swapped');
+  env.objects.get = get;
+  assert.equal((await m.mergeOnce(service.owned(tp.id, 0)!)).outcome, 'merged', 'the next pass merges');
+  assert.deepEqual(values(await readAll(await freshReader(t, env), tp, 1 << 20)), Array.from({ length: 12 }, (_, i) => `g${i}`.padEnd(100, '.')));
+});

@@ -398,13 +398,14 @@ export class SegmentMerger {
       parts.push(split.trailing === null ? split.batches : []);
     }
     const lease = missing.length === 0 ? null : this.#arena.lease(missing.map((i) => entryBytes(inputs[i]!)), this.#now());
-    try {
-      let next = 0;
-      const fetchMissing = async (): Promise<void> => {
-        while (next < missing.length) {
-          const slot = next++;
-          const i = missing[slot]!;
-          const e = inputs[i]!;
+    let next = 0;
+    const failures: unknown[] = [];
+    const fetchMissing = async (): Promise<void> => {
+      while (next < missing.length) {
+        const slot = next++;
+        const i = missing[slot]!;
+        const e = inputs[i]!;
+        try {
           await this.#o.io?.yieldToForeground();
           const target = lease?.slots[slot];
           const range = { start: e.byteStart, end: e.byteEnd };
@@ -416,12 +417,18 @@ export class SegmentMerger {
           }
           const split = splitBatches(data);
           parts[i] = split.trailing === null ? split.batches : [];
+        } catch (error) {
+          failures.push(error);
+          next = missing.length; // the other readers stop too
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(MERGE_READ_CONCURRENCY, missing.length) }, fetchMissing));
-    } catch (error) {
+      }
+    };
+    // Every GET has settled before the lease can end: one still reading into the arena would write into
+    // the next merge's inputs.
+    await Promise.all(Array.from({ length: Math.min(MERGE_READ_CONCURRENCY, missing.length) }, fetchMissing));
+    if (failures.length > 0) {
       lease?.release();
-      throw error;
+      throw failures[0];
     }
     const batches: Buffer[] = [];
     const firstBatchOf: number[] = [];
