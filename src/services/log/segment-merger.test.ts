@@ -423,3 +423,30 @@ test('a failed GET ends the merge only once every GET into the arena has settled
   assert.equal((await m.mergeOnce(service.owned(tp.id, 0)!)).outcome, 'merged', 'the next pass merges');
   assert.deepEqual(values(await readAll(await freshReader(t, env), tp, 1 << 20)), Array.from({ length: 12 }, (_, i) => `g${i}`.padEnd(100, '.')));
 });
+
+test('an input whose middle batches are not the entry\'s (right first and last offsets) is not merged', async (t) => {
+  const env = await makeEnv(t);
+  const service = await LogService.open({ store: env.store, objects: env.objects, log, brokerId: 3, lease: await env.store.grantLease(10_000), namespace: NS, flush: { lingerMs: 0 }, merge: false, tailBytes: 0 });
+  t.after(() => service.close());
+  const tp: TopicRef = { id: randomUUID(), configs: {} };
+  assert.equal((await service.acquire(tp.id, 0)).errorCode, ErrorCode.NONE);
+  // One entry of three batches, and a second entry so that there is a run to merge.
+  assert.equal((await service.append(tp, 0, [batch(['x0']), batch(['x1']), batch(['x2'])])).errorCode, ErrorCode.NONE);
+  assert.equal((await service.append(tp, 0, [batch(['y0'])])).errorCode, ErrorCode.NONE);
+  const entriesBefore = service.owned(tp.id, 0)!.state.entries.slice();
+  assert.equal(entriesBefore[0]!.batchCount, 3);
+  // The GET of the first entry answers with its first batch where the middle one belongs.
+  const get = env.objects.get.bind(env.objects);
+  env.objects.get = async (key, options) => {
+    const data = Buffer.from(await get(key, options));
+    if (options?.range?.start !== entriesBefore[0]!.byteStart || key !== entriesBefore[0]!.objectKey) return data;
+    const size = data.readInt32BE(8) + 12;
+    data.copy(data, size, 0, size);
+    return data;
+  };
+  const m = merger({ ...env, service }, {}, { maxWalEntries: 0 });
+  assert.equal((await m.mergeOnce(service.owned(tp.id, 0)!)).outcome, 'none');
+  assert.deepEqual(service.owned(tp.id, 0)!.state.entries, entriesBefore, 'the log stays as it is');
+  env.objects.get = get;
+  assert.deepEqual(values(await readAll(service, tp, 1 << 20)), ['x0', 'x1', 'x2', 'y0']);
+});

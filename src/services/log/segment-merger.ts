@@ -439,7 +439,7 @@ export class SegmentMerger {
       const first = entryBatches[0];
       const last = entryBatches.at(-1);
       if (first === undefined || last === undefined
-        || Number(first.readBigInt64BE(0)) !== e.baseOffset || Number(batchLastOffset(last)) !== e.lastOffset) {
+        || Number(first.readBigInt64BE(0)) !== e.baseOffset || Number(batchLastOffset(last)) !== e.lastOffset || !contiguous(entryBatches)) {
         // Never write a segment that disagrees with its entries: the log stays as it is.
         this.#o.log.error({ objectKey: e.objectKey, baseOffset: e.baseOffset, lastOffset: e.lastOffset }, 'log entry bytes do not match the entry; not merging this partition');
         lease?.release();
@@ -486,6 +486,17 @@ export class SegmentMerger {
     this.#timer = null;
     await this.#running;
   }
+}
+
+/**
+ * Each batch starts right after the one before: a cheap check that an input's bytes are the entry's, in
+ * the middle as well as at both ends (offsets are assigned contiguously, and an entry covers a run).
+ */
+function contiguous(batches: readonly Buffer[]): boolean {
+  for (let k = 1; k < batches.length; k++) {
+    if (batches[k]!.readBigInt64BE(0) !== batchLastOffset(batches[k - 1]!) + 1n) return false;
+  }
+  return true;
 }
 
 function ownerGuard(log: PartitionLog): Compare {
