@@ -12,9 +12,9 @@
  * It is allocated at its maximum (a segment's size) when the merger starts, or else when a merge first
  * needs it: V8 accounts the whole allocation at once, but only the pages a merge writes become resident,
  * and growing it step by step as merges' inputs vary would add an allocation (and its accounting) per
- * step. `trim()` drops it once no
- * merge has leased it for `idleMs`, so a broker that stops merging from GETs gives the memory back, while
- * one taking bursts more often than that keeps the allocation it already paid for.
+ * step. `trim()` drops it once no merge has leased it for `idleMs`, so a broker that stops merging from
+ * GETs gives the memory back, while one taking bursts more often than that keeps the allocation it
+ * already paid for.
  */
 
 /** How long the arena is kept without a lease: a minute, the default age at which WAL entries are merged. */
