@@ -62,8 +62,8 @@ export class MergeArena {
     let total = 0;
     for (const size of sizes) total += size;
     if (this.#leased || total > this.#maxBytes) return null;
-    this.#buffer ??= Buffer.allocUnsafeSlow(this.#maxBytes);
-    const buffer = this.#buffer;
+    this.reserve(nowMs);
+    const buffer = this.#buffer!;
     const slots: Buffer[] = [];
     let at = 0;
     for (const size of sizes) {
@@ -71,7 +71,6 @@ export class MergeArena {
       at += size;
     }
     this.#leased = true;
-    this.#lastUsedMs = nowMs;
     let released = false;
     return {
       slots,
